@@ -1,0 +1,77 @@
+//! The command-line grammar (clap).
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand};
+
+/// Switch a Docker Engine between its classic and containerd image stores, safely.
+#[derive(Debug, Parser)]
+#[command(name = "stowctl", version, about, propagate_version = true)]
+pub struct Cli {
+    #[command(flatten)]
+    pub global: Global,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// Options every subcommand understands.
+#[derive(Debug, Args)]
+pub struct Global {
+    /// Engine to act on, by name (see `stowctl engines`).
+    #[arg(long, global = true, env = "STOWAGE_ENGINE")]
+    pub engine: Option<String>,
+    /// Engine API address, like the docker CLI's -H (default: $DOCKER_HOST).
+    #[arg(short = 'H', long = "host", global = true)]
+    pub host: Option<String>,
+    /// The engine's daemon.json, when it is not where the engine's command line says.
+    #[arg(long, global = true)]
+    pub config_file: Option<PathBuf>,
+    /// Machine-readable JSON output (a documented contract).
+    #[arg(long, global = true)]
+    pub json: bool,
+    /// More log output on stderr (-v, -vv); RUST_LOG overrides.
+    #[arg(short, long, global = true, action = clap::ArgAction::Count)]
+    pub verbose: u8,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Show the engine's version, active image store and what its config asks for.
+    Status,
+    /// List the Docker Engines found on this machine.
+    Engines,
+    /// Show, diff or validate the engine's daemon.json.
+    Config {
+        #[command(subcommand)]
+        action: ConfigAction,
+    },
+    /// Run a private engine under Stowage's data directory, to try things safely.
+    Sandbox {
+        #[command(subcommand)]
+        action: SandboxAction,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ConfigAction {
+    /// Print daemon.json and where it is.
+    Show,
+    /// Diff daemon.json against a backup (default: Stowage's most recent one).
+    Diff {
+        /// The backup to compare with.
+        #[arg(long)]
+        backup: Option<PathBuf>,
+    },
+    /// Check daemon.json: strict JSON, then `dockerd --validate` when available.
+    Validate,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum SandboxAction {
+    /// Start the sandbox engine (no-op when it runs).
+    Start,
+    /// Stop the sandbox engine.
+    Stop,
+    /// Whether the sandbox engine runs, and where.
+    Status,
+}

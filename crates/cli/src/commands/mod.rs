@@ -1,0 +1,25 @@
+//! One file per subcommand; each translates arguments to one core call and prints the result.
+
+mod config;
+mod engines;
+mod sandbox;
+mod status;
+
+use std::process::ExitCode;
+
+use anyhow::Result;
+
+use crate::cli::{Cli, Command};
+use crate::context::Context;
+
+/// Runs the parsed command line.
+pub async fn run(cli: Cli) -> Result<ExitCode> {
+    let ctx = Context::load(&cli.global)?;
+    let json = cli.global.json;
+    match cli.command {
+        Command::Status => status::run(&ctx, json).await,
+        Command::Engines => engines::run(&ctx, json).await,
+        Command::Config { action } => config::run(&ctx, action, json).await,
+        Command::Sandbox { action } => sandbox::run(&ctx, action, json).await,
+    }
+}

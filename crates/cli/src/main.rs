@@ -1,0 +1,48 @@
+//! `stowctl`: Stowage's command line. Parses arguments, sets up logging, and hands each
+//! subcommand to a thin adapter over `stowage-core`.
+
+mod cli;
+mod commands;
+mod context;
+mod output;
+
+use std::process::ExitCode;
+
+use clap::Parser;
+
+fn main() -> ExitCode {
+    let args = cli::Cli::parse();
+    init_logging(args.global.verbose);
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("stowctl: error: cannot start the async runtime: {e}");
+            return ExitCode::from(70);
+        }
+    };
+    let json = args.global.json;
+    let result = runtime.block_on(commands::run(args));
+    match result {
+        Ok(code) => code,
+        Err(err) => output::report_error(&err, json),
+    }
+}
+
+fn init_logging(verbose: u8) {
+    use tracing_subscriber::EnvFilter;
+    let default = match verbose {
+        0 => "warn",
+        1 => "info,stowage_core=info",
+        _ => "debug",
+    };
+    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(default));
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_target(false)
+        .try_init();
+}

@@ -1,0 +1,520 @@
+//! The only place daemon.json is read or written: hashed reads, timestamped backups, and
+//! atomic writes (temp file in the same directory, fsync, rename) that keep mode and owner and
+//! are validated by `dockerd --validate` before they replace the old file.
+
+use std::fs::{self, File, OpenOptions};
+use std::io::{self, Write};
+use std::os::unix::fs::{MetadataExt, PermissionsExt};
+use std::path::{Path, PathBuf};
+
+use serde::Serialize;
+use sha2::{Digest, Sha256};
+
+use super::document::DaemonJson;
+use super::validate::Validator;
+use crate::error::{Error, Result};
+
+/// daemon.json as read from disk, with the hash of the bytes read (to detect later changes).
+#[derive(Debug, Clone)]
+pub struct ConfigFile {
+    /// The parsed document.
+    pub doc: DaemonJson,
+    /// SHA-256 of the bytes read; `None` when the file did not exist.
+    hash: Option<[u8; 32]>,
+}
+
+impl ConfigFile {
+    /// Reads and parses `path`; a missing file is an empty document. Symlinks are followed so
+    /// that a write replaces the file they point to, not the link.
+    #[tracing::instrument(level = "debug")]
+    pub fn load(path: &Path) -> Result<Self> {
+        let path = resolve(path);
+        match fs::read(&path) {
+            Ok(bytes) => {
+                let text = String::from_utf8(bytes.clone()).map_err(|e| {
+                    let (line, column) = super::document::line_col(
+                        &String::from_utf8_lossy(&bytes),
+                        e.utf8_error().valid_up_to(),
+                    );
+                    Error::Parse {
+                        path: path.clone(),
+                        line,
+                        column,
+                        message: "file is not valid UTF-8".into(),
+                    }
+                })?;
+                Ok(ConfigFile {
+                    doc: DaemonJson::parse(&path, &text)?,
+                    hash: Some(sha256(&bytes)),
+                })
+            }
+            Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(ConfigFile {
+                doc: DaemonJson::empty(&path),
+                hash: None,
+            }),
+            Err(e) => Err(Error::io(&path, "read", e)),
+        }
+    }
+
+    /// The file's path (symlinks resolved).
+    pub fn path(&self) -> &Path {
+        self.doc.path()
+    }
+
+    /// Whether the file existed when read.
+    pub fn exists(&self) -> bool {
+        self.hash.is_some()
+    }
+
+    /// Fails with [`Error::ConcurrentModification`] when the file on disk is no longer what was read.
+    pub fn ensure_unchanged(&self) -> Result<()> {
+        let now = match fs::read(self.path()) {
+            Ok(bytes) => Some(sha256(&bytes)),
+            Err(e) if e.kind() == io::ErrorKind::NotFound => None,
+            Err(e) => return Err(Error::io(self.path(), "read", e)),
+        };
+        if now != self.hash {
+            return Err(Error::ConcurrentModification {
+                path: self.path().to_path_buf(),
+            });
+        }
+        Ok(())
+    }
+}
+
+/// How [`write`] behaves.
+#[derive(Debug, Clone)]
+pub struct WriteOptions {
+    /// Validate the new file with `dockerd --validate` first (skipped when `None`).
+    pub validator: Option<Validator>,
+    /// How many backups of this file to keep (older ones are deleted); 0 keeps none.
+    pub keep_backups: usize,
+}
+
+impl Default for WriteOptions {
+    fn default() -> Self {
+        WriteOptions {
+            validator: None,
+            keep_backups: 10,
+        }
+    }
+}
+
+/// What [`write`] did.
+#[derive(Debug, Clone, Serialize)]
+pub struct WriteReport {
+    /// The file written.
+    pub path: PathBuf,
+    /// The backup of the previous content (none when the file did not exist).
+    pub backup: Option<PathBuf>,
+    /// Whether dockerd validated the new content.
+    pub validated: bool,
+}
+
+/// The steps of a write, in order; a test hook may fail any of them.
+#[doc(hidden)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum WriteStep {
+    CreateTemp,
+    WriteTemp,
+    SyncTemp,
+    Validate,
+    Backup,
+    Rename,
+    SyncDir,
+}
+
+impl WriteStep {
+    /// All steps, in the order they run.
+    pub const ALL: [WriteStep; 7] = [
+        WriteStep::CreateTemp,
+        WriteStep::WriteTemp,
+        WriteStep::SyncTemp,
+        WriteStep::Validate,
+        WriteStep::Backup,
+        WriteStep::Rename,
+        WriteStep::SyncDir,
+    ];
+}
+
+/// Replaces `file` on disk with `new`, atomically, after checking nobody changed it since it was
+/// read, validating the new content and backing up the old one.
+#[tracing::instrument(level = "info", skip_all, fields(path = %file.path().display()))]
+pub fn write(file: &ConfigFile, new: &DaemonJson, opts: &WriteOptions) -> Result<WriteReport> {
+    write_with_hook(file, new, opts, &mut |_| Ok(()))
+}
+
+/// [`write`] with a hook called before each step (tests inject failures there).
+#[doc(hidden)]
+pub fn write_with_hook(
+    file: &ConfigFile,
+    new: &DaemonJson,
+    opts: &WriteOptions,
+    hook: &mut dyn FnMut(WriteStep) -> io::Result<()>,
+) -> Result<WriteReport> {
+    let path = file.path();
+    file.ensure_unchanged()?;
+    let dir = parent_dir(path);
+    let old_meta = fs::metadata(path).ok();
+
+    let step = |hook: &mut dyn FnMut(WriteStep) -> io::Result<()>, s: WriteStep, action| {
+        hook(s).map_err(|e| Error::io(path, action, e))
+    };
+
+    step(hook, WriteStep::CreateTemp, "create temporary file")?;
+    let mut tmp = tempfile::Builder::new()
+        .prefix(&format!(".{}.stowage-", file_name(path)))
+        .suffix(".tmp")
+        .tempfile_in(&dir)
+        .map_err(|e| Error::io(&dir, "create temporary file", e))?;
+
+    step(hook, WriteStep::WriteTemp, "write temporary file")?;
+    tmp.write_all(new.text().as_bytes())
+        .map_err(|e| Error::io(tmp.path(), "write", e))?;
+    copy_mode_and_owner(tmp.as_file(), old_meta.as_ref())
+        .map_err(|e| Error::io(tmp.path(), "set mode/owner", e))?;
+
+    step(hook, WriteStep::SyncTemp, "sync temporary file")?;
+    tmp.as_file()
+        .sync_all()
+        .map_err(|e| Error::io(tmp.path(), "fsync", e))?;
+
+    step(hook, WriteStep::Validate, "validate")?;
+    let validated = match &opts.validator {
+        Some(v) => {
+            v.validate(tmp.path()).map_err(|e| match e {
+                Error::Validation { message, .. } => Error::Validation {
+                    path: path.to_path_buf(),
+                    message: message.replace(
+                        &tmp.path().display().to_string(),
+                        &path.display().to_string(),
+                    ),
+                },
+                other => other,
+            })?;
+            true
+        }
+        None => false,
+    };
+
+    step(hook, WriteStep::Backup, "back up")?;
+    let backup = if file.exists() {
+        Some(backup(path, file.doc.text().as_bytes(), opts.keep_backups)?)
+    } else {
+        None
+    };
+
+    // Last look before the switch: a change since the first check is still refused.
+    file.ensure_unchanged()?;
+    step(hook, WriteStep::Rename, "replace")?;
+    tmp.persist(path)
+        .map_err(|e| Error::io(path, "replace", e.error))?;
+
+    step(hook, WriteStep::SyncDir, "sync directory")?;
+    sync_dir(&dir).map_err(|e| Error::io(&dir, "fsync directory", e))?;
+
+    tracing::info!(backup = ?backup, validated, "daemon.json written");
+    Ok(WriteReport {
+        path: path.to_path_buf(),
+        backup,
+        validated,
+    })
+}
+
+/// Atomically puts `bytes` back at `path` (used to restore a backup). Mode and owner are kept.
+#[tracing::instrument(level = "info", skip(bytes))]
+pub fn restore(path: &Path, bytes: &[u8]) -> Result<()> {
+    let path = resolve(path);
+    let dir = parent_dir(&path);
+    let old_meta = fs::metadata(&path).ok();
+    let mut tmp = tempfile::Builder::new()
+        .prefix(&format!(".{}.stowage-", file_name(&path)))
+        .suffix(".tmp")
+        .tempfile_in(&dir)
+        .map_err(|e| Error::io(&dir, "create temporary file", e))?;
+    tmp.write_all(bytes)
+        .map_err(|e| Error::io(tmp.path(), "write", e))?;
+    copy_mode_and_owner(tmp.as_file(), old_meta.as_ref())
+        .map_err(|e| Error::io(tmp.path(), "set mode/owner", e))?;
+    tmp.as_file()
+        .sync_all()
+        .map_err(|e| Error::io(tmp.path(), "fsync", e))?;
+    tmp.persist(&path)
+        .map_err(|e| Error::io(&path, "replace", e.error))?;
+    sync_dir(&dir).map_err(|e| Error::io(&dir, "fsync directory", e))
+}
+
+/// Removes `path` (used to roll back a file Stowage created); a missing file is fine.
+pub fn remove(path: &Path) -> Result<()> {
+    match fs::remove_file(path) {
+        Ok(()) => sync_dir(&parent_dir(path)).map_err(|e| Error::io(path, "fsync directory", e)),
+        Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(()),
+        Err(e) => Err(Error::io(path, "remove", e)),
+    }
+}
+
+/// Backups of `path`, newest first.
+pub fn list_backups(path: &Path) -> Vec<PathBuf> {
+    let path = resolve(path);
+    let prefix = format!("{}.stowage-bak.", file_name(&path));
+    let mut found: Vec<PathBuf> = fs::read_dir(parent_dir(&path))
+        .into_iter()
+        .flatten()
+        .flatten()
+        .filter(|e| e.file_name().to_string_lossy().starts_with(&prefix))
+        .map(|e| e.path())
+        .collect();
+    found.sort();
+    found.reverse();
+    found
+}
+
+fn backup(path: &Path, bytes: &[u8], keep: usize) -> Result<PathBuf> {
+    let dir = parent_dir(path);
+    let mut target = dir.join(format!("{}.stowage-bak.{}", file_name(path), utc_stamp()));
+    let mut n = 1;
+    while target.exists() {
+        target = dir.join(format!(
+            "{}.stowage-bak.{}-{n}",
+            file_name(path),
+            utc_stamp()
+        ));
+        n += 1;
+    }
+    let mut f = OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .open(&target)
+        .map_err(|e| Error::io(&target, "create backup", e))?;
+    copy_mode_and_owner(&f, fs::metadata(path).ok().as_ref())
+        .map_err(|e| Error::io(&target, "set mode/owner", e))?;
+    f.write_all(bytes)
+        .and_then(|_| f.sync_all())
+        .map_err(|e| Error::io(&target, "write backup", e))?;
+    for old in list_backups(path).into_iter().skip(keep.max(1)) {
+        if let Err(e) = fs::remove_file(&old) {
+            tracing::warn!(path = %old.display(), error = %e, "could not prune an old backup");
+        }
+    }
+    Ok(target)
+}
+
+fn copy_mode_and_owner(f: &File, meta: Option<&fs::Metadata>) -> io::Result<()> {
+    let mode = meta
+        .map(|m| m.permissions().mode() & 0o7777)
+        .unwrap_or(0o644);
+    f.set_permissions(fs::Permissions::from_mode(mode))?;
+    if let Some(m) = meta {
+        let (uid, gid) = (m.uid(), m.gid());
+        if uid != nix::unistd::geteuid().as_raw() || gid != nix::unistd::getegid().as_raw() {
+            use std::os::fd::AsFd;
+            nix::unistd::fchown(
+                f.as_fd(),
+                Some(nix::unistd::Uid::from_raw(uid)),
+                Some(nix::unistd::Gid::from_raw(gid)),
+            )
+            .map_err(io::Error::from)?;
+        }
+    }
+    Ok(())
+}
+
+fn sync_dir(dir: &Path) -> io::Result<()> {
+    File::open(dir)?.sync_all()
+}
+
+fn resolve(path: &Path) -> PathBuf {
+    fs::canonicalize(path).unwrap_or_else(|_| path.to_path_buf())
+}
+
+fn parent_dir(path: &Path) -> PathBuf {
+    match path.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
+        _ => PathBuf::from("."),
+    }
+}
+
+fn file_name(path: &Path) -> String {
+    path.file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_else(|| "daemon.json".into())
+}
+
+fn sha256(bytes: &[u8]) -> [u8; 32] {
+    Sha256::digest(bytes).into()
+}
+
+/// `YYYYMMDDTHHMMSSZ` for now (UTC), used to name backups so they sort by time.
+pub(crate) fn utc_stamp() -> String {
+    let secs = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0);
+    let (days, rem) = (secs / 86_400, secs % 86_400);
+    let (y, m, d) = civil_from_days(days as i64);
+    format!(
+        "{y:04}{m:02}{d:02}T{:02}{:02}{:02}Z",
+        rem / 3600,
+        rem % 3600 / 60,
+        rem % 60
+    )
+}
+
+/// Days since 1970-01-01 to (year, month, day), proleptic Gregorian (H. Hinnant's algorithm).
+fn civil_from_days(z: i64) -> (i64, u32, u32) {
+    let z = z + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = (doy - (153 * mp + 2) / 5 + 1) as u32;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
+    let y = yoe + era * 400 + i64::from(m <= 2);
+    (y, m, d)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::daemon_json::edit::{apply_edits, Edit};
+
+    const OLD: &str = "{\n  \"debug\": true\n}\n";
+
+    fn setup() -> (tempfile::TempDir, PathBuf) {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("daemon.json");
+        fs::write(&path, OLD).unwrap();
+        fs::set_permissions(&path, fs::Permissions::from_mode(0o600)).unwrap();
+        (dir, path)
+    }
+
+    fn leftovers(dir: &Path) -> Vec<String> {
+        fs::read_dir(dir)
+            .unwrap()
+            .flatten()
+            .map(|e| e.file_name().to_string_lossy().into_owned())
+            .filter(|n| n.ends_with(".tmp"))
+            .collect()
+    }
+
+    #[test]
+    fn write_replaces_keeps_mode_and_backs_up() {
+        let (dir, path) = setup();
+        let file = ConfigFile::load(&path).unwrap();
+        let new = apply_edits(
+            &file.doc,
+            &[Edit::set_feature("containerd-snapshotter", true)],
+        )
+        .unwrap();
+        let report = write(&file, &new.doc, &WriteOptions::default()).unwrap();
+        assert_eq!(fs::read_to_string(&path).unwrap(), new.doc.text());
+        assert_eq!(
+            fs::metadata(&path).unwrap().permissions().mode() & 0o777,
+            0o600
+        );
+        let backup = report.backup.unwrap();
+        assert_eq!(fs::read_to_string(&backup).unwrap(), OLD);
+        assert!(leftovers(dir.path()).is_empty());
+    }
+
+    #[test]
+    fn concurrent_change_is_detected_and_nothing_written() {
+        let (dir, path) = setup();
+        let file = ConfigFile::load(&path).unwrap();
+        let new = apply_edits(
+            &file.doc,
+            &[Edit::set_feature("containerd-snapshotter", true)],
+        )
+        .unwrap();
+        fs::write(&path, "{\"debug\": false}\n").unwrap();
+        let err = write(&file, &new.doc, &WriteOptions::default()).unwrap_err();
+        assert!(matches!(err, Error::ConcurrentModification { .. }), "{err}");
+        assert_eq!(fs::read_to_string(&path).unwrap(), "{\"debug\": false}\n");
+        assert!(list_backups(&path).is_empty());
+        assert!(leftovers(dir.path()).is_empty());
+    }
+
+    #[test]
+    fn failure_at_any_step_leaves_old_or_new_file_and_no_temp() {
+        for (i, fail_at) in WriteStep::ALL.iter().enumerate() {
+            let (dir, path) = setup();
+            let file = ConfigFile::load(&path).unwrap();
+            let new = apply_edits(
+                &file.doc,
+                &[Edit::set_feature("containerd-snapshotter", true)],
+            )
+            .unwrap();
+            let res = write_with_hook(&file, &new.doc, &WriteOptions::default(), &mut |s| {
+                if s == *fail_at {
+                    Err(io::Error::other("injected"))
+                } else {
+                    Ok(())
+                }
+            });
+            assert!(res.is_err(), "step {fail_at:?} should fail");
+            let now = fs::read_to_string(&path).unwrap();
+            let renamed = WriteStep::ALL
+                .iter()
+                .position(|s| *s == WriteStep::Rename)
+                .unwrap();
+            if i <= renamed {
+                assert_eq!(now, OLD, "failed at {fail_at:?}");
+            } else {
+                assert_eq!(now, new.doc.text(), "failed at {fail_at:?}");
+            }
+            assert!(
+                leftovers(dir.path()).is_empty(),
+                "temp left after {fail_at:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn backups_are_bounded() {
+        let (_dir, path) = setup();
+        for i in 0..5 {
+            let file = ConfigFile::load(&path).unwrap();
+            let new = apply_edits(
+                &file.doc,
+                &[Edit::Set(
+                    crate::daemon_json::KeyPath::top("n"),
+                    serde_json::json!(i),
+                )],
+            )
+            .unwrap();
+            // Distinct names even within one second.
+            write(
+                &file,
+                &new.doc,
+                &WriteOptions {
+                    validator: None,
+                    keep_backups: 2,
+                },
+            )
+            .unwrap();
+        }
+        assert_eq!(list_backups(&path).len(), 2);
+    }
+
+    #[test]
+    fn writes_through_a_symlink_to_its_target() {
+        let (dir, path) = setup();
+        let link = dir.path().join("link.json");
+        std::os::unix::fs::symlink(&path, &link).unwrap();
+        let file = ConfigFile::load(&link).unwrap();
+        let new = apply_edits(&file.doc, &[Edit::set_feature("cdi", true)]).unwrap();
+        write(&file, &new.doc, &WriteOptions::default()).unwrap();
+        assert!(fs::symlink_metadata(&link)
+            .unwrap()
+            .file_type()
+            .is_symlink());
+        assert_eq!(fs::read_to_string(&path).unwrap(), new.doc.text());
+    }
+
+    #[test]
+    fn civil_dates() {
+        assert_eq!(civil_from_days(0), (1970, 1, 1));
+        assert_eq!(civil_from_days(20_422), (2025, 11, 30));
+    }
+}

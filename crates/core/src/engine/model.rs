@@ -1,0 +1,126 @@
+//! The description of one Docker Engine Stowage can manage.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+use super::argv::DaemonArgs;
+
+/// How an engine is run, which decides how it restarts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum EngineKind {
+    /// The system service (`systemctl restart docker`, or `service docker restart`).
+    System,
+    /// Rootless Docker under the user's systemd (`systemctl --user restart docker`).
+    Rootless,
+    /// Docker Desktop (`docker desktop restart`).
+    Desktop,
+    /// A user-given restart command.
+    Custom,
+    /// A dockerd without a service manager (found running, or started by Stowage itself).
+    Process,
+}
+
+impl EngineKind {
+    /// The lowercase name used in settings, JSON and the CLI.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            EngineKind::System => "system",
+            EngineKind::Rootless => "rootless",
+            EngineKind::Desktop => "desktop",
+            EngineKind::Custom => "custom",
+            EngineKind::Process => "process",
+        }
+    }
+
+    /// Parses the lowercase name.
+    pub fn parse(s: &str) -> Option<Self> {
+        Some(match s {
+            "system" => EngineKind::System,
+            "rootless" => EngineKind::Rootless,
+            "desktop" => EngineKind::Desktop,
+            "custom" => EngineKind::Custom,
+            "process" => EngineKind::Process,
+            _ => return None,
+        })
+    }
+}
+
+/// A running dockerd process: enough to stop it and start it again the same way.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ProcessInfo {
+    /// Process id.
+    pub pid: u32,
+    /// The owning user id.
+    pub uid: u32,
+    /// The binary (from `/proc/PID/exe`), when readable.
+    pub exe: Option<PathBuf>,
+    /// The full command line.
+    pub argv: Vec<String>,
+    /// The environment, when readable (empty otherwise).
+    #[serde(skip_serializing)]
+    pub env: BTreeMap<String, String>,
+    /// The working directory, when readable.
+    pub cwd: Option<PathBuf>,
+}
+
+/// One Docker Engine: where its API, config and stores are, and how it restarts.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Engine {
+    /// Name used with `--engine` (e.g. `system`, `rootless`, `sandbox`, `pid-1234`, a settings name).
+    pub name: String,
+    /// How the engine is run.
+    pub kind: EngineKind,
+    /// The API address, `unix:///path` or `tcp://host:port`.
+    pub host: String,
+    /// daemon.json.
+    pub config_file: PathBuf,
+    /// `--data-root`.
+    pub data_root: PathBuf,
+    /// `--exec-root`.
+    pub exec_root: PathBuf,
+    /// The containerd socket the engine uses (managed `<exec-root>/containerd/containerd.sock`
+    /// or a system one), when known.
+    pub containerd_socket: Option<PathBuf>,
+    /// containerd namespace of the containerd image store (`moby` unless configured).
+    pub containerd_namespace: String,
+    /// The restart command of a `custom` engine.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub restart_command: Option<String>,
+    /// The running process, when one was found.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub process: Option<ProcessInfo>,
+    /// Where this engine was found (process scan, settings, known path, DOCKER_HOST, context).
+    pub source: String,
+}
+
+impl Engine {
+    /// The unix socket path of the API, when it is a unix socket.
+    pub fn socket_path(&self) -> Option<PathBuf> {
+        self.host.strip_prefix("unix://").map(PathBuf::from)
+    }
+
+    /// The dockerd command line options, when the process is known.
+    pub fn daemon_args(&self) -> DaemonArgs {
+        self.process
+            .as_ref()
+            .map(|p| DaemonArgs::parse(&p.argv))
+            .unwrap_or_default()
+    }
+
+    /// The dockerd binary of this engine (the running one, else `dockerd` on PATH).
+    pub fn dockerd_binary(&self) -> Option<PathBuf> {
+        self.process
+            .as_ref()
+            .and_then(|p| p.exe.clone().or_else(|| p.argv.first().map(PathBuf::from)))
+            .filter(|p| p.is_absolute() && p.exists())
+            .or_else(|| crate::tools::which("dockerd"))
+    }
+
+    /// The managed containerd socket path for an exec-root.
+    pub fn managed_containerd_socket(exec_root: &Path) -> PathBuf {
+        exec_root.join("containerd").join("containerd.sock")
+    }
+}

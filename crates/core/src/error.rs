@@ -1,0 +1,154 @@
+//! The core's one error type: every variant names the file, field or engine it is about and maps
+//! to a stable [`ErrorCode`] that the CLI turns into exit codes and the UI into messages.
+
+use std::path::PathBuf;
+
+use serde::Serialize;
+
+/// Stable, machine-readable error codes shared by the CLI (`--json`, exit codes) and the UI.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ErrorCode {
+    /// A file could not be parsed (bad JSON/TOML, wrong shape).
+    InvalidConfig,
+    /// A file could not be read or written.
+    Io,
+    /// The file changed on disk since Stowage read it.
+    ConcurrentModification,
+    /// `dockerd --validate` rejected the new configuration.
+    ValidationFailed,
+    /// The Engine API could not be reached or answered with an error.
+    EngineUnreachable,
+    /// No engine matches the request, or the request is ambiguous.
+    EngineNotFound,
+    /// The operation needs privileges the current user does not have.
+    PermissionDenied,
+    /// An external program (dockerd, systemctl, ...) failed.
+    CommandFailed,
+    /// A step did not finish within its time limit.
+    Timeout,
+    /// The request itself is not valid (unknown feature, bad argument).
+    InvalidRequest,
+}
+
+impl ErrorCode {
+    /// The process exit code the CLI uses for this error (0, 1, 2 and 3 are reserved for outcomes).
+    pub fn exit_code(self) -> u8 {
+        match self {
+            ErrorCode::InvalidRequest => 64,
+            ErrorCode::InvalidConfig => 65,
+            ErrorCode::EngineNotFound => 66,
+            ErrorCode::EngineUnreachable => 69,
+            ErrorCode::CommandFailed => 70,
+            ErrorCode::Io => 74,
+            ErrorCode::ConcurrentModification => 75,
+            ErrorCode::ValidationFailed => 76,
+            ErrorCode::PermissionDenied => 77,
+            ErrorCode::Timeout => 79,
+        }
+    }
+}
+
+/// Errors raised by the core.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// A file's content is not valid for what it should hold; `line`/`column` are 1-based.
+    #[error("{}:{line}:{column}: {message}", path.display())]
+    Parse {
+        path: PathBuf,
+        line: usize,
+        column: usize,
+        message: String,
+    },
+    /// A field has the wrong type or value.
+    #[error("{}: field `{field}`: {message}", path.display())]
+    Field {
+        path: PathBuf,
+        field: String,
+        message: String,
+    },
+    /// Reading or writing a file failed.
+    #[error("{}: {action}: {source}", path.display())]
+    Io {
+        path: PathBuf,
+        action: &'static str,
+        #[source]
+        source: std::io::Error,
+    },
+    /// The file changed on disk after it was read; nothing was written.
+    #[error("{}: changed on disk since it was read; nothing was written (re-run to start from the current file)", path.display())]
+    ConcurrentModification { path: PathBuf },
+    /// `dockerd --validate` refused the new configuration; nothing was written.
+    #[error("{}: dockerd rejected the new configuration; nothing was written: {message}", path.display())]
+    Validation { path: PathBuf, message: String },
+    /// The Engine API failed.
+    #[error("engine at {host}: {message}")]
+    Engine { host: String, message: String },
+    /// No engine matched.
+    #[error("{0}")]
+    EngineNotFound(String),
+    /// Not allowed for this user.
+    #[error("{}: permission denied{}", path.display(), hint.as_deref().map(|h| format!(" ({h})")).unwrap_or_default())]
+    PermissionDenied { path: PathBuf, hint: Option<String> },
+    /// An external command failed.
+    #[error("`{command}` failed: {message}")]
+    Command { command: String, message: String },
+    /// A step ran out of time.
+    #[error("{step} did not finish within {seconds} s")]
+    Timeout { step: String, seconds: u64 },
+    /// The request is not valid.
+    #[error("{0}")]
+    InvalidRequest(String),
+}
+
+impl Error {
+    /// The stable code of this error.
+    pub fn code(&self) -> ErrorCode {
+        match self {
+            Error::Parse { .. } | Error::Field { .. } => ErrorCode::InvalidConfig,
+            Error::Io { .. } => ErrorCode::Io,
+            Error::ConcurrentModification { .. } => ErrorCode::ConcurrentModification,
+            Error::Validation { .. } => ErrorCode::ValidationFailed,
+            Error::Engine { .. } => ErrorCode::EngineUnreachable,
+            Error::EngineNotFound(_) => ErrorCode::EngineNotFound,
+            Error::PermissionDenied { .. } => ErrorCode::PermissionDenied,
+            Error::Command { .. } => ErrorCode::CommandFailed,
+            Error::Timeout { .. } => ErrorCode::Timeout,
+            Error::InvalidRequest(_) => ErrorCode::InvalidRequest,
+        }
+    }
+
+    /// An I/O error about `path`; permission errors become [`Error::PermissionDenied`].
+    pub fn io(path: impl Into<PathBuf>, action: &'static str, source: std::io::Error) -> Self {
+        let path = path.into();
+        if source.kind() == std::io::ErrorKind::PermissionDenied {
+            return Error::PermissionDenied { path, hint: None };
+        }
+        Error::Io {
+            path,
+            action,
+            source,
+        }
+    }
+}
+
+/// A serializable view of an error for `--json` output and the UI.
+#[derive(Debug, Clone, Serialize)]
+pub struct ErrorReport {
+    /// Stable code.
+    pub code: ErrorCode,
+    /// The human sentence.
+    pub message: String,
+}
+
+impl From<&Error> for ErrorReport {
+    fn from(e: &Error) -> Self {
+        ErrorReport {
+            code: e.code(),
+            message: e.to_string(),
+        }
+    }
+}
+
+/// Result alias for the core.
+pub type Result<T, E = Error> = std::result::Result<T, E>;

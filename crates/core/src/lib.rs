@@ -1,0 +1,13 @@
+//! Stowage's core: everything Stowage knows and does, with no GUI dependency. The CLI (`stowctl`)
+//! and the desktop app are thin shells over this crate.
+
+pub mod daemon_json;
+pub mod engine;
+pub mod error;
+pub mod paths;
+pub mod sandbox;
+pub mod settings;
+pub mod supervise;
+pub mod tools;
+
+pub use error::{Error, ErrorCode, Result};

@@ -1,0 +1,185 @@
+//! The sandbox engine: a private dockerd under Stowage's data directory (own config, data-root,
+//! exec-root and socket; no iptables or bridge changes), so every feature can be tried without
+//! touching the system daemon. It is a `process` engine named `sandbox`.
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use serde::Serialize;
+
+use crate::engine::discovery::{from_process, scan_processes, SANDBOX_NAME};
+use crate::engine::{Engine, EngineKind};
+use crate::error::{Error, Result};
+use crate::paths::StowagePaths;
+use crate::supervise::{self, SpawnSpec};
+
+/// The sandbox's files.
+#[derive(Debug, Clone)]
+pub struct Sandbox {
+    dir: PathBuf,
+}
+
+/// `stowctl sandbox status`.
+#[derive(Debug, Clone, Serialize)]
+pub struct SandboxStatus {
+    /// Whether its dockerd runs.
+    pub running: bool,
+    /// Its PID when running.
+    pub pid: Option<u32>,
+    /// The engine description.
+    pub engine: Engine,
+    /// Its log file.
+    pub log_file: PathBuf,
+}
+
+impl Sandbox {
+    /// The sandbox under Stowage's data directory.
+    pub fn new(paths: &StowagePaths) -> Self {
+        Sandbox {
+            dir: paths.sandbox_dir(),
+        }
+    }
+
+    /// Its daemon.json.
+    pub fn config_file(&self) -> PathBuf {
+        self.dir.join("daemon.json")
+    }
+    /// Its data-root.
+    pub fn data_root(&self) -> PathBuf {
+        self.dir.join("data")
+    }
+    /// Its exec-root.
+    pub fn exec_root(&self) -> PathBuf {
+        self.dir.join("exec")
+    }
+    /// Its API socket.
+    pub fn socket(&self) -> PathBuf {
+        self.dir.join("docker.sock")
+    }
+    /// Its pidfile.
+    pub fn pidfile(&self) -> PathBuf {
+        self.dir.join("dockerd.pid")
+    }
+    /// Its log file.
+    pub fn log_file(&self) -> PathBuf {
+        self.dir.join("dockerd.log")
+    }
+
+    /// The dockerd arguments (after the program name).
+    pub fn args(&self) -> Vec<String> {
+        let p = |x: PathBuf| x.display().to_string();
+        vec![
+            "--config-file".into(),
+            p(self.config_file()),
+            "--data-root".into(),
+            p(self.data_root()),
+            "--exec-root".into(),
+            p(self.exec_root()),
+            "--pidfile".into(),
+            p(self.pidfile()),
+            "-H".into(),
+            format!("unix://{}", self.socket().display()),
+            "--iptables=false".into(),
+            "--ip6tables=false".into(),
+            "--bridge=none".into(),
+        ]
+    }
+
+    /// The running sandbox dockerd, if any.
+    pub fn running(&self) -> Option<Engine> {
+        let cfg = self.config_file();
+        scan_processes()
+            .into_iter()
+            .map(|p| from_process(p, &self.dir))
+            .find(|e| e.config_file == cfg && e.name == SANDBOX_NAME)
+    }
+
+    /// The engine description (running or not).
+    pub fn engine(&self) -> Engine {
+        self.running().unwrap_or_else(|| Engine {
+            name: SANDBOX_NAME.into(),
+            kind: EngineKind::Process,
+            host: format!("unix://{}", self.socket().display()),
+            config_file: self.config_file(),
+            data_root: self.data_root(),
+            exec_root: self.exec_root(),
+            containerd_socket: Some(Engine::managed_containerd_socket(&self.exec_root())),
+            containerd_namespace: "moby".into(),
+            restart_command: None,
+            process: None,
+            source: "sandbox".into(),
+        })
+    }
+
+    /// Starts the sandbox (no-op when it runs) and waits for its API.
+    #[tracing::instrument(level = "info", skip(self))]
+    pub async fn start(&self, dockerd: Option<&Path>, timeout: Duration) -> Result<Engine> {
+        if let Some(e) = self.running() {
+            return Ok(e);
+        }
+        if !nix::unistd::geteuid().is_root() {
+            return Err(Error::PermissionDenied {
+                path: self.dir.clone(),
+                hint: Some(
+                    "the sandbox engine runs a rootful dockerd: run `sudo stowctl sandbox start`"
+                        .into(),
+                ),
+            });
+        }
+        let dockerd = dockerd
+            .map(Path::to_path_buf)
+            .or_else(|| crate::tools::which("dockerd"))
+            .ok_or_else(|| Error::Command {
+                command: "dockerd".into(),
+                message: "not found on PATH; install Docker Engine (scripts/install-deps.sh)"
+                    .into(),
+            })?;
+        for d in [self.dir.clone(), self.data_root(), self.exec_root()] {
+            std::fs::create_dir_all(&d).map_err(|e| Error::io(&d, "create directory", e))?;
+        }
+        let cfg = self.config_file();
+        if !cfg.exists() {
+            std::fs::write(&cfg, "{}\n").map_err(|e| Error::io(&cfg, "write", e))?;
+        }
+        let pid = supervise::spawn_detached(&SpawnSpec {
+            program: dockerd,
+            args: self.args(),
+            env: None,
+            cwd: Some(self.dir.clone()),
+            log_file: self.log_file(),
+        })?;
+        let host = format!("unix://{}", self.socket().display());
+        if let Err(e) = supervise::wait_for_api(&host, Some(pid), timeout).await {
+            let _ = supervise::stop_pid(pid, Duration::from_secs(10)).await;
+            let tail = supervise::tail_lines(&self.log_file(), 5).join("\n");
+            return Err(Error::Command {
+                command: "dockerd (sandbox)".into(),
+                message: format!("{e}; last log lines:\n{tail}"),
+            });
+        }
+        Ok(self.running().unwrap_or_else(|| self.engine()))
+    }
+
+    /// Stops the sandbox; `false` when it was not running.
+    #[tracing::instrument(level = "info", skip(self))]
+    pub async fn stop(&self, timeout: Duration) -> Result<bool> {
+        match self.running().and_then(|e| e.process.map(|p| p.pid)) {
+            Some(pid) => {
+                supervise::stop_pid(pid, timeout).await?;
+                Ok(true)
+            }
+            None => Ok(false),
+        }
+    }
+
+    /// Whether it runs, and where.
+    pub fn status(&self) -> SandboxStatus {
+        let engine = self.engine();
+        SandboxStatus {
+            running: engine.process.is_some(),
+            pid: engine.process.as_ref().map(|p| p.pid),
+            engine,
+            log_file: self.log_file(),
+        }
+    }
+}

@@ -1,0 +1,89 @@
+#!/usr/bin/env bash
+# Installs what Stowage needs on Debian/Ubuntu, idempotently:
+#   - a Docker Engine new enough for the containerd image store (Debian trixie's docker.io 26.x,
+#     pulled from a low-pinned trixie source on the mirror this machine already uses),
+#   - the GUI build packages (webkit2gtk 4.1, gtk3, appindicator) and the e2e test tools
+#     (Xvfb, WebKitWebDriver, dbus-run-session).
+# A rerun with everything present does not touch apt and takes well under a second.
+set -euo pipefail
+
+GUI_PKGS=(libwebkit2gtk-4.1-dev libgtk-3-dev libayatana-appindicator3-dev librsvg2-dev xvfb xauth
+  webkit2gtk-driver dbus-x11 imagemagick pkg-config libssl-dev protobuf-compiler)
+ENGINE_PKGS=(docker.io containerd docker-cli docker-buildx)
+BASE_PKGS=(runc busybox-static ca-certificates)
+
+want_engine=1
+want_gui=1
+for arg in "$@"; do
+  case "$arg" in
+    --engine-only) want_gui=0 ;;
+    --gui-only) want_engine=0 ;;
+    *) echo "usage: $0 [--engine-only|--gui-only]" >&2; exit 2 ;;
+  esac
+done
+
+installed() { [ "$(dpkg-query -W -f='${db:Status-Status}' "$1" 2>/dev/null)" = "installed" ]; }
+
+engine_ok() {
+  for p in "${ENGINE_PKGS[@]}" "${BASE_PKGS[@]}"; do installed "$p" || return 1; done
+  local v
+  v=$(dpkg-query -W -f='${Version}' docker.io 2>/dev/null) || return 1
+  dpkg --compare-versions "$v" ge 26 || return 1
+}
+
+gui_ok() {
+  for p in "${GUI_PKGS[@]}"; do installed "$p" || return 1; done
+}
+
+need=0
+[ "$want_engine" = 1 ] && ! engine_ok && need=1
+[ "$want_gui" = 1 ] && ! gui_ok && need=1
+if [ "$need" = 0 ]; then
+  exit 0
+fi
+
+SUDO=""
+if [ "$(id -u)" != 0 ]; then SUDO="sudo"; fi
+
+export DEBIAN_FRONTEND=noninteractive
+. /etc/os-release
+codename="${VERSION_CODENAME:-}"
+
+pkgs=()
+if [ "$want_gui" = 1 ]; then pkgs+=("${GUI_PKGS[@]}"); fi
+if [ "$want_engine" = 1 ]; then pkgs+=("${BASE_PKGS[@]}"); fi
+
+if [ "$want_engine" = 1 ] && [ "$ID" = debian ] && [ "$codename" = bookworm ]; then
+  # bookworm's docker.io is 20.10: take the engine from trixie, pinned low so nothing else moves.
+  $SUDO apt-get update -qq
+  mirror=$(apt-get indextargets --no-release-info --format '$(REPO_URI) $(RELEASE)' \
+    | awk '$2=="bookworm"{print $1; exit}')
+  if [ -z "$mirror" ]; then echo "install-deps: cannot find the bookworm mirror in apt's config" >&2; exit 1; fi
+  if [ ! -f /etc/apt/sources.list.d/stowage-trixie.list ]; then
+    echo "deb $mirror trixie main" | $SUDO tee /etc/apt/sources.list.d/stowage-trixie.list >/dev/null
+  fi
+  if [ ! -f /etc/apt/preferences.d/stowage-trixie ]; then
+    printf 'Package: *\nPin: release n=trixie\nPin-Priority: 100\n' | $SUDO tee /etc/apt/preferences.d/stowage-trixie >/dev/null
+  fi
+  $SUDO apt-get update -qq
+  # If glib already comes from trixie, bookworm's -dev packages no longer resolve: take them from trixie too.
+  glib=$(dpkg-query -W -f='${Version}' libglib2.0-0 2>/dev/null || true)
+  if [ -n "$glib" ] && dpkg --compare-versions "$glib" ge 2.78; then
+    $SUDO apt-get install -y --no-install-recommends -t trixie "${pkgs[@]}" libbz2-dev \
+      docker.io containerd docker-cli docker-buildx
+  else
+    $SUDO apt-get install -y --no-install-recommends --no-remove "${pkgs[@]}" \
+      docker.io/trixie containerd/trixie docker-cli/trixie docker-buildx/trixie
+  fi
+else
+  $SUDO apt-get update -qq
+  if [ "$want_engine" = 1 ]; then pkgs+=("${ENGINE_PKGS[@]}"); fi
+  $SUDO apt-get install -y --no-install-recommends "${pkgs[@]}"
+fi
+
+if [ "$want_engine" = 1 ]; then
+  # Packages may start the system daemon; Stowage's tests never use it, and the machine needs no bridge.
+  if command -v systemctl >/dev/null && [ -d /run/systemd/system ]; then :; fi
+  dockerd --validate --config-file /dev/null >/dev/null 2>&1 || {
+    echo "install-deps: dockerd --validate failed after install" >&2; exit 1; }
+fi
