@@ -3,7 +3,7 @@
 
 /// Every `#[tauri::command]` that `main.rs` registers. A command missing here gets no
 /// generated permission, so the webview cannot call it.
-const COMMANDS: &[&str] = &["app_info"];
+const COMMANDS: &[&str] = &["app_info", "engine_status"];
 
 fn main() {
     let attributes = tauri_build::Attributes::new()

@@ -40,3 +40,11 @@ export function appInfo() {
 export function onEvent(event, handler) {
   return tauri().event.listen(event, (message) => handler(message.payload));
 }
+
+/**
+ * Status of the managed engine (same shape as `stowctl status --json`).
+ * @returns {Promise<object>}
+ */
+export function engineStatus() {
+  return tauri().core.invoke("engine_status");
+}

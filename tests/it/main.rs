@@ -1,1 +1,6 @@
+//! Integration tests on real private dockerd instances (one test binary).
 
+mod config_cli;
+mod discovery;
+mod sandbox;
+mod store_status;

@@ -1,1 +1,355 @@
+//! Test harness: a private, real `dockerd` per test (own config, data-root, exec-root, pidfile and
+//! socket under a temp dir; no iptables or bridge), helpers to run `stowctl` and `docker` against
+//! it, and fixtures. The daemon is always stopped by its PID, also when a test panics.
 
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+use nix::sys::signal::{kill, Signal};
+use nix::unistd::Pid;
+
+/// A realistic daemon.json: nested objects, arrays, unicode, a tab-indented layout, and a
+/// feature already set. dockerd accepts it with `--bridge=none`.
+pub const REALISTIC_DAEMON_JSON: &str = "{\n\t\"log-driver\": \"json-file\",\n\t\"log-opts\": {\n\t\t\"max-size\": \"10m\",\n\t\t\"max-file\": \"3\"\n\t},\n\t\"registry-mirrors\": [\"https://mirror.example.com\"],\n\t\"default-address-pools\": [\n\t\t{\"base\": \"10.123.0.0/16\", \"size\": 24}\n\t],\n\t\"labels\": [\"owner=José Ñúñez\", \"site=東京\"],\n\t\"max-concurrent-downloads\": 3,\n\t\"builder\": {\"gc\": {\"enabled\": true, \"defaultKeepStorage\": \"20GB\"}},\n\t\"features\": {\n\t\t\"buildkit\": true\n\t}\n}\n";
+
+/// Skips a test (returns early) when no dockerd is installed or we are not root.
+#[macro_export]
+macro_rules! require_engine {
+    () => {
+        if let Some(why) = $crate::engine_unavailable() {
+            eprintln!("SKIPPED: {why}");
+            if std::env::var_os("STOWAGE_REQUIRE_ENGINE").is_some() {
+                panic!("a real engine is required here (STOWAGE_REQUIRE_ENGINE): {why}");
+            }
+            return;
+        }
+    };
+}
+
+/// Why real-engine tests cannot run here, if they cannot.
+pub fn engine_unavailable() -> Option<String> {
+    if !nix::unistd::geteuid().is_root() {
+        return Some("real-engine tests need root to run a private dockerd".into());
+    }
+    if which("dockerd").is_none() {
+        return Some("dockerd is not installed (run scripts/install-deps.sh)".into());
+    }
+    None
+}
+
+fn which(name: &str) -> Option<PathBuf> {
+    let path = std::env::var_os("PATH")?;
+    std::env::split_paths(&path)
+        .map(|d| d.join(name))
+        .find(|p| p.is_file())
+}
+
+/// A private dockerd for one test.
+pub struct PrivateDaemon {
+    dir: tempfile::TempDir,
+    child: Option<Child>,
+    /// daemon.json.
+    pub config_file: PathBuf,
+    /// `--data-root`.
+    pub data_root: PathBuf,
+    /// `--exec-root`.
+    pub exec_root: PathBuf,
+    /// The API socket.
+    pub socket: PathBuf,
+    /// `--pidfile`.
+    pub pidfile: PathBuf,
+    /// stdout+stderr of the daemon (appended across restarts).
+    pub log_file: PathBuf,
+    /// `STOWAGE_HOME` for `stowctl` runs of this test.
+    pub stowage_home: PathBuf,
+}
+
+impl PrivateDaemon {
+    /// Starts a daemon with an empty config (`{}`).
+    pub fn start() -> Self {
+        Self::start_with_config("{}\n")
+    }
+
+    /// Starts a daemon with `config` as its daemon.json and waits until `/_ping` answers.
+    pub fn start_with_config(config: &str) -> Self {
+        // Short paths: unix socket paths are limited to 108 bytes.
+        let dir = tempfile::Builder::new()
+            .prefix("stw")
+            .tempdir_in("/tmp")
+            .expect("temp dir");
+        let root = dir.path().to_path_buf();
+        let d = PrivateDaemon {
+            config_file: root.join("daemon.json"),
+            data_root: root.join("data"),
+            exec_root: root.join("exec"),
+            socket: root.join("d.sock"),
+            pidfile: root.join("d.pid"),
+            log_file: root.join("dockerd.log"),
+            stowage_home: root.join("home"),
+            dir,
+            child: None,
+        };
+        std::fs::write(&d.config_file, config).expect("write daemon.json");
+        let mut d = d;
+        d.spawn_and_wait().unwrap_or_else(|e| panic!("{e}"));
+        d
+    }
+
+    /// The temp dir all files are under.
+    pub fn dir(&self) -> &Path {
+        self.dir.path()
+    }
+
+    /// `unix:///.../d.sock`.
+    pub fn host(&self) -> String {
+        format!("unix://{}", self.socket.display())
+    }
+
+    /// The daemon's PID while it runs.
+    pub fn pid(&self) -> Option<u32> {
+        self.child.as_ref().map(|c| c.id())
+    }
+
+    /// The dockerd argv used for every start.
+    pub fn argv(&self) -> Vec<String> {
+        let p = |x: &Path| x.display().to_string();
+        vec![
+            "--config-file".into(),
+            p(&self.config_file),
+            "--data-root".into(),
+            p(&self.data_root),
+            "--exec-root".into(),
+            p(&self.exec_root),
+            "--pidfile".into(),
+            p(&self.pidfile),
+            "-H".into(),
+            self.host(),
+            "--iptables=false".into(),
+            "--ip6tables=false".into(),
+            "--bridge=none".into(),
+        ]
+    }
+
+    /// Starts dockerd and waits for `/_ping`; on failure returns the log tail.
+    pub fn spawn_and_wait(&mut self) -> Result<(), String> {
+        assert!(self.child.is_none(), "daemon already running");
+        let log = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&self.log_file)
+            .expect("log file");
+        let child = Command::new(which("dockerd").expect("dockerd"))
+            .args(self.argv())
+            .stdin(Stdio::null())
+            .stdout(log.try_clone().expect("log"))
+            .stderr(log)
+            .spawn()
+            .map_err(|e| format!("cannot start dockerd: {e}"))?;
+        self.child = Some(child);
+        let start = Instant::now();
+        while start.elapsed() < Duration::from_secs(60) {
+            if let Some(status) = self
+                .child
+                .as_mut()
+                .and_then(|c| c.try_wait().ok().flatten())
+            {
+                self.child = None;
+                return Err(format!(
+                    "dockerd exited ({status}) before answering; log:\n{}",
+                    self.log_tail(20)
+                ));
+            }
+            if self.ping() {
+                return Ok(());
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        self.stop();
+        Err(format!(
+            "dockerd did not answer within 60 s; log:\n{}",
+            self.log_tail(20)
+        ))
+    }
+
+    /// Whether `/_ping` answers (`curl`-free: a raw HTTP request over the socket).
+    pub fn ping(&self) -> bool {
+        use std::io::{Read, Write};
+        let Ok(mut s) = std::os::unix::net::UnixStream::connect(&self.socket) else {
+            return false;
+        };
+        let _ = s.set_read_timeout(Some(Duration::from_secs(2)));
+        if s.write_all(b"GET /_ping HTTP/1.0\r\nHost: docker\r\n\r\n")
+            .is_err()
+        {
+            return false;
+        }
+        let mut buf = String::new();
+        let _ = s.read_to_string(&mut buf);
+        buf.starts_with("HTTP/1.0 200") || buf.starts_with("HTTP/1.1 200")
+    }
+
+    /// Stops the daemon by PID: SIGTERM, wait up to 30 s, then SIGKILL.
+    pub fn stop(&mut self) {
+        let Some(mut child) = self.child.take() else {
+            return;
+        };
+        let pid = Pid::from_raw(child.id() as i32);
+        let _ = kill(pid, Signal::SIGTERM);
+        let start = Instant::now();
+        while start.elapsed() < Duration::from_secs(30) {
+            if let Ok(Some(_)) = child.try_wait() {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        let _ = kill(pid, Signal::SIGKILL);
+        let _ = child.wait();
+    }
+
+    /// Stops and starts the daemon again with the same argv (and the current daemon.json).
+    pub fn restart(&mut self) -> Result<(), String> {
+        self.stop();
+        self.spawn_and_wait()
+    }
+
+    /// The last `n` lines of the daemon's log.
+    pub fn log_tail(&self, n: usize) -> String {
+        let text = std::fs::read_to_string(&self.log_file).unwrap_or_default();
+        let lines: Vec<&str> = text.lines().collect();
+        lines[lines.len().saturating_sub(n)..].join("\n")
+    }
+
+    /// Runs the docker CLI against this daemon.
+    pub fn docker(&self, args: &[&str]) -> Output {
+        Command::new("docker")
+            .arg("-H")
+            .arg(self.host())
+            .args(args)
+            .env("DOCKER_CONFIG", self.dir().join("docker-config"))
+            .output()
+            .expect("run docker")
+    }
+
+    /// Runs docker and returns its stdout, panicking with stderr on failure.
+    pub fn docker_ok(&self, args: &[&str]) -> String {
+        let out = self.docker(args);
+        assert!(
+            out.status.success(),
+            "docker {args:?} failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    }
+
+    /// A `stowctl` command aimed at this daemon (`-H`), with its own `STOWAGE_HOME`.
+    pub fn stowctl(&self) -> Command {
+        let mut c = Command::new(stowctl_bin());
+        c.arg("-H")
+            .arg(self.host())
+            .env("STOWAGE_HOME", &self.stowage_home)
+            .env_remove("DOCKER_HOST");
+        c
+    }
+
+    /// Imports a one-file image (a `FROM scratch` equivalent) as `reference`.
+    pub fn import_image(&self, reference: &str) {
+        let tar = self
+            .dir()
+            .join(format!("rootfs-{}.tar", reference.replace(['/', ':'], "_")));
+        write_tiny_tar(&tar, reference);
+        self.docker_ok(&["import", tar.to_str().unwrap(), reference]);
+    }
+}
+
+impl Drop for PrivateDaemon {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}
+
+/// Writes a tar with one small file (its content names the image, so digests differ).
+pub fn write_tiny_tar(path: &Path, content: &str) {
+    let mut data = Vec::new();
+    let body = format!("{content}\n");
+    let mut header = [0u8; 512];
+    let name = b"hello.txt";
+    header[..name.len()].copy_from_slice(name);
+    header[100..107].copy_from_slice(b"0000644");
+    header[108..115].copy_from_slice(b"0000000");
+    header[116..123].copy_from_slice(b"0000000");
+    let size = format!("{:011o}", body.len());
+    header[124..135].copy_from_slice(size.as_bytes());
+    header[136..147].copy_from_slice(b"00000000000");
+    header[156] = b'0';
+    header[257..263].copy_from_slice(b"ustar\0");
+    header[263..265].copy_from_slice(b"00");
+    header[148..156].copy_from_slice(b"        ");
+    let sum: u32 = header.iter().map(|b| *b as u32).sum();
+    header[148..155].copy_from_slice(format!("{sum:06o}\0").as_bytes());
+    data.extend_from_slice(&header);
+    data.extend_from_slice(body.as_bytes());
+    data.resize(data.len().div_ceil(512) * 512, 0);
+    data.extend_from_slice(&[0u8; 1024]);
+    std::fs::write(path, data).expect("write tar");
+}
+
+/// The `stowctl` binary built next to this test binary (scripts/test.sh builds it first).
+pub fn stowctl_bin() -> PathBuf {
+    if let Some(p) = std::env::var_os("STOWCTL_BIN") {
+        return PathBuf::from(p);
+    }
+    let exe = std::env::current_exe().expect("current exe");
+    // target/<profile>/deps/it-xxxx -> target/<profile>/stowctl
+    let bin = exe
+        .parent()
+        .and_then(Path::parent)
+        .map(|d| d.join("stowctl"))
+        .expect("target dir");
+    assert!(
+        bin.exists(),
+        "{} is missing: run `cargo build -p stowctl` first (scripts/test.sh does)",
+        bin.display()
+    );
+    bin
+}
+
+/// Whether `pid` is a live process (a zombie is not: PID 1 here may never reap it).
+pub fn process_running(pid: u32) -> bool {
+    match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
+        Ok(stat) => stat
+            .rsplit_once(')')
+            .and_then(|(_, rest)| rest.split_whitespace().next())
+            .is_some_and(|state| state != "Z" && state != "X"),
+        Err(_) => false,
+    }
+}
+
+/// Output helpers.
+pub trait OutputExt {
+    /// stdout as text.
+    fn stdout_text(&self) -> String;
+    /// stderr as text.
+    fn stderr_text(&self) -> String;
+    /// stdout parsed as JSON (panics with both streams on failure).
+    fn json(&self) -> serde_json::Value;
+}
+
+impl OutputExt for Output {
+    fn stdout_text(&self) -> String {
+        String::from_utf8_lossy(&self.stdout).into_owned()
+    }
+    fn stderr_text(&self) -> String {
+        String::from_utf8_lossy(&self.stderr).into_owned()
+    }
+    fn json(&self) -> serde_json::Value {
+        serde_json::from_slice(&self.stdout).unwrap_or_else(|e| {
+            panic!(
+                "not JSON ({e}); status {}; stdout:\n{}\nstderr:\n{}",
+                self.status,
+                self.stdout_text(),
+                self.stderr_text()
+            )
+        })
+    }
+}

@@ -183,3 +183,25 @@ impl Sandbox {
         }
     }
 }
+
+/// The engine the desktop app manages when started: the selected (or only) engine when its API
+/// answers; otherwise the sandbox, started on demand. The flag says whether the sandbox was used.
+#[tracing::instrument(level = "info", skip_all)]
+pub async fn engine_or_sandbox(
+    paths: &StowagePaths,
+    settings: &crate::settings::Settings,
+    selector: &crate::engine::discovery::Selector,
+    timeout: Duration,
+) -> Result<(Engine, bool)> {
+    let (p, s) = (paths.clone(), settings.clone());
+    let engines = tokio::task::spawn_blocking(move || crate::engine::discovery::discover(&p, &s))
+        .await
+        .map_err(|e| Error::InvalidRequest(format!("internal error during discovery: {e}")))??;
+    if let Ok(engine) = crate::engine::discovery::select(&engines, selector, settings) {
+        if crate::engine::client::ping(&engine.host, Duration::from_secs(3)).await {
+            return Ok((engine, false));
+        }
+    }
+    let sandbox = Sandbox::new(paths);
+    Ok((sandbox.start(None, timeout).await?, true))
+}

@@ -20,7 +20,7 @@ pub async fn run(ctx: &Context, json: bool) -> Result<ExitCode> {
                 format!("not set (this engine's default: {d})")
             }
             (Some(ConfiguredStore::Default), None) => "not set (engine default)".into(),
-            (Some(c), _) => format!("{}", serde_json::to_value(c)?.as_str().unwrap_or("?")),
+            (Some(c), _) => c.as_str().to_string(),
             (None, _) => format!("unreadable: {}", or_dash(st.config_error.as_ref())),
         };
         let active = match (&st.active_store, &st.driver) {

@@ -4,6 +4,8 @@
 pub mod diff;
 pub mod document;
 pub mod edit;
+#[cfg(test)]
+mod proptests;
 pub mod store;
 pub mod validate;
 

@@ -82,6 +82,17 @@ pub enum ConfiguredStore {
     Default,
 }
 
+impl ConfiguredStore {
+    /// `classic`, `containerd` or `default`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ConfiguredStore::Classic => "classic",
+            ConfiguredStore::Containerd => "containerd",
+            ConfiguredStore::Default => "default",
+        }
+    }
+}
+
 /// The active store, from `/info`'s `DriverStatus`.
 pub fn active_store(driver_status: &[Vec<String>]) -> ImageStore {
     let is_snapshotter = driver_status.iter().any(|pair| {

@@ -1,0 +1,27 @@
+#!/usr/bin/env bash
+# Runs every check and test of Stowage on a Debian/Ubuntu machine: installs what is needed
+# (the real Docker Engine, GUI build packages), then fmt, clippy, unit tests, the real-engine
+# integration tests (each on its own private dockerd), and the desktop app's tests.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+log() { printf '\n==> %s\n' "$*"; }
+
+log "installing dependencies (skipped when present)"
+bash scripts/install-deps.sh
+
+export CARGO_TERM_COLOR="${CARGO_TERM_COLOR:-never}"
+# A missing engine must fail the run, not skip tests.
+export STOWAGE_REQUIRE_ENGINE=1
+
+log "cargo fmt --check"
+cargo fmt --all -- --check
+
+log "cargo clippy (whole workspace, desktop app included)"
+cargo clippy --workspace --all-targets --locked -- -D warnings
+
+log "building stowctl for the integration tests"
+cargo build -p stowctl --locked
+
+log "tests: core, CLI, real-engine integration, desktop app"
+cargo test --workspace --locked --no-fail-fast

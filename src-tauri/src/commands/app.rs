@@ -1,0 +1,38 @@
+//! About the app itself.
+
+use serde::Serialize;
+
+/// What the page shows in its header: the product name and the package version.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct AppInfo {
+    pub name: String,
+    pub version: String,
+}
+
+/// Name and version of this build.
+#[tauri::command]
+pub fn app_info() -> AppInfo {
+    AppInfo {
+        name: crate::PRODUCT_NAME.to_owned(),
+        version: env!("CARGO_PKG_VERSION").to_owned(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn app_info_serializes_name_and_version() {
+        let value = serde_json::to_value(app_info()).expect("AppInfo serializes");
+        assert_eq!(value["name"], "Stowage");
+        assert_eq!(value["version"], env!("CARGO_PKG_VERSION"));
+    }
+
+    #[test]
+    fn product_name_matches_tauri_conf() {
+        let conf: serde_json::Value = serde_json::from_str(include_str!("../../tauri.conf.json"))
+            .expect("tauri.conf.json is JSON");
+        assert_eq!(conf["productName"], crate::PRODUCT_NAME);
+    }
+}
