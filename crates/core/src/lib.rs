@@ -4,10 +4,14 @@
 pub mod daemon_json;
 pub mod engine;
 pub mod error;
+pub mod features;
+pub mod finding;
 pub mod paths;
+pub mod restart;
 pub mod sandbox;
 pub mod settings;
 pub mod supervise;
+pub mod switch;
 pub mod tools;
 
 pub use error::{Error, ErrorCode, Result};

@@ -199,6 +199,17 @@ pub fn tail_lines(path: &Path, n: usize) -> Vec<String> {
 mod tests {
     use super::*;
 
+    /// Waits (up to 5 s) until the child has written its first line.
+    async fn wait_for_output(log: &Path) {
+        for _ in 0..250 {
+            if !tail_lines(log, 1).is_empty() {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        panic!("the child wrote nothing to {}", log.display());
+    }
+
     #[tokio::test]
     async fn spawned_process_is_detached_logged_and_stoppable() {
         let dir = tempfile::tempdir().unwrap();
@@ -214,6 +225,7 @@ mod tests {
             log_file: log.clone(),
         })
         .unwrap();
+        wait_for_output(&log).await;
         assert!(is_alive(pid));
         // Its own session: the session id is its pid.
         let sid = nix::unistd::getsid(Some(Pid::from_raw(pid as i32))).unwrap();
@@ -245,12 +257,7 @@ mod tests {
         })
         .unwrap();
         // Let the shell install its trap.
-        for _ in 0..50 {
-            if !tail_lines(&dir.path().join("out.log"), 1).is_empty() {
-                break;
-            }
-            tokio::time::sleep(Duration::from_millis(20)).await;
-        }
+        wait_for_output(&dir.path().join("out.log")).await;
         assert_eq!(
             stop_pid(pid, Duration::from_millis(300)).await.unwrap(),
             Stopped::Killed

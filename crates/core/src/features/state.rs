@@ -1,0 +1,249 @@
+//! Each feature's state on one engine: on or off (configured or by default), what the running
+//! daemon shows, and whether it can be toggled (and why not).
+
+use serde::Serialize;
+
+use crate::daemon_json::{DaemonJson, KeyPath};
+use crate::engine::argv::DaemonArgs;
+use crate::engine::store::{self, DefaultFacts, ImageStore};
+use crate::engine::Engine;
+use crate::error::Result;
+
+use super::catalog::{Catalog, ConfigBinding, DefaultRule, Feature};
+use super::wasm::{self, WasmShim};
+
+/// What Stowage knows about an engine, enough to evaluate every feature.
+#[derive(Debug, Clone)]
+pub struct EngineFacts {
+    /// Engine version, when the API answered.
+    pub version: Option<semver::Version>,
+    /// The running store, when the API answered.
+    pub active_store: Option<ImageStore>,
+    /// `/info` ExperimentalBuild.
+    pub experimental_active: Option<bool>,
+    /// `/info` CDISpecDirs is non-empty.
+    pub cdi_active: Option<bool>,
+    /// Image and container counts of the active store.
+    pub images: Option<u64>,
+    /// Container count of the active store.
+    pub containers: Option<u64>,
+    /// daemon.json.
+    pub doc: DaemonJson,
+    /// The dockerd command line.
+    pub args: DaemonArgs,
+    /// Facts for the store default.
+    pub default_facts: DefaultFacts,
+    /// Wasm shims on the daemon's PATH.
+    pub wasm_shims: Vec<WasmShim>,
+}
+
+impl EngineFacts {
+    /// Builds facts from daemon.json, the command line and (when the API answered) `/info`.
+    pub fn new(
+        engine: &Engine,
+        doc: DaemonJson,
+        info: Option<&bollard::models::SystemInfo>,
+    ) -> Self {
+        let args = engine.daemon_args();
+        let storage_driver = args
+            .storage_driver
+            .clone()
+            .or_else(|| doc.get_str(&KeyPath::top("storage-driver")).map(str::to_string));
+        let userns = args.userns_remap.is_some() || doc.get(&KeyPath::top("userns-remap")).is_some();
+        let default_facts = DefaultFacts::gather(&engine.data_root, storage_driver, userns);
+        let path_var = engine
+            .process
+            .as_ref()
+            .and_then(|p| p.env.get("PATH").cloned())
+            .or_else(|| std::env::var("PATH").ok())
+            .unwrap_or_default();
+        EngineFacts {
+            version: info
+                .and_then(|i| i.server_version.as_deref())
+                .and_then(store::parse_engine_version),
+            active_store: info.map(|i| store::active_store(i.driver_status.as_deref().unwrap_or(&[]))),
+            experimental_active: info.and_then(|i| i.experimental_build),
+            cdi_active: info.map(|i| i.cdi_spec_dirs.as_ref().is_some_and(|d| !d.is_empty())),
+            images: info.and_then(|i| i.images).map(|n| n.max(0) as u64),
+            containers: info.and_then(|i| i.containers).map(|n| n.max(0) as u64),
+            doc,
+            args,
+            default_facts,
+            wasm_shims: wasm::find_shims(&path_var),
+        }
+    }
+
+    /// Facts about `engine` with `doc` as its daemon.json, asking `/info` (the API may be
+    /// down: facts are then partial).
+    #[tracing::instrument(level = "info", skip_all, fields(engine = %engine.name))]
+    pub async fn gather(engine: &Engine, doc: DaemonJson) -> Result<Self> {
+        let info = match crate::engine::client::connect(&engine.host, 10).await {
+            Ok(d) => d.info().await.ok(),
+            Err(_) => None,
+        };
+        let engine = engine.clone();
+        tokio::task::spawn_blocking(move || EngineFacts::new(&engine, doc, info.as_ref()))
+            .await
+            .map_err(|e| crate::Error::InvalidRequest(format!("internal error: {e}")))
+    }
+
+    /// The store the configuration makes the engine run (explicit value, else the default).
+    pub fn configured_store(&self) -> Option<ImageStore> {
+        let configured = store::configured_store(&self.doc, &self.args.features);
+        let default = self
+            .version
+            .as_ref()
+            .map(|v| store::effective_default(v, &self.default_facts))
+            .unwrap_or(ImageStore::Classic);
+        Some(store::expected_store(configured, default))
+    }
+}
+
+/// One feature as the panels and `stowctl feature list` show it.
+#[derive(Debug, Clone, Serialize)]
+pub struct FeatureState {
+    /// The catalog entry.
+    #[serde(flatten)]
+    pub feature: Feature,
+    /// On by configuration (explicitly or by default).
+    pub enabled: bool,
+    /// The explicit setting, when daemon.json or the command line sets one.
+    pub explicit: Option<bool>,
+    /// What the running daemon shows, when it can be seen.
+    pub active: Option<bool>,
+    /// Whether the checkbox can be changed.
+    pub available: bool,
+    /// Why it cannot, when it cannot.
+    pub reason: Option<String>,
+    /// Extra facts (e.g. Wasm shims found).
+    pub notes: Vec<String>,
+}
+
+/// Evaluates every feature of the catalog on an engine.
+pub fn evaluate(catalog: &Catalog, facts: &EngineFacts) -> Vec<FeatureState> {
+    let mut states: Vec<FeatureState> = catalog.features.iter().map(|f| evaluate_one(f, facts)).collect();
+    // A feature whose requirement is unavailable is unavailable too.
+    for i in 0..states.len() {
+        let missing: Vec<String> = states[i]
+            .feature
+            .requires
+            .iter()
+            .filter(|r| states.iter().any(|s| &s.feature.id == *r && !s.available && !s.enabled))
+            .cloned()
+            .collect();
+        if states[i].available && !missing.is_empty() {
+            states[i].available = false;
+            states[i].reason = Some(format!("needs {}, which is not available here", missing.join(", ")));
+        }
+    }
+    states
+}
+
+fn evaluate_one(f: &Feature, facts: &EngineFacts) -> FeatureState {
+    let (explicit, from_flag) = explicit_value(f, facts);
+    let enabled = explicit.unwrap_or_else(|| default_value(f, facts));
+    let active = match (&f.config, f.id.as_str()) {
+        (_, super::CONTAINERD_STORE) => facts.active_store.map(|s| s == ImageStore::Containerd),
+        (ConfigBinding::Bool { key }, _) if key == "experimental" => facts.experimental_active,
+        (ConfigBinding::Bool { key }, _) if key == "features.cdi" => facts.cdi_active,
+        _ => None,
+    };
+    let mut notes = Vec::new();
+    let mut reason = None;
+    if let (Some(min), Some(v)) = (&f.min_engine, &facts.version) {
+        if v < min {
+            reason = Some(format!("needs Docker Engine {min} or later (this engine is {v})"));
+        }
+    }
+    if let (Some(max), Some(v)) = (&f.max_engine, &facts.version) {
+        if v > max {
+            reason = Some(format!("not available after Docker Engine {max} (this engine is {v})"));
+        }
+    }
+    if reason.is_none() {
+        if let Some(key) = f.conflicts_keys.iter().find(|k| {
+            facts.doc.get(&KeyPath::top(k)).is_some() || facts.args.has_flag(k)
+        }) {
+            reason = Some(format!("not compatible with `{key}`, which this engine's configuration sets"));
+        }
+    }
+    if reason.is_none() && from_flag {
+        reason = Some("set on dockerd's command line, which overrides daemon.json: change the service definition instead".into());
+    }
+    if f.config == ConfigBinding::WasmRuntimes {
+        if facts.wasm_shims.is_empty() {
+            if reason.is_none() && !enabled {
+                reason = Some(
+                    "Wasm needs the containerd image store and a Wasm shim (containerd-shim-*-v1, e.g. wasmtime or wasmedge) on the daemon's PATH; none was found".into(),
+                );
+            }
+        } else {
+            notes.push(format!(
+                "Wasm shims found: {}",
+                facts
+                    .wasm_shims
+                    .iter()
+                    .map(|s| format!("{} ({})", s.name, s.path.display()))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ));
+        }
+    }
+    FeatureState {
+        feature: f.clone(),
+        enabled,
+        explicit,
+        active,
+        available: reason.is_none(),
+        reason,
+        notes,
+    }
+}
+
+/// The explicit value and whether it comes from a dockerd flag.
+fn explicit_value(f: &Feature, facts: &EngineFacts) -> (Option<bool>, bool) {
+    match &f.config {
+        ConfigBinding::Bool { key } => {
+            if let Some(name) = key.strip_prefix("features.") {
+                if let Some((_, on)) = facts.args.features.iter().rev().find(|(n, _)| n == name) {
+                    return (Some(*on), true);
+                }
+            }
+            if key == "experimental" && facts.args.has_flag("experimental") {
+                return (Some(true), true);
+            }
+            let path = KeyPath::new(key.split('.'));
+            (facts.doc.get_bool(&path), false)
+        }
+        ConfigBinding::WasmRuntimes => (Some(!wasm_runtime_names(&facts.doc).is_empty()), false),
+    }
+}
+
+fn default_value(f: &Feature, facts: &EngineFacts) -> bool {
+    match &f.default {
+        DefaultRule::Off => false,
+        DefaultRule::On => true,
+        DefaultRule::From { version } => facts.version.as_ref().is_some_and(|v| v >= version),
+        DefaultRule::ContainerdStore => facts
+            .version
+            .as_ref()
+            .is_some_and(|v| store::effective_default(v, &facts.default_facts) == ImageStore::Containerd),
+    }
+}
+
+/// Names of `runtimes` entries that run a Wasm shim.
+pub fn wasm_runtime_names(doc: &DaemonJson) -> Vec<String> {
+    doc.get(&KeyPath::top("runtimes"))
+        .and_then(|r| r.as_object())
+        .map(|m| {
+            m.iter()
+                .filter(|(_, v)| {
+                    v.get("runtimeType")
+                        .and_then(|t| t.as_str())
+                        .is_some_and(wasm::is_wasm_runtime_type)
+                })
+                .map(|(k, _)| k.clone())
+                .collect()
+        })
+        .unwrap_or_default()
+}

@@ -1,0 +1,226 @@
+//! Restarting an engine the way it is run: one file per method. Each restart reports its stages
+//! (stopping, starting or restarting, waiting for the API) and returns the engine as it runs now
+//! (a `process` engine has a new PID).
+
+mod command;
+mod desktop;
+mod process;
+mod systemd;
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use serde::Serialize;
+
+use crate::engine::{Engine, EngineKind};
+use crate::error::{Error, Result};
+use crate::paths::StowagePaths;
+use crate::settings::Timeouts;
+use crate::switch::progress::{Progress, Stage};
+
+/// How an engine is restarted.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(tag = "method", rename_all = "snake_case")]
+pub enum RestartMethod {
+    /// `systemctl stop|start <unit>`.
+    Systemd { unit: String },
+    /// `systemctl --user stop|start <unit>` (rootless).
+    UserSystemd { unit: String },
+    /// `service docker stop|start` (no systemd).
+    Service { name: String },
+    /// `docker desktop restart`.
+    Desktop,
+    /// A shell command (`sh -c`).
+    Command { command: String },
+    /// SIGTERM by PID, then start the same argv detached, logging to `log_file`.
+    Process { log_file: PathBuf },
+}
+
+impl RestartMethod {
+    /// The method for `engine`; `override_command` (`--restart-cmd`) wins.
+    pub fn for_engine(engine: &Engine, override_command: Option<&str>, paths: &StowagePaths) -> Result<Self> {
+        if let Some(cmd) = override_command {
+            return Ok(RestartMethod::Command { command: cmd.to_string() });
+        }
+        Ok(match engine.kind {
+            EngineKind::System => {
+                if std::path::Path::new("/run/systemd/system").exists() {
+                    RestartMethod::Systemd { unit: "docker.service".into() }
+                } else {
+                    RestartMethod::Service { name: "docker".into() }
+                }
+            }
+            EngineKind::Rootless => RestartMethod::UserSystemd { unit: "docker.service".into() },
+            EngineKind::Desktop => RestartMethod::Desktop,
+            EngineKind::Custom => RestartMethod::Command {
+                command: engine.restart_command.clone().ok_or_else(|| {
+                    Error::InvalidRequest(format!(
+                        "engine `{}` has no restart command: set `restart_command` in Stowage's settings or pass --restart-cmd",
+                        engine.name
+                    ))
+                })?,
+            },
+            EngineKind::Process => RestartMethod::Process {
+                log_file: if engine.name == crate::engine::discovery::SANDBOX_NAME {
+                    crate::sandbox::Sandbox::new(paths).log_file()
+                } else {
+                    paths.daemon_log_dir().join(format!("{}.log", sanitize(&engine.host)))
+                },
+            },
+        })
+    }
+
+    /// A sentence saying what will restart and how.
+    pub fn describe(&self, engine: &Engine) -> String {
+        match self {
+            RestartMethod::Systemd { unit } => format!("systemctl stop {unit}, then systemctl start {unit}"),
+            RestartMethod::UserSystemd { unit } => format!("systemctl --user stop {unit}, then systemctl --user start {unit}"),
+            RestartMethod::Service { name } => format!("service {name} stop, then service {name} start"),
+            RestartMethod::Desktop => "docker desktop restart (Docker Desktop restarts its VM)".into(),
+            RestartMethod::Command { command } => format!("sh -c '{command}'"),
+            RestartMethod::Process { log_file } => match &engine.process {
+                Some(p) => format!(
+                    "stop dockerd (pid {}) with SIGTERM, then start it again with the same command line, logging to {}",
+                    p.pid,
+                    log_file.display()
+                ),
+                None => format!("start dockerd again, logging to {}", log_file.display()),
+            },
+        }
+    }
+
+    /// Whether restarting this way needs root from the current user.
+    pub fn needs_root(&self, engine: &Engine) -> bool {
+        let root = nix::unistd::geteuid().is_root();
+        match self {
+            RestartMethod::Systemd { .. } | RestartMethod::Service { .. } => !root,
+            RestartMethod::Process { .. } => {
+                !root && engine.process.as_ref().is_some_and(|p| p.uid != nix::unistd::geteuid().as_raw())
+            }
+            _ => false,
+        }
+    }
+
+    /// The daemon's last log lines (journal for systemd units, the log file for processes).
+    pub async fn last_log_lines(&self, n: usize) -> Vec<String> {
+        match self {
+            RestartMethod::Systemd { unit } => systemd::journal_tail(unit, false, n).await,
+            RestartMethod::UserSystemd { unit } => systemd::journal_tail(unit, true, n).await,
+            RestartMethod::Process { log_file } => {
+                let path = log_file.clone();
+                tokio::task::spawn_blocking(move || crate::supervise::tail_lines(&path, n))
+                    .await
+                    .unwrap_or_default()
+            }
+            _ => Vec::new(),
+        }
+    }
+}
+
+/// Restarts `engine` with `method`, reporting stages to `progress`, and waits for its API.
+/// Returns the engine as far as it is known now (a `process` engine carries the PID of the
+/// daemon just started, even when that start failed, so a rollback stops the right process).
+#[tracing::instrument(level = "info", skip_all, fields(engine = %engine.name))]
+pub async fn restart(engine: &Engine, method: &RestartMethod, timeouts: &Timeouts, progress: &Progress) -> (Engine, Result<()>) {
+    let mut engine = engine.clone();
+    let started = match method {
+        RestartMethod::Systemd { unit } => systemd::stop_start(unit, false, timeouts, progress).await,
+        RestartMethod::UserSystemd { unit } => systemd::stop_start(unit, true, timeouts, progress).await,
+        RestartMethod::Service { name } => systemd::service_stop_start(name, timeouts, progress).await,
+        RestartMethod::Desktop => desktop::restart(timeouts, progress).await,
+        RestartMethod::Command { command } => command::run(command, timeouts, progress).await,
+        RestartMethod::Process { log_file } => match process::restart(&engine, log_file, timeouts, progress).await {
+            Ok(info) => {
+                engine.process = Some(info);
+                Ok(())
+            }
+            Err(e) => Err(e),
+        },
+    };
+    if let Err(e) = started {
+        return (engine, Err(e));
+    }
+    let pid = match method {
+        RestartMethod::Process { .. } => engine.process.as_ref().map(|p| p.pid),
+        _ => None,
+    };
+    let stage = progress.stage(Stage::WaitingForApi);
+    if let Err(e) = crate::supervise::wait_for_api(&engine.host, pid, Duration::from_secs(timeouts.start)).await {
+        stage.fail(&e.to_string());
+        return (engine, Err(e));
+    }
+    stage.finish();
+    if pid.is_none() {
+        // The service manager may have given it a new PID: look it up again.
+        if let Some(p) = crate::engine::discovery::scan_processes().into_iter().find(|p| {
+            crate::engine::argv::DaemonArgs::parse(&p.argv)
+                .hosts
+                .iter()
+                .any(|h| crate::engine::discovery::normalize_host(h) == engine.host)
+        }) {
+            engine.process = Some(p);
+        }
+    }
+    (engine, Ok(()))
+}
+
+/// Runs a stage future under a time limit, reporting it.
+pub(crate) async fn timed<T>(
+    progress: &Progress,
+    stage: Stage,
+    limit_secs: u64,
+    fut: impl std::future::Future<Output = Result<T>>,
+) -> Result<T> {
+    let guard = progress.stage(stage);
+    match tokio::time::timeout(Duration::from_secs(limit_secs), fut).await {
+        Ok(Ok(v)) => {
+            guard.finish();
+            Ok(v)
+        }
+        Ok(Err(e)) => {
+            guard.fail(&e.to_string());
+            Err(e)
+        }
+        Err(_) => {
+            let e = Error::Timeout {
+                step: stage.as_str().replace('_', " "),
+                seconds: limit_secs,
+            };
+            guard.fail(&e.to_string());
+            Err(e)
+        }
+    }
+}
+
+/// Runs a program to completion; a non-zero exit is an error carrying its stderr.
+pub(crate) async fn run_checked(program: &str, args: &[&str]) -> Result<()> {
+    let shown = format!("{program} {}", args.join(" "));
+    let out = tokio::process::Command::new(program)
+        .args(args)
+        .stdin(std::process::Stdio::null())
+        .kill_on_drop(true)
+        .output()
+        .await
+        .map_err(|e| Error::Command {
+            command: shown.clone(),
+            message: e.to_string(),
+        })?;
+    if out.status.success() {
+        return Ok(());
+    }
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let detail = if stderr.trim().is_empty() { stdout.trim() } else { stderr.trim() };
+    Err(Error::Command {
+        command: shown,
+        message: format!("{}{}", out.status, if detail.is_empty() { String::new() } else { format!(": {detail}") }),
+    })
+}
+
+fn sanitize(s: &str) -> String {
+    s.trim_start_matches("unix://")
+        .trim_matches('/')
+        .chars()
+        .map(|c| if c.is_ascii_alphanumeric() || c == '-' || c == '.' { c } else { '_' })
+        .collect()
+}

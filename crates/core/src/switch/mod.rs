@@ -1,0 +1,13 @@
+//! Changing features (above all the image store) as one transaction: a pure [`plan`], then
+//! [`apply`]: validate and write daemon.json, restart, verify, and commit or roll back.
+
+pub mod apply;
+pub mod lint;
+pub mod plan;
+pub mod prepare;
+pub mod progress;
+
+pub use apply::{apply, restart_only, ApplyOptions, Outcome, OutcomeKind};
+pub use plan::{plan, Hidden, Plan, Request};
+pub use prepare::{prepare, Prepared};
+pub use progress::{Progress, ProgressEvent, Stage};

@@ -1,0 +1,59 @@
+//! Gathering everything a plan needs for one engine (its daemon.json read once, with its hash,
+//! `/info`, the catalog, the restart method), so every front door plans the same way.
+
+use std::path::Path;
+
+use crate::daemon_json::ConfigFile;
+use crate::engine::Engine;
+use crate::error::{Error, Result};
+use crate::features::{Catalog, EngineFacts};
+use crate::paths::StowagePaths;
+use crate::restart::RestartMethod;
+
+use super::plan::{plan, Plan, Request};
+
+/// A plan with the file it was made from (whose hash guards the write) and its inputs.
+#[derive(Debug, Clone)]
+pub struct Prepared {
+    /// The plan.
+    pub plan: Plan,
+    /// daemon.json as read for the plan.
+    pub file: ConfigFile,
+    /// The facts the plan was made from.
+    pub facts: EngineFacts,
+}
+
+/// The catalog with the user's `features.toml` applied.
+pub fn catalog(paths: &StowagePaths) -> Result<Catalog> {
+    Catalog::load(&paths.config_dir.join("features.toml"))
+}
+
+/// Reads the engine's daemon.json and facts, and plans `request`.
+#[tracing::instrument(level = "info", skip_all, fields(engine = %engine.name))]
+pub async fn prepare(engine: &Engine, paths: &StowagePaths, request: &Request, restart_override: Option<&str>) -> Result<Prepared> {
+    let (file, facts) = load_facts(engine).await?;
+    let catalog = catalog(paths)?;
+    let method = RestartMethod::for_engine(engine, restart_override, paths)?;
+    let writable = is_writable(file.path());
+    let plan = plan(&catalog, &facts, engine, request, &method, writable)?;
+    Ok(Prepared { plan, file, facts })
+}
+
+/// daemon.json (read once) and the facts built on it.
+pub async fn load_facts(engine: &Engine) -> Result<(ConfigFile, EngineFacts)> {
+    let path = engine.config_file.clone();
+    let file = tokio::task::spawn_blocking(move || ConfigFile::load(&path))
+        .await
+        .map_err(|e| Error::InvalidRequest(format!("internal error: {e}")))??;
+    let facts = EngineFacts::gather(engine, file.doc.clone()).await?;
+    Ok((file, facts))
+}
+
+/// Whether the current user may replace `path` (write the file, and create files beside it).
+pub fn is_writable(path: &Path) -> bool {
+    use nix::unistd::{access, AccessFlags};
+    let dir = path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
+    let dir_ok = access(dir, AccessFlags::W_OK).is_ok();
+    let file_ok = !path.exists() || access(path, AccessFlags::W_OK).is_ok();
+    dir_ok && file_ok
+}
