@@ -4,3 +4,4 @@ mod config_cli;
 mod discovery;
 mod sandbox;
 mod store_status;
+mod switch;

@@ -63,6 +63,7 @@ pub struct PrivateDaemon {
     pub log_file: PathBuf,
     /// `STOWAGE_HOME` for `stowctl` runs of this test.
     pub stowage_home: PathBuf,
+    path_env: std::ffi::OsString,
 }
 
 impl PrivateDaemon {
@@ -73,6 +74,12 @@ impl PrivateDaemon {
 
     /// Starts a daemon with `config` as its daemon.json and waits until `/_ping` answers.
     pub fn start_with_config(config: &str) -> Self {
+        Self::start_with(config, &[])
+    }
+
+    /// Like [`start_with_config`](Self::start_with_config), with `extra_path` directories put in
+    /// front of the daemon's PATH (fake Wasm shims, ...).
+    pub fn start_with(config: &str, extra_path: &[&Path]) -> Self {
         // Short paths: unix socket paths are limited to 108 bytes.
         let dir = tempfile::Builder::new()
             .prefix("stw")
@@ -89,6 +96,10 @@ impl PrivateDaemon {
             stowage_home: root.join("home"),
             dir,
             child: None,
+            path_env: std::env::join_paths(extra_path.iter().map(|p| p.to_path_buf()).chain(
+                std::env::split_paths(&std::env::var_os("PATH").unwrap_or_default()),
+            ))
+            .expect("PATH"),
         };
         std::fs::write(&d.config_file, config).expect("write daemon.json");
         let mut d = d;
@@ -141,6 +152,7 @@ impl PrivateDaemon {
             .expect("log file");
         let child = Command::new(which("dockerd").expect("dockerd"))
             .args(self.argv())
+            .env("PATH", &self.path_env)
             .stdin(Stdio::null())
             .stdout(log.try_clone().expect("log"))
             .stderr(log)
@@ -189,8 +201,20 @@ impl PrivateDaemon {
         buf.starts_with("HTTP/1.0 200") || buf.starts_with("HTTP/1.1 200")
     }
 
-    /// Stops the daemon by PID: SIGTERM, wait up to 30 s, then SIGKILL.
+    /// The PID of the dockerd running now, from its pidfile (Stowage may have restarted it).
+    pub fn current_pid(&self) -> Option<u32> {
+        std::fs::read_to_string(&self.pidfile)
+            .ok()
+            .and_then(|s| s.trim().parse().ok())
+            .filter(|p| process_running(*p))
+    }
+
+    /// Stops the daemon by PID: SIGTERM, wait up to 30 s, then SIGKILL. This also stops a
+    /// dockerd that Stowage started in place of the one this harness started.
     pub fn stop(&mut self) {
+        if let Some(pid) = self.current_pid().filter(|p| Some(*p) != self.pid()) {
+            stop_pid(pid);
+        }
         let Some(mut child) = self.child.take() else {
             return;
         };
@@ -266,6 +290,20 @@ impl Drop for PrivateDaemon {
     fn drop(&mut self) {
         self.stop();
     }
+}
+
+/// SIGTERM, wait up to 30 s, SIGKILL: for a process that is not this harness's child.
+fn stop_pid(pid: u32) {
+    let target = Pid::from_raw(pid as i32);
+    let _ = kill(target, Signal::SIGTERM);
+    let start = Instant::now();
+    while start.elapsed() < Duration::from_secs(30) {
+        if !process_running(pid) {
+            return;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let _ = kill(target, Signal::SIGKILL);
 }
 
 /// Writes a tar with one small file (its content names the image, so digests differ).

@@ -45,6 +45,21 @@ pub enum Command {
         #[command(subcommand)]
         action: ConfigAction,
     },
+    /// List, enable or disable the engine's beta and experimental features.
+    Feature {
+        #[command(subcommand)]
+        action: FeatureAction,
+    },
+    /// Switch the engine's image store (classic or containerd): write, restart, verify, or roll back.
+    Store {
+        #[command(subcommand)]
+        action: StoreAction,
+    },
+    /// Restart the engine the way it is run, and wait until it answers.
+    Restart {
+        #[command(flatten)]
+        apply: ApplyArgs,
+    },
     /// Run a private engine under Stowage's data directory, to try things safely.
     Sandbox {
         #[command(subcommand)]
@@ -74,4 +89,57 @@ pub enum SandboxAction {
     Stop,
     /// Whether the sandbox engine runs, and where.
     Status,
+}
+
+/// How a change is applied.
+#[derive(Debug, Args, Clone)]
+pub struct ApplyArgs {
+    /// Restart the engine with this shell command instead of its usual method (this call only).
+    #[arg(long, value_name = "CMD")]
+    pub restart_cmd: Option<String>,
+}
+
+/// Options of commands that change the engine.
+#[derive(Debug, Args, Clone)]
+pub struct ChangeArgs {
+    /// Show the plan (daemon.json diff, findings, restart, hidden images) and change nothing.
+    #[arg(long)]
+    pub dry_run: bool,
+    /// Apply without asking for confirmation.
+    #[arg(long, short = 'y')]
+    pub yes: bool,
+    #[command(flatten)]
+    pub apply: ApplyArgs,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum FeatureAction {
+    /// Every feature with its state, availability and description.
+    List,
+    /// Turn a feature on (and what it needs).
+    Enable {
+        /// Feature id (see `stowctl feature list`).
+        id: String,
+        #[command(flatten)]
+        change: ChangeArgs,
+    },
+    /// Turn a feature off (and what needs it).
+    Disable {
+        /// Feature id (see `stowctl feature list`).
+        id: String,
+        #[command(flatten)]
+        change: ChangeArgs,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum StoreAction {
+    /// Make the engine run this image store.
+    Use {
+        /// `classic` or `containerd`.
+        #[arg(value_parser = ["classic", "containerd"])]
+        store: String,
+        #[command(flatten)]
+        change: ChangeArgs,
+    },
 }

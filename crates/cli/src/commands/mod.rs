@@ -1,9 +1,13 @@
 //! One file per subcommand; each translates arguments to one core call and prints the result.
 
+mod change;
 mod config;
 mod engines;
+mod feature;
+mod restart;
 mod sandbox;
 mod status;
+mod store;
 
 use std::process::ExitCode;
 
@@ -21,5 +25,8 @@ pub async fn run(cli: Cli) -> Result<ExitCode> {
         Command::Engines => engines::run(&ctx, json).await,
         Command::Config { action } => config::run(&ctx, action, json).await,
         Command::Sandbox { action } => sandbox::run(&ctx, action, json).await,
+        Command::Feature { action } => feature::run(&ctx, action, json).await,
+        Command::Store { action } => store::run(&ctx, action, json).await,
+        Command::Restart { apply } => restart::run(&ctx, apply, json).await,
     }
 }

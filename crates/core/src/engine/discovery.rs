@@ -437,8 +437,15 @@ pub fn scan_processes() -> Vec<ProcessInfo> {
                     .first()
                     .is_some_and(|a| Path::new(a).file_name().is_some_and(|n| n == "dockerd"))
         })
-        // Thread entries share the process's data; keep processes only.
+        // Thread entries share the process's data; keep processes only. A zombie (an exited
+        // dockerd nobody reaped) is not an engine.
         .filter(|(_, p)| p.thread_kind().is_none())
+        .filter(|(_, p)| {
+            !matches!(
+                p.status(),
+                sysinfo::ProcessStatus::Zombie | sysinfo::ProcessStatus::Dead
+            )
+        })
         .map(|(pid, p)| {
             let pid = pid.as_u32();
             ProcessInfo {

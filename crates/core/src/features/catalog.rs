@@ -144,11 +144,14 @@ impl Catalog {
                 field: format!("feature[{i}]"),
                 message: "must be a table".into(),
             })?;
-            let id = ut.get("id").and_then(|v| v.as_str()).ok_or_else(|| Error::Field {
-                path: path.to_path_buf(),
-                field: format!("feature[{i}].id"),
-                message: "is required".into(),
-            })?;
+            let id = ut
+                .get("id")
+                .and_then(|v| v.as_str())
+                .ok_or_else(|| Error::Field {
+                    path: path.to_path_buf(),
+                    field: format!("feature[{i}].id"),
+                    message: "is required".into(),
+                })?;
             match base_features
                 .iter_mut()
                 .find(|b| b.get("id").and_then(|v| v.as_str()) == Some(id))
@@ -195,15 +198,22 @@ mod tests {
         assert_eq!(store.stage, Stage::Beta);
         assert_eq!(
             store.config,
-            ConfigBinding::Bool { key: "features.containerd-snapshotter".into() }
+            ConfigBinding::Bool {
+                key: "features.containerd-snapshotter".into()
+            }
         );
         assert_eq!(store.min_engine, Some(semver::Version::new(24, 0, 0)));
         assert_eq!(store.conflicts_keys, vec!["userns-remap".to_string()]);
-        assert_eq!(c.get("wasm").unwrap().requires, vec!["containerd-image-store".to_string()]);
+        assert_eq!(
+            c.get("wasm").unwrap().requires,
+            vec!["containerd-image-store".to_string()]
+        );
         assert_eq!(c.get("experimental").unwrap().stage, Stage::Experimental);
         assert_eq!(
             c.get("cdi").unwrap().default,
-            DefaultRule::From { version: semver::Version::new(28, 3, 0) }
+            DefaultRule::From {
+                version: semver::Version::new(28, 3, 0)
+            }
         );
     }
 
@@ -212,16 +222,24 @@ mod tests {
         let text = "[[feature]]\nid = \"experimental\"\ntitle = \"Daemon experiments\"\n\n[[feature]]\nid = \"my-flag\"\ntitle = \"Mine\"\ndescription = \"x\"\nstage = \"experimental\"\nconfig = { kind = \"bool\", key = \"features.mine\" }\ndefault = { kind = \"off\" }\nrestart = true\n";
         let c = Catalog::with_overrides(Path::new("/u/features.toml"), text).unwrap();
         assert_eq!(c.get("experimental").unwrap().title, "Daemon experiments");
-        assert_eq!(c.get("experimental").unwrap().restart, true);
+        assert!(c.get("experimental").unwrap().restart);
         assert!(c.get("my-flag").is_some());
         assert_eq!(c.features.len(), Catalog::builtin().features.len() + 1);
     }
 
     #[test]
     fn broken_user_file_names_its_position() {
-        let err = Catalog::with_overrides(Path::new("/u/features.toml"), "[[feature]\nid = 1\n").unwrap_err();
+        let err = Catalog::with_overrides(Path::new("/u/features.toml"), "[[feature]\nid = 1\n")
+            .unwrap_err();
         assert!(err.to_string().starts_with("/u/features.toml:1:"), "{err}");
-        let err = Catalog::with_overrides(Path::new("/u/features.toml"), "[[feature]]\ntitle = \"x\"\n").unwrap_err();
-        assert_eq!(err.to_string(), "/u/features.toml: field `feature[0].id`: is required");
+        let err = Catalog::with_overrides(
+            Path::new("/u/features.toml"),
+            "[[feature]]\ntitle = \"x\"\n",
+        )
+        .unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "/u/features.toml: field `feature[0].id`: is required"
+        );
     }
 }

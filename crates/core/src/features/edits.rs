@@ -27,7 +27,11 @@ const TO_GRAPHDRIVER: &[(&str, Option<&str>)] = &[
 ];
 
 /// Edits for `changes`, plus findings describing what was changed beyond the checkboxes.
-pub fn edits_for(catalog: &Catalog, facts: &EngineFacts, changes: &[FeatureChange]) -> Result<(Vec<Edit>, Vec<Finding>)> {
+pub fn edits_for(
+    catalog: &Catalog,
+    facts: &EngineFacts,
+    changes: &[FeatureChange],
+) -> Result<(Vec<Edit>, Vec<Finding>)> {
     let mut edits = Vec::new();
     let mut findings = Vec::new();
     for ch in changes {
@@ -66,10 +70,22 @@ pub fn edits_for(catalog: &Catalog, facts: &EngineFacts, changes: &[FeatureChang
 /// Translates a `storage-driver` in daemon.json that the target store cannot use.
 fn storage_driver_edit(facts: &EngineFacts, to_containerd: bool) -> Option<(Edit, Finding)> {
     let current = facts.doc.get_str(&KeyPath::top("storage-driver"))?;
-    let table = if to_containerd { TO_SNAPSHOTTER } else { TO_GRAPHDRIVER };
+    let table = if to_containerd {
+        TO_SNAPSHOTTER
+    } else {
+        TO_GRAPHDRIVER
+    };
     let (_, replacement) = table.iter().find(|(from, _)| *from == current)?;
-    let (kind_from, kind_to) = if to_containerd { ("graphdriver", "snapshotter") } else { ("snapshotter", "graphdriver") };
-    let store = if to_containerd { "containerd image store" } else { "classic store" };
+    let (kind_from, kind_to) = if to_containerd {
+        ("graphdriver", "snapshotter")
+    } else {
+        ("snapshotter", "graphdriver")
+    };
+    let store = if to_containerd {
+        "containerd image store"
+    } else {
+        "classic store"
+    };
     Some(match replacement {
         Some(new) => (
             Edit::Set(KeyPath::top("storage-driver"), json!(new)),

@@ -20,14 +20,23 @@ pub struct FeatureChange {
 }
 
 /// Expands the requested changes with their dependencies, dropping those that change nothing.
-pub fn resolve(states: &[FeatureState], requested: &[(String, bool)]) -> Result<Vec<FeatureChange>> {
+pub fn resolve(
+    states: &[FeatureState],
+    requested: &[(String, bool)],
+) -> Result<Vec<FeatureChange>> {
     let find = |id: &str| -> Result<&FeatureState> {
         states.iter().find(|s| s.feature.id == id).ok_or_else(|| {
             let ids: Vec<&str> = states.iter().map(|s| s.feature.id.as_str()).collect();
-            Error::InvalidRequest(format!("unknown feature `{id}`; known features: {}", ids.join(", ")))
+            Error::InvalidRequest(format!(
+                "unknown feature `{id}`; known features: {}",
+                ids.join(", ")
+            ))
         })
     };
-    let mut desired: BTreeMap<String, bool> = states.iter().map(|s| (s.feature.id.clone(), s.enabled)).collect();
+    let mut desired: BTreeMap<String, bool> = states
+        .iter()
+        .map(|s| (s.feature.id.clone(), s.enabled))
+        .collect();
     let mut out: Vec<FeatureChange> = Vec::new();
     let mut queue: Vec<FeatureChange> = requested
         .iter()
@@ -44,8 +53,19 @@ pub fn resolve(states: &[FeatureState], requested: &[(String, bool)]) -> Result<
         if desired.get(&change.id) == Some(&change.enable) && st.enabled == change.enable {
             continue;
         }
-        if !st.available && (change.enable || st.explicit.is_some() && st.reason.as_deref().is_some_and(|r| r.contains("command line"))) {
-            let what = if change.enable { "turned on" } else { "turned off" };
+        if !st.available
+            && (change.enable
+                || st.explicit.is_some()
+                    && st
+                        .reason
+                        .as_deref()
+                        .is_some_and(|r| r.contains("command line")))
+        {
+            let what = if change.enable {
+                "turned on"
+            } else {
+                "turned off"
+            };
             let why = st.reason.clone().unwrap_or_default();
             return Err(Error::InvalidRequest(match &change.because {
                 Some(b) => format!("`{}` cannot be {what} ({b}): {why}", change.id),
@@ -53,7 +73,10 @@ pub fn resolve(states: &[FeatureState], requested: &[(String, bool)]) -> Result<
             }));
         }
         if out.iter().any(|c| c.id == change.id) {
-            if out.iter().any(|c| c.id == change.id && c.enable != change.enable) {
+            if out
+                .iter()
+                .any(|c| c.id == change.id && c.enable != change.enable)
+            {
                 return Err(Error::InvalidRequest(format!(
                     "conflicting changes for `{}`: it would have to be both on and off",
                     change.id
@@ -85,7 +108,9 @@ pub fn resolve(states: &[FeatureState], requested: &[(String, bool)]) -> Result<
             }
         } else {
             for s in states {
-                if s.feature.requires.contains(&change.id) && desired.get(&s.feature.id) == Some(&true) {
+                if s.feature.requires.contains(&change.id)
+                    && desired.get(&s.feature.id) == Some(&true)
+                {
                     queue.push(FeatureChange {
                         id: s.feature.id.clone(),
                         enable: false,
@@ -117,33 +142,54 @@ mod tests {
 
     #[test]
     fn disabling_the_store_turns_wasm_off_too() {
-        let states = vec![state("containerd-image-store", true, true), state("wasm", true, true)];
+        let states = vec![
+            state("containerd-image-store", true, true),
+            state("wasm", true, true),
+        ];
         let out = resolve(&states, &[("containerd-image-store".into(), false)]).unwrap();
         assert_eq!(out.len(), 2);
         assert_eq!(out[1].id, "wasm");
         assert!(!out[1].enable);
-        assert_eq!(out[1].because.as_deref(), Some("it needs Use containerd for pulling and storing images"));
+        assert_eq!(
+            out[1].because.as_deref(),
+            Some("it needs Use containerd for pulling and storing images")
+        );
     }
 
     #[test]
     fn enabling_wasm_turns_the_store_on() {
-        let states = vec![state("containerd-image-store", false, true), state("wasm", false, true)];
+        let states = vec![
+            state("containerd-image-store", false, true),
+            state("wasm", false, true),
+        ];
         let out = resolve(&states, &[("wasm".into(), true)]).unwrap();
-        assert_eq!(out.iter().map(|c| (c.id.as_str(), c.enable)).collect::<Vec<_>>(), vec![("wasm", true), ("containerd-image-store", true)]);
+        assert_eq!(
+            out.iter()
+                .map(|c| (c.id.as_str(), c.enable))
+                .collect::<Vec<_>>(),
+            vec![("wasm", true), ("containerd-image-store", true)]
+        );
     }
 
     #[test]
     fn unavailable_and_unknown_features_are_refused_with_the_reason() {
-        let states = vec![state("containerd-image-store", false, true), state("wasm", false, false)];
+        let states = vec![
+            state("containerd-image-store", false, true),
+            state("wasm", false, false),
+        ];
         let err = resolve(&states, &[("wasm".into(), true)]).unwrap_err();
         assert_eq!(err.to_string(), "`wasm` cannot be turned on: no shim");
         let err = resolve(&states, &[("warp-drive".into(), true)]).unwrap_err();
-        assert!(err.to_string().starts_with("unknown feature `warp-drive`; known features: containerd-image-store, wasm"));
+        assert!(err.to_string().starts_with(
+            "unknown feature `warp-drive`; known features: containerd-image-store, wasm"
+        ));
     }
 
     #[test]
     fn no_op_requests_produce_no_change() {
         let states = vec![state("containerd-image-store", true, true)];
-        assert!(resolve(&states, &[("containerd-image-store".into(), true)]).unwrap().is_empty());
+        assert!(resolve(&states, &[("containerd-image-store".into(), true)])
+            .unwrap()
+            .is_empty());
     }
 }

@@ -45,11 +45,12 @@ impl EngineFacts {
         info: Option<&bollard::models::SystemInfo>,
     ) -> Self {
         let args = engine.daemon_args();
-        let storage_driver = args
-            .storage_driver
-            .clone()
-            .or_else(|| doc.get_str(&KeyPath::top("storage-driver")).map(str::to_string));
-        let userns = args.userns_remap.is_some() || doc.get(&KeyPath::top("userns-remap")).is_some();
+        let storage_driver = args.storage_driver.clone().or_else(|| {
+            doc.get_str(&KeyPath::top("storage-driver"))
+                .map(str::to_string)
+        });
+        let userns =
+            args.userns_remap.is_some() || doc.get(&KeyPath::top("userns-remap")).is_some();
         let default_facts = DefaultFacts::gather(&engine.data_root, storage_driver, userns);
         let path_var = engine
             .process
@@ -61,7 +62,8 @@ impl EngineFacts {
             version: info
                 .and_then(|i| i.server_version.as_deref())
                 .and_then(store::parse_engine_version),
-            active_store: info.map(|i| store::active_store(i.driver_status.as_deref().unwrap_or(&[]))),
+            active_store: info
+                .map(|i| store::active_store(i.driver_status.as_deref().unwrap_or(&[]))),
             experimental_active: info.and_then(|i| i.experimental_build),
             cdi_active: info.map(|i| i.cdi_spec_dirs.as_ref().is_some_and(|d| !d.is_empty())),
             images: info.and_then(|i| i.images).map(|n| n.max(0) as u64),
@@ -121,19 +123,30 @@ pub struct FeatureState {
 
 /// Evaluates every feature of the catalog on an engine.
 pub fn evaluate(catalog: &Catalog, facts: &EngineFacts) -> Vec<FeatureState> {
-    let mut states: Vec<FeatureState> = catalog.features.iter().map(|f| evaluate_one(f, facts)).collect();
+    let mut states: Vec<FeatureState> = catalog
+        .features
+        .iter()
+        .map(|f| evaluate_one(f, facts))
+        .collect();
     // A feature whose requirement is unavailable is unavailable too.
     for i in 0..states.len() {
         let missing: Vec<String> = states[i]
             .feature
             .requires
             .iter()
-            .filter(|r| states.iter().any(|s| &s.feature.id == *r && !s.available && !s.enabled))
+            .filter(|r| {
+                states
+                    .iter()
+                    .any(|s| &s.feature.id == *r && !s.available && !s.enabled)
+            })
             .cloned()
             .collect();
         if states[i].available && !missing.is_empty() {
             states[i].available = false;
-            states[i].reason = Some(format!("needs {}, which is not available here", missing.join(", ")));
+            states[i].reason = Some(format!(
+                "needs {}, which is not available here",
+                missing.join(", ")
+            ));
         }
     }
     states
@@ -152,19 +165,27 @@ fn evaluate_one(f: &Feature, facts: &EngineFacts) -> FeatureState {
     let mut reason = None;
     if let (Some(min), Some(v)) = (&f.min_engine, &facts.version) {
         if v < min {
-            reason = Some(format!("needs Docker Engine {min} or later (this engine is {v})"));
+            reason = Some(format!(
+                "needs Docker Engine {min} or later (this engine is {v})"
+            ));
         }
     }
     if let (Some(max), Some(v)) = (&f.max_engine, &facts.version) {
         if v > max {
-            reason = Some(format!("not available after Docker Engine {max} (this engine is {v})"));
+            reason = Some(format!(
+                "not available after Docker Engine {max} (this engine is {v})"
+            ));
         }
     }
     if reason.is_none() {
-        if let Some(key) = f.conflicts_keys.iter().find(|k| {
-            facts.doc.get(&KeyPath::top(k)).is_some() || facts.args.has_flag(k)
-        }) {
-            reason = Some(format!("not compatible with `{key}`, which this engine's configuration sets"));
+        if let Some(key) = f
+            .conflicts_keys
+            .iter()
+            .find(|k| facts.doc.get(&KeyPath::top(k)).is_some() || facts.args.has_flag(k))
+        {
+            reason = Some(format!(
+                "not compatible with `{key}`, which this engine's configuration sets"
+            ));
         }
     }
     if reason.is_none() && from_flag {
@@ -224,10 +245,9 @@ fn default_value(f: &Feature, facts: &EngineFacts) -> bool {
         DefaultRule::Off => false,
         DefaultRule::On => true,
         DefaultRule::From { version } => facts.version.as_ref().is_some_and(|v| v >= version),
-        DefaultRule::ContainerdStore => facts
-            .version
-            .as_ref()
-            .is_some_and(|v| store::effective_default(v, &facts.default_facts) == ImageStore::Containerd),
+        DefaultRule::ContainerdStore => facts.version.as_ref().is_some_and(|v| {
+            store::effective_default(v, &facts.default_facts) == ImageStore::Containerd
+        }),
     }
 }
 

@@ -5,7 +5,9 @@ use std::path::{Path, PathBuf};
 use serde::{Deserialize, Serialize};
 
 /// Shim names known to run WebAssembly.
-pub const WASM_SHIMS: &[&str] = &["wasmtime", "wasmedge", "wasmer", "spin", "slight", "lunatic", "wws"];
+pub const WASM_SHIMS: &[&str] = &[
+    "wasmtime", "wasmedge", "wasmer", "spin", "slight", "lunatic", "wws",
+];
 
 /// A Wasm shim found on disk.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -64,7 +66,13 @@ mod tests {
         std::fs::set_permissions(&shim, std::fs::Permissions::from_mode(0o755)).unwrap();
         std::fs::write(dir.path().join("containerd-shim-spin-v1"), "not executable").unwrap();
         let found = find_shims(dir.path().to_str().unwrap());
-        assert_eq!(found, vec![WasmShim { name: "wasmtime".into(), path: shim }]);
+        assert_eq!(
+            found,
+            vec![WasmShim {
+                name: "wasmtime".into(),
+                path: shim
+            }]
+        );
         assert_eq!(found[0].runtime_type(), "io.containerd.wasmtime.v1");
     }
 }

@@ -6,5 +6,11 @@ use crate::settings::Timeouts;
 use crate::switch::progress::{Progress, Stage};
 
 pub(super) async fn run(command: &str, t: &Timeouts, progress: &Progress) -> Result<()> {
-    timed(progress, Stage::Restarting, t.stop + t.start, run_checked("sh", &["-c", command])).await
+    timed(
+        progress,
+        Stage::Restarting,
+        t.stop + t.start,
+        run_checked("sh", &["-c", command]),
+    )
+    .await
 }

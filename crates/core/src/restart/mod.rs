@@ -38,9 +38,15 @@ pub enum RestartMethod {
 
 impl RestartMethod {
     /// The method for `engine`; `override_command` (`--restart-cmd`) wins.
-    pub fn for_engine(engine: &Engine, override_command: Option<&str>, paths: &StowagePaths) -> Result<Self> {
+    pub fn for_engine(
+        engine: &Engine,
+        override_command: Option<&str>,
+        paths: &StowagePaths,
+    ) -> Result<Self> {
         if let Some(cmd) = override_command {
-            return Ok(RestartMethod::Command { command: cmd.to_string() });
+            return Ok(RestartMethod::Command {
+                command: cmd.to_string(),
+            });
         }
         Ok(match engine.kind {
             EngineKind::System => {
@@ -95,7 +101,11 @@ impl RestartMethod {
         match self {
             RestartMethod::Systemd { .. } | RestartMethod::Service { .. } => !root,
             RestartMethod::Process { .. } => {
-                !root && engine.process.as_ref().is_some_and(|p| p.uid != nix::unistd::geteuid().as_raw())
+                !root
+                    && engine
+                        .process
+                        .as_ref()
+                        .is_some_and(|p| p.uid != nix::unistd::geteuid().as_raw())
             }
             _ => false,
         }
@@ -121,21 +131,34 @@ impl RestartMethod {
 /// Returns the engine as far as it is known now (a `process` engine carries the PID of the
 /// daemon just started, even when that start failed, so a rollback stops the right process).
 #[tracing::instrument(level = "info", skip_all, fields(engine = %engine.name))]
-pub async fn restart(engine: &Engine, method: &RestartMethod, timeouts: &Timeouts, progress: &Progress) -> (Engine, Result<()>) {
+pub async fn restart(
+    engine: &Engine,
+    method: &RestartMethod,
+    timeouts: &Timeouts,
+    progress: &Progress,
+) -> (Engine, Result<()>) {
     let mut engine = engine.clone();
     let started = match method {
-        RestartMethod::Systemd { unit } => systemd::stop_start(unit, false, timeouts, progress).await,
-        RestartMethod::UserSystemd { unit } => systemd::stop_start(unit, true, timeouts, progress).await,
-        RestartMethod::Service { name } => systemd::service_stop_start(name, timeouts, progress).await,
+        RestartMethod::Systemd { unit } => {
+            systemd::stop_start(unit, false, timeouts, progress).await
+        }
+        RestartMethod::UserSystemd { unit } => {
+            systemd::stop_start(unit, true, timeouts, progress).await
+        }
+        RestartMethod::Service { name } => {
+            systemd::service_stop_start(name, timeouts, progress).await
+        }
         RestartMethod::Desktop => desktop::restart(timeouts, progress).await,
         RestartMethod::Command { command } => command::run(command, timeouts, progress).await,
-        RestartMethod::Process { log_file } => match process::restart(&engine, log_file, timeouts, progress).await {
-            Ok(info) => {
-                engine.process = Some(info);
-                Ok(())
+        RestartMethod::Process { log_file } => {
+            match process::restart(&engine, log_file, timeouts, progress).await {
+                Ok(info) => {
+                    engine.process = Some(info);
+                    Ok(())
+                }
+                Err(e) => Err(e),
             }
-            Err(e) => Err(e),
-        },
+        }
     };
     if let Err(e) = started {
         return (engine, Err(e));
@@ -145,19 +168,24 @@ pub async fn restart(engine: &Engine, method: &RestartMethod, timeouts: &Timeout
         _ => None,
     };
     let stage = progress.stage(Stage::WaitingForApi);
-    if let Err(e) = crate::supervise::wait_for_api(&engine.host, pid, Duration::from_secs(timeouts.start)).await {
+    if let Err(e) =
+        crate::supervise::wait_for_api(&engine.host, pid, Duration::from_secs(timeouts.start)).await
+    {
         stage.fail(&e.to_string());
         return (engine, Err(e));
     }
     stage.finish();
     if pid.is_none() {
         // The service manager may have given it a new PID: look it up again.
-        if let Some(p) = crate::engine::discovery::scan_processes().into_iter().find(|p| {
-            crate::engine::argv::DaemonArgs::parse(&p.argv)
-                .hosts
-                .iter()
-                .any(|h| crate::engine::discovery::normalize_host(h) == engine.host)
-        }) {
+        if let Some(p) = crate::engine::discovery::scan_processes()
+            .into_iter()
+            .find(|p| {
+                crate::engine::argv::DaemonArgs::parse(&p.argv)
+                    .hosts
+                    .iter()
+                    .any(|h| crate::engine::discovery::normalize_host(h) == engine.host)
+            })
+        {
             engine.process = Some(p);
         }
     }
@@ -210,10 +238,22 @@ pub(crate) async fn run_checked(program: &str, args: &[&str]) -> Result<()> {
     }
     let stderr = String::from_utf8_lossy(&out.stderr);
     let stdout = String::from_utf8_lossy(&out.stdout);
-    let detail = if stderr.trim().is_empty() { stdout.trim() } else { stderr.trim() };
+    let detail = if stderr.trim().is_empty() {
+        stdout.trim()
+    } else {
+        stderr.trim()
+    };
     Err(Error::Command {
         command: shown,
-        message: format!("{}{}", out.status, if detail.is_empty() { String::new() } else { format!(": {detail}") }),
+        message: format!(
+            "{}{}",
+            out.status,
+            if detail.is_empty() {
+                String::new()
+            } else {
+                format!(": {detail}")
+            }
+        ),
     })
 }
 
@@ -221,6 +261,12 @@ fn sanitize(s: &str) -> String {
     s.trim_start_matches("unix://")
         .trim_matches('/')
         .chars()
-        .map(|c| if c.is_ascii_alphanumeric() || c == '-' || c == '.' { c } else { '_' })
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '-' || c == '.' {
+                c
+            } else {
+                '_'
+            }
+        })
         .collect()
 }

@@ -11,7 +11,12 @@ use crate::settings::Timeouts;
 use crate::supervise::{self, SpawnSpec};
 use crate::switch::progress::{Progress, Stage};
 
-pub(super) async fn restart(engine: &Engine, log_file: &Path, t: &Timeouts, progress: &Progress) -> Result<ProcessInfo> {
+pub(super) async fn restart(
+    engine: &Engine,
+    log_file: &Path,
+    t: &Timeouts,
+    progress: &Progress,
+) -> Result<ProcessInfo> {
     let info = engine.process.clone().ok_or_else(|| {
         Error::InvalidRequest(format!(
             "engine `{}` has no known dockerd process to restart (is it running?)",
@@ -19,7 +24,9 @@ pub(super) async fn restart(engine: &Engine, log_file: &Path, t: &Timeouts, prog
         ))
     })?;
     timed(progress, Stage::Stopping, t.stop, async {
-        supervise::stop_pid(info.pid, std::time::Duration::from_secs(t.stop)).await.map(|_| ())
+        supervise::stop_pid(info.pid, std::time::Duration::from_secs(t.stop))
+            .await
+            .map(|_| ())
     })
     .await?;
     timed(progress, Stage::Starting, t.start, async {
@@ -37,7 +44,10 @@ pub(super) async fn restart(engine: &Engine, log_file: &Path, t: &Timeouts, prog
             log_file: log_file.to_path_buf(),
         };
         let pid = supervise::spawn_detached(&spec)?;
-        Ok(ProcessInfo { pid, ..info.clone() })
+        Ok(ProcessInfo {
+            pid,
+            ..info.clone()
+        })
     })
     .await
 }

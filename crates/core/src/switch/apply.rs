@@ -69,7 +69,13 @@ pub struct Outcome {
 
 /// Applies `plan` (made from `file`) to `engine`.
 #[tracing::instrument(level = "info", skip_all, fields(engine = %engine.name))]
-pub async fn apply(engine: &Engine, plan: &Plan, file: &ConfigFile, opts: &ApplyOptions, progress: &Progress) -> Outcome {
+pub async fn apply(
+    engine: &Engine,
+    plan: &Plan,
+    file: &ConfigFile,
+    opts: &ApplyOptions,
+    progress: &Progress,
+) -> Outcome {
     let mut out = Outcome {
         outcome: OutcomeKind::Failed,
         active_store: plan.current_store,
@@ -87,7 +93,10 @@ pub async fn apply(engine: &Engine, plan: &Plan, file: &ConfigFile, opts: &Apply
             .filter(|f| f.severity == crate::finding::Severity::Error && !f.handled_by_plan)
             .map(|f| f.message.as_str())
             .collect();
-        out.error = Some(format!("blocked, nothing was changed: {}", reasons.join("; ")));
+        out.error = Some(format!(
+            "blocked, nothing was changed: {}",
+            reasons.join("; ")
+        ));
         return out;
     }
     if plan.is_noop() {
@@ -117,7 +126,15 @@ pub async fn apply(engine: &Engine, plan: &Plan, file: &ConfigFile, opts: &Apply
         finish(progress, &mut out);
         return out;
     }
-    let (now, result) = restart_and_verify(engine, &plan.restart_method, plan.target_store, plan.expect_experimental, opts, progress).await;
+    let (now, result) = restart_and_verify(
+        engine,
+        &plan.restart_method,
+        plan.target_store,
+        plan.expect_experimental,
+        opts,
+        progress,
+    )
+    .await;
     match result {
         Ok(store) => {
             out.outcome = OutcomeKind::Applied;
@@ -149,7 +166,12 @@ pub async fn apply(engine: &Engine, plan: &Plan, file: &ConfigFile, opts: &Apply
 }
 
 /// Restarts the engine without changing its config (`stowctl restart`), verifying it comes back.
-pub async fn restart_only(engine: &Engine, method: &RestartMethod, opts: &ApplyOptions, progress: &Progress) -> Outcome {
+pub async fn restart_only(
+    engine: &Engine,
+    method: &RestartMethod,
+    opts: &ApplyOptions,
+    progress: &Progress,
+) -> Outcome {
     let mut out = Outcome {
         outcome: OutcomeKind::Failed,
         active_store: None,
@@ -182,7 +204,12 @@ fn finish(progress: &Progress, out: &mut Outcome) {
     out.stages = progress.timings();
 }
 
-async fn write(file: &ConfigFile, plan: &Plan, opts: &ApplyOptions, progress: &Progress) -> Result<store::WriteReport> {
+async fn write(
+    file: &ConfigFile,
+    plan: &Plan,
+    opts: &ApplyOptions,
+    progress: &Progress,
+) -> Result<store::WriteReport> {
     let (file, doc, p) = (file.clone(), plan.new_doc.clone(), progress.clone());
     let wopts = WriteOptions {
         validator: opts.validator.clone(),
@@ -194,7 +221,9 @@ async fn write(file: &ConfigFile, plan: &Plan, opts: &ApplyOptions, progress: &P
         let mut writing = None;
         let res = store::write_with_hook(&file, &doc, &wopts, &mut |step| {
             match step {
-                WriteStep::Validate if wopts.validator.is_some() => validating = Some(p.stage(Stage::Validating)),
+                WriteStep::Validate if wopts.validator.is_some() => {
+                    validating = Some(p.stage(Stage::Validating))
+                }
                 WriteStep::Backup => {
                     if let Some(v) = validating.take() {
                         v.finish();
@@ -219,7 +248,8 @@ async fn write(file: &ConfigFile, plan: &Plan, opts: &ApplyOptions, progress: &P
     });
     let limit = Duration::from_secs(validate_limit + 30);
     match tokio::time::timeout(limit, task).await {
-        Ok(joined) => joined.map_err(|e| Error::InvalidRequest(format!("internal error while writing: {e}")))?,
+        Ok(joined) => joined
+            .map_err(|e| Error::InvalidRequest(format!("internal error while writing: {e}")))?,
         Err(_) => Err(Error::Timeout {
             step: "validating and writing daemon.json".into(),
             seconds: limit.as_secs(),
@@ -239,12 +269,22 @@ async fn restart_and_verify(
     if let Err(e) = restarted {
         return (engine, Err(e));
     }
-    let store = restart::timed(progress, Stage::VerifyingStore, opts.timeouts.verify, verify(&engine, expect_store, expect_experimental)).await;
+    let store = restart::timed(
+        progress,
+        Stage::VerifyingStore,
+        opts.timeouts.verify,
+        verify(&engine, expect_store, expect_experimental),
+    )
+    .await;
     (engine, store)
 }
 
 /// Reads `/info` and checks the store (and experimental flag) asked for.
-async fn verify(engine: &Engine, expect_store: Option<ImageStore>, expect_experimental: Option<bool>) -> Result<ImageStore> {
+async fn verify(
+    engine: &Engine,
+    expect_store: Option<ImageStore>,
+    expect_experimental: Option<bool>,
+) -> Result<ImageStore> {
     let docker = crate::engine::client::connect(&engine.host, 10).await?;
     let info = docker
         .info()
@@ -266,7 +306,11 @@ async fn verify(engine: &Engine, expect_store: Option<ImageStore>, expect_experi
         if want != got {
             return Err(Error::Engine {
                 host: engine.host.clone(),
-                message: format!("experimental features are {} after the restart, not {}", on_off(got), on_off(want)),
+                message: format!(
+                    "experimental features are {} after the restart, not {}",
+                    on_off(got),
+                    on_off(want)
+                ),
             });
         }
     }
@@ -281,19 +325,44 @@ fn on_off(b: bool) -> &'static str {
     }
 }
 
-async fn rollback(engine: &Engine, plan: &Plan, file: &ConfigFile, wrote: bool, opts: &ApplyOptions, progress: &Progress) -> Result<(Engine, ImageStore)> {
+async fn rollback(
+    engine: &Engine,
+    plan: &Plan,
+    file: &ConfigFile,
+    wrote: bool,
+    opts: &ApplyOptions,
+    progress: &Progress,
+) -> Result<(Engine, ImageStore)> {
     let stage = progress.stage(Stage::RollingBack);
     if wrote {
-        let (path, old, existed) = (file.path().to_path_buf(), file.doc.text().as_bytes().to_vec(), file.exists());
-        let res = tokio::task::spawn_blocking(move || if existed { store::restore(&path, &old) } else { store::remove(&path) })
-            .await
-            .map_err(|e| Error::InvalidRequest(format!("internal error while restoring: {e}")))?;
+        let (path, old, existed) = (
+            file.path().to_path_buf(),
+            file.doc.text().as_bytes().to_vec(),
+            file.exists(),
+        );
+        let res = tokio::task::spawn_blocking(move || {
+            if existed {
+                store::restore(&path, &old)
+            } else {
+                store::remove(&path)
+            }
+        })
+        .await
+        .map_err(|e| Error::InvalidRequest(format!("internal error while restoring: {e}")))?;
         if let Err(e) = res {
             stage.fail(&e.to_string());
             return Err(e);
         }
     }
     stage.finish();
-    let (engine, store) = restart_and_verify(engine, &plan.restart_method, plan.current_store, None, opts, progress).await;
+    let (engine, store) = restart_and_verify(
+        engine,
+        &plan.restart_method,
+        plan.current_store,
+        None,
+        opts,
+        progress,
+    )
+    .await;
     store.map(|s| (engine, s))
 }

@@ -31,7 +31,13 @@ pub fn key_of_flag(flag: &str) -> Option<&str> {
     if FLAG_ONLY.contains(&flag) {
         return None;
     }
-    Some(FLAG_TO_KEY.iter().find(|(f, _)| *f == flag).map(|(_, k)| *k).unwrap_or(flag))
+    Some(
+        FLAG_TO_KEY
+            .iter()
+            .find(|(f, _)| *f == flag)
+            .map(|(_, k)| *k)
+            .unwrap_or(flag),
+    )
 }
 
 /// Options set both as a dockerd flag and in daemon.json: dockerd refuses to start.
@@ -56,17 +62,29 @@ pub fn flag_and_file_conflicts(doc: &DaemonJson, args: &DaemonArgs) -> Vec<Findi
 }
 
 /// Everything worth saying about running `doc` with `args` on `target` store.
-pub fn lint(doc: &DaemonJson, args: &DaemonArgs, target: Option<ImageStore>, version: Option<&semver::Version>) -> Vec<Finding> {
+pub fn lint(
+    doc: &DaemonJson,
+    args: &DaemonArgs,
+    target: Option<ImageStore>,
+    version: Option<&semver::Version>,
+) -> Vec<Finding> {
     let mut out = flag_and_file_conflicts(doc, args);
     if target == Some(ImageStore::Containerd) {
-        if let Some(driver) = args.storage_driver.as_deref().filter(|d| ["overlay2", "overlay", "vfs", "aufs", "devicemapper"].contains(d)) {
+        if let Some(driver) = args
+            .storage_driver
+            .as_deref()
+            .filter(|d| ["overlay2", "overlay", "vfs", "aufs", "devicemapper"].contains(d))
+        {
             out.push(Finding::new(
                 "storage-driver-conflict",
                 Severity::Error,
                 format!("dockerd is started with `--storage-driver {driver}`, a graphdriver the containerd image store cannot use (the daemon would fail or stay classic); remove the flag from the service definition first"),
             ));
         }
-        if let Some(driver) = doc.get_str(&KeyPath::top("storage-driver")).filter(|d| ["overlay2", "overlay", "vfs", "aufs", "devicemapper"].contains(d)) {
+        if let Some(driver) = doc
+            .get_str(&KeyPath::top("storage-driver"))
+            .filter(|d| ["overlay2", "overlay", "vfs", "aufs", "devicemapper"].contains(d))
+        {
             out.push(Finding::new(
                 "storage-driver-conflict",
                 Severity::Error,
@@ -80,8 +98,10 @@ pub fn lint(doc: &DaemonJson, args: &DaemonArgs, target: Option<ImageStore>, ver
                 "`userns-remap` is set: the containerd image store does not support user namespace remapping",
             ));
         }
-        let mirrors = doc.get(&KeyPath::top("registry-mirrors")).is_some() || args.has_flag("registry-mirror");
-        let insecure = doc.get(&KeyPath::top("insecure-registries")).is_some() || args.has_flag("insecure-registry");
+        let mirrors = doc.get(&KeyPath::top("registry-mirrors")).is_some()
+            || args.has_flag("registry-mirror");
+        let insecure = doc.get(&KeyPath::top("insecure-registries")).is_some()
+            || args.has_flag("insecure-registry");
         if mirrors || insecure {
             let which = match (mirrors, insecure) {
                 (true, true) => "`registry-mirrors` and `insecure-registries`",
@@ -93,11 +113,18 @@ pub fn lint(doc: &DaemonJson, args: &DaemonArgs, target: Option<ImageStore>, ver
                 Some(v) if v.major >= 24 => "this engine honours them with the containerd store (mirrors apply to Docker Hub only); check pulls after switching",
                 _ => "older containerd-store engines (Docker Desktop 4.12) ignored them; check pulls after switching",
             };
-            out.push(Finding::new("registry-mirrors", Severity::Info, format!("{which} set: {detail}")));
+            out.push(Finding::new(
+                "registry-mirrors",
+                Severity::Info,
+                format!("{which} set: {detail}"),
+            ));
         }
     }
     if target == Some(ImageStore::Classic) {
-        if let Some(driver) = doc.get_str(&KeyPath::top("storage-driver")).filter(|d| !GRAPHDRIVERS.contains(d) && ["overlayfs", "native", "stargz"].contains(d)) {
+        if let Some(driver) = doc
+            .get_str(&KeyPath::top("storage-driver"))
+            .filter(|d| !GRAPHDRIVERS.contains(d) && ["overlayfs", "native", "stargz"].contains(d))
+        {
             out.push(Finding::new(
                 "storage-driver-conflict",
                 Severity::Error,
@@ -119,8 +146,18 @@ mod tests {
 
     #[test]
     fn same_option_as_flag_and_in_file_is_an_error() {
-        let args = DaemonArgs::parse(&["dockerd", "--debug", "-H", "unix:///x.sock", "--config-file", "/d.json"]);
-        let f = flag_and_file_conflicts(&doc(r#"{"debug": true, "hosts": ["unix:///y.sock"]}"#), &args);
+        let args = DaemonArgs::parse(&[
+            "dockerd",
+            "--debug",
+            "-H",
+            "unix:///x.sock",
+            "--config-file",
+            "/d.json",
+        ]);
+        let f = flag_and_file_conflicts(
+            &doc(r#"{"debug": true, "hosts": ["unix:///y.sock"]}"#),
+            &args,
+        );
         assert_eq!(f.len(), 2);
         assert!(f[0].message.starts_with("`debug` is set both"));
         assert!(f[1].message.starts_with("`hosts` is set both"));
@@ -138,7 +175,12 @@ mod tests {
     #[test]
     fn mirrors_get_a_version_aware_note() {
         let v = semver::Version::new(28, 1, 0);
-        let f = lint(&doc(r#"{"registry-mirrors": ["https://m"]}"#), &DaemonArgs::default(), Some(ImageStore::Containerd), Some(&v));
+        let f = lint(
+            &doc(r#"{"registry-mirrors": ["https://m"]}"#),
+            &DaemonArgs::default(),
+            Some(ImageStore::Containerd),
+            Some(&v),
+        );
         assert_eq!(f.len(), 1);
         assert!(f[0].message.contains("hosts.toml"));
     }

@@ -10,7 +10,9 @@ use crate::daemon_json::{apply_edits, DaemonJson};
 use crate::engine::store::ImageStore;
 use crate::engine::Engine;
 use crate::error::Result;
-use crate::features::{self, edits::edits_for, state::evaluate, Catalog, EngineFacts, FeatureChange};
+use crate::features::{
+    self, edits::edits_for, state::evaluate, Catalog, EngineFacts, FeatureChange,
+};
 use crate::finding::{Finding, Severity};
 use crate::restart::RestartMethod;
 
@@ -83,23 +85,39 @@ impl Plan {
 }
 
 /// Plans `request` on an engine described by `facts`. Pure.
-pub fn plan(catalog: &Catalog, facts: &EngineFacts, engine: &Engine, request: &Request, method: &RestartMethod, config_writable: bool) -> Result<Plan> {
+pub fn plan(
+    catalog: &Catalog,
+    facts: &EngineFacts,
+    engine: &Engine,
+    request: &Request,
+    method: &RestartMethod,
+    config_writable: bool,
+) -> Result<Plan> {
     let states = evaluate(catalog, facts);
     let (requested, store_asked) = match request {
         Request::Features(list) => (list.clone(), None),
-        Request::Store(s) => (vec![(features::CONTAINERD_STORE.to_string(), *s == ImageStore::Containerd)], Some(*s)),
+        Request::Store(s) => (
+            vec![(
+                features::CONTAINERD_STORE.to_string(),
+                *s == ImageStore::Containerd,
+            )],
+            Some(*s),
+        ),
     };
     let changes = features::resolve(&states, &requested)?;
     let (edits, mut findings) = edits_for(catalog, facts, &changes)?;
     let edited = apply_edits(&facts.doc, &edits)?;
 
-    let store_change = changes.iter().find(|c| c.id == features::CONTAINERD_STORE).map(|c| {
-        if c.enable {
-            ImageStore::Containerd
-        } else {
-            ImageStore::Classic
-        }
-    });
+    let store_change = changes
+        .iter()
+        .find(|c| c.id == features::CONTAINERD_STORE)
+        .map(|c| {
+            if c.enable {
+                ImageStore::Containerd
+            } else {
+                ImageStore::Classic
+            }
+        });
     let target_store = store_asked.or(store_change);
     let switches_store = match (target_store, facts.active_store) {
         (Some(t), Some(a)) => t != a,
@@ -107,10 +125,17 @@ pub fn plan(catalog: &Catalog, facts: &EngineFacts, engine: &Engine, request: &R
         _ => false,
     };
     let needs_restart_for_features = edited.changed
-        && changes.iter().any(|c| catalog.get(&c.id).is_some_and(|f| f.restart));
+        && changes
+            .iter()
+            .any(|c| catalog.get(&c.id).is_some_and(|f| f.restart));
     let restart = needs_restart_for_features || switches_store;
 
-    findings.extend(lint(&edited.doc, &facts.args, target_store, facts.version.as_ref()));
+    findings.extend(lint(
+        &edited.doc,
+        &facts.args,
+        target_store,
+        facts.version.as_ref(),
+    ));
     if facts.version.is_none() {
         findings.push(Finding::new(
             "engine-unreachable",
@@ -118,7 +143,9 @@ pub fn plan(catalog: &Catalog, facts: &EngineFacts, engine: &Engine, request: &R
             "the engine API did not answer: Stowage cannot count what a switch would hide or check the engine version",
         ));
     }
-    let blocked = findings.iter().any(|f| f.severity == Severity::Error && !f.handled_by_plan);
+    let blocked = findings
+        .iter()
+        .any(|f| f.severity == Severity::Error && !f.handled_by_plan);
 
     let hidden = if switches_store && facts.active_store.is_some() {
         Hidden {

@@ -30,7 +30,12 @@ pub fn catalog(paths: &StowagePaths) -> Result<Catalog> {
 
 /// Reads the engine's daemon.json and facts, and plans `request`.
 #[tracing::instrument(level = "info", skip_all, fields(engine = %engine.name))]
-pub async fn prepare(engine: &Engine, paths: &StowagePaths, request: &Request, restart_override: Option<&str>) -> Result<Prepared> {
+pub async fn prepare(
+    engine: &Engine,
+    paths: &StowagePaths,
+    request: &Request,
+    restart_override: Option<&str>,
+) -> Result<Prepared> {
     let (file, facts) = load_facts(engine).await?;
     let catalog = catalog(paths)?;
     let method = RestartMethod::for_engine(engine, restart_override, paths)?;
@@ -52,7 +57,10 @@ pub async fn load_facts(engine: &Engine) -> Result<(ConfigFile, EngineFacts)> {
 /// Whether the current user may replace `path` (write the file, and create files beside it).
 pub fn is_writable(path: &Path) -> bool {
     use nix::unistd::{access, AccessFlags};
-    let dir = path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
+    let dir = path
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
     let dir_ok = access(dir, AccessFlags::W_OK).is_ok();
     let file_ok = !path.exists() || access(path, AccessFlags::W_OK).is_ok();
     dir_ok && file_ok

@@ -152,21 +152,27 @@ impl StageGuard {
     /// Ends the stage successfully.
     pub fn finish(mut self) {
         self.done = true;
-        self.progress.end(self.stage, self.start, StageStatus::Finished, None);
+        self.progress
+            .end(self.stage, self.start, StageStatus::Finished, None);
     }
 
     /// Ends the stage with an error message.
     pub fn fail(mut self, message: &str) {
         self.done = true;
-        self.progress
-            .end(self.stage, self.start, StageStatus::Failed, Some(message.to_string()));
+        self.progress.end(
+            self.stage,
+            self.start,
+            StageStatus::Failed,
+            Some(message.to_string()),
+        );
     }
 }
 
 impl Drop for StageGuard {
     fn drop(&mut self) {
         if !self.done {
-            self.progress.end(self.stage, self.start, StageStatus::Failed, None);
+            self.progress
+                .end(self.stage, self.start, StageStatus::Failed, None);
         }
     }
 }

@@ -1,0 +1,277 @@
+//! What `store use`, `feature enable|disable` and `restart` share: printing the plan, asking
+//! for confirmation, live progress (a stage list on a terminal, JSON lines with --json), the
+//! outcome and its exit code.
+
+use std::io::{IsTerminal, Write};
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use anyhow::Result;
+use stowage_core::daemon_json::validate::Validator;
+use stowage_core::finding::Severity;
+use stowage_core::switch::progress::{ProgressEvent, StageStatus};
+use stowage_core::switch::{self, ApplyOptions, Outcome, OutcomeKind, Plan, Progress, Request};
+
+use crate::cli::ChangeArgs;
+use crate::context::Context;
+use crate::output::print_json;
+
+/// Exit code of a rollback.
+pub const EXIT_ROLLED_BACK: u8 = 3;
+/// Exit code of a blocked plan or a failed change without a more precise code.
+pub const EXIT_FAILED: u8 = 1;
+
+/// Plans `request`, then shows it (`--dry-run`) or applies it.
+pub async fn plan_and_apply(
+    ctx: &Context,
+    request: Request,
+    args: &ChangeArgs,
+    json: bool,
+) -> Result<ExitCode> {
+    let engine = ctx.engine().await?;
+    let prepared = switch::prepare(
+        &engine,
+        &ctx.paths,
+        &request,
+        args.apply.restart_cmd.as_deref(),
+    )
+    .await?;
+    let plan = &prepared.plan;
+
+    if args.dry_run {
+        if json {
+            print_json(&serde_json::json!({ "plan": plan }))?;
+        } else {
+            print_plan(plan);
+        }
+        return Ok(if plan.blocked {
+            ExitCode::from(EXIT_FAILED)
+        } else {
+            ExitCode::SUCCESS
+        });
+    }
+    if plan.is_noop() {
+        let outcome = serde_json::json!({
+            "outcome": "unchanged", "active_store": plan.current_store, "stages": [], "error": null,
+        });
+        if json {
+            println!("{outcome}");
+        } else {
+            println!("Nothing to change: the engine already runs as asked.");
+        }
+        return Ok(ExitCode::SUCCESS);
+    }
+    if plan.needs_root && !nix_is_root() {
+        return Err(stowage_core::Error::PermissionDenied {
+            path: plan.config_file.clone(),
+            hint: Some(format!(
+                "this change needs root; run: sudo {}",
+                sudo_command()
+            )),
+        }
+        .into());
+    }
+    if !json && !plan.blocked {
+        print_plan(plan);
+    }
+    if !plan.blocked && !args.yes && !confirm(plan)? {
+        eprintln!("Nothing was changed.");
+        return Ok(ExitCode::from(EXIT_FAILED));
+    }
+    let opts = apply_options(ctx, &engine)?;
+    let progress = progress_printer(json);
+    let outcome = switch::apply(&engine, plan, &prepared.file, &opts, &progress).await;
+    print_outcome(&outcome, json)?;
+    Ok(exit_code(&outcome))
+}
+
+/// Timeouts and validation for applying on this engine.
+pub fn apply_options(ctx: &Context, engine: &stowage_core::engine::Engine) -> Result<ApplyOptions> {
+    Ok(ApplyOptions {
+        timeouts: ctx.settings.timeouts()?,
+        validator: Validator::find(engine.dockerd_binary().as_deref()),
+        keep_backups: 10,
+    })
+}
+
+/// Live progress: JSON lines on stdout with --json, a stage list on stderr otherwise.
+pub fn progress_printer(json: bool) -> Progress {
+    let tty = std::io::stderr().is_terminal();
+    Progress::new(Arc::new(move |ev: &ProgressEvent| {
+        if json {
+            if let Ok(line) = serde_json::to_string(&serde_json::json!({ "progress": ev })) {
+                println!("{line}");
+            }
+            return;
+        }
+        if ev.stage == stowage_core::switch::Stage::Done {
+            return;
+        }
+        let name = ev.stage.as_str().replace('_', " ");
+        let mut err = std::io::stderr().lock();
+        let _ = match ev.status {
+            StageStatus::Started if tty => write!(err, "  {name} ..."),
+            StageStatus::Started => Ok(()),
+            StageStatus::Finished => {
+                let ms = ev.ms.unwrap_or(0);
+                if tty {
+                    writeln!(err, " done ({:.1} s)", ms as f64 / 1000.0)
+                } else {
+                    writeln!(err, "  {name} ... done ({:.1} s)", ms as f64 / 1000.0)
+                }
+            }
+            StageStatus::Failed => {
+                let why = ev.message.clone().unwrap_or_default();
+                if tty {
+                    writeln!(err, " FAILED: {why}")
+                } else {
+                    writeln!(err, "  {name} ... FAILED: {why}")
+                }
+            }
+        };
+    }))
+}
+
+/// Prints the outcome: its JSON as the last line with --json, sentences otherwise.
+pub fn print_outcome(outcome: &Outcome, json: bool) -> Result<()> {
+    if json {
+        println!("{}", serde_json::to_string(outcome)?);
+        return Ok(());
+    }
+    let store = outcome
+        .active_store
+        .map(|s| s.to_string())
+        .unwrap_or_else(|| "unknown".into());
+    match outcome.outcome {
+        OutcomeKind::Applied => println!("Done: the engine runs the {store} image store."),
+        OutcomeKind::Unchanged => println!("Nothing to change."),
+        OutcomeKind::RolledBack => {
+            println!(
+                "Rolled back: {}",
+                outcome.error.as_deref().unwrap_or("the change failed")
+            );
+            println!("The previous daemon.json is back and the engine runs the {store} image store again.");
+        }
+        OutcomeKind::Failed => println!(
+            "Failed: {}",
+            outcome.error.as_deref().unwrap_or("unknown error")
+        ),
+    }
+    if !outcome.daemon_log.is_empty() && outcome.outcome != OutcomeKind::Applied {
+        println!("\nLast lines of the daemon's log:");
+        for l in &outcome.daemon_log {
+            println!("  {l}");
+        }
+    }
+    if let Some(b) = &outcome.backup {
+        if outcome.outcome == OutcomeKind::Applied {
+            println!("Previous daemon.json saved as {}", b.display());
+        }
+    }
+    Ok(())
+}
+
+/// 0 applied/unchanged, 3 rolled back, the error's code (or 1) when failed.
+pub fn exit_code(outcome: &Outcome) -> ExitCode {
+    match outcome.outcome {
+        OutcomeKind::Applied | OutcomeKind::Unchanged => ExitCode::SUCCESS,
+        OutcomeKind::RolledBack => ExitCode::from(EXIT_ROLLED_BACK),
+        OutcomeKind::Failed => ExitCode::from(
+            outcome
+                .error_code
+                .map(|c| c.exit_code())
+                .unwrap_or(EXIT_FAILED),
+        ),
+    }
+}
+
+fn print_plan(plan: &Plan) {
+    if plan.changes.is_empty() && plan.diff.is_empty() {
+        println!("daemon.json already asks for this.");
+    }
+    for c in &plan.changes {
+        let verb = if c.enable { "turn on" } else { "turn off" };
+        match &c.because {
+            Some(b) => println!("Will {verb} {} ({b}).", c.id),
+            None => println!("Will {verb} {}.", c.id),
+        }
+    }
+    if !plan.diff.is_empty() {
+        println!("\n{}", plan.diff.trim_end());
+    }
+    if plan.restart {
+        println!("\nRestart: {}", plan.restart_description);
+    }
+    if let (Some(from), Some(to)) = (plan.current_store, plan.target_store) {
+        if from != to {
+            let images = plan
+                .hidden
+                .images
+                .map(|n| n.to_string())
+                .unwrap_or_else(|| "?".into());
+            let containers = plan
+                .hidden
+                .containers
+                .map(|n| n.to_string())
+                .unwrap_or_else(|| "?".into());
+            println!(
+                "Switching from the {from} store to the {to} store hides {images} image(s) and {containers} container(s) of the {from} store. \
+They are not deleted: they come back when you switch back."
+            );
+        }
+    }
+    for f in &plan.findings {
+        let tag = match (f.severity, f.handled_by_plan) {
+            (_, true) => "handled",
+            (Severity::Info, _) => "note",
+            (Severity::Warn, _) => "warning",
+            (Severity::Error, _) => "BLOCKED",
+        };
+        println!("[{tag}] {}", f.message);
+    }
+    if plan.needs_root {
+        println!("This change needs root.");
+    }
+}
+
+fn confirm(plan: &Plan) -> Result<bool> {
+    if !std::io::stdin().is_terminal() {
+        return Err(stowage_core::Error::InvalidRequest(
+            "not a terminal: pass --yes to apply without confirmation, or --dry-run to see the plan".into(),
+        )
+        .into());
+    }
+    let q = if plan.restart {
+        "Apply and restart the engine? [y/N] "
+    } else {
+        "Apply? [y/N] "
+    };
+    eprint!("\n{q}");
+    let mut answer = String::new();
+    std::io::stdin().read_line(&mut answer)?;
+    Ok(matches!(answer.trim(), "y" | "Y" | "yes" | "Yes"))
+}
+
+fn nix_is_root() -> bool {
+    stowage_core::tools::is_root()
+}
+
+/// The current command line, quoted for a shell, with `--yes` so it does not ask again.
+fn sudo_command() -> String {
+    let mut args: Vec<String> = std::env::args().collect();
+    if !args.iter().any(|a| a == "--yes" || a == "-y") {
+        args.push("--yes".into());
+    }
+    args.iter()
+        .map(|a| {
+            if a.chars()
+                .all(|c| c.is_ascii_alphanumeric() || "-_./=:".contains(c))
+            {
+                a.clone()
+            } else {
+                format!("'{}'", a.replace('\'', "'\\''"))
+            }
+        })
+        .collect::<Vec<_>>()
+        .join(" ")
+}
