@@ -8,9 +8,10 @@
 set -euo pipefail
 
 GUI_PKGS=(libwebkit2gtk-4.1-dev libgtk-3-dev libayatana-appindicator3-dev librsvg2-dev xvfb xauth
-  webkit2gtk-driver dbus-x11 imagemagick pkg-config libssl-dev protobuf-compiler)
+  webkit2gtk-driver dbus-x11 imagemagick pkg-config libssl-dev)
 ENGINE_PKGS=(docker.io containerd docker-cli docker-buildx)
-BASE_PKGS=(runc busybox-static ca-certificates)
+# protobuf-compiler: containerd-client generates its gRPC bindings at build time.
+BASE_PKGS=(runc busybox-static ca-certificates protobuf-compiler)
 
 want_engine=1
 want_gui=1

@@ -1,42 +1,202 @@
-//! What the app keeps between commands: Stowage's paths and the engine it manages.
+//! What the app keeps between commands: Stowage's paths, how the engine was chosen, the engine it
+//! manages, the plan the user is looking at, and the one change that may run at a time. Managed
+//! by Tauri (`tauri::State<AppState>`); no globals.
 
-use stowage_core::engine::discovery::Selector;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Mutex as SyncMutex;
+
+use stowage_core::engine::discovery::{self, Selector};
 use stowage_core::engine::Engine;
 use stowage_core::paths::StowagePaths;
 use stowage_core::settings::{Settings, Timeouts};
-use tokio::sync::Mutex;
+use stowage_core::switch::{Prepared, Request};
+use stowage_core::{Error, Result};
+use tokio::sync::{Mutex, MutexGuard, Notify};
 
-/// Managed by Tauri (`tauri::State<AppState>`); no globals.
+/// A plan shown to the user and waiting for Apply (or Cancel).
+#[derive(Debug, Clone)]
+pub struct Pending {
+    /// Its id, echoed back by `features_apply`.
+    pub id: u64,
+    /// What was asked.
+    pub request: Request,
+    /// The engine it was planned on.
+    pub engine: Engine,
+    /// The plan and the daemon.json it was made from.
+    pub prepared: Prepared,
+}
+
+/// The app's state.
 pub struct AppState {
+    /// Stowage's directories.
     pub paths: StowagePaths,
-    /// The engine chosen at first use (the selected engine, or the sandbox when none answers).
-    pub engine: Mutex<Option<Engine>>,
+    selector: SyncMutex<Selector>,
+    engine: Mutex<Option<Engine>>,
+    pending: SyncMutex<Option<Pending>>,
+    op_lock: Mutex<()>,
+    busy: SyncMutex<Option<String>>,
+    next_id: AtomicU64,
+    /// Wakes the sync task when the managed engine changes (picker, restart with a new PID).
+    pub engine_switched: Notify,
 }
 
 impl AppState {
-    pub fn new(paths: StowagePaths) -> Self {
+    /// State for an engine chosen by `selector` (`--engine`, `-H`; `DOCKER_HOST` and the
+    /// settings' default are consulted by the core when these are empty).
+    pub fn new(paths: StowagePaths, selector: Selector) -> Self {
         AppState {
             paths,
+            selector: SyncMutex::new(selector),
             engine: Mutex::new(None),
+            pending: SyncMutex::new(None),
+            op_lock: Mutex::new(()),
+            busy: SyncMutex::new(None),
+            next_id: AtomicU64::new(1),
+            engine_switched: Notify::new(),
         }
     }
 
-    /// The managed engine, choosing it on first use.
-    pub async fn engine(&self) -> stowage_core::Result<Engine> {
+    /// A fresh id for a plan or an operation.
+    pub fn next_id(&self) -> u64 {
+        self.next_id.fetch_add(1, Ordering::Relaxed)
+    }
+
+    /// Stowage's settings, read now.
+    pub fn settings(&self) -> Result<Settings> {
+        Settings::load(&self.paths.settings_file())
+    }
+
+    /// The managed engine, choosing it on first use (the sandbox when nothing answers).
+    pub async fn engine(&self) -> Result<Engine> {
         let mut guard = self.engine.lock().await;
         if let Some(e) = guard.as_ref() {
             return Ok(e.clone());
         }
-        let settings = Settings::load(&self.paths.settings_file())?;
+        let settings = self.settings()?;
         let timeout = Timeouts::of(settings.timeouts()?.start);
-        let (engine, _) = stowage_core::sandbox::engine_or_sandbox(
-            &self.paths,
-            &settings,
-            &Selector::default(),
-            timeout,
-        )
-        .await?;
+        let selector = self.selector();
+        let (engine, sandbox) =
+            stowage_core::sandbox::engine_or_sandbox(&self.paths, &settings, &selector, timeout)
+                .await?;
+        tracing::info!(engine = %engine.name, host = %engine.host, sandbox, "managing engine");
         *guard = Some(engine.clone());
         Ok(engine)
+    }
+
+    /// The engine as it is now (its PID changes when it restarts): discovered again, matched
+    /// by its API address. Keeps the old description when discovery fails.
+    pub async fn refresh_engine(&self) -> Result<Engine> {
+        let current = self.engine().await?;
+        let settings = self.settings()?;
+        let (paths, s2) = (self.paths.clone(), settings.clone());
+        let engines = tokio::task::spawn_blocking(move || discovery::discover(&paths, &s2))
+            .await
+            .map_err(|e| {
+                Error::InvalidRequest(format!("internal error during discovery: {e}"))
+            })??;
+        let sel = Selector {
+            engine: None,
+            host: Some(current.host.clone()),
+            config_file: self.selector().config_file,
+        };
+        let fresh = discovery::select(&engines, &sel, &settings).unwrap_or(current.clone());
+        self.set_engine(fresh.clone()).await;
+        Ok(fresh)
+    }
+
+    /// Every engine found on this machine.
+    pub async fn discover(&self) -> Result<Vec<Engine>> {
+        let settings = self.settings()?;
+        let paths = self.paths.clone();
+        tokio::task::spawn_blocking(move || discovery::discover(&paths, &settings))
+            .await
+            .map_err(|e| Error::InvalidRequest(format!("internal error during discovery: {e}")))?
+    }
+
+    /// Manages `engine` from now on (after a restart, or the user's choice).
+    pub async fn set_engine(&self, engine: Engine) {
+        let mut guard = self.engine.lock().await;
+        let switched = guard
+            .as_ref()
+            .map(|e| (&e.host, &e.config_file, e.process.as_ref().map(|p| p.pid)))
+            != Some((
+                &engine.host,
+                &engine.config_file,
+                engine.process.as_ref().map(|p| p.pid),
+            ));
+        *guard = Some(engine);
+        drop(guard);
+        if switched {
+            self.engine_switched.notify_one();
+        }
+    }
+
+    /// The engine chosen by name from now on (the General page's picker).
+    pub fn select_by_name(&self, name: &str) {
+        if let Ok(mut s) = self.selector.lock() {
+            s.engine = Some(name.to_string());
+            s.host = None;
+        }
+    }
+
+    fn selector(&self) -> Selector {
+        self.selector.lock().map(|s| s.clone()).unwrap_or_default()
+    }
+
+    /// Keeps `pending` as the plan on screen, replacing any other.
+    pub fn set_pending(&self, pending: Option<Pending>) {
+        if let Ok(mut p) = self.pending.lock() {
+            *p = pending;
+        }
+    }
+
+    /// Takes the plan on screen when its id is `id`.
+    pub fn take_pending(&self, id: u64) -> Option<Pending> {
+        let mut p = self.pending.lock().ok()?;
+        if p.as_ref().is_some_and(|x| x.id == id) {
+            p.take()
+        } else {
+            None
+        }
+    }
+
+    /// Starts an operation: `None` when another one runs. The guard ends it.
+    pub fn try_begin(&self, what: &str) -> Option<OperationGuard<'_>> {
+        let lock = self.op_lock.try_lock().ok()?;
+        if let Ok(mut b) = self.busy.lock() {
+            *b = Some(what.to_string());
+        }
+        Some(OperationGuard {
+            state: self,
+            _lock: lock,
+        })
+    }
+
+    /// What runs now, for the tray's status line.
+    pub fn busy(&self) -> Option<String> {
+        self.busy.lock().ok().and_then(|b| b.clone())
+    }
+
+    /// Updates what the running operation is doing.
+    pub fn set_busy_detail(&self, what: &str) {
+        if let Ok(mut b) = self.busy.lock() {
+            if b.is_some() {
+                *b = Some(what.to_string());
+            }
+        }
+    }
+}
+
+/// Held while an operation runs.
+pub struct OperationGuard<'a> {
+    state: &'a AppState,
+    _lock: MutexGuard<'a, ()>,
+}
+
+impl Drop for OperationGuard<'_> {
+    fn drop(&mut self) {
+        if let Ok(mut b) = self.state.busy.lock() {
+            *b = None;
+        }
     }
 }

@@ -17,7 +17,10 @@ fn main() {
         eprintln!("switch bench skipped: {why}");
         return;
     }
-    let rounds: usize = std::env::var("ROUNDS").ok().and_then(|r| r.parse().ok()).unwrap_or(5);
+    let rounds: usize = std::env::var("ROUNDS")
+        .ok()
+        .and_then(|r| r.parse().ok())
+        .unwrap_or(5);
     let d = PrivateDaemon::start();
     let mut bare_children: Vec<Child> = Vec::new();
     let (mut bare, mut stow) = (Vec::new(), Vec::new());
@@ -30,9 +33,20 @@ fn main() {
     }
     let (b, s) = (median(&mut bare), median(&mut stow));
     println!("store switch on a private dockerd, {rounds} rounds each, alternating:");
-    println!("  bare script (write, SIGTERM, start, poll /_ping): median {:>7.1} ms  all {:?}", ms(b), bare.iter().map(|d| ms(*d).round()).collect::<Vec<_>>());
-    println!("  stowctl store use (plan, validate, write, restart, verify): median {:>7.1} ms  all {:?}", ms(s), stow.iter().map(|d| ms(*d).round()).collect::<Vec<_>>());
-    println!("  ratio stowctl / bare: {:.3} (target <= 1.05)", ms(s) / ms(b));
+    println!(
+        "  bare script (write, SIGTERM, start, poll /_ping): median {:>7.1} ms  all {:?}",
+        ms(b),
+        bare.iter().map(|d| ms(*d).round()).collect::<Vec<_>>()
+    );
+    println!(
+        "  stowctl store use (plan, validate, write, restart, verify): median {:>7.1} ms  all {:?}",
+        ms(s),
+        stow.iter().map(|d| ms(*d).round()).collect::<Vec<_>>()
+    );
+    println!(
+        "  ratio stowctl / bare: {:.3} (target <= 1.05)",
+        ms(s) / ms(b)
+    );
     drop(d);
     for mut c in bare_children {
         let _ = c.wait();
@@ -61,7 +75,11 @@ fn bare_switch(d: &PrivateDaemon, containerd: bool, children: &mut Vec<Child>) -
     while process_running(pid) {
         std::thread::sleep(Duration::from_millis(50));
     }
-    let log = std::fs::OpenOptions::new().create(true).append(true).open(&d.log_file).unwrap();
+    let log = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(&d.log_file)
+        .unwrap();
     let child = Command::new("dockerd")
         .args(d.argv())
         .stdin(Stdio::null())
@@ -75,15 +93,27 @@ fn bare_switch(d: &PrivateDaemon, containerd: bool, children: &mut Vec<Child>) -
     }
     let took = start.elapsed();
     let driver = d.docker_ok(&["info", "--format", "{{json .DriverStatus}}"]);
-    assert_eq!(driver.contains("io.containerd.snapshotter.v1"), containerd, "bare switch did not take effect");
+    assert_eq!(
+        driver.contains("io.containerd.snapshotter.v1"),
+        containerd,
+        "bare switch did not take effect"
+    );
     took
 }
 
 fn stowctl_switch(d: &PrivateDaemon, containerd: bool) -> Duration {
     let store = if containerd { "containerd" } else { "classic" };
     let start = Instant::now();
-    let out = d.stowctl().args(["store", "use", store, "--yes", "--json"]).output().unwrap();
+    let out = d
+        .stowctl()
+        .args(["store", "use", store, "--yes", "--json"])
+        .output()
+        .unwrap();
     let took = start.elapsed();
-    assert!(out.status.success(), "stowctl failed: {}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "stowctl failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     took
 }

@@ -55,6 +55,16 @@ pub enum Command {
         #[command(subcommand)]
         action: StoreAction,
     },
+    /// Images of both stores side by side (the inactive one too), with a summary per store.
+    Images {
+        /// Which stores: active, inactive, classic, containerd or all.
+        #[arg(long, default_value = "all", value_parser = ["active", "inactive", "classic", "containerd", "all"])]
+        store: String,
+    },
+    /// Disk usage per store.
+    Du,
+    /// Copy chosen images from the store that holds them to the other one.
+    Migrate(MigrateArgs),
     /// Restart the engine the way it is run, and wait until it answers.
     Restart {
         #[command(flatten)]
@@ -142,4 +152,28 @@ pub enum StoreAction {
         #[command(flatten)]
         change: ChangeArgs,
     },
+}
+
+#[derive(Debug, Args)]
+pub struct MigrateArgs {
+    /// Image references to copy (as `stowctl images` lists them).
+    #[arg(required = true)]
+    pub references: Vec<String>,
+    /// The store to copy them to.
+    #[arg(long, value_parser = ["classic", "containerd"])]
+    pub to: String,
+    /// Show what would happen (sizes, space, restarts) and change nothing.
+    #[arg(long)]
+    pub dry_run: bool,
+    /// Delete the images from the source store once the copies are verified.
+    #[arg(long)]
+    pub remove_source: bool,
+    /// Stay on the target store afterwards instead of switching back.
+    #[arg(long)]
+    pub stay: bool,
+    /// Apply without asking for confirmation.
+    #[arg(long, short = 'y')]
+    pub yes: bool,
+    #[command(flatten)]
+    pub apply: ApplyArgs,
 }

@@ -10,8 +10,11 @@ pub mod paths;
 pub mod restart;
 pub mod sandbox;
 pub mod settings;
+pub mod stores;
 pub mod supervise;
 pub mod switch;
+pub mod time;
 pub mod tools;
+pub mod watch;
 
 pub use error::{Error, ErrorCode, Result};

@@ -96,6 +96,7 @@ impl Settings {
         s.timeouts()?;
         s.declared_engines()?;
         s.muted_checks()?;
+        s.migration_min_free_bytes()?;
         Ok(s)
     }
 
@@ -224,6 +225,27 @@ impl Settings {
             start: get("start", d.start)?,
             verify: get("verify", d.verify)?,
         })
+    }
+
+    /// Free space that must remain after a migration (`[migration] min_free_bytes`), default 512 MiB.
+    pub fn migration_min_free_bytes(&self) -> Result<u64> {
+        match self
+            .doc
+            .get("migration")
+            .and_then(|t| t.get("min_free_bytes"))
+        {
+            None => Ok(512 * 1024 * 1024),
+            Some(i) => i
+                .as_integer()
+                .filter(|n| *n >= 0)
+                .map(|n| n as u64)
+                .ok_or_else(|| {
+                    self.field_error(
+                        "migration.min_free_bytes",
+                        "must be a number of bytes (0 or more)",
+                    )
+                }),
+        }
     }
 
     /// Engines declared in `[[engines]]`.

@@ -4,6 +4,7 @@ mod change;
 mod config;
 mod engines;
 mod feature;
+mod images;
 mod restart;
 mod sandbox;
 mod status;
@@ -28,5 +29,8 @@ pub async fn run(cli: Cli) -> Result<ExitCode> {
         Command::Feature { action } => feature::run(&ctx, action, json).await,
         Command::Store { action } => store::run(&ctx, action, json).await,
         Command::Restart { apply } => restart::run(&ctx, apply, json).await,
+        Command::Images { store } => images::list(&ctx, &store, json).await,
+        Command::Du => images::du(&ctx, json).await,
+        Command::Migrate(args) => images::migrate(&ctx, args, json).await,
     }
 }

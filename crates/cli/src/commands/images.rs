@@ -1,0 +1,293 @@
+//! `stowctl images`, `stowctl du`, `stowctl migrate`.
+
+use std::process::ExitCode;
+
+use anyhow::Result;
+use stowage_core::stores::{self, Selection, StoreSummary};
+
+use crate::cli::MigrateArgs;
+use crate::context::Context;
+use crate::output::{print_json, print_table};
+
+/// Decimal units, as `docker images` prints sizes.
+pub fn human_bytes(n: u64) -> String {
+    let units = ["B", "kB", "MB", "GB", "TB"];
+    let mut v = n as f64;
+    let mut i = 0;
+    while v >= 1000.0 && i < units.len() - 1 {
+        v /= 1000.0;
+        i += 1;
+    }
+    if i == 0 {
+        format!("{n}B")
+    } else {
+        format!("{:.3}", v)
+            .trim_end_matches('0')
+            .trim_end_matches('.')
+            .to_string()
+            + units[i]
+    }
+}
+
+fn summary_line(s: &StoreSummary) -> String {
+    let state = if s.active {
+        "active"
+    } else {
+        "hidden: inactive, its images are kept"
+    };
+    if !s.readable {
+        return format!(
+            "{} store ({state}): not readable: {}",
+            s.store,
+            s.error.clone().unwrap_or_default()
+        );
+    }
+    format!(
+        "{} store ({state}): {} image(s), {}, {} container(s)",
+        s.store,
+        s.images,
+        human_bytes(s.bytes),
+        s.containers
+    )
+}
+
+pub async fn list(ctx: &Context, which: &str, json: bool) -> Result<ExitCode> {
+    let engine = ctx.engine().await?;
+    let selection = Selection::parse(which).expect("clap restricts the values");
+    let listing = stores::list(&engine, selection).await;
+    if json {
+        print_json(&listing.report)?;
+        return Ok(ExitCode::SUCCESS);
+    }
+    let mut rows = Vec::new();
+    for img in &listing.report.images {
+        let id = img
+            .id
+            .trim_start_matches("sha256:")
+            .chars()
+            .take(12)
+            .collect::<String>();
+        let created = img
+            .created
+            .as_deref()
+            .map(|c| c.chars().take(16).collect::<String>().replace('T', " "))
+            .unwrap_or_else(|| "-".into());
+        let platforms = img.platforms.join(",");
+        let refs: Vec<(String, String)> = if img.references.iter().any(|r| !r.contains('@')) {
+            img.references
+                .iter()
+                .filter(|r| !r.contains('@'))
+                .map(|r| split_tag(r))
+                .collect()
+        } else {
+            vec![("<none>".into(), "<none>".into())]
+        };
+        for (repo, tag) in refs {
+            rows.push(vec![
+                img.store.to_string(),
+                repo,
+                tag,
+                id.clone(),
+                created.clone(),
+                human_bytes(img.size),
+                platforms.clone(),
+                img.containers.to_string(),
+            ]);
+        }
+    }
+    print_table(
+        &[
+            "STORE",
+            "REPOSITORY",
+            "TAG",
+            "IMAGE ID",
+            "CREATED",
+            "SIZE",
+            "PLATFORMS",
+            "CONTAINERS",
+        ],
+        &rows,
+    );
+    println!();
+    for s in &listing.report.stores {
+        println!("{}", summary_line(s));
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn split_tag(r: &str) -> (String, String) {
+    let slash = r.rfind('/').map(|i| i + 1).unwrap_or(0);
+    match r[slash..].rfind(':') {
+        Some(i) => (r[..slash + i].to_string(), r[slash + i + 1..].to_string()),
+        None => (r.to_string(), "latest".into()),
+    }
+}
+
+pub async fn du(ctx: &Context, json: bool) -> Result<ExitCode> {
+    let engine = ctx.engine().await?;
+    let usage = stores::migrate::disk_usage(&engine).await;
+    if json {
+        print_json(&usage)?;
+        return Ok(ExitCode::SUCCESS);
+    }
+    let rows: Vec<Vec<String>> = usage
+        .stores
+        .iter()
+        .map(|u| {
+            vec![
+                u.summary.store.to_string(),
+                if u.summary.active {
+                    "active".into()
+                } else {
+                    "hidden".into()
+                },
+                if u.summary.readable {
+                    u.summary.images.to_string()
+                } else {
+                    "?".into()
+                },
+                if u.summary.readable {
+                    human_bytes(u.summary.bytes)
+                } else {
+                    "?".into()
+                },
+                u.summary.containers.to_string(),
+                u.disk_bytes.map(human_bytes).unwrap_or_else(|| "?".into()),
+                u.paths
+                    .iter()
+                    .map(|p| p.display().to_string())
+                    .collect::<Vec<_>>()
+                    .join(" "),
+            ]
+        })
+        .collect();
+    print_table(
+        &[
+            "STORE",
+            "STATE",
+            "IMAGES",
+            "IMAGE BYTES",
+            "CONTAINERS",
+            "ON DISK",
+            "WHERE",
+        ],
+        &rows,
+    );
+    for u in &usage.stores {
+        if let Some(e) = &u.summary.error {
+            println!("{}: {e}", u.summary.store);
+        }
+    }
+    if let Some(free) = usage.free_bytes {
+        println!(
+            "\nFree space on the data-root's filesystem: {}",
+            human_bytes(free)
+        );
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+pub async fn migrate(ctx: &Context, args: MigrateArgs, json: bool) -> Result<ExitCode> {
+    use std::io::IsTerminal;
+    use std::sync::atomic::{AtomicBool, Ordering};
+    use std::sync::Arc;
+    use stowage_core::engine::ImageStore;
+    use stowage_core::stores::migrate::{self as mig, MigrateRequest, MigrationEvent};
+
+    let engine = ctx.engine().await?;
+    let req = MigrateRequest {
+        references: args.references.clone(),
+        to: ImageStore::parse(&args.to).expect("clap restricts the values"),
+        remove_source: args.remove_source,
+        stay: args.stay,
+        min_free_bytes: ctx.settings.migration_min_free_bytes()?,
+    };
+    let plan = mig::plan(&engine, &req).await?;
+    if args.dry_run || !json {
+        if json {
+            print_json(&serde_json::json!({ "migration": plan }))?;
+            return Ok(ExitCode::SUCCESS);
+        }
+        println!(
+            "Copy {} image(s), {}, from the {} store to the {} store ({} free).",
+            plan.images.len(),
+            human_bytes(plan.bytes),
+            plan.source,
+            plan.target,
+            human_bytes(plan.free_bytes)
+        );
+        println!("The engine restarts {} time(s):", plan.restarts);
+        for (i, s) in plan.steps.iter().enumerate() {
+            println!("  {}. {s}", i + 1);
+        }
+        for n in &plan.notes {
+            println!("Note: {n}");
+        }
+        if args.dry_run {
+            return Ok(ExitCode::SUCCESS);
+        }
+    }
+    if !args.yes {
+        if !std::io::stdin().is_terminal() {
+            anyhow::bail!(stowage_core::Error::InvalidRequest(
+                "not a terminal: pass --yes to migrate without confirmation, or --dry-run to see the plan".into()
+            ));
+        }
+        eprint!("\nMigrate? [y/N] ");
+        let mut answer = String::new();
+        std::io::stdin().read_line(&mut answer)?;
+        if !matches!(answer.trim(), "y" | "Y" | "yes") {
+            eprintln!("Nothing was changed.");
+            return Ok(ExitCode::from(super::change::EXIT_FAILED));
+        }
+    }
+    let cancel = Arc::new(AtomicBool::new(false));
+    let c2 = cancel.clone();
+    tokio::spawn(async move {
+        if tokio::signal::ctrl_c().await.is_ok() {
+            eprintln!(
+                "\nCancelling after the current step (the engine is never left mid-restart)..."
+            );
+            c2.store(true, Ordering::SeqCst);
+        }
+    });
+    let events = move |ev: MigrationEvent| {
+        if json {
+            if let Ok(line) = serde_json::to_string(&serde_json::json!({ "progress": ev })) {
+                println!("{line}");
+            }
+            return;
+        }
+        match ev {
+            MigrationEvent::Step { message } => eprintln!("  {message}"),
+            MigrationEvent::Bytes { phase, done, total } => {
+                eprintln!(
+                    "    {phase}: {} of {}",
+                    human_bytes(done),
+                    human_bytes(total.max(done))
+                )
+            }
+        }
+    };
+    let opts = super::change::apply_options(ctx, &engine)?;
+    let outcome = mig::migrate(&engine, &ctx.paths, &plan, &req, &opts, &events, cancel).await?;
+    if json {
+        println!("{}", serde_json::to_string(&outcome)?);
+    } else {
+        for r in &outcome.references {
+            println!(
+                "{}: {} in the {} store",
+                r.reference,
+                if r.ok { "verified" } else { "MISMATCH" },
+                plan.target
+            );
+        }
+        if outcome.removed_source {
+            println!("Removed from the {} store.", plan.source);
+        }
+        if let Some(s) = outcome.active_store {
+            println!("The engine runs the {s} store.");
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}

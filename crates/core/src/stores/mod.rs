@@ -1,0 +1,248 @@
+//! Image lists of both stores side by side, the inactive one included, so nothing looks lost:
+//! the active store through the Engine API ([`active`]), the containerd store through containerd's
+//! API ([`containerd`]), the classic store from disk ([`classic`]), containers per store
+//! ([`containers`]); and migration of chosen images between them ([`migrate`]).
+
+pub mod active;
+pub mod classic;
+pub mod containerd;
+pub mod containers;
+pub mod migrate;
+pub mod model;
+pub mod reference;
+
+use std::collections::HashMap;
+
+use crate::engine::store::{active_store, ImageStore};
+use crate::engine::Engine;
+use crate::error::Error;
+
+pub use model::{ContainerEntry, ImageEntry, StoreSummary, StoresReport};
+
+/// Which stores to list.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Selection {
+    /// The store the engine runs.
+    Active,
+    /// The other one.
+    Inactive,
+    /// The classic store.
+    Classic,
+    /// The containerd store.
+    Containerd,
+    /// Both.
+    All,
+}
+
+impl Selection {
+    /// Parses `active|inactive|classic|containerd|all`.
+    pub fn parse(s: &str) -> Option<Self> {
+        Some(match s {
+            "active" => Selection::Active,
+            "inactive" => Selection::Inactive,
+            "classic" => Selection::Classic,
+            "containerd" => Selection::Containerd,
+            "all" => Selection::All,
+            _ => return None,
+        })
+    }
+
+    fn includes(self, store: ImageStore, active: Option<ImageStore>) -> bool {
+        match self {
+            Selection::All => true,
+            Selection::Classic => store == ImageStore::Classic,
+            Selection::Containerd => store == ImageStore::Containerd,
+            Selection::Active => active.map_or(true, |a| a == store),
+            Selection::Inactive => active.map_or(true, |a| a != store),
+        }
+    }
+}
+
+/// Both stores' images, summaries and containers.
+#[derive(Debug, Clone, Default)]
+pub struct Listing {
+    /// The JSON contract.
+    pub report: StoresReport,
+    /// Containers with their store.
+    pub containers: Vec<(ImageStore, ContainerEntry)>,
+    /// The store the engine runs, when it answered.
+    pub active: Option<ImageStore>,
+}
+
+/// Lists the selected stores of `engine`. Never fails as a whole: a store that cannot be read
+/// is reported as unreadable, with why and how to see it.
+#[tracing::instrument(level = "info", skip(engine), fields(engine = %engine.name))]
+pub async fn list(engine: &Engine, selection: Selection) -> Listing {
+    let docker = crate::engine::client::connect(&engine.host, 30).await.ok();
+    let info = match &docker {
+        Some(d) => d.info().await.ok(),
+        None => None,
+    };
+    let active = info
+        .as_ref()
+        .map(|i| active_store(i.driver_status.as_deref().unwrap_or(&[])));
+    let active_driver = info
+        .as_ref()
+        .and_then(|i| i.driver.clone())
+        .unwrap_or_default();
+
+    // Containers: from disk (both stores) when readable, else the active ones from the API.
+    let data_root = engine.data_root.clone();
+    let on_disk = tokio::task::spawn_blocking(move || containers::read(&data_root))
+        .await
+        .ok()
+        .and_then(|r| r.ok());
+    let mut containers_known_for: Vec<ImageStore> = Vec::new();
+    let mut all_containers: Vec<(ImageStore, ContainerEntry)> = match on_disk {
+        Some(list) => {
+            containers_known_for = vec![ImageStore::Classic, ImageStore::Containerd];
+            list.into_iter()
+                .map(|c| {
+                    (
+                        containers::store_of(
+                            &c.driver,
+                            active.map(|a| (a, active_driver.as_str())),
+                        ),
+                        c,
+                    )
+                })
+                .collect()
+        }
+        None => Vec::new(),
+    };
+    if containers_known_for.is_empty() {
+        if let (Some(d), Some(a)) = (&docker, active) {
+            if let Ok(list) = active::containers(d, &engine.host).await {
+                all_containers = list.into_iter().map(|c| (a, c)).collect();
+                containers_known_for.push(a);
+            }
+        }
+    }
+
+    let mut report = StoresReport::default();
+    for store in [ImageStore::Classic, ImageStore::Containerd] {
+        if !selection.includes(store, active) {
+            continue;
+        }
+        let is_active = active == Some(store);
+        let read = read_store(engine, store, is_active, docker.as_ref(), &active_driver).await;
+        let (mut images, bytes, error) = match read {
+            Ok((images, bytes)) => (images, bytes, None),
+            Err(e) => (Vec::new(), 0, Some(e.to_string())),
+        };
+        let mut per_image: HashMap<&str, u64> = HashMap::new();
+        for (s, c) in &all_containers {
+            if *s == store {
+                *per_image.entry(c.image_id.as_str()).or_default() += 1;
+            }
+        }
+        for img in &mut images {
+            img.containers = per_image.get(img.id.as_str()).copied().unwrap_or(0);
+        }
+        let container_count = all_containers.iter().filter(|(s, _)| *s == store).count() as u64;
+        let summary = match error {
+            Some(e) => StoreSummary {
+                containers: container_count,
+                ..StoreSummary::unreadable(store, is_active, e)
+            },
+            None => StoreSummary {
+                store,
+                active: is_active,
+                images: images.len() as u64,
+                bytes,
+                containers: container_count,
+                readable: true,
+                error: if containers_known_for.contains(&store) {
+                    None
+                } else {
+                    Some("containers of this store are not known: reading them needs root".into())
+                },
+            },
+        };
+        report.stores.push(summary);
+        report.images.extend(images);
+    }
+    Listing {
+        report,
+        containers: all_containers,
+        active,
+    }
+}
+
+async fn read_store(
+    engine: &Engine,
+    store: ImageStore,
+    is_active: bool,
+    docker: Option<&bollard::Docker>,
+    active_driver: &str,
+) -> Result<(Vec<ImageEntry>, u64), Error> {
+    match store {
+        ImageStore::Classic => {
+            let data_root = engine.data_root.clone();
+            let driver = if is_active {
+                Some(active_driver.to_string())
+            } else {
+                None
+            };
+            let disk = tokio::task::spawn_blocking(move || {
+                match classic::image_dir(&data_root, driver.as_deref()) {
+                    Some(dir) => classic::read(&dir),
+                    None => Ok(classic::ClassicContents::default()),
+                }
+            })
+            .await
+            .map_err(|e| Error::InvalidRequest(format!("internal error: {e}")))?;
+            match (is_active, docker) {
+                (true, Some(d)) => {
+                    let mut images = active::images(d, &engine.host, store).await?;
+                    let (by_id, bytes) = match &disk {
+                        Ok(c) => (
+                            c.images
+                                .iter()
+                                .map(|i| (i.id.clone(), i.platforms.clone()))
+                                .collect::<HashMap<_, _>>(),
+                            c.bytes,
+                        ),
+                        Err(_) => (HashMap::new(), images.iter().map(|i| i.size).sum()),
+                    };
+                    for img in &mut images {
+                        if img.platforms.is_empty() {
+                            img.platforms = by_id.get(&img.id).cloned().unwrap_or_default();
+                        }
+                    }
+                    Ok((images, bytes))
+                }
+                _ => disk.map(|c| (c.images, c.bytes)),
+            }
+        }
+        ImageStore::Containerd => {
+            let socket = engine
+                .containerd_socket
+                .clone()
+                .unwrap_or_else(|| Engine::managed_containerd_socket(&engine.exec_root));
+            let grpc = containerd::read(&socket, &engine.containerd_namespace).await;
+            match (is_active, docker) {
+                (true, Some(d)) => {
+                    let mut images = active::images(d, &engine.host, store).await?;
+                    let (by_id, bytes) = match &grpc {
+                        Ok(c) => (
+                            c.images
+                                .iter()
+                                .map(|i| (i.id.clone(), i.platforms.clone()))
+                                .collect::<HashMap<_, _>>(),
+                            c.bytes,
+                        ),
+                        Err(_) => (HashMap::new(), images.iter().map(|i| i.size).sum()),
+                    };
+                    for img in &mut images {
+                        if img.platforms.is_empty() {
+                            img.platforms = by_id.get(&img.id).cloned().unwrap_or_default();
+                        }
+                    }
+                    Ok((images, bytes))
+                }
+                _ => grpc.map(|c| (c.images, c.bytes)),
+            }
+        }
+    }
+}

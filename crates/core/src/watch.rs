@@ -1,0 +1,369 @@
+//! Noticing changes made by anyone (`stowctl`, an editor, another tool, a service manager): file
+//! events on daemon.json's directory (the `notify` crate) merged with a periodic `/_ping` +
+//! `/info` poll, into one stream of [`Change`]s. GUI-free: the desktop app turns each change into
+//! a tray and window refresh.
+//!
+//! The poll also hashes daemon.json, so a change is seen even where file events are not
+//! delivered (inotify limits, network filesystems); file events only make it faster.
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use notify::Watcher as _;
+use serde::Serialize;
+use sha2::{Digest, Sha256};
+use tokio::sync::mpsc;
+use tokio::task::JoinHandle;
+
+use crate::engine::store::{active_store, ImageStore};
+use crate::error::{Error, Result};
+
+/// What is watched.
+#[derive(Debug, Clone, PartialEq)]
+pub struct WatchTarget {
+    /// The engine API address.
+    pub host: String,
+    /// The engine's daemon.json.
+    pub config_file: PathBuf,
+    /// The dockerd PID when known: its exit is reported as a restart even when a new daemon
+    /// answers again before a poll sees the API down.
+    pub pid: Option<u32>,
+}
+
+/// How often and how patiently to look.
+#[derive(Debug, Clone, Copy)]
+pub struct WatchOptions {
+    /// Time between two API polls (and daemon.json hash checks).
+    pub poll_interval: Duration,
+    /// File events closer together than this are reported once.
+    pub debounce: Duration,
+    /// Limit of one `/_ping` + `/info` round.
+    pub api_timeout: Duration,
+}
+
+impl Default for WatchOptions {
+    fn default() -> Self {
+        WatchOptions {
+            poll_interval: Duration::from_millis(1000),
+            debounce: Duration::from_millis(150),
+            api_timeout: Duration::from_secs(2),
+        }
+    }
+}
+
+/// What the Engine API said at one poll.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct EngineSnapshot {
+    /// Whether `/_ping` and `/info` answered.
+    pub reachable: bool,
+    /// The running store.
+    pub active_store: Option<ImageStore>,
+    /// `Driver` from `/info`.
+    pub driver: Option<String>,
+    /// Engine version.
+    pub server_version: Option<String>,
+    /// `/info` ExperimentalBuild.
+    pub experimental: Option<bool>,
+    /// Image count of the active store.
+    pub images: Option<i64>,
+    /// Container count of the active store.
+    pub containers: Option<i64>,
+}
+
+/// One thing that changed.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum Change {
+    /// daemon.json was created, written, replaced or removed (its bytes differ from before).
+    Config,
+    /// The Engine API answers differently: it went down, came back, or runs another store.
+    Engine {
+        /// The previous snapshot (`None` at the first poll).
+        before: Option<EngineSnapshot>,
+        /// The snapshot now.
+        now: EngineSnapshot,
+        /// The daemon restarted: it was down and answers again, or the watched PID exited.
+        restarted: bool,
+    },
+}
+
+/// A running watch; dropping it stops it.
+pub struct Watch {
+    rx: mpsc::UnboundedReceiver<Change>,
+    task: JoinHandle<()>,
+}
+
+impl Watch {
+    /// The next change; `None` when the watch stopped.
+    pub async fn next(&mut self) -> Option<Change> {
+        self.rx.recv().await
+    }
+
+    /// A change already queued, without waiting.
+    pub fn try_next(&mut self) -> Option<Change> {
+        self.rx.try_recv().ok()
+    }
+}
+
+impl Drop for Watch {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+/// Starts watching `target` on the current tokio runtime. The first poll reports the engine's
+/// state as a [`Change::Engine`] with `before: None`.
+pub fn watch(target: WatchTarget, opts: WatchOptions) -> Result<Watch> {
+    let (tx, rx) = mpsc::unbounded_channel();
+    let (fs_tx, fs_rx) = mpsc::unbounded_channel::<()>();
+    let config_file = resolve(&target.config_file);
+    let fs_watcher = file_watcher(&config_file, fs_tx)?;
+    let task = tokio::spawn(run(target, config_file, opts, tx, fs_rx, fs_watcher));
+    Ok(Watch { rx, task })
+}
+
+/// A notify watcher on the directory of `file` (non-recursive) that signals events about `file`
+/// itself; `None` when the directory does not exist (the poll still notices the file).
+fn file_watcher(
+    file: &Path,
+    signal: mpsc::UnboundedSender<()>,
+) -> Result<Option<notify::RecommendedWatcher>> {
+    let Some(dir) = file.parent().filter(|d| d.is_dir()) else {
+        return Ok(None);
+    };
+    let name = file.file_name().map(|n| n.to_os_string());
+    let mut watcher = notify::recommended_watcher(move |res: notify::Result<notify::Event>| {
+        let Ok(event) = res else { return };
+        if matches!(event.kind, notify::EventKind::Access(_)) {
+            return;
+        }
+        if event.paths.iter().any(|p| p.file_name() == name.as_deref()) {
+            let _ = signal.send(());
+        }
+    })
+    .map_err(|e| notify_error(dir, e))?;
+    watcher
+        .watch(dir, notify::RecursiveMode::NonRecursive)
+        .map_err(|e| notify_error(dir, e))?;
+    Ok(Some(watcher))
+}
+
+fn notify_error(dir: &Path, e: notify::Error) -> Error {
+    Error::Io {
+        path: dir.to_path_buf(),
+        action: "watch",
+        source: std::io::Error::other(e.to_string()),
+    }
+}
+
+async fn run(
+    mut target: WatchTarget,
+    config_file: PathBuf,
+    opts: WatchOptions,
+    tx: mpsc::UnboundedSender<Change>,
+    mut fs_rx: mpsc::UnboundedReceiver<()>,
+    // Kept alive for as long as the task runs.
+    _fs_watcher: Option<notify::RecommendedWatcher>,
+) {
+    let mut config_hash = hash_file(&config_file).await;
+    let mut last: Option<EngineSnapshot> = None;
+    let mut ticker = tokio::time::interval(opts.poll_interval);
+    ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tokio::select! {
+            Some(()) = fs_rx.recv() => {
+                // Let a burst of events (temp file, rename, chmod) settle, then report once.
+                tokio::time::sleep(opts.debounce).await;
+                while fs_rx.try_recv().is_ok() {}
+                let now = hash_file(&config_file).await;
+                if now != config_hash {
+                    config_hash = now;
+                    if tx.send(Change::Config).is_err() {
+                        return;
+                    }
+                }
+            }
+            _ = ticker.tick() => {
+                let now = hash_file(&config_file).await;
+                if now != config_hash {
+                    config_hash = now;
+                    if tx.send(Change::Config).is_err() {
+                        return;
+                    }
+                }
+                let snap = snapshot(&target.host, opts.api_timeout).await;
+                let pid_exited = target.pid.is_some_and(|p| !crate::supervise::is_alive(p));
+                if pid_exited {
+                    target.pid = None;
+                }
+                let came_back = last.as_ref().is_some_and(|l| !l.reachable) && snap.reachable;
+                if last.as_ref() != Some(&snap) || pid_exited {
+                    let change = Change::Engine {
+                        before: last.replace(snap.clone()),
+                        now: snap,
+                        restarted: came_back || pid_exited,
+                    };
+                    if tx.send(change).is_err() {
+                        return;
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// One `/_ping` + `/info` round; never fails (an engine that does not answer is unreachable).
+pub async fn snapshot(host: &str, timeout: Duration) -> EngineSnapshot {
+    let round = async {
+        let docker = crate::engine::client::raw_client(host, timeout.as_secs().max(1)).ok()?;
+        docker.ping().await.ok()?;
+        docker.info().await.ok()
+    };
+    match tokio::time::timeout(timeout, round).await {
+        Ok(Some(info)) => EngineSnapshot {
+            reachable: true,
+            active_store: Some(active_store(info.driver_status.as_deref().unwrap_or(&[]))),
+            driver: info.driver,
+            server_version: info.server_version,
+            experimental: info.experimental_build,
+            images: info.images,
+            containers: info.containers,
+        },
+        _ => EngineSnapshot::default(),
+    }
+}
+
+/// The file a symlink points to (writes replace that one), else the path itself.
+fn resolve(path: &Path) -> PathBuf {
+    std::fs::canonicalize(path).unwrap_or_else(|_| path.to_path_buf())
+}
+
+async fn hash_file(path: &Path) -> Option<[u8; 32]> {
+    tokio::fs::read(path)
+        .await
+        .ok()
+        .map(|b| Sha256::digest(&b).into())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn fast() -> WatchOptions {
+        WatchOptions {
+            poll_interval: Duration::from_millis(200),
+            debounce: Duration::from_millis(50),
+            api_timeout: Duration::from_millis(500),
+        }
+    }
+
+    async fn next_within(w: &mut Watch, limit: Duration) -> Option<Change> {
+        tokio::time::timeout(limit, w.next()).await.ok().flatten()
+    }
+
+    #[tokio::test]
+    async fn first_poll_reports_an_unreachable_engine_then_stays_quiet() {
+        let dir = tempfile::tempdir().unwrap();
+        let target = WatchTarget {
+            host: format!("unix://{}", dir.path().join("none.sock").display()),
+            config_file: dir.path().join("daemon.json"),
+            pid: None,
+        };
+        let mut w = watch(target, fast()).unwrap();
+        let first = next_within(&mut w, Duration::from_secs(3)).await;
+        assert_eq!(
+            first,
+            Some(Change::Engine {
+                before: None,
+                now: EngineSnapshot::default(),
+                restarted: false
+            })
+        );
+        assert_eq!(next_within(&mut w, Duration::from_millis(700)).await, None);
+    }
+
+    #[tokio::test]
+    async fn an_atomic_replace_of_daemon_json_is_reported_once_and_fast() {
+        let dir = tempfile::tempdir().unwrap();
+        let cfg = dir.path().join("daemon.json");
+        std::fs::write(&cfg, "{}\n").unwrap();
+        let target = WatchTarget {
+            host: "unix:///nonexistent/docker.sock".into(),
+            config_file: cfg.clone(),
+            pid: None,
+        };
+        // A slow poll: only the file event can explain a quick report.
+        let opts = WatchOptions {
+            poll_interval: Duration::from_secs(30),
+            ..fast()
+        };
+        let mut w = watch(target, opts).unwrap();
+        assert!(matches!(
+            next_within(&mut w, Duration::from_secs(3)).await,
+            Some(Change::Engine { .. })
+        ));
+        // Unrelated files in the same directory are ignored.
+        std::fs::write(dir.path().join("daemon.json.bak"), "x").unwrap();
+        assert_eq!(next_within(&mut w, Duration::from_millis(400)).await, None);
+
+        let start = std::time::Instant::now();
+        let tmp = dir.path().join(".daemon.json.tmp");
+        std::fs::write(&tmp, "{\"debug\": true}\n").unwrap();
+        std::fs::rename(&tmp, &cfg).unwrap();
+        assert_eq!(
+            next_within(&mut w, Duration::from_secs(2)).await,
+            Some(Change::Config)
+        );
+        assert!(
+            start.elapsed() < Duration::from_secs(1),
+            "{:?}",
+            start.elapsed()
+        );
+        assert_eq!(next_within(&mut w, Duration::from_millis(400)).await, None);
+
+        // Same bytes written again: nothing changed.
+        std::fs::write(&cfg, "{\"debug\": true}\n").unwrap();
+        assert_eq!(next_within(&mut w, Duration::from_millis(400)).await, None);
+    }
+
+    #[tokio::test]
+    async fn the_poll_notices_a_file_created_in_a_directory_that_did_not_exist() {
+        let dir = tempfile::tempdir().unwrap();
+        let cfg = dir.path().join("later").join("daemon.json");
+        let target = WatchTarget {
+            host: "unix:///nonexistent/docker.sock".into(),
+            config_file: cfg.clone(),
+            pid: None,
+        };
+        let mut w = watch(target, fast()).unwrap();
+        let _ = next_within(&mut w, Duration::from_secs(3)).await;
+        std::fs::create_dir(cfg.parent().unwrap()).unwrap();
+        std::fs::write(&cfg, "{}\n").unwrap();
+        assert_eq!(
+            next_within(&mut w, Duration::from_secs(2)).await,
+            Some(Change::Config)
+        );
+    }
+
+    #[tokio::test]
+    async fn the_exit_of_the_watched_pid_is_a_restart() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut child = std::process::Command::new("sleep")
+            .arg("30")
+            .spawn()
+            .unwrap();
+        let target = WatchTarget {
+            host: "unix:///nonexistent/docker.sock".into(),
+            config_file: dir.path().join("daemon.json"),
+            pid: Some(child.id()),
+        };
+        let mut w = watch(target, fast()).unwrap();
+        let _ = next_within(&mut w, Duration::from_secs(3)).await;
+        child.kill().unwrap();
+        child.wait().unwrap();
+        match next_within(&mut w, Duration::from_secs(2)).await {
+            Some(Change::Engine { restarted, .. }) => assert!(restarted),
+            other => panic!("expected a restart, got {other:?}"),
+        }
+    }
+}

@@ -1,0 +1,417 @@
+//! The one apply path behind every front door of the app (the Features page, the tray toggle,
+//! the Engine page's Restart): plan with the core, then apply in-process, or through `pkexec
+//! stowctl` when root is needed; stream each stage to the page as events; report the outcome in
+//! sentences; and refresh the tray and window afterwards.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use serde::{Deserialize, Serialize};
+use stowage_core::daemon_json::validate::Validator;
+use stowage_core::engine::{Engine, ImageStore};
+use stowage_core::restart::RestartMethod;
+use stowage_core::switch::{self, ApplyOptions, Outcome, Plan, Progress, ProgressEvent, Request};
+use stowage_core::{Error, Result};
+use tauri::{AppHandle, Manager};
+
+use crate::events::{emit, AppEvent, ProgressView};
+use crate::privileged;
+use crate::state::{AppState, Pending};
+
+/// A plan as the page shows it.
+#[derive(Debug, Clone, Serialize)]
+pub struct PlanView {
+    /// Echoed back to apply exactly this plan.
+    pub id: u64,
+    /// The core's plan (diff, findings, restart, hidden, needs_root, blocked...).
+    #[serde(flatten)]
+    pub plan: Plan,
+    /// Whether applying asks for an administrator password (pkexec).
+    pub via_pkexec: bool,
+    /// The stages the progress bar walks through, in order.
+    pub expected_stages: Vec<String>,
+    /// What the change does, in sentences.
+    pub summary: Vec<String>,
+}
+
+/// A stage timing.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StageTimingView {
+    /// Stage name.
+    pub name: String,
+    /// Milliseconds.
+    pub ms: u64,
+}
+
+/// How a change or restart ended, as the page shows it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OutcomeView {
+    /// `applied`, `rolled_back`, `failed` or `unchanged`.
+    pub outcome: String,
+    /// The store running at the end, when known.
+    #[serde(default)]
+    pub active_store: Option<ImageStore>,
+    /// Stage timings.
+    #[serde(default)]
+    pub stages: Vec<StageTimingView>,
+    /// The error, as the core or the daemon said it.
+    #[serde(default)]
+    pub error: Option<String>,
+    /// Its stable code.
+    #[serde(default)]
+    pub error_code: Option<String>,
+    /// The daemon's last log lines (when it failed).
+    #[serde(default)]
+    pub daemon_log: Vec<String>,
+    /// The backup of the previous daemon.json.
+    #[serde(default)]
+    pub backup: Option<PathBuf>,
+    /// One sentence for people.
+    #[serde(default)]
+    pub message: String,
+}
+
+impl OutcomeView {
+    /// Reads the JSON of a core outcome (or `stowctl --json`'s last line) and words it.
+    pub fn from_json(v: serde_json::Value) -> Option<Self> {
+        let mut o: OutcomeView = serde_json::from_value(v).ok()?;
+        o.message = sentence(&o, false);
+        Some(o)
+    }
+
+    fn from_core(o: &Outcome, restart_only: bool) -> Self {
+        let mut v = serde_json::to_value(o)
+            .ok()
+            .and_then(|v| serde_json::from_value::<OutcomeView>(v).ok())
+            .unwrap_or_else(|| OutcomeView {
+                outcome: "failed".into(),
+                active_store: None,
+                stages: Vec::new(),
+                error: o.error.clone(),
+                error_code: None,
+                daemon_log: o.daemon_log.clone(),
+                backup: None,
+                message: String::new(),
+            });
+        v.message = sentence(&v, restart_only);
+        v
+    }
+}
+
+fn sentence(o: &OutcomeView, restart_only: bool) -> String {
+    let store = privileged::store_name(o.active_store);
+    match o.outcome.as_str() {
+        "applied" if restart_only => {
+            format!("The engine restarted and answers again; it runs the {store} image store.")
+        }
+        "applied" => format!("Done: the engine runs the {store} image store."),
+        "unchanged" => "Nothing to change: the engine already runs as asked.".into(),
+        "rolled_back" => format!(
+            "The change did not work, so Stowage put the previous daemon.json back; the engine runs the {store} image store again."
+        ),
+        _ if restart_only => format!(
+            "The engine did not come back: {}",
+            o.error.as_deref().unwrap_or("unknown error")
+        ),
+        _ => format!(
+            "The change failed: {}",
+            o.error.as_deref().unwrap_or("unknown error")
+        ),
+    }
+}
+
+/// The stages a restart by `method` walks through.
+fn restart_stages(method: &RestartMethod) -> Vec<&'static str> {
+    match method {
+        RestartMethod::Desktop | RestartMethod::Command { .. } => vec!["restarting", "waiting_for_api"],
+        _ => vec!["stopping", "starting", "waiting_for_api"],
+    }
+}
+
+/// The page's view of a pending plan.
+pub fn view(p: &Pending) -> PlanView {
+    let plan = &p.prepared.plan;
+    let mut stages: Vec<&str> = Vec::new();
+    if !plan.diff.is_empty() {
+        if Validator::find(p.engine.dockerd_binary().as_deref()).is_some() {
+            stages.push("validating");
+        }
+        stages.push("writing_config");
+    }
+    if plan.restart {
+        stages.extend(restart_stages(&plan.restart_method));
+        stages.push("verifying_store");
+    }
+    stages.push("done");
+    PlanView {
+        id: p.id,
+        plan: plan.clone(),
+        via_pkexec: privileged::needed(plan.needs_root),
+        expected_stages: stages.into_iter().map(String::from).collect(),
+        summary: summary(plan),
+    }
+}
+
+fn summary(plan: &Plan) -> Vec<String> {
+    let mut out = Vec::new();
+    for c in &plan.changes {
+        let verb = if c.enable { "Turn on" } else { "Turn off" };
+        out.push(match &c.because {
+            Some(b) => format!("{verb} {} ({b}).", c.id),
+            None => format!("{verb} {}.", c.id),
+        });
+    }
+    if plan.changes.is_empty() && plan.diff.is_empty() {
+        out.push("daemon.json already asks for this.".into());
+    }
+    if let (Some(from), Some(to)) = (plan.current_store, plan.target_store) {
+        if from != to {
+            let n = |x: Option<u64>| x.map(|n| n.to_string()).unwrap_or_else(|| "an unknown number of".into());
+            out.push(format!(
+                "Switching from the {from} store to the {to} store hides {} image(s) and {} container(s) of the {from} store. They are not deleted: they come back when you switch back.",
+                n(plan.hidden.images),
+                n(plan.hidden.containers)
+            ));
+        }
+    }
+    if plan.restart {
+        out.push(format!("The engine restarts: {}.", plan.restart_description));
+    }
+    out
+}
+
+/// Plans `request` on the engine as it is now, and keeps it as the plan on screen.
+#[tracing::instrument(skip(state))]
+pub async fn plan(state: &AppState, request: Request) -> Result<Pending> {
+    let engine = state.refresh_engine().await?;
+    let prepared = switch::prepare(&engine, &state.paths, &request, None).await?;
+    let pending = Pending {
+        id: state.next_id(),
+        request,
+        engine,
+        prepared,
+    };
+    state.set_pending(Some(pending.clone()));
+    Ok(pending)
+}
+
+fn busy_error() -> Error {
+    Error::InvalidRequest(
+        "another change or restart is running: wait for it to finish, then try again".into(),
+    )
+}
+
+fn progress_sink(app: &AppHandle, op: u64) -> Arc<dyn Fn(ProgressView) + Send + Sync> {
+    let app = app.clone();
+    Arc::new(move |p: ProgressView| {
+        if p.status == "started" {
+            let state = app.state::<AppState>();
+            state.set_busy_detail(&format!("{}…", human_stage(&p.stage)));
+            crate::tray::refresh(&app);
+        }
+        emit(&app, AppEvent::Progress { op, progress: p });
+    })
+}
+
+/// A stage name for people.
+pub fn human_stage(stage: &str) -> &'static str {
+    match stage {
+        "validating" => "Validating daemon.json",
+        "writing_config" => "Writing daemon.json",
+        "stopping" => "Stopping the engine",
+        "starting" => "Starting the engine",
+        "restarting" => "Restarting the engine",
+        "waiting_for_api" => "Waiting for the engine API",
+        "verifying_store" => "Verifying the image store",
+        "rolling_back" => "Rolling back",
+        "done" => "Done",
+        _ => "Working",
+    }
+}
+
+fn apply_options(state: &AppState, engine: &Engine) -> Result<ApplyOptions> {
+    Ok(ApplyOptions {
+        timeouts: state.settings()?.timeouts()?,
+        validator: Validator::find(engine.dockerd_binary().as_deref()),
+        keep_backups: 10,
+    })
+}
+
+/// Applies a pending plan (from the window or the tray): write, restart, verify or roll back.
+#[tracing::instrument(skip_all, fields(plan = pending.id, source))]
+pub async fn apply(app: &AppHandle, pending: Pending, source: &'static str) -> Result<OutcomeView> {
+    let state = app.state::<AppState>();
+    let guard = state.try_begin("Applying the change…").ok_or_else(busy_error)?;
+    let op = state.next_id();
+    emit(
+        app,
+        AppEvent::OperationStarted {
+            op,
+            kind: "change",
+            source,
+            plan: Some(Box::new(view(&pending))),
+        },
+    );
+    crate::tray::refresh(app);
+    let sink = progress_sink(app, op);
+    let plan = &pending.prepared.plan;
+    let result = if privileged::needed(plan.needs_root) {
+        privileged_run(|engine| privileged::change_args(engine, &pending.request), &pending.engine, sink).await
+    } else {
+        let opts = apply_options(&state, &pending.engine)?;
+        let s2 = sink.clone();
+        let progress = Progress::new(Arc::new(move |e: &ProgressEvent| s2(e.into())));
+        let outcome = switch::apply(&pending.engine, plan, &pending.prepared.file, &opts, &progress).await;
+        if outcome.outcome != switch::OutcomeKind::Failed {
+            state.set_engine(outcome.engine.clone()).await;
+        }
+        Ok(OutcomeView::from_core(&outcome, false))
+    };
+    finish(app, &state, op, guard, result).await
+}
+
+/// Restarts the managed engine the way it runs, and waits until it answers.
+#[tracing::instrument(skip_all, fields(source))]
+pub async fn restart(app: &AppHandle, source: &'static str) -> Result<OutcomeView> {
+    let state = app.state::<AppState>();
+    let engine = state.refresh_engine().await?;
+    let method = RestartMethod::for_engine(&engine, None, &state.paths)?;
+    let guard = state.try_begin("Restarting the engine…").ok_or_else(busy_error)?;
+    let op = state.next_id();
+    emit(
+        app,
+        AppEvent::OperationStarted {
+            op,
+            kind: "restart",
+            source,
+            plan: None,
+        },
+    );
+    crate::tray::refresh(app);
+    let sink = progress_sink(app, op);
+    let result = if privileged::needed(method.needs_root(&engine)) {
+        privileged_run(|e| Ok(privileged::restart_args(e)), &engine, sink).await
+    } else {
+        let opts = apply_options(&state, &engine)?;
+        let s2 = sink.clone();
+        let progress = Progress::new(Arc::new(move |e: &ProgressEvent| s2(e.into())));
+        let outcome = switch::restart_only(&engine, &method, &opts, &progress).await;
+        state.set_engine(outcome.engine.clone()).await;
+        Ok(OutcomeView::from_core(&outcome, true))
+    };
+    finish(app, &state, op, guard, result).await
+}
+
+async fn privileged_run(
+    args: impl FnOnce(&Engine) -> Result<Vec<String>>,
+    engine: &Engine,
+    sink: Arc<dyn Fn(ProgressView) + Send + Sync>,
+) -> Result<OutcomeView> {
+    let stowctl = privileged::stowctl_path().ok_or_else(|| Error::Command {
+        command: "stowctl".into(),
+        message: "this change needs root, and stowctl was not found next to the app or on PATH".into(),
+    })?;
+    let pkexec = privileged::pkexec_path().ok_or_else(|| Error::PermissionDenied {
+        path: engine.config_file.clone(),
+        hint: Some(format!(
+            "this change needs root and pkexec is not installed; run `sudo {} {}`",
+            stowctl.display(),
+            args(engine).map(|a| a.join(" ")).unwrap_or_default()
+        )),
+    })?;
+    let args = args(engine)?;
+    privileged::run(&pkexec, &stowctl, &args, move |p| sink(p)).await
+}
+
+async fn finish(
+    app: &AppHandle,
+    state: &AppState,
+    op: u64,
+    guard: crate::state::OperationGuard<'_>,
+    result: Result<OutcomeView>,
+) -> Result<OutcomeView> {
+    // A restart gives a process engine a new PID; pkexec runs elsewhere: look again.
+    let _ = state.refresh_engine().await;
+    drop(guard);
+    let outcome = match result {
+        Ok(o) => o,
+        Err(e) => OutcomeView {
+            outcome: "failed".into(),
+            active_store: None,
+            stages: Vec::new(),
+            error: Some(e.to_string()),
+            error_code: serde_json::to_value(e.code())
+                .ok()
+                .and_then(|v| v.as_str().map(String::from)),
+            daemon_log: Vec::new(),
+            backup: None,
+            message: format!("The change failed: {e}"),
+        },
+    };
+    tracing::info!(op, outcome = %outcome.outcome, error = ?outcome.error, "operation finished");
+    emit(
+        app,
+        AppEvent::OperationFinished {
+            op,
+            outcome: Box::new(outcome.clone()),
+        },
+    );
+    crate::sync::refresh_now(app).await;
+    Ok(outcome)
+}
+
+/// The tray's "Use containerd image store": applies right away, unless the switch would hide
+/// images or containers (or is blocked): then the window shows the plan for confirmation.
+#[tracing::instrument(skip(app))]
+pub async fn toggle_store_from_tray(app: &AppHandle, want: ImageStore) {
+    let state = app.state::<AppState>();
+    let pending = match plan(&state, Request::Store(want)).await {
+        Ok(p) => p,
+        Err(e) => {
+            crate::show_window(app, Some("features"));
+            emit(app, AppEvent::Notice { level: "error", message: format!("Stowage could not plan the switch to the {want} store."), detail: Some(e.to_string()) });
+            return;
+        }
+    };
+    let plan = &pending.prepared.plan;
+    if plan.is_noop() {
+        state.set_pending(None);
+        crate::sync::refresh_now(app).await;
+        return;
+    }
+    let hides = plan.hidden.images.unwrap_or(0) > 0 || plan.hidden.containers.unwrap_or(0) > 0;
+    if hides || plan.blocked {
+        crate::show_window(app, Some("features"));
+        emit(app, AppEvent::ConfirmPlan { plan: Box::new(view(&pending)) });
+        return;
+    }
+    state.set_pending(None);
+    match apply(app, pending, "tray").await {
+        Ok(o) if o.outcome == "applied" || o.outcome == "unchanged" => {}
+        Ok(o) => {
+            crate::show_window(app, Some("features"));
+            emit(app, AppEvent::Notice { level: "error", message: o.message.clone(), detail: o.error.clone() });
+        }
+        Err(e) => {
+            crate::show_window(app, Some("features"));
+            emit(app, AppEvent::Notice { level: "error", message: "The switch could not start.".into(), detail: Some(e.to_string()) });
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn outcomes_are_worded_for_people() {
+        let o = OutcomeView::from_json(serde_json::json!({
+            "outcome": "failed", "active_store": null, "stages": [], "error": "boom",
+            "daemon_log": [], "backup": null
+        }))
+        .unwrap();
+        assert_eq!(o.message, "The change failed: boom");
+        let o = OutcomeView::from_json(serde_json::json!({"outcome": "applied", "active_store": "containerd"})).unwrap();
+        assert_eq!(o.message, "Done: the engine runs the containerd image store.");
+    }
+}

@@ -1,0 +1,358 @@
+//! Changes that need root, for a user who is not: `pkexec <stowctl> ... --yes --json`, reading
+//! its JSON lines (progress, then the outcome) as they come. The GUI itself never runs as root;
+//! `stowctl` runs only the one narrow subcommand the user asked for.
+
+use std::path::{Path, PathBuf};
+use std::process::Stdio;
+
+use serde::Deserialize;
+use stowage_core::engine::{Engine, EngineKind, ImageStore};
+use stowage_core::switch::Request;
+use stowage_core::{Error, Result};
+use tokio::io::{AsyncBufReadExt, BufReader};
+
+use crate::events::ProgressView;
+use crate::operations::OutcomeView;
+
+/// Environment variable naming the `stowctl` to run (else the one next to the app, else PATH).
+pub const STOWCTL_ENV: &str = "STOWAGE_STOWCTL";
+/// Environment variable naming the elevation program (tests use a stand-in; default `pkexec`).
+pub const PKEXEC_ENV: &str = "STOWAGE_PKEXEC";
+
+/// The `stowctl` binary: `$STOWAGE_STOWCTL`, next to this executable, or on PATH.
+pub fn stowctl_path() -> Option<PathBuf> {
+    if let Some(p) = std::env::var_os(STOWCTL_ENV).filter(|p| !p.is_empty()) {
+        return Some(PathBuf::from(p));
+    }
+    std::env::current_exe()
+        .ok()
+        .and_then(|e| e.parent().map(|d| d.join("stowctl")))
+        .filter(|p| p.is_file())
+        .or_else(|| stowage_core::tools::which("stowctl"))
+}
+
+/// The elevation program: `$STOWAGE_PKEXEC`, else `pkexec` on PATH.
+pub fn pkexec_path() -> Option<PathBuf> {
+    if let Some(p) = std::env::var_os(PKEXEC_ENV).filter(|p| !p.is_empty()) {
+        return Some(PathBuf::from(p));
+    }
+    stowage_core::tools::which("pkexec")
+}
+
+/// How root's `stowctl` finds the same engine: by name when discovery finds it on its own, else
+/// by address and config file (engines declared in this user's settings are unknown to root).
+fn engine_args(engine: &Engine) -> Vec<String> {
+    if engine.source == "settings" {
+        vec![
+            "-H".into(),
+            engine.host.clone(),
+            "--config-file".into(),
+            engine.config_file.display().to_string(),
+        ]
+    } else {
+        vec!["--engine".into(), engine.name.clone()]
+    }
+}
+
+fn restart_override(engine: &Engine) -> Vec<String> {
+    match (&engine.kind, &engine.restart_command) {
+        (EngineKind::Custom, Some(cmd)) if engine.source == "settings" => {
+            vec!["--restart-cmd".into(), cmd.clone()]
+        }
+        _ => Vec::new(),
+    }
+}
+
+/// `stowctl` arguments for a change: `store use X` or `feature enable|disable ID`.
+pub fn change_args(engine: &Engine, request: &Request) -> Result<Vec<String>> {
+    let mut args = engine_args(engine);
+    match request {
+        Request::Store(store) => {
+            args.extend(["store".into(), "use".into(), store.as_str().into()]);
+        }
+        Request::Features(list) => match list.as_slice() {
+            [(id, on)] => args.extend([
+                "feature".into(),
+                if *on { "enable" } else { "disable" }.into(),
+                id.clone(),
+            ]),
+            _ => {
+                return Err(Error::InvalidRequest(
+                    "this change needs administrator rights: change one feature at a time".into(),
+                ))
+            }
+        },
+    }
+    args.extend(["--yes".into(), "--json".into()]);
+    args.extend(restart_override(engine));
+    Ok(args)
+}
+
+/// `stowctl` arguments for a restart.
+pub fn restart_args(engine: &Engine) -> Vec<String> {
+    let mut args = engine_args(engine);
+    args.extend(["restart".into(), "--json".into()]);
+    args.extend(restart_override(engine));
+    args
+}
+
+/// One line of `stowctl --json` output.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Line {
+    /// `{"progress": {...}}`.
+    Progress(ProgressView),
+    /// The outcome (the last line).
+    Outcome(Box<OutcomeView>),
+    /// `{"error": {"code", "message"}}`.
+    Error { code: String, message: String },
+    /// Anything else (ignored).
+    Other,
+}
+
+#[derive(Deserialize)]
+struct ErrorLine {
+    code: String,
+    message: String,
+}
+
+/// Reads one line.
+pub fn parse_line(line: &str) -> Line {
+    let Ok(v) = serde_json::from_str::<serde_json::Value>(line.trim()) else {
+        return Line::Other;
+    };
+    if let Some(p) = v.get("progress") {
+        return serde_json::from_value(p.clone())
+            .map(Line::Progress)
+            .unwrap_or(Line::Other);
+    }
+    if let Some(e) = v.get("error").filter(|e| e.is_object()) {
+        if let Ok(e) = serde_json::from_value::<ErrorLine>(e.clone()) {
+            return Line::Error {
+                code: e.code,
+                message: e.message,
+            };
+        }
+    }
+    if v.get("outcome").is_some() {
+        return match OutcomeView::from_json(v) {
+            Some(o) => Line::Outcome(Box::new(o)),
+            None => Line::Other,
+        };
+    }
+    Line::Other
+}
+
+/// Runs `<pkexec> <stowctl> <args>`, calling `on_progress` for each progress line, and returns
+/// the outcome. Authorization refused or dismissed is a permission error; nothing was changed.
+pub async fn run(
+    pkexec: &Path,
+    stowctl: &Path,
+    args: &[String],
+    on_progress: impl Fn(ProgressView),
+) -> Result<OutcomeView> {
+    let shown = format!("{} {} {}", pkexec.display(), stowctl.display(), args.join(" "));
+    tracing::info!(command = %shown, "running a privileged change");
+    let mut child = tokio::process::Command::new(pkexec)
+        .arg(stowctl)
+        .args(args)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .map_err(|e| Error::Command {
+            command: shown.clone(),
+            message: e.to_string(),
+        })?;
+    let stdout = child.stdout.take().expect("piped");
+    let mut stderr = child.stderr.take().expect("piped");
+    let err_task = tokio::spawn(async move {
+        let mut s = String::new();
+        let _ = tokio::io::AsyncReadExt::read_to_string(&mut stderr, &mut s).await;
+        s
+    });
+    let mut lines = BufReader::new(stdout).lines();
+    let (mut outcome, mut error) = (None, None);
+    while let Ok(Some(line)) = lines.next_line().await {
+        match parse_line(&line) {
+            Line::Progress(p) => on_progress(p),
+            Line::Outcome(o) => outcome = Some(*o),
+            Line::Error { code, message } => error = Some((code, message)),
+            Line::Other => {}
+        }
+    }
+    let status = child.wait().await.map_err(|e| Error::Command {
+        command: shown.clone(),
+        message: e.to_string(),
+    })?;
+    let stderr = err_task.await.unwrap_or_default();
+    if let Some(o) = outcome {
+        return Ok(o);
+    }
+    if let Some((code, message)) = error {
+        return Err(match code.as_str() {
+            "permission_denied" => Error::PermissionDenied {
+                path: PathBuf::from(&shown),
+                hint: Some(message),
+            },
+            _ => Error::Command {
+                command: "stowctl".into(),
+                message,
+            },
+        });
+    }
+    match status.code() {
+        Some(126) | Some(127) => Err(Error::PermissionDenied {
+            path: PathBuf::from(stowctl),
+            hint: Some(
+                "administrator authorization was refused or dismissed; nothing was changed".into(),
+            ),
+        }),
+        _ => Err(Error::Command {
+            command: shown,
+            message: format!("{status}: {}", stderr.trim()),
+        }),
+    }
+}
+
+/// Whether this change would go through `pkexec`.
+pub fn needed(needs_root: bool) -> bool {
+    needs_root && !stowage_core::tools::is_root()
+}
+
+/// A store name for messages.
+pub fn store_name(s: Option<ImageStore>) -> &'static str {
+    s.map(ImageStore::as_str).unwrap_or("unknown")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::os::unix::fs::PermissionsExt;
+
+    fn engine(name: &str, source: &str) -> Engine {
+        Engine {
+            name: name.into(),
+            kind: EngineKind::System,
+            host: "unix:///var/run/docker.sock".into(),
+            config_file: "/etc/docker/daemon.json".into(),
+            data_root: "/var/lib/docker".into(),
+            exec_root: "/var/run/docker".into(),
+            containerd_socket: None,
+            containerd_namespace: "moby".into(),
+            restart_command: None,
+            process: None,
+            source: source.into(),
+        }
+    }
+
+    #[test]
+    fn narrow_subcommands_for_each_request() {
+        let e = engine("system", "running process");
+        assert_eq!(
+            change_args(&e, &Request::Store(ImageStore::Containerd)).unwrap(),
+            ["--engine", "system", "store", "use", "containerd", "--yes", "--json"]
+        );
+        assert_eq!(
+            change_args(&e, &Request::Features(vec![("cdi".into(), false)])).unwrap(),
+            ["--engine", "system", "feature", "disable", "cdi", "--yes", "--json"]
+        );
+        assert!(change_args(
+            &e,
+            &Request::Features(vec![("cdi".into(), false), ("wasm".into(), true)])
+        )
+        .is_err());
+        assert_eq!(restart_args(&e), ["--engine", "system", "restart", "--json"]);
+
+        let mut lab = engine("lab", "settings");
+        lab.kind = EngineKind::Custom;
+        lab.restart_command = Some("systemctl restart lab".into());
+        assert_eq!(
+            change_args(&lab, &Request::Store(ImageStore::Classic)).unwrap(),
+            [
+                "-H",
+                "unix:///var/run/docker.sock",
+                "--config-file",
+                "/etc/docker/daemon.json",
+                "store",
+                "use",
+                "classic",
+                "--yes",
+                "--json",
+                "--restart-cmd",
+                "systemctl restart lab"
+            ]
+        );
+    }
+
+    #[test]
+    fn json_lines_are_read() {
+        assert_eq!(
+            parse_line(r#"{"progress":{"stage":"stopping","status":"started","ms":null,"message":null}}"#),
+            Line::Progress(ProgressView {
+                stage: "stopping".into(),
+                status: "started".into(),
+                ms: None,
+                message: None
+            })
+        );
+        assert_eq!(
+            parse_line(r#"{"error":{"code":"invalid_request","message":"no"}}"#),
+            Line::Error {
+                code: "invalid_request".into(),
+                message: "no".into()
+            }
+        );
+        match parse_line(r#"{"outcome":"rolled_back","active_store":"classic","stages":[{"name":"stopping","ms":3}],"error":"boom","daemon_log":["x"],"backup":null}"#) {
+            Line::Outcome(o) => {
+                assert_eq!(o.outcome, "rolled_back");
+                assert_eq!(o.active_store, Some(ImageStore::Classic));
+                assert_eq!(o.daemon_log, ["x"]);
+                assert!(o.message.contains("put the previous daemon.json back"), "{}", o.message);
+            }
+            other => panic!("{other:?}"),
+        }
+        assert_eq!(parse_line("not json"), Line::Other);
+    }
+
+    /// A stand-in for pkexec that runs its arguments, and a stand-in stowctl that prints what
+    /// the real one prints: the whole path, from spawning to the parsed outcome.
+    #[tokio::test]
+    async fn runs_the_elevated_command_and_streams_its_progress() {
+        let dir = tempfile::tempdir().unwrap();
+        let pkexec = dir.path().join("pkexec");
+        std::fs::write(&pkexec, "#!/bin/sh\nexec \"$@\"\n").unwrap();
+        let stowctl = dir.path().join("stowctl");
+        std::fs::write(
+            &stowctl,
+            "#!/bin/sh\necho \"args: $*\" >&2\necho '{\"progress\":{\"stage\":\"stopping\",\"status\":\"started\",\"ms\":null,\"message\":null}}'\necho '{\"progress\":{\"stage\":\"stopping\",\"status\":\"finished\",\"ms\":5,\"message\":null}}'\necho '{\"outcome\":\"applied\",\"active_store\":\"containerd\",\"stages\":[{\"name\":\"stopping\",\"ms\":5}],\"error\":null,\"daemon_log\":[],\"backup\":\"/etc/docker/daemon.json.bak\"}'\n",
+        )
+        .unwrap();
+        let denied = dir.path().join("denied");
+        std::fs::write(&denied, "#!/bin/sh\nexit 126\n").unwrap();
+        for f in [&pkexec, &stowctl, &denied] {
+            std::fs::set_permissions(f, std::fs::Permissions::from_mode(0o755)).unwrap();
+        }
+        let seen = std::sync::Mutex::new(Vec::new());
+        let args = change_args(
+            &engine("system", "running process"),
+            &Request::Store(ImageStore::Containerd),
+        )
+        .unwrap();
+        let o = run(&pkexec, &stowctl, &args, |p| {
+            seen.lock().unwrap().push(format!("{}:{}", p.stage, p.status))
+        })
+        .await
+        .unwrap();
+        assert_eq!(o.outcome, "applied");
+        assert_eq!(o.active_store, Some(ImageStore::Containerd));
+        assert_eq!(
+            *seen.lock().unwrap(),
+            ["stopping:started", "stopping:finished"]
+        );
+
+        let err = run(&denied, &stowctl, &args, |_| {}).await.unwrap_err();
+        assert_eq!(err.code(), stowage_core::ErrorCode::PermissionDenied);
+        assert!(err.to_string().contains("refused or dismissed"), "{err}");
+    }
+}

@@ -1,0 +1,93 @@
+//! Keeping the tray and the window in step with the engine, whoever changes it: the core's
+//! [`watch`](stowage_core::watch) reports daemon.json edits and engine restarts; each report
+//! becomes a fresh status for the tray and an `engine_changed` event for the page.
+
+use std::time::Duration;
+
+use stowage_core::engine::status::{status, StatusOptions};
+use stowage_core::watch::{watch, Change, WatchOptions, WatchTarget};
+use tauri::{AppHandle, Manager};
+
+use crate::events::{emit, AppEvent};
+use crate::state::AppState;
+
+/// Starts the watch task (it follows the managed engine when it changes).
+pub fn spawn(app: AppHandle) {
+    tauri::async_runtime::spawn(async move { run(app).await });
+}
+
+async fn run(app: AppHandle) {
+    let state = app.state::<AppState>();
+    loop {
+        let engine = match state.engine().await {
+            Ok(e) => e,
+            Err(error) => {
+                tracing::warn!(%error, "no engine to watch yet");
+                tokio::time::sleep(Duration::from_secs(5)).await;
+                continue;
+            }
+        };
+        let target = WatchTarget {
+            host: engine.host.clone(),
+            config_file: engine.config_file.clone(),
+            pid: engine.process.as_ref().map(|p| p.pid),
+        };
+        tracing::info!(host = %target.host, config = %target.config_file.display(), pid = ?target.pid, "watching the engine");
+        let mut w = match watch(target, WatchOptions::default()) {
+            Ok(w) => w,
+            Err(error) => {
+                tracing::warn!(%error, "cannot watch the engine");
+                tokio::time::sleep(Duration::from_secs(5)).await;
+                continue;
+            }
+        };
+        loop {
+            tokio::select! {
+                change = w.next() => {
+                    let Some(first) = change else { break };
+                    let (mut config_changed, mut restarted) = classify(&first);
+                    while let Some(more) = w.try_next() {
+                        let (c, r) = classify(&more);
+                        config_changed |= c;
+                        restarted |= r;
+                    }
+                    tracing::debug!(?first, config_changed, restarted, "engine changed");
+                    if restarted {
+                        // A new dockerd has a new PID: find it (this may retarget the watch).
+                        let _ = state.refresh_engine().await;
+                    }
+                    refresh(&app, config_changed).await;
+                }
+                _ = state.engine_switched.notified() => break,
+            }
+        }
+    }
+}
+
+fn classify(c: &Change) -> (bool, bool) {
+    match c {
+        Change::Config => (true, false),
+        Change::Engine { restarted, .. } => (false, *restarted),
+    }
+}
+
+/// Reads the engine's status now and hands it to the tray and the page.
+pub async fn refresh_now(app: &AppHandle) {
+    refresh(app, true).await;
+}
+
+async fn refresh(app: &AppHandle, config_changed: bool) {
+    let state = app.state::<AppState>();
+    let Ok(engine) = state.engine().await else {
+        return;
+    };
+    let st = status(&engine, &StatusOptions::default()).await;
+    crate::tray::set_status(app, &st);
+    emit(
+        app,
+        AppEvent::EngineChanged {
+            status: Box::new(st),
+            config_changed,
+        },
+    );
+}
