@@ -3,7 +3,25 @@
 
 /// Every `#[tauri::command]` that `main.rs` registers. A command missing here gets no
 /// generated permission, so the webview cannot call it.
-const COMMANDS: &[&str] = &["app_info", "engine_status"];
+const COMMANDS: &[&str] = &[
+    "app_info",
+    "ui_painted",
+    "general_engines",
+    "general_select_engine",
+    "general_prefs",
+    "general_set_prefs",
+    "features_list",
+    "features_plan",
+    "features_apply",
+    "features_discard",
+    "engine_status",
+    "engine_restart",
+    "engine_config",
+    "engine_logs",
+    "about_versions",
+    "about_open_log_folder",
+    "about_export_diagnostics",
+];
 
 fn main() {
     let attributes = tauri_build::Attributes::new()

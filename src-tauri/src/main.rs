@@ -1,21 +1,87 @@
 //! Stowage desktop app: a thin Tauri shell over the GUI-free core crate.
 //!
-//! State lives in [`state::AppState`] (managed by Tauri); commands are small adapters in
-//! [`commands`]. The tray and the full settings window come in later issues.
+//! A settings window (one page module per settings page, here in [`commands`] and in
+//! `ui/pages/`), a tray menu ([`tray`]), and a sync task ([`sync`]) that keeps both in step with
+//! the engine. Every change goes through [`operations`], the one apply path. State lives in
+//! [`state::AppState`] (managed by Tauri); there are no globals.
+//!
+//! Usage: `stowage [--engine NAME | -H unix:///path/docker.sock] [--minimized]`; without an
+//! engine option the engine comes from `DOCKER_HOST`, then the settings' default, then discovery.
 
 // Release builds on Windows get no console window next to the app's window.
 #![cfg_attr(not(debug_assertions), windows_subsystem = "windows")]
 
+mod bundle;
 mod commands;
+mod events;
 mod logging;
+mod operations;
+mod prefs;
+mod privileged;
 mod state;
+mod sync;
+mod tray;
 
-use tauri::Manager;
+use stowage_core::engine::discovery::Selector;
+use tauri::{AppHandle, Manager, WindowEvent};
 
 /// Product name shown to people; matches `productName` in `tauri.conf.json`.
 const PRODUCT_NAME: &str = "Stowage";
 
+/// The settings window's label (capabilities/main.json grants it the app's commands).
+pub const MAIN_WINDOW: &str = "main";
+
+/// Command-line options.
+#[derive(Debug, Default)]
+struct Args {
+    selector: Selector,
+    minimized: bool,
+}
+
+fn parse_args(args: impl IntoIterator<Item = String>) -> Result<Args, String> {
+    let mut out = Args::default();
+    let mut it = args.into_iter();
+    while let Some(a) = it.next() {
+        let (flag, inline) = match a.split_once('=') {
+            Some((f, v)) if f.starts_with("--") => (f.to_string(), Some(v.to_string())),
+            _ => (a.clone(), None),
+        };
+        let mut value = |name: &str| {
+            inline
+                .clone()
+                .or_else(|| it.next())
+                .ok_or_else(|| format!("{name} needs a value"))
+        };
+        match flag.as_str() {
+            "--engine" => out.selector.engine = Some(value("--engine")?),
+            "-H" | "--host" => out.selector.host = Some(value("--host")?),
+            "--minimized" => out.minimized = true,
+            other => return Err(format!("unknown option `{other}`; usage: stowage [--engine NAME | -H HOST] [--minimized]")),
+        }
+    }
+    Ok(out)
+}
+
+/// Shows the settings window (and a page of it).
+pub fn show_window(app: &AppHandle, page: Option<&str>) {
+    if let Some(w) = app.get_webview_window(MAIN_WINDOW) {
+        let _ = w.show();
+        let _ = w.unminimize();
+        let _ = w.set_focus();
+    }
+    if let Some(page) = page {
+        events::emit(app, events::AppEvent::Navigate { page: page.to_string() });
+    }
+}
+
 fn main() {
+    let args = match parse_args(std::env::args().skip(1)) {
+        Ok(a) => a,
+        Err(e) => {
+            eprintln!("stowage: {e}");
+            std::process::exit(64);
+        }
+    };
     let paths = match stowage_core::paths::StowagePaths::from_env() {
         Ok(p) => p,
         Err(e) => {
@@ -29,13 +95,61 @@ fn main() {
     tauri::Builder::default()
         .invoke_handler(tauri::generate_handler![
             commands::app::app_info,
-            commands::engine::engine_status
+            commands::app::ui_painted,
+            commands::general::general_engines,
+            commands::general::general_select_engine,
+            commands::general::general_prefs,
+            commands::general::general_set_prefs,
+            commands::features::features_list,
+            commands::features::features_plan,
+            commands::features::features_apply,
+            commands::features::features_discard,
+            commands::engine::engine_status,
+            commands::engine::engine_restart,
+            commands::engine::engine_config,
+            commands::engine::engine_logs,
+            commands::about::about_versions,
+            commands::about::about_open_log_folder,
+            commands::about::about_export_diagnostics,
         ])
         .setup(move |app| {
             let info = app.package_info();
             tracing::info!(name = %info.name, version = %info.version, "stowage app starting");
-            app.manage(state::AppState::new(paths.clone()));
+            let prefs = prefs::load(&paths.settings_file()).unwrap_or_else(|error| {
+                tracing::warn!(%error, "app preferences unreadable; using the defaults");
+                prefs::Prefs::default()
+            });
+            app.manage(state::AppState::new(paths.clone(), args.selector.clone()));
+            app.manage(tray::TrayState::default());
+            if prefs.tray {
+                if let Err(error) = tray::build(app.handle()) {
+                    tracing::warn!(%error, "no tray icon; the app works from its window");
+                }
+            }
+            if args.minimized && tray::is_shown(app.handle()) && tray::host_available() {
+                if let Some(w) = app.get_webview_window(MAIN_WINDOW) {
+                    let _ = w.hide();
+                }
+            }
+            // Resolve the engine while the page loads, then keep tray and window in sync.
+            let handle = app.handle().clone();
+            tauri::async_runtime::spawn(async move {
+                if let Err(error) = handle.state::<state::AppState>().engine().await {
+                    tracing::warn!(%error, "no engine yet");
+                }
+                sync::spawn(handle);
+            });
             Ok(())
+        })
+        .on_window_event(|window, event| {
+            if let WindowEvent::CloseRequested { api, .. } = event {
+                // With a tray icon somewhere to click, closing only hides the window.
+                let app = window.app_handle();
+                if window.label() == MAIN_WINDOW && tray::is_shown(app) && tray::host_available() {
+                    api.prevent_close();
+                    let _ = window.hide();
+                }
+            }
         })
         .run(tauri::generate_context!())
         .unwrap_or_else(|error| {
@@ -43,4 +157,24 @@ fn main() {
             eprintln!("stowage: {error}");
             std::process::exit(1);
         });
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn args(a: &[&str]) -> Result<Args, String> {
+        parse_args(a.iter().map(|s| s.to_string()))
+    }
+
+    #[test]
+    fn engine_options_are_read() {
+        let a = args(&["--engine", "lab", "--minimized"]).unwrap();
+        assert_eq!(a.selector.engine.as_deref(), Some("lab"));
+        assert!(a.minimized);
+        let a = args(&["--host=unix:///x.sock"]).unwrap();
+        assert_eq!(a.selector.host.as_deref(), Some("unix:///x.sock"));
+        assert!(args(&["--engine"]).is_err());
+        assert!(args(&["--bogus"]).unwrap_err().contains("unknown option"));
+    }
 }

@@ -311,15 +311,15 @@ async fn privileged_run(
         command: "stowctl".into(),
         message: "this change needs root, and stowctl was not found next to the app or on PATH".into(),
     })?;
+    let args = args(engine)?;
     let pkexec = privileged::pkexec_path().ok_or_else(|| Error::PermissionDenied {
         path: engine.config_file.clone(),
         hint: Some(format!(
             "this change needs root and pkexec is not installed; run `sudo {} {}`",
             stowctl.display(),
-            args(engine).map(|a| a.join(" ")).unwrap_or_default()
+            args.join(" ")
         )),
     })?;
-    let args = args(engine)?;
     privileged::run(&pkexec, &stowctl, &args, move |p| sink(p)).await
 }
 

@@ -1,4 +1,4 @@
-//! About the app itself.
+//! About the app itself (not a page): its name and version, and the first-paint marker.
 
 use serde::Serialize;
 
@@ -15,6 +15,22 @@ pub fn app_info() -> AppInfo {
     AppInfo {
         name: crate::PRODUCT_NAME.to_owned(),
         version: env!("CARGO_PKG_VERSION").to_owned(),
+    }
+}
+
+/// The page painted something worth timing (`engine-data`: the first real engine status). Logged;
+/// with `STOWAGE_BENCH_MARKERS=1` also printed as `STOWAGE_MARK <what> <unix ms>` on stdout for
+/// scripts/bench-app.sh.
+#[tauri::command]
+#[tracing::instrument]
+pub fn ui_painted(what: String) {
+    let ms = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis())
+        .unwrap_or(0);
+    tracing::info!(%what, unix_ms = ms, "painted");
+    if std::env::var_os("STOWAGE_BENCH_MARKERS").is_some_and(|v| v == "1") {
+        println!("STOWAGE_MARK {what} {ms}");
     }
 }
 

@@ -1,14 +1,142 @@
-//! The Engine page: status of the managed engine.
+//! The Engine page: status, Restart, the daemon.json preview and the daemon's recent log lines.
 
+use std::path::{Path, PathBuf};
+
+use serde::Serialize;
 use stowage_core::engine::status::{status, Status, StatusOptions};
+use stowage_core::engine::Engine;
+use stowage_core::restart::RestartMethod;
+use tauri::AppHandle;
 
 use super::CommandError;
+use crate::operations::{self, OutcomeView};
 use crate::state::AppState;
 
-/// Status of the managed engine (same contract as `stowctl status --json`).
+/// Status of the managed engine (same contract as `stowctl status --json`), with how it restarts.
+#[derive(Debug, Clone, Serialize)]
+pub struct EngineView {
+    #[serde(flatten)]
+    pub status: Status,
+    pub restart_method: Option<String>,
+}
+
+/// Status of the managed engine.
 #[tauri::command]
 #[tracing::instrument(skip_all)]
-pub async fn engine_status(state: tauri::State<'_, AppState>) -> Result<Status, CommandError> {
+pub async fn engine_status(state: tauri::State<'_, AppState>) -> Result<EngineView, CommandError> {
     let engine = state.engine().await?;
-    Ok(status(&engine, &StatusOptions::default()).await)
+    let restart_method = RestartMethod::for_engine(&engine, None, &state.paths)
+        .ok()
+        .map(|m| m.describe(&engine));
+    Ok(EngineView {
+        status: status(&engine, &StatusOptions::default()).await,
+        restart_method,
+    })
+}
+
+/// Restarts the engine; progress arrives as events.
+#[tauri::command]
+#[tracing::instrument(skip_all)]
+pub async fn engine_restart(app: AppHandle) -> Result<OutcomeView, CommandError> {
+    Ok(operations::restart(&app, "window").await?)
+}
+
+/// daemon.json as it is on disk.
+#[derive(Debug, Clone, Serialize)]
+pub struct ConfigView {
+    pub path: PathBuf,
+    pub exists: bool,
+    pub text: String,
+    pub error: Option<String>,
+}
+
+/// The engine's daemon.json (read-only preview).
+#[tauri::command]
+#[tracing::instrument(skip_all)]
+pub async fn engine_config(state: tauri::State<'_, AppState>) -> Result<ConfigView, CommandError> {
+    let engine = state.engine().await?;
+    let path = engine.config_file.clone();
+    Ok(match tokio::fs::read_to_string(&path).await {
+        Ok(text) => ConfigView { path, exists: true, text, error: None },
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => ConfigView {
+            path,
+            exists: false,
+            text: String::new(),
+            error: None,
+        },
+        Err(e) => ConfigView {
+            error: Some(stowage_core::Error::io(&path, "read", e).to_string()),
+            path,
+            exists: true,
+            text: String::new(),
+        },
+    })
+}
+
+/// The daemon's recent log lines and where they come from.
+#[derive(Debug, Clone, Serialize)]
+pub struct LogsView {
+    pub source: Option<String>,
+    pub lines: Vec<String>,
+}
+
+/// The daemon's last lines: the journal for systemd units, Stowage's log file for daemons it
+/// restarted, else the file the running dockerd writes its stderr to.
+#[tauri::command]
+#[tracing::instrument(skip_all)]
+pub async fn engine_logs(state: tauri::State<'_, AppState>) -> Result<LogsView, CommandError> {
+    let engine = state.engine().await?;
+    Ok(recent_log(&engine, &state.paths, 80).await)
+}
+
+/// The daemon's last `n` log lines (also used by the diagnostics bundle).
+pub async fn recent_log(engine: &Engine, paths: &stowage_core::paths::StowagePaths, n: usize) -> LogsView {
+    let method = RestartMethod::for_engine(engine, None, paths).ok();
+    if let Some(m) = &method {
+        let lines = m.last_log_lines(n).await;
+        if !lines.is_empty() {
+            let source = match m {
+                RestartMethod::Systemd { unit } => format!("journalctl -u {unit}"),
+                RestartMethod::UserSystemd { unit } => format!("journalctl --user -u {unit}"),
+                RestartMethod::Process { log_file } => log_file.display().to_string(),
+                _ => "daemon log".into(),
+            };
+            return LogsView { source: Some(source), lines };
+        }
+    }
+    // A dockerd started by someone else may write its stderr to a file: read that one.
+    if let Some(file) = engine.process.as_ref().and_then(|p| stderr_file(p.pid)) {
+        let f = file.clone();
+        let lines = tokio::task::spawn_blocking(move || stowage_core::supervise::tail_lines(&f, n))
+            .await
+            .unwrap_or_default();
+        return LogsView { source: Some(file.display().to_string()), lines };
+    }
+    LogsView { source: None, lines: Vec::new() }
+}
+
+/// The regular file a process's stderr goes to, when it goes to one.
+fn stderr_file(pid: u32) -> Option<PathBuf> {
+    let target = std::fs::read_link(format!("/proc/{pid}/fd/2")).ok()?;
+    Path::new(&target).is_file().then_some(target)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_process_writing_stderr_to_a_file_is_found() {
+        let dir = tempfile::tempdir().unwrap();
+        let log = dir.path().join("d.log");
+        let f = std::fs::File::create(&log).unwrap();
+        let mut child = std::process::Command::new("sleep")
+            .arg("5")
+            .stderr(f)
+            .spawn()
+            .unwrap();
+        assert_eq!(stderr_file(child.id()), Some(log));
+        child.kill().unwrap();
+        child.wait().unwrap();
+    }
 }

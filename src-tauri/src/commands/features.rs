@@ -1,0 +1,80 @@
+//! The "Features in development" page: the catalog's Beta and Experimental features with their
+//! state on the managed engine; a change is planned (diff, restart, hidden images, findings),
+//! then applied with progress events.
+
+use serde::{Deserialize, Serialize};
+use stowage_core::engine::ImageStore;
+use stowage_core::features::state::evaluate;
+use stowage_core::features::FeatureState;
+use stowage_core::switch::{prepare, Request};
+use stowage_core::Error;
+use tauri::AppHandle;
+
+use super::CommandError;
+use crate::operations::{self, OutcomeView, PlanView};
+use crate::state::AppState;
+
+/// Every feature on the managed engine.
+#[derive(Debug, Clone, Serialize)]
+pub struct FeaturesView {
+    pub engine: String,
+    pub reachable: bool,
+    pub active_store: Option<ImageStore>,
+    pub features: Vec<FeatureState>,
+}
+
+/// One checkbox the user changed.
+#[derive(Debug, Clone, Deserialize)]
+pub struct FeatureToggle {
+    pub id: String,
+    pub enable: bool,
+}
+
+/// The features with their state, availability and reason.
+#[tauri::command]
+#[tracing::instrument(skip_all)]
+pub async fn features_list(state: tauri::State<'_, AppState>) -> Result<FeaturesView, CommandError> {
+    let engine = state.engine().await?;
+    let (_, facts) = prepare::load_facts(&engine).await?;
+    let catalog = prepare::catalog(&state.paths)?;
+    Ok(FeaturesView {
+        engine: engine.name,
+        reachable: facts.version.is_some(),
+        active_store: facts.active_store,
+        features: evaluate(&catalog, &facts),
+    })
+}
+
+/// Plans the changed checkboxes; the plan stays on screen until applied or discarded.
+#[tauri::command]
+#[tracing::instrument(skip(state))]
+pub async fn features_plan(
+    state: tauri::State<'_, AppState>,
+    changes: Vec<FeatureToggle>,
+) -> Result<PlanView, CommandError> {
+    let request = Request::Features(changes.into_iter().map(|c| (c.id, c.enable)).collect());
+    let pending = operations::plan(&state, request).await?;
+    Ok(operations::view(&pending))
+}
+
+/// Applies the plan on screen (`plan_id`): progress arrives as events; returns the outcome.
+#[tauri::command]
+#[tracing::instrument(skip(app, state))]
+pub async fn features_apply(
+    app: AppHandle,
+    state: tauri::State<'_, AppState>,
+    plan_id: u64,
+) -> Result<OutcomeView, CommandError> {
+    let pending = state.take_pending(plan_id).ok_or_else(|| {
+        Error::InvalidRequest("this plan is no longer current: review the change again".into())
+    })?;
+    Ok(operations::apply(&app, pending, "window").await?)
+}
+
+/// Drops the plan on screen (Cancel).
+#[tauri::command]
+#[tracing::instrument(skip_all)]
+pub async fn features_discard(state: tauri::State<'_, AppState>) -> Result<(), CommandError> {
+    state.set_pending(None);
+    Ok(())
+}

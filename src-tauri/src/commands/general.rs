@@ -1,0 +1,115 @@
+//! The General page: which engine Stowage manages, start at login, the tray icon, the theme.
+
+use serde::Serialize;
+use stowage_core::engine::status::{status, Status, StatusOptions};
+use stowage_core::Error;
+use tauri::AppHandle;
+
+use super::CommandError;
+use crate::prefs::{self, Prefs};
+use crate::state::AppState;
+
+/// One engine of the picker.
+#[derive(Debug, Clone, Serialize)]
+pub struct EngineEntry {
+    pub name: String,
+    pub kind: String,
+    pub host: String,
+    pub config_file: String,
+    pub source: String,
+    pub running: bool,
+}
+
+/// The picker: every engine found, and the managed one.
+#[derive(Debug, Clone, Serialize)]
+pub struct EnginesView {
+    pub current: Option<String>,
+    pub engines: Vec<EngineEntry>,
+}
+
+/// Engines found on this machine (discovered again on every call).
+#[tauri::command]
+#[tracing::instrument(skip_all)]
+pub async fn general_engines(state: tauri::State<'_, AppState>) -> Result<EnginesView, CommandError> {
+    let current = state.engine().await.ok();
+    let mut engines: Vec<EngineEntry> = state
+        .discover()
+        .await?
+        .into_iter()
+        .map(|e| EngineEntry {
+            running: e.process.is_some(),
+            kind: e.kind.as_str().into(),
+            config_file: e.config_file.display().to_string(),
+            name: e.name,
+            host: e.host,
+            source: e.source,
+        })
+        .collect();
+    // The managed engine is always listed (e.g. chosen through DOCKER_HOST).
+    if let Some(c) = &current {
+        if !engines.iter().any(|e| e.name == c.name) {
+            engines.insert(
+                0,
+                EngineEntry {
+                    name: c.name.clone(),
+                    kind: c.kind.as_str().into(),
+                    host: c.host.clone(),
+                    config_file: c.config_file.display().to_string(),
+                    source: c.source.clone(),
+                    running: c.process.is_some(),
+                },
+            );
+        }
+    }
+    Ok(EnginesView {
+        current: current.map(|e| e.name),
+        engines,
+    })
+}
+
+/// Manages the engine named `name` from now on, and makes it the default in the settings.
+#[tauri::command]
+#[tracing::instrument(skip(app, state))]
+pub async fn general_select_engine(
+    app: AppHandle,
+    state: tauri::State<'_, AppState>,
+    name: String,
+) -> Result<Status, CommandError> {
+    let engine = state
+        .discover()
+        .await?
+        .into_iter()
+        .find(|e| e.name == name)
+        .ok_or_else(|| Error::EngineNotFound(format!("no engine named `{name}` was found")))?;
+    let mut settings = state.settings()?;
+    settings.set_default_engine(&name);
+    settings.save()?;
+    state.select_by_name(&name);
+    state.set_pending(None);
+    state.set_engine(engine.clone()).await;
+    let st = status(&engine, &StatusOptions::default()).await;
+    crate::sync::refresh_now(&app).await;
+    Ok(st)
+}
+
+/// The app's preferences.
+#[tauri::command]
+#[tracing::instrument(skip_all)]
+pub async fn general_prefs(state: tauri::State<'_, AppState>) -> Result<Prefs, CommandError> {
+    Ok(prefs::load(&state.paths.settings_file())?)
+}
+
+/// Saves and applies the app's preferences.
+#[tauri::command]
+#[tracing::instrument(skip(app, state))]
+pub async fn general_set_prefs(
+    app: AppHandle,
+    state: tauri::State<'_, AppState>,
+    prefs: Prefs,
+) -> Result<Prefs, CommandError> {
+    prefs::save(&state.paths.settings_file(), &prefs)?;
+    let exe = std::env::current_exe().unwrap_or_else(|_| "stowage".into());
+    prefs::set_autostart(&prefs::autostart_file(&state.paths), prefs.start_at_login, &exe)?;
+    crate::tray::set_visible(&app, prefs.tray)?;
+    Ok(prefs)
+}
