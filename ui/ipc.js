@@ -1,5 +1,5 @@
-// The only module that talks to the Tauri backend. Everything else imports these
-// functions, so the page can be rendered (and tested) without window.__TAURI__.
+// The only module that talks to the Tauri backend (invoke and the event channel). Pages import
+// these functions, so they can be rendered without window.__TAURI__ (e.g. in a plain browser).
 
 /** Thrown when the page runs outside the Tauri webview (e.g. a plain browser). */
 export class IpcUnavailableError extends Error {
@@ -17,34 +17,59 @@ function tauri() {
   return api;
 }
 
+function call(command, args) {
+  try {
+    return tauri().core.invoke(command, args);
+  } catch (error) {
+    return Promise.reject(error);
+  }
+}
+
 /** Whether the page runs inside the Tauri webview. */
 export function isAvailable() {
   const api = globalThis.__TAURI__;
   return Boolean(api && api.core && api.event);
 }
 
-/**
- * Name and version of the running app.
- * @returns {Promise<{name: string, version: string}>}
- */
-export function appInfo() {
-  return tauri().core.invoke("app_info");
-}
+/** The backend's single event channel (see src-tauri/src/events.rs). */
+export const EVENT_CHANNEL = "stowage:event";
 
 /**
- * Subscribes to a backend event.
- * @param {string} event event name
- * @param {(payload: unknown) => void} handler called with each event's payload
+ * Subscribes to backend events; `handler` gets `{type, ...}` payloads.
  * @returns {Promise<() => void>} resolves to a function that unsubscribes
  */
-export function onEvent(event, handler) {
-  return tauri().event.listen(event, (message) => handler(message.payload));
+export function onAppEvent(handler) {
+  try {
+    return tauri().event.listen(EVENT_CHANNEL, (message) => handler(message.payload));
+  } catch (error) {
+    return Promise.reject(error);
+  }
 }
 
-/**
- * Status of the managed engine (same shape as `stowctl status --json`).
- * @returns {Promise<object>}
- */
-export function engineStatus() {
-  return tauri().core.invoke("engine_status");
-}
+// App
+export const appInfo = () => call("app_info");
+export const uiPainted = (what) => call("ui_painted", { what });
+
+// General
+export const generalEngines = () => call("general_engines");
+export const generalSelectEngine = (name) => call("general_select_engine", { name });
+export const generalPrefs = () => call("general_prefs");
+export const generalSetPrefs = (prefs) => call("general_set_prefs", { prefs });
+
+// Features in development
+export const featuresList = () => call("features_list");
+/** @param {{id: string, enable: boolean}[]} changes */
+export const featuresPlan = (changes) => call("features_plan", { changes });
+export const featuresApply = (planId) => call("features_apply", { planId });
+export const featuresDiscard = () => call("features_discard");
+
+// Engine
+export const engineStatus = () => call("engine_status");
+export const engineRestart = () => call("engine_restart");
+export const engineConfig = () => call("engine_config");
+export const engineLogs = () => call("engine_logs");
+
+// About / Troubleshoot
+export const aboutVersions = () => call("about_versions");
+export const aboutOpenLogFolder = () => call("about_open_log_folder");
+export const aboutExportDiagnostics = () => call("about_export_diagnostics");

@@ -1,73 +1,139 @@
-// Page logic. Talks to the backend only through ./ipc.js.
-import { appInfo, engineStatus } from "./ipc.js";
+// The settings window's shell: sidebar navigation (hash routes), the engine chip, notices, the
+// theme, and dispatching backend events to the page on screen. Talks to the backend only
+// through ./ipc.js; each page is one module in ./pages/.
+import * as ipc from "./ipc.js";
+import about from "./pages/about.js";
+import diagnostics from "./pages/diagnostics.js";
+import engine from "./pages/engine.js";
+import features from "./pages/features.js";
+import general from "./pages/general.js";
+import images from "./pages/images.js";
+import { errorView, h, replace } from "./ui.js";
 
-function setText(id, text) {
-  const element = document.getElementById(id);
-  if (element) {
-    element.textContent = text;
-  }
+const PAGES = [general, features, engine, images, diagnostics, about];
+const DEFAULT_PAGE = "general";
+
+let current = null;
+let pendingConfirm = null;
+let painted = false;
+
+const ctx = {
+  navigate: (id) => {
+    if (location.hash === `#${id}`) show(id, true);
+    else location.hash = `#${id}`;
+  },
+  applyTheme,
+  notice,
+  /** A plan the tray asked to confirm, taken once by the Features page. */
+  takeConfirm() {
+    const p = pendingConfirm;
+    pendingConfirm = null;
+    return p;
+  },
+};
+
+function applyTheme(theme) {
+  document.documentElement.dataset.theme = theme || "system";
 }
 
-function showStatus(message, kind = "info") {
-  const status = document.getElementById("status");
-  if (status) {
-    status.dataset.kind = kind;
-    status.textContent = message;
-  }
+function notice(message, detail, level = "error") {
+  const area = document.getElementById("notice");
+  const close = h("button", { type: "button", class: "link", onclick: () => replace(area) }, "Dismiss");
+  const box = level === "error" ? errorView({ message, detail }) : h("p", { role: "status" }, message);
+  box.append(close);
+  replace(area, box);
 }
 
-async function showAppInfo() {
+function pageFromHash() {
+  const id = location.hash.replace(/^#/, "");
+  return PAGES.some((p) => p.id === id) ? id : DEFAULT_PAGE;
+}
+
+async function show(id, focus) {
+  const page = PAGES.find((p) => p.id === id) ?? PAGES[0];
+  if (current && current !== page && current.unmount) current.unmount();
+  current = page;
+  for (const a of document.querySelectorAll("#nav-list a")) {
+    if (a.dataset.page === page.id) a.setAttribute("aria-current", "page");
+    else a.removeAttribute("aria-current");
+  }
+  const title = document.getElementById("page-title");
+  title.textContent = page.title;
+  document.title = `${page.title} · Stowage`;
+  document.body.dataset.page = page.id;
+  const body = document.getElementById("page-body");
+  if (focus) title.focus();
   try {
-    const info = await appInfo();
-    setText("app-name", info.name);
-    setText("app-version", `v${info.version}`);
-    setText("fact-name", info.name);
-    setText("fact-version", info.version);
-    document.title = info.name;
-    showStatus("");
+    await page.mount(body, ctx);
   } catch (error) {
-    setText("fact-name", "unknown");
-    setText("fact-version", "unknown");
-    showStatus(`Could not read the app info: ${error instanceof Error ? error.message : String(error)}`, "error");
+    replace(body, errorView(error, "This page could not be shown."));
   }
 }
 
-function configuredText(status) {
-  if (status.configured_store === null) {
-    return `daemon.json unreadable: ${status.config_error ?? "unknown error"}`;
-  }
-  if (status.configured_store === "default") {
-    return status.effective_default ? `not set (default for this engine: ${status.effective_default})` : "not set";
-  }
-  return status.configured_store;
+function chipText(st) {
+  if (!st.reachable) return `${st.engine.name}: not answering`;
+  return `${st.engine.name} · ${st.active_store ?? "unknown"} store`;
 }
 
-async function showEngineStatus() {
-  const card = document.getElementById("engine-card");
-  try {
-    const st = await engineStatus();
-    setText("engine-name", `${st.engine.name} (${st.engine.kind}) ${st.engine.host}`);
-    setText("engine-version", st.engine_version ? `${st.engine_version} (API ${st.api_version})` : "not reachable");
-    setText("engine-active-store", st.active_store ? `${st.active_store} (${st.driver})` : "unknown");
-    setText("engine-configured-store", configuredText(st));
-    setText("engine-counts", st.reachable ? `${st.images} / ${st.containers}` : "-");
-    setText("engine-config-file", st.engine.config_file);
-    if (!st.reachable) {
-      showStatus(`The engine did not answer: ${st.error ?? "unknown error"}`, "error");
-    } else if (st.in_agreement === false) {
-      showStatus("daemon.json asks for a different image store than the one running: restart the engine to apply it.", "warning");
-    }
-  } catch (error) {
-    setText("engine-name", "none");
-    showStatus(`Could not reach an engine: ${error && error.message ? error.message : String(error)}`, "error");
-  } finally {
-    card?.setAttribute("aria-busy", "false");
+function showChip(st) {
+  const chip = document.getElementById("engine-chip");
+  chip.textContent = chipText(st);
+  chip.dataset.store = st.active_store ?? "unknown";
+  chip.dataset.reachable = String(st.reachable);
+  chip.setAttribute("aria-busy", "false");
+  if (!painted) {
+    painted = true;
+    // Two frames: the chip is on screen, then tell the backend (scripts/bench-app.sh times it).
+    requestAnimationFrame(() => requestAnimationFrame(() => ipc.uiPainted("engine-data").catch(() => {})));
   }
+}
+
+function onEvent(ev) {
+  switch (ev.type) {
+    case "engine_changed":
+      showChip(ev.status);
+      break;
+    case "navigate":
+      ctx.navigate(ev.page);
+      break;
+    case "confirm_plan":
+      if (current?.id === "features") {
+        current.onEvent(ev);
+        return;
+      }
+      pendingConfirm = ev.plan;
+      ctx.navigate("features");
+      return;
+    case "notice":
+      notice(ev.message, ev.detail, ev.level);
+      break;
+    default:
+  }
+  current?.onEvent?.(ev);
 }
 
 async function start() {
-  await showAppInfo();
-  await showEngineStatus();
+  if (!ipc.isAvailable()) {
+    replace(document.getElementById("page-body"), errorView(new ipc.IpcUnavailableError()));
+    return;
+  }
+  // The engine's status first: it is what the user came for.
+  ipc
+    .engineStatus()
+    .then(showChip)
+    .catch((error) => {
+      const chip = document.getElementById("engine-chip");
+      chip.textContent = "No engine";
+      chip.setAttribute("aria-busy", "false");
+      notice("Stowage could not find an engine to manage.", error?.detail ?? error?.message ?? String(error));
+    });
+  await ipc.onAppEvent(onEvent);
+  ipc.generalPrefs().then((p) => applyTheme(p.theme)).catch(() => {});
+  ipc.appInfo().then((info) => {
+    document.getElementById("app-version").textContent = `v${info.version}`;
+  }).catch(() => {});
+  window.addEventListener("hashchange", () => show(pageFromHash(), true));
+  await show(pageFromHash(), false);
 }
 
 if (document.readyState === "loading") {

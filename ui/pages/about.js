@@ -1,0 +1,75 @@
+// About / Troubleshoot: versions, the log folder, and a diagnostics bundle to attach to a report.
+import * as ipc from "../ipc.js";
+import { errorView, facts, h, replace } from "../ui.js";
+
+function webkitVersion() {
+  const m = /AppleWebKit\/([\d.]+)/.exec(navigator.userAgent);
+  return m ? `WebKit ${m[1]}` : navigator.userAgent;
+}
+
+export default {
+  id: "about",
+  title: "About / Troubleshoot",
+
+  async mount(root) {
+    this.versions = h("section", { class: "card", "aria-labelledby": "about-versions-title", "aria-busy": "true" }, h("h2", { id: "about-versions-title" }, "Versions"));
+    this.result = h("div", { id: "about-result", role: "status", "aria-live": "polite" });
+    const tools = h(
+      "section",
+      { class: "card", "aria-labelledby": "about-tools-title" },
+      h("h2", { id: "about-tools-title" }, "Troubleshoot"),
+      h("p", {}, "A diagnostics bundle holds the engine's status, its features, daemon.json and Stowage's settings with secrets (passwords, tokens, credentials in URLs) removed, and recent log lines. Read it before you share it."),
+      h(
+        "div",
+        { class: "actions" },
+        h("button", { type: "button", id: "about-export", class: "primary", onclick: () => this.export() }, "Export diagnostics bundle"),
+        h("button", { type: "button", id: "about-logs", class: "secondary", onclick: () => this.openLogs() }, "Open log folder"),
+      ),
+      this.result,
+    );
+    replace(root, this.versions, tools);
+    try {
+      const v = await ipc.aboutVersions();
+      replace(
+        this.versions,
+        h("h2", { id: "about-versions-title" }, "Versions"),
+        facts([
+          ["Stowage", v.app, "about-app-version"],
+          ["Tauri", v.tauri],
+          ["Web view", webkitVersion()],
+          ["Docker Engine", v.engine ? `${v.engine} (API ${v.api})` : "not answering"],
+          ["buildx", v.buildx ?? "not found"],
+          ["System", [v.os, v.kernel].filter(Boolean).join(", ") || "unknown"],
+          ["stowctl", v.stowctl ?? "not found"],
+          ["Log folder", v.log_dir],
+          ["Settings file", v.settings_file],
+        ]),
+      );
+    } catch (error) {
+      replace(this.versions, h("h2", { id: "about-versions-title" }, "Versions"), errorView(error));
+    } finally {
+      this.versions.setAttribute("aria-busy", "false");
+    }
+  },
+
+  async export() {
+    replace(this.result, h("p", { class: "muted" }, "Writing the bundle…"));
+    try {
+      const path = await ipc.aboutExportDiagnostics();
+      replace(this.result, h("p", {}, "Saved the diagnostics bundle as ", h("code", { id: "about-bundle-path" }, path), "."));
+    } catch (error) {
+      replace(this.result, errorView(error, "The bundle could not be written."));
+    }
+  },
+
+  async openLogs() {
+    try {
+      const path = await ipc.aboutOpenLogFolder();
+      replace(this.result, h("p", {}, "Opened ", h("code", {}, path), "."));
+    } catch (error) {
+      replace(this.result, errorView(error, "The log folder could not be opened."));
+    }
+  },
+
+  onEvent() {},
+};

@@ -1,0 +1,130 @@
+// Engine: status, Restart (with progress), the daemon.json preview and recent daemon log lines.
+import * as ipc from "../ipc.js";
+import { ProgressPanel } from "../progress.js";
+import { errorView, facts, h, replace, storeText } from "../ui.js";
+
+function configured(st) {
+  if (st.configured_store === null || st.configured_store === undefined) {
+    return `daemon.json unreadable: ${st.config_error ?? "unknown error"}`;
+  }
+  if (st.configured_store === "default") {
+    return st.effective_default ? `not set (this engine's default: ${st.effective_default})` : "not set";
+  }
+  return st.configured_store;
+}
+
+export default {
+  id: "engine",
+  title: "Engine",
+
+  async mount(root, ctx) {
+    this.ctx = ctx;
+    this.statusBox = h("section", { class: "card", "aria-labelledby": "engine-status-title", "aria-busy": "true" }, h("h2", { id: "engine-status-title" }, "Status"));
+    this.restartButton = h("button", { type: "button", id: "engine-restart", class: "secondary", onclick: () => this.restart() }, "Restart engine");
+    this.progress = new ProgressPanel("restart", "Restarting the engine");
+    this.configBox = h("section", { class: "card", "aria-labelledby": "engine-config-title" }, h("h2", { id: "engine-config-title" }, "daemon.json"));
+    this.logBox = h("section", { class: "card", "aria-labelledby": "engine-log-title" }, h("h2", { id: "engine-log-title" }, "Recent daemon log"));
+    replace(root, this.statusBox, h("div", { class: "actions" }, this.restartButton), this.progress.el, this.configBox, this.logBox);
+    await Promise.all([this.loadStatus(), this.loadConfig(), this.loadLogs()]);
+  },
+
+  async loadStatus() {
+    try {
+      const st = await ipc.engineStatus();
+      const e = st.engine;
+      replace(
+        this.statusBox,
+        h("h2", { id: "engine-status-title" }, "Status"),
+        st.reachable ? null : errorView({ message: "The engine does not answer.", detail: st.error }),
+        st.in_agreement === false ? h("p", { class: "warning" }, "daemon.json asks for a different image store than the one running: restart the engine to apply it.") : null,
+        facts([
+          ["Engine", `${e.name} (${e.kind})`, "engine-name"],
+          ["Version", st.engine_version ? `${st.engine_version} (API ${st.api_version})` : "not answering", "engine-version"],
+          ["Active image store", st.active_store ? `${st.active_store} (${st.driver})` : "unknown", "engine-active-store"],
+          ["Configured image store", configured(st), "engine-configured-store"],
+          ["Images / containers", st.reachable ? `${st.images} / ${st.containers}` : "—", "engine-counts"],
+          ["Socket", e.host, "engine-socket"],
+          ["Config file", e.config_file, "engine-config-file"],
+          ["Restart method", st.restart_method ?? "unknown", "engine-restart-method"],
+        ]),
+      );
+    } catch (error) {
+      replace(this.statusBox, h("h2", { id: "engine-status-title" }, "Status"), errorView(error));
+    } finally {
+      this.statusBox.setAttribute("aria-busy", "false");
+    }
+  },
+
+  async loadConfig() {
+    const title = h("h2", { id: "engine-config-title" }, "daemon.json");
+    try {
+      const c = await ipc.engineConfig();
+      replace(
+        this.configBox,
+        title,
+        h("p", { class: "muted" }, c.path),
+        c.error
+          ? errorView({ message: "daemon.json could not be read.", detail: c.error })
+          : c.exists
+            ? h("pre", { id: "engine-config", class: "code", tabindex: "0", "aria-label": "daemon.json content" }, c.text)
+            : h("p", { id: "engine-config", class: "muted" }, "The file does not exist: the engine runs on its defaults."),
+      );
+    } catch (error) {
+      replace(this.configBox, title, errorView(error));
+    }
+  },
+
+  async loadLogs() {
+    const title = h("h2", { id: "engine-log-title" }, "Recent daemon log");
+    try {
+      const l = await ipc.engineLogs();
+      replace(
+        this.logBox,
+        title,
+        l.source ? h("p", { class: "muted" }, `From ${l.source}`) : null,
+        l.lines.length
+          ? h("pre", { id: "engine-log", class: "code log", tabindex: "0", "aria-label": "Recent daemon log lines" }, l.lines.join("\n"))
+          : h("p", { id: "engine-log", class: "muted" }, "No daemon log lines were found for this engine."),
+      );
+    } catch (error) {
+      replace(this.logBox, title, errorView(error));
+    }
+  },
+
+  async restart() {
+    this.restartButton.disabled = true;
+    this.running = true;
+    this.progress.start(["stopping", "starting", "waiting_for_api", "verifying_store", "done"]);
+    try {
+      const outcome = await ipc.engineRestart();
+      this.progress.finish(outcome);
+    } catch (error) {
+      replace(this.progress.outcome, errorView(error));
+    } finally {
+      this.running = false;
+      this.restartButton.disabled = false;
+      await Promise.all([this.loadStatus(), this.loadLogs()]);
+    }
+  },
+
+  onEvent(ev) {
+    switch (ev.type) {
+      case "operation_started":
+        if (ev.kind === "restart") this.op = ev.op;
+        break;
+      case "progress":
+        if (ev.op === this.op) this.progress.update(ev.progress);
+        break;
+      case "operation_finished":
+        if (ev.op === this.op) this.progress.finish(ev.outcome);
+        break;
+      case "engine_changed":
+        if (!this.running) {
+          this.loadStatus();
+          if (ev.config_changed) this.loadConfig();
+        }
+        break;
+      default:
+    }
+  },
+};

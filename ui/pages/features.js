@@ -1,0 +1,307 @@
+// "Features in development": Beta and Experimental tabs, one checkbox per catalog feature.
+// A changed checkbox shows the plan; Apply & Restart runs it with a staged progress bar.
+import * as ipc from "../ipc.js";
+import { ProgressPanel } from "../progress.js";
+import { diffView, errorView, h, replace, storeText } from "../ui.js";
+
+const TABS = [
+  { id: "beta", title: "Beta features" },
+  { id: "experimental", title: "Experimental features" },
+];
+
+function stateText(f) {
+  const configured = f.enabled ? "On" : "Off";
+  const how = f.explicit === null || f.explicit === undefined ? " (default)" : "";
+  let running = "";
+  if (f.active === true) running = " · running";
+  else if (f.active === false) running = " · not running";
+  return `${configured}${how}${running}`;
+}
+
+export default {
+  id: "features",
+  title: "Features in development",
+
+  async mount(root, ctx) {
+    this.ctx = ctx;
+    this.root = root;
+    this.tab = this.tab ?? "beta";
+    this.features = [];
+    this.plan = null;
+    this.op = null;
+    this.applying = false;
+    this.intro = h("p", { class: "lead" }, "Try the engine's features before they are final. Changing one shows what Stowage will do; nothing happens until you apply it.");
+    this.listBox = h("div", { id: "features-list", "aria-busy": "true" });
+    this.planBox = h("section", { id: "plan", class: "card plan", hidden: true, "aria-labelledby": "plan-title" });
+    this.progress = new ProgressPanel("change", "Applying the change");
+    replace(root, this.intro, this.listBox, this.planBox, this.progress.el);
+    await this.load();
+    const confirm = ctx.takeConfirm();
+    if (confirm) this.showPlan(confirm, { fromTray: true });
+  },
+
+  async load() {
+    try {
+      const view = await ipc.featuresList();
+      this.features = view.features;
+      this.engine = view.engine;
+      this.render(view);
+    } catch (error) {
+      replace(this.listBox, errorView(error, "Stowage could not read the features."));
+    } finally {
+      this.listBox.setAttribute("aria-busy", "false");
+    }
+  },
+
+  render(view) {
+    const tablist = h("div", { role: "tablist", class: "tabs", "aria-label": "Feature stage" });
+    const panels = [];
+    for (const tab of TABS) {
+      const selected = tab.id === this.tab;
+      const button = h(
+        "button",
+        {
+          type: "button",
+          role: "tab",
+          id: `tab-${tab.id}`,
+          "aria-selected": selected ? "true" : "false",
+          "aria-controls": `panel-${tab.id}`,
+          tabindex: selected ? "0" : "-1",
+          onclick: () => this.selectTab(tab.id, true),
+          onkeydown: (e) => this.tabKey(e),
+        },
+        tab.title,
+      );
+      tablist.append(button);
+      const items = this.features.filter((f) => f.stage === tab.id);
+      panels.push(
+        h(
+          "div",
+          { role: "tabpanel", id: `panel-${tab.id}`, "aria-labelledby": `tab-${tab.id}`, hidden: !selected, class: "feature-list" },
+          items.length ? items.map((f) => this.featureRow(f)) : h("p", { class: "muted" }, "No features in this stage."),
+        ),
+      );
+    }
+    const reach = view.reachable
+      ? h("p", { class: "muted" }, `Engine ${view.engine}: ${storeText(view.active_store)} running.`)
+      : h("p", { class: "warning" }, `The engine ${view.engine} does not answer: states come from daemon.json only.`);
+    replace(this.listBox, reach, tablist, panels);
+    this.syncCheckboxes();
+  },
+
+  featureRow(f) {
+    const id = `feature-${f.id}`;
+    const described = [`${id}-desc`, `${id}-state`, f.reason ? `${id}-reason` : null].filter(Boolean).join(" ");
+    const box = h("input", {
+      type: "checkbox",
+      id,
+      dataset: { featureId: f.id },
+      "aria-describedby": described,
+      disabled: !f.available || this.applying,
+      onchange: () => this.changed(),
+    });
+    box.checked = f.enabled;
+    return h(
+      "div",
+      { class: `feature${f.available ? "" : " unavailable"}`, dataset: { feature: f.id } },
+      box,
+      h(
+        "div",
+        { class: "feature-text" },
+        h("label", { for: id }, f.title),
+        h("p", { id: `${id}-desc`, class: "desc" }, f.description),
+        h("p", { id: `${id}-state`, class: "state" }, stateText(f)),
+        f.reason ? h("p", { id: `${id}-reason`, class: "reason" }, `Not available: ${f.reason}`) : null,
+        (f.notes ?? []).map((n) => h("p", { class: "muted" }, n)),
+      ),
+    );
+  },
+
+  selectTab(id, focus) {
+    this.tab = id;
+    for (const tab of TABS) {
+      const button = this.listBox.querySelector(`#tab-${tab.id}`);
+      const panel = this.listBox.querySelector(`#panel-${tab.id}`);
+      if (!button || !panel) continue;
+      const selected = tab.id === id;
+      button.setAttribute("aria-selected", selected ? "true" : "false");
+      button.tabIndex = selected ? 0 : -1;
+      panel.hidden = !selected;
+      if (selected && focus) button.focus();
+    }
+  },
+
+  tabKey(e) {
+    const i = TABS.findIndex((t) => t.id === this.tab);
+    let next = null;
+    if (e.key === "ArrowRight") next = TABS[(i + 1) % TABS.length];
+    if (e.key === "ArrowLeft") next = TABS[(i + TABS.length - 1) % TABS.length];
+    if (e.key === "Home") next = TABS[0];
+    if (e.key === "End") next = TABS[TABS.length - 1];
+    if (next) {
+      e.preventDefault();
+      this.selectTab(next.id, true);
+    }
+  },
+
+  /** Checkboxes that differ from the features' state. */
+  staged() {
+    const out = [];
+    for (const box of this.listBox.querySelectorAll("input[data-feature-id]")) {
+      const f = this.features.find((x) => x.id === box.dataset.featureId);
+      if (f && box.checked !== f.enabled) out.push({ id: f.id, enable: box.checked });
+    }
+    return out;
+  },
+
+  syncCheckboxes() {
+    for (const box of this.listBox.querySelectorAll("input[data-feature-id]")) {
+      const f = this.features.find((x) => x.id === box.dataset.featureId);
+      if (f) box.disabled = !f.available || this.applying;
+    }
+  },
+
+  async changed() {
+    const changes = this.staged();
+    if (!changes.length) {
+      this.hidePlan();
+      await ipc.featuresDiscard().catch(() => {});
+      return;
+    }
+    this.planBox.hidden = false;
+    this.planBox.setAttribute("aria-busy", "true");
+    replace(this.planBox, h("h2", { id: "plan-title" }, "Review the change"), h("p", { class: "muted" }, "Planning…"));
+    try {
+      const plan = await ipc.featuresPlan(changes);
+      if (JSON.stringify(changes) !== JSON.stringify(this.staged())) return; // a newer click wins
+      this.showPlan(plan, {});
+    } catch (error) {
+      replace(this.planBox, h("h2", { id: "plan-title" }, "Review the change"), errorView(error, "This change cannot be made."), this.cancelButton());
+    } finally {
+      this.planBox.setAttribute("aria-busy", "false");
+    }
+  },
+
+  cancelButton() {
+    return h("button", { type: "button", id: "plan-cancel", class: "secondary", onclick: () => this.cancel() }, "Cancel");
+  },
+
+  async cancel() {
+    await ipc.featuresDiscard().catch(() => {});
+    for (const box of this.listBox.querySelectorAll("input[data-feature-id]")) {
+      const f = this.features.find((x) => x.id === box.dataset.featureId);
+      if (f) box.checked = f.enabled;
+    }
+    this.hidePlan();
+    this.listBox.querySelector("input[data-feature-id]:not([disabled])")?.focus();
+  },
+
+  hidePlan() {
+    this.plan = null;
+    this.planBox.hidden = true;
+    replace(this.planBox);
+  },
+
+  showPlan(plan, { fromTray }) {
+    this.plan = plan;
+    if (fromTray) {
+      // Show the tray's request as ticked checkboxes too.
+      for (const c of plan.changes) {
+        const box = this.listBox.querySelector(`#feature-${c.id}`);
+        if (box) box.checked = c.enable;
+      }
+    }
+    const hiddenImages = plan.hidden?.images ?? 0;
+    const hiddenContainers = plan.hidden?.containers ?? 0;
+    const switching = plan.current_store && plan.target_store && plan.current_store !== plan.target_store;
+    const findings = plan.findings ?? [];
+    const apply = h(
+      "button",
+      { type: "button", id: "plan-apply", class: "primary", disabled: plan.blocked, onclick: () => this.apply() },
+      plan.restart ? "Apply & Restart" : "Apply",
+    );
+    replace(
+      this.planBox,
+      h("h2", { id: "plan-title", tabindex: "-1" }, "Review the change"),
+      fromTray ? h("p", { class: "warning" }, "You asked for this from the tray. It hides images or containers, so Stowage asks first.") : null,
+      h("ul", { class: "summary" }, plan.summary.map((s) => h("li", {}, s))),
+      switching && (hiddenImages > 0 || hiddenContainers > 0)
+        ? h("p", { class: "hidden-note", id: "plan-hidden" }, `${hiddenImages} image(s) and ${hiddenContainers} container(s) of the ${plan.current_store} store will be hidden, not deleted.`)
+        : null,
+      findings.length
+        ? h(
+            "ul",
+            { class: "findings", "aria-label": "Findings" },
+            findings.map((f) =>
+              h("li", { class: `finding ${f.handled_by_plan ? "handled" : f.severity}` }, h("span", { class: "tag" }, f.handled_by_plan ? "handled" : { info: "note", warn: "warning", error: "blocks" }[f.severity] ?? f.severity), " ", f.message),
+            ),
+          )
+        : null,
+      plan.blocked ? h("p", { class: "error-text" }, "This change is blocked by the findings above; nothing will be written.") : null,
+      plan.via_pkexec ? h("p", { class: "muted" }, "This needs administrator rights: you will be asked for a password (pkexec runs stowctl for this one change).") : null,
+      plan.diff
+        ? h("details", { open: true }, h("summary", {}, `Changes to ${plan.config_file}`), diffView(plan.diff))
+        : h("p", { class: "muted" }, "daemon.json stays as it is."),
+      h("div", { class: "actions" }, apply, this.cancelButton()),
+    );
+    this.planBox.hidden = false;
+    this.planBox.querySelector("#plan-title").focus();
+  },
+
+  async apply() {
+    if (!this.plan || this.applying) return;
+    const plan = this.plan;
+    this.applying = true;
+    this.syncCheckboxes();
+    for (const b of this.planBox.querySelectorAll("button")) b.disabled = true;
+    this.progress.start(plan.expected_stages);
+    this.progress.el.scrollIntoView({ block: "nearest" });
+    try {
+      const outcome = await ipc.featuresApply(plan.id);
+      this.done(outcome);
+    } catch (error) {
+      this.applying = false;
+      this.syncCheckboxes();
+      replace(this.progress.outcome, errorView(error));
+      for (const b of this.planBox.querySelectorAll("button")) b.disabled = false;
+    }
+  },
+
+  async done(outcome) {
+    if (this.progress.finished) return;
+    this.progress.finish(outcome);
+    this.applying = false;
+    this.hidePlan();
+    await this.load();
+    this.progress.outcome.focus();
+  },
+
+  onEvent(ev) {
+    switch (ev.type) {
+      case "operation_started":
+        if (ev.kind === "change") {
+          this.op = ev.op;
+          if (!this.applying) {
+            // Started elsewhere (the tray): show its progress here too.
+            this.applying = true;
+            this.syncCheckboxes();
+            this.progress.start(ev.plan?.expected_stages ?? []);
+          }
+        }
+        break;
+      case "progress":
+        if (ev.op === this.op) this.progress.update(ev.progress);
+        break;
+      case "operation_finished":
+        if (ev.op === this.op) this.done(ev.outcome);
+        break;
+      case "engine_changed":
+        if (!this.applying && !this.plan) this.load();
+        break;
+      case "confirm_plan":
+        this.showPlan(ev.plan, { fromTray: true });
+        break;
+      default:
+    }
+  },
+};

@@ -1,0 +1,97 @@
+// General: which engine Stowage manages, start at login, the tray icon, the theme.
+import * as ipc from "../ipc.js";
+import { errorView, h, replace } from "../ui.js";
+
+export default {
+  id: "general",
+  title: "General",
+
+  async mount(root, ctx) {
+    this.ctx = ctx;
+    this.engineBox = h("section", { class: "card", "aria-labelledby": "general-engine-title", "aria-busy": "true" }, h("h2", { id: "general-engine-title" }, "Engine"));
+    this.prefsBox = h("section", { class: "card", "aria-labelledby": "general-prefs-title" }, h("h2", { id: "general-prefs-title" }, "Application"));
+    this.saved = h("p", { class: "muted", role: "status", id: "general-saved" });
+    replace(root, this.engineBox, this.prefsBox, this.saved);
+    await Promise.all([this.loadEngines(), this.loadPrefs()]);
+  },
+
+  async loadEngines() {
+    const title = h("h2", { id: "general-engine-title" }, "Engine");
+    try {
+      const view = await ipc.generalEngines();
+      const radios = view.engines.map((e) => {
+        const id = `engine-${e.name}`;
+        const input = h("input", { type: "radio", name: "engine", id, value: e.name, "aria-describedby": `${id}-desc`, onchange: () => this.select(e.name) });
+        input.checked = e.name === view.current;
+        return h(
+          "div",
+          { class: "choice" },
+          input,
+          h("div", {}, h("label", { for: id }, e.name), h("p", { class: "muted", id: `${id}-desc` }, `${e.kind} · ${e.host} · found by ${e.source}${e.running ? "" : " · not running"}`)),
+        );
+      });
+      replace(
+        this.engineBox,
+        title,
+        h("fieldset", { class: "choices" }, h("legend", {}, "Which Docker Engine Stowage manages"), radios.length ? radios : h("p", { class: "muted" }, "No engine was found.")),
+      );
+    } catch (error) {
+      replace(this.engineBox, title, errorView(error, "Stowage could not list the engines."));
+    } finally {
+      this.engineBox.setAttribute("aria-busy", "false");
+    }
+  },
+
+  async select(name) {
+    this.saved.textContent = `Switching to ${name}…`;
+    try {
+      await ipc.generalSelectEngine(name);
+      this.saved.textContent = `Stowage now manages ${name}.`;
+    } catch (error) {
+      replace(this.saved, errorView(error, `Stowage could not switch to ${name}.`));
+    }
+  },
+
+  async loadPrefs() {
+    const title = h("h2", { id: "general-prefs-title" }, "Application");
+    try {
+      this.prefs = await ipc.generalPrefs();
+      const p = this.prefs;
+      const login = h("input", { type: "checkbox", id: "pref-login", onchange: (e) => this.save({ start_at_login: e.target.checked }) });
+      login.checked = p.start_at_login;
+      const tray = h("input", { type: "checkbox", id: "pref-tray", "aria-describedby": "pref-tray-desc", onchange: (e) => this.save({ tray: e.target.checked }) });
+      tray.checked = p.tray;
+      const theme = h(
+        "select",
+        { id: "pref-theme", onchange: (e) => this.save({ theme: e.target.value }) },
+        [["system", "Same as the desktop"], ["light", "Light"], ["dark", "Dark"]].map(([v, t]) => {
+          const o = h("option", { value: v }, t);
+          o.selected = v === p.theme;
+          return o;
+        }),
+      );
+      replace(
+        this.prefsBox,
+        title,
+        h("div", { class: "choice" }, login, h("label", { for: "pref-login" }, "Start Stowage when I log in")),
+        h("div", { class: "choice" }, tray, h("div", {}, h("label", { for: "pref-tray" }, "Show the tray icon"), h("p", { class: "muted", id: "pref-tray-desc" }, "With the tray icon, closing this window keeps Stowage running in the tray."))),
+        h("div", { class: "field" }, h("label", { for: "pref-theme" }, "Theme"), theme),
+      );
+    } catch (error) {
+      replace(this.prefsBox, title, errorView(error, "Stowage could not read its settings."));
+    }
+  },
+
+  async save(change) {
+    const next = { ...this.prefs, ...change };
+    try {
+      this.prefs = await ipc.generalSetPrefs(next);
+      this.ctx.applyTheme(this.prefs.theme);
+      this.saved.textContent = "Saved.";
+    } catch (error) {
+      replace(this.saved, errorView(error, "The setting was not saved."));
+    }
+  },
+
+  onEvent() {},
+};

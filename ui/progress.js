@@ -1,0 +1,109 @@
+// A staged progress bar with the list of stages and the outcome, for a change or a restart.
+import { h, replace, stageName, storeText } from "./ui.js";
+
+export class ProgressPanel {
+  /** @param {string} prefix id prefix ("change" -> #change-progress, #change-outcome) */
+  constructor(prefix, title) {
+    this.prefix = prefix;
+    this.bar = h("progress", { id: `${prefix}-progress`, max: "1", value: "0", "aria-labelledby": `${prefix}-progress-label` });
+    this.label = h("p", { id: `${prefix}-progress-label`, class: "progress-label", "aria-live": "polite" }, "");
+    this.list = h("ol", { class: "stages", id: `${prefix}-stages` });
+    this.outcome = h("div", { id: `${prefix}-outcome`, class: "outcome", tabindex: "-1", "aria-live": "polite" });
+    this.el = h(
+      "section",
+      { class: "card progress-card", "aria-labelledby": `${prefix}-progress-title`, hidden: true },
+      h("h2", { id: `${prefix}-progress-title` }, title),
+      this.bar,
+      this.label,
+      this.list,
+      this.outcome,
+    );
+    this.expected = [];
+    this.finished = false;
+  }
+
+  /** Shows the panel for a new operation walking through `expected` stages. */
+  start(expected) {
+    this.expected = [...expected];
+    this.finished = false;
+    this.el.hidden = false;
+    this.el.classList.remove("rolled-back", "failed");
+    this.bar.max = Math.max(1, this.expected.length);
+    this.bar.value = 0;
+    this.bar.dataset.stage = "";
+    this.label.textContent = "Starting…";
+    replace(this.outcome);
+    delete this.outcome.dataset.outcome;
+    replace(this.list, this.expected.map((s) => this.item(s)));
+  }
+
+  item(stage) {
+    return h("li", { dataset: { stage, state: "pending" } }, h("span", { class: "stage-state", "aria-hidden": "true" }), h("span", { class: "stage-name" }, stageName(stage)), h("span", { class: "stage-ms" }));
+  }
+
+  li(stage) {
+    let li = this.list.querySelector(`li[data-stage="${stage}"]:not([data-state="finished"]):not([data-state="failed"])`);
+    if (!li) {
+      li = this.item(stage);
+      this.list.append(li);
+    }
+    return li;
+  }
+
+  /** Applies one progress event ({stage, status, ms, message}). */
+  update(p) {
+    if (this.finished) return;
+    this.el.hidden = false;
+    const li = this.li(p.stage);
+    li.dataset.state = p.status;
+    this.bar.dataset.stage = p.stage;
+    if (p.stage === "rolling_back") this.el.classList.add("rolled-back");
+    if (p.status === "started") {
+      this.label.textContent = `${stageName(p.stage)}…`;
+    } else {
+      if (p.ms !== null && p.ms !== undefined) li.querySelector(".stage-ms").textContent = `${(p.ms / 1000).toFixed(1)} s`;
+      if (p.status === "failed") {
+        this.label.textContent = `${stageName(p.stage)} failed${p.message ? `: ${p.message}` : ""}`;
+      }
+      const i = this.expected.indexOf(p.stage);
+      if (p.status === "finished" && i >= 0) this.bar.value = Math.max(Number(this.bar.value), i + 1);
+      if (p.stage === "done" && p.status === "finished") {
+        this.bar.value = this.bar.max;
+        this.label.textContent = "Done";
+      }
+    }
+  }
+
+  /** Shows the outcome ({outcome, message, error, daemon_log, active_store, backup}). */
+  finish(o) {
+    if (this.finished) return;
+    this.finished = true;
+    this.el.hidden = false;
+    this.outcome.dataset.outcome = o.outcome;
+    this.el.classList.toggle("rolled-back", o.outcome === "rolled_back");
+    this.el.classList.toggle("failed", o.outcome === "failed");
+    if (o.outcome === "applied" || o.outcome === "unchanged") {
+      this.bar.value = this.bar.max;
+      this.label.textContent = "Done";
+    } else {
+      this.label.textContent = o.outcome === "rolled_back" ? "Rolled back" : "Failed";
+    }
+    const title = {
+      applied: "Applied",
+      unchanged: "Nothing to change",
+      rolled_back: "Rolled back",
+      failed: "Failed",
+    }[o.outcome] ?? o.outcome;
+    replace(
+      this.outcome,
+      h("p", { class: "outcome-title" }, title),
+      h("p", { class: "outcome-message" }, o.message || ""),
+      o.error && o.outcome !== "applied" ? h("p", { class: "outcome-error" }, `What went wrong: ${o.error}`) : null,
+      o.daemon_log && o.daemon_log.length
+        ? h("details", {}, h("summary", {}, "The daemon's last log lines"), h("pre", { class: "detail" }, o.daemon_log.join("\n")))
+        : null,
+      o.backup && o.outcome === "applied" ? h("p", { class: "muted" }, `The previous daemon.json is saved as ${o.backup}.`) : null,
+      o.active_store ? h("p", { class: "muted" }, `Running now: ${storeText(o.active_store)}.`) : null,
+    );
+  }
+}

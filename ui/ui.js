@@ -1,0 +1,108 @@
+// Small DOM helpers shared by the pages. No innerHTML with data: text goes in as text nodes.
+
+/**
+ * Creates an element: h("p", {class: "x", id: "y"}, "text", child).
+ * Attributes starting with "on" become listeners; `true`/`false` toggle boolean attributes.
+ */
+export function h(tag, attrs = {}, ...children) {
+  const el = document.createElement(tag);
+  for (const [key, value] of Object.entries(attrs ?? {})) {
+    if (value === undefined || value === null || value === false) continue;
+    if (key.startsWith("on") && typeof value === "function") {
+      el.addEventListener(key.slice(2), value);
+    } else if (key === "dataset") {
+      Object.assign(el.dataset, value);
+    } else if (value === true) {
+      el.setAttribute(key, "");
+    } else {
+      el.setAttribute(key, String(value));
+    }
+  }
+  append(el, children);
+  return el;
+}
+
+function append(el, children) {
+  for (const child of children.flat(Infinity)) {
+    if (child === undefined || child === null || child === false) continue;
+    el.append(child instanceof Node ? child : document.createTextNode(String(child)));
+  }
+}
+
+/** Replaces an element's children. */
+export function replace(el, ...children) {
+  el.replaceChildren();
+  append(el, children);
+  return el;
+}
+
+/** An error from a command ({code, message, detail}), an Error, or a string, as {message, detail}. */
+export function normalizeError(error) {
+  if (error && typeof error === "object" && "message" in error && !(error instanceof Error)) {
+    return { message: String(error.message), detail: error.detail ?? null };
+  }
+  if (error instanceof Error) {
+    return { message: error.message, detail: null };
+  }
+  return { message: String(error), detail: null };
+}
+
+/** A sentence, with the technical detail one click away. */
+export function errorView(error, lead) {
+  const { message, detail } = normalizeError(error);
+  return h(
+    "div",
+    { class: "error-box", role: "alert" },
+    h("p", {}, lead ? `${lead} ${message}` : message),
+    detail ? h("details", {}, h("summary", {}, "Details"), h("pre", { class: "detail" }, detail)) : null,
+  );
+}
+
+/** A unified diff with added/removed lines marked (for screen readers too). */
+export function diffView(diff) {
+  const pre = h("pre", { class: "diff", tabindex: "0", "aria-label": "daemon.json changes" });
+  for (const line of diff.replace(/\n$/, "").split("\n")) {
+    let cls = "ctx";
+    let label = null;
+    if (line.startsWith("+++") || line.startsWith("---")) cls = "file";
+    else if (line.startsWith("@@")) cls = "hunk";
+    else if (line.startsWith("+")) { cls = "add"; label = "added"; }
+    else if (line.startsWith("-")) { cls = "del"; label = "removed"; }
+    const span = h("span", { class: `diff-${cls}` });
+    if (label) span.append(h("span", { class: "visually-hidden" }, `${label}: `));
+    span.append(document.createTextNode(line));
+    pre.append(span, "\n");
+  }
+  return pre;
+}
+
+/** A definition list of [term, value] pairs. */
+export function facts(pairs, attrs = {}) {
+  return h(
+    "dl",
+    { class: "facts", ...attrs },
+    pairs
+      .filter((p) => p)
+      .map(([term, value, id]) => h("div", { class: "fact" }, h("dt", {}, term), h("dd", id ? { id } : {}, value ?? "—"))),
+  );
+}
+
+/** A stage name for people. */
+export function stageName(stage) {
+  return {
+    validating: "Validating daemon.json",
+    writing_config: "Writing daemon.json",
+    stopping: "Stopping the engine",
+    starting: "Starting the engine",
+    restarting: "Restarting the engine",
+    waiting_for_api: "Waiting for the engine API",
+    verifying_store: "Verifying the image store",
+    rolling_back: "Rolling back",
+    done: "Done",
+  }[stage] ?? stage;
+}
+
+/** "classic" -> "classic image store". */
+export function storeText(store) {
+  return store ? `${store} image store` : "unknown";
+}
