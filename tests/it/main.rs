@@ -2,6 +2,7 @@
 
 mod config_cli;
 mod discovery;
+mod images;
 mod sandbox;
 mod store_status;
 mod switch;

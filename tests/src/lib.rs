@@ -391,3 +391,4 @@ impl OutputExt for Output {
         })
     }
 }
+pub mod e2e;

@@ -10,14 +10,69 @@ use crate::error::{Error, Result};
 pub const DEFAULT_TIMEOUT_SECS: u64 = 30;
 
 /// A bollard client for `host` (`unix:///path`, `tcp://h:p`, `http://h:p`), with the API version
-/// negotiated down to what the daemon speaks.
+/// negotiated down to what the daemon speaks. On a unix socket this asks `/_ping` (as the docker
+/// CLI does) rather than `/version`, which makes dockerd run `runc --version` and is slow.
 #[tracing::instrument(level = "debug")]
 pub async fn connect(host: &str, timeout_secs: u64) -> Result<Docker> {
+    if let Some(path) = host.strip_prefix("unix://") {
+        if let Some((major, minor)) = ping_api_version(path).await {
+            let ours = bollard::API_DEFAULT_VERSION;
+            let version = if (major, minor) < (ours.major_version, ours.minor_version) {
+                bollard::ClientVersion {
+                    major_version: major,
+                    minor_version: minor,
+                }
+            } else {
+                bollard::ClientVersion {
+                    major_version: ours.major_version,
+                    minor_version: ours.minor_version,
+                }
+            };
+            return Docker::connect_with_unix(path, timeout_secs, &version)
+                .map_err(|e| engine_error(host, e));
+        }
+    }
     let docker = raw_client(host, timeout_secs)?;
     docker
         .negotiate_version()
         .await
         .map_err(|e| engine_error(host, e))
+}
+
+/// The daemon's API version from the `Api-Version` header of `GET /_ping`.
+async fn ping_api_version(socket: &str) -> Option<(usize, usize)> {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let fut = async {
+        let mut s = tokio::net::UnixStream::connect(socket).await.ok()?;
+        s.write_all(b"GET /_ping HTTP/1.1\r\nHost: docker\r\nConnection: close\r\n\r\n")
+            .await
+            .ok()?;
+        // Stop at the end of the headers: waiting for the server to close costs milliseconds.
+        let mut buf = Vec::with_capacity(512);
+        let mut chunk = [0u8; 512];
+        while !buf.windows(4).any(|w| w == b"\r\n\r\n") {
+            let n = s.read(&mut chunk).await.ok()?;
+            if n == 0 {
+                break;
+            }
+            buf.extend_from_slice(&chunk[..n]);
+        }
+        parse_api_version_header(&String::from_utf8_lossy(&buf))
+    };
+    tokio::time::timeout(Duration::from_secs(5), fut)
+        .await
+        .ok()
+        .flatten()
+}
+
+fn parse_api_version_header(response: &str) -> Option<(usize, usize)> {
+    let line = response
+        .lines()
+        .take_while(|l| !l.is_empty())
+        .find(|l| l.to_ascii_lowercase().starts_with("api-version:"))?;
+    let v = line.split_once(':')?.1.trim();
+    let (major, minor) = v.split_once('.')?;
+    Some((major.parse().ok()?, minor.parse().ok()?))
 }
 
 /// A client without version negotiation (used to poll `/_ping` while a daemon starts).
@@ -73,5 +128,17 @@ fn describe(e: &bollard::errors::Error) -> String {
             "permission denied on the socket (are you in the docker group?)".into()
         }
         other => other.to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reads_the_api_version_header() {
+        let r = "HTTP/1.0 200 OK\r\nApi-Version: 1.45\r\nDocker-Experimental: false\r\n\r\nOK";
+        assert_eq!(parse_api_version_header(r), Some((1, 45)));
+        assert_eq!(parse_api_version_header("HTTP/1.0 200 OK\r\n\r\n"), None);
     }
 }

@@ -419,8 +419,24 @@ pub fn scan_processes() -> Vec<ProcessInfo> {
     let Ok(mut sys) = System::new() else {
         return Vec::new();
     };
+    // Names first (one small read of /proc/PID/comm each), then command line, environment and
+    // paths of the dockerd processes only.
+    let candidates: Vec<sysinfo::Pid> = std::fs::read_dir("/proc")
+        .into_iter()
+        .flatten()
+        .flatten()
+        .filter_map(|e| e.file_name().to_str()?.parse::<usize>().ok())
+        .filter(|pid| {
+            std::fs::read_to_string(format!("/proc/{pid}/comm"))
+                .is_ok_and(|c| c.trim_end() == "dockerd")
+        })
+        .map(sysinfo::Pid::from)
+        .collect();
+    if candidates.is_empty() {
+        return Vec::new();
+    }
     sys.refresh_processes_specifics(
-        ProcessesToUpdate::All,
+        ProcessesToUpdate::Some(&candidates),
         true,
         ProcessRefreshKind::nothing()
             .with_cmd(UpdateKind::Always)

@@ -52,8 +52,8 @@ impl Selection {
             Selection::All => true,
             Selection::Classic => store == ImageStore::Classic,
             Selection::Containerd => store == ImageStore::Containerd,
-            Selection::Active => active.map_or(true, |a| a == store),
-            Selection::Inactive => active.map_or(true, |a| a != store),
+            Selection::Active => active.is_none_or(|a| a == store),
+            Selection::Inactive => active.is_none_or(|a| a != store),
         }
     }
 }
@@ -74,10 +74,53 @@ pub struct Listing {
 #[tracing::instrument(level = "info", skip(engine), fields(engine = %engine.name))]
 pub async fn list(engine: &Engine, selection: Selection) -> Listing {
     let docker = crate::engine::client::connect(&engine.host, 30).await.ok();
-    let info = match &docker {
-        Some(d) => d.info().await.ok(),
-        None => None,
+    // `/info` (which store is active), the engine's own image list, and the containers on disk
+    // are independent: ask for them at once.
+    let data_root = engine.data_root.clone();
+    let on_disk = async {
+        tokio::task::spawn_blocking(move || containers::read(&data_root))
+            .await
+            .ok()
+            .and_then(|r| r.ok())
     };
+    let info = async {
+        match &docker {
+            Some(d) => d.info().await.ok(),
+            None => None,
+        }
+    };
+    let api_images = async {
+        match (&docker, selection) {
+            (_, Selection::Inactive) | (None, _) => None,
+            (Some(d), _) => Some(active::images(d, &engine.host, ImageStore::Classic).await),
+        }
+    };
+    // Both stores' own sources are read at the same time too (cheap next to `/info`); the one
+    // that turns out to be active only adds platforms and byte totals to the engine's list.
+    let classic_disk = async {
+        if selection == Selection::Containerd {
+            return None;
+        }
+        let data_root = engine.data_root.clone();
+        tokio::task::spawn_blocking(move || match classic::image_dir(&data_root, None) {
+            Some(dir) => classic::read_cached(&dir, classic_cache_file(&dir).as_deref()),
+            None => Ok(classic::ClassicContents::default()),
+        })
+        .await
+        .ok()
+    };
+    let containerd_grpc = async {
+        if selection == Selection::Classic {
+            return None;
+        }
+        let socket = engine
+            .containerd_socket
+            .clone()
+            .unwrap_or_else(|| Engine::managed_containerd_socket(&engine.exec_root));
+        Some(containerd::read(&socket, &engine.containerd_namespace).await)
+    };
+    let (info, on_disk, mut api_images, mut classic_disk, mut containerd_grpc) =
+        tokio::join!(info, on_disk, api_images, classic_disk, containerd_grpc);
     let active = info
         .as_ref()
         .map(|i| active_store(i.driver_status.as_deref().unwrap_or(&[])));
@@ -85,13 +128,13 @@ pub async fn list(engine: &Engine, selection: Selection) -> Listing {
         .as_ref()
         .and_then(|i| i.driver.clone())
         .unwrap_or_default();
+    if let (Some(Ok(list)), Some(a)) = (&mut api_images, active) {
+        for img in list.iter_mut() {
+            img.store = a;
+        }
+    }
 
     // Containers: from disk (both stores) when readable, else the active ones from the API.
-    let data_root = engine.data_root.clone();
-    let on_disk = tokio::task::spawn_blocking(move || containers::read(&data_root))
-        .await
-        .ok()
-        .and_then(|r| r.ok());
     let mut containers_known_for: Vec<ImageStore> = Vec::new();
     let mut all_containers: Vec<(ImageStore, ContainerEntry)> = match on_disk {
         Some(list) => {
@@ -125,7 +168,14 @@ pub async fn list(engine: &Engine, selection: Selection) -> Listing {
             continue;
         }
         let is_active = active == Some(store);
-        let read = read_store(engine, store, is_active, docker.as_ref(), &active_driver).await;
+        let from_api = if is_active { api_images.take() } else { None };
+        let own = match store {
+            ImageStore::Classic => classic_disk.take().map(|r| r.map(|c| (c.images, c.bytes))),
+            ImageStore::Containerd => containerd_grpc
+                .take()
+                .map(|r| r.map(|c| (c.images, c.bytes))),
+        };
+        let read = combine(is_active, from_api, own);
         let (mut images, bytes, error) = match read {
             Ok((images, bytes)) => (images, bytes, None),
             Err(e) => (Vec::new(), 0, Some(e.to_string())),
@@ -169,80 +219,46 @@ pub async fn list(engine: &Engine, selection: Selection) -> Listing {
     }
 }
 
-async fn read_store(
-    engine: &Engine,
-    store: ImageStore,
+/// Where what was read of a classic store directory is remembered (Stowage's state dir).
+fn classic_cache_file(dir: &std::path::Path) -> Option<std::path::PathBuf> {
+    use sha2::{Digest, Sha256};
+    let paths = crate::paths::StowagePaths::from_env().ok()?;
+    let key = format!("{:x}", Sha256::digest(dir.as_os_str().as_encoded_bytes()));
+    Some(
+        paths
+            .state_dir
+            .join("cache")
+            .join(format!("classic-{}.json", &key[..16])),
+    )
+}
+
+/// The images of one store: the engine's list when the store is active (with platforms and
+/// byte totals from the store's own source), else the store's own source.
+fn combine(
     is_active: bool,
-    docker: Option<&bollard::Docker>,
-    active_driver: &str,
+    from_api: Option<Result<Vec<ImageEntry>, Error>>,
+    own: Option<Result<(Vec<ImageEntry>, u64), Error>>,
 ) -> Result<(Vec<ImageEntry>, u64), Error> {
-    match store {
-        ImageStore::Classic => {
-            let data_root = engine.data_root.clone();
-            let driver = if is_active {
-                Some(active_driver.to_string())
-            } else {
-                None
+    let own = own.unwrap_or_else(|| Ok((Vec::new(), 0)));
+    match (is_active, from_api) {
+        (true, Some(api)) => {
+            let mut images = api?;
+            let (by_id, bytes) = match &own {
+                Ok((imgs, bytes)) => (
+                    imgs.iter()
+                        .map(|i| (i.id.as_str(), i.platforms.clone()))
+                        .collect::<HashMap<_, _>>(),
+                    *bytes,
+                ),
+                Err(_) => (HashMap::new(), images.iter().map(|i| i.size).sum()),
             };
-            let disk = tokio::task::spawn_blocking(move || {
-                match classic::image_dir(&data_root, driver.as_deref()) {
-                    Some(dir) => classic::read(&dir),
-                    None => Ok(classic::ClassicContents::default()),
+            for img in &mut images {
+                if img.platforms.is_empty() {
+                    img.platforms = by_id.get(img.id.as_str()).cloned().unwrap_or_default();
                 }
-            })
-            .await
-            .map_err(|e| Error::InvalidRequest(format!("internal error: {e}")))?;
-            match (is_active, docker) {
-                (true, Some(d)) => {
-                    let mut images = active::images(d, &engine.host, store).await?;
-                    let (by_id, bytes) = match &disk {
-                        Ok(c) => (
-                            c.images
-                                .iter()
-                                .map(|i| (i.id.clone(), i.platforms.clone()))
-                                .collect::<HashMap<_, _>>(),
-                            c.bytes,
-                        ),
-                        Err(_) => (HashMap::new(), images.iter().map(|i| i.size).sum()),
-                    };
-                    for img in &mut images {
-                        if img.platforms.is_empty() {
-                            img.platforms = by_id.get(&img.id).cloned().unwrap_or_default();
-                        }
-                    }
-                    Ok((images, bytes))
-                }
-                _ => disk.map(|c| (c.images, c.bytes)),
             }
+            Ok((images, bytes))
         }
-        ImageStore::Containerd => {
-            let socket = engine
-                .containerd_socket
-                .clone()
-                .unwrap_or_else(|| Engine::managed_containerd_socket(&engine.exec_root));
-            let grpc = containerd::read(&socket, &engine.containerd_namespace).await;
-            match (is_active, docker) {
-                (true, Some(d)) => {
-                    let mut images = active::images(d, &engine.host, store).await?;
-                    let (by_id, bytes) = match &grpc {
-                        Ok(c) => (
-                            c.images
-                                .iter()
-                                .map(|i| (i.id.clone(), i.platforms.clone()))
-                                .collect::<HashMap<_, _>>(),
-                            c.bytes,
-                        ),
-                        Err(_) => (HashMap::new(), images.iter().map(|i| i.size).sum()),
-                    };
-                    for img in &mut images {
-                        if img.platforms.is_empty() {
-                            img.platforms = by_id.get(&img.id).cloned().unwrap_or_default();
-                        }
-                    }
-                    Ok((images, bytes))
-                }
-                _ => grpc.map(|c| (c.images, c.bytes)),
-            }
-        }
+        _ => own,
     }
 }

@@ -1,0 +1,354 @@
+//! Per-store image lists on a real private daemon, in both modes, matched against `docker
+//! images` (active store) and `ctr -n moby images ls` (containerd store); and migration.
+
+use std::collections::BTreeSet;
+
+use stowage_tests::{require_engine, OutputExt, PrivateDaemon};
+
+fn switch(d: &PrivateDaemon, store: &str) {
+    let out = d
+        .stowctl()
+        .args(["store", "use", store, "--yes", "--json"])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "switch to {store}: {}\n{}",
+        out.stdout_text(),
+        out.stderr_text()
+    );
+}
+
+fn images_json(d: &PrivateDaemon) -> serde_json::Value {
+    let out = d
+        .stowctl()
+        .args(["images", "--store", "all", "--json"])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", out.stderr_text());
+    out.json()
+}
+
+/// Tagged references of one store in stowctl's listing.
+fn refs_of(v: &serde_json::Value, store: &str) -> BTreeSet<String> {
+    v["images"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|i| i["store"] == store)
+        .flat_map(|i| {
+            i["references"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|r| r.as_str().unwrap().to_string())
+        })
+        .filter(|r| !r.contains('@'))
+        .collect()
+}
+
+fn image<'a>(v: &'a serde_json::Value, reference: &str) -> &'a serde_json::Value {
+    v["images"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|i| {
+            i["references"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .any(|r| r == reference)
+        })
+        .unwrap_or_else(|| panic!("{reference} not listed: {v:#}"))
+}
+
+fn summary<'a>(v: &'a serde_json::Value, store: &str) -> &'a serde_json::Value {
+    v["stores"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["store"] == store)
+        .unwrap()
+}
+
+/// What `docker images` shows for the active store.
+fn docker_refs(d: &PrivateDaemon) -> BTreeSet<String> {
+    d.docker_ok(&["images", "--format", "{{json .}}"])
+        .lines()
+        .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap())
+        .map(|j| {
+            format!(
+                "{}:{}",
+                j["Repository"].as_str().unwrap(),
+                j["Tag"].as_str().unwrap()
+            )
+        })
+        .collect()
+}
+
+/// What `ctr -n moby images ls` shows for the containerd store (familiar names).
+fn ctr_refs(d: &PrivateDaemon) -> BTreeSet<String> {
+    let sock = d.exec_root.join("containerd/containerd.sock");
+    let out = std::process::Command::new("ctr")
+        .args([
+            "-a",
+            sock.to_str().unwrap(),
+            "-n",
+            "moby",
+            "images",
+            "ls",
+            "-q",
+        ])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "ctr: {}", out.stderr_text());
+    out.stdout_text()
+        .lines()
+        .filter(|l| !l.starts_with("moby-dangling@"))
+        .map(|l| {
+            l.trim_start_matches("docker.io/")
+                .trim_start_matches("library/")
+                .to_string()
+        })
+        .collect()
+}
+
+fn build_multiplatform(d: &PrivateDaemon, tag: &str) {
+    let ctx = d.dir().join("build");
+    std::fs::create_dir_all(&ctx).unwrap();
+    std::fs::write(ctx.join("hello.txt"), "hello from a FROM scratch build\n").unwrap();
+    std::fs::write(
+        ctx.join("Dockerfile"),
+        "FROM scratch\nCOPY hello.txt /hello.txt\n",
+    )
+    .unwrap();
+    d.docker_ok(&[
+        "buildx",
+        "build",
+        "--platform",
+        "linux/amd64,linux/arm64",
+        "--load",
+        "-t",
+        tag,
+        ctx.to_str().unwrap(),
+    ]);
+}
+
+#[test]
+fn both_stores_are_listed_in_both_modes_and_match_the_engines_own_tools() {
+    require_engine!();
+    let d = PrivateDaemon::start();
+    d.import_image("classic-app:1");
+    d.docker_ok(&[
+        "create",
+        "--name",
+        "classic-c",
+        "classic-app:1",
+        "/hello.txt",
+    ]);
+    switch(&d, "containerd");
+    d.import_image("c8d-app:1");
+    build_multiplatform(&d, "multi:1");
+
+    // Containerd store active.
+    let v = images_json(&d);
+    assert_eq!(
+        refs_of(&v, "classic"),
+        BTreeSet::from(["classic-app:1".to_string()])
+    );
+    assert_eq!(refs_of(&v, "containerd"), docker_refs(&d));
+    assert_eq!(refs_of(&v, "containerd"), ctr_refs(&d));
+    assert_eq!(
+        refs_of(&v, "containerd"),
+        BTreeSet::from(["c8d-app:1".to_string(), "multi:1".to_string()])
+    );
+    assert_eq!(
+        image(&v, "multi:1")["platforms"],
+        serde_json::json!(["linux/amd64", "linux/arm64"])
+    );
+    assert_eq!(
+        image(&v, "classic-app:1")["platforms"],
+        serde_json::json!(["linux/amd64"])
+    );
+    assert_eq!(image(&v, "classic-app:1")["containers"], 1);
+    let classic = summary(&v, "classic");
+    assert_eq!(classic["active"], false);
+    assert_eq!(classic["readable"], true);
+    assert_eq!(classic["images"], 1);
+    assert_eq!(
+        classic["containers"], 1,
+        "the classic container is hidden, and counted"
+    );
+    assert!(classic["bytes"].as_u64().unwrap() > 0);
+    assert_eq!(summary(&v, "containerd")["active"], true);
+
+    // Classic store active: the containerd store is read through containerd's API.
+    switch(&d, "classic");
+    let v = images_json(&d);
+    assert_eq!(refs_of(&v, "classic"), docker_refs(&d));
+    assert_eq!(refs_of(&v, "containerd"), ctr_refs(&d));
+    assert_eq!(
+        refs_of(&v, "containerd"),
+        BTreeSet::from(["c8d-app:1".to_string(), "multi:1".to_string()])
+    );
+    assert_eq!(
+        image(&v, "multi:1")["platforms"],
+        serde_json::json!(["linux/amd64", "linux/arm64"])
+    );
+    assert_eq!(summary(&v, "containerd")["active"], false);
+    assert_eq!(summary(&v, "classic")["containers"], 1);
+
+    // The human table names the store of each image and says the hidden store is kept.
+    let out = d.stowctl().args(["images"]).output().unwrap();
+    let text = out.stdout_text();
+    assert!(
+        text.lines().any(|l| l.starts_with("containerd")
+            && l.contains("multi")
+            && l.contains("linux/amd64,linux/arm64")),
+        "{text}"
+    );
+    assert!(
+        text.contains("containerd store (hidden: inactive, its images are kept): 2 image(s)"),
+        "{text}"
+    );
+    // --store inactive lists only the hidden store.
+    let out = d
+        .stowctl()
+        .args(["images", "--store", "inactive", "--json"])
+        .output()
+        .unwrap();
+    let only = out.json();
+    assert_eq!(only["stores"].as_array().unwrap().len(), 1);
+    assert_eq!(only["stores"][0]["store"], "containerd");
+}
+
+#[test]
+fn a_classic_image_migrates_to_containerd_and_back_with_its_tag() {
+    require_engine!();
+    let d = PrivateDaemon::start();
+    d.import_image("mover:1");
+    let classic_id = d
+        .docker_ok(&["image", "inspect", "--format", "{{.Id}}", "mover:1"])
+        .trim()
+        .to_string();
+
+    let out = d
+        .stowctl()
+        .args([
+            "migrate",
+            "mover:1",
+            "--to",
+            "containerd",
+            "--yes",
+            "--json",
+        ])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}\n{}",
+        out.stdout_text(),
+        out.stderr_text()
+    );
+    let text = out.stdout_text();
+    let last: serde_json::Value = serde_json::from_str(text.lines().last().unwrap()).unwrap();
+    assert_eq!(last["verified"], true, "{last}");
+    assert_eq!(last["active_store"], "classic", "it switches back");
+    assert_eq!(last["references"][0]["target_configs"][0], classic_id);
+    // Temp files are gone; the source is untouched.
+    let mig = d.stowage_home.join("data/migrations");
+    assert_eq!(std::fs::read_dir(&mig).map(|r| r.count()).unwrap_or(0), 0);
+    assert_eq!(
+        d.docker_ok(&["image", "inspect", "--format", "{{.Id}}", "mover:1"])
+            .trim(),
+        classic_id
+    );
+
+    // Verified by the API after switching: the tag is there in the containerd store.
+    switch(&d, "containerd");
+    assert!(docker_refs(&d).contains("mover:1"), "{:?}", docker_refs(&d));
+    d.docker_ok(&["tag", "mover:1", "mover:from-c8d"]);
+    d.docker_ok(&["rmi", "mover:1"]);
+    switch(&d, "classic");
+
+    // And back: the containerd image (now only `mover:from-c8d`) goes to the classic store.
+    let out = d
+        .stowctl()
+        .args([
+            "migrate",
+            "mover:from-c8d",
+            "--to",
+            "classic",
+            "--yes",
+            "--json",
+        ])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}\n{}",
+        out.stdout_text(),
+        out.stderr_text()
+    );
+    assert!(docker_refs(&d).contains("mover:from-c8d"));
+    assert_eq!(
+        d.docker_ok(&["image", "inspect", "--format", "{{.Id}}", "mover:from-c8d"])
+            .trim(),
+        classic_id,
+        "same config digest"
+    );
+}
+
+#[test]
+fn refused_migrations_write_nothing() {
+    require_engine!();
+    let d = PrivateDaemon::start();
+    d.import_image("stay:1");
+    let config_before = std::fs::read_to_string(&d.config_file).unwrap();
+    let pid = d.current_pid().unwrap();
+
+    let out = d
+        .stowctl()
+        .args(["migrate", "no-such:1", "--to", "containerd", "--yes"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(64), "{}", out.stderr_text());
+    assert!(
+        out.stderr_text()
+            .contains("no image `no-such:1` in the classic store"),
+        "{}",
+        out.stderr_text()
+    );
+
+    std::fs::create_dir_all(d.stowage_home.join("config")).unwrap();
+    std::fs::write(
+        d.stowage_home.join("config/settings.toml"),
+        "[migration]\nmin_free_bytes = 1000000000000000000\n",
+    )
+    .unwrap();
+    let out = d
+        .stowctl()
+        .args(["migrate", "stay:1", "--to", "containerd", "--yes"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(64), "{}", out.stderr_text());
+    assert!(
+        out.stderr_text().contains("not enough free space"),
+        "{}",
+        out.stderr_text()
+    );
+
+    assert_eq!(
+        std::fs::read_to_string(&d.config_file).unwrap(),
+        config_before
+    );
+    assert_eq!(d.current_pid(), Some(pid), "no restart happened");
+    assert!(
+        !d.stowage_home.join("data/migrations").exists(),
+        "no temp dir was made"
+    );
+    assert!(
+        ctr_refs(&d).is_empty(),
+        "nothing reached the containerd store"
+    );
+}
