@@ -16,7 +16,11 @@ fn engines_lists_the_private_daemon_with_the_paths_of_its_command_line() {
         .find(|e| e["host"] == d.host())
         .unwrap_or_else(|| panic!("not listed: {v:#}"));
     assert_eq!(ours["kind"], "process");
-    assert_eq!(ours["name"], format!("pid-{}", d.pid().unwrap()));
+    assert_eq!(
+        ours["name"],
+        stowage_core::engine::discovery::process_engine_name(&d.host())
+    );
+    assert_eq!(ours["process"]["pid"], d.pid().unwrap());
     assert_eq!(ours["config_file"], d.config_file.display().to_string());
     assert_eq!(ours["exec_root"], d.exec_root.display().to_string());
     assert_eq!(

@@ -1,5 +1,6 @@
 //! Integration tests on real private dockerd instances (one test binary).
 
+mod checks;
 mod config_cli;
 mod discovery;
 mod images;

@@ -276,6 +276,31 @@ impl PrivateDaemon {
         c
     }
 
+    /// Imports an image that can run a shell (Debian's static busybox) as `reference`.
+    pub fn import_busybox_image(&self, reference: &str) {
+        let root = self.dir().join("busybox-root");
+        let bin = root.join("bin");
+        std::fs::create_dir_all(&bin).unwrap();
+        let busybox = ["/bin/busybox", "/usr/bin/busybox"]
+            .into_iter()
+            .find(|p| Path::new(p).exists())
+            .expect("busybox-static is installed (scripts/install-deps.sh)");
+        std::fs::copy(busybox, bin.join("busybox")).unwrap();
+        let _ = std::os::unix::fs::symlink("busybox", bin.join("sh"));
+        let _ = std::os::unix::fs::symlink("busybox", bin.join("sleep"));
+        let tar = self.dir().join("busybox.tar");
+        let st = Command::new("tar")
+            .arg("-C")
+            .arg(&root)
+            .arg("-cf")
+            .arg(&tar)
+            .arg(".")
+            .status()
+            .unwrap();
+        assert!(st.success());
+        self.docker_ok(&["import", tar.to_str().unwrap(), reference]);
+    }
+
     /// Imports a one-file image (a `FROM scratch` equivalent) as `reference`.
     pub fn import_image(&self, reference: &str) {
         let tar = self

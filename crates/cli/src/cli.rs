@@ -65,6 +65,14 @@ pub enum Command {
     Du,
     /// Copy chosen images from the store that holds them to the other one.
     Migrate(MigrateArgs),
+    /// Known-issue checks with fixes (exit code 0 ok, 1 warnings, 2 failures).
+    Check(CheckArgs),
+    /// The first-run compatibility wizard, in the terminal.
+    Wizard {
+        /// Start over instead of resuming a saved wizard.
+        #[arg(long)]
+        restart: bool,
+    },
     /// Restart the engine the way it is run, and wait until it answers.
     Restart {
         #[command(flatten)]
@@ -176,4 +184,48 @@ pub struct MigrateArgs {
     pub yes: bool,
     #[command(flatten)]
     pub apply: ApplyArgs,
+}
+
+#[derive(Debug, Args)]
+#[command(args_conflicts_with_subcommands = true)]
+pub struct CheckArgs {
+    #[command(subcommand)]
+    pub action: Option<CheckAction>,
+    /// Only these checks (repeatable); opt-in checks such as multiplatform-selftest run only when named.
+    #[arg(long = "id", value_name = "ID")]
+    pub ids: Vec<String>,
+    /// Evaluate as if the engine ran this store ("what would break if I switch?").
+    #[arg(long, value_parser = ["classic", "containerd"])]
+    pub if_switching_to: Option<String>,
+    /// The buildx plugin to ask (default: found like the docker CLI does; $STOWAGE_BUILDX).
+    #[arg(long, value_name = "PATH")]
+    pub buildx: Option<PathBuf>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum CheckAction {
+    /// Apply a check's automatic fix (a preview with a diff comes first).
+    Fix {
+        /// Check id.
+        id: String,
+        /// Evaluate the fix as if the engine ran this store.
+        #[arg(long, value_parser = ["classic", "containerd"])]
+        if_switching_to: Option<String>,
+        /// Show the preview and change nothing.
+        #[arg(long)]
+        dry_run: bool,
+        /// Apply without asking for confirmation.
+        #[arg(long, short = 'y')]
+        yes: bool,
+    },
+    /// Mute a check (its result no longer counts for the exit code).
+    Mute {
+        /// Check id.
+        id: String,
+    },
+    /// Unmute a check.
+    Unmute {
+        /// Check id.
+        id: String,
+    },
 }

@@ -1,6 +1,7 @@
 //! Stowage's core: everything Stowage knows and does, with no GUI dependency. The CLI (`stowctl`)
 //! and the desktop app are thin shells over this crate.
 
+pub mod checks;
 pub mod daemon_json;
 pub mod engine;
 pub mod error;
@@ -16,5 +17,6 @@ pub mod switch;
 pub mod time;
 pub mod tools;
 pub mod watch;
+pub mod wizard;
 
 pub use error::{Error, ErrorCode, Result};

@@ -1,6 +1,7 @@
 //! One file per subcommand; each translates arguments to one core call and prints the result.
 
 mod change;
+mod check;
 mod config;
 mod engines;
 mod feature;
@@ -9,6 +10,7 @@ mod restart;
 mod sandbox;
 mod status;
 mod store;
+mod wizard;
 
 use std::process::ExitCode;
 
@@ -32,5 +34,7 @@ pub async fn run(cli: Cli) -> Result<ExitCode> {
         Command::Images { store } => images::list(&ctx, &store, json).await,
         Command::Du => images::du(&ctx, json).await,
         Command::Migrate(args) => images::migrate(&ctx, args, json).await,
+        Command::Check(args) => check::run(ctx, args, json).await,
+        Command::Wizard { restart } => wizard::run(ctx, restart, json).await,
     }
 }

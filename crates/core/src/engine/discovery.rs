@@ -307,7 +307,7 @@ pub fn from_process(p: ProcessInfo, sandbox_dir: &Path) -> Engine {
         match kind {
             EngineKind::System => "system".into(),
             EngineKind::Rootless => "rootless".into(),
-            _ => format!("pid-{}", p.pid),
+            _ => String::new(), // named after its socket below: a PID changes with every restart
         }
     };
     let mut e = Engine {
@@ -330,7 +330,18 @@ pub fn from_process(p: ProcessInfo, sandbox_dir: &Path) -> Engine {
         source: "running process".into(),
     };
     apply_config_file(&mut e, &args);
+    if e.name.is_empty() {
+        e.name = process_engine_name(&e.host);
+    }
     e
+}
+
+/// A stable name for a dockerd without a service manager: derived from its API address, so it
+/// survives restarts (`dockerd-1a2b3c4d`).
+pub fn process_engine_name(host: &str) -> String {
+    use sha2::Digest;
+    let digest = format!("{:x}", sha2::Sha256::digest(host.as_bytes()));
+    format!("dockerd-{}", &digest[..8])
 }
 
 /// Fills in what daemon.json sets and argv does not (argv wins, as in dockerd), and the
@@ -566,7 +577,8 @@ mod tests {
             Path::new("/nonexistent/sandbox"),
         );
         assert_eq!(e.kind, EngineKind::Process);
-        assert_eq!(e.name, "pid-4242");
+        assert_eq!(e.name, process_engine_name(&sock));
+        assert!(e.name.starts_with("dockerd-"));
         assert_eq!(e.host, sock);
         assert_eq!(e.data_root, PathBuf::from("/t/data"));
         assert_eq!(e.containerd_namespace, "other");
@@ -624,7 +636,10 @@ mod tests {
         .unwrap_err();
         assert_eq!(
             err.to_string(),
-            "no engine named `nope`; known engines: pid-4242"
+            format!(
+                "no engine named `nope`; known engines: {}",
+                process_engine_name("unix:///var/run/docker.sock")
+            )
         );
     }
 }

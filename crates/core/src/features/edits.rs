@@ -68,7 +68,7 @@ pub fn edits_for(
 }
 
 /// Translates a `storage-driver` in daemon.json that the target store cannot use.
-fn storage_driver_edit(facts: &EngineFacts, to_containerd: bool) -> Option<(Edit, Finding)> {
+pub fn storage_driver_edit(facts: &EngineFacts, to_containerd: bool) -> Option<(Edit, Finding)> {
     let current = facts.doc.get_str(&KeyPath::top("storage-driver"))?;
     let table = if to_containerd {
         TO_SNAPSHOTTER

@@ -25,6 +25,8 @@ pub enum Request {
     Features(Vec<(String, bool)>),
     /// Run this image store (`stowctl store use`, the tray toggle).
     Store(ImageStore),
+    /// Apply these daemon.json edits (an automatic fix of a check), restarting the engine.
+    Edits(Vec<crate::daemon_json::Edit>),
 }
 
 /// Images and containers that a store switch hides (they stay in the store being left).
@@ -94,18 +96,22 @@ pub fn plan(
     config_writable: bool,
 ) -> Result<Plan> {
     let states = evaluate(catalog, facts);
-    let (requested, store_asked) = match request {
-        Request::Features(list) => (list.clone(), None),
+    let (requested, store_asked, extra_edits) = match request {
+        Request::Features(list) => (list.clone(), None, Vec::new()),
         Request::Store(s) => (
             vec![(
                 features::CONTAINERD_STORE.to_string(),
                 *s == ImageStore::Containerd,
             )],
             Some(*s),
+            Vec::new(),
         ),
+        Request::Edits(edits) => (Vec::new(), None, edits.clone()),
     };
     let changes = features::resolve(&states, &requested)?;
-    let (edits, mut findings) = edits_for(catalog, facts, &changes)?;
+    let (mut edits, mut findings) = edits_for(catalog, facts, &changes)?;
+    let raw_edits = !extra_edits.is_empty();
+    edits.extend(extra_edits);
     let edited = apply_edits(&facts.doc, &edits)?;
 
     let store_change = changes
@@ -128,7 +134,7 @@ pub fn plan(
         && changes
             .iter()
             .any(|c| catalog.get(&c.id).is_some_and(|f| f.restart));
-    let restart = needs_restart_for_features || switches_store;
+    let restart = needs_restart_for_features || switches_store || (raw_edits && edited.changed);
 
     findings.extend(lint(
         &edited.doc,

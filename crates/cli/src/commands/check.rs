@@ -1,0 +1,181 @@
+//! `stowctl check`, `stowctl check fix ID`, `stowctl check mute|unmute ID`.
+
+use std::io::IsTerminal;
+use std::process::ExitCode;
+
+use anyhow::Result;
+use stowage_core::checks::{self, fix, render, CheckContext, RunOptions};
+use stowage_core::engine::ImageStore;
+
+use super::change::{
+    apply_options, exit_code as outcome_exit_code, print_outcome, progress_printer,
+};
+use crate::cli::{CheckAction, CheckArgs};
+use crate::context::Context;
+use crate::output::print_json;
+
+pub async fn run(mut ctx: Context, args: CheckArgs, json: bool) -> Result<ExitCode> {
+    match args.action {
+        Some(CheckAction::Mute { id }) => mute(&mut ctx, &id, true, json),
+        Some(CheckAction::Unmute { id }) => mute(&mut ctx, &id, false, json),
+        Some(CheckAction::Fix {
+            id,
+            if_switching_to,
+            dry_run,
+            yes,
+        }) => {
+            fix_one(
+                &ctx,
+                &id,
+                if_switching_to.as_deref(),
+                dry_run,
+                yes,
+                args.buildx,
+                json,
+            )
+            .await
+        }
+        None => check_all(&ctx, args, json).await,
+    }
+}
+
+fn known(id: &str) -> Result<()> {
+    if checks::title_of(id).is_none() {
+        let ids: Vec<&str> = checks::CHECKS.iter().map(|(i, _, _)| *i).collect();
+        anyhow::bail!(stowage_core::Error::InvalidRequest(format!(
+            "unknown check `{id}`; known checks: {}",
+            ids.join(", ")
+        )));
+    }
+    Ok(())
+}
+
+fn mute(ctx: &mut Context, id: &str, muted: bool, json: bool) -> Result<ExitCode> {
+    known(id)?;
+    ctx.settings.set_check_muted(id, muted)?;
+    ctx.settings.save()?;
+    if json {
+        print_json(&serde_json::json!({ "id": id, "muted": muted }))?;
+    } else {
+        println!(
+            "{} `{id}` ({}).",
+            if muted { "Muted" } else { "Unmuted" },
+            ctx.settings.path().display()
+        );
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+async fn gather(
+    ctx: &Context,
+    target: Option<&str>,
+    buildx: Option<std::path::PathBuf>,
+) -> Result<CheckContext> {
+    let engine = ctx.engine().await?;
+    let target = target.and_then(ImageStore::parse);
+    Ok(CheckContext::gather(
+        &engine,
+        &ctx.paths,
+        target,
+        buildx,
+        ctx.settings.migration_min_free_bytes()?,
+    )
+    .await)
+}
+
+async fn check_all(ctx: &Context, args: CheckArgs, json: bool) -> Result<ExitCode> {
+    for id in &args.ids {
+        known(id)?;
+    }
+    let cc = gather(ctx, args.if_switching_to.as_deref(), args.buildx).await?;
+    let opts = RunOptions {
+        ids: args.ids.clone(),
+        muted: ctx.settings.muted_checks()?,
+        timeout: None,
+    };
+    let results = checks::run_checks(&cc, &opts).await;
+    if json {
+        print_json(&serde_json::json!({
+            "engine": cc.engine.name,
+            "store": cc.target,
+            "if_switching": cc.switching,
+            "checks": results,
+        }))?;
+    } else {
+        let note = if cc.switching {
+            format!(
+                "Evaluated for the {} store (if you switch to it).",
+                cc.target
+            )
+        } else {
+            format!("Evaluated for the {} store (the one running).", cc.target)
+        };
+        print!("{}", render::human(&results, Some(&note)));
+    }
+    Ok(ExitCode::from(checks::exit_code(&results)))
+}
+
+async fn fix_one(
+    ctx: &Context,
+    id: &str,
+    target: Option<&str>,
+    dry_run: bool,
+    yes: bool,
+    buildx: Option<std::path::PathBuf>,
+    json: bool,
+) -> Result<ExitCode> {
+    known(id)?;
+    let cc = gather(ctx, target, buildx).await?;
+    let (plan, preview) = fix::plan_fix(&cc, id).await?;
+    if dry_run || !json {
+        if json {
+            print_json(&serde_json::json!({ "fix": preview }))?;
+        } else if preview.unchanged {
+            println!("Nothing to change for `{id}`.");
+        } else {
+            println!("Fix `{}` of `{id}` would change:", preview.fix);
+            println!("{}", preview.diff.trim_end());
+            if let Some(r) = &preview.restart_description {
+                println!("\nRestart: {r}");
+            }
+        }
+        if dry_run || preview.unchanged {
+            return Ok(ExitCode::SUCCESS);
+        }
+    }
+    if !yes {
+        if !std::io::stdin().is_terminal() {
+            anyhow::bail!(stowage_core::Error::InvalidRequest(
+                "not a terminal: pass --yes to apply the fix, or --dry-run to see it".into()
+            ));
+        }
+        eprint!("\nApply this fix? [y/N] ");
+        let mut answer = String::new();
+        std::io::stdin().read_line(&mut answer)?;
+        if !matches!(answer.trim(), "y" | "Y" | "yes") {
+            eprintln!("Nothing was changed.");
+            return Ok(ExitCode::from(super::change::EXIT_FAILED));
+        }
+    }
+    let opts = apply_options(ctx, &cc.engine)?;
+    let done = fix::apply_fix(&cc, plan, preview, &opts, &progress_printer(json)).await?;
+    match &done.outcome {
+        Some(outcome) => {
+            print_outcome(outcome, json)?;
+            Ok(outcome_exit_code(outcome))
+        }
+        None => {
+            if json {
+                println!(
+                    "{}",
+                    serde_json::json!({ "fixed": id, "files": done.preview.files })
+                );
+            } else {
+                for f in &done.preview.files {
+                    println!("Wrote {}", f.display());
+                }
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+    }
+}

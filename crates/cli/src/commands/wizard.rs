@@ -1,0 +1,219 @@
+//! `stowctl wizard`: the first-run compatibility wizard in a terminal. The steps and their
+//! rules live in the core; this file only asks and prints.
+
+use std::io::{BufRead, Write};
+use std::process::ExitCode;
+
+use anyhow::Result;
+use stowage_core::engine::discovery::{self, Selector};
+use stowage_core::engine::ImageStore;
+use stowage_core::stores::migrate::{self as mig, MigrateRequest};
+use stowage_core::switch::{self, OutcomeKind, Request};
+use stowage_core::wizard::{drive, Input, Step, Wizard};
+
+use crate::context::Context;
+
+fn ask(prompt: &str) -> Result<String> {
+    eprint!("{prompt}");
+    std::io::stderr().flush()?;
+    let mut line = String::new();
+    if std::io::stdin().lock().read_line(&mut line)? == 0 {
+        anyhow::bail!(stowage_core::Error::InvalidRequest(
+            "no answer (end of input); the wizard is saved and resumes next time".into()
+        ));
+    }
+    Ok(line.trim().to_string())
+}
+
+pub async fn run(mut ctx: Context, restart: bool, json: bool) -> Result<ExitCode> {
+    let state_file = ctx.paths.state_dir.join("wizard.json");
+    let mut w = match (restart, Wizard::load(&state_file)?) {
+        (false, Some(w)) if !w.is_done() => {
+            eprintln!("Resuming the wizard where you left it.");
+            w
+        }
+        _ => Wizard::new(),
+    };
+    loop {
+        w.save(&state_file)?;
+        let step = w.step.clone();
+        if json {
+            println!("{}", serde_json::to_string(&step)?);
+        }
+        let input = match step {
+            Step::DetectEngines => {
+                let mut engines = drive::detect(&ctx.paths, &ctx.settings).await?;
+                // An engine named on the command line (--engine, -H, DOCKER_HOST) is the one.
+                if ctx.selector.engine.is_some()
+                    || ctx.selector.host.is_some()
+                    || std::env::var_os("DOCKER_HOST").is_some()
+                {
+                    let chosen = ctx.engine().await?;
+                    engines.retain(|e| e.host == chosen.host);
+                    if engines.is_empty() {
+                        engines.push(stowage_core::wizard::EngineChoice {
+                            name: chosen.name.clone(),
+                            kind: chosen.kind.as_str().into(),
+                            host: chosen.host.clone(),
+                            running: true,
+                        });
+                    }
+                }
+                Input::Detected { engines }
+            }
+            Step::PickEngine { engines } => {
+                println!("Engines found:");
+                for (i, e) in engines.iter().enumerate() {
+                    println!(
+                        "  {}. {} ({}, {}){}",
+                        i + 1,
+                        e.name,
+                        e.kind,
+                        e.host,
+                        if e.running { "" } else { " - not running" }
+                    );
+                }
+                let a = ask("Which engine should Stowage manage? [1] ")?;
+                let i = a.parse::<usize>().unwrap_or(1).clamp(1, engines.len()) - 1;
+                Input::Picked {
+                    name: engines[i].name.clone(),
+                }
+            }
+            Step::RunChecks { engine } => {
+                println!("Checking `{engine}` for both image stores...");
+                let e = engine_named(&ctx, &engine).await?;
+                Input::Checked {
+                    report: drive::check(&e, &ctx.paths, &ctx.settings).await?,
+                }
+            }
+            Step::Explain { report: r, .. } => {
+                let other = r.active.other();
+                println!("\nThe engine runs the {} store.", r.active);
+                println!(
+                    "The {other} store holds {} image(s) and {} container(s), hidden now (kept, not lost).",
+                    r.hidden_now.images, r.hidden_now.containers
+                );
+                println!(
+                    "Switching to the {other} store would hide {} image(s) and {} container(s) of the {} store until you switch back.",
+                    r.hidden_if_switching.images, r.hidden_if_switching.containers, r.active
+                );
+                let problems: Vec<_> = r
+                    .if_switching
+                    .iter()
+                    .filter(|c| c.status == "fail" || c.status == "warn")
+                    .collect();
+                if problems.is_empty() {
+                    println!("Nothing known would break with the {other} store.");
+                } else {
+                    println!("With the {other} store:");
+                    for c in problems {
+                        println!("  [{}] {}: {}", c.status, c.id, c.summary);
+                    }
+                }
+                ask("\nPress Enter to continue. ")?;
+                Input::Continue
+            }
+            Step::ChooseStore {
+                active,
+                recommended,
+                blockers,
+                ..
+            } => {
+                for b in &blockers {
+                    println!("Blocker: {b}");
+                }
+                let a = ask(&format!("Which store? [c]lassic, c[o]ntainerd, or Enter to keep {active} (recommended: {recommended}) "))?;
+                let store = match a.as_str() {
+                    "c" | "classic" => Some(ImageStore::Classic),
+                    "o" | "containerd" => Some(ImageStore::Containerd),
+                    _ => None,
+                };
+                Input::Chose { store }
+            }
+            Step::OfferMigration {
+                from,
+                to,
+                candidates,
+                ..
+            } => {
+                println!(
+                    "Images of the {from} store that the switch would hide: {}",
+                    candidates.join(", ")
+                );
+                let a = ask(&format!("Copy some to the {to} store first? Names separated by spaces, or Enter for none: "))?;
+                Input::Migrate {
+                    references: a.split_whitespace().map(str::to_string).collect(),
+                }
+            }
+            Step::Apply {
+                engine,
+                store,
+                migrate,
+            } => {
+                let e = engine_named(&ctx, &engine).await?;
+                let opts = super::change::apply_options(&ctx, &e)?;
+                let mut notes = String::new();
+                if !migrate.is_empty() {
+                    let req = MigrateRequest {
+                        references: migrate.clone(),
+                        to: store,
+                        remove_source: false,
+                        stay: true,
+                        min_free_bytes: ctx.settings.migration_min_free_bytes()?,
+                    };
+                    let plan = mig::plan(&e, &req).await?;
+                    let events = |ev: mig::MigrationEvent| {
+                        if let mig::MigrationEvent::Step { message } = ev {
+                            eprintln!("  {message}");
+                        }
+                    };
+                    let cancel = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+                    mig::migrate(&e, &ctx.paths, &plan, &req, &opts, &events, cancel).await?;
+                    notes = format!("Copied {}.", migrate.join(", "));
+                }
+                let e = engine_named(&ctx, &engine).await?;
+                let prepared =
+                    switch::prepare(&e, &ctx.paths, &Request::Store(store), None).await?;
+                let outcome = switch::apply(
+                    &e,
+                    &prepared.plan,
+                    &prepared.file,
+                    &opts,
+                    &super::change::progress_printer(json),
+                )
+                .await;
+                let ok = matches!(
+                    outcome.outcome,
+                    OutcomeKind::Applied | OutcomeKind::Unchanged
+                );
+                Input::Applied {
+                    ok,
+                    message: if ok {
+                        notes
+                    } else {
+                        outcome.error.unwrap_or_default()
+                    },
+                }
+            }
+            Step::Done { summary, .. } => {
+                println!("\n{summary}");
+                ctx.settings.set_first_run_done(true);
+                ctx.settings.save()?;
+                let _ = std::fs::remove_file(&state_file);
+                return Ok(ExitCode::SUCCESS);
+            }
+        };
+        if let Err(e) = w.advance(input) {
+            eprintln!("{e}");
+        }
+    }
+}
+
+async fn engine_named(ctx: &Context, name: &str) -> Result<stowage_core::engine::Engine> {
+    let engines = ctx.engines().await?;
+    let sel = Selector {
+        engine: Some(name.to_string()),
+        ..ctx.selector.clone()
+    };
+    Ok(discovery::select(&engines, &sel, &ctx.settings)?)
+}

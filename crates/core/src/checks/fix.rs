@@ -1,0 +1,150 @@
+//! Applying a check's automatic fix: always planned first (a preview with a diff), then applied
+//! through the same transaction as a store switch (daemon.json edits) or written atomically
+//! (registry hosts.toml files).
+
+use serde::Serialize;
+
+use super::registry_mirrors::{self, FileChange};
+use super::CheckContext;
+use crate::daemon_json::{Edit, KeyPath};
+use crate::error::{Error, Result};
+use crate::switch::{self, ApplyOptions, Outcome, Prepared, Progress, Request};
+
+/// A planned fix.
+#[derive(Debug, Clone)]
+pub enum FixPlan {
+    /// daemon.json edits with a restart, as a switch plan.
+    Daemon(Box<Prepared>),
+    /// Files to write.
+    Files(Vec<FileChange>),
+}
+
+/// What `stowctl check fix ID --dry-run` prints.
+#[derive(Debug, Clone, Serialize)]
+pub struct FixPreview {
+    /// The check.
+    pub check: String,
+    /// The fix.
+    pub fix: String,
+    /// The diff(s).
+    pub diff: String,
+    /// The files that change.
+    pub files: Vec<std::path::PathBuf>,
+    /// Whether the engine restarts.
+    pub restart: bool,
+    /// How, when it does.
+    pub restart_description: Option<String>,
+    /// Whether there is nothing to do.
+    pub unchanged: bool,
+}
+
+/// What applying did.
+#[derive(Debug, Clone, Serialize)]
+pub struct FixOutcome {
+    /// The preview that was applied.
+    pub preview: FixPreview,
+    /// The switch outcome, for daemon.json fixes.
+    pub outcome: Option<Outcome>,
+}
+
+/// Plans the automatic fix of `check` on the context's engine (nothing is written).
+pub async fn plan_fix(ctx: &CheckContext, check: &str) -> Result<(FixPlan, FixPreview)> {
+    let not_auto = || {
+        Error::InvalidRequest(format!("check `{check}` has no automatic fix here; `stowctl check --id {check}` shows what to do"))
+    };
+    let edits: Vec<Edit> = match check {
+        "registry-mirrors" => {
+            let changes = registry_mirrors::plan_fix(ctx)?;
+            let preview = FixPreview {
+                check: check.into(),
+                fix: "write-hosts-toml".into(),
+                diff: changes
+                    .iter()
+                    .map(|c| c.diff.clone())
+                    .collect::<Vec<_>>()
+                    .join("\n"),
+                files: changes.iter().map(|c| c.path.clone()).collect(),
+                restart: false,
+                restart_description: None,
+                unchanged: changes.is_empty(),
+            };
+            return Ok((FixPlan::Files(changes), preview));
+        }
+        "storage-driver-conflict" => {
+            if ctx.facts.args.storage_driver.is_some() {
+                return Err(not_auto());
+            }
+            if ctx.switching {
+                return Err(Error::InvalidRequest(format!(
+                    "this fix belongs with the switch itself: `stowctl store use {}` translates storage-driver as part of its plan",
+                    ctx.target
+                )));
+            }
+            let to_containerd = ctx.target == crate::engine::store::ImageStore::Containerd;
+            match crate::features::edits::storage_driver_edit(&ctx.facts, to_containerd) {
+                Some((edit, _)) => vec![edit],
+                None => return Err(not_auto()),
+            }
+        }
+        "flag-and-file-conflict" => {
+            let conflicts =
+                crate::switch::lint::flag_and_file_conflicts(&ctx.facts.doc, &ctx.facts.args);
+            let keys: Vec<String> = conflicts
+                .iter()
+                .filter_map(|f| f.message.split('`').nth(1).map(str::to_string))
+                .collect();
+            if keys.is_empty() {
+                return Err(not_auto());
+            }
+            keys.iter().map(|k| Edit::Unset(KeyPath::top(k))).collect()
+        }
+        _ => return Err(not_auto()),
+    };
+    let prepared = switch::prepare(&ctx.engine, &ctx.paths, &Request::Edits(edits), None).await?;
+    let preview = FixPreview {
+        check: check.into(),
+        fix: match check {
+            "storage-driver-conflict" => "translate-storage-driver",
+            _ => "remove-from-daemon-json",
+        }
+        .into(),
+        diff: prepared.plan.diff.clone(),
+        files: vec![prepared.plan.config_file.clone()],
+        restart: prepared.plan.restart,
+        restart_description: prepared
+            .plan
+            .restart
+            .then(|| prepared.plan.restart_description.clone()),
+        unchanged: prepared.plan.is_noop(),
+    };
+    Ok((FixPlan::Daemon(Box::new(prepared)), preview))
+}
+
+/// Applies a planned fix.
+pub async fn apply_fix(
+    ctx: &CheckContext,
+    plan: FixPlan,
+    preview: FixPreview,
+    opts: &ApplyOptions,
+    progress: &Progress,
+) -> Result<FixOutcome> {
+    match plan {
+        FixPlan::Files(changes) => {
+            tokio::task::spawn_blocking(move || registry_mirrors::apply_fix(&changes))
+                .await
+                .map_err(|e| Error::InvalidRequest(format!("internal error: {e}")))??;
+            Ok(FixOutcome {
+                preview,
+                outcome: None,
+            })
+        }
+        FixPlan::Daemon(prepared) => {
+            let outcome =
+                switch::apply(&ctx.engine, &prepared.plan, &prepared.file, opts, progress).await;
+            Ok(FixOutcome {
+                preview,
+                outcome: Some(outcome),
+            })
+        }
+    }
+}

@@ -1,0 +1,152 @@
+//! `hidden-images` and `disk-space`: what sits in the store that is (or will be) hidden,
+//! counted from the store lists, and whether a migration of it would fit.
+
+use serde_json::json;
+
+use super::{CheckContext, Finding, Fix, Status};
+
+fn human(n: u64) -> String {
+    if n >= 1_000_000_000 {
+        format!("{:.1} GB", n as f64 / 1e9)
+    } else if n >= 1_000_000 {
+        format!("{:.1} MB", n as f64 / 1e6)
+    } else {
+        format!("{n} bytes")
+    }
+}
+
+/// `hidden-images`: counts of the store that is hidden now, or would be after the switch.
+pub async fn hidden_images(ctx: &CheckContext) -> Finding {
+    let listing = ctx.listing().await;
+    let hidden_store = ctx.target.other();
+    let Some(s) = listing
+        .report
+        .stores
+        .iter()
+        .find(|s| s.store == hidden_store)
+    else {
+        return Finding::new(Status::Error, "the store lists could not be read");
+    };
+    let f = Finding::new(Status::Ok, String::new())
+        .with("store", hidden_store.as_str())
+        .with("images", s.images)
+        .with("containers", s.containers)
+        .with("bytes", s.bytes)
+        .with("readable", s.readable);
+    if !s.readable {
+        return Finding {
+            status: Status::Error,
+            summary: format!(
+                "the {hidden_store} store could not be read: {}",
+                s.error.clone().unwrap_or_default()
+            ),
+            ..f
+        };
+    }
+    let when = if ctx.switching {
+        "would be hidden after switching"
+    } else {
+        "are hidden while the other store is active"
+    };
+    if s.images == 0 && s.containers == 0 {
+        let nothing = if ctx.switching {
+            "nothing would be hidden by the switch"
+        } else {
+            "nothing is hidden"
+        };
+        return Finding {
+            summary: format!(
+                "the {hidden_store} store holds no images or containers, so {nothing}"
+            ),
+            ..f
+        };
+    }
+    let refs: Vec<String> = listing
+        .report
+        .images
+        .iter()
+        .filter(|i| i.store == hidden_store)
+        .flat_map(|i| i.references.iter().filter(|r| !r.contains('@')).cloned())
+        .take(5)
+        .collect();
+    let example = refs.first().cloned().unwrap_or_else(|| "IMAGE".into());
+    Finding {
+        status: Status::Warn,
+        summary: format!(
+            "{} image(s) ({}) and {} container(s) in the {hidden_store} store {when}. They are kept, not lost: switch back to see them, or migrate the images you need",
+            s.images,
+            human(s.bytes),
+            s.containers
+        ),
+        ..f
+    }
+    .with("examples", json!(refs))
+    .fix(Fix::manual(
+        "migrate",
+        format!("Copy the images you need to the {} store", ctx.target),
+        &[&format!("stowctl migrate {example} --to {}", ctx.target), &format!("stowctl images --store {hidden_store}")],
+        None,
+    ))
+}
+
+/// `disk-space`: free space against what migrating the hidden store's images would need.
+pub async fn disk_space(ctx: &CheckContext) -> Finding {
+    let listing = ctx.listing().await;
+    let hidden_store = ctx.target.other();
+    let bytes = listing
+        .report
+        .stores
+        .iter()
+        .find(|s| s.store == hidden_store)
+        .map(|s| s.bytes)
+        .unwrap_or(0);
+    let root = ctx.engine.data_root.clone();
+    let free = tokio::task::spawn_blocking(move || crate::stores::migrate::free_space(&root))
+        .await
+        .ok()
+        .flatten();
+    let Some(free) = free else {
+        return Finding::new(
+            Status::Error,
+            "the free space of the data-root's filesystem could not be read",
+        );
+    };
+    let needed = bytes.saturating_mul(2);
+    let f = Finding::new(Status::Ok, String::new())
+        .with("free_bytes", free)
+        .with("migration_needs_bytes", needed)
+        .with("min_free_bytes", ctx.min_free_bytes)
+        .with("data_root", ctx.engine.data_root.display().to_string());
+    if free < needed {
+        return Finding {
+            status: Status::Fail,
+            summary: format!(
+                "{} free, but migrating everything from the {hidden_store} store needs about {}",
+                human(free),
+                human(needed)
+            ),
+            ..f
+        }
+        .fix(Fix::manual(
+            "free-space",
+            "Free space first, or migrate only the images you need",
+            &["docker system df", "docker image prune"],
+            None,
+        ));
+    }
+    if free < needed.saturating_add(ctx.min_free_bytes) {
+        return Finding {
+            status: Status::Warn,
+            summary: format!("{} free: migrating everything from the {hidden_store} store ({}) would leave less than the {} Stowage keeps free", human(free), human(needed), human(ctx.min_free_bytes)),
+            ..f
+        };
+    }
+    Finding {
+        summary: format!(
+            "{} free; migrating everything from the {hidden_store} store needs about {}",
+            human(free),
+            human(needed)
+        ),
+        ..f
+    }
+}

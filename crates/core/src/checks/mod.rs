@@ -1,0 +1,217 @@
+//! Known-issue checks: version-aware live probes of the user's real engine, each with a result,
+//! the evidence it saw, and fixes (automatic ones are planned first and applied through the same
+//! path as a store switch). One file per check; [`runner`] runs them concurrently with a
+//! per-check time limit, and each can be evaluated against the store the user is about to switch to.
+
+pub mod buildx;
+pub mod config_lints;
+pub mod context;
+pub mod engine_version;
+pub mod fix;
+pub mod guidance;
+pub mod hidden;
+pub mod kubernetes;
+pub mod reachability;
+pub mod reference_filter;
+pub mod registry_mirrors;
+pub mod render;
+pub mod runner;
+pub mod selftest;
+
+use serde::Serialize;
+use serde_json::{Map, Value};
+
+pub use context::CheckContext;
+pub use runner::{exit_code, run_checks, RunOptions};
+
+/// A check's verdict.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Status {
+    /// Nothing to worry about.
+    Ok,
+    /// Worth attention; things still work.
+    Warn,
+    /// Something is or will be broken.
+    Fail,
+    /// Does not apply here (the summary says why).
+    Skipped,
+    /// The probe itself could not run (the summary says why).
+    Error,
+}
+
+/// A way to fix what a check found.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Fix {
+    /// Stable id, unique within the check (`write-hosts-toml`).
+    pub id: String,
+    /// A sentence for people.
+    pub description: String,
+    /// Whether Stowage can apply it (after showing a preview).
+    pub automatic: bool,
+    /// Exact commands for the user, when it is manual.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub commands: Vec<String>,
+    /// A documentation link.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub docs: Option<String>,
+}
+
+impl Fix {
+    /// A manual fix: commands to run and a link.
+    pub fn manual(
+        id: &str,
+        description: impl Into<String>,
+        commands: &[&str],
+        docs: Option<&str>,
+    ) -> Self {
+        Fix {
+            id: id.to_string(),
+            description: description.into(),
+            automatic: false,
+            commands: commands.iter().map(|c| c.to_string()).collect(),
+            docs: docs.map(str::to_string),
+        }
+    }
+
+    /// A fix Stowage applies (`stowctl check fix ID`).
+    pub fn automatic(id: &str, description: impl Into<String>) -> Self {
+        Fix {
+            id: id.to_string(),
+            description: description.into(),
+            automatic: true,
+            commands: Vec::new(),
+            docs: None,
+        }
+    }
+}
+
+/// What one check found.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Finding {
+    /// Verdict.
+    pub status: Status,
+    /// One or two sentences.
+    pub summary: String,
+    /// What was seen (versions, file and key, API answers).
+    pub evidence: Map<String, Value>,
+    /// How to fix it.
+    pub fixes: Vec<Fix>,
+}
+
+impl Finding {
+    /// A finding with no evidence or fixes yet.
+    pub fn new(status: Status, summary: impl Into<String>) -> Self {
+        Finding {
+            status,
+            summary: summary.into(),
+            evidence: Map::new(),
+            fixes: Vec::new(),
+        }
+    }
+
+    /// Adds a piece of evidence.
+    pub fn with(mut self, key: &str, value: impl Into<Value>) -> Self {
+        self.evidence.insert(key.to_string(), value.into());
+        self
+    }
+
+    /// Adds a fix.
+    pub fn fix(mut self, fix: Fix) -> Self {
+        self.fixes.push(fix);
+        self
+    }
+}
+
+/// A check's result as `stowctl check --json` prints it.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct CheckResult {
+    /// Stable id.
+    pub id: String,
+    /// Title.
+    pub title: String,
+    /// Verdict.
+    pub status: Status,
+    /// Sentences.
+    pub summary: String,
+    /// What was seen.
+    pub evidence: Map<String, Value>,
+    /// How to fix it.
+    pub fixes: Vec<Fix>,
+    /// Muted by the user (does not count for the exit code).
+    pub muted: bool,
+    /// How long the probe took.
+    pub ms: u64,
+}
+
+/// The catalog of checks, in display order: (id, title, opt-in only).
+pub const CHECKS: &[(&str, &str, bool)] = &[
+    ("daemon-json-valid", "daemon.json is valid", false),
+    (
+        "engine-version",
+        "Engine version supports the containerd image store",
+        false,
+    ),
+    (
+        "buildx-version",
+        "Buildx can load multi-platform builds",
+        false,
+    ),
+    (
+        "storage-driver-conflict",
+        "storage-driver matches the image store",
+        false,
+    ),
+    (
+        "userns-remap",
+        "userns-remap and the containerd image store",
+        false,
+    ),
+    (
+        "flag-and-file-conflict",
+        "No option set both as a dockerd flag and in daemon.json",
+        false,
+    ),
+    (
+        "registry-mirrors",
+        "Registry mirrors and insecure registries",
+        false,
+    ),
+    (
+        "reference-filter",
+        "The `reference` image filter works",
+        false,
+    ),
+    ("kubernetes-conflict", "Kubernetes on this engine", false),
+    (
+        "containerd-reachable",
+        "The engine's containerd answers",
+        false,
+    ),
+    (
+        "hidden-images",
+        "Images and containers in the other store",
+        false,
+    ),
+    ("disk-space", "Free space for a migration", false),
+    (
+        "manifest-list-auth",
+        "Pulling images without a manifest list",
+        false,
+    ),
+    (
+        "arm-platform-digest",
+        "Pulling with --platform on ARM",
+        false,
+    ),
+    (
+        "multiplatform-selftest",
+        "Multi-platform build and load (slow, opt-in)",
+        true,
+    ),
+];
+
+/// The title of a check id.
+pub fn title_of(id: &str) -> Option<&'static str> {
+    CHECKS.iter().find(|(i, _, _)| *i == id).map(|(_, t, _)| *t)
+}

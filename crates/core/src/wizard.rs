@@ -1,0 +1,654 @@
+//! The first-run compatibility wizard as a state machine, with no UI and no I/O: detected
+//! engines -> pick one -> checks for both stores -> what a switch would hide or break -> choose a
+//! store -> optional migration -> apply -> done. Every step's data is serializable for the UI;
+//! the machine is saved between runs so it can be resumed. [`drive`] holds the I/O of the
+//! automatic steps.
+
+use std::path::Path;
+
+use serde::{Deserialize, Serialize};
+
+use crate::engine::store::ImageStore;
+use crate::error::{Error, Result};
+
+/// An engine the user can pick.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct EngineChoice {
+    /// Engine name (`--engine`).
+    pub name: String,
+    /// How it runs (`system`, `process`, ...).
+    pub kind: String,
+    /// API address.
+    pub host: String,
+    /// Whether its API answered.
+    pub running: bool,
+}
+
+/// A check result in short, for the explain step.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CheckBrief {
+    /// Check id.
+    pub id: String,
+    /// `ok`, `warn`, `fail`, `skipped`, `error`.
+    pub status: String,
+    /// Sentences.
+    pub summary: String,
+}
+
+/// What sits in a store that is or would be hidden.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct HiddenCounts {
+    /// Images.
+    pub images: u64,
+    /// Containers.
+    pub containers: u64,
+    /// Bytes.
+    pub bytes: u64,
+}
+
+/// Everything the checks step found.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CheckReport {
+    /// The store running now.
+    pub active: ImageStore,
+    /// Checks evaluated for the active store.
+    pub current: Vec<CheckBrief>,
+    /// Checks evaluated as if switched to the other store.
+    pub if_switching: Vec<CheckBrief>,
+    /// What the inactive store holds now (hidden).
+    pub hidden_now: HiddenCounts,
+    /// What a switch would hide (the active store's contents).
+    pub hidden_if_switching: HiddenCounts,
+    /// References in the active store (migration candidates if the user switches).
+    pub active_references: Vec<String>,
+}
+
+/// One step of the wizard and its data.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "step", rename_all = "snake_case")]
+pub enum Step {
+    /// Find the engines of this machine.
+    DetectEngines,
+    /// Several engines: the user picks one.
+    PickEngine { engines: Vec<EngineChoice> },
+    /// Run the checks for both stores on the engine.
+    RunChecks { engine: String },
+    /// Show what was found: problems per store, what is hidden now, what a switch would hide.
+    Explain { engine: String, report: CheckReport },
+    /// Choose the store (or keep the current one).
+    ChooseStore {
+        engine: String,
+        active: ImageStore,
+        recommended: ImageStore,
+        /// Failing checks of the other store, as sentences.
+        blockers: Vec<String>,
+        /// Images of the active store, which a switch would hide (migration candidates).
+        candidates: Vec<String>,
+    },
+    /// Offer to copy images that the switch would hide.
+    OfferMigration {
+        engine: String,
+        from: ImageStore,
+        to: ImageStore,
+        candidates: Vec<String>,
+    },
+    /// Switch (and migrate the chosen images) on the engine.
+    Apply {
+        engine: String,
+        store: ImageStore,
+        migrate: Vec<String>,
+    },
+    /// Finished.
+    Done {
+        engine: Option<String>,
+        summary: String,
+    },
+}
+
+/// What the user (or an automatic step) answers.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "input", rename_all = "snake_case")]
+pub enum Input {
+    /// The engines found.
+    Detected { engines: Vec<EngineChoice> },
+    /// The engine picked.
+    Picked { name: String },
+    /// The checks' results.
+    Checked { report: CheckReport },
+    /// Go on from the explain step.
+    Continue,
+    /// The store chosen; `None` keeps the current one.
+    Chose { store: Option<ImageStore> },
+    /// The images to copy (empty: none).
+    Migrate { references: Vec<String> },
+    /// The result of applying.
+    Applied { ok: bool, message: String },
+    /// Go back one step.
+    Back,
+}
+
+/// The wizard: the current step and the ones before it (for Back).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Wizard {
+    /// Where the user is.
+    pub step: Step,
+    /// Earlier steps, most recent last.
+    pub history: Vec<Step>,
+}
+
+impl Default for Wizard {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Wizard {
+    /// A wizard at its first step.
+    pub fn new() -> Self {
+        Wizard {
+            step: Step::DetectEngines,
+            history: Vec::new(),
+        }
+    }
+
+    /// Whether it has finished.
+    pub fn is_done(&self) -> bool {
+        matches!(self.step, Step::Done { .. })
+    }
+
+    /// Applies `input` to the current step. An input that does not fit the step is refused
+    /// and the wizard stays where it is.
+    pub fn advance(&mut self, input: Input) -> Result<&Step> {
+        if input == Input::Back {
+            if matches!(self.step, Step::Done { .. }) {
+                return Err(bad("the wizard has finished"));
+            }
+            let prev = self
+                .history
+                .pop()
+                .ok_or_else(|| bad("already at the first step"))?;
+            self.step = prev;
+            return Ok(&self.step);
+        }
+        let next = next_step(&self.step, input)?;
+        let prev = std::mem::replace(&mut self.step, next);
+        // Automatic steps are not places to go back to: back from a choice re-runs nothing.
+        if !matches!(
+            prev,
+            Step::DetectEngines | Step::RunChecks { .. } | Step::Apply { .. }
+        ) {
+            self.history.push(prev);
+        }
+        Ok(&self.step)
+    }
+
+    /// Loads a saved wizard (to resume), if there is one.
+    pub fn load(path: &Path) -> Result<Option<Self>> {
+        match std::fs::read(path) {
+            Ok(b) => serde_json::from_slice(&b)
+                .map(Some)
+                .map_err(|e| Error::Parse {
+                    path: path.to_path_buf(),
+                    line: e.line(),
+                    column: e.column(),
+                    message: e.to_string(),
+                }),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+            Err(e) => Err(Error::io(path, "read", e)),
+        }
+    }
+
+    /// Saves the wizard (atomically) so it can be resumed.
+    pub fn save(&self, path: &Path) -> Result<()> {
+        use std::io::Write;
+        let dir = path.parent().unwrap_or(Path::new("."));
+        std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, "create directory", e))?;
+        let mut tmp = tempfile::NamedTempFile::new_in(dir)
+            .map_err(|e| Error::io(dir, "create temporary file", e))?;
+        let bytes =
+            serde_json::to_vec_pretty(self).map_err(|e| Error::InvalidRequest(e.to_string()))?;
+        tmp.write_all(&bytes)
+            .map_err(|e| Error::io(path, "write", e))?;
+        tmp.persist(path)
+            .map_err(|e| Error::io(path, "replace", e.error))?;
+        Ok(())
+    }
+}
+
+fn bad(msg: &str) -> Error {
+    Error::InvalidRequest(format!("wizard: {msg}"))
+}
+
+fn next_step(step: &Step, input: Input) -> Result<Step> {
+    Ok(match (step, input) {
+        (Step::DetectEngines, Input::Detected { engines }) => match engines.len() {
+            0 => Step::Done {
+                engine: None,
+                summary: "No Docker Engine was found. Start one, or start Stowage's sandbox engine (`stowctl sandbox start`), then run the wizard again.".into(),
+            },
+            1 => Step::RunChecks { engine: engines[0].name.clone() },
+            _ => Step::PickEngine { engines },
+        },
+        (Step::PickEngine { engines }, Input::Picked { name }) => {
+            if !engines.iter().any(|e| e.name == name) {
+                return Err(bad(&format!("`{name}` is not one of the engines found")));
+            }
+            Step::RunChecks { engine: name }
+        }
+        (Step::RunChecks { engine }, Input::Checked { report }) => Step::Explain { engine: engine.clone(), report },
+        (Step::Explain { engine, report }, Input::Continue) => {
+            let blockers: Vec<String> = report
+                .if_switching
+                .iter()
+                .filter(|c| c.status == "fail")
+                .map(|c| format!("{}: {}", c.id, c.summary))
+                .collect();
+            // Recommend the containerd store when nothing fails there; otherwise stay classic.
+            let containerd_ok = if report.active == ImageStore::Containerd {
+                !report.current.iter().any(|c| c.status == "fail")
+            } else {
+                blockers.is_empty()
+            };
+            let recommended = if containerd_ok { ImageStore::Containerd } else { ImageStore::Classic };
+            Step::ChooseStore {
+                engine: engine.clone(),
+                active: report.active,
+                recommended,
+                blockers,
+                candidates: report.active_references.clone(),
+            }
+        }
+        (Step::ChooseStore { engine, active, candidates, .. }, Input::Chose { store }) => match store {
+            None => Step::Done {
+                engine: Some(engine.clone()),
+                summary: format!("Kept the {active} store. Nothing was changed."),
+            },
+            Some(s) if s == *active => Step::Done {
+                engine: Some(engine.clone()),
+                summary: format!("The engine already runs the {s} store. Nothing was changed."),
+            },
+            // Nothing would be hidden: nothing to offer.
+            Some(s) if candidates.is_empty() => Step::Apply {
+                engine: engine.clone(),
+                store: s,
+                migrate: Vec::new(),
+            },
+            Some(s) => Step::OfferMigration {
+                engine: engine.clone(),
+                from: *active,
+                to: s,
+                candidates: candidates.clone(),
+            },
+        },
+        (Step::OfferMigration { engine, to, candidates, .. }, Input::Migrate { references }) => {
+            if let Some(r) = references.iter().find(|r| !candidates.contains(r)) {
+                return Err(bad(&format!("`{r}` is not an image of the store being left")));
+            }
+            Step::Apply {
+                engine: engine.clone(),
+                store: *to,
+                migrate: references,
+            }
+        }
+        (Step::Apply { engine, store, .. }, Input::Applied { ok, message }) => Step::Done {
+            engine: Some(engine.clone()),
+            summary: if ok {
+                format!("The engine now runs the {store} store. {message}")
+            } else {
+                format!("The switch did not complete: {message}")
+            },
+        },
+        (step, input) => {
+            return Err(bad(&format!(
+                "`{}` does not fit the step `{}`",
+                serde_json::to_value(&input).ok().and_then(|v| v["input"].as_str().map(str::to_string)).unwrap_or_default(),
+                serde_json::to_value(step).ok().and_then(|v| v["step"].as_str().map(str::to_string)).unwrap_or_default()
+            )))
+        }
+    })
+}
+
+/// The I/O of the automatic steps, shared by `stowctl wizard` and the app.
+pub mod drive {
+    use super::*;
+    use crate::checks::{run_checks, CheckContext, RunOptions};
+    use crate::engine::discovery;
+    use crate::paths::StowagePaths;
+    use crate::settings::Settings;
+
+    /// Detected engines (with whether each answers).
+    pub async fn detect(paths: &StowagePaths, settings: &Settings) -> Result<Vec<EngineChoice>> {
+        let (p, s) = (paths.clone(), settings.clone());
+        let engines = tokio::task::spawn_blocking(move || discovery::discover(&p, &s))
+            .await
+            .map_err(|e| Error::InvalidRequest(e.to_string()))??;
+        let mut out = Vec::new();
+        for e in engines {
+            let running =
+                crate::engine::client::ping(&e.host, std::time::Duration::from_secs(2)).await;
+            out.push(EngineChoice {
+                name: e.name,
+                kind: e.kind.as_str().into(),
+                host: e.host,
+                running,
+            });
+        }
+        Ok(out)
+    }
+
+    fn brief(results: &[crate::checks::CheckResult]) -> Vec<CheckBrief> {
+        results
+            .iter()
+            .map(|r| CheckBrief {
+                id: r.id.clone(),
+                status: serde_json::to_value(r.status)
+                    .ok()
+                    .and_then(|v| v.as_str().map(str::to_string))
+                    .unwrap_or_default(),
+                summary: r.summary.clone(),
+            })
+            .collect()
+    }
+
+    /// Runs the checks for the active store and as if switched.
+    pub async fn check(
+        engine: &crate::engine::Engine,
+        paths: &StowagePaths,
+        settings: &Settings,
+    ) -> Result<CheckReport> {
+        let min_free = settings.migration_min_free_bytes()?;
+        let opts = RunOptions {
+            muted: settings.muted_checks()?,
+            ..Default::default()
+        };
+        let now = CheckContext::gather(engine, paths, None, None, min_free).await;
+        let active = now.facts.active_store.ok_or_else(|| Error::Engine {
+            host: engine.host.clone(),
+            message: "the engine does not answer".into(),
+        })?;
+        let switched =
+            CheckContext::gather(engine, paths, Some(active.other()), None, min_free).await;
+        let (current, if_switching) =
+            tokio::join!(run_checks(&now, &opts), run_checks(&switched, &opts));
+        let listing = now.listing().await;
+        let counts = |s: ImageStore| {
+            listing
+                .report
+                .stores
+                .iter()
+                .find(|x| x.store == s)
+                .map(|x| HiddenCounts {
+                    images: x.images,
+                    containers: x.containers,
+                    bytes: x.bytes,
+                })
+                .unwrap_or_default()
+        };
+        let active_references = listing
+            .report
+            .images
+            .iter()
+            .filter(|i| i.store == active)
+            .flat_map(|i| i.references.iter().filter(|r| !r.contains('@')).cloned())
+            .collect();
+        Ok(CheckReport {
+            active,
+            current: brief(&current),
+            if_switching: brief(&if_switching),
+            hidden_now: counts(active.other()),
+            hidden_if_switching: counts(active),
+            active_references,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn engines(n: usize) -> Vec<EngineChoice> {
+        (0..n)
+            .map(|i| EngineChoice {
+                name: format!("e{i}"),
+                kind: "process".into(),
+                host: format!("unix:///e{i}.sock"),
+                running: true,
+            })
+            .collect()
+    }
+
+    fn report(if_switching_fails: bool) -> CheckReport {
+        CheckReport {
+            active: ImageStore::Classic,
+            current: vec![CheckBrief {
+                id: "engine-version".into(),
+                status: "ok".into(),
+                summary: "fine".into(),
+            }],
+            if_switching: vec![CheckBrief {
+                id: "buildx-version".into(),
+                status: if if_switching_fails {
+                    "fail".into()
+                } else {
+                    "ok".into()
+                },
+                summary: "buildx 0.8".into(),
+            }],
+            hidden_now: HiddenCounts::default(),
+            hidden_if_switching: HiddenCounts {
+                images: 2,
+                containers: 1,
+                bytes: 10,
+            },
+            active_references: vec!["app:1".into(), "db:2".into()],
+        }
+    }
+
+    fn to_choose(w: &mut Wizard, fails: bool) {
+        w.advance(Input::Detected {
+            engines: engines(1),
+        })
+        .unwrap();
+        w.advance(Input::Checked {
+            report: report(fails),
+        })
+        .unwrap();
+        w.advance(Input::Continue).unwrap();
+    }
+
+    #[test]
+    fn no_engine_ends_with_advice() {
+        let mut w = Wizard::new();
+        w.advance(Input::Detected { engines: vec![] }).unwrap();
+        assert!(
+            matches!(&w.step, Step::Done { engine: None, summary } if summary.contains("sandbox"))
+        );
+        assert!(w.advance(Input::Back).is_err());
+    }
+
+    #[test]
+    fn several_engines_ask_for_a_pick_and_refuse_unknown_names() {
+        let mut w = Wizard::new();
+        w.advance(Input::Detected {
+            engines: engines(2),
+        })
+        .unwrap();
+        assert!(matches!(w.step, Step::PickEngine { .. }));
+        assert!(w
+            .advance(Input::Picked {
+                name: "nope".into()
+            })
+            .is_err());
+        assert!(
+            matches!(w.step, Step::PickEngine { .. }),
+            "a refused input leaves the step"
+        );
+        w.advance(Input::Picked { name: "e1".into() }).unwrap();
+        assert_eq!(
+            w.step,
+            Step::RunChecks {
+                engine: "e1".into()
+            }
+        );
+    }
+
+    #[test]
+    fn one_engine_goes_straight_to_the_checks_then_explains() {
+        let mut w = Wizard::new();
+        w.advance(Input::Detected {
+            engines: engines(1),
+        })
+        .unwrap();
+        assert_eq!(
+            w.step,
+            Step::RunChecks {
+                engine: "e0".into()
+            }
+        );
+        w.advance(Input::Checked {
+            report: report(false),
+        })
+        .unwrap();
+        assert!(matches!(w.step, Step::Explain { .. }));
+    }
+
+    #[test]
+    fn recommendation_follows_what_would_break() {
+        let mut w = Wizard::new();
+        to_choose(&mut w, false);
+        assert!(
+            matches!(&w.step, Step::ChooseStore { recommended: ImageStore::Containerd, blockers, .. } if blockers.is_empty())
+        );
+        let mut w = Wizard::new();
+        to_choose(&mut w, true);
+        assert!(
+            matches!(&w.step, Step::ChooseStore { recommended: ImageStore::Classic, blockers, .. } if blockers[0].starts_with("buildx-version"))
+        );
+    }
+
+    #[test]
+    fn keeping_the_store_changes_nothing() {
+        for choice in [None, Some(ImageStore::Classic)] {
+            let mut w = Wizard::new();
+            to_choose(&mut w, false);
+            w.advance(Input::Chose { store: choice }).unwrap();
+            assert!(
+                matches!(&w.step, Step::Done { summary, .. } if summary.contains("Nothing was changed"))
+            );
+        }
+    }
+
+    #[test]
+    fn switching_offers_migration_then_applies_and_finishes() {
+        let mut w = Wizard::new();
+        to_choose(&mut w, false);
+        w.advance(Input::Chose {
+            store: Some(ImageStore::Containerd),
+        })
+        .unwrap();
+        assert!(
+            matches!(&w.step, Step::OfferMigration { candidates, .. } if candidates.len() == 2)
+        );
+        assert!(w
+            .advance(Input::Migrate {
+                references: vec!["other:1".into()]
+            })
+            .is_err());
+        w.advance(Input::Migrate {
+            references: vec!["app:1".into()],
+        })
+        .unwrap();
+        assert_eq!(
+            w.step,
+            Step::Apply {
+                engine: "e0".into(),
+                store: ImageStore::Containerd,
+                migrate: vec!["app:1".into()]
+            }
+        );
+        w.advance(Input::Applied {
+            ok: true,
+            message: "app:1 copied.".into(),
+        })
+        .unwrap();
+        assert!(w.is_done());
+        assert!(
+            matches!(&w.step, Step::Done { summary, .. } if summary.contains("now runs the containerd store"))
+        );
+    }
+
+    #[test]
+    fn nothing_to_hide_skips_the_migration_offer() {
+        let mut w = Wizard::new();
+        w.advance(Input::Detected {
+            engines: engines(1),
+        })
+        .unwrap();
+        let mut r = report(false);
+        r.active_references.clear();
+        w.advance(Input::Checked { report: r }).unwrap();
+        w.advance(Input::Continue).unwrap();
+        w.advance(Input::Chose {
+            store: Some(ImageStore::Containerd),
+        })
+        .unwrap();
+        assert!(matches!(w.step, Step::Apply { ref migrate, .. } if migrate.is_empty()));
+    }
+
+    #[test]
+    fn a_failed_apply_is_reported() {
+        let mut w = Wizard::new();
+        to_choose(&mut w, false);
+        w.advance(Input::Chose {
+            store: Some(ImageStore::Containerd),
+        })
+        .unwrap();
+        w.advance(Input::Migrate { references: vec![] }).unwrap();
+        w.advance(Input::Applied {
+            ok: false,
+            message: "rolled back".into(),
+        })
+        .unwrap();
+        assert!(
+            matches!(&w.step, Step::Done { summary, .. } if summary.contains("did not complete: rolled back"))
+        );
+    }
+
+    #[test]
+    fn back_returns_to_the_previous_choice() {
+        let mut w = Wizard::new();
+        to_choose(&mut w, false);
+        w.advance(Input::Chose {
+            store: Some(ImageStore::Containerd),
+        })
+        .unwrap();
+        w.advance(Input::Back).unwrap();
+        assert!(matches!(w.step, Step::ChooseStore { .. }));
+        w.advance(Input::Back).unwrap();
+        assert!(matches!(w.step, Step::Explain { .. }));
+    }
+
+    #[test]
+    fn inputs_that_do_not_fit_are_refused() {
+        let mut w = Wizard::new();
+        let err = w.advance(Input::Continue).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "wizard: `continue` does not fit the step `detect_engines`"
+        );
+    }
+
+    #[test]
+    fn saved_wizards_resume_where_they_were() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("wizard.json");
+        assert_eq!(Wizard::load(&p).unwrap(), None);
+        let mut w = Wizard::new();
+        to_choose(&mut w, false);
+        w.save(&p).unwrap();
+        let back = Wizard::load(&p).unwrap().unwrap();
+        assert_eq!(back, w);
+        let json: serde_json::Value = serde_json::from_slice(&std::fs::read(&p).unwrap()).unwrap();
+        assert_eq!(json["step"]["step"], "choose_store");
+    }
+}

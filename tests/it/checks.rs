@@ -1,0 +1,478 @@
+//! Known-issue checks on real private daemons, fixes through the switch path, mutes, and the
+//! terminal wizard.
+
+use std::os::unix::fs::PermissionsExt;
+
+use stowage_tests::{require_engine, OutputExt, PrivateDaemon};
+
+fn check(d: &PrivateDaemon, args: &[&str]) -> (Option<i32>, serde_json::Value) {
+    let out = d
+        .stowctl()
+        .arg("check")
+        .args(args)
+        .arg("--json")
+        .output()
+        .unwrap();
+    let code = out.status.code();
+    (code, out.json())
+}
+
+fn result<'a>(v: &'a serde_json::Value, id: &str) -> &'a serde_json::Value {
+    v["checks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["id"] == id)
+        .unwrap_or_else(|| panic!("{id} missing: {v:#}"))
+}
+
+fn fake_buildx(d: &PrivateDaemon, name: &str, output: &str) -> String {
+    let p = d.dir().join(name);
+    std::fs::write(
+        &p,
+        format!("#!/bin/sh\n[ \"$1\" = version ] && echo '{output}'\n"),
+    )
+    .unwrap();
+    std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o755)).unwrap();
+    p.display().to_string()
+}
+
+#[test]
+fn buildx_versions_in_every_real_shape() {
+    require_engine!();
+    let d = PrivateDaemon::start();
+    let cases = [
+        (
+            "upstream",
+            "github.com/docker/buildx v0.13.1 788433953af10f2a698f5c07611dddce2e08c7a0",
+            "ok",
+            "0.13.1",
+        ),
+        (
+            "debian",
+            "github.com/docker/buildx 0.13.1+ds1 0.13.1+ds1-3",
+            "ok",
+            "0.13.1",
+        ),
+        (
+            "desktop",
+            "github.com/docker/buildx v0.14.0-desktop.1 3f1b1b1",
+            "ok",
+            "0.14.0",
+        ),
+        (
+            "dev-old",
+            "github.com/docker/buildx v0.8.2-12-g1a2b3c4.m 1a2b3c4.m",
+            "fail",
+            "0.8.2",
+        ),
+    ];
+    for (name, output, status, version) in cases {
+        let plugin = fake_buildx(&d, name, output);
+        let (code, v) = check(
+            &d,
+            &[
+                "--id",
+                "buildx-version",
+                "--if-switching-to",
+                "containerd",
+                "--buildx",
+                &plugin,
+            ],
+        );
+        let r = result(&v, "buildx-version");
+        assert_eq!(r["status"], status, "{name}: {r:#}");
+        assert_eq!(r["evidence"]["version"], version, "{name}");
+        assert_eq!(r["evidence"]["plugin"], plugin);
+        assert_eq!(code, Some(if status == "ok" { 0 } else { 2 }), "{name}");
+        if status == "fail" {
+            assert_eq!(r["fixes"][0]["id"], "install-buildx");
+            assert_eq!(r["fixes"][0]["automatic"], false);
+        }
+    }
+    // STOWAGE_BUILDX works too, and an old buildx only matters for the containerd store.
+    let plugin = fake_buildx(&d, "env-old", "github.com/docker/buildx v0.8.0 abc");
+    let out = d
+        .stowctl()
+        .args(["check", "--id", "buildx-version", "--json"])
+        .env("STOWAGE_BUILDX", &plugin)
+        .output()
+        .unwrap();
+    assert_eq!(
+        result(&out.json(), "buildx-version")["status"],
+        "ok",
+        "classic store: an old buildx is fine"
+    );
+    // No plugin at all.
+    let (_, v) = check(
+        &d,
+        &[
+            "--id",
+            "buildx-version",
+            "--if-switching-to",
+            "containerd",
+            "--buildx",
+            "/nonexistent/docker-buildx",
+        ],
+    );
+    assert_eq!(result(&v, "buildx-version")["status"], "warn");
+}
+
+#[test]
+fn kind_like_node_containers_block_a_switch() {
+    require_engine!();
+    let d = PrivateDaemon::start();
+    d.import_busybox_image("node:test");
+    d.docker_ok(&[
+        "run",
+        "-d",
+        "--network",
+        "none",
+        "--name",
+        "demo-control-plane",
+        "--label",
+        "io.x-k8s.kind.cluster=demo",
+        "node:test",
+        "/bin/sh",
+        "-c",
+        "sleep 600",
+    ]);
+    let (code, v) = check(
+        &d,
+        &[
+            "--id",
+            "kubernetes-conflict",
+            "--if-switching-to",
+            "containerd",
+        ],
+    );
+    let r = result(&v, "kubernetes-conflict");
+    assert_eq!(r["status"], "fail", "{r:#}");
+    assert!(
+        r["summary"]
+            .as_str()
+            .unwrap()
+            .contains("kind cluster `demo` (demo-control-plane)"),
+        "{r:#}"
+    );
+    assert_eq!(code, Some(2));
+    let (code, v) = check(&d, &["--id", "kubernetes-conflict"]);
+    assert_eq!(result(&v, "kubernetes-conflict")["status"], "warn");
+    assert_eq!(code, Some(1));
+    d.docker_ok(&["rm", "-f", "demo-control-plane"]);
+    let (code, v) = check(
+        &d,
+        &[
+            "--id",
+            "kubernetes-conflict",
+            "--if-switching-to",
+            "containerd",
+        ],
+    );
+    assert_eq!(result(&v, "kubernetes-conflict")["status"], "ok");
+    assert_eq!(code, Some(0));
+}
+
+#[test]
+fn registry_mirrors_fix_writes_hosts_toml_after_a_preview() {
+    require_engine!();
+    let d = PrivateDaemon::start_with_config(
+        "{\"registry-mirrors\": [\"https://mirror.example.com\"], \"insecure-registries\": [\"registry.lan:5000\"]}\n",
+    );
+    let (_, v) = check(
+        &d,
+        &[
+            "--id",
+            "registry-mirrors",
+            "--if-switching-to",
+            "containerd",
+        ],
+    );
+    let r = result(&v, "registry-mirrors");
+    assert_eq!(r["status"], "ok", "{r:#}");
+    assert_eq!(r["fixes"][0]["id"], "write-hosts-toml");
+    assert_eq!(r["fixes"][0]["automatic"], true);
+
+    let out = d
+        .stowctl()
+        .args([
+            "check",
+            "fix",
+            "registry-mirrors",
+            "--if-switching-to",
+            "containerd",
+            "--dry-run",
+            "--json",
+        ])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", out.stderr_text());
+    let preview = &out.json()["fix"];
+    assert!(
+        preview["diff"]
+            .as_str()
+            .unwrap()
+            .contains("+[host.\"https://mirror.example.com\"]"),
+        "{preview:#}"
+    );
+    let certs = d.dir().join("certs.d");
+    assert!(!certs.exists(), "the preview wrote nothing");
+
+    let out = d
+        .stowctl()
+        .args([
+            "check",
+            "fix",
+            "registry-mirrors",
+            "--if-switching-to",
+            "containerd",
+            "--yes",
+        ])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", out.stderr_text());
+    let hub = std::fs::read_to_string(certs.join("docker.io/hosts.toml")).unwrap();
+    assert!(
+        hub.contains("server = \"https://registry-1.docker.io\""),
+        "{hub}"
+    );
+    assert!(
+        hub.contains("[host.\"https://mirror.example.com\"]"),
+        "{hub}"
+    );
+    let lan = std::fs::read_to_string(certs.join("registry.lan:5000/hosts.toml")).unwrap();
+    assert!(
+        lan.contains("[host.\"http://registry.lan:5000\"]") && lan.contains("skip_verify = true"),
+        "{lan}"
+    );
+}
+
+#[test]
+fn flag_and_file_conflict_is_found_and_fixed_through_the_switch_path() {
+    require_engine!();
+    let d = PrivateDaemon::start();
+    // An external edit that dockerd would refuse at its next start: --iptables=false is a flag.
+    std::fs::write(
+        &d.config_file,
+        "{\n  \"iptables\": false,\n  \"debug\": false\n}\n",
+    )
+    .unwrap();
+    let (code, v) = check(&d, &["--id", "flag-and-file-conflict"]);
+    let r = result(&v, "flag-and-file-conflict");
+    assert_eq!(r["status"], "fail", "{r:#}");
+    assert_eq!(r["evidence"]["keys"], serde_json::json!(["iptables"]));
+    assert_eq!(code, Some(2));
+
+    let out = d
+        .stowctl()
+        .args(["check", "fix", "flag-and-file-conflict", "--yes", "--json"])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}\n{}",
+        out.stdout_text(),
+        out.stderr_text()
+    );
+    let last: serde_json::Value =
+        serde_json::from_str(out.stdout_text().lines().last().unwrap()).unwrap();
+    assert_eq!(last["outcome"], "applied", "{last}");
+    assert_eq!(
+        std::fs::read_to_string(&d.config_file).unwrap(),
+        "{\n  \"debug\": false\n}\n"
+    );
+    assert!(d.ping(), "the engine came back");
+    let (code, _) = check(&d, &["--id", "flag-and-file-conflict"]);
+    assert_eq!(code, Some(0));
+}
+
+#[test]
+fn storage_driver_fix_on_the_running_containerd_store() {
+    require_engine!();
+    let d = PrivateDaemon::start_with_config("{\n  \"features\": {\"containerd-snapshotter\": true},\n  \"storage-driver\": \"overlay2\"\n}\n");
+    let (_, v) = check(&d, &["--id", "storage-driver-conflict"]);
+    let r = result(&v, "storage-driver-conflict");
+    assert_eq!(
+        r["status"], "warn",
+        "26.x accepts the name but 29+ would not: {r:#}"
+    );
+    assert_eq!(r["fixes"][0]["automatic"], true);
+    let out = d
+        .stowctl()
+        .args(["check", "fix", "storage-driver-conflict", "--yes", "--json"])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}\n{}",
+        out.stdout_text(),
+        out.stderr_text()
+    );
+    let now: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&d.config_file).unwrap()).unwrap();
+    assert_eq!(now["storage-driver"], "overlayfs");
+    let (code, v) = check(&d, &["--id", "storage-driver-conflict"]);
+    assert_eq!(result(&v, "storage-driver-conflict")["status"], "ok");
+    assert_eq!(code, Some(0));
+}
+
+#[test]
+fn config_hidden_store_and_live_probes() {
+    require_engine!();
+    let d = PrivateDaemon::start();
+    let (code, v) = check(&d, &[]);
+    for id in [
+        "daemon-json-valid",
+        "engine-version",
+        "reference-filter",
+        "containerd-reachable",
+        "hidden-images",
+        "disk-space",
+    ] {
+        assert_eq!(result(&v, id)["status"], "ok", "{id}: {:#}", result(&v, id));
+    }
+    assert_eq!(result(&v, "reference-filter")["evidence"]["probed"], true);
+    assert!(code == Some(0) || code == Some(1), "{v:#}");
+
+    // Images in the store a switch would hide are counted.
+    d.import_image("keep-me:1");
+    let (_, v) = check(
+        &d,
+        &["--id", "hidden-images", "--if-switching-to", "containerd"],
+    );
+    let r = result(&v, "hidden-images");
+    assert_eq!(r["status"], "warn");
+    assert_eq!(r["evidence"]["images"], 1);
+    assert_eq!(r["evidence"]["store"], "classic");
+
+    // A broken daemon.json is a failure with its position; dockerd's own objection too.
+    std::fs::write(&d.config_file, "{\n  \"debug\": true,\n}\n").unwrap();
+    let (code, v) = check(&d, &["--id", "daemon-json-valid"]);
+    let r = result(&v, "daemon-json-valid");
+    assert_eq!(r["status"], "fail");
+    assert!(
+        r["summary"]
+            .as_str()
+            .unwrap()
+            .contains(&format!("{}:3:1", d.config_file.display())),
+        "{r:#}"
+    );
+    assert_eq!(code, Some(2));
+    std::fs::write(&d.config_file, "{\"log-level\": \"chatty\"}\n").unwrap();
+    let (_, v) = check(&d, &["--id", "daemon-json-valid"]);
+    assert!(result(&v, "daemon-json-valid")["summary"]
+        .as_str()
+        .unwrap()
+        .contains("chatty"));
+
+    // Muting takes a check out of the exit code.
+    let out = d
+        .stowctl()
+        .args(["check", "mute", "daemon-json-valid"])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", out.stderr_text());
+    let (code, v) = check(&d, &["--id", "daemon-json-valid"]);
+    assert_eq!(result(&v, "daemon-json-valid")["muted"], true);
+    assert_eq!(code, Some(0));
+    d.stowctl()
+        .args(["check", "unmute", "daemon-json-valid"])
+        .output()
+        .unwrap();
+    let (code, _) = check(&d, &["--id", "daemon-json-valid"]);
+    assert_eq!(code, Some(2));
+    std::fs::write(&d.config_file, "{}\n").unwrap();
+
+    // The engine's containerd is unreachable once the engine stops.
+    let mut d = d;
+    d.stop();
+    let (_, v) = check(
+        &d,
+        &["--id", "containerd-reachable", "--id", "engine-version"],
+    );
+    assert_eq!(result(&v, "containerd-reachable")["status"], "fail");
+    assert_eq!(result(&v, "engine-version")["status"], "error");
+}
+
+#[test]
+fn multiplatform_selftest_passes_on_containerd_and_explains_classic() {
+    require_engine!();
+    let d = PrivateDaemon::start();
+    let (code, v) = check(&d, &["--id", "multiplatform-selftest"]);
+    let r = result(&v, "multiplatform-selftest");
+    assert_eq!(r["status"], "warn", "{r:#}");
+    assert!(
+        r["summary"]
+            .as_str()
+            .unwrap()
+            .contains("as expected, the classic store cannot load"),
+        "{r:#}"
+    );
+    assert_eq!(code, Some(1));
+    let out = d
+        .stowctl()
+        .args(["store", "use", "containerd", "--yes"])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", out.stderr_text());
+    let (code, v) = check(&d, &["--id", "multiplatform-selftest"]);
+    assert_eq!(
+        result(&v, "multiplatform-selftest")["status"],
+        "ok",
+        "{v:#}"
+    );
+    assert_eq!(code, Some(0));
+}
+
+#[test]
+fn the_terminal_wizard_switches_and_migrates_what_the_user_picks() {
+    require_engine!();
+    let d = PrivateDaemon::start();
+    d.import_image("wanted:1");
+    d.import_image("left-behind:1");
+    // Enter (continue), "o" (containerd), "wanted:1" (migrate it).
+    let mut child = d
+        .stowctl()
+        .arg("wizard")
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    {
+        use std::io::Write;
+        let mut stdin = child.stdin.take().unwrap();
+        stdin.write_all(b"\no\nwanted:1\n").unwrap();
+    }
+    let out = child.wait_with_output().unwrap();
+    assert!(
+        out.status.success(),
+        "{}\n{}",
+        out.stdout_text(),
+        out.stderr_text()
+    );
+    let text = out.stdout_text();
+    assert!(
+        text.contains("Switching to the containerd store would hide 2 image(s)"),
+        "{text}"
+    );
+    assert!(
+        text.contains("The engine now runs the containerd store. Copied wanted:1."),
+        "{text}"
+    );
+    let st = d
+        .stowctl()
+        .args(["status", "--json"])
+        .output()
+        .unwrap()
+        .json();
+    assert_eq!(st["active_store"], "containerd");
+    let tags = d.docker_ok(&["images", "--format", "{{.Repository}}:{{.Tag}}"]);
+    assert_eq!(tags.trim(), "wanted:1");
+    let settings = std::fs::read_to_string(d.stowage_home.join("config/settings.toml")).unwrap();
+    assert!(settings.contains("first_run_done = true"), "{settings}");
+    assert!(
+        !d.stowage_home.join("state/wizard.json").exists(),
+        "finished wizards are not resumed"
+    );
+}
