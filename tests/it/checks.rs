@@ -263,19 +263,8 @@ fn flag_and_file_conflict_is_found_and_fixed_through_the_switch_path() {
     assert_eq!(r["evidence"]["keys"], serde_json::json!(["iptables"]));
     assert_eq!(code, Some(2));
 
-    let out = d
-        .stowctl()
-        .args(["check", "fix", "flag-and-file-conflict", "--yes", "--json"])
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}\n{}",
-        out.stdout_text(),
-        out.stderr_text()
-    );
-    let last: serde_json::Value =
-        serde_json::from_str(out.stdout_text().lines().last().unwrap()).unwrap();
+    let out = d.stowctl_ok(&["check", "fix", "flag-and-file-conflict", "--yes", "--json"]);
+    let last: serde_json::Value = out.last_json();
     assert_eq!(last["outcome"], "applied", "{last}");
     assert_eq!(
         std::fs::read_to_string(&d.config_file).unwrap(),
@@ -297,17 +286,7 @@ fn storage_driver_fix_on_the_running_containerd_store() {
         "26.x accepts the name but 29+ would not: {r:#}"
     );
     assert_eq!(r["fixes"][0]["automatic"], true);
-    let out = d
-        .stowctl()
-        .args(["check", "fix", "storage-driver-conflict", "--yes", "--json"])
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}\n{}",
-        out.stdout_text(),
-        out.stderr_text()
-    );
+    d.stowctl_ok(&["check", "fix", "storage-driver-conflict", "--yes", "--json"]);
     let now: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(&d.config_file).unwrap()).unwrap();
     assert_eq!(now["storage-driver"], "overlayfs");
@@ -409,12 +388,7 @@ fn multiplatform_selftest_passes_on_containerd_and_explains_classic() {
         "{r:#}"
     );
     assert_eq!(code, Some(1));
-    let out = d
-        .stowctl()
-        .args(["store", "use", "containerd", "--yes"])
-        .output()
-        .unwrap();
-    assert!(out.status.success(), "{}", out.stderr_text());
+    d.use_store("containerd");
     let (code, v) = check(&d, &["--id", "multiplatform-selftest"]);
     assert_eq!(
         result(&v, "multiplatform-selftest")["status"],

@@ -5,20 +5,6 @@ use std::collections::BTreeSet;
 
 use stowage_tests::{require_engine, OutputExt, PrivateDaemon};
 
-fn switch(d: &PrivateDaemon, store: &str) {
-    let out = d
-        .stowctl()
-        .args(["store", "use", store, "--yes", "--json"])
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "switch to {store}: {}\n{}",
-        out.stdout_text(),
-        out.stderr_text()
-    );
-}
-
 fn images_json(d: &PrivateDaemon) -> serde_json::Value {
     let out = d
         .stowctl()
@@ -146,7 +132,7 @@ fn both_stores_are_listed_in_both_modes_and_match_the_engines_own_tools() {
         "classic-app:1",
         "/hello.txt",
     ]);
-    switch(&d, "containerd");
+    d.use_store("containerd");
     d.import_image("c8d-app:1");
     build_multiplatform(&d, "multi:1");
 
@@ -183,7 +169,7 @@ fn both_stores_are_listed_in_both_modes_and_match_the_engines_own_tools() {
     assert_eq!(summary(&v, "containerd")["active"], true);
 
     // Classic store active: the containerd store is read through containerd's API.
-    switch(&d, "classic");
+    d.use_store("classic");
     let v = images_json(&d);
     assert_eq!(refs_of(&v, "classic"), docker_refs(&d));
     assert_eq!(refs_of(&v, "containerd"), ctr_refs(&d));
@@ -232,24 +218,14 @@ fn a_classic_image_migrates_to_containerd_and_back_with_its_tag() {
         .trim()
         .to_string();
 
-    let out = d
-        .stowctl()
-        .args([
-            "migrate",
-            "mover:1",
-            "--to",
-            "containerd",
-            "--yes",
-            "--json",
-        ])
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}\n{}",
-        out.stdout_text(),
-        out.stderr_text()
-    );
+    let out = d.stowctl_ok(&[
+        "migrate",
+        "mover:1",
+        "--to",
+        "containerd",
+        "--yes",
+        "--json",
+    ]);
     let text = out.stdout_text();
     let last: serde_json::Value = serde_json::from_str(text.lines().last().unwrap()).unwrap();
     assert_eq!(last["verified"], true, "{last}");
@@ -265,31 +241,21 @@ fn a_classic_image_migrates_to_containerd_and_back_with_its_tag() {
     );
 
     // Verified by the API after switching: the tag is there in the containerd store.
-    switch(&d, "containerd");
+    d.use_store("containerd");
     assert!(docker_refs(&d).contains("mover:1"), "{:?}", docker_refs(&d));
     d.docker_ok(&["tag", "mover:1", "mover:from-c8d"]);
     d.docker_ok(&["rmi", "mover:1"]);
-    switch(&d, "classic");
+    d.use_store("classic");
 
     // And back: the containerd image (now only `mover:from-c8d`) goes to the classic store.
-    let out = d
-        .stowctl()
-        .args([
-            "migrate",
-            "mover:from-c8d",
-            "--to",
-            "classic",
-            "--yes",
-            "--json",
-        ])
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}\n{}",
-        out.stdout_text(),
-        out.stderr_text()
-    );
+    d.stowctl_ok(&[
+        "migrate",
+        "mover:from-c8d",
+        "--to",
+        "classic",
+        "--yes",
+        "--json",
+    ]);
     assert!(docker_refs(&d).contains("mover:from-c8d"));
     assert_eq!(
         d.docker_ok(&["image", "inspect", "--format", "{{.Id}}", "mover:from-c8d"])

@@ -18,17 +18,6 @@ fn store_use(d: &PrivateDaemon, store: &str, extra: &[&str]) -> std::process::Ou
         .unwrap()
 }
 
-/// The last JSON line of a change command: its outcome.
-fn outcome(out: &std::process::Output) -> serde_json::Value {
-    let text = out.stdout_text();
-    let last = text
-        .lines()
-        .last()
-        .unwrap_or_else(|| panic!("no output; stderr: {}", out.stderr_text()));
-    serde_json::from_str(last)
-        .unwrap_or_else(|e| panic!("{e}: {last}\nstderr: {}", out.stderr_text()))
-}
-
 fn active_store(d: &PrivateDaemon) -> String {
     let st = d
         .stowctl()
@@ -77,7 +66,7 @@ fn round_trip_classic_containerd_classic_keeps_config_and_images() {
 
     let out = store_use(&d, "containerd", &[]);
     assert_eq!(out.status.code(), Some(0), "{}", out.stderr_text());
-    let o = outcome(&out);
+    let o = out.last_json();
     assert_eq!(o["outcome"], "applied", "{o}");
     assert_eq!(o["active_store"], "containerd");
     let stages: Vec<&str> = o["stages"]
@@ -106,12 +95,12 @@ fn round_trip_classic_containerd_classic_keeps_config_and_images() {
 
     let out = store_use(&d, "classic", &[]);
     assert_eq!(out.status.code(), Some(0), "{}", out.stderr_text());
-    assert_eq!(outcome(&out)["active_store"], "classic");
+    assert_eq!(out.last_json()["active_store"], "classic");
     assert_eq!(active_store(&d), "classic");
     assert_eq!(repo_tags(&d), vec!["made-in-classic:1"]);
 
     let out = store_use(&d, "containerd", &[]);
-    assert_eq!(outcome(&out)["outcome"], "applied");
+    assert_eq!(out.last_json()["outcome"], "applied");
     assert_eq!(repo_tags(&d), vec!["made-in-containerd:1"]);
 
     // Every other key is as it was; only the feature value differs.
@@ -166,7 +155,12 @@ fn graphdriver_storage_driver_is_translated_and_the_plan_says_so() {
     assert_eq!(std::fs::read_to_string(&d.config_file).unwrap(), config);
 
     let out = store_use(&d, "containerd", &[]);
-    assert_eq!(outcome(&out)["outcome"], "applied", "{}", out.stderr_text());
+    assert_eq!(
+        out.last_json()["outcome"],
+        "applied",
+        "{}",
+        out.stderr_text()
+    );
     assert_eq!(active_store(&d), "containerd");
 }
 
@@ -262,7 +256,7 @@ fn a_failing_restart_command_rolls_back_with_exit_code_3() {
         out.stdout_text(),
         out.stderr_text()
     );
-    let o = outcome(&out);
+    let o = out.last_json();
     assert_eq!(o["outcome"], "rolled_back");
     assert!(
         o["error"]

@@ -266,6 +266,25 @@ impl PrivateDaemon {
         String::from_utf8_lossy(&out.stdout).into_owned()
     }
 
+    /// Runs `stowctl ARGS` against this daemon and returns its output, panicking with both
+    /// streams when it fails.
+    pub fn stowctl_ok(&self, args: &[&str]) -> Output {
+        let out = self.stowctl().args(args).output().expect("run stowctl");
+        assert!(
+            out.status.success(),
+            "stowctl {args:?} failed ({}):\n{}\n{}",
+            out.status,
+            out.stdout_text(),
+            out.stderr_text()
+        );
+        out
+    }
+
+    /// Switches the daemon's store with `stowctl store use STORE --yes`.
+    pub fn use_store(&self, store: &str) -> Output {
+        self.stowctl_ok(&["store", "use", store, "--yes", "--json"])
+    }
+
     /// A `stowctl` command aimed at this daemon (`-H`), with its own `STOWAGE_HOME`.
     pub fn stowctl(&self) -> Command {
         let mut c = Command::new(stowctl_bin());
@@ -396,6 +415,8 @@ pub trait OutputExt {
     fn stderr_text(&self) -> String;
     /// stdout parsed as JSON (panics with both streams on failure).
     fn json(&self) -> serde_json::Value;
+    /// The last line of stdout parsed as JSON (the outcome of a change command).
+    fn last_json(&self) -> serde_json::Value;
 }
 
 impl OutputExt for Output {
@@ -404,6 +425,15 @@ impl OutputExt for Output {
     }
     fn stderr_text(&self) -> String {
         String::from_utf8_lossy(&self.stderr).into_owned()
+    }
+    fn last_json(&self) -> serde_json::Value {
+        let text = self.stdout_text();
+        let last = text
+            .lines()
+            .last()
+            .unwrap_or_else(|| panic!("no output; stderr:\n{}", self.stderr_text()));
+        serde_json::from_str(last)
+            .unwrap_or_else(|e| panic!("{e}: {last}\nstderr:\n{}", self.stderr_text()))
     }
     fn json(&self) -> serde_json::Value {
         serde_json::from_slice(&self.stdout).unwrap_or_else(|e| {

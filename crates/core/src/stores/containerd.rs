@@ -112,14 +112,7 @@ fn unreachable(socket: &Path, why: &str) -> Error {
 /// Reads every image of `namespace`.
 #[tracing::instrument(level = "info")]
 pub async fn read(socket: &Path, namespace: &str) -> Result<ContainerdContents> {
-    let client = connect(socket).await?;
-    let mut r = Reader {
-        client,
-        namespace: namespace.to_string(),
-        sizes: HashMap::new(),
-        blobs: HashMap::new(),
-    };
-    r.load_sizes().await?;
+    let mut r = Reader::open(socket, namespace).await?;
     let req = with_namespace!(ListImagesRequest { filters: vec![] }, r.namespace.as_str());
     let images = r
         .client
@@ -192,6 +185,18 @@ pub async fn read(socket: &Path, namespace: &str) -> Result<ContainerdContents> 
 }
 
 impl Reader {
+    /// Connects and loads the content store's sizes (one call), which also tells which blobs exist.
+    async fn open(socket: &Path, namespace: &str) -> Result<Self> {
+        let mut r = Reader {
+            client: connect(socket).await?,
+            namespace: namespace.to_string(),
+            sizes: HashMap::new(),
+            blobs: HashMap::new(),
+        };
+        r.load_sizes().await?;
+        Ok(r)
+    }
+
     async fn load_sizes(&mut self) -> Result<()> {
         let req = with_namespace!(
             ListContentRequest { filters: vec![] },
@@ -342,14 +347,7 @@ pub async fn config_digests(
     name: &str,
 ) -> Result<Option<(Vec<String>, Vec<String>)>> {
     use containerd_client::services::v1::GetImageRequest;
-    let client = connect(socket).await?;
-    let mut r = Reader {
-        client,
-        namespace: namespace.to_string(),
-        sizes: HashMap::new(),
-        blobs: HashMap::new(),
-    };
-    r.load_sizes().await?;
+    let mut r = Reader::open(socket, namespace).await?;
     let req = with_namespace!(
         GetImageRequest {
             name: name.to_string()
