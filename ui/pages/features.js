@@ -30,6 +30,7 @@ export default {
     this.plan = null;
     this.op = null;
     this.applying = false;
+    this.shown = null;
     this.intro = h("p", { class: "lead" }, "Try the engine's features before they are final. Changing one shows what Stowage will do; nothing happens until you apply it.");
     this.listBox = h("div", { id: "features-list", "aria-busy": "true" });
     this.planBox = h("section", { id: "plan", class: "card plan", hidden: true, "aria-labelledby": "plan-title" });
@@ -43,9 +44,14 @@ export default {
   async load() {
     try {
       const view = await ipc.featuresList();
+      const key = JSON.stringify(view);
+      if (key === this.shown) return; // nothing changed: keep the DOM (and the focus) as it is
+      this.shown = key;
       this.features = view.features;
       this.engine = view.engine;
+      const focused = document.activeElement?.id;
       this.render(view);
+      if (focused) document.getElementById(focused)?.focus();
     } catch (error) {
       replace(this.listBox, errorView(error, "Stowage could not read the features."));
     } finally {

@@ -1,0 +1,559 @@
+//! End to end in a real webview: the desktop app (tauri-driver + WebKitWebDriver under Xvfb)
+//! against a real private dockerd as its engine. Ticks "Use containerd for pulling and storing
+//! images", applies, watches the progress reach done, checks the Engine API, unticks and
+//! restores; follows an external `stowctl` switch; shows a rollback; screenshots every page into
+//! docs/screenshots/.
+//!
+//! Skipped (with a message) without a display, tauri-driver or root; `STOWAGE_REQUIRE_E2E=1`
+//! (scripts/test.sh) makes that a failure. Run it as:
+//! `xvfb-run -a -s '-screen 0 1024x768x24' dbus-run-session -- cargo test -p stowage-tests --test e2e`
+
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use fantoccini::{Client, ClientBuilder, Locator};
+use serde_json::{json, Value};
+use stowage_tests::e2e::{self, TauriDriver};
+use stowage_tests::{require_e2e, PrivateDaemon, REALISTIC_DAEMON_JSON};
+
+type Result<T = ()> = std::result::Result<T, Box<dyn std::error::Error>>;
+
+const FEATURE: &str = "#feature-containerd-image-store";
+
+struct App {
+    c: Client,
+    shots: PathBuf,
+}
+
+impl App {
+    async fn start(driver: &TauriDriver, args: &[&str]) -> Result<Self> {
+        let mut caps = serde_json::Map::new();
+        caps.insert("browserName".into(), json!("wry"));
+        caps.insert(
+            "tauri:options".into(),
+            json!({"application": e2e::app_bin(), "args": args}),
+        );
+        let connector = hyper_util::client::legacy::connect::HttpConnector::new();
+        let c = ClientBuilder::new(connector)
+            .capabilities(caps)
+            .connect(&driver.url())
+            .await?;
+        let shots = e2e::repo_root().join("docs/screenshots");
+        std::fs::create_dir_all(&shots)?;
+        Ok(App { c, shots })
+    }
+
+    /// Evaluates `expr` (a JS expression) in the page.
+    async fn js(&self, expr: &str) -> Result<Value> {
+        let script = format!("return ({expr});");
+        match tokio::time::timeout(Duration::from_secs(30), self.c.execute(&script, vec![])).await {
+            Ok(v) => Ok(v?),
+            Err(_) => Err(format!("the webview did not answer within 30 s: {expr}").into()),
+        }
+    }
+
+    /// Polls `expr` until it is truthy; fails with `what` and the page's text after `limit`.
+    async fn until(&self, expr: &str, limit: Duration, what: &str) -> Result<Duration> {
+        let start = Instant::now();
+        loop {
+            let v = self.js(expr).await?;
+            if v.as_bool() == Some(true) {
+                return Ok(start.elapsed());
+            }
+            if start.elapsed() > limit {
+                let text = self.js("document.body.innerText").await?;
+                return Err(format!(
+                    "timed out after {limit:?} waiting for {what}; page:\n{}",
+                    text.as_str().unwrap_or("")
+                )
+                .into());
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+
+    /// Clicks the element; retried for a few seconds when the page re-rendered it meanwhile.
+    async fn click(&self, css: &str) -> Result {
+        let start = Instant::now();
+        loop {
+            let res = tokio::time::timeout(Duration::from_secs(30), async {
+                self.c.find(Locator::Css(css)).await?.click().await
+            })
+            .await
+            .map_err(|_| format!("the click on {css} did not return within 30 s"))?;
+            match res {
+                Ok(()) => return Ok(()),
+                Err(e) if start.elapsed() < Duration::from_secs(5) => {
+                    eprintln!("e2e: retrying a click on {css}: {e}");
+                    tokio::time::sleep(Duration::from_millis(200)).await;
+                }
+                Err(e) => return Err(e.into()),
+            }
+        }
+    }
+
+    async fn text(&self, css: &str) -> Result<String> {
+        Ok(self.c.find(Locator::Css(css)).await?.text().await?)
+    }
+
+    async fn open(&self, page: &str) -> Result {
+        eprintln!("e2e: opening {page}");
+        self.click(&format!("a[data-page=\"{page}\"]")).await?;
+        self.until(
+            &format!("document.body.dataset.page === '{page}' && !document.querySelector('#page-body [aria-busy=\"true\"]')"),
+            Duration::from_secs(20),
+            &format!("the {page} page"),
+        )
+        .await?;
+        Ok(())
+    }
+
+    /// A screenshot of the app's window as the X server shows it (ImageMagick `import`; the
+    /// WebDriver screenshot command of WebKitWebDriver was seen to hang after a few switches).
+    async fn shot(&self, name: &str) -> Result {
+        // Let fonts and layout settle.
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        let r = self.js("[window.screenX, window.screenY, window.innerWidth, window.innerHeight]").await?;
+        let n = |i: usize| r[i].as_i64().unwrap_or(0);
+        let file = self.shots.join(format!("{name}.png"));
+        let out = std::process::Command::new("import")
+            .args(["-window", "root", "-crop"])
+            .arg(format!("{}x{}+{}+{}", n(2), n(3), n(0), n(1)))
+            .args(["+repage", "-strip"])
+            .arg(&file)
+            .output()?;
+        if !out.status.success() {
+            return Err(format!("import failed: {}", String::from_utf8_lossy(&out.stderr)).into());
+        }
+        Ok(())
+    }
+
+    async fn checked(&self, css: &str) -> Result<bool> {
+        Ok(self
+            .js(&format!(
+                "document.querySelector('{css}')?.checked === true"
+            ))
+            .await?
+            .as_bool()
+            == Some(true))
+    }
+}
+
+fn driver_status(d: &PrivateDaemon) -> String {
+    d.docker_ok(&["info", "--format", "{{json .DriverStatus}}"])
+}
+
+fn uses_containerd(d: &PrivateDaemon) -> bool {
+    driver_status(d).contains("io.containerd.snapshotter.v1")
+}
+
+/// Applies the plan on screen and waits for the outcome; returns it and the time it took.
+async fn apply_and_wait(app: &App) -> Result<(String, Duration)> {
+    app.until(
+        "!!document.querySelector('#plan-apply:not([disabled])')",
+        Duration::from_secs(30),
+        "the plan's Apply button",
+    )
+    .await?;
+    let start = Instant::now();
+    app.click("#plan-apply").await?;
+    app.until(
+        "!!document.querySelector('#change-outcome[data-outcome]')",
+        Duration::from_secs(180),
+        "the outcome",
+    )
+    .await?;
+    let outcome = app
+        .js("document.querySelector('#change-outcome').dataset.outcome")
+        .await?;
+    Ok((
+        outcome.as_str().unwrap_or_default().to_string(),
+        start.elapsed(),
+    ))
+}
+
+#[test]
+fn the_app_switches_stores_follows_outside_changes_and_shows_a_rollback() {
+    require_e2e!();
+    let started = Instant::now();
+    let d = PrivateDaemon::start_with_config(REALISTIC_DAEMON_JSON);
+    d.import_image("made-in-classic:1");
+    let home = d.stowage_home.display().to_string();
+    let host = d.host();
+    let driver = TauriDriver::start(
+        &[
+            ("STOWAGE_HOME", home.as_str()),
+            ("DOCKER_HOST", host.as_str()),
+            ("RUST_LOG", "info,stowage=debug"),
+            ("WEBKIT_DISABLE_DMABUF_RENDERER", "1"),
+        ],
+        &d.dir().join("tauri-driver.log"),
+    );
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let result = rt.block_on(scenario(&d, &driver));
+    // The session is closed by `scenario`; without a tray host the app then quits.
+    e2e::wait_for_exit(
+        &e2e::app_bin(),
+        &format!("STOWAGE_HOME={home}"),
+        Duration::from_secs(10),
+    );
+    if let Err(e) = result {
+        let log = std::fs::read_to_string(&driver.log_file).unwrap_or_default();
+        let tail: Vec<&str> = log
+            .lines()
+            .rev()
+            .take(60)
+            .collect::<Vec<_>>()
+            .into_iter()
+            .rev()
+            .collect();
+        panic!(
+            "{e}\n--- app and driver log (last lines) ---\n{}\n--- dockerd log ---\n{}",
+            tail.join("\n"),
+            d.log_tail(20)
+        );
+    }
+    eprintln!("e2e: passed in {:.1} s", started.elapsed().as_secs_f64());
+}
+
+async fn scenario(d: &PrivateDaemon, driver: &TauriDriver) -> Result {
+    let launched = Instant::now();
+    let app = App::start(driver, &[]).await?;
+    let painted = app
+        .until(
+            "document.querySelector('#engine-chip')?.getAttribute('aria-busy') === 'false'",
+            Duration::from_secs(30),
+            "the engine chip",
+        )
+        .await?;
+    eprintln!(
+        "e2e: session up, engine data painted {:.2} s after launch",
+        (launched.elapsed()).as_secs_f64()
+    );
+    let _ = painted;
+    let chip = app.text("#engine-chip").await?;
+    assert!(chip.contains("classic store"), "chip: {chip}");
+    let result = steps(&app, d).await;
+    if let Err(e) = &result {
+        eprintln!("e2e: FAILED: {e}");
+        if app.shot("failure").await.is_ok() {
+            eprintln!("e2e: screenshot of the failure: docs/screenshots/failure.png (not for committing)");
+        }
+    }
+    if tokio::time::timeout(Duration::from_secs(20), app.c.close()).await.is_err() {
+        eprintln!("e2e: closing the WebDriver session took over 20 s");
+    }
+    result
+}
+
+async fn steps(app: &App, d: &PrivateDaemon) -> Result {
+    let original = std::fs::read_to_string(&d.config_file)?;
+
+    // General: the engine chosen through DOCKER_HOST is the managed one.
+    app.until(
+        "!!document.querySelector('input[name=engine]:checked')",
+        Duration::from_secs(20),
+        "the engine picker",
+    )
+    .await?;
+    app.shot("general").await?;
+
+    // Features: tick the store, read the plan.
+    app.open("features").await?;
+    assert!(
+        !app.checked(FEATURE).await?,
+        "the classic store runs: the box starts unticked"
+    );
+    let label = app
+        .text(&format!("label[for=\"{}\"]", &FEATURE[1..]))
+        .await?;
+    assert_eq!(label, "Use containerd for pulling and storing images");
+    app.shot("features").await?;
+    app.click(FEATURE).await?;
+    app.until(
+        "!!document.querySelector('#plan-apply')",
+        Duration::from_secs(30),
+        "the plan",
+    )
+    .await?;
+    let plan = app.text("#plan").await?;
+    assert!(
+        plan.contains("containerd-snapshotter"),
+        "the diff shows the feature key: {plan}"
+    );
+    assert!(
+        plan.contains("1 image(s) and 0 container(s) of the classic store will be hidden"),
+        "{plan}"
+    );
+    assert!(plan.contains("Apply & Restart"), "{plan}");
+    app.shot("features-plan").await?;
+
+    // Apply & Restart: the progress reaches done and the engine runs the containerd store.
+    let (outcome, took) = apply_and_wait(app).await?;
+    assert_eq!(outcome, "applied", "{}", app.text("#change-outcome").await?);
+    let bar = app.js("[document.querySelector('#change-progress').value, document.querySelector('#change-progress').max]").await?;
+    assert_eq!(bar[0], bar[1], "the progress bar is full: {bar}");
+    let stages = app.js("[...document.querySelectorAll('#change-stages li')].map(li => li.dataset.stage + ':' + li.dataset.state)").await?;
+    for s in [
+        "writing_config:finished",
+        "stopping:finished",
+        "starting:finished",
+        "waiting_for_api:finished",
+        "verifying_store:finished",
+        "done:finished",
+    ] {
+        assert!(
+            stages.as_array().unwrap().iter().any(|x| x == s),
+            "{s} in {stages}"
+        );
+    }
+    eprintln!(
+        "e2e: switch to containerd applied in {:.1} s",
+        took.as_secs_f64()
+    );
+    assert!(uses_containerd(d), "Engine API: {}", driver_status(d));
+    app.until(
+        &format!("document.querySelector('{FEATURE}').checked === true"),
+        Duration::from_secs(20),
+        "the ticked box",
+    )
+    .await?;
+    app.until(
+        "document.querySelector('#engine-chip').textContent.includes('containerd store')",
+        Duration::from_secs(10),
+        "the chip",
+    )
+    .await?;
+    app.shot("features-applied").await?;
+
+    // Engine page: status, daemon.json preview, log lines.
+    app.open("engine").await?;
+    assert!(app
+        .text("#engine-active-store")
+        .await?
+        .starts_with("containerd"));
+    assert!(app
+        .text("#engine-config")
+        .await?
+        .contains("\"containerd-snapshotter\": true"));
+    app.shot("engine").await?;
+
+    // Someone else switches back with stowctl: the window follows within a second or two.
+    app.open("features").await?;
+    let t0 = Instant::now();
+    let out = d
+        .stowctl()
+        .args(["store", "use", "classic", "--yes", "--json"])
+        .output()?;
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let ran = t0.elapsed();
+    let seen = app
+        .until(
+            &format!("document.querySelector('{FEATURE}')?.checked === false"),
+            Duration::from_secs(5),
+            "the box to follow stowctl",
+        )
+        .await?;
+    eprintln!(
+        "e2e: window followed an external switch: stowctl took {:.2} s, the box was unticked {:.2} s after it returned",
+        ran.as_secs_f64(),
+        seen.as_secs_f64()
+    );
+    app.until(
+        "document.querySelector('#engine-chip').textContent.includes('classic store')",
+        Duration::from_secs(5),
+        "the chip to follow",
+    )
+    .await?;
+    // ... and an edit of daemon.json by hand shows on the Engine page.
+    app.open("engine").await?;
+    let edited = std::fs::read_to_string(&d.config_file)?.replacen(
+        "\"max-concurrent-downloads\": 3",
+        "\"max-concurrent-downloads\": 4",
+        1,
+    );
+    std::fs::write(&d.config_file, &edited)?;
+    let seen = app.until("document.querySelector('#engine-config')?.textContent.includes('\"max-concurrent-downloads\": 4')", Duration::from_secs(5), "the edited daemon.json").await?;
+    eprintln!(
+        "e2e: Engine page showed a hand edit of daemon.json after {:.2} s",
+        seen.as_secs_f64()
+    );
+    std::fs::write(
+        &d.config_file,
+        std::fs::read_to_string(&d.config_file)?.replacen(
+            "\"max-concurrent-downloads\": 4",
+            "\"max-concurrent-downloads\": 3",
+            1,
+        ),
+    )?;
+
+    // Tick and untick through the window: back to classic, daemon.json as it was (but the
+    // explicit `false` Stowage now keeps).
+    app.open("features").await?;
+    app.click(FEATURE).await?;
+    let (outcome, _) = apply_and_wait(app).await?;
+    assert_eq!(outcome, "applied");
+    assert!(uses_containerd(d));
+    app.until(&format!("document.querySelector('{FEATURE}').checked === true && !document.querySelector('{FEATURE}').disabled"), Duration::from_secs(20), "the ticked box").await?;
+    app.click(FEATURE).await?;
+    app.until(
+        "!!document.querySelector('#plan-apply')",
+        Duration::from_secs(30),
+        "the plan",
+    )
+    .await?;
+    let plan = app.text("#plan").await?;
+    assert!(
+        plan.contains("Switching from the containerd store to the classic store"),
+        "{plan}"
+    );
+    let (outcome, _) = apply_and_wait(app).await?;
+    assert_eq!(outcome, "applied", "{}", app.text("#change-outcome").await?);
+    assert!(!uses_containerd(d), "Engine API: {}", driver_status(d));
+    let tags = d.docker_ok(&["images", "--format", "{{.Repository}}:{{.Tag}}"]);
+    assert_eq!(
+        tags.trim(),
+        "made-in-classic:1",
+        "the classic image is back"
+    );
+    let now: Value = serde_json::from_str(&std::fs::read_to_string(&d.config_file)?)?;
+    let mut want: Value = serde_json::from_str(&original)?;
+    want["features"]["containerd-snapshotter"] = false.into();
+    assert_eq!(now, want, "only the feature value differs");
+
+    // The other pages.
+    for page in ["images", "diagnostics", "about"] {
+        app.open(page).await?;
+        app.shot(page).await?;
+        if page != "about" {
+            let soon = app.text(&format!("#{page}-soon")).await?;
+            assert!(soon.contains("Coming soon"), "{soon}");
+        }
+    }
+    eprintln!("e2e: exporting a diagnostics bundle");
+    app.click("#about-export").await?;
+    app.until(
+        "!!document.querySelector('#about-bundle-path')",
+        Duration::from_secs(20),
+        "the bundle",
+    )
+    .await?;
+    let bundle = PathBuf::from(app.text("#about-bundle-path").await?);
+    let b: Value = serde_json::from_str(&std::fs::read_to_string(&bundle)?)?;
+    assert_eq!(b["status"]["active_store"], "classic");
+    assert_eq!(
+        b["daemon_json"]["registry-mirrors"][0],
+        "https://mirror.example.com"
+    );
+
+    // Dark theme at 800x600: nothing breaks.
+    app.open("general").await?;
+    eprintln!("e2e: dark theme at 800x600");
+    app.c.set_window_size(800, 600).await?;
+    app.js("(() => { const s = document.querySelector('#pref-theme'); s.value = 'dark'; s.dispatchEvent(new Event('change')); return true; })()").await?;
+    app.until(
+        "document.documentElement.dataset.theme === 'dark'",
+        Duration::from_secs(5),
+        "the dark theme",
+    )
+    .await?;
+    app.open("features").await?;
+    let overflow = app.js("document.documentElement.scrollWidth <= window.innerWidth && document.querySelector('.sidebar').getBoundingClientRect().right < document.querySelector('#page').getBoundingClientRect().left + 1").await?;
+    assert_eq!(overflow, json!(true), "no horizontal overflow at 800x600");
+    app.shot("features-dark-800x600").await?;
+    app.open("general").await?;
+    app.js("(() => { const s = document.querySelector('#pref-theme'); s.value = 'system'; s.dispatchEvent(new Event('change')); return true; })()").await?;
+    // The theme is applied once it is saved: only then may the test write the settings too.
+    app.until("document.documentElement.dataset.theme === 'system'", Duration::from_secs(5), "the system theme").await?;
+    app.c.set_window_size(900, 640).await?;
+
+    rollback(app, d).await
+}
+
+/// An engine declared in Stowage's settings whose restart command fails (the first time): the
+/// window shows "rolled back" with the command's own error, and nothing changed.
+async fn rollback(app: &App, d: &PrivateDaemon) -> Result {
+    let script = d.dir().join("restart.sh");
+    let counter = d.dir().join("restart-calls");
+    std::fs::write(
+        &script,
+        format!(
+            "#!/bin/sh\nn=$(cat {c} 2>/dev/null || echo 0); echo $((n+1)) > {c}\n[ \"$n\" -ge 1 ] || {{ echo 'Job for docker.service failed because the control process exited with error code.' >&2; exit 1; }}\n",
+            c = counter.display()
+        ),
+    )?;
+    let settings = d.stowage_home.join("config/settings.toml");
+    std::fs::create_dir_all(settings.parent().unwrap())?;
+    let mut text = std::fs::read_to_string(&settings).unwrap_or_default();
+    text.push_str(&format!(
+        "\n[[engines]]\nname = \"flaky\"\nkind = \"custom\"\nhost = \"{}\"\nconfig_file = \"{}\"\ndata_root = \"{}\"\nexec_root = \"{}\"\nrestart_command = \"sh {}\"\n",
+        d.host(),
+        d.config_file.display(),
+        d.data_root.display(),
+        d.exec_root.display(),
+        script.display()
+    ));
+    std::fs::write(&settings, text)?;
+    let before = std::fs::read_to_string(&d.config_file)?;
+
+    app.open("general").await?;
+    app.until(
+        "!!document.querySelector('#engine-flaky')",
+        Duration::from_secs(20),
+        "the declared engine",
+    )
+    .await?;
+    app.click("#engine-flaky").await?;
+    app.until(
+        "document.querySelector('#general-saved').textContent.includes('now manages flaky')",
+        Duration::from_secs(20),
+        "the engine switch",
+    )
+    .await?;
+
+    app.open("features").await?;
+    app.click(FEATURE).await?;
+    let (outcome, _) = apply_and_wait(app).await?;
+    assert_eq!(outcome, "rolled_back");
+    let shown = app.text("#change-outcome").await?;
+    assert!(shown.contains("Rolled back"), "{shown}");
+    assert!(
+        shown.contains("put the previous daemon.json back"),
+        "{shown}"
+    );
+    assert!(
+        shown.contains("Job for docker.service failed"),
+        "the command's own error is shown: {shown}"
+    );
+    let stages = app.js("[...document.querySelectorAll('#change-stages li')].map(li => li.dataset.stage + ':' + li.dataset.state)").await?;
+    assert!(
+        stages
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|x| x == "restarting:failed"),
+        "{stages}"
+    );
+    assert!(
+        stages
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|x| x == "rolling_back:finished"),
+        "{stages}"
+    );
+    app.shot("features-rolled-back").await?;
+    assert_eq!(
+        std::fs::read_to_string(&d.config_file)?,
+        before,
+        "daemon.json is back byte for byte"
+    );
+    assert!(!uses_containerd(d));
+    assert_eq!(std::fs::read_to_string(&counter)?.trim(), "2");
+    assert!(Path::new(&d.config_file).exists());
+    Ok(())
+}

@@ -1,0 +1,219 @@
+//! Helpers for the desktop app's end-to-end test (tests/e2e): whether it can run here, where the
+//! app and tauri-driver are, and a tauri-driver process that is stopped properly (SIGTERM, so its
+//! WebKitWebDriver child goes too) also when a test panics.
+
+use std::net::TcpListener;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use nix::sys::signal::{kill, Signal};
+use nix::unistd::Pid;
+
+/// Set to make a missing display or driver fail the e2e test instead of skipping it.
+pub const REQUIRE_ENV: &str = "STOWAGE_REQUIRE_E2E";
+
+/// Skips an e2e test (returns early) when it cannot run here, unless `STOWAGE_REQUIRE_E2E=1`.
+#[macro_export]
+macro_rules! require_e2e {
+    () => {
+        if let Some(why) = $crate::e2e::unavailable() {
+            eprintln!("SKIPPED: {why}");
+            if std::env::var($crate::e2e::REQUIRE_ENV).is_ok_and(|v| v == "1") {
+                panic!(
+                    "the e2e test is required here ({}=1): {why}",
+                    $crate::e2e::REQUIRE_ENV
+                );
+            }
+            return;
+        }
+    };
+}
+
+/// Why the e2e test cannot run here, if it cannot.
+pub fn unavailable() -> Option<String> {
+    if let Some(why) = crate::engine_unavailable() {
+        return Some(why);
+    }
+    if std::env::var_os("DISPLAY").is_none_or(|d| d.is_empty()) {
+        return Some(
+            "no display (DISPLAY is unset): run it under xvfb-run, as scripts/test.sh does".into(),
+        );
+    }
+    if tauri_driver().is_none() {
+        return Some("tauri-driver is not installed (run scripts/install-e2e.sh)".into());
+    }
+    if which("WebKitWebDriver").is_none() {
+        return Some("WebKitWebDriver is not installed (Debian package webkit2gtk-driver)".into());
+    }
+    if !app_bin().exists() {
+        return Some(format!(
+            "{} is missing: run `cargo build -p stowage` first (scripts/test.sh does)",
+            app_bin().display()
+        ));
+    }
+    None
+}
+
+fn which(name: &str) -> Option<PathBuf> {
+    let path = std::env::var_os("PATH")?;
+    std::env::split_paths(&path)
+        .map(|d| d.join(name))
+        .find(|p| p.is_file())
+}
+
+/// tauri-driver: `$TAURI_DRIVER`, `~/.cargo/bin/tauri-driver`, or on PATH.
+pub fn tauri_driver() -> Option<PathBuf> {
+    if let Some(p) = std::env::var_os("TAURI_DRIVER") {
+        return Some(PathBuf::from(p)).filter(|p| p.is_file());
+    }
+    let cargo_home = std::env::var_os("CARGO_HOME")
+        .map(PathBuf::from)
+        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cargo")));
+    cargo_home
+        .map(|c| c.join("bin/tauri-driver"))
+        .filter(|p| p.is_file())
+        .or_else(|| which("tauri-driver"))
+}
+
+/// The desktop app built next to this test binary (`$STOWAGE_APP_BIN` overrides).
+pub fn app_bin() -> PathBuf {
+    if let Some(p) = std::env::var_os("STOWAGE_APP_BIN") {
+        return PathBuf::from(p);
+    }
+    let exe = std::env::current_exe().expect("current exe");
+    // target/<profile>/deps/e2e-xxxx -> target/<profile>/stowage
+    exe.parent()
+        .and_then(Path::parent)
+        .map(|d| d.join("stowage"))
+        .expect("target dir")
+}
+
+/// The repository's root (screenshots go to `docs/screenshots` there).
+pub fn repo_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("tests/ is inside the repository")
+        .to_path_buf()
+}
+
+/// A free TCP port on the loopback interface.
+pub fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("a free port")
+}
+
+/// A running tauri-driver (and, through it, WebKitWebDriver).
+pub struct TauriDriver {
+    child: Option<Child>,
+    /// Its WebDriver port.
+    pub port: u16,
+    /// Where its output goes.
+    pub log_file: PathBuf,
+}
+
+impl TauriDriver {
+    /// Starts tauri-driver with `envs` (inherited by WebKitWebDriver and the app it launches)
+    /// and waits until its port accepts connections.
+    pub fn start(envs: &[(&str, &str)], log_file: &Path) -> Self {
+        let port = free_port();
+        let native = free_port();
+        let log = std::fs::File::create(log_file).expect("driver log");
+        let mut cmd = Command::new(tauri_driver().expect("tauri-driver"));
+        cmd.args([
+            "--port",
+            &port.to_string(),
+            "--native-port",
+            &native.to_string(),
+        ])
+        .stdin(Stdio::null())
+        .stdout(log.try_clone().expect("log"))
+        .stderr(log);
+        for (k, v) in envs {
+            cmd.env(k, v);
+        }
+        let child = cmd.spawn().expect("start tauri-driver");
+        let d = TauriDriver {
+            child: Some(child),
+            port,
+            log_file: log_file.to_path_buf(),
+        };
+        let start = Instant::now();
+        while start.elapsed() < Duration::from_secs(20) {
+            if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
+                return d;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        panic!(
+            "tauri-driver did not listen on {port}: {}",
+            std::fs::read_to_string(log_file).unwrap_or_default()
+        );
+    }
+
+    /// `http://127.0.0.1:PORT`.
+    pub fn url(&self) -> String {
+        format!("http://127.0.0.1:{}", self.port)
+    }
+
+    /// SIGTERM (tauri-driver then stops WebKitWebDriver), SIGKILL after 10 s.
+    pub fn stop(&mut self) {
+        let Some(mut child) = self.child.take() else {
+            return;
+        };
+        let pid = Pid::from_raw(child.id() as i32);
+        let _ = kill(pid, Signal::SIGTERM);
+        let start = Instant::now();
+        while start.elapsed() < Duration::from_secs(10) {
+            if let Ok(Some(_)) = child.try_wait() {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        let _ = kill(pid, Signal::SIGKILL);
+        let _ = child.wait();
+    }
+}
+
+impl Drop for TauriDriver {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}
+
+/// PIDs of running processes whose executable is `exe` and whose environment contains `env`
+/// (e.g. `STOWAGE_HOME=/tmp/...`, so other runs of the same binary are left alone).
+pub fn pids_of(exe: &Path, env: &str) -> Vec<u32> {
+    let Ok(want) = std::fs::canonicalize(exe) else {
+        return Vec::new();
+    };
+    std::fs::read_dir("/proc")
+        .map(|it| {
+            it.flatten()
+                .filter_map(|e| e.file_name().to_str()?.parse::<u32>().ok())
+                .filter(|pid| {
+                    std::fs::read_link(format!("/proc/{pid}/exe")).is_ok_and(|p| p == want)
+                        && crate::process_running(*pid)
+                        && std::fs::read(format!("/proc/{pid}/environ"))
+                            .is_ok_and(|e| e.split(|b| *b == 0).any(|kv| kv == env.as_bytes()))
+                })
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// Waits up to `limit` for those processes to exit, then SIGTERMs the ones left.
+pub fn wait_for_exit(exe: &Path, env: &str, limit: Duration) {
+    let start = Instant::now();
+    while start.elapsed() < limit {
+        if pids_of(exe, env).is_empty() {
+            return;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    for pid in pids_of(exe, env) {
+        let _ = kill(Pid::from_raw(pid as i32), Signal::SIGTERM);
+    }
+}
