@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Runs every check and test of Stowage on a Debian/Ubuntu machine: installs what is needed
 # (the real Docker Engine, GUI build packages), then fmt, clippy, unit tests, the real-engine
-# integration tests (each on its own private dockerd), and the desktop app's tests.
+# integration tests (each on its own private dockerd), the desktop app's tests, and its end-to-end
+# test in a real webview under Xvfb.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -9,6 +10,7 @@ log() { printf '\n==> %s\n' "$*"; }
 
 log "installing dependencies (skipped when present)"
 bash scripts/install-deps.sh
+bash scripts/install-e2e.sh
 
 export CARGO_TERM_COLOR="${CARGO_TERM_COLOR:-never}"
 # A missing engine must fail the run, not skip tests.
@@ -20,8 +22,12 @@ cargo fmt --all -- --check
 log "cargo clippy (whole workspace, desktop app included)"
 cargo clippy --workspace --all-targets --locked -- -D warnings
 
-log "building stowctl for the integration tests"
-cargo build -p stowctl --locked
+log "building stowctl and the desktop app for the integration and end-to-end tests"
+cargo build -p stowctl -p stowage --locked
 
 log "tests: core, CLI, real-engine integration, desktop app"
 cargo test --workspace --locked --no-fail-fast
+
+log "end to end: the desktop app in a real webview (tauri-driver + WebKitWebDriver, Xvfb)"
+STOWAGE_REQUIRE_E2E=1 xvfb-run -a -s '-screen 0 1024x768x24' dbus-run-session -- \
+  cargo test -p stowage-tests --locked --test e2e

@@ -133,6 +133,14 @@ async function start() {
     document.getElementById("app-version").textContent = `v${info.version}`;
   }).catch(() => {});
   window.addEventListener("hashchange", () => show(pageFromHash(), true));
+  // A click on the page already shown reloads it (a hash link to itself fires no hashchange).
+  document.getElementById("nav-list").addEventListener("click", (e) => {
+    const link = e.target.closest("a[data-page]");
+    if (link && current && link.dataset.page === current.id) {
+      e.preventDefault();
+      show(current.id, true);
+    }
+  });
   await show(pageFromHash(), false);
 }
 

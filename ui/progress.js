@@ -54,6 +54,10 @@ export class ProgressPanel {
   update(p) {
     if (this.finished) return;
     this.el.hidden = false;
+    if (p.stage === "rolling_back" && p.status === "started") {
+      // The planned stages that did not run are dropped; the rollback's own stages follow.
+      for (const pending of this.list.querySelectorAll('li[data-state="pending"]')) pending.remove();
+    }
     const li = this.li(p.stage);
     li.dataset.state = p.status;
     this.bar.dataset.stage = p.stage;

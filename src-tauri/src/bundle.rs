@@ -11,7 +11,15 @@ pub const REDACTED: &str = "<redacted>";
 
 /// Key names whose values are secrets, matched case-insensitively as substrings.
 const SECRET_KEYS: &[&str] = &[
-    "password", "passwd", "secret", "token", "auth", "credential", "private", "apikey", "api_key",
+    "password",
+    "passwd",
+    "secret",
+    "token",
+    "auth",
+    "credential",
+    "private",
+    "apikey",
+    "api_key",
 ];
 
 /// Whether a key name holds a secret.
@@ -116,7 +124,12 @@ pub fn utc_timestamp(secs: u64) -> String {
 /// The newest `n` lines of Stowage's own log files in `dir`.
 pub fn app_log_tail(dir: &Path, n: usize) -> Vec<String> {
     let mut files: Vec<PathBuf> = std::fs::read_dir(dir)
-        .map(|it| it.flatten().map(|e| e.path()).filter(|p| p.is_file()).collect())
+        .map(|it| {
+            it.flatten()
+                .map(|e| e.path())
+                .filter(|p| p.is_file())
+                .collect()
+        })
         .unwrap_or_default();
     files.sort();
     files
@@ -191,7 +204,10 @@ mod tests {
         assert_eq!(v["log-opts"]["max-size"], "10m");
         assert_eq!(v["features"]["containerd-snapshotter"], true);
         let s = v.to_string();
-        assert!(!s.contains("hunter2") && !s.contains("abc123") && !s.contains("u:p@"), "{s}");
+        assert!(
+            !s.contains("hunter2") && !s.contains("abc123") && !s.contains("u:p@"),
+            "{s}"
+        );
     }
 
     #[test]
@@ -202,7 +218,10 @@ mod tests {
         assert!(r.contains("api_token = <redacted>"), "{r}");
         assert!(r.contains("tcp://<redacted>@h:2376"), "{r}");
         assert!(!r.contains("xyz"));
-        assert_eq!(redact_url_credentials("see https://example.com/x"), "see https://example.com/x");
+        assert_eq!(
+            redact_url_credentials("see https://example.com/x"),
+            "see https://example.com/x"
+        );
     }
 
     #[test]

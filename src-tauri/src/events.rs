@@ -58,7 +58,10 @@ pub enum AppEvent {
     /// Operation `op` ended.
     OperationFinished { op: u64, outcome: Box<OutcomeView> },
     /// The engine's state or daemon.json changed (by Stowage or anyone else).
-    EngineChanged { status: Box<Status>, config_changed: bool },
+    EngineChanged {
+        status: Box<Status>,
+        config_changed: bool,
+    },
     /// The tray asks for a confirmation: show this plan with Apply & Restart.
     ConfirmPlan { plan: Box<PlanView> },
     /// Show a page (`general`, `features`, `engine`, `images`, `diagnostics`, `about`).
@@ -89,7 +92,10 @@ mod tests {
             page: "diagnostics".into(),
         })
         .unwrap();
-        assert_eq!(v, serde_json::json!({"type": "navigate", "page": "diagnostics"}));
+        assert_eq!(
+            v,
+            serde_json::json!({"type": "navigate", "page": "diagnostics"})
+        );
         let p = ProgressView::from(&ProgressEvent {
             stage: stowage_core::switch::Stage::WaitingForApi,
             status: stowage_core::switch::progress::StageStatus::Finished,

@@ -56,7 +56,9 @@ fn parse_args(args: impl IntoIterator<Item = String>) -> Result<Args, String> {
             "--engine" => out.selector.engine = Some(value("--engine")?),
             "-H" | "--host" => out.selector.host = Some(value("--host")?),
             "--minimized" => out.minimized = true,
-            other => return Err(format!("unknown option `{other}`; usage: stowage [--engine NAME | -H HOST] [--minimized]")),
+            other => return Err(format!(
+                "unknown option `{other}`; usage: stowage [--engine NAME | -H HOST] [--minimized]"
+            )),
         }
     }
     Ok(out)
@@ -70,7 +72,12 @@ pub fn show_window(app: &AppHandle, page: Option<&str>) {
         let _ = w.set_focus();
     }
     if let Some(page) = page {
-        events::emit(app, events::AppEvent::Navigate { page: page.to_string() });
+        events::emit(
+            app,
+            events::AppEvent::Navigate {
+                page: page.to_string(),
+            },
+        );
     }
 }
 

@@ -123,7 +123,9 @@ fn sentence(o: &OutcomeView, restart_only: bool) -> String {
 /// The stages a restart by `method` walks through.
 fn restart_stages(method: &RestartMethod) -> Vec<&'static str> {
     match method {
-        RestartMethod::Desktop | RestartMethod::Command { .. } => vec!["restarting", "waiting_for_api"],
+        RestartMethod::Desktop | RestartMethod::Command { .. } => {
+            vec!["restarting", "waiting_for_api"]
+        }
         _ => vec!["stopping", "starting", "waiting_for_api"],
     }
 }
@@ -166,7 +168,10 @@ fn summary(plan: &Plan) -> Vec<String> {
     }
     if let (Some(from), Some(to)) = (plan.current_store, plan.target_store) {
         if from != to {
-            let n = |x: Option<u64>| x.map(|n| n.to_string()).unwrap_or_else(|| "an unknown number of".into());
+            let n = |x: Option<u64>| {
+                x.map(|n| n.to_string())
+                    .unwrap_or_else(|| "an unknown number of".into())
+            };
             out.push(format!(
                 "Switching from the {from} store to the {to} store hides {} image(s) and {} container(s) of the {from} store. They are not deleted: they come back when you switch back.",
                 n(plan.hidden.images),
@@ -175,7 +180,10 @@ fn summary(plan: &Plan) -> Vec<String> {
         }
     }
     if plan.restart {
-        out.push(format!("The engine restarts: {}.", plan.restart_description));
+        out.push(format!(
+            "The engine restarts: {}.",
+            plan.restart_description
+        ));
     }
     out
 }
@@ -241,7 +249,9 @@ fn apply_options(state: &AppState, engine: &Engine) -> Result<ApplyOptions> {
 #[tracing::instrument(skip_all, fields(plan = pending.id, source))]
 pub async fn apply(app: &AppHandle, pending: Pending, source: &'static str) -> Result<OutcomeView> {
     let state = app.state::<AppState>();
-    let guard = state.try_begin("Applying the change…").ok_or_else(busy_error)?;
+    let guard = state
+        .try_begin("Applying the change…")
+        .ok_or_else(busy_error)?;
     let op = state.next_id();
     emit(
         app,
@@ -256,12 +266,24 @@ pub async fn apply(app: &AppHandle, pending: Pending, source: &'static str) -> R
     let sink = progress_sink(app, op);
     let plan = &pending.prepared.plan;
     let result = if privileged::needed(plan.needs_root) {
-        privileged_run(|engine| privileged::change_args(engine, &pending.request), &pending.engine, sink).await
+        privileged_run(
+            |engine| privileged::change_args(engine, &pending.request),
+            &pending.engine,
+            sink,
+        )
+        .await
     } else {
         let opts = apply_options(&state, &pending.engine)?;
         let s2 = sink.clone();
         let progress = Progress::new(Arc::new(move |e: &ProgressEvent| s2(e.into())));
-        let outcome = switch::apply(&pending.engine, plan, &pending.prepared.file, &opts, &progress).await;
+        let outcome = switch::apply(
+            &pending.engine,
+            plan,
+            &pending.prepared.file,
+            &opts,
+            &progress,
+        )
+        .await;
         if outcome.outcome != switch::OutcomeKind::Failed {
             state.set_engine(outcome.engine.clone()).await;
         }
@@ -276,7 +298,9 @@ pub async fn restart(app: &AppHandle, source: &'static str) -> Result<OutcomeVie
     let state = app.state::<AppState>();
     let engine = state.refresh_engine().await?;
     let method = RestartMethod::for_engine(&engine, None, &state.paths)?;
-    let guard = state.try_begin("Restarting the engine…").ok_or_else(busy_error)?;
+    let guard = state
+        .try_begin("Restarting the engine…")
+        .ok_or_else(busy_error)?;
     let op = state.next_id();
     emit(
         app,
@@ -309,7 +333,8 @@ async fn privileged_run(
 ) -> Result<OutcomeView> {
     let stowctl = privileged::stowctl_path().ok_or_else(|| Error::Command {
         command: "stowctl".into(),
-        message: "this change needs root, and stowctl was not found next to the app or on PATH".into(),
+        message: "this change needs root, and stowctl was not found next to the app or on PATH"
+            .into(),
     })?;
     let args = args(engine)?;
     let pkexec = privileged::pkexec_path().ok_or_else(|| Error::PermissionDenied {
@@ -369,7 +394,14 @@ pub async fn toggle_store_from_tray(app: &AppHandle, want: ImageStore) {
         Ok(p) => p,
         Err(e) => {
             crate::show_window(app, Some("features"));
-            emit(app, AppEvent::Notice { level: "error", message: format!("Stowage could not plan the switch to the {want} store."), detail: Some(e.to_string()) });
+            emit(
+                app,
+                AppEvent::Notice {
+                    level: "error",
+                    message: format!("Stowage could not plan the switch to the {want} store."),
+                    detail: Some(e.to_string()),
+                },
+            );
             return;
         }
     };
@@ -382,7 +414,12 @@ pub async fn toggle_store_from_tray(app: &AppHandle, want: ImageStore) {
     let hides = plan.hidden.images.unwrap_or(0) > 0 || plan.hidden.containers.unwrap_or(0) > 0;
     if hides || plan.blocked {
         crate::show_window(app, Some("features"));
-        emit(app, AppEvent::ConfirmPlan { plan: Box::new(view(&pending)) });
+        emit(
+            app,
+            AppEvent::ConfirmPlan {
+                plan: Box::new(view(&pending)),
+            },
+        );
         return;
     }
     state.set_pending(None);
@@ -390,11 +427,25 @@ pub async fn toggle_store_from_tray(app: &AppHandle, want: ImageStore) {
         Ok(o) if o.outcome == "applied" || o.outcome == "unchanged" => {}
         Ok(o) => {
             crate::show_window(app, Some("features"));
-            emit(app, AppEvent::Notice { level: "error", message: o.message.clone(), detail: o.error.clone() });
+            emit(
+                app,
+                AppEvent::Notice {
+                    level: "error",
+                    message: o.message.clone(),
+                    detail: o.error.clone(),
+                },
+            );
         }
         Err(e) => {
             crate::show_window(app, Some("features"));
-            emit(app, AppEvent::Notice { level: "error", message: "The switch could not start.".into(), detail: Some(e.to_string()) });
+            emit(
+                app,
+                AppEvent::Notice {
+                    level: "error",
+                    message: "The switch could not start.".into(),
+                    detail: Some(e.to_string()),
+                },
+            );
         }
     }
 }
@@ -411,7 +462,13 @@ mod tests {
         }))
         .unwrap();
         assert_eq!(o.message, "The change failed: boom");
-        let o = OutcomeView::from_json(serde_json::json!({"outcome": "applied", "active_store": "containerd"})).unwrap();
-        assert_eq!(o.message, "Done: the engine runs the containerd image store.");
+        let o = OutcomeView::from_json(
+            serde_json::json!({"outcome": "applied", "active_store": "containerd"}),
+        )
+        .unwrap();
+        assert_eq!(
+            o.message,
+            "Done: the engine runs the containerd image store."
+        );
     }
 }

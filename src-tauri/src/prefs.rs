@@ -117,11 +117,12 @@ fn read_doc(path: &Path) -> Result<DocumentMut> {
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => String::new(),
         Err(e) => return Err(Error::io(path, "read", e)),
     };
-    text.parse().map_err(|e: toml_edit::TomlError| Error::Field {
-        path: path.to_path_buf(),
-        field: "app".into(),
-        message: format!("the settings file is not valid TOML: {}", e.message()),
-    })
+    text.parse()
+        .map_err(|e: toml_edit::TomlError| Error::Field {
+            path: path.to_path_buf(),
+            field: "app".into(),
+            message: format!("the settings file is not valid TOML: {}", e.message()),
+        })
 }
 
 fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
@@ -210,7 +211,10 @@ mod tests {
         save(&f, &p).unwrap();
         assert_eq!(load(&f).unwrap(), p);
         let text = std::fs::read_to_string(&f).unwrap();
-        assert!(text.starts_with("# mine\ndefault_engine = \"lab\" # keep\n"), "{text}");
+        assert!(
+            text.starts_with("# mine\ndefault_engine = \"lab\" # keep\n"),
+            "{text}"
+        );
         assert!(text.contains("[timeouts]\nstart = 90"), "{text}");
         // The core still reads the file.
         let s = stowage_core::settings::Settings::load(&f).unwrap();
@@ -232,7 +236,10 @@ mod tests {
         let f = dir.path().join("autostart/dev.stowage.app.desktop");
         set_autostart(&f, true, Path::new("/usr/bin/stowage")).unwrap();
         let text = std::fs::read_to_string(&f).unwrap();
-        assert!(text.contains("Exec=\"/usr/bin/stowage\" --minimized"), "{text}");
+        assert!(
+            text.contains("Exec=\"/usr/bin/stowage\" --minimized"),
+            "{text}"
+        );
         set_autostart(&f, false, Path::new("/usr/bin/stowage")).unwrap();
         assert!(!f.exists());
         set_autostart(&f, false, Path::new("/usr/bin/stowage")).unwrap();

@@ -108,7 +108,10 @@ impl TrayModel {
             (Some(name), None) => format!(
                 "{name} · Docker {} · {} store",
                 input.version.as_deref().unwrap_or("?"),
-                input.active_store.map(ImageStore::as_str).unwrap_or("unknown")
+                input
+                    .active_store
+                    .map(ImageStore::as_str)
+                    .unwrap_or("unknown")
             ),
         };
         let idle = input.busy.is_none();
@@ -135,7 +138,12 @@ impl TrayModel {
                     idle && input.reachable && input.active_store.is_some(),
                     Some(containerd),
                 ),
-                item(ids::RESTART, "Restart engine", idle && input.engine.is_some(), None),
+                item(
+                    ids::RESTART,
+                    "Restart engine",
+                    idle && input.engine.is_some(),
+                    None,
+                ),
                 item(ids::RUN_CHECKS, "Run checks", true, None),
                 item(ids::OPEN_SETTINGS, "Open Settings", true, None),
                 Entry::Separator,
@@ -200,7 +208,8 @@ pub fn build(app: &AppHandle) -> tauri::Result<()> {
             }
         }
     }
-    let refs: Vec<&dyn tauri::menu::IsMenuItem<tauri::Wry>> = items.iter().map(|b| b.as_ref()).collect();
+    let refs: Vec<&dyn tauri::menu::IsMenuItem<tauri::Wry>> =
+        items.iter().map(|b| b.as_ref()).collect();
     let menu = Menu::with_items(app, &refs)?;
     let tray = TrayIconBuilder::with_id(TRAY_ID)
         .icon(icon(model.icon)?)
@@ -459,10 +468,23 @@ mod tests {
         assert_eq!(m.icon, TrayIconKind::Classic);
         assert!(!m.containerd_checked());
         let t = texts(&m);
-        assert_eq!(t[0], ("sandbox · Docker 26.1.5+dfsg1 · classic store".into(), false, None));
-        assert_eq!(t[1], ("Use containerd image store".into(), true, Some(false)));
+        assert_eq!(
+            t[0],
+            (
+                "sandbox · Docker 26.1.5+dfsg1 · classic store".into(),
+                false,
+                None
+            )
+        );
+        assert_eq!(
+            t[1],
+            ("Use containerd image store".into(), true, Some(false))
+        );
         assert_eq!(t[2], ("Restart engine".into(), true, None));
-        assert_eq!(m.tooltip, "Stowage: sandbox · Docker 26.1.5+dfsg1 · classic store");
+        assert_eq!(
+            m.tooltip,
+            "Stowage: sandbox · Docker 26.1.5+dfsg1 · classic store"
+        );
     }
 
     #[test]
@@ -478,7 +500,10 @@ mod tests {
         busy.busy = Some("Stopping the engine…".into());
         let t = texts(&TrayModel::new(&busy));
         assert_eq!(t[0].0, "Stopping the engine…");
-        assert_eq!(t[1], ("Use containerd image store".into(), false, Some(false)));
+        assert_eq!(
+            t[1],
+            ("Use containerd image store".into(), false, Some(false))
+        );
         assert!(!t[2].1, "no restart while a change runs");
 
         let down = TrayInput {

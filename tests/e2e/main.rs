@@ -113,7 +113,9 @@ impl App {
     async fn shot(&self, name: &str) -> Result {
         // Let fonts and layout settle.
         tokio::time::sleep(Duration::from_millis(300)).await;
-        let r = self.js("[window.screenX, window.screenY, window.innerWidth, window.innerHeight]").await?;
+        let r = self
+            .js("[window.screenX, window.screenY, window.innerWidth, window.innerHeight]")
+            .await?;
         let n = |i: usize| r[i].as_i64().unwrap_or(0);
         let file = self.shots.join(format!("{name}.png"));
         let out = std::process::Command::new("import")
@@ -237,10 +239,15 @@ async fn scenario(d: &PrivateDaemon, driver: &TauriDriver) -> Result {
     if let Err(e) = &result {
         eprintln!("e2e: FAILED: {e}");
         if app.shot("failure").await.is_ok() {
-            eprintln!("e2e: screenshot of the failure: docs/screenshots/failure.png (not for committing)");
+            eprintln!(
+                "e2e: screenshot of the failure: docs/screenshots/failure.png (not for committing)"
+            );
         }
     }
-    if tokio::time::timeout(Duration::from_secs(20), app.c.close()).await.is_err() {
+    if tokio::time::timeout(Duration::from_secs(20), app.c.close())
+        .await
+        .is_err()
+    {
         eprintln!("e2e: closing the WebDriver session took over 20 s");
     }
     result
@@ -468,7 +475,12 @@ async fn steps(app: &App, d: &PrivateDaemon) -> Result {
     app.open("general").await?;
     app.js("(() => { const s = document.querySelector('#pref-theme'); s.value = 'system'; s.dispatchEvent(new Event('change')); return true; })()").await?;
     // The theme is applied once it is saved: only then may the test write the settings too.
-    app.until("document.documentElement.dataset.theme === 'system'", Duration::from_secs(5), "the system theme").await?;
+    app.until(
+        "document.documentElement.dataset.theme === 'system'",
+        Duration::from_secs(5),
+        "the system theme",
+    )
+    .await?;
     app.c.set_window_size(900, 640).await?;
 
     rollback(app, d).await
@@ -501,12 +513,17 @@ async fn rollback(app: &App, d: &PrivateDaemon) -> Result {
     let before = std::fs::read_to_string(&d.config_file)?;
 
     app.open("general").await?;
-    app.until(
-        "!!document.querySelector('#engine-flaky')",
-        Duration::from_secs(20),
-        "the declared engine",
-    )
-    .await?;
+    if let Err(e) = app
+        .until(
+            "!!document.querySelector('#engine-flaky')",
+            Duration::from_secs(20),
+            "the declared engine",
+        )
+        .await
+    {
+        let text = std::fs::read_to_string(&settings).unwrap_or_default();
+        return Err(format!("{e}\nsettings.toml:\n{text}").into());
+    }
     app.click("#engine-flaky").await?;
     app.until(
         "document.querySelector('#general-saved').textContent.includes('now manages flaky')",

@@ -64,7 +64,9 @@ pub async fn about_versions(state: tauri::State<'_, AppState>) -> Result<Version
 /// Opens Stowage's log folder in the file manager (`xdg-open`); returns its path.
 #[tauri::command]
 #[tracing::instrument(skip_all)]
-pub async fn about_open_log_folder(state: tauri::State<'_, AppState>) -> Result<PathBuf, CommandError> {
+pub async fn about_open_log_folder(
+    state: tauri::State<'_, AppState>,
+) -> Result<PathBuf, CommandError> {
     let dir = state.paths.log_dir();
     tokio::fs::create_dir_all(&dir)
         .await
@@ -111,7 +113,9 @@ pub async fn about_export_diagnostics(
         status: serde_json::to_value(&st).unwrap_or_default(),
         features,
         daemon_json: tokio::fs::read_to_string(&engine.config_file).await.ok(),
-        settings_toml: tokio::fs::read_to_string(state.paths.settings_file()).await.ok(),
+        settings_toml: tokio::fs::read_to_string(state.paths.settings_file())
+            .await
+            .ok(),
         daemon_log: logs.lines,
         app_log: bundle::app_log_tail(&state.paths.log_dir(), 200),
     };

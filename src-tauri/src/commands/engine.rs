@@ -57,7 +57,12 @@ pub async fn engine_config(state: tauri::State<'_, AppState>) -> Result<ConfigVi
     let engine = state.engine().await?;
     let path = engine.config_file.clone();
     Ok(match tokio::fs::read_to_string(&path).await {
-        Ok(text) => ConfigView { path, exists: true, text, error: None },
+        Ok(text) => ConfigView {
+            path,
+            exists: true,
+            text,
+            error: None,
+        },
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => ConfigView {
             path,
             exists: false,
@@ -90,7 +95,11 @@ pub async fn engine_logs(state: tauri::State<'_, AppState>) -> Result<LogsView, 
 }
 
 /// The daemon's last `n` log lines (also used by the diagnostics bundle).
-pub async fn recent_log(engine: &Engine, paths: &stowage_core::paths::StowagePaths, n: usize) -> LogsView {
+pub async fn recent_log(
+    engine: &Engine,
+    paths: &stowage_core::paths::StowagePaths,
+    n: usize,
+) -> LogsView {
     let method = RestartMethod::for_engine(engine, None, paths).ok();
     if let Some(m) = &method {
         let lines = m.last_log_lines(n).await;
@@ -101,7 +110,10 @@ pub async fn recent_log(engine: &Engine, paths: &stowage_core::paths::StowagePat
                 RestartMethod::Process { log_file } => log_file.display().to_string(),
                 _ => "daemon log".into(),
             };
-            return LogsView { source: Some(source), lines };
+            return LogsView {
+                source: Some(source),
+                lines,
+            };
         }
     }
     // A dockerd started by someone else may write its stderr to a file: read that one.
@@ -110,9 +122,15 @@ pub async fn recent_log(engine: &Engine, paths: &stowage_core::paths::StowagePat
         let lines = tokio::task::spawn_blocking(move || stowage_core::supervise::tail_lines(&f, n))
             .await
             .unwrap_or_default();
-        return LogsView { source: Some(file.display().to_string()), lines };
+        return LogsView {
+            source: Some(file.display().to_string()),
+            lines,
+        };
     }
-    LogsView { source: None, lines: Vec::new() }
+    LogsView {
+        source: None,
+        lines: Vec::new(),
+    }
 }
 
 /// The regular file a process's stderr goes to, when it goes to one.

@@ -33,7 +33,9 @@ pub struct FeatureToggle {
 /// The features with their state, availability and reason.
 #[tauri::command]
 #[tracing::instrument(skip_all)]
-pub async fn features_list(state: tauri::State<'_, AppState>) -> Result<FeaturesView, CommandError> {
+pub async fn features_list(
+    state: tauri::State<'_, AppState>,
+) -> Result<FeaturesView, CommandError> {
     let engine = state.engine().await?;
     let (_, facts) = prepare::load_facts(&engine).await?;
     let catalog = prepare::catalog(&state.paths)?;

@@ -30,7 +30,9 @@ pub struct EnginesView {
 /// Engines found on this machine (discovered again on every call).
 #[tauri::command]
 #[tracing::instrument(skip_all)]
-pub async fn general_engines(state: tauri::State<'_, AppState>) -> Result<EnginesView, CommandError> {
+pub async fn general_engines(
+    state: tauri::State<'_, AppState>,
+) -> Result<EnginesView, CommandError> {
     let current = state.engine().await.ok();
     let mut engines: Vec<EngineEntry> = state
         .discover()
@@ -109,7 +111,11 @@ pub async fn general_set_prefs(
 ) -> Result<Prefs, CommandError> {
     prefs::save(&state.paths.settings_file(), &prefs)?;
     let exe = std::env::current_exe().unwrap_or_else(|_| "stowage".into());
-    prefs::set_autostart(&prefs::autostart_file(&state.paths), prefs.start_at_login, &exe)?;
+    prefs::set_autostart(
+        &prefs::autostart_file(&state.paths),
+        prefs.start_at_login,
+        &exe,
+    )?;
     crate::tray::set_visible(&app, prefs.tray)?;
     Ok(prefs)
 }

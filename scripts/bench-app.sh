@@ -1,0 +1,119 @@
+#!/usr/bin/env bash
+# Benchmarks the desktop app against a blank Tauri window built the same way (release, same
+# crate, CSP and window size: src-tauri/examples/blank), under Xvfb, on a private sandbox engine:
+#   - launch to first paint of real engine data (the page reports it with `ui_painted`, printed as
+#     `STOWAGE_MARK <what> <unix ms>` when STOWAGE_BENCH_MARKERS=1), for the blank window launch to
+#     its first paint;
+#   - idle memory 10 s after launch: PSS summed over the process tree (the app and its WebKit
+#     processes; /proc/PID/smaps_rollup), which does not double-count shared libraries.
+# Prints the median of RUNS launches (default 3) of each, and the ratios. Needs root (sandbox).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+RUNS="${RUNS:-3}"
+IDLE_SECS="${IDLE_SECS:-10}"
+TARGET_DIR="${CARGO_TARGET_DIR:-target}"
+
+bash scripts/install-deps.sh
+cargo build --release --locked -p stowctl -p stowage --bin stowage --example blank
+APP="$TARGET_DIR/release/stowage"
+BLANK="$TARGET_DIR/release/examples/blank"
+STOWCTL="$TARGET_DIR/release/stowctl"
+
+work=$(mktemp -d /tmp/stowage-bench.XXXXXX)
+export STOWAGE_HOME="$work/home"
+xvfb_pid=""
+cleanup() {
+  [ -n "$xvfb_pid" ] && kill "$xvfb_pid" 2>/dev/null || true
+  "$STOWCTL" sandbox stop >/dev/null 2>&1 || true
+  rm -rf "$work"
+}
+trap cleanup EXIT
+
+echo "==> starting a private engine (stowctl sandbox) under $STOWAGE_HOME"
+"$STOWCTL" sandbox start >/dev/null
+
+display=""
+for n in $(seq 110 199); do
+  if [ ! -e "/tmp/.X11-unix/X$n" ] && [ ! -e "/tmp/.X$n-lock" ]; then display=":$n"; break; fi
+done
+[ -n "$display" ] || { echo "bench-app: no free X display" >&2; exit 1; }
+Xvfb "$display" -screen 0 1024x768x24 -nolisten tcp >/dev/null 2>&1 &
+xvfb_pid=$!
+for _ in $(seq 50); do [ -e "/tmp/.X11-unix/X${display#:}" ] && break; sleep 0.1; done
+
+now_ms() { date +%s%3N; }
+
+# Every descendant of $1 (excluding dbus-daemon), one PID a line.
+descendants() {
+  local all
+  all=$(ps -e -o pid=,ppid=,comm=)
+  local queue=("$1") out=()
+  while [ ${#queue[@]} -gt 0 ]; do
+    local p=${queue[0]}; queue=("${queue[@]:1}")
+    while read -r pid ppid comm; do
+      if [ "$ppid" = "$p" ]; then
+        queue+=("$pid")
+        [ "$comm" = "dbus-daemon" ] || out+=("$pid")
+      fi
+    done <<<"$all"
+  done
+  printf '%s\n' "${out[@]}"
+}
+
+pss_kib() {
+  local total=0 kb
+  for pid in "$@"; do
+    kb=$(awk '/^Pss:/ {print $2}' "/proc/$pid/smaps_rollup" 2>/dev/null || echo 0)
+    total=$((total + ${kb:-0}))
+  done
+  echo "$total"
+}
+
+# launch NAME BINARY MARK [args...] -> prints "first_paint_ms pss_kib"
+launch() {
+  local name=$1 bin=$2 mark=$3; shift 3
+  local log="$work/$name.log"
+  local t0; t0=$(now_ms)
+  DISPLAY="$display" STOWAGE_BENCH_MARKERS=1 WEBKIT_DISABLE_DMABUF_RENDERER=1 RUST_LOG=warn \
+    dbus-run-session -- "$bin" "$@" >"$log" 2>&1 &
+  local session=$!
+  local painted=""
+  for _ in $(seq 300); do
+    painted=$(awk -v m="$mark" '$1=="STOWAGE_MARK" && $2==m {print $3; exit}' "$log")
+    [ -n "$painted" ] && break
+    sleep 0.05
+  done
+  [ -n "$painted" ] || { echo "bench-app: $name never reported its first paint; log:" >&2; tail -20 "$log" >&2; kill "$session"; exit 1; }
+  local left=$(( IDLE_SECS * 1000 - ($(now_ms) - t0) ))
+  [ "$left" -gt 0 ] && sleep "$(awk -v ms="$left" 'BEGIN {print ms/1000}')"
+  mapfile -t pids < <(descendants "$session")
+  local pss; pss=$(pss_kib "${pids[@]}")
+  for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
+  wait "$session" 2>/dev/null || true
+  echo "$((painted - t0)) $pss ${#pids[@]}"
+}
+
+median() { sort -n | awk '{a[NR]=$1} END {print (NR % 2) ? a[(NR+1)/2] : int((a[NR/2]+a[NR/2+1])/2)}'; }
+
+declare -a app_paint app_pss blank_paint blank_pss
+for i in $(seq "$RUNS"); do
+  read -r p m n < <(launch "blank-$i" "$BLANK" blank)
+  blank_paint+=("$p"); blank_pss+=("$m")
+  echo "    blank run $i: first paint ${p} ms, idle PSS $((m / 1024)) MiB over $n processes"
+  read -r p m n < <(launch "app-$i" "$APP" engine-data --engine sandbox)
+  app_paint+=("$p"); app_pss+=("$m")
+  echo "    app   run $i: engine data painted ${p} ms, idle PSS $((m / 1024)) MiB over $n processes"
+done
+
+ap=$(printf '%s\n' "${app_paint[@]}" | median)
+bp=$(printf '%s\n' "${blank_paint[@]}" | median)
+am=$(printf '%s\n' "${app_pss[@]}" | median)
+bm=$(printf '%s\n' "${blank_pss[@]}" | median)
+echo
+echo "Desktop app vs a blank Tauri window (release, Xvfb, median of $RUNS launches each)"
+printf '  %-44s %8s %8s %7s %s\n' "" "app" "blank" "ratio" "target"
+printf '  %-44s %6s ms %5s ms %7s %s\n' "launch to first paint (app: engine data)" "$ap" "$bp" \
+  "$(awk -v a="$ap" -v b="$bp" 'BEGIN {printf "%.2f", a/b}')" "app <= 600 ms"
+printf '  %-44s %5s MiB %4s MiB %6s %s\n' "idle tree PSS after ${IDLE_SECS} s" "$((am / 1024))" "$((bm / 1024))" \
+  "$(awk -v a="$am" -v b="$bm" 'BEGIN {printf "%.2f", a/b}')" "ratio <= 1.25"
