@@ -15,7 +15,8 @@ IDLE_SECS="${IDLE_SECS:-10}"
 TARGET_DIR="${CARGO_TARGET_DIR:-target}"
 
 bash scripts/install-deps.sh
-cargo build --release --locked -p stowctl -p stowage --bin stowage --example blank
+cargo build --release --locked -p stowctl -p stowage
+cargo build --release --locked -p stowage --example blank
 APP="$TARGET_DIR/release/stowage"
 BLANK="$TARGET_DIR/release/examples/blank"
 STOWCTL="$TARGET_DIR/release/stowctl"

@@ -31,6 +31,8 @@ const PRODUCT_NAME: &str = "Stowage";
 /// The settings window's label (capabilities/main.json grants it the app's commands).
 pub const MAIN_WINDOW: &str = "main";
 
+const USAGE: &str = "stowage [--engine NAME | -H HOST] [--minimized]";
+
 /// Command-line options.
 #[derive(Debug, Default)]
 struct Args {
@@ -56,9 +58,7 @@ fn parse_args(args: impl IntoIterator<Item = String>) -> Result<Args, String> {
             "--engine" => out.selector.engine = Some(value("--engine")?),
             "-H" | "--host" => out.selector.host = Some(value("--host")?),
             "--minimized" => out.minimized = true,
-            other => return Err(format!(
-                "unknown option `{other}`; usage: stowage [--engine NAME | -H HOST] [--minimized]"
-            )),
+            other => return Err(format!("unknown option `{other}`; usage: {USAGE}")),
         }
     }
     Ok(out)

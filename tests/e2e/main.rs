@@ -344,9 +344,31 @@ async fn steps(app: &App, d: &PrivateDaemon) -> Result {
         .await?
         .contains("\"containerd-snapshotter\": true"));
     app.shot("engine").await?;
+    // Restart from the Engine page: a new dockerd answers, on the same store.
+    let pid = d.current_pid();
+    app.click("#engine-restart").await?;
+    app.until(
+        "!!document.querySelector('#restart-outcome[data-outcome]')",
+        Duration::from_secs(120),
+        "the restart's outcome",
+    )
+    .await?;
+    assert_eq!(
+        app.js("document.querySelector('#restart-outcome').dataset.outcome")
+            .await?,
+        "applied",
+        "{}",
+        app.text("#restart-outcome").await?
+    );
+    assert_ne!(d.current_pid(), pid, "a new dockerd runs");
+    assert!(uses_containerd(d));
 
     // Someone else switches back with stowctl: the window follows within a second or two.
     app.open("features").await?;
+    assert!(
+        app.checked(FEATURE).await?,
+        "the box shows the containerd store before stowctl runs"
+    );
     let t0 = Instant::now();
     let out = d
         .stowctl()
