@@ -249,6 +249,8 @@ fn apply_options(state: &AppState, engine: &Engine) -> Result<ApplyOptions> {
 #[tracing::instrument(skip_all, fields(plan = pending.id, source))]
 pub async fn apply(app: &AppHandle, pending: Pending, source: &'static str) -> Result<OutcomeView> {
     let state = app.state::<AppState>();
+    // Read before the operation starts, so a broken settings file ends nothing half-way.
+    let opts = apply_options(&state, &pending.engine)?;
     let guard = state
         .try_begin("Applying the change…")
         .ok_or_else(busy_error)?;
@@ -273,7 +275,6 @@ pub async fn apply(app: &AppHandle, pending: Pending, source: &'static str) -> R
         )
         .await
     } else {
-        let opts = apply_options(&state, &pending.engine)?;
         let s2 = sink.clone();
         let progress = Progress::new(Arc::new(move |e: &ProgressEvent| s2(e.into())));
         let outcome = switch::apply(
@@ -298,6 +299,7 @@ pub async fn restart(app: &AppHandle, source: &'static str) -> Result<OutcomeVie
     let state = app.state::<AppState>();
     let engine = state.refresh_engine().await?;
     let method = RestartMethod::for_engine(&engine, None, &state.paths)?;
+    let opts = apply_options(&state, &engine)?;
     let guard = state
         .try_begin("Restarting the engine…")
         .ok_or_else(busy_error)?;
@@ -316,7 +318,6 @@ pub async fn restart(app: &AppHandle, source: &'static str) -> Result<OutcomeVie
     let result = if privileged::needed(method.needs_root(&engine)) {
         privileged_run(|e| Ok(privileged::restart_args(e)), &engine, sink).await
     } else {
-        let opts = apply_options(&state, &engine)?;
         let s2 = sink.clone();
         let progress = Progress::new(Arc::new(move |e: &ProgressEvent| s2(e.into())));
         let outcome = switch::restart_only(&engine, &method, &opts, &progress).await;
