@@ -19,6 +19,7 @@ let painted = false;
 
 const ctx = {
   navigate: (id) => {
+    if (current?.id === id) return; // already on screen: keep its state (e.g. a plan shown)
     if (location.hash === `#${id}`) show(id, true);
     else location.hash = `#${id}`;
   },

@@ -454,6 +454,8 @@ async fn steps(app: &App, d: &PrivateDaemon) -> Result {
     want["features"]["containerd-snapshotter"] = false.into();
     assert_eq!(now, want, "only the feature value differs");
 
+    tray(app, d).await?;
+
     // The other pages.
     for page in ["images", "diagnostics", "about"] {
         app.open(page).await?;
@@ -506,6 +508,118 @@ async fn steps(app: &App, d: &PrivateDaemon) -> Result {
     app.c.set_window_size(900, 640).await?;
 
     rollback(app, d).await
+}
+
+/// Polls the tray menu until `ok` holds.
+async fn tray_until(
+    tray: &e2e::TrayMenu,
+    ok: impl Fn(&[e2e::TrayEntry]) -> bool,
+    what: &str,
+) -> Result<Vec<e2e::TrayEntry>> {
+    let start = Instant::now();
+    loop {
+        let layout = tray.layout();
+        if ok(&layout) {
+            return Ok(layout);
+        }
+        if start.elapsed() > Duration::from_secs(60) {
+            return Err(format!("the tray never showed {what}: {layout:?}").into());
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
+const TOGGLE: &str = "Use containerd image store";
+
+fn toggle_state(layout: &[e2e::TrayEntry]) -> Option<i32> {
+    layout
+        .iter()
+        .find(|e| e.label == TOGGLE)
+        .and_then(|e| e.toggle)
+}
+
+/// The tray as a StatusNotifier host sees it over D-Bus: its status line and check item follow
+/// the engine; its toggle runs the same plan, asking in the window first when the switch hides
+/// images, and applying at once when it hides nothing.
+async fn tray(app: &App, d: &PrivateDaemon) -> Result {
+    let env = format!("STOWAGE_HOME={}", d.stowage_home.display());
+    let pid = *e2e::pids_of(&e2e::app_bin(), &env)
+        .first()
+        .ok_or("the app's process was not found")?;
+    let tray = e2e::TrayMenu::find(pid).ok_or("the app exports no tray menu on the session bus")?;
+    let layout = tray_until(&tray, |l| toggle_state(l) == Some(0), "the classic store").await?;
+    assert!(layout[0].label.ends_with("· classic store"), "{layout:?}");
+    let ids: Vec<&str> = layout
+        .iter()
+        .map(|e| e.label.as_str())
+        .filter(|l| !l.is_empty())
+        .collect();
+    assert_eq!(
+        ids[1..],
+        [
+            TOGGLE,
+            "Restart engine",
+            "Run checks",
+            "Open Settings",
+            "Quit"
+        ]
+    );
+    let icon_classic = tray.icon();
+    let id = tray.entry(TOGGLE).ok_or("no toggle")?.id;
+
+    eprintln!("e2e: tray: use containerd (hides the classic image: asks first)");
+    assert!(tray.click(id));
+    app.until(
+        "document.body.dataset.page === 'features' && !!document.querySelector('#plan-apply')",
+        Duration::from_secs(30),
+        "the tray's plan in the window",
+    )
+    .await?;
+    let plan = app.text("#plan").await?;
+    assert!(plan.contains("You asked for this from the tray"), "{plan}");
+    assert!(
+        plan.contains("1 image(s) and 0 container(s) of the classic store will be hidden"),
+        "{plan}"
+    );
+    assert!(
+        !uses_containerd(d),
+        "nothing happens before the confirmation"
+    );
+    app.shot("features-tray-confirm").await?;
+    let (outcome, _) = apply_and_wait(app).await?;
+    assert_eq!(outcome, "applied");
+    assert!(uses_containerd(d));
+    let layout = tray_until(
+        &tray,
+        |l| toggle_state(l) == Some(1) && l[0].label.ends_with("· containerd store"),
+        "the containerd store",
+    )
+    .await?;
+    assert_eq!(toggle_state(&layout), Some(1));
+    assert_ne!(tray.icon(), icon_classic, "the icon follows the store");
+
+    eprintln!("e2e: tray: back to classic (hides nothing: applies at once)");
+    let t0 = Instant::now();
+    assert!(tray.click(id));
+    tray_until(
+        &tray,
+        |l| toggle_state(l) == Some(0) && l[0].label.ends_with("· classic store"),
+        "the classic store again",
+    )
+    .await?;
+    assert!(!uses_containerd(d), "Engine API: {}", driver_status(d));
+    eprintln!(
+        "e2e: tray switch back applied in {:.1} s",
+        t0.elapsed().as_secs_f64()
+    );
+    // The window showed that change's progress too.
+    app.until(
+        "document.querySelector('#change-outcome')?.dataset.outcome === 'applied'",
+        Duration::from_secs(20),
+        "the tray's change in the window",
+    )
+    .await?;
+    Ok(())
 }
 
 /// An engine declared in Stowage's settings whose restart command fails (the first time): the

@@ -217,3 +217,194 @@ pub fn wait_for_exit(exe: &Path, env: &str, limit: Duration) {
         let _ = kill(Pid::from_raw(pid as i32), Signal::SIGTERM);
     }
 }
+
+/// One entry of the tray menu as exported over D-Bus (`com.canonical.dbusmenu`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TrayEntry {
+    /// dbusmenu item id.
+    pub id: i32,
+    /// Its label (empty for separators).
+    pub label: String,
+    /// `toggle-state` of a check item (1 checked, 0 not).
+    pub toggle: Option<i32>,
+}
+
+/// The app's tray icon and menu as a StatusNotifier host sees them on the session bus, read and
+/// clicked with `gdbus` (no tray host is needed for the menu to be exported).
+pub struct TrayMenu {
+    dest: String,
+    path: String,
+}
+
+const NOTIFICATION_ITEMS: &str = "/org/ayatana/NotificationItem";
+
+fn gdbus(args: &[&str]) -> Option<String> {
+    let out = Command::new("gdbus").args(args).output().ok()?;
+    out.status
+        .success()
+        .then(|| String::from_utf8_lossy(&out.stdout).into_owned())
+}
+
+impl TrayMenu {
+    /// The tray exported by the process `pid`, if any.
+    pub fn find(pid: u32) -> Option<Self> {
+        let names = gdbus(&[
+            "call",
+            "--session",
+            "--dest",
+            "org.freedesktop.DBus",
+            "--object-path",
+            "/org/freedesktop/DBus",
+            "--method",
+            "org.freedesktop.DBus.ListNames",
+        ])?;
+        for name in names.split('\'').filter(|n| n.starts_with(':')) {
+            let owner = gdbus(&[
+                "call",
+                "--session",
+                "--dest",
+                "org.freedesktop.DBus",
+                "--object-path",
+                "/org/freedesktop/DBus",
+                "--method",
+                "org.freedesktop.DBus.GetConnectionUnixProcessID",
+                name,
+            ]);
+            if owner.is_none_or(|o| o.trim() != format!("(uint32 {pid},)")) {
+                continue;
+            }
+            let Some(tree) = gdbus(&[
+                "introspect",
+                "--session",
+                "--dest",
+                name,
+                "--object-path",
+                NOTIFICATION_ITEMS,
+            ]) else {
+                continue;
+            };
+            if let Some(node) = tree
+                .lines()
+                .filter_map(|l| l.trim().strip_prefix("node "))
+                .map(|n| n.trim_end_matches(" {").trim())
+                .find(|n| !n.is_empty() && !n.starts_with('/'))
+            {
+                return Some(TrayMenu {
+                    dest: name.to_string(),
+                    path: format!("{NOTIFICATION_ITEMS}/{node}"),
+                });
+            }
+        }
+        None
+    }
+
+    /// The menu's entries.
+    pub fn layout(&self) -> Vec<TrayEntry> {
+        let text = gdbus(&[
+            "call",
+            "--session",
+            "--dest",
+            &self.dest,
+            "--object-path",
+            &format!("{}/Menu", self.path),
+            "--method",
+            "com.canonical.dbusmenu.GetLayout",
+            "--",
+            "0",
+            "-1",
+            "[\"label\",\"toggle-state\"]",
+        ])
+        .unwrap_or_default();
+        parse_layout(&text)
+    }
+
+    /// The entry labelled `label`.
+    pub fn entry(&self, label: &str) -> Option<TrayEntry> {
+        self.layout().into_iter().find(|e| e.label == label)
+    }
+
+    /// Clicks entry `id`, as a tray host does.
+    pub fn click(&self, id: i32) -> bool {
+        gdbus(&[
+            "call",
+            "--session",
+            "--dest",
+            &self.dest,
+            "--object-path",
+            &format!("{}/Menu", self.path),
+            "--method",
+            "com.canonical.dbusmenu.Event",
+            "--",
+            &id.to_string(),
+            "clicked",
+            "<0>",
+            "0",
+        ])
+        .is_some()
+    }
+
+    /// The icon the tray shows now (a file path written by the tray library).
+    pub fn icon(&self) -> String {
+        gdbus(&[
+            "call",
+            "--session",
+            "--dest",
+            &self.dest,
+            "--object-path",
+            &self.path,
+            "--method",
+            "org.freedesktop.DBus.Properties.Get",
+            "org.kde.StatusNotifierItem",
+            "IconName",
+        ])
+        .unwrap_or_default()
+        .trim()
+        .to_string()
+    }
+}
+
+/// Reads `GetLayout`'s printed reply: one entry per `<(ID, {...}, ...)>`.
+pub fn parse_layout(text: &str) -> Vec<TrayEntry> {
+    text.split("<(")
+        .skip(1)
+        .filter_map(|chunk| {
+            let (id, rest) = chunk.split_once(',')?;
+            let label = rest
+                .split_once("'label': <'")
+                .and_then(|(_, r)| r.split_once("'>"))
+                .map(|(l, _)| l.to_string())
+                .unwrap_or_default();
+            let toggle = rest
+                .split_once("'toggle-state': <")
+                .and_then(|(_, r)| r.split_once('>'))
+                .and_then(|(n, _)| n.trim().parse().ok());
+            Some(TrayEntry {
+                id: id.trim().parse().ok()?,
+                label,
+                toggle,
+            })
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_dbusmenu_layout_is_read() {
+        let text = "(uint32 2, (0, {'label': <'Label Empty'>}, [<(2, {'label': <'sandbox · Docker 26.1.5 · classic store'>, 'enabled': <false>}, @av [])>, <(3, {'enabled': <true>}, @av [])>, <(4, {'label': <'Use containerd image store'>, 'toggle-state': <1>}, @av [])>]))";
+        let l = parse_layout(text);
+        assert_eq!(l.len(), 3);
+        assert_eq!(l[0].label, "sandbox · Docker 26.1.5 · classic store");
+        assert_eq!(l[1].label, "");
+        assert_eq!(
+            l[2],
+            TrayEntry {
+                id: 4,
+                label: "Use containerd image store".into(),
+                toggle: Some(1)
+            }
+        );
+    }
+}

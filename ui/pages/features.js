@@ -93,6 +93,18 @@ export default {
       : h("p", { class: "warning" }, `The engine ${view.engine} does not answer: states come from daemon.json only.`);
     replace(this.listBox, reach, tablist, panels);
     this.syncCheckboxes();
+    if (this.plan) {
+      // A plan on screen (e.g. from the tray) keeps its boxes ticked and stays in view.
+      this.tickPlan(this.plan);
+      this.planBox.scrollIntoView({ block: "start" });
+    }
+  },
+
+  tickPlan(plan) {
+    for (const c of plan.changes) {
+      const box = this.listBox.querySelector(`#feature-${c.id}`);
+      if (box) box.checked = c.enable;
+    }
   },
 
   featureRow(f) {
@@ -210,13 +222,7 @@ export default {
 
   showPlan(plan, { fromTray }) {
     this.plan = plan;
-    if (fromTray) {
-      // Show the tray's request as ticked checkboxes too.
-      for (const c of plan.changes) {
-        const box = this.listBox.querySelector(`#feature-${c.id}`);
-        if (box) box.checked = c.enable;
-      }
-    }
+    if (fromTray) this.tickPlan(plan); // the tray's request, as ticked checkboxes too
     const hiddenImages = plan.hidden?.images ?? 0;
     const hiddenContainers = plan.hidden?.containers ?? 0;
     const switching = plan.current_store && plan.target_store && plan.current_store !== plan.target_store;
