@@ -276,6 +276,23 @@ async fn steps(app: &App, d: &PrivateDaemon) -> Result {
         .await?;
     assert_eq!(label, "Use containerd for pulling and storing images");
     app.shot("features").await?;
+    // Keyboard: the tabs follow the arrow keys, and focus moves with the selection.
+    let beta = app.c.find(Locator::Css("#tab-beta")).await?;
+    beta.send_keys("\u{E014}").await?; // ArrowRight
+    app.until(
+        "document.activeElement.id === 'tab-experimental' && document.querySelector('#panel-experimental').hidden === false",
+        Duration::from_secs(5),
+        "the Experimental tab by keyboard",
+    )
+    .await?;
+    let experimental = app.c.find(Locator::Css("#tab-experimental")).await?;
+    experimental.send_keys("\u{E012}").await?; // ArrowLeft
+    app.until(
+        "document.activeElement.id === 'tab-beta' && document.querySelector('#panel-beta').hidden === false",
+        Duration::from_secs(5),
+        "the Beta tab by keyboard",
+    )
+    .await?;
     app.click(FEATURE).await?;
     app.until(
         "!!document.querySelector('#plan-apply')",
