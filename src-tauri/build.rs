@@ -21,6 +21,16 @@ const COMMANDS: &[&str] = &[
     "about_versions",
     "about_open_log_folder",
     "about_export_diagnostics",
+    "images_list",
+    "images_migration_plan",
+    "images_migrate",
+    "diagnostics_run",
+    "diagnostics_mute",
+    "diagnostics_fix_preview",
+    "diagnostics_fix_apply",
+    "wizard_pending",
+    "wizard_state",
+    "wizard_advance",
 ];
 
 fn main() {

@@ -55,6 +55,12 @@ pub enum AppEvent {
     },
     /// A stage of operation `op` began or ended.
     Progress { op: u64, progress: ProgressView },
+    /// A step or byte count of migration `op` (a core `MigrationEvent`: `{event: "step",
+    /// message}` or `{event: "bytes", phase, done, total}`).
+    MigrationProgress {
+        op: u64,
+        progress: serde_json::Value,
+    },
     /// Operation `op` ended.
     OperationFinished { op: u64, outcome: Box<OutcomeView> },
     /// The engine's state or daemon.json changed (by Stowage or anyone else).

@@ -118,6 +118,16 @@ fn main() {
             commands::about::about_versions,
             commands::about::about_open_log_folder,
             commands::about::about_export_diagnostics,
+            commands::images::images_list,
+            commands::images::images_migration_plan,
+            commands::images::images_migrate,
+            commands::diagnostics::diagnostics_run,
+            commands::diagnostics::diagnostics_mute,
+            commands::diagnostics::diagnostics_fix_preview,
+            commands::diagnostics::diagnostics_fix_apply,
+            commands::wizard::wizard_pending,
+            commands::wizard::wizard_state,
+            commands::wizard::wizard_advance,
         ])
         .setup(move |app| {
             let info = app.package_info();

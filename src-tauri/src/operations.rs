@@ -203,13 +203,13 @@ pub async fn plan(state: &AppState, request: Request) -> Result<Pending> {
     Ok(pending)
 }
 
-fn busy_error() -> Error {
+pub(crate) fn busy_error() -> Error {
     Error::InvalidRequest(
         "another change or restart is running: wait for it to finish, then try again".into(),
     )
 }
 
-fn progress_sink(app: &AppHandle, op: u64) -> Arc<dyn Fn(ProgressView) + Send + Sync> {
+pub(crate) fn progress_sink(app: &AppHandle, op: u64) -> Arc<dyn Fn(ProgressView) + Send + Sync> {
     let app = app.clone();
     Arc::new(move |p: ProgressView| {
         if p.status == "started" {
@@ -237,7 +237,7 @@ pub fn human_stage(stage: &str) -> &'static str {
     }
 }
 
-fn apply_options(state: &AppState, engine: &Engine) -> Result<ApplyOptions> {
+pub(crate) fn apply_options(state: &AppState, engine: &Engine) -> Result<ApplyOptions> {
     Ok(ApplyOptions {
         timeouts: state.settings()?.timeouts()?,
         validator: Validator::find(engine.dockerd_binary().as_deref()),
@@ -332,12 +332,20 @@ async fn privileged_run(
     engine: &Engine,
     sink: Arc<dyn Fn(ProgressView) + Send + Sync>,
 ) -> Result<OutcomeView> {
+    let (pkexec, stowctl, args) = privileged_command(engine, args(engine)?)?;
+    privileged::run(&pkexec, &stowctl, &args, move |p| sink(p)).await
+}
+
+/// The elevation program, `stowctl` and its arguments for a narrow subcommand run as root.
+pub(crate) fn privileged_command(
+    engine: &Engine,
+    args: Vec<String>,
+) -> Result<(PathBuf, PathBuf, Vec<String>)> {
     let stowctl = privileged::stowctl_path().ok_or_else(|| Error::Command {
         command: "stowctl".into(),
         message: "this change needs root, and stowctl was not found next to the app or on PATH"
             .into(),
     })?;
-    let args = args(engine)?;
     let pkexec = privileged::pkexec_path().ok_or_else(|| Error::PermissionDenied {
         path: engine.config_file.clone(),
         hint: Some(format!(
@@ -346,10 +354,10 @@ async fn privileged_run(
             args.join(" ")
         )),
     })?;
-    privileged::run(&pkexec, &stowctl, &args, move |p| sink(p)).await
+    Ok((pkexec, stowctl, args))
 }
 
-async fn finish(
+pub(crate) async fn finish(
     app: &AppHandle,
     state: &AppState,
     op: u64,

@@ -82,15 +82,128 @@ pub fn change_args(engine: &Engine, request: &Request) -> Result<Vec<String>> {
                 ))
             }
         },
-        // Check fixes have their own stowctl subcommand; the window does not offer them yet.
-        Request::Edits(_) => return Err(Error::InvalidRequest(
-            "this fix needs administrator rights: apply it with `sudo stowctl fix` in a terminal"
-                .into(),
-        )),
+        // Check fixes go through their own subcommand (`fix_args`), named by check id.
+        Request::Edits(_) => {
+            return Err(Error::InvalidRequest(
+                "a daemon.json edit runs as root only as a check's fix (`check fix ID`)".into(),
+            ))
+        }
     }
     args.extend(["--yes".into(), "--json".into()]);
     args.extend(restart_override(engine));
     Ok(args)
+}
+
+/// `stowctl` arguments for a check's automatic fix: `check fix ID [--if-switching-to STORE]`.
+pub fn fix_args(engine: &Engine, check: &str, if_switching_to: Option<ImageStore>) -> Vec<String> {
+    let mut args = engine_args(engine);
+    args.extend(["check".into(), "fix".into(), check.into()]);
+    if let Some(s) = if_switching_to {
+        args.extend(["--if-switching-to".into(), s.as_str().into()]);
+    }
+    args.extend(["--yes".into(), "--json".into()]);
+    args.extend(restart_override(engine));
+    args
+}
+
+/// `stowctl` arguments for a migration: `migrate REF... --to STORE`.
+pub fn migrate_args(engine: &Engine, references: &[String], to: ImageStore) -> Vec<String> {
+    let mut args = engine_args(engine);
+    args.push("migrate".into());
+    args.extend(references.iter().cloned());
+    args.extend([
+        "--to".into(),
+        to.as_str().into(),
+        "--yes".into(),
+        "--json".into(),
+    ]);
+    args.extend(restart_override(engine));
+    args
+}
+
+/// Runs `<pkexec> <stowctl> <args>` for a subcommand whose JSON lines are not a switch's:
+/// `on_progress` gets each `{"progress": ...}` value; returns the last other JSON object
+/// (the result). Errors as [`run`].
+pub async fn run_json(
+    pkexec: &Path,
+    stowctl: &Path,
+    args: &[String],
+    on_progress: impl Fn(&serde_json::Value),
+) -> Result<serde_json::Value> {
+    let shown = format!(
+        "{} {} {}",
+        pkexec.display(),
+        stowctl.display(),
+        args.join(" ")
+    );
+    tracing::info!(command = %shown, "running a privileged command");
+    let mut child = tokio::process::Command::new(pkexec)
+        .arg(stowctl)
+        .args(args)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .map_err(|e| Error::Command {
+            command: shown.clone(),
+            message: e.to_string(),
+        })?;
+    let stdout = child.stdout.take().expect("piped");
+    let mut stderr = child.stderr.take().expect("piped");
+    let err_task = tokio::spawn(async move {
+        let mut s = String::new();
+        let _ = tokio::io::AsyncReadExt::read_to_string(&mut stderr, &mut s).await;
+        s
+    });
+    let mut lines = BufReader::new(stdout).lines();
+    let (mut result, mut error) = (None, None);
+    while let Ok(Some(line)) = lines.next_line().await {
+        let Ok(v) = serde_json::from_str::<serde_json::Value>(line.trim()) else {
+            continue;
+        };
+        if let Some(p) = v.get("progress") {
+            on_progress(p);
+        } else if let Some(e) = v.get("error").filter(|e| e.is_object()) {
+            if let Ok(e) = serde_json::from_value::<ErrorLine>(e.clone()) {
+                error = Some((e.code, e.message));
+            }
+        } else if v.is_object() {
+            result = Some(v);
+        }
+    }
+    let status = child.wait().await.map_err(|e| Error::Command {
+        command: shown.clone(),
+        message: e.to_string(),
+    })?;
+    let stderr = err_task.await.unwrap_or_default();
+    if let (Some(v), None) = (&result, &error) {
+        return Ok(v.clone());
+    }
+    if let Some((code, message)) = error {
+        return Err(match code.as_str() {
+            "permission_denied" => Error::PermissionDenied {
+                path: PathBuf::from(&shown),
+                hint: Some(message),
+            },
+            _ => Error::Command {
+                command: "stowctl".into(),
+                message,
+            },
+        });
+    }
+    match status.code() {
+        Some(126) | Some(127) => Err(Error::PermissionDenied {
+            path: PathBuf::from(stowctl),
+            hint: Some(
+                "administrator authorization was refused or dismissed; nothing was changed".into(),
+            ),
+        }),
+        _ => Err(Error::Command {
+            command: shown,
+            message: format!("{status}: {}", stderr.trim()),
+        }),
+    }
 }
 
 /// `stowctl` arguments for a restart.

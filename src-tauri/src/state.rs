@@ -26,6 +26,22 @@ pub struct Pending {
     pub prepared: Prepared,
 }
 
+/// A check's fix shown to the user and waiting for Apply.
+#[derive(Debug, Clone)]
+pub struct PendingFix {
+    /// Its id, echoed back by `diagnostics_fix_apply`.
+    pub id: u64,
+    /// The check.
+    pub check: String,
+    /// The store it was planned for when that is not the running one.
+    pub if_switching_to: Option<stowage_core::engine::ImageStore>,
+    /// The engine it was planned on.
+    pub engine: Engine,
+    /// The plan and its preview.
+    pub plan: stowage_core::checks::fix::FixPlan,
+    pub preview: stowage_core::checks::fix::FixPreview,
+}
+
 /// The app's state.
 pub struct AppState {
     /// Stowage's directories.
@@ -33,6 +49,9 @@ pub struct AppState {
     selector: SyncMutex<Selector>,
     engine: Mutex<Option<Engine>>,
     pending: SyncMutex<Option<Pending>>,
+    pending_fix: SyncMutex<Option<PendingFix>>,
+    /// Serializes the wizard's steps (one window, but a double click must not run a step twice).
+    pub wizard: Mutex<()>,
     op_lock: Mutex<()>,
     busy: SyncMutex<Option<String>>,
     next_id: AtomicU64,
@@ -49,6 +68,8 @@ impl AppState {
             selector: SyncMutex::new(selector),
             engine: Mutex::new(None),
             pending: SyncMutex::new(None),
+            pending_fix: SyncMutex::new(None),
+            wizard: Mutex::new(()),
             op_lock: Mutex::new(()),
             busy: SyncMutex::new(None),
             next_id: AtomicU64::new(1),
@@ -136,6 +157,29 @@ impl AppState {
         if let Ok(mut s) = self.selector.lock() {
             s.engine = Some(name.to_string());
             s.host = None;
+        }
+    }
+
+    /// Whether the engine was named (`--engine`, `-H`, `DOCKER_HOST`) rather than found.
+    pub fn engine_named(&self) -> bool {
+        let s = self.selector();
+        s.engine.is_some() || s.host.is_some() || std::env::var_os("DOCKER_HOST").is_some()
+    }
+
+    /// Keeps `fix` as the fix on screen, replacing any other.
+    pub fn set_pending_fix(&self, fix: Option<PendingFix>) {
+        if let Ok(mut p) = self.pending_fix.lock() {
+            *p = fix;
+        }
+    }
+
+    /// Takes the fix on screen when its id is `id`.
+    pub fn take_pending_fix(&self, id: u64) -> Option<PendingFix> {
+        let mut p = self.pending_fix.lock().ok()?;
+        if p.as_ref().is_some_and(|x| x.id == id) {
+            p.take()
+        } else {
+            None
         }
     }
 

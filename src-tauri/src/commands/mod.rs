@@ -4,9 +4,12 @@
 
 pub mod about;
 pub mod app;
+pub mod diagnostics;
 pub mod engine;
 pub mod features;
 pub mod general;
+pub mod images;
+pub mod wizard;
 
 use serde::Serialize;
 use stowage_core::ErrorCode;

@@ -1,0 +1,262 @@
+//! The Diagnostics page: every known-issue check with its status, summary, evidence and fixes,
+//! for the store that runs or "if I switch"; Mute/Unmute; an automatic fix is previewed (its
+//! diff) first, then applied with progress events (through `pkexec stowctl check fix ID` when
+//! root is needed).
+
+use std::path::Path;
+use std::sync::Arc;
+
+use serde::Serialize;
+use stowage_core::checks::fix::{self, FixPlan, FixPreview};
+use stowage_core::checks::{self, CheckContext, CheckResult, RunOptions};
+use stowage_core::engine::{Engine, ImageStore};
+use stowage_core::switch::{Progress, ProgressEvent};
+use stowage_core::{Error, Result};
+use tauri::{AppHandle, Manager};
+
+use super::CommandError;
+use crate::events::{emit, AppEvent};
+use crate::operations::{self, OutcomeView};
+use crate::privileged;
+use crate::state::{AppState, PendingFix};
+
+/// The checks' results.
+#[derive(Debug, Clone, Serialize)]
+pub struct DiagnosticsView {
+    pub engine: String,
+    /// The store running now.
+    pub active: Option<ImageStore>,
+    /// The store the checks were evaluated for.
+    pub target: ImageStore,
+    /// Whether that is the other store ("what would break if I switch?").
+    pub switching: bool,
+    pub checks: Vec<CheckResult>,
+}
+
+/// A fix's preview as the page shows it.
+#[derive(Debug, Clone, Serialize)]
+pub struct FixPreviewView {
+    /// Echoed back to apply exactly this fix.
+    pub id: u64,
+    #[serde(flatten)]
+    pub preview: FixPreview,
+    /// Whether applying asks for an administrator password (pkexec).
+    pub via_pkexec: bool,
+}
+
+async fn gather(state: &AppState, engine: &Engine, if_switching: bool) -> Result<CheckContext> {
+    let min_free = state.settings()?.migration_min_free_bytes()?;
+    let now = CheckContext::gather(engine, &state.paths, None, None, min_free).await;
+    if !if_switching {
+        return Ok(now);
+    }
+    let active = now.facts.active_store.ok_or_else(|| Error::Engine {
+        host: engine.host.clone(),
+        message: "the engine does not answer, so the other store is unknown".into(),
+    })?;
+    Ok(CheckContext::gather(engine, &state.paths, Some(active.other()), None, min_free).await)
+}
+
+/// Runs every check (muted ones are reported as muted), for the running store or, with
+/// `if_switching`, as if switched to the other one.
+#[tauri::command]
+#[tracing::instrument(skip(state))]
+pub async fn diagnostics_run(
+    state: tauri::State<'_, AppState>,
+    if_switching: bool,
+) -> Result<DiagnosticsView, CommandError> {
+    let engine = state.refresh_engine().await?;
+    let cc = gather(&state, &engine, if_switching).await?;
+    let opts = RunOptions {
+        ids: Vec::new(),
+        muted: state.settings()?.muted_checks()?,
+        timeout: None,
+    };
+    let results = checks::run_checks(&cc, &opts).await;
+    Ok(DiagnosticsView {
+        engine: engine.name,
+        active: cc.facts.active_store,
+        target: cc.target,
+        switching: cc.switching,
+        checks: results,
+    })
+}
+
+/// Mutes or unmutes a check (saved in settings.toml).
+#[tauri::command]
+#[tracing::instrument(skip(state))]
+pub async fn diagnostics_mute(
+    state: tauri::State<'_, AppState>,
+    id: String,
+    muted: bool,
+) -> Result<(), CommandError> {
+    if checks::title_of(&id).is_none() {
+        return Err(Error::InvalidRequest(format!("there is no check named `{id}`")).into());
+    }
+    let mut settings = state.settings()?;
+    settings.set_check_muted(&id, muted)?;
+    settings.save()?;
+    Ok(())
+}
+
+/// Whether writing `path` needs root: its nearest existing folder is not writable.
+fn file_needs_root(path: &Path) -> bool {
+    let mut p = path;
+    if p.exists() {
+        return nix::unistd::access(p, nix::unistd::AccessFlags::W_OK).is_err();
+    }
+    while let Some(parent) = p.parent() {
+        if parent.exists() {
+            return nix::unistd::access(parent, nix::unistd::AccessFlags::W_OK).is_err();
+        }
+        p = parent;
+    }
+    true
+}
+
+fn plan_needs_root(plan: &FixPlan) -> bool {
+    match plan {
+        FixPlan::Daemon(p) => p.plan.needs_root,
+        FixPlan::Files(changes) => changes.iter().any(|c| file_needs_root(&c.path)),
+    }
+}
+
+/// Plans check `id`'s automatic fix and shows what it would change (nothing is written).
+#[tauri::command]
+#[tracing::instrument(skip(state))]
+pub async fn diagnostics_fix_preview(
+    state: tauri::State<'_, AppState>,
+    id: String,
+    if_switching: bool,
+) -> Result<FixPreviewView, CommandError> {
+    let engine = state.refresh_engine().await?;
+    let cc = gather(&state, &engine, if_switching).await?;
+    let (plan, preview) = fix::plan_fix(&cc, &id).await?;
+    let via_pkexec = privileged::needed(plan_needs_root(&plan));
+    let pending = PendingFix {
+        id: state.next_id(),
+        check: id,
+        if_switching_to: cc.switching.then_some(cc.target),
+        engine,
+        plan,
+        preview: preview.clone(),
+    };
+    let view = FixPreviewView {
+        id: pending.id,
+        preview,
+        via_pkexec,
+    };
+    state.set_pending_fix(Some(pending));
+    Ok(view)
+}
+
+/// Applies the previewed fix `fix_id`: progress arrives as events; returns the outcome.
+#[tauri::command]
+#[tracing::instrument(skip(app, state))]
+pub async fn diagnostics_fix_apply(
+    app: AppHandle,
+    state: tauri::State<'_, AppState>,
+    fix_id: u64,
+) -> Result<OutcomeView, CommandError> {
+    let pending = state.take_pending_fix(fix_id).ok_or_else(|| {
+        Error::InvalidRequest("this fix is no longer current: preview it again".into())
+    })?;
+    Ok(apply(&app, pending).await?)
+}
+
+async fn apply(app: &AppHandle, pending: PendingFix) -> Result<OutcomeView> {
+    let state = app.state::<AppState>();
+    let opts = operations::apply_options(&state, &pending.engine)?;
+    let elevated = privileged::needed(plan_needs_root(&pending.plan));
+    let guard = state
+        .try_begin("Applying a fix…")
+        .ok_or_else(operations::busy_error)?;
+    let op = state.next_id();
+    emit(
+        app,
+        AppEvent::OperationStarted {
+            op,
+            kind: "fix",
+            source: "window",
+            plan: None,
+        },
+    );
+    crate::tray::refresh(app);
+    let sink = operations::progress_sink(app, op);
+    let files = pending.preview.files.clone();
+    let written = |files: &[std::path::PathBuf]| OutcomeView {
+        outcome: "applied".into(),
+        active_store: None,
+        stages: Vec::new(),
+        error: None,
+        error_code: None,
+        daemon_log: Vec::new(),
+        backup: None,
+        message: format!(
+            "Fixed: wrote {}.",
+            files
+                .iter()
+                .map(|f| f.display().to_string())
+                .collect::<Vec<_>>()
+                .join(", ")
+        ),
+    };
+    let result = if elevated {
+        let args = privileged::fix_args(&pending.engine, &pending.check, pending.if_switching_to);
+        match operations::privileged_command(&pending.engine, args) {
+            Ok((pkexec, stowctl, args)) => {
+                let s2 = sink.clone();
+                privileged::run_json(&pkexec, &stowctl, &args, move |p| {
+                    if let Ok(p) = serde_json::from_value(p.clone()) {
+                        s2(p)
+                    }
+                })
+                .await
+                .map(|v| {
+                    if v.get("outcome").is_some() {
+                        OutcomeView::from_json(v).unwrap_or_else(|| written(&files))
+                    } else {
+                        written(&files)
+                    }
+                })
+            }
+            Err(e) => Err(e),
+        }
+    } else {
+        let cc = CheckContext::gather(
+            &pending.engine,
+            &state.paths,
+            pending.if_switching_to,
+            None,
+            state.settings()?.migration_min_free_bytes()?,
+        )
+        .await;
+        let s2 = sink.clone();
+        let progress = Progress::new(Arc::new(move |e: &ProgressEvent| s2(e.into())));
+        match fix::apply_fix(&cc, pending.plan, pending.preview, &opts, &progress).await {
+            Ok(done) => Ok(match done.outcome {
+                Some(o) => serde_json::to_value(&o)
+                    .ok()
+                    .and_then(OutcomeView::from_json)
+                    .unwrap_or_else(|| written(&files)),
+                None => written(&done.preview.files),
+            }),
+            Err(e) => Err(e),
+        }
+    };
+    operations::finish(app, &state, op, guard, result).await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn writing_needs_root_only_where_the_folder_is_not_writable() {
+        let dir = tempfile::tempdir().unwrap();
+        assert!(!file_needs_root(&dir.path().join("a/b/hosts.toml")));
+        if !stowage_core::tools::is_root() {
+            assert!(file_needs_root(Path::new("/proc/1/x/hosts.toml")));
+        }
+    }
+}

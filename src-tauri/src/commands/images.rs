@@ -1,0 +1,288 @@
+//! The Images page: both stores side by side (the inactive one hidden, not lost), with disk
+//! usage per store; a migration of chosen images is planned (steps, restarts, bytes, notes),
+//! then run with its steps and byte counts streamed as events.
+
+use std::sync::atomic::AtomicBool;
+use std::sync::Arc;
+
+use serde::{Deserialize, Serialize};
+use stowage_core::engine::{Engine, ImageStore};
+use stowage_core::stores::migrate::{self as mig, MigrateRequest, MigrationEvent, StoreUsage};
+use stowage_core::stores::{self, ImageEntry, Selection};
+use stowage_core::switch::{self, Request};
+use stowage_core::{Error, Result};
+use tauri::{AppHandle, Manager};
+
+use super::CommandError;
+use crate::events::{emit, AppEvent};
+use crate::operations::{self, OutcomeView};
+use crate::privileged;
+use crate::state::AppState;
+
+/// Both stores of the managed engine.
+#[derive(Debug, Clone, Serialize)]
+pub struct ImagesView {
+    pub engine: String,
+    /// The store the engine runs (None when it does not answer).
+    pub active: Option<ImageStore>,
+    /// Per store: counts, image bytes, bytes on disk, whether readable.
+    pub stores: Vec<StoreUsage>,
+    /// Free bytes on the data-root's filesystem.
+    pub free_bytes: Option<u64>,
+    /// Every image of both stores.
+    pub images: Vec<ImageEntry>,
+}
+
+/// What to migrate.
+#[derive(Debug, Clone, Deserialize)]
+pub struct MigrateInput {
+    pub references: Vec<String>,
+    pub to: ImageStore,
+}
+
+/// A migration plan as the page shows it.
+#[derive(Debug, Clone, Serialize)]
+pub struct MigrationPlanView {
+    #[serde(flatten)]
+    pub plan: mig::MigrationPlan,
+    /// Whether running it asks for an administrator password (pkexec).
+    pub via_pkexec: bool,
+}
+
+/// Images and disk usage of both stores.
+#[tauri::command]
+#[tracing::instrument(skip_all)]
+pub async fn images_list(state: tauri::State<'_, AppState>) -> Result<ImagesView, CommandError> {
+    let engine = state.engine().await?;
+    let (listing, usage) = tokio::join!(
+        stores::list(&engine, Selection::All),
+        mig::disk_usage(&engine)
+    );
+    Ok(ImagesView {
+        engine: engine.name,
+        active: listing.active,
+        stores: usage.stores,
+        free_bytes: usage.free_bytes,
+        images: listing.report.images,
+    })
+}
+
+fn request(state: &AppState, input: &MigrateInput) -> Result<MigrateRequest> {
+    Ok(MigrateRequest {
+        references: input.references.clone(),
+        to: input.to,
+        remove_source: false,
+        stay: false,
+        min_free_bytes: state.settings()?.migration_min_free_bytes()?,
+    })
+}
+
+/// Whether a migration on `engine` needs root: it switches stores (writes daemon.json and
+/// restarts) like a switch to the other store would.
+async fn needs_root(state: &AppState, engine: &Engine, plan: &mig::MigrationPlan) -> Result<bool> {
+    let prepared = switch::prepare(
+        engine,
+        &state.paths,
+        &Request::Store(plan.active.other()),
+        None,
+    )
+    .await?;
+    Ok(privileged::needed(prepared.plan.needs_root))
+}
+
+/// Plans copying `references` to the `to` store: nothing is written.
+#[tauri::command]
+#[tracing::instrument(skip(state))]
+pub async fn images_migration_plan(
+    state: tauri::State<'_, AppState>,
+    input: MigrateInput,
+) -> Result<MigrationPlanView, CommandError> {
+    let engine = state.refresh_engine().await?;
+    let req = request(&state, &input)?;
+    let plan = mig::plan(&engine, &req).await?;
+    let via_pkexec = needs_root(&state, &engine, &plan).await?;
+    Ok(MigrationPlanView { plan, via_pkexec })
+}
+
+/// Copies `references` to the `to` store (the engine ends on the store it runs now): steps and
+/// byte counts arrive as `migration_progress` events; returns the outcome in a sentence.
+#[tauri::command]
+#[tracing::instrument(skip(app))]
+pub async fn images_migrate(
+    app: AppHandle,
+    input: MigrateInput,
+) -> Result<OutcomeView, CommandError> {
+    Ok(run_migration(&app, &input.references, input.to, "window").await?)
+}
+
+/// Runs a migration as one operation (also the wizard's optional migration).
+pub async fn run_migration(
+    app: &AppHandle,
+    references: &[String],
+    to: ImageStore,
+    source: &'static str,
+) -> Result<OutcomeView> {
+    let state = app.state::<AppState>();
+    let engine = state.refresh_engine().await?;
+    let req = request(
+        &state,
+        &MigrateInput {
+            references: references.to_vec(),
+            to,
+        },
+    )?;
+    let plan = mig::plan(&engine, &req).await?;
+    let opts = operations::apply_options(&state, &engine)?;
+    let elevated = needs_root(&state, &engine, &plan).await?;
+    let guard = state
+        .try_begin("Migrating images…")
+        .ok_or_else(operations::busy_error)?;
+    let op = state.next_id();
+    emit(
+        app,
+        AppEvent::OperationStarted {
+            op,
+            kind: "migration",
+            source,
+            plan: None,
+        },
+    );
+    crate::tray::refresh(app);
+    let app2 = app.clone();
+    let send = move |v: serde_json::Value| {
+        if let Some(MigrationStep(m)) = step_text(&v) {
+            app2.state::<AppState>().set_busy_detail(&m);
+        }
+        emit(&app2, AppEvent::MigrationProgress { op, progress: v });
+    };
+    let result = if elevated {
+        match operations::privileged_command(
+            &engine,
+            privileged::migrate_args(&engine, references, to),
+        ) {
+            Ok((pkexec, stowctl, args)) => {
+                privileged::run_json(&pkexec, &stowctl, &args, |p| send(p.clone()))
+                    .await
+                    .map(|v| outcome_view(&v, &plan))
+            }
+            Err(e) => Err(e),
+        }
+    } else {
+        let events = move |ev: MigrationEvent| {
+            if let Ok(v) = serde_json::to_value(&ev) {
+                send(v);
+            }
+        };
+        let cancel = Arc::new(AtomicBool::new(false));
+        mig::migrate(&engine, &state.paths, &plan, &req, &opts, &events, cancel)
+            .await
+            .and_then(|o| {
+                Ok(outcome_view(
+                    &serde_json::to_value(&o).map_err(|e| Error::InvalidRequest(e.to_string()))?,
+                    &plan,
+                ))
+            })
+    };
+    let result = result.map_err(|e| {
+        Error::InvalidRequest(format!(
+            "The migration did not complete; the engine was returned to the store it ran: {e}"
+        ))
+    });
+    operations::finish(app, &state, op, guard, result).await
+}
+
+struct MigrationStep(String);
+
+fn step_text(v: &serde_json::Value) -> Option<MigrationStep> {
+    (v["event"] == "step")
+        .then(|| v["message"].as_str().map(|m| MigrationStep(m.to_string())))
+        .flatten()
+}
+
+/// The core's (or `stowctl migrate --json`'s) outcome, in a sentence.
+fn outcome_view(v: &serde_json::Value, plan: &mig::MigrationPlan) -> OutcomeView {
+    let verified = v["verified"].as_bool().unwrap_or(false);
+    let active_store = v["active_store"]
+        .as_str()
+        .and_then(ImageStore::parse)
+        .or(Some(plan.active));
+    let refs: Vec<String> = v["references"]
+        .as_array()
+        .map(|a| {
+            a.iter()
+                .filter_map(|r| r["reference"].as_str().map(str::to_string))
+                .collect()
+        })
+        .unwrap_or_else(|| plan.references.clone());
+    let notes: Vec<String> = v["notes"]
+        .as_array()
+        .map(|a| {
+            a.iter()
+                .filter_map(|n| n.as_str().map(str::to_string))
+                .collect()
+        })
+        .unwrap_or_default();
+    let mut message = if verified {
+        format!(
+            "Copied {} to the {} store and verified the copies; the engine runs the {} store.",
+            refs.join(", "),
+            plan.target,
+            privileged::store_name(active_store)
+        )
+    } else {
+        format!(
+            "Copied {} to the {} store, but the copies do not match the originals: check them with `stowctl images`.",
+            refs.join(", "),
+            plan.target
+        )
+    };
+    for n in &notes {
+        message.push(' ');
+        message.push_str(n);
+    }
+    OutcomeView {
+        outcome: if verified { "applied" } else { "failed" }.into(),
+        active_store,
+        stages: Vec::new(),
+        error: (!verified).then(|| "verification mismatch".into()),
+        error_code: None,
+        daemon_log: Vec::new(),
+        backup: None,
+        message,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn migration_outcomes_are_sentences() {
+        let plan = mig::MigrationPlan {
+            source: ImageStore::Classic,
+            target: ImageStore::Containerd,
+            active: ImageStore::Classic,
+            images: Vec::new(),
+            references: vec!["a:1".into()],
+            bytes: 1,
+            free_bytes: 1,
+            steps: Vec::new(),
+            restarts: 2,
+            source_configs: Vec::new(),
+            notes: Vec::new(),
+        };
+        let o = outcome_view(
+            &serde_json::json!({"verified": true, "references": [{"reference": "a:1"}], "active_store": "classic", "notes": []}),
+            &plan,
+        );
+        assert_eq!(o.outcome, "applied");
+        assert_eq!(
+            o.message,
+            "Copied a:1 to the containerd store and verified the copies; the engine runs the classic store."
+        );
+        assert_eq!(
+            step_text(&serde_json::json!({"event": "step", "message": "Saving"})).map(|s| s.0),
+            Some("Saving".into())
+        );
+    }
+}

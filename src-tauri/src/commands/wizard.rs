@@ -1,0 +1,177 @@
+//! The first-run compatibility wizard: the core's state machine (`stowage_core::wizard`), saved
+//! in `<state_dir>/wizard.json` so it resumes. The page renders each step and answers it; the
+//! automatic steps (detect engines, run the checks, apply) run here. Apply goes through the same
+//! plan/apply path as the Features page (with progress events); the optional migration through
+//! the Images page's.
+
+use std::path::PathBuf;
+
+use serde::Serialize;
+use stowage_core::engine::discovery::{self, Selector};
+use stowage_core::engine::Engine;
+use stowage_core::switch::Request;
+use stowage_core::wizard::{drive, EngineChoice, Input, Step, Wizard};
+use stowage_core::{Error, Result};
+use tauri::{AppHandle, Manager};
+
+use super::CommandError;
+use crate::operations;
+use crate::state::AppState;
+
+/// The step on screen.
+#[derive(Debug, Clone, Serialize)]
+pub struct WizardView {
+    #[serde(flatten)]
+    pub step: Step,
+    /// Whether Back leads somewhere.
+    pub can_go_back: bool,
+}
+
+fn state_file(state: &AppState) -> PathBuf {
+    state.paths.state_dir.join("wizard.json")
+}
+
+/// Whether the wizard should greet the user (it has never been finished).
+#[tauri::command]
+#[tracing::instrument(skip_all)]
+pub async fn wizard_pending(state: tauri::State<'_, AppState>) -> Result<bool, CommandError> {
+    Ok(!state.settings()?.first_run_done()?)
+}
+
+/// The wizard where the user left it (or a new one), with its automatic steps run.
+#[tauri::command]
+#[tracing::instrument(skip_all)]
+pub async fn wizard_state(app: AppHandle, restart: bool) -> Result<WizardView, CommandError> {
+    let state = app.state::<AppState>();
+    let _one = state.wizard.lock().await;
+    let file = state_file(&state);
+    let w = match Wizard::load(&file) {
+        Ok(Some(w)) if !restart && !w.is_done() => w,
+        Ok(_) => Wizard::new(),
+        Err(error) => {
+            tracing::warn!(%error, "saved wizard unreadable; starting again");
+            Wizard::new()
+        }
+    };
+    Ok(drive_auto(&app, w).await?)
+}
+
+/// Answers the step on screen (`{input: "picked", name}`, `{input: "continue"}`,
+/// `{input: "chose", store}`, `{input: "migrate", references}`, `{input: "back"}`).
+#[tauri::command]
+#[tracing::instrument(skip(app))]
+pub async fn wizard_advance(app: AppHandle, input: Input) -> Result<WizardView, CommandError> {
+    let state = app.state::<AppState>();
+    let _one = state.wizard.lock().await;
+    let file = state_file(&state);
+    let mut w = Wizard::load(&file)?.unwrap_or_default();
+    w.advance(input)?;
+    w.save(&file)?;
+    Ok(drive_auto(&app, w).await?)
+}
+
+/// Runs the automatic steps until one needs the user (or the end), saving after each.
+async fn drive_auto(app: &AppHandle, mut w: Wizard) -> Result<WizardView> {
+    let state = app.state::<AppState>();
+    let file = state_file(&state);
+    loop {
+        w.save(&file)?;
+        let input = match w.step.clone() {
+            Step::DetectEngines => Input::Detected {
+                engines: detect(&state).await?,
+            },
+            Step::RunChecks { engine } => {
+                let e = use_engine(&state, &engine).await?;
+                Input::Checked {
+                    report: drive::check(&e, &state.paths, &state.settings()?).await?,
+                }
+            }
+            Step::Apply {
+                engine,
+                store,
+                migrate,
+            } => {
+                use_engine(&state, &engine).await?;
+                let mut notes = String::new();
+                let mut failed = None;
+                if !migrate.is_empty() {
+                    let o = crate::commands::images::run_migration(app, &migrate, store, "wizard")
+                        .await?;
+                    if o.outcome == "applied" {
+                        notes = o.message.clone();
+                    } else {
+                        failed = Some(o.message);
+                    }
+                }
+                match failed {
+                    Some(message) => Input::Applied { ok: false, message },
+                    None => {
+                        let pending = operations::plan(&state, Request::Store(store)).await?;
+                        state.set_pending(None);
+                        let o = operations::apply(app, pending, "wizard").await?;
+                        let ok = o.outcome == "applied" || o.outcome == "unchanged";
+                        Input::Applied {
+                            ok,
+                            message: if ok { notes } else { o.message },
+                        }
+                    }
+                }
+            }
+            Step::Done { .. } => {
+                let mut settings = state.settings()?;
+                settings.set_first_run_done(true);
+                settings.save()?;
+                let _ = std::fs::remove_file(&file);
+                let can_go_back = false;
+                return Ok(WizardView {
+                    step: w.step,
+                    can_go_back,
+                });
+            }
+            _ => {
+                return Ok(WizardView {
+                    can_go_back: !w.history.is_empty(),
+                    step: w.step,
+                })
+            }
+        };
+        w.advance(input)?;
+    }
+}
+
+/// The engines found; only the one named on the command line (or `DOCKER_HOST`) when it was.
+async fn detect(state: &AppState) -> Result<Vec<EngineChoice>> {
+    let mut engines = drive::detect(&state.paths, &state.settings()?).await?;
+    if state.engine_named() {
+        let chosen = state.engine().await?;
+        engines.retain(|e| e.host == chosen.host);
+        if engines.is_empty() {
+            engines.push(EngineChoice {
+                name: chosen.name.clone(),
+                kind: chosen.kind.as_str().into(),
+                host: chosen.host.clone(),
+                running: true,
+            });
+        }
+    }
+    Ok(engines)
+}
+
+/// The engine picked in the wizard, managed by the app from now on.
+async fn use_engine(state: &AppState, name: &str) -> Result<Engine> {
+    let current = state.refresh_engine().await?;
+    if current.name == name {
+        return Ok(current);
+    }
+    let engines = state.discover().await?;
+    let settings = state.settings()?;
+    let sel = Selector {
+        engine: Some(name.to_string()),
+        ..Selector::default()
+    };
+    let e = discovery::select(&engines, &sel, &settings)
+        .map_err(|_| Error::InvalidRequest(format!("the engine `{name}` is no longer found")))?;
+    state.select_by_name(name);
+    state.set_engine(e.clone()).await;
+    Ok(e)
+}
