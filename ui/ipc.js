@@ -73,3 +73,21 @@ export const engineLogs = () => call("engine_logs");
 export const aboutVersions = () => call("about_versions");
 export const aboutOpenLogFolder = () => call("about_open_log_folder");
 export const aboutExportDiagnostics = () => call("about_export_diagnostics");
+
+// Images
+export const imagesList = () => call("images_list");
+/** @param {{references: string[], to: "classic"|"containerd"}} input */
+export const imagesMigrationPlan = (input) => call("images_migration_plan", { input });
+export const imagesMigrate = (input) => call("images_migrate", { input });
+
+// Diagnostics
+export const diagnosticsRun = (ifSwitching) => call("diagnostics_run", { ifSwitching });
+export const diagnosticsMute = (id, muted) => call("diagnostics_mute", { id, muted });
+export const diagnosticsFixPreview = (id, ifSwitching) => call("diagnostics_fix_preview", { id, ifSwitching });
+export const diagnosticsFixApply = (fixId) => call("diagnostics_fix_apply", { fixId });
+
+// First-run wizard
+export const wizardPending = () => call("wizard_pending");
+export const wizardState = (restart = false) => call("wizard_state", { restart });
+/** @param {{input: string}} input e.g. {input: "chose", store: null} */
+export const wizardAdvance = (input) => call("wizard_advance", { input });

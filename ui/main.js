@@ -8,9 +8,10 @@ import engine from "./pages/engine.js";
 import features from "./pages/features.js";
 import general from "./pages/general.js";
 import images from "./pages/images.js";
+import wizard from "./pages/wizard.js";
 import { errorView, h, replace } from "./ui.js";
 
-const PAGES = [general, features, engine, images, diagnostics, about];
+const PAGES = [general, features, engine, images, diagnostics, about, wizard];
 const DEFAULT_PAGE = "general";
 
 let current = null;
@@ -142,6 +143,14 @@ async function start() {
       show(current.id, true);
     }
   });
+  // First launch: the compatibility wizard greets the user (it stays in the sidebar later).
+  let first = false;
+  try {
+    first = await ipc.wizardPending();
+  } catch {
+    first = false;
+  }
+  if (first && !location.hash) history.replaceState(null, "", "#wizard"); // no hashchange
   await show(pageFromHash(), false);
 }
 

@@ -1,21 +1,197 @@
-// Diagnostics: coming soon (the known-issue checks are being added to the core).
-import { h, replace } from "../ui.js";
+// Diagnostics: every known-issue check with its status, summary, evidence (one click away) and
+// fixes. Manual fixes show their commands and documentation; an automatic fix shows a preview
+// (its diff) first, then Apply runs it with progress. Mute/Unmute, Re-run, and "What would break
+// if I switch?" (the checks evaluated for the other store).
+import * as ipc from "../ipc.js";
+import { ProgressPanel } from "../progress.js";
+import { diffView, errorView, h, replace } from "../ui.js";
+
+const STATUS_TEXT = { ok: "OK", warn: "Warning", fail: "Problem", skipped: "Not applicable", error: "Could not check" };
+
+function evidenceValue(v) {
+  return typeof v === "string" ? v : JSON.stringify(v, null, 2);
+}
 
 export default {
   id: "diagnostics",
   title: "Diagnostics",
-  mount(root, ctx) {
+
+  async mount(root, ctx) {
+    this.ctx = ctx;
+    this.ifSwitching = this.ifSwitching ?? false;
+    this.applying = false;
+    this.op = null;
+    this.toggle = h("input", {
+      type: "checkbox",
+      id: "diag-if-switching",
+      checked: this.ifSwitching,
+      "aria-describedby": "diag-if-switching-desc",
+      onchange: () => {
+        this.ifSwitching = this.toggle.checked;
+        this.run();
+      },
+    });
+    this.rerun = h("button", { type: "button", id: "diag-rerun", class: "secondary", onclick: () => this.run() }, "Re-run checks");
+    this.note = h("p", { id: "diag-note", class: "muted", "aria-live": "polite" });
+    this.list = h("div", { id: "checks", class: "checks", "aria-busy": "true" });
+    this.progress = new ProgressPanel("fix", "Applying the fix");
     replace(
       root,
+      h("p", { class: "lead" }, "Known issues of your setup, checked for the image store the engine runs, or for the other one before you switch."),
       h(
-        "section",
-        { class: "card soon-card", "aria-labelledby": "diagnostics-soon-title", id: "diagnostics-soon" },
-        h("h2", { id: "diagnostics-soon-title" }, "Coming soon"),
-        h("p", {}, "This page will run every known-issue check for both image stores (buildx version, registry mirrors, Kubernetes, reference filters and more) with its evidence, a Fix you can preview before applying, Mute, and Re-run."),
-        h("p", { class: "muted" }, "Meanwhile the plan shown before every change already lists what Stowage noticed about your configuration."),
-        h("button", { type: "button", class: "secondary", onclick: () => ctx.navigate("about") }, "Export a diagnostics bundle"),
+        "div",
+        { class: "toolbar" },
+        h(
+          "div",
+          { class: "choice" },
+          this.toggle,
+          h("div", {}, h("label", { for: "diag-if-switching" }, "What would break if I switch?"), h("p", { class: "muted", id: "diag-if-switching-desc" }, "Evaluate the checks for the other image store.")),
+        ),
+        this.rerun,
+      ),
+      this.note,
+      this.list,
+      this.progress.el,
+    );
+    await this.run();
+  },
+
+  async run() {
+    this.list.setAttribute("aria-busy", "true");
+    this.rerun.disabled = true;
+    this.toggle.disabled = true;
+    this.note.textContent = "Running the checks…";
+    try {
+      const view = await ipc.diagnosticsRun(this.ifSwitching);
+      this.view = view;
+      this.note.textContent = view.switching
+        ? `Evaluated for the ${view.target} store: what would apply if you switched to it (the engine runs the ${view.active} store).`
+        : `Evaluated for the ${view.target} store, the one the engine runs.`;
+      replace(this.list, view.checks.map((c) => this.check(c)));
+    } catch (error) {
+      this.note.textContent = "";
+      replace(this.list, errorView(error, "The checks could not run."));
+    } finally {
+      this.list.setAttribute("aria-busy", "false");
+      this.rerun.disabled = false;
+      this.toggle.disabled = false;
+    }
+  },
+
+  check(c) {
+    const status = c.muted ? "muted" : c.status;
+    const tag = c.muted ? "Muted" : STATUS_TEXT[c.status] ?? c.status;
+    const evidence = Object.entries(c.evidence ?? {});
+    const fixBox = h("div", { class: "fix-preview", id: `fix-preview-${c.id}`, hidden: true });
+    return h(
+      "article",
+      { class: `card check status-${status}`, id: `check-${c.id}`, dataset: { status: c.status, muted: String(c.muted) }, "aria-labelledby": `check-${c.id}-title` },
+      h("h2", { id: `check-${c.id}-title` }, h("span", { class: "tag" }, tag), " ", c.title),
+      h("p", { class: "summary" }, c.summary),
+      evidence.length
+        ? h(
+            "details",
+            { class: "evidence" },
+            h("summary", {}, "Evidence"),
+            h("dl", { class: "facts" }, evidence.map(([k, v]) => h("div", { class: "fact" }, h("dt", {}, k), h("dd", {}, h("pre", { class: "detail" }, evidenceValue(v)))))),
+          )
+        : null,
+      c.fixes.length && !c.muted ? h("div", { class: "fixes" }, c.fixes.map((f) => this.fix(c, f, fixBox))) : null,
+      fixBox,
+      h(
+        "div",
+        { class: "actions" },
+        h(
+          "button",
+          { type: "button", class: "link", id: `mute-${c.id}`, onclick: () => this.mute(c.id, !c.muted) },
+          c.muted ? `Unmute “${c.title}”` : `Mute “${c.title}”`,
+        ),
       ),
     );
   },
-  onEvent() {},
+
+  fix(c, f, fixBox) {
+    if (f.automatic) {
+      return h(
+        "div",
+        { class: "fix" },
+        h("p", {}, f.description),
+        h("button", { type: "button", class: "secondary", id: `fix-${c.id}`, disabled: this.applying, onclick: () => this.preview(c, fixBox) }, "Fix…"),
+      );
+    }
+    return h(
+      "div",
+      { class: "fix manual" },
+      h("p", {}, f.description),
+      f.commands.length ? h("pre", { class: "code", tabindex: "0", "aria-label": "Commands to run" }, f.commands.join("\n")) : null,
+      f.docs ? h("p", { class: "muted" }, "Documentation: ", h("code", {}, f.docs)) : null,
+    );
+  },
+
+  async preview(c, box) {
+    box.hidden = false;
+    replace(box, h("p", { "aria-busy": "true" }, "Preparing the fix…"));
+    try {
+      const p = await ipc.diagnosticsFixPreview(c.id, this.ifSwitching);
+      if (p.unchanged) {
+        replace(box, h("p", { id: "fix-unchanged" }, "Nothing to change: this fix is already in place."));
+        return;
+      }
+      const apply = h("button", { type: "button", class: "primary", id: "fix-apply", onclick: () => this.apply(p.id, box) }, p.via_pkexec ? "Apply (asks for your password)" : "Apply");
+      replace(
+        box,
+        h("h3", {}, "The fix would change"),
+        h("ul", { id: "fix-files" }, p.files.map((f) => h("li", {}, h("code", {}, f)))),
+        diffView(p.diff),
+        p.restart ? h("p", { class: "warning" }, `The engine restarts: ${p.restart_description}.`) : h("p", { class: "muted" }, "No restart is needed."),
+        h("div", { class: "actions" }, apply, h("button", { type: "button", class: "secondary", onclick: () => { box.hidden = true; } }, "Cancel")),
+      );
+      apply.focus();
+    } catch (error) {
+      replace(box, errorView(error, "This fix cannot be prepared."));
+    }
+  },
+
+  async apply(fixId, box) {
+    this.applying = true;
+    box.hidden = true;
+    const expected = ["done"];
+    this.progress.start(expected);
+    try {
+      const o = await ipc.diagnosticsFixApply(fixId);
+      this.progress.finish(o);
+    } catch (error) {
+      replace(this.progress.outcome, errorView(error));
+      this.progress.outcome.dataset.outcome = "failed";
+    } finally {
+      this.applying = false;
+      await this.run();
+      this.progress.el.scrollIntoView({ block: "nearest" });
+    }
+  },
+
+  async mute(id, muted) {
+    try {
+      await ipc.diagnosticsMute(id, muted);
+      await this.run();
+      document.getElementById(`mute-${id}`)?.focus();
+    } catch (error) {
+      this.ctx.notice("The check could not be muted or unmuted.", error?.detail ?? error?.message ?? String(error));
+    }
+  },
+
+  onEvent(ev) {
+    switch (ev.type) {
+      case "operation_started":
+        if (ev.kind === "fix") this.op = ev.op;
+        break;
+      case "progress":
+        if (ev.op === this.op) this.progress.update(ev.progress);
+        break;
+      case "operation_finished":
+        if (ev.op === this.op) this.progress.finish(ev.outcome);
+        break;
+      default:
+    }
+  },
 };

@@ -1,21 +1,258 @@
-// Images: coming soon (the per-store image lists are being added to the core).
-import { h, replace } from "../ui.js";
+// Images: the classic and the containerd image store side by side. The store the engine runs is
+// marked active; the other one is hidden, not lost. Search, platforms per image, a disk-usage bar
+// per store, and Migrate for selected images: the plan first, then its steps with progress.
+import * as ipc from "../ipc.js";
+import { errorView, h, replace } from "../ui.js";
+
+const STORES = ["classic", "containerd"];
+
+/** Decimal units, as `docker images` prints sizes. */
+export function humanBytes(n) {
+  if (n === null || n === undefined) return "unknown";
+  const units = ["B", "kB", "MB", "GB", "TB"];
+  let v = Number(n);
+  let i = 0;
+  while (v >= 1000 && i < units.length - 1) {
+    v /= 1000;
+    i += 1;
+  }
+  return i === 0 ? `${n} B` : `${v.toFixed(v < 10 ? 2 : 1).replace(/\.?0+$/, "")} ${units[i]}`;
+}
+
+function imageName(img) {
+  const tags = img.references.filter((r) => !r.includes("@"));
+  return tags.length ? tags.join(", ") : `<none> (${img.id.replace(/^sha256:/, "").slice(0, 12)})`;
+}
 
 export default {
   id: "images",
   title: "Images",
-  mount(root, ctx) {
+
+  async mount(root, ctx) {
+    this.ctx = ctx;
+    this.running = false;
+    this.op = null;
+    this.query = this.query ?? "";
+    this.search = h("input", {
+      type: "search",
+      id: "images-search",
+      value: this.query,
+      placeholder: "Name, tag or platform",
+      oninput: () => {
+        this.query = this.search.value;
+        this.filter();
+      },
+    });
+    this.count = h("span", { id: "images-count", class: "muted", "aria-live": "polite" });
+    this.storesBox = h("div", { id: "stores", class: "stores", "aria-busy": "true" });
+    this.migrateButton = h("button", { type: "button", id: "images-migrate", class: "primary", disabled: true, onclick: () => this.plan() }, "Migrate selected…");
+    this.selectionText = h("span", { id: "images-selection", class: "muted", "aria-live": "polite" }, "Select images to copy them to the other store.");
+    this.planBox = h("section", { id: "migration-plan", class: "card plan", hidden: true, "aria-labelledby": "migration-plan-title" });
+    this.progressBox = h("section", { id: "migration-progress-card", class: "card progress-card", hidden: true, "aria-labelledby": "migration-progress-title" });
     replace(
       root,
-      h(
+      h("p", { class: "lead" }, "Both image stores of the engine. Only the active one is visible to docker; the other one keeps its images until you switch back."),
+      h("div", { class: "field search" }, h("label", { for: "images-search" }, "Search images"), this.search, this.count),
+      this.storesBox,
+      h("div", { class: "actions" }, this.migrateButton, this.selectionText),
+      this.planBox,
+      this.progressBox,
+    );
+    await this.load();
+  },
+
+  async load() {
+    try {
+      const view = await ipc.imagesList();
+      this.view = view;
+      this.render(view);
+    } catch (error) {
+      replace(this.storesBox, errorView(error, "Stowage could not list the images."));
+    } finally {
+      this.storesBox.setAttribute("aria-busy", "false");
+    }
+  },
+
+  render(view) {
+    const usage = Object.fromEntries(view.stores.map((s) => [s.store, s]));
+    const onDisk = view.stores.reduce((a, s) => a + (s.disk_bytes ?? s.bytes ?? 0), 0);
+    const scale = Math.max(1, onDisk + (view.free_bytes ?? 0));
+    const columns = STORES.map((store) => {
+      const u = usage[store];
+      const active = view.active === store;
+      const images = view.images.filter((i) => i.store === store);
+      const title = `${store === "classic" ? "Classic" : "containerd"} store`;
+      const badge = active
+        ? h("span", { class: "badge active", id: `store-${store}-state` }, "Active")
+        : h("span", { class: "badge hidden-store", id: `store-${store}-state` }, "Hidden, not lost");
+      const disk = u?.disk_bytes ?? u?.bytes ?? 0;
+      const body = !u || !u.readable
+        ? errorView({ message: `Stowage could not read the ${store} store.`, detail: u?.error ?? "no details" })
+        : [
+            h("p", { class: "muted" }, `${u.images} image(s), ${humanBytes(u.bytes)} of image data, ${u.containers} container(s)`),
+            h(
+              "div",
+              { class: "du" },
+              h("label", { for: `du-${store}` }, `On disk: ${humanBytes(disk)}${view.free_bytes !== null && view.free_bytes !== undefined ? ` · ${humanBytes(view.free_bytes)} free` : ""}`),
+              h("meter", { id: `du-${store}`, min: "0", max: String(scale), value: String(disk), title: `${humanBytes(disk)} on disk` }),
+            ),
+            active ? null : h("p", { class: "hidden-note" }, `The engine runs the ${view.active ?? "other"} store, so these images are hidden from docker. They are kept: they come back when you switch back.`),
+            images.length
+              ? h("ul", { class: "image-list", "aria-label": `Images of the ${title}` }, images.map((img, i) => this.row(img, store, i, active)))
+              : h("p", { class: "muted" }, "No images."),
+          ];
+      return h(
         "section",
-        { class: "card soon-card", "aria-labelledby": "images-soon-title", id: "images-soon" },
-        h("h2", { id: "images-soon-title" }, "Coming soon"),
-        h("p", {}, "This page will show the classic and the containerd image store side by side: which one is active, the images of the other one as hidden (not lost), platforms per image, disk use per store, and Migrate for selected images."),
-        h("p", { class: "muted" }, "Meanwhile `docker images` lists the active store, and `stowctl status` says which one that is."),
-        h("button", { type: "button", class: "secondary", onclick: () => ctx.navigate("engine") }, "Show the engine's status"),
+        { class: `card store${active ? " is-active" : " is-hidden"}`, id: `store-${store}`, "aria-labelledby": `store-${store}-title`, dataset: { active: String(active) } },
+        h("h2", { id: `store-${store}-title` }, title, " ", badge),
+        body,
+      );
+    });
+    replace(this.storesBox, columns);
+    this.filter();
+    this.selectionChanged();
+  },
+
+  row(img, store, i, active) {
+    const id = `img-${store}-${i}`;
+    const name = imageName(img);
+    const ref = img.references.find((r) => !r.includes("@")) ?? img.references[0] ?? img.id;
+    return h(
+      "li",
+      { class: "image", dataset: { ref, store, search: `${img.references.join(" ")} ${img.platforms.join(" ")} ${img.id}`.toLowerCase(), hidden: String(!active) } },
+      h("input", { type: "checkbox", id, dataset: { ref, store }, "aria-describedby": `${id}-meta`, disabled: this.running, onchange: () => this.selectionChanged() }),
+      h(
+        "div",
+        {},
+        h("label", { for: id }, name),
+        h(
+          "p",
+          { class: "muted meta", id: `${id}-meta` },
+          `${img.platforms.length ? img.platforms.join(", ") : "platform unknown"} · ${humanBytes(img.size)}${img.containers ? ` · ${img.containers} container(s)` : ""}${active ? "" : " · hidden"}`,
+        ),
       ),
     );
   },
-  onEvent() {},
+
+  filter() {
+    const q = this.query.trim().toLowerCase();
+    let shown = 0;
+    let all = 0;
+    for (const li of this.storesBox.querySelectorAll("li.image")) {
+      all += 1;
+      const match = !q || li.dataset.search.includes(q);
+      li.hidden = !match;
+      if (match) shown += 1;
+    }
+    this.count.textContent = q ? `${shown} of ${all} shown` : `${all} image(s)`;
+  },
+
+  selected() {
+    return [...this.storesBox.querySelectorAll("li.image input:checked")].map((b) => ({ ref: b.dataset.ref, store: b.dataset.store }));
+  },
+
+  selectionChanged() {
+    const sel = this.selected();
+    const stores = new Set(sel.map((s) => s.store));
+    if (!sel.length) {
+      this.migrateButton.disabled = true;
+      this.selectionText.textContent = "Select images to copy them to the other store.";
+    } else if (stores.size > 1) {
+      this.migrateButton.disabled = true;
+      this.selectionText.textContent = "Select images of one store at a time.";
+    } else {
+      const from = [...stores][0];
+      this.target = from === "classic" ? "containerd" : "classic";
+      this.migrateButton.disabled = this.running;
+      this.selectionText.textContent = `${sel.length} selected: copy to the ${this.target} store.`;
+    }
+  },
+
+  async plan() {
+    const references = this.selected().map((s) => s.ref);
+    this.request = { references, to: this.target };
+    this.planBox.hidden = false;
+    replace(this.planBox, h("h2", { id: "migration-plan-title" }, "Migration plan"), h("p", { "aria-busy": "true" }, "Planning…"));
+    try {
+      const p = await ipc.imagesMigrationPlan(this.request);
+      const run = h("button", { type: "button", id: "migration-run", class: "primary", onclick: () => this.run() }, p.via_pkexec ? "Migrate (asks for your password)" : "Migrate");
+      replace(
+        this.planBox,
+        h("h2", { id: "migration-plan-title" }, "Migration plan"),
+        h("p", { class: "summary" }, `Copy ${p.images.length} image(s), ${humanBytes(p.bytes)}, from the ${p.source} store to the ${p.target} store (${humanBytes(p.free_bytes)} free). The engine restarts ${p.restarts} time(s) and ends on the ${p.active} store.`),
+        h("ol", { id: "migration-steps" }, p.steps.map((s) => h("li", {}, s))),
+        p.notes.length ? h("ul", { class: "notes" }, p.notes.map((n) => h("li", {}, n))) : null,
+        h("div", { class: "actions" }, run, h("button", { type: "button", class: "secondary", onclick: () => { this.planBox.hidden = true; } }, "Cancel")),
+      );
+      run.focus();
+    } catch (error) {
+      replace(this.planBox, h("h2", { id: "migration-plan-title" }, "Migration plan"), errorView(error, "This migration cannot run."));
+    }
+  },
+
+  async run() {
+    this.running = true;
+    this.planBox.hidden = true;
+    this.migrateButton.disabled = true;
+    this.steps = h("ol", { id: "migration-progress-steps", class: "stages" });
+    this.bytes = h("progress", { id: "migration-bytes", max: "1", value: "0", "aria-labelledby": "migration-bytes-label" });
+    this.bytesLabel = h("p", { id: "migration-bytes-label", class: "progress-label", "aria-live": "polite" }, "Starting…");
+    this.outcome = h("div", { id: "migration-outcome", class: "outcome", tabindex: "-1", "aria-live": "polite" });
+    this.progressBox.hidden = false;
+    replace(this.progressBox, h("h2", { id: "migration-progress-title" }, "Migrating"), this.bytes, this.bytesLabel, this.steps, this.outcome);
+    try {
+      const o = await ipc.imagesMigrate(this.request);
+      this.finish(o);
+    } catch (error) {
+      replace(this.outcome, errorView(error, "The migration could not start."));
+      this.outcome.dataset.outcome = "failed";
+    } finally {
+      this.running = false;
+      await this.load();
+    }
+  },
+
+  finish(o) {
+    if (this.outcome.dataset.outcome) return;
+    this.outcome.dataset.outcome = o.outcome;
+    for (const li of this.steps.querySelectorAll('li[data-state="started"]')) li.dataset.state = o.outcome === "applied" ? "finished" : "failed";
+    if (o.outcome === "applied") this.bytes.value = this.bytes.max;
+    this.bytesLabel.textContent = o.outcome === "applied" ? "Done" : "Failed";
+    replace(
+      this.outcome,
+      h("p", { class: "outcome-title" }, o.outcome === "applied" ? "Migrated" : "Failed"),
+      h("p", { class: "outcome-message" }, o.message || ""),
+      o.error && o.outcome !== "applied" ? h("details", {}, h("summary", {}, "Details"), h("pre", { class: "detail" }, o.error)) : null,
+    );
+  },
+
+  onEvent(ev) {
+    switch (ev.type) {
+      case "operation_started":
+        if (ev.kind === "migration" && this.running) this.op = ev.op;
+        break;
+      case "migration_progress": {
+        if (ev.op !== this.op || !this.steps) break;
+        const p = ev.progress;
+        if (p.event === "step") {
+          for (const li of this.steps.querySelectorAll('li[data-state="started"]')) li.dataset.state = "finished";
+          this.steps.append(h("li", { dataset: { state: "started" } }, h("span", { class: "stage-state", "aria-hidden": "true" }), h("span", { class: "stage-name" }, p.message)));
+          this.bytesLabel.textContent = p.message;
+        } else if (p.event === "bytes") {
+          const total = Math.max(p.total, p.done, 1);
+          this.bytes.max = String(total);
+          this.bytes.value = String(p.done);
+          this.bytesLabel.textContent = `${p.phase}: ${humanBytes(p.done)} of ${humanBytes(total)}`;
+        }
+        break;
+      }
+      case "operation_finished":
+        if (ev.op === this.op && this.outcome) this.finish(ev.outcome);
+        break;
+      case "engine_changed":
+        if (!this.running && (this.view?.active ?? null) !== (ev.status.active_store ?? null)) this.load();
+        break;
+      default:
+    }
+  },
 };

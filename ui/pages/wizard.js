@@ -1,0 +1,206 @@
+// The first-run compatibility wizard, one step at a time as the core's state machine gives it:
+// detected engines -> checks for both stores -> what a switch would hide or break -> choice ->
+// optional migration -> apply (with progress) -> done. Shown on first launch; here later too.
+import * as ipc from "../ipc.js";
+import { ProgressPanel } from "../progress.js";
+import { errorView, h, replace } from "../ui.js";
+
+const TITLES = {
+  detect_engines: "Looking for engines",
+  pick_engine: "Which engine?",
+  run_checks: "Checking both image stores",
+  explain: "What Stowage found",
+  choose_store: "Which image store?",
+  offer_migration: "Take images along?",
+  apply: "Switching",
+  done: "Done",
+};
+
+function problems(list) {
+  return list.filter((c) => c.status === "fail" || c.status === "warn");
+}
+
+export default {
+  id: "wizard",
+  title: "Setup wizard",
+
+  async mount(root, ctx) {
+    this.ctx = ctx;
+    this.root = root;
+    this.op = null;
+    this.progress = new ProgressPanel("wizard", "Switching the image store");
+    this.box = h("section", { class: "card wizard", id: "wizard", "aria-labelledby": "wizard-title", "aria-busy": "true" });
+    replace(root, h("p", { class: "lead" }, "A few questions to set Stowage up: which engine, and which image store suits what you run."), this.box, this.progress.el);
+    this.busy(TITLES.detect_engines, "Looking for engines and checking both image stores…");
+    await this.call(() => ipc.wizardState(false));
+  },
+
+  busy(title, text) {
+    this.box.setAttribute("aria-busy", "true");
+    replace(this.box, h("h2", { id: "wizard-title", tabindex: "-1" }, title), h("p", { class: "muted" }, text));
+  },
+
+  async call(fn) {
+    try {
+      const view = await fn();
+      this.render(view);
+    } catch (error) {
+      this.box.setAttribute("aria-busy", "false");
+      replace(
+        this.box,
+        h("h2", { id: "wizard-title", tabindex: "-1" }, "The wizard stopped"),
+        errorView(error),
+        h("div", { class: "actions" }, h("button", { type: "button", class: "primary", id: "wizard-retry", onclick: () => this.call(() => ipc.wizardState(false)) }, "Try again")),
+      );
+    }
+  },
+
+  advance(input, busyText) {
+    this.busy(TITLES[this.step?.step] ?? "Working", busyText ?? "Working…");
+    return this.call(() => ipc.wizardAdvance(input));
+  },
+
+  render(view) {
+    this.step = view;
+    this.box.dataset.step = view.step;
+    this.box.setAttribute("aria-busy", "false");
+    const title = h("h2", { id: "wizard-title", tabindex: "-1" }, TITLES[view.step] ?? view.step);
+    const back = view.can_go_back ? h("button", { type: "button", class: "secondary", id: "wizard-back", onclick: () => this.advance({ input: "back" }) }, "Back") : null;
+    let body;
+    switch (view.step) {
+      case "pick_engine":
+        body = this.pick(view, back);
+        break;
+      case "explain":
+        body = this.explain(view, back);
+        break;
+      case "choose_store":
+        body = this.choose(view, back);
+        break;
+      case "offer_migration":
+        body = this.offer(view, back);
+        break;
+      case "done":
+        body = [
+          h("p", { id: "wizard-summary" }, view.summary),
+          h(
+            "div",
+            { class: "actions" },
+            h("button", { type: "button", class: "primary", id: "wizard-finish", onclick: () => this.ctx.navigate("general") }, "Open Settings"),
+            h("button", { type: "button", class: "secondary", id: "wizard-again", onclick: () => { this.busy(TITLES.detect_engines, "Starting again…"); this.call(() => ipc.wizardState(true)); } }, "Run the wizard again"),
+          ),
+        ];
+        break;
+      default:
+        body = h("p", { class: "muted" }, "Working…");
+    }
+    replace(this.box, title, body);
+    title.focus();
+  },
+
+  pick(view, back) {
+    const first = view.engines.find((e) => e.running) ?? view.engines[0];
+    const list = h(
+      "fieldset",
+      { class: "choices" },
+      h("legend", {}, "Engines found on this machine"),
+      view.engines.map((e, i) =>
+        h(
+          "div",
+          { class: "choice" },
+          h("input", { type: "radio", name: "wizard-engine", id: `wizard-engine-${i}`, value: e.name, checked: e === first }),
+          h("div", {}, h("label", { for: `wizard-engine-${i}` }, e.name), h("p", { class: "muted" }, `${e.kind} · ${e.host}${e.running ? "" : " · not running"}`)),
+        ),
+      ),
+    );
+    const next = () => {
+      const picked = this.box.querySelector("input[name=wizard-engine]:checked");
+      if (picked) this.advance({ input: "picked", name: picked.value }, "Checking both image stores…");
+    };
+    return [list, h("div", { class: "actions" }, back, h("button", { type: "button", class: "primary", id: "wizard-next", onclick: next }, "Next"))];
+  },
+
+  explain(view, back) {
+    const r = view.report;
+    const other = r.active === "classic" ? "containerd" : "classic";
+    const now = problems(r.current);
+    const then = problems(r.if_switching);
+    const list = (items, id) =>
+      items.length
+        ? h("ul", { class: "findings", id }, items.map((c) => h("li", { class: `finding ${c.status}` }, h("span", { class: "tag" }, c.status === "fail" ? "Problem" : "Warning"), ` ${c.id}: ${c.summary}`)))
+        : h("p", { class: "muted", id }, "Nothing known.");
+    return [
+      h("p", { id: "wizard-active" }, `The engine ${view.engine} runs the ${r.active} image store.`),
+      h("p", {}, `The ${other} store holds ${r.hidden_now.images} image(s) and ${r.hidden_now.containers} container(s): hidden now, kept, not lost.`),
+      h("p", { id: "wizard-would-hide" }, `Switching to the ${other} store would hide ${r.hidden_if_switching.images} image(s) and ${r.hidden_if_switching.containers} container(s) of the ${r.active} store until you switch back.`),
+      h("h3", {}, `With the ${r.active} store (now)`),
+      list(now, "wizard-problems-now"),
+      h("h3", {}, `With the ${other} store (if you switch)`),
+      list(then, "wizard-problems-switching"),
+      h("div", { class: "actions" }, back, h("button", { type: "button", class: "primary", id: "wizard-next", onclick: () => this.advance({ input: "continue" }) }, "Continue")),
+    ];
+  },
+
+  choose(view, back) {
+    const options = [
+      { value: "", label: `Keep the ${view.active} store`, desc: "Nothing changes." },
+      ...["classic", "containerd"].filter((s) => s !== view.active).map((s) => ({ value: s, label: `Switch to the ${s} store`, desc: view.candidates.length ? `Hides ${view.candidates.length} image(s) of the ${view.active} store until you switch back; you can copy some first.` : "Hides nothing." })),
+    ];
+    const fieldset = h(
+      "fieldset",
+      { class: "choices" },
+      h("legend", {}, `Recommended for this engine: the ${view.recommended} store.`),
+      options.map((o) =>
+        h(
+          "div",
+          { class: "choice" },
+          h("input", { type: "radio", name: "wizard-store", id: `wizard-store-${o.value || "keep"}`, value: o.value, checked: o.value === "", "aria-describedby": `wizard-store-${o.value || "keep"}-desc` }),
+          h("div", {}, h("label", { for: `wizard-store-${o.value || "keep"}` }, o.label), h("p", { class: "muted", id: `wizard-store-${o.value || "keep"}-desc` }, o.desc)),
+        ),
+      ),
+    );
+    const next = () => {
+      const v = this.box.querySelector("input[name=wizard-store]:checked")?.value ?? "";
+      this.advance({ input: "chose", store: v || null }, v ? "Preparing the switch…" : "Finishing…");
+    };
+    return [
+      view.blockers.length ? h("div", { class: "warning", id: "wizard-blockers" }, h("p", {}, "What fails with the other store:"), h("ul", {}, view.blockers.map((b) => h("li", {}, b)))) : null,
+      fieldset,
+      h("div", { class: "actions" }, back, h("button", { type: "button", class: "primary", id: "wizard-next", onclick: next }, "Next")),
+    ];
+  },
+
+  offer(view, back) {
+    const boxes = view.candidates.map((c, i) =>
+      h("div", { class: "choice" }, h("input", { type: "checkbox", id: `wizard-migrate-${i}`, value: c }), h("label", { for: `wizard-migrate-${i}` }, c)),
+    );
+    const next = () => {
+      const references = [...this.box.querySelectorAll("input[id^=wizard-migrate-]:checked")].map((b) => b.value);
+      this.progress.start(["writing_config", "stopping", "starting", "waiting_for_api", "verifying_store", "done"]);
+      this.advance({ input: "migrate", references }, references.length ? "Copying the images, then switching…" : "Switching…");
+    };
+    return [
+      h("p", {}, `These images of the ${view.from} store would be hidden after the switch to the ${view.to} store. Copy some of them first? (Nothing is deleted either way.)`),
+      h("fieldset", { class: "choices" }, h("legend", {}, "Images to copy"), boxes),
+      h("div", { class: "actions" }, back, h("button", { type: "button", class: "primary", id: "wizard-next", onclick: next }, "Switch")),
+    ];
+  },
+
+  onEvent(ev) {
+    switch (ev.type) {
+      case "operation_started":
+        if (ev.source === "wizard" && ev.kind === "change") {
+          this.op = ev.op;
+          if (ev.plan) this.progress.start(ev.plan.expected_stages);
+        }
+        break;
+      case "progress":
+        if (ev.op === this.op) this.progress.update(ev.progress);
+        break;
+      case "operation_finished":
+        if (ev.op === this.op) this.progress.finish(ev.outcome);
+        break;
+      default:
+    }
+  },
+};
