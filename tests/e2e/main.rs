@@ -256,6 +256,8 @@ async fn scenario(d: &PrivateDaemon, driver: &TauriDriver) -> Result {
 async fn steps(app: &App, d: &PrivateDaemon) -> Result {
     let original = std::fs::read_to_string(&d.config_file)?;
 
+    wizard(app, d).await?;
+
     // General: the engine chosen through DOCKER_HOST is the managed one.
     app.until(
         "!!document.querySelector('input[name=engine]:checked')",
@@ -349,6 +351,59 @@ async fn steps(app: &App, d: &PrivateDaemon) -> Result {
     )
     .await?;
     app.shot("features-applied").await?;
+
+    // Images: the classic store's image is hidden, not lost; the containerd store is active.
+    app.open("images").await?;
+    assert_eq!(app.text("#store-containerd-state").await?, "Active");
+    assert_eq!(app.text("#store-classic-state").await?, "Hidden, not lost");
+    let classic = app.text("#store-classic").await?;
+    assert!(classic.contains("made-in-classic:1"), "{classic}");
+    assert!(classic.contains("hidden from docker"), "{classic}");
+    assert!(
+        app.js(
+            "!!document.querySelector('#du-classic') && !!document.querySelector('#du-containerd')"
+        )
+        .await?
+        .as_bool()
+            == Some(true),
+        "a disk-usage bar per store"
+    );
+    // Search filters both stores.
+    let search = app.c.find(Locator::Css("#images-search")).await?;
+    search.send_keys("nothing-is-called-this").await?;
+    app.until(
+        "[...document.querySelectorAll('li.image')].every(li => li.hidden)",
+        Duration::from_secs(5),
+        "the search to hide every image",
+    )
+    .await?;
+    search.clear().await?;
+    search.send_keys("made-in").await?;
+    app.until(
+        "[...document.querySelectorAll('li.image')].some(li => !li.hidden && li.dataset.ref === 'made-in-classic:1')",
+        Duration::from_secs(5),
+        "the search to find the classic image",
+    )
+    .await?;
+    app.js("document.querySelector('#page').scrollTo(0, 0)")
+        .await?;
+    app.shot("images").await?;
+    // Migrate: selecting the hidden image offers a plan (steps, restarts) before anything runs.
+    app.click("li.image[data-ref='made-in-classic:1'] input")
+        .await?;
+    app.click("#images-migrate").await?;
+    app.until(
+        "!!document.querySelector('#migration-run')",
+        Duration::from_secs(30),
+        "the migration plan",
+    )
+    .await?;
+    let plan = app.text("#migration-plan").await?;
+    assert!(
+        plan.contains("from the classic store to the containerd store"),
+        "{plan}"
+    );
+    assert!(plan.contains("The engine restarts 2 time(s)"), "{plan}");
 
     // Engine page: status, daemon.json preview, log lines.
     app.open("engine").await?;
@@ -473,15 +528,10 @@ async fn steps(app: &App, d: &PrivateDaemon) -> Result {
 
     tray(app, d).await?;
 
-    // The other pages.
-    for page in ["images", "diagnostics", "about"] {
-        app.open(page).await?;
-        app.shot(page).await?;
-        if page != "about" {
-            let soon = app.text(&format!("#{page}-soon")).await?;
-            assert!(soon.contains("Coming soon"), "{soon}");
-        }
-    }
+    diagnostics(app, d).await?;
+    migration(app, d).await?;
+    app.open("about").await?;
+    app.shot("about").await?;
     eprintln!("e2e: exporting a diagnostics bundle");
     app.click("#about-export").await?;
     app.until(
@@ -513,6 +563,15 @@ async fn steps(app: &App, d: &PrivateDaemon) -> Result {
     let overflow = app.js("document.documentElement.scrollWidth <= window.innerWidth && document.querySelector('.sidebar').getBoundingClientRect().right < document.querySelector('#page').getBoundingClientRect().left + 1").await?;
     assert_eq!(overflow, json!(true), "no horizontal overflow at 800x600");
     app.shot("features-dark-800x600").await?;
+    for page in ["images", "diagnostics"] {
+        app.open(page).await?;
+        let overflow = app.js("document.documentElement.scrollWidth <= window.innerWidth && document.querySelector('#page').scrollWidth <= document.querySelector('#page').clientWidth").await?;
+        assert_eq!(
+            overflow,
+            json!(true),
+            "no horizontal overflow on {page} at 800x600"
+        );
+    }
     app.open("general").await?;
     app.js("(() => { const s = document.querySelector('#pref-theme'); s.value = 'system'; s.dispatchEvent(new Event('change')); return true; })()").await?;
     // The theme is applied once it is saved: only then may the test write the settings too.
@@ -525,6 +584,227 @@ async fn steps(app: &App, d: &PrivateDaemon) -> Result {
     app.c.set_window_size(900, 640).await?;
 
     rollback(app, d).await
+}
+
+/// First launch (no `first_run_done` in this STOWAGE_HOME): the wizard greets the user, runs the
+/// checks for both stores, says what a switch would hide, and ends keeping the store.
+async fn wizard(app: &App, d: &PrivateDaemon) -> Result {
+    let settings = d.stowage_home.join("config/settings.toml");
+    assert!(
+        !std::fs::read_to_string(&settings)
+            .unwrap_or_default()
+            .contains("first_run_done = true"),
+        "a first launch"
+    );
+    let took = app
+        .until(
+            "document.body.dataset.page === 'wizard' && document.querySelector('#wizard')?.dataset.step === 'explain'",
+            Duration::from_secs(60),
+            "the wizard's findings",
+        )
+        .await?;
+    eprintln!(
+        "e2e: wizard: engines detected and both stores checked in {:.1} s",
+        took.as_secs_f64()
+    );
+    let text = app.text("#wizard").await?;
+    assert!(text.contains("runs the classic image store"), "{text}");
+    assert!(
+        text.contains("would hide 1 image(s) and 0 container(s) of the classic store"),
+        "{text}"
+    );
+    app.shot("wizard").await?;
+    app.click("#wizard-next").await?;
+    app.until(
+        "document.querySelector('#wizard')?.dataset.step === 'choose_store'",
+        Duration::from_secs(20),
+        "the store choice",
+    )
+    .await?;
+    assert!(
+        app.checked("#wizard-store-keep").await?,
+        "keeping is the default"
+    );
+    // Back and forth works.
+    app.click("#wizard-back").await?;
+    app.until(
+        "document.querySelector('#wizard')?.dataset.step === 'explain'",
+        Duration::from_secs(20),
+        "the findings again",
+    )
+    .await?;
+    app.click("#wizard-next").await?;
+    app.until(
+        "document.querySelector('#wizard')?.dataset.step === 'choose_store'",
+        Duration::from_secs(20),
+        "the store choice again",
+    )
+    .await?;
+    app.shot("wizard-choose").await?;
+    app.click("#wizard-next").await?;
+    app.until(
+        "document.querySelector('#wizard')?.dataset.step === 'done'",
+        Duration::from_secs(20),
+        "the wizard's end",
+    )
+    .await?;
+    let summary = app.text("#wizard-summary").await?;
+    assert!(summary.contains("Kept the classic store"), "{summary}");
+    let saved = std::fs::read_to_string(&settings)?;
+    assert!(saved.contains("first_run_done = true"), "{saved}");
+    assert!(!uses_containerd(d));
+    app.click("#wizard-finish").await?;
+    app.until(
+        "document.body.dataset.page === 'general'",
+        Duration::from_secs(10),
+        "the General page",
+    )
+    .await?;
+    Ok(())
+}
+
+/// Diagnostics: the checks for the running store, then "if I switch": the registry-mirrors fix
+/// previews the hosts.toml it would write, and applies it; Mute and Unmute.
+async fn diagnostics(app: &App, d: &PrivateDaemon) -> Result {
+    app.open("diagnostics").await?;
+    app.until(
+        "!!document.querySelector('#check-registry-mirrors') && document.querySelector('#checks').getAttribute('aria-busy') === 'false'",
+        Duration::from_secs(60),
+        "the checks",
+    )
+    .await?;
+    let now = app.text("#check-registry-mirrors").await?;
+    assert!(now.contains("classic store honours"), "{now}");
+    app.click("#diag-if-switching").await?;
+    app.until(
+        "document.querySelector('#diag-note').textContent.includes('if you switched') && !!document.querySelector('#fix-registry-mirrors')",
+        Duration::from_secs(60),
+        "the checks for the containerd store",
+    )
+    .await?;
+    app.click("#fix-registry-mirrors").await?;
+    app.until(
+        "!!document.querySelector('#fix-apply')",
+        Duration::from_secs(30),
+        "the fix's preview",
+    )
+    .await?;
+    let preview = app.text("#fix-preview-registry-mirrors").await?;
+    assert!(preview.contains("hosts.toml"), "{preview}");
+    assert!(preview.contains("mirror.example.com"), "{preview}");
+    app.js("document.querySelector('#fix-preview-registry-mirrors').scrollIntoView()")
+        .await?;
+    app.shot("diagnostics").await?;
+    app.click("#fix-apply").await?;
+    app.until(
+        "!!document.querySelector('#fix-outcome[data-outcome]')",
+        Duration::from_secs(60),
+        "the fix's outcome",
+    )
+    .await?;
+    let outcome = app.text("#fix-outcome").await?;
+    assert_eq!(
+        app.js("document.querySelector('#fix-outcome').dataset.outcome")
+            .await?,
+        "applied",
+        "{outcome}"
+    );
+    let certs = d.config_file.parent().unwrap().join("certs.d");
+    let written: Vec<_> = walk(&certs)
+        .into_iter()
+        .filter(|p| p.ends_with("hosts.toml"))
+        .collect();
+    assert!(!written.is_empty(), "hosts.toml under {}", certs.display());
+    let toml = std::fs::read_to_string(&written[0])?;
+    assert!(toml.contains("mirror.example.com"), "{toml}");
+    // Mute, then unmute.
+    app.until(
+        "!!document.querySelector('#mute-registry-mirrors') && document.querySelector('#checks').getAttribute('aria-busy') === 'false'",
+        Duration::from_secs(60),
+        "the checks again",
+    )
+    .await?;
+    app.click("#mute-registry-mirrors").await?;
+    app.until(
+        "document.querySelector('#check-registry-mirrors')?.dataset.muted === 'true'",
+        Duration::from_secs(60),
+        "the muted check",
+    )
+    .await?;
+    app.click("#mute-registry-mirrors").await?;
+    app.until(
+        "document.querySelector('#check-registry-mirrors')?.dataset.muted === 'false'",
+        Duration::from_secs(60),
+        "the unmuted check",
+    )
+    .await?;
+    Ok(())
+}
+
+/// Images: copy the classic store's image to the containerd store, with its steps shown as they
+/// run; the engine ends on the classic store, and both stores list the image.
+async fn migration(app: &App, d: &PrivateDaemon) -> Result {
+    app.open("images").await?;
+    assert_eq!(app.text("#store-classic-state").await?, "Active");
+    app.click("li.image[data-ref='made-in-classic:1'][data-store='classic'] input")
+        .await?;
+    app.click("#images-migrate").await?;
+    app.until(
+        "!!document.querySelector('#migration-run')",
+        Duration::from_secs(30),
+        "the migration plan",
+    )
+    .await?;
+    let t0 = Instant::now();
+    app.click("#migration-run").await?;
+    app.until(
+        "!!document.querySelector('#migration-outcome[data-outcome]')",
+        Duration::from_secs(180),
+        "the migration's outcome",
+    )
+    .await?;
+    let outcome = app.text("#migration-outcome").await?;
+    assert_eq!(
+        app.js("document.querySelector('#migration-outcome').dataset.outcome")
+            .await?,
+        "applied",
+        "{outcome}"
+    );
+    assert!(outcome.contains("verified"), "{outcome}");
+    let steps = app
+        .js("document.querySelectorAll('#migration-progress-steps li').length")
+        .await?;
+    assert!(steps.as_u64().unwrap_or(0) >= 3, "steps shown: {steps}");
+    eprintln!(
+        "e2e: migration to the containerd store took {:.1} s, {steps} steps shown",
+        t0.elapsed().as_secs_f64()
+    );
+    app.until(
+        "(document.querySelector('#store-containerd')?.textContent ?? '').includes('made-in-classic:1')",
+        Duration::from_secs(20),
+        "the copy in the containerd store",
+    )
+    .await?;
+    assert!(!uses_containerd(d), "the engine ends on the classic store");
+    app.js("document.querySelector('#migration-progress-card').scrollIntoView()")
+        .await?;
+    app.shot("images-migrated").await?;
+    Ok(())
+}
+
+fn walk(dir: &Path) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    if let Ok(rd) = std::fs::read_dir(dir) {
+        for e in rd.flatten() {
+            let p = e.path();
+            if p.is_dir() {
+                out.extend(walk(&p));
+            } else {
+                out.push(p);
+            }
+        }
+    }
+    out
 }
 
 /// Polls the tray menu until `ok` holds.

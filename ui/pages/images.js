@@ -75,8 +75,8 @@ export default {
 
   render(view) {
     const usage = Object.fromEntries(view.stores.map((s) => [s.store, s]));
-    const onDisk = view.stores.reduce((a, s) => a + (s.disk_bytes ?? s.bytes ?? 0), 0);
-    const scale = Math.max(1, onDisk + (view.free_bytes ?? 0));
+    // The bars compare the two stores: the larger one is full.
+    const scale = Math.max(1, ...view.stores.map((s) => s.disk_bytes ?? s.bytes ?? 0));
     const columns = STORES.map((store) => {
       const u = usage[store];
       const active = view.active === store;
