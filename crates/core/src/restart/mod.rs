@@ -270,3 +270,81 @@ fn sanitize(s: &str) -> String {
         })
         .collect()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::engine::ProcessInfo;
+
+    fn engine(kind: EngineKind) -> Engine {
+        Engine {
+            name: "e".into(),
+            kind,
+            host: "unix:///run/x/docker.sock".into(),
+            config_file: "/etc/docker/daemon.json".into(),
+            data_root: "/var/lib/docker".into(),
+            exec_root: "/var/run/docker".into(),
+            containerd_socket: None,
+            containerd_namespace: "moby".into(),
+            restart_command: Some("sudo systemctl restart lab".into()),
+            process: Some(ProcessInfo {
+                pid: 42,
+                uid: 0,
+                exe: None,
+                argv: vec![],
+                env: Default::default(),
+                cwd: None,
+            }),
+            source: "test".into(),
+        }
+    }
+
+    #[test]
+    fn each_kind_restarts_its_own_way() {
+        let paths = StowagePaths::under("/s".into());
+        let m = |k| RestartMethod::for_engine(&engine(k), None, &paths).unwrap();
+        assert!(matches!(
+            m(EngineKind::System),
+            RestartMethod::Systemd { .. } | RestartMethod::Service { .. }
+        ));
+        assert_eq!(
+            m(EngineKind::Rootless),
+            RestartMethod::UserSystemd {
+                unit: "docker.service".into()
+            }
+        );
+        assert_eq!(m(EngineKind::Desktop), RestartMethod::Desktop);
+        assert_eq!(
+            m(EngineKind::Custom),
+            RestartMethod::Command {
+                command: "sudo systemctl restart lab".into()
+            }
+        );
+        assert_eq!(
+            m(EngineKind::Process),
+            RestartMethod::Process {
+                log_file: "/s/data/daemon-logs/run_x_docker.sock.log".into()
+            }
+        );
+        let over =
+            RestartMethod::for_engine(&engine(EngineKind::System), Some("true"), &paths).unwrap();
+        assert_eq!(
+            over,
+            RestartMethod::Command {
+                command: "true".into()
+            }
+        );
+        assert!(m(EngineKind::Process)
+            .describe(&engine(EngineKind::Process))
+            .contains("pid 42"));
+    }
+
+    #[test]
+    fn a_custom_engine_without_a_command_is_a_clear_error() {
+        let mut e = engine(EngineKind::Custom);
+        e.restart_command = None;
+        let err =
+            RestartMethod::for_engine(&e, None, &StowagePaths::under("/s".into())).unwrap_err();
+        assert!(err.to_string().contains("has no restart command"), "{err}");
+    }
+}

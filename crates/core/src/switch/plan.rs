@@ -185,3 +185,173 @@ pub fn plan(
         expect_experimental,
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::engine::argv::DaemonArgs;
+    use crate::engine::store::DefaultFacts;
+    use crate::engine::{EngineKind, ProcessInfo};
+    use crate::features::wasm::WasmShim;
+    use std::path::{Path, PathBuf};
+
+    fn engine() -> Engine {
+        Engine {
+            name: "t".into(),
+            kind: EngineKind::Process,
+            host: "unix:///t/d.sock".into(),
+            config_file: PathBuf::from("/t/daemon.json"),
+            data_root: PathBuf::from("/t/data"),
+            exec_root: PathBuf::from("/t/exec"),
+            containerd_socket: None,
+            containerd_namespace: "moby".into(),
+            restart_command: None,
+            process: Some(ProcessInfo {
+                pid: 1,
+                uid: 0,
+                exe: None,
+                argv: vec!["dockerd".into()],
+                env: Default::default(),
+                cwd: None,
+            }),
+            source: "test".into(),
+        }
+    }
+
+    fn facts(text: &str, active: ImageStore, shims: bool) -> EngineFacts {
+        EngineFacts {
+            version: Some(semver::Version::new(26, 1, 5)),
+            active_store: Some(active),
+            experimental_active: Some(false),
+            cdi_active: Some(false),
+            images: Some(3),
+            containers: Some(1),
+            doc: DaemonJson::parse(Path::new("/t/daemon.json"), text).unwrap(),
+            args: DaemonArgs::default(),
+            default_facts: DefaultFacts::default(),
+            wasm_shims: if shims {
+                vec![WasmShim {
+                    name: "wasmtime".into(),
+                    path: PathBuf::from("/usr/bin/containerd-shim-wasmtime-v1"),
+                }]
+            } else {
+                vec![]
+            },
+        }
+    }
+
+    fn method() -> RestartMethod {
+        RestartMethod::Process {
+            log_file: PathBuf::from("/t/log"),
+        }
+    }
+
+    fn after(p: &Plan) -> serde_json::Value {
+        serde_json::from_str(&p.daemon_json_after).unwrap()
+    }
+
+    #[test]
+    fn enabling_the_store_counts_what_it_hides_and_translates_the_graphdriver() {
+        let f = facts(
+            "{\"storage-driver\": \"overlay2\"}\n",
+            ImageStore::Classic,
+            false,
+        );
+        let p = plan(
+            &Catalog::builtin(),
+            &f,
+            &engine(),
+            &Request::Store(ImageStore::Containerd),
+            &method(),
+            true,
+        )
+        .unwrap();
+        assert_eq!(
+            after(&p),
+            serde_json::json!({"storage-driver": "overlayfs", "features": {"containerd-snapshotter": true}})
+        );
+        assert_eq!(
+            p.hidden,
+            Hidden {
+                images: Some(3),
+                containers: Some(1)
+            }
+        );
+        assert!(p.restart && !p.blocked && !p.needs_root);
+        assert!(p
+            .findings
+            .iter()
+            .any(|f| f.id == "storage-driver-conflict" && f.handled_by_plan));
+    }
+
+    #[test]
+    fn disabling_the_store_turns_wasm_off_and_removes_its_runtimes() {
+        let text = "{\"features\": {\"containerd-snapshotter\": true}, \"runtimes\": {\"wasmtime\": {\"runtimeType\": \"io.containerd.wasmtime.v1\"}, \"crun\": {\"path\": \"/usr/bin/crun\"}}}";
+        let f = facts(text, ImageStore::Containerd, true);
+        let p = plan(
+            &Catalog::builtin(),
+            &f,
+            &engine(),
+            &Request::Store(ImageStore::Classic),
+            &method(),
+            true,
+        )
+        .unwrap();
+        let ids: Vec<&str> = p.changes.iter().map(|c| c.id.as_str()).collect();
+        assert_eq!(ids, ["containerd-image-store", "wasm"]);
+        assert_eq!(
+            after(&p)["runtimes"],
+            serde_json::json!({"crun": {"path": "/usr/bin/crun"}})
+        );
+        assert_eq!(after(&p)["features"]["containerd-snapshotter"], false);
+    }
+
+    #[test]
+    fn userns_remap_makes_the_store_unavailable() {
+        let f = facts(
+            "{\"userns-remap\": \"default\"}",
+            ImageStore::Classic,
+            false,
+        );
+        let err = plan(
+            &Catalog::builtin(),
+            &f,
+            &engine(),
+            &Request::Store(ImageStore::Containerd),
+            &method(),
+            true,
+        )
+        .unwrap_err();
+        assert!(
+            err.to_string()
+                .contains("not compatible with `userns-remap`"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn the_running_store_asked_again_is_a_no_op_and_a_read_only_file_needs_root() {
+        let f = facts("{}", ImageStore::Classic, false);
+        let p = plan(
+            &Catalog::builtin(),
+            &f,
+            &engine(),
+            &Request::Store(ImageStore::Classic),
+            &method(),
+            false,
+        )
+        .unwrap();
+        assert!(p.is_noop());
+        let p = plan(
+            &Catalog::builtin(),
+            &f,
+            &engine(),
+            &Request::Features(vec![("experimental".into(), true)]),
+            &method(),
+            false,
+        )
+        .unwrap();
+        assert!(p.needs_root && p.restart);
+        assert_eq!(p.expect_experimental, Some(true));
+    }
+}
