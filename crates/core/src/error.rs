@@ -118,6 +118,24 @@ impl Error {
         }
     }
 
+    /// A parse error in `text` (the content of `path`) at byte `offset` (or the start when unknown).
+    pub fn parse_at(
+        path: &std::path::Path,
+        text: &str,
+        offset: Option<usize>,
+        message: impl Into<String>,
+    ) -> Self {
+        let (line, column) = offset
+            .map(|o| crate::daemon_json::document::line_col(text, o))
+            .unwrap_or((1, 1));
+        Error::Parse {
+            path: path.to_path_buf(),
+            line,
+            column,
+            message: message.into(),
+        }
+    }
+
     /// An I/O error about `path`; permission errors become [`Error::PermissionDenied`].
     pub fn io(path: impl Into<PathBuf>, action: &'static str, source: std::io::Error) -> Self {
         let path = path.into();

@@ -77,16 +77,7 @@ impl Settings {
             Err(e) => return Err(Error::io(path, "read", e)),
         };
         let doc: DocumentMut = text.parse().map_err(|e: toml_edit::TomlError| {
-            let (line, column) = e
-                .span()
-                .map(|s| crate::daemon_json::document::line_col(&text, s.start))
-                .unwrap_or((1, 1));
-            Error::Parse {
-                path: path.to_path_buf(),
-                line,
-                column,
-                message: e.message().to_string(),
-            }
+            Error::parse_at(path, &text, e.span().map(|s| s.start), e.message())
         })?;
         let s = Settings {
             path: path.to_path_buf(),

@@ -175,16 +175,7 @@ pub fn plan_hosts_toml(
         let path = certs.join(&dir).join("hosts.toml");
         let before = std::fs::read_to_string(&path).unwrap_or_default();
         let mut doc: DocumentMut = before.parse().map_err(|e: toml_edit::TomlError| {
-            let (line, column) = e
-                .span()
-                .map(|s| crate::daemon_json::document::line_col(&before, s.start))
-                .unwrap_or((1, 1));
-            Error::Parse {
-                path: path.clone(),
-                line,
-                column,
-                message: e.message().to_string(),
-            }
+            Error::parse_at(&path, &before, e.span().map(|s| s.start), e.message())
         })?;
         if doc.get("server").is_none() {
             doc["server"] = value(server.as_str());

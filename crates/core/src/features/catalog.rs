@@ -113,16 +113,7 @@ impl Catalog {
     /// The built-in catalog with `text` (a user's features.toml) applied.
     pub fn with_overrides(path: &Path, text: &str) -> Result<Self> {
         let parse_err = |text: &str, e: toml::de::Error| {
-            let (line, column) = e
-                .span()
-                .map(|s| crate::daemon_json::document::line_col(text, s.start))
-                .unwrap_or((1, 1));
-            Error::Parse {
-                path: path.to_path_buf(),
-                line,
-                column,
-                message: e.message().to_string(),
-            }
+            Error::parse_at(path, text, e.span().map(|s| s.start), e.message())
         };
         let mut base: toml::Table = toml::from_str(BUILTIN).expect("the embedded catalog is valid");
         let user: toml::Table = toml::from_str(text).map_err(|e| parse_err(text, e))?;

@@ -67,6 +67,22 @@ pub struct Outcome {
     pub engine: Engine,
 }
 
+impl Outcome {
+    /// A failed outcome with nothing recorded yet; the steps fill it in.
+    fn failed(engine: &Engine, active_store: Option<ImageStore>) -> Self {
+        Outcome {
+            outcome: OutcomeKind::Failed,
+            active_store,
+            stages: Vec::new(),
+            error: None,
+            error_code: None,
+            daemon_log: Vec::new(),
+            backup: None,
+            engine: engine.clone(),
+        }
+    }
+}
+
 /// Applies `plan` (made from `file`) to `engine`.
 #[tracing::instrument(level = "info", skip_all, fields(engine = %engine.name))]
 pub async fn apply(
@@ -76,16 +92,7 @@ pub async fn apply(
     opts: &ApplyOptions,
     progress: &Progress,
 ) -> Outcome {
-    let mut out = Outcome {
-        outcome: OutcomeKind::Failed,
-        active_store: plan.current_store,
-        stages: Vec::new(),
-        error: None,
-        error_code: None,
-        daemon_log: Vec::new(),
-        backup: None,
-        engine: engine.clone(),
-    };
+    let mut out = Outcome::failed(engine, plan.current_store);
     if plan.blocked {
         let reasons: Vec<&str> = plan
             .findings
@@ -172,16 +179,7 @@ pub async fn restart_only(
     opts: &ApplyOptions,
     progress: &Progress,
 ) -> Outcome {
-    let mut out = Outcome {
-        outcome: OutcomeKind::Failed,
-        active_store: None,
-        stages: Vec::new(),
-        error: None,
-        error_code: None,
-        daemon_log: Vec::new(),
-        backup: None,
-        engine: engine.clone(),
-    };
+    let mut out = Outcome::failed(engine, None);
     let (now, result) = restart_and_verify(engine, method, None, None, opts, progress).await;
     out.engine = now;
     match result {
