@@ -106,8 +106,13 @@ pub fn fix_args(engine: &Engine, check: &str, if_switching_to: Option<ImageStore
     args
 }
 
-/// `stowctl` arguments for a migration: `migrate REF... --to STORE`.
-pub fn migrate_args(engine: &Engine, references: &[String], to: ImageStore) -> Vec<String> {
+/// `stowctl` arguments for a migration: `migrate REF... --to STORE [--stay]`.
+pub fn migrate_args(
+    engine: &Engine,
+    references: &[String],
+    to: ImageStore,
+    stay: bool,
+) -> Vec<String> {
     let mut args = engine_args(engine);
     args.push("migrate".into());
     args.extend(references.iter().cloned());
@@ -117,6 +122,9 @@ pub fn migrate_args(engine: &Engine, references: &[String], to: ImageStore) -> V
         "--yes".into(),
         "--json".into(),
     ]);
+    if stay {
+        args.push("--stay".into());
+    }
     args.extend(restart_override(engine));
     args
 }
@@ -367,6 +375,48 @@ mod tests {
             process: None,
             source: source.into(),
         }
+    }
+
+    #[test]
+    fn narrow_subcommands_for_migrations_and_fixes() {
+        let e = engine("system", "running process");
+        let refs = vec!["app:1".to_string(), "db:2".to_string()];
+        assert_eq!(
+            migrate_args(&e, &refs, ImageStore::Containerd, false),
+            [
+                "--engine",
+                "system",
+                "migrate",
+                "app:1",
+                "db:2",
+                "--to",
+                "containerd",
+                "--yes",
+                "--json"
+            ]
+        );
+        assert_eq!(
+            migrate_args(&e, &refs, ImageStore::Classic, true)
+                .last()
+                .map(String::as_str),
+            Some("--stay")
+        );
+        let fix = fix_args(&e, "registry-mirrors", Some(ImageStore::Containerd));
+        assert_eq!(&fix[..2], ["--engine", "system"]);
+        assert!(
+            fix.windows(3)
+                .any(|w| w == ["check", "fix", "registry-mirrors"]),
+            "{fix:?}"
+        );
+        assert!(
+            fix.windows(2)
+                .any(|w| w == ["--if-switching-to", "containerd"]),
+            "{fix:?}"
+        );
+        assert!(
+            fix.iter().any(|a| a == "--yes") && fix.iter().any(|a| a == "--json"),
+            "{fix:?}"
+        );
     }
 
     #[test]

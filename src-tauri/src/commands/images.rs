@@ -67,12 +67,12 @@ pub async fn images_list(state: tauri::State<'_, AppState>) -> Result<ImagesView
     })
 }
 
-fn request(state: &AppState, input: &MigrateInput) -> Result<MigrateRequest> {
+fn request(state: &AppState, input: &MigrateInput, stay: bool) -> Result<MigrateRequest> {
     Ok(MigrateRequest {
         references: input.references.clone(),
         to: input.to,
         remove_source: false,
-        stay: false,
+        stay,
         min_free_bytes: state.settings()?.migration_min_free_bytes()?,
     })
 }
@@ -98,7 +98,7 @@ pub async fn images_migration_plan(
     input: MigrateInput,
 ) -> Result<MigrationPlanView, CommandError> {
     let engine = state.refresh_engine().await?;
-    let req = request(&state, &input)?;
+    let req = request(&state, &input, false)?;
     let plan = mig::plan(&engine, &req).await?;
     let via_pkexec = needs_root(&state, &engine, &plan).await?;
     Ok(MigrationPlanView { plan, via_pkexec })
@@ -112,14 +112,16 @@ pub async fn images_migrate(
     app: AppHandle,
     input: MigrateInput,
 ) -> Result<OutcomeView, CommandError> {
-    Ok(run_migration(&app, &input.references, input.to, "window").await?)
+    Ok(run_migration(&app, &input.references, input.to, false, "window").await?)
 }
 
-/// Runs a migration as one operation (also the wizard's optional migration).
+/// Runs a migration as one operation (also the wizard's optional migration). With `stay` the
+/// engine ends on the `to` store (the wizard switches there anyway), saving a restart.
 pub async fn run_migration(
     app: &AppHandle,
     references: &[String],
     to: ImageStore,
+    stay: bool,
     source: &'static str,
 ) -> Result<OutcomeView> {
     let state = app.state::<AppState>();
@@ -130,6 +132,7 @@ pub async fn run_migration(
             references: references.to_vec(),
             to,
         },
+        stay,
     )?;
     let plan = mig::plan(&engine, &req).await?;
     let opts = operations::apply_options(&state, &engine)?;
@@ -158,7 +161,7 @@ pub async fn run_migration(
     let result = if elevated {
         match operations::privileged_command(
             &engine,
-            privileged::migrate_args(&engine, references, to),
+            privileged::migrate_args(&engine, references, to, stay),
         ) {
             Ok((pkexec, stowctl, args)) => {
                 privileged::run_json(&pkexec, &stowctl, &args, |p| send(p.clone()))

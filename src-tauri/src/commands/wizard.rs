@@ -95,8 +95,10 @@ async fn drive_auto(app: &AppHandle, mut w: Wizard) -> Result<WizardView> {
                 let mut notes = String::new();
                 let mut failed = None;
                 if !migrate.is_empty() {
-                    let o = crate::commands::images::run_migration(app, &migrate, store, "wizard")
-                        .await?;
+                    let o = crate::commands::images::run_migration(
+                        app, &migrate, store, true, "wizard",
+                    )
+                    .await?;
                     if o.outcome == "applied" {
                         notes = o.message.clone();
                     } else {
