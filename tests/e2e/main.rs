@@ -2,7 +2,7 @@
 //! against a real private dockerd as its engine. Ticks "Use containerd for pulling and storing
 //! images", applies, watches the progress reach done, checks the Engine API, unticks and
 //! restores; follows an external `stowctl` switch; shows a rollback; screenshots every page into
-//! docs/screenshots/.
+//! target/e2e-screenshots/ (or `$STOWAGE_SCREENSHOTS`, e.g. docs/screenshots to refresh the README's).
 //!
 //! Skipped (with a message) without a display, tauri-driver or root; `STOWAGE_REQUIRE_E2E=1`
 //! (scripts/test.sh) makes that a failure. Run it as:
@@ -38,7 +38,12 @@ impl App {
             .capabilities(caps)
             .connect(&driver.url())
             .await?;
-        let shots = e2e::repo_root().join("docs/screenshots");
+        // Screenshots go to docs/screenshots only when asked (to refresh the committed ones);
+        // otherwise into the target dir, so a test run leaves the work tree as it was.
+        let shots = match std::env::var_os("STOWAGE_SCREENSHOTS") {
+            Some(dir) => std::path::PathBuf::from(dir),
+            None => e2e::repo_root().join("target/e2e-screenshots"),
+        };
         std::fs::create_dir_all(&shots)?;
         Ok(App { c, shots })
     }
@@ -240,7 +245,8 @@ async fn scenario(d: &PrivateDaemon, driver: &TauriDriver) -> Result {
         eprintln!("e2e: FAILED: {e}");
         if app.shot("failure").await.is_ok() {
             eprintln!(
-                "e2e: screenshot of the failure: docs/screenshots/failure.png (not for committing)"
+                "e2e: screenshot of the failure: {}",
+                app.shots.join("failure.png").display()
             );
         }
     }
