@@ -276,72 +276,17 @@ pub async fn run(
     args: &[String],
     on_progress: impl Fn(ProgressView),
 ) -> Result<OutcomeView> {
-    let shown = format!(
-        "{} {} {}",
-        pkexec.display(),
-        stowctl.display(),
-        args.join(" ")
-    );
-    tracing::info!(command = %shown, "running a privileged change");
-    let mut child = tokio::process::Command::new(pkexec)
-        .arg(stowctl)
-        .args(args)
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .kill_on_drop(true)
-        .spawn()
-        .map_err(|e| Error::Command {
-            command: shown.clone(),
-            message: e.to_string(),
-        })?;
-    let stdout = child.stdout.take().expect("piped");
-    let mut stderr = child.stderr.take().expect("piped");
-    let err_task = tokio::spawn(async move {
-        let mut s = String::new();
-        let _ = tokio::io::AsyncReadExt::read_to_string(&mut stderr, &mut s).await;
-        s
-    });
-    let mut lines = BufReader::new(stdout).lines();
-    let (mut outcome, mut error) = (None, None);
-    while let Ok(Some(line)) = lines.next_line().await {
-        match parse_line(&line) {
-            Line::Progress(p) => on_progress(p),
-            Line::Outcome(o) => outcome = Some(*o),
-            Line::Error { code, message } => error = Some((code, message)),
-            Line::Other => {}
+    let last = run_json(pkexec, stowctl, args, |p| {
+        if let Ok(view) = serde_json::from_value::<ProgressView>(p.clone()) {
+            on_progress(view);
         }
-    }
-    let status = child.wait().await.map_err(|e| Error::Command {
-        command: shown.clone(),
-        message: e.to_string(),
-    })?;
-    let stderr = err_task.await.unwrap_or_default();
-    if let Some(o) = outcome {
-        return Ok(o);
-    }
-    if let Some((code, message)) = error {
-        return Err(match code.as_str() {
-            "permission_denied" => Error::PermissionDenied {
-                path: PathBuf::from(&shown),
-                hint: Some(message),
-            },
-            _ => Error::Command {
-                command: "stowctl".into(),
-                message,
-            },
-        });
-    }
-    match status.code() {
-        Some(126) | Some(127) => Err(Error::PermissionDenied {
-            path: PathBuf::from(stowctl),
-            hint: Some(
-                "administrator authorization was refused or dismissed; nothing was changed".into(),
-            ),
-        }),
+    })
+    .await?;
+    match parse_line(&last.to_string()) {
+        Line::Outcome(o) => Ok(*o),
         _ => Err(Error::Command {
-            command: shown,
-            message: format!("{status}: {}", stderr.trim()),
+            command: "stowctl".into(),
+            message: format!("unexpected last line: {last}"),
         }),
     }
 }
