@@ -160,20 +160,9 @@ impl TauriDriver {
 
     /// SIGTERM (tauri-driver then stops WebKitWebDriver), SIGKILL after 10 s.
     pub fn stop(&mut self) {
-        let Some(mut child) = self.child.take() else {
-            return;
-        };
-        let pid = Pid::from_raw(child.id() as i32);
-        let _ = kill(pid, Signal::SIGTERM);
-        let start = Instant::now();
-        while start.elapsed() < Duration::from_secs(10) {
-            if let Ok(Some(_)) = child.try_wait() {
-                return;
-            }
-            std::thread::sleep(Duration::from_millis(50));
+        if let Some(child) = self.child.take() {
+            crate::stop_child(child, Duration::from_secs(10));
         }
-        let _ = kill(pid, Signal::SIGKILL);
-        let _ = child.wait();
     }
 }
 

@@ -215,20 +215,9 @@ impl PrivateDaemon {
         if let Some(pid) = self.current_pid().filter(|p| Some(*p) != self.pid()) {
             stop_pid(pid);
         }
-        let Some(mut child) = self.child.take() else {
-            return;
-        };
-        let pid = Pid::from_raw(child.id() as i32);
-        let _ = kill(pid, Signal::SIGTERM);
-        let start = Instant::now();
-        while start.elapsed() < Duration::from_secs(30) {
-            if let Ok(Some(_)) = child.try_wait() {
-                return;
-            }
-            std::thread::sleep(Duration::from_millis(50));
+        if let Some(child) = self.child.take() {
+            stop_child(child, Duration::from_secs(30));
         }
-        let _ = kill(pid, Signal::SIGKILL);
-        let _ = child.wait();
     }
 
     /// Stops and starts the daemon again with the same argv (and the current daemon.json).
@@ -334,6 +323,21 @@ impl Drop for PrivateDaemon {
     fn drop(&mut self) {
         self.stop();
     }
+}
+
+/// Stops a child process: SIGTERM, wait up to `grace`, then SIGKILL; always reaped.
+pub fn stop_child(mut child: Child, grace: Duration) {
+    let pid = Pid::from_raw(child.id() as i32);
+    let _ = kill(pid, Signal::SIGTERM);
+    let start = Instant::now();
+    while start.elapsed() < grace {
+        if let Ok(Some(_)) = child.try_wait() {
+            return;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let _ = kill(pid, Signal::SIGKILL);
+    let _ = child.wait();
 }
 
 /// SIGTERM, wait up to 30 s, SIGKILL: for a process that is not this harness's child.
