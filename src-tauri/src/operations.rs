@@ -245,26 +245,45 @@ pub(crate) fn apply_options(state: &AppState, engine: &Engine) -> Result<ApplyOp
     })
 }
 
+/// Starts an operation: takes the app's one operation slot (busy error when another runs),
+/// numbers it, tells the page and refreshes the tray. The guard ends it when dropped.
+pub fn begin<'a>(
+    app: &AppHandle,
+    state: &'a AppState,
+    what: &str,
+    kind: &'static str,
+    source: &'static str,
+    plan: Option<Box<PlanView>>,
+) -> Result<(crate::state::OperationGuard<'a>, u64)> {
+    let guard = state.try_begin(what).ok_or_else(busy_error)?;
+    let op = state.next_id();
+    emit(
+        app,
+        AppEvent::OperationStarted {
+            op,
+            kind,
+            source,
+            plan,
+        },
+    );
+    crate::tray::refresh(app);
+    Ok((guard, op))
+}
+
 /// Applies a pending plan (from the window or the tray): write, restart, verify or roll back.
 #[tracing::instrument(skip_all, fields(plan = pending.id, source))]
 pub async fn apply(app: &AppHandle, pending: Pending, source: &'static str) -> Result<OutcomeView> {
     let state = app.state::<AppState>();
     // Read before the operation starts, so a broken settings file ends nothing half-way.
     let opts = apply_options(&state, &pending.engine)?;
-    let guard = state
-        .try_begin("Applying the change…")
-        .ok_or_else(busy_error)?;
-    let op = state.next_id();
-    emit(
+    let (guard, op) = begin(
         app,
-        AppEvent::OperationStarted {
-            op,
-            kind: "change",
-            source,
-            plan: Some(Box::new(view(&pending))),
-        },
-    );
-    crate::tray::refresh(app);
+        &state,
+        "Applying the change…",
+        "change",
+        source,
+        Some(Box::new(view(&pending))),
+    )?;
     let sink = progress_sink(app, op);
     let plan = &pending.prepared.plan;
     let result = if privileged::needed(plan.needs_root) {
@@ -300,20 +319,14 @@ pub async fn restart(app: &AppHandle, source: &'static str) -> Result<OutcomeVie
     let engine = state.refresh_engine().await?;
     let method = RestartMethod::for_engine(&engine, None, &state.paths)?;
     let opts = apply_options(&state, &engine)?;
-    let guard = state
-        .try_begin("Restarting the engine…")
-        .ok_or_else(busy_error)?;
-    let op = state.next_id();
-    emit(
+    let (guard, op) = begin(
         app,
-        AppEvent::OperationStarted {
-            op,
-            kind: "restart",
-            source,
-            plan: None,
-        },
-    );
-    crate::tray::refresh(app);
+        &state,
+        "Restarting the engine…",
+        "restart",
+        source,
+        None,
+    )?;
     let sink = progress_sink(app, op);
     let result = if privileged::needed(method.needs_root(&engine)) {
         privileged_run(|e| Ok(privileged::restart_args(e)), &engine, sink).await

@@ -15,7 +15,6 @@ use stowage_core::{Error, Result};
 use tauri::{AppHandle, Manager};
 
 use super::CommandError;
-use crate::events::{emit, AppEvent};
 use crate::operations::{self, OutcomeView};
 use crate::privileged;
 use crate::state::{AppState, PendingFix};
@@ -168,20 +167,7 @@ async fn apply(app: &AppHandle, pending: PendingFix) -> Result<OutcomeView> {
     let state = app.state::<AppState>();
     let opts = operations::apply_options(&state, &pending.engine)?;
     let elevated = privileged::needed(plan_needs_root(&pending.plan));
-    let guard = state
-        .try_begin("Applying a fix…")
-        .ok_or_else(operations::busy_error)?;
-    let op = state.next_id();
-    emit(
-        app,
-        AppEvent::OperationStarted {
-            op,
-            kind: "fix",
-            source: "window",
-            plan: None,
-        },
-    );
-    crate::tray::refresh(app);
+    let (guard, op) = operations::begin(app, &state, "Applying a fix…", "fix", "window", None)?;
     let sink = operations::progress_sink(app, op);
     let files = pending.preview.files.clone();
     let written = |files: &[std::path::PathBuf]| OutcomeView {

@@ -137,20 +137,8 @@ pub async fn run_migration(
     let plan = mig::plan(&engine, &req).await?;
     let opts = operations::apply_options(&state, &engine)?;
     let elevated = needs_root(&state, &engine, &plan).await?;
-    let guard = state
-        .try_begin("Migrating images…")
-        .ok_or_else(operations::busy_error)?;
-    let op = state.next_id();
-    emit(
-        app,
-        AppEvent::OperationStarted {
-            op,
-            kind: "migration",
-            source,
-            plan: None,
-        },
-    );
-    crate::tray::refresh(app);
+    let (guard, op) =
+        operations::begin(app, &state, "Migrating images…", "migration", source, None)?;
     let app2 = app.clone();
     let send = move |v: serde_json::Value| {
         if let Some(MigrationStep(m)) = step_text(&v) {
