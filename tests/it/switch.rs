@@ -314,23 +314,23 @@ fn an_external_edit_between_plan_and_apply_is_detected_and_nothing_happens() {
     assert!(stowage_core::daemon_json::store::list_backups(Path::new(&d.config_file)).is_empty());
 }
 
-#[test]
-fn wasm_is_unavailable_without_a_shim_and_available_with_one() {
-    require_engine!();
-    let d = PrivateDaemon::start();
-    let list = d
-        .stowctl()
-        .args(["feature", "list", "--json"])
-        .output()
-        .unwrap()
-        .json();
-    let wasm = list["features"]
+/// The `wasm` entry of `stowctl feature list --json`.
+fn wasm_feature(d: &PrivateDaemon) -> serde_json::Value {
+    let list = d.stowctl_ok(&["feature", "list", "--json"]).json();
+    list["features"]
         .as_array()
         .unwrap()
         .iter()
         .find(|f| f["id"] == "wasm")
-        .unwrap()
-        .clone();
+        .cloned()
+        .unwrap_or_else(|| panic!("no wasm feature: {list:#}"))
+}
+
+#[test]
+fn wasm_is_unavailable_without_a_shim_and_available_with_one() {
+    require_engine!();
+    let d = PrivateDaemon::start();
+    let wasm = wasm_feature(&d);
     assert_eq!(wasm["available"], false);
     assert!(
         wasm["reason"].as_str().unwrap().contains("Wasm shim"),
@@ -352,25 +352,9 @@ fn wasm_is_unavailable_without_a_shim_and_available_with_one() {
     let shims = tempfile::tempdir().unwrap();
     let shim = shims.path().join("containerd-shim-wasmtime-v1");
     std::fs::write(&shim, "#!/bin/sh\nexit 1\n").unwrap();
-    std::os::unix::fs::PermissionsExt::set_mode(
-        &mut std::fs::metadata(&shim).unwrap().permissions(),
-        0o755,
-    );
     std::fs::set_permissions(&shim, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
     let d = PrivateDaemon::start_with("{}\n", &[shims.path()]);
-    let list = d
-        .stowctl()
-        .args(["feature", "list", "--json"])
-        .output()
-        .unwrap()
-        .json();
-    let wasm = list["features"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|f| f["id"] == "wasm")
-        .unwrap()
-        .clone();
+    let wasm = wasm_feature(&d);
     assert_eq!(wasm["available"], true, "{wasm}");
     assert!(
         wasm["notes"][0].as_str().unwrap().contains("wasmtime"),
