@@ -3,7 +3,11 @@
 #   - a Docker Engine new enough for the containerd image store (Debian trixie's docker.io 26.x,
 #     pulled from a low-pinned trixie source on the mirror this machine already uses),
 #   - the GUI build packages (webkit2gtk 4.1, gtk3, appindicator) and the e2e test tools
-#     (Xvfb, WebKitWebDriver, dbus-run-session).
+#     (Xvfb, WebKitWebDriver, dbus-run-session),
+#   - what the systemd rig needs (tests/src/rig.rs: a real systemd booted with systemd-nspawn, running
+#     the packaged docker.service behind docker.socket, and a user's rootless engine under the user
+#     manager): systemd-container at exactly the installed systemd's version (so apt never upgrades
+#     systemd itself), dbus, curl, and uidmap/slirp4netns/rootlesskit/dbus-user-session.
 # A rerun with everything present does not touch apt and takes well under a second.
 set -euo pipefail
 
@@ -12,6 +16,8 @@ GUI_PKGS=(libwebkit2gtk-4.1-dev libgtk-3-dev libayatana-appindicator3-dev librsv
 ENGINE_PKGS=(docker.io containerd docker-cli docker-buildx)
 # protobuf-compiler: containerd-client generates its gRPC bindings at build time.
 BASE_PKGS=(runc busybox-static ca-certificates protobuf-compiler)
+# The systemd rig (systemd-container is handled apart: its version must equal systemd's).
+RIG_PKGS=(dbus curl uidmap slirp4netns rootlesskit dbus-user-session)
 
 want_engine=1
 want_gui=1
@@ -32,12 +38,24 @@ engine_ok() {
   dpkg --compare-versions "$v" ge 26 || return 1
 }
 
+# systemd-container must come from the same source package version as the installed systemd.
+systemd_version() { dpkg-query -W -f='${Version}' systemd 2>/dev/null; }
+
+rig_ok() {
+  for p in "${RIG_PKGS[@]}"; do installed "$p" || return 1; done
+  # No systemd package (a container image without it): the rig cannot run here; nothing to add.
+  installed systemd || return 0
+  installed systemd-container || return 1
+  [ "$(dpkg-query -W -f='${Version}' systemd-container 2>/dev/null)" = "$(systemd_version)" ]
+}
+
 gui_ok() {
   for p in "${GUI_PKGS[@]}"; do installed "$p" || return 1; done
 }
 
 need=0
 [ "$want_engine" = 1 ] && ! engine_ok && need=1
+[ "$want_engine" = 1 ] && ! rig_ok && need=1
 [ "$want_gui" = 1 ] && ! gui_ok && need=1
 if [ "$need" = 0 ]; then
   exit 0
@@ -52,7 +70,7 @@ codename="${VERSION_CODENAME:-}"
 
 pkgs=()
 if [ "$want_gui" = 1 ]; then pkgs+=("${GUI_PKGS[@]}"); fi
-if [ "$want_engine" = 1 ]; then pkgs+=("${BASE_PKGS[@]}"); fi
+if [ "$want_engine" = 1 ]; then pkgs+=("${BASE_PKGS[@]}" "${RIG_PKGS[@]}"); fi
 
 if [ "$want_engine" = 1 ] && [ "$ID" = debian ] && [ "$codename" = bookworm ]; then
   # bookworm's docker.io is 20.10: take the engine from trixie, pinned low so nothing else moves.
@@ -80,6 +98,11 @@ else
   $SUDO apt-get update -qq
   if [ "$want_engine" = 1 ]; then pkgs+=("${ENGINE_PKGS[@]}"); fi
   $SUDO apt-get install -y --no-install-recommends "${pkgs[@]}"
+fi
+
+if [ "$want_engine" = 1 ] && installed systemd && ! rig_ok; then
+  # Pinned to systemd's own version: a newer systemd-container would pull a newer systemd.
+  $SUDO apt-get install -y --no-install-recommends "systemd-container=$(systemd_version)"
 fi
 
 if [ "$want_engine" = 1 ]; then
