@@ -7,3 +7,4 @@ mod images;
 mod sandbox;
 mod store_status;
 mod switch;
+mod systemd_unit;
