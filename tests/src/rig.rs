@@ -605,11 +605,20 @@ impl SystemdRig {
             .to_string()
     }
 
-    /// Writes `contents` to `path` inside as root (through the rig's own view of its paths:
-    /// writing via `/proc/<leader>/root` would resolve absolute symlinks such as `/var/run`
-    /// against the host's root).
+    /// Writes `contents` to `path` inside as root, making parent dirs (through the rig's own
+    /// view of its paths: writing via `/proc/<leader>/root` would resolve absolute symlinks
+    /// such as `/var/run` against the host's root).
     pub fn write_file(&self, path: &str, contents: impl AsRef<[u8]>) {
-        let out = self.exec_input(&["sh", "-c", "cat > \"$1\"", "sh", path], contents.as_ref());
+        let out = self.exec_input(
+            &[
+                "sh",
+                "-c",
+                "mkdir -p \"$(dirname \"$1\")\" && cat > \"$1\"",
+                "sh",
+                path,
+            ],
+            contents.as_ref(),
+        );
         assert!(
             out.status.success(),
             "writing {path} in the rig: {}",
