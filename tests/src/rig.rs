@@ -7,6 +7,9 @@
 //! The recipe and its pitfalls are in `/work/shared/notes/systemd-rig.md`; each step below says
 //! which one it answers. Pitfalls found beyond that note are marked `PITFALL`.
 //!
+//! The rig always runs the packaged engine installed on this machine (its units are the point),
+//! also when `STOWAGE_TEST_ENGINE_PREFIX` points the private-daemon tests at another engine.
+//!
 //! Nothing of the host is written: the overlay's upper is a tmpfs in a private mount namespace,
 //! docker's data and `/home` are bound to directories under the rig's temp dir, the network is
 //! private. The rig is stopped strictly by the PID of its `systemd-nspawn` and by its own cgroup,
@@ -55,7 +58,7 @@ pub fn rig_unavailable() -> Option<String> {
         return Some("the systemd rig needs root (systemd-nspawn, mounts, cgroups)".into());
     }
     for tool in ["systemd-nspawn", "unshare", "nsenter", "setsid", "setpriv"] {
-        if crate::which(tool).is_none() {
+        if crate::which_in(std::ffi::OsStr::new(ROOT_PATH), tool).is_none() {
             return Some(format!(
                 "{tool} is not installed (run scripts/install-deps.sh: systemd-container)"
             ));
