@@ -31,6 +31,11 @@ use crate::OutputExt;
 /// PATH for root inside the rig.
 pub const ROOT_PATH: &str = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
 
+/// PATH for a user inside: Debian's for non-root (`/etc/profile`, `ENV_PATH` in login.defs;
+/// `~/.profile` puts `~/.local/bin` in front of it). No sbin dirs: `dockerd` itself and
+/// `docker-proxy` (both in /usr/sbin) are not on it.
+pub const USER_PATH: &str = "/usr/local/bin:/usr/bin:/bin:/usr/local/games:/usr/games";
+
 /// Where Debian's docker.io ships the rootless scripts (upstream puts them in `/usr/bin`).
 pub const ROOTLESS_CONTRIB: &str = "/usr/share/docker.io/contrib";
 
@@ -204,6 +209,7 @@ impl SystemdRig {
 
     /// Boots a rig; on failure everything started is torn down and the reason returned.
     pub fn try_boot() -> Result<Self, String> {
+        reap_stale_rigs();
         let permit = RigPermit::acquire();
         let roots = cgroup_roots().ok_or("no cgroup hierarchy for the rig")?;
         let dir = tempfile::Builder::new()
@@ -238,6 +244,8 @@ impl SystemdRig {
         for sub in ["rw", "root", "data/docker", "data/containerd", "data/home"] {
             std::fs::create_dir_all(d.join(sub)).map_err(|e| format!("mkdir {sub}: {e}"))?;
         }
+        std::fs::write(d.join("owner.pid"), std::process::id().to_string())
+            .map_err(|e| format!("owner.pid: {e}"))?;
         // A copy of the freshly built stowctl, bound read-only: a rebuilt binary bound directly
         // would keep its old inode inside, and a copy on the tmpfs upper would cost ~40 MiB RAM.
         let stowctl = d.join("stowctl");
@@ -465,7 +473,7 @@ impl SystemdRig {
 
     /// Runs a command inside as `user` (made by [`add_user_with_lingering`]), with the
     /// environment of a login session of theirs: `HOME`, `USER`, `XDG_RUNTIME_DIR`,
-    /// `DBUS_SESSION_BUS_ADDRESS` and Debian's PATH with `~/.local/bin` first.
+    /// `DBUS_SESSION_BUS_ADDRESS` and Debian's PATH ([`USER_PATH`]) with `~/.local/bin` first.
     ///
     /// [`add_user_with_lingering`]: Self::add_user_with_lingering
     pub fn exec_as(&self, user: &str, args: &[&str]) -> Output {
@@ -486,10 +494,7 @@ impl SystemdRig {
     ) -> Output {
         let u = self.user(user);
         let mut vars: Vec<(String, String)> = vec![
-            (
-                "PATH".into(),
-                format!("{}/.local/bin:/usr/local/bin:/usr/bin:/bin", u.home),
-            ),
+            ("PATH".into(), format!("{}/.local/bin:{USER_PATH}", u.home)),
             ("HOME".into(), u.home.clone()),
             ("USER".into(), u.name.clone()),
             ("LOGNAME".into(), u.name.clone()),
@@ -756,10 +761,7 @@ impl SystemdRig {
         if self.exec(&["test", "-x", &tool]).status.success() {
             // The tool wants dockerd-rootless.sh in PATH (upstream installs it in /usr/bin;
             // Debian keeps it in contrib/, so users put contrib/ in PATH).
-            let path = format!(
-                "{ROOTLESS_CONTRIB}:{}/.local/bin:/usr/local/bin:/usr/bin:/bin",
-                u.home
-            );
+            let path = format!("{ROOTLESS_CONTRIB}:{}/.local/bin:{USER_PATH}", u.home);
             // PITFALL: `--skip-iptables`: the tool looks for ip_tables in /proc/modules and
             // /lib/modules/$(uname -r)/modules.builtin; this VM's kernel has it built in but
             // ships no /lib/modules, so without the flag it refuses ("Missing system
@@ -893,20 +895,7 @@ impl SystemdRig {
         }
         let halted = started.elapsed();
         if let Some(cg) = self.cgroups.first() {
-            let deadline = Instant::now() + Duration::from_secs(10);
-            loop {
-                let pids = cgroup_pids(cg);
-                if pids.is_empty() || Instant::now() > deadline {
-                    break;
-                }
-                if std::fs::write(cg.join("cgroup.kill"), "1").is_err() {
-                    // Kernels before 5.14 have no cgroup.kill.
-                    for p in pids {
-                        let _ = kill(Pid::from_raw(p as i32), Signal::SIGKILL);
-                    }
-                }
-                std::thread::sleep(Duration::from_millis(50));
-            }
+            kill_cgroup(cg);
         }
         for cg in &self.cgroups {
             remove_cgroup_tree(cg);
@@ -926,6 +915,80 @@ impl Drop for SystemdRig {
         self.teardown();
         // Then `dir` is removed (docker's data, homes, the stowctl copy) and the permit freed.
     }
+}
+
+/// Kills every process in a cgroup tree (`cgroup.kill`, or SIGKILL per PID on kernels before
+/// 5.14) and waits up to 10 s until it is empty.
+fn kill_cgroup(cg: &Path) {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let pids = cgroup_pids(cg);
+        if pids.is_empty() || Instant::now() > deadline {
+            return;
+        }
+        if std::fs::write(cg.join("cgroup.kill"), "1").is_err() {
+            for p in pids {
+                let _ = kill(Pid::from_raw(p as i32), Signal::SIGKILL);
+            }
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+/// Rigs left by a test process that is gone (killed with SIGKILL or Ctrl-C, so no `Drop` ran):
+/// the rig runs in its own session and cgroup, so nothing else stops it. Each rig's dir records
+/// the PID of the test process that made it (`owner.pid`); a rig whose owner is not running is
+/// stopped by its nspawn PID (checked to be an nspawn in that rig's cgroup) and its cgroup, then
+/// removed. A rig whose owner runs (this process, another test run) is never touched.
+fn reap_stale_rigs() {
+    static ONCE: std::sync::Once = std::sync::Once::new();
+    ONCE.call_once(|| {
+        let Some(roots) = cgroup_roots() else {
+            return;
+        };
+        for e in std::fs::read_dir("/tmp").into_iter().flatten().flatten() {
+            let name = e.file_name().to_string_lossy().into_owned();
+            if !name.starts_with("stwrig") || !e.path().is_dir() {
+                continue;
+            }
+            let read_pid = |f: &str| -> Option<u32> {
+                std::fs::read_to_string(e.path().join(f))
+                    .ok()
+                    .and_then(|s| s.trim().parse().ok())
+            };
+            let Some(owner) = read_pid("owner.pid") else {
+                continue;
+            };
+            if crate::process_running(owner) {
+                continue;
+            }
+            if let Some(n) = read_pid("nspawn.pid") {
+                let ours = comm_of(n).as_deref() == Some("systemd-nspawn")
+                    && std::fs::read_to_string(format!("/proc/{n}/cgroup")).is_ok_and(|c| {
+                        // nspawn sits in `<rig cgroup>/supervisor`.
+                        c.lines()
+                            .filter_map(|l| l.splitn(3, ':').nth(2))
+                            .any(|p| p == format!("/{name}") || p.starts_with(&format!("/{name}/")))
+                    });
+                if ours {
+                    let _ = kill(Pid::from_raw(n as i32), Signal::SIGTERM);
+                    let deadline = Instant::now() + Duration::from_secs(10);
+                    while crate::process_running(n) && Instant::now() < deadline {
+                        std::thread::sleep(Duration::from_millis(50));
+                    }
+                }
+            }
+            let cgs: Vec<PathBuf> = roots.iter().map(|r| r.join(&name)).collect();
+            if let Some(cg) = cgs.first() {
+                kill_cgroup(cg);
+            }
+            for cg in &cgs {
+                remove_cgroup_tree(cg);
+            }
+            let _ = std::fs::remove_dir_all(e.path());
+            eprintln!("reaped rig {name} left by test process {owner}, which is gone");
+        }
+    });
 }
 
 fn next_uid() -> u32 {
