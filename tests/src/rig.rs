@@ -32,8 +32,11 @@ use crate::OutputExt;
 pub const ROOT_PATH: &str = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
 
 /// PATH for a user inside: Debian's for non-root (`/etc/profile`, `ENV_PATH` in login.defs;
-/// `~/.profile` puts `~/.local/bin` in front of it). No sbin dirs: `dockerd` itself and
-/// `docker-proxy` (both in /usr/sbin) are not on it.
+/// `~/.profile` puts `~/.local/bin` in front of it).
+/// PITFALL: no sbin dirs, so neither `dockerd` nor `docker-proxy` (both in /usr/sbin) is on it:
+/// `/usr/sbin/dockerd --validate` run as the user fails with `invalid userland-proxy-path:
+/// userland-proxy is enabled, but userland-proxy-path is not set` (the rootless unit itself
+/// sets its own PATH with /usr/sbin, so the engine starts fine).
 pub const USER_PATH: &str = "/usr/local/bin:/usr/bin:/bin:/usr/local/games:/usr/games";
 
 /// Where Debian's docker.io ships the rootless scripts (upstream puts them in `/usr/bin`).
@@ -359,9 +362,9 @@ impl SystemdRig {
             if matches!(state.as_str(), "running" | "degraded") {
                 break state;
             }
-            if matches!(state.as_str(), "maintenance" | "stopping" | "offline")
-                || Instant::now() > deadline
-            {
+            // PITFALL: `offline` is not final: systemctl says it until systemd has created
+            // /run/systemd/system (sd_booted), in the first few ms after the exec.
+            if matches!(state.as_str(), "maintenance" | "stopping") || Instant::now() > deadline {
                 return Err(format!(
                     "systemd state `{state}` ({}); failed units: {}; console:\n{}",
                     out.stderr_text().trim(),
@@ -453,6 +456,8 @@ impl SystemdRig {
     }
 
     fn exec_timeout(&self, args: &[&str], input: Option<&[u8]>, timeout: Duration) -> Output {
+        // The command stays in the test's cgroup (nsenter does not move it into the rig's), so a
+        // hung one is killed by its process group, not by the rig's teardown.
         let mut cmd = self.nsenter();
         cmd.args(["env", "-i", &format!("PATH={ROOT_PATH}"), "HOME=/root"])
             .args(args);
@@ -613,9 +618,10 @@ impl SystemdRig {
             .to_string()
     }
 
-    /// Writes `contents` to `path` inside as root, making parent dirs (through the rig's own
-    /// view of its paths: writing via `/proc/<leader>/root` would resolve absolute symlinks
-    /// such as `/var/run` against the host's root).
+    /// Writes `contents` to `path` inside as root, making parent dirs.
+    /// PITFALL: through the rig's own view of its paths: writing via `/proc/<leader>/root/...`
+    /// from the host would resolve absolute symlinks met on the way (`/var/run` -> `/run`)
+    /// against the host's root, i.e. write the host's `/run`.
     pub fn write_file(&self, path: &str, contents: impl AsRef<[u8]>) {
         let out = self.exec_input(
             &[
@@ -673,7 +679,7 @@ impl SystemdRig {
     /// Adds a user inside (in the overlay only), with a subordinate ID range of its own and
     /// lingering on, and waits for its user manager (`user@UID.service`) and session bus.
     pub fn add_user_with_lingering(&self, name: &str) -> u32 {
-        // UIDs and sub-ID ranges chosen here rather than by useradd: uids are shared with the
+        // PITFALL: UIDs and sub-ID ranges chosen here rather than by useradd: uids are shared with the
         // host's kernel (no user namespace around the rig), and useradd's automatic sub-ID range
         // follows the ranges in the *rig's* /etc/subuid, which overlap ranges another rig or the
         // host hands out at the same time.
@@ -759,7 +765,7 @@ impl SystemdRig {
         let unit_file = format!("{}/.config/systemd/user/docker.service", u.home);
         let tool = format!("{ROOTLESS_CONTRIB}/dockerd-rootless-setuptool.sh");
         if self.exec(&["test", "-x", &tool]).status.success() {
-            // The tool wants dockerd-rootless.sh in PATH (upstream installs it in /usr/bin;
+            // PITFALL: the tool wants dockerd-rootless.sh in PATH (upstream installs it in /usr/bin;
             // Debian keeps it in contrib/, so users put contrib/ in PATH).
             let path = format!("{ROOTLESS_CONTRIB}:{}/.local/bin:{USER_PATH}", u.home);
             // PITFALL: `--skip-iptables`: the tool looks for ip_tables in /proc/modules and
@@ -965,7 +971,8 @@ fn reap_stale_rigs() {
             if let Some(n) = read_pid("nspawn.pid") {
                 let ours = comm_of(n).as_deref() == Some("systemd-nspawn")
                     && std::fs::read_to_string(format!("/proc/{n}/cgroup")).is_ok_and(|c| {
-                        // nspawn sits in `<rig cgroup>/supervisor`.
+                        // PITFALL: nspawn moves itself into `<rig cgroup>/supervisor` (the
+                        // container's systemd gets `<rig cgroup>/payload`).
                         c.lines()
                             .filter_map(|l| l.splitn(3, ':').nth(2))
                             .any(|p| p == format!("/{name}") || p.starts_with(&format!("/{name}/")))
@@ -1026,6 +1033,8 @@ fn host_units_to_mask() -> Vec<String> {
     units
 }
 
+/// PITFALL: this kernel has no `/proc/PID/task/TID/children` (CONFIG_PROC_CHILDREN is off), and
+/// `ps --ppid` is one more process per poll: scan /proc for the parent PID.
 fn children_of(pid: u32) -> Vec<u32> {
     let mut out = Vec::new();
     for e in std::fs::read_dir("/proc").into_iter().flatten().flatten() {
