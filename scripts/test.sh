@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Runs every check and test of Stowage on a Debian/Ubuntu machine: installs what is needed
 # (the real Docker Engine, GUI build packages), then fmt, clippy, unit tests, the real-engine
-# integration tests (each on its own private dockerd), the same integration tests again on Docker
+# integration tests (each on its own private dockerd, or in its own systemd-nspawn rig booting a
+# real systemd with the packaged docker.service: tests/src/rig.rs), the same integration tests
+# (the rig's excepted: they are about the packaged units) again on Docker
 # Engine 28.5 (Debian sid's, unpacked under a prefix; nothing installed into the system), the
 # desktop app's tests, and its end-to-end test in a real webview under Xvfb.
 set -euo pipefail
