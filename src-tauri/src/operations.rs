@@ -244,7 +244,7 @@ pub fn human_stage(stage: &str) -> &'static str {
 pub(crate) fn apply_options(state: &AppState, engine: &Engine) -> Result<ApplyOptions> {
     Ok(ApplyOptions {
         timeouts: state.settings()?.timeouts()?,
-        validator: Validator::for_engine(&engine),
+        validator: Validator::for_engine(engine),
         keep_backups: 10,
     })
 }
