@@ -30,13 +30,26 @@ cargo clippy --workspace --all-targets --locked -- -D warnings
 log "building stowctl and the desktop app for the integration and end-to-end tests"
 cargo build -p stowctl -p stowage --locked
 
-log "tests: core, CLI, real-engine integration, desktop app"
+# The desktop app's test binary: the systemd-unit tests run its status test inside the rig.
+STOWAGE_APP_TEST_BIN=$(cargo test -p stowage --locked --no-run --message-format=json | python3 -c '
+import json, sys
+for line in sys.stdin:
+    m = json.loads(line)
+    if m.get("reason") == "compiler-artifact" and m.get("executable") \
+            and m["target"]["name"] == "stowage" and m["profile"]["test"]:
+        print(m["executable"])' | tail -n 1)
+[ -x "$STOWAGE_APP_TEST_BIN" ] || { echo "test.sh: the app's test binary was not built" >&2; exit 1; }
+export STOWAGE_APP_TEST_BIN
+
+log "tests: core, CLI, real-engine integration (private engines, packaged systemd units, rootless), desktop app"
 cargo test --workspace --locked --no-fail-fast
 
 log "real-engine integration tests again on Docker Engine 28.5 (Debian sid, unpacked under a prefix)"
 sid_prefix=$(bash scripts/install-sid-engine.sh | tail -n 1)
 [ -x "$sid_prefix/usr/sbin/dockerd" ] || { echo "test.sh: no dockerd under '$sid_prefix'" >&2; exit 1; }
-STOWAGE_TEST_ENGINE_PREFIX="$sid_prefix" cargo test -p stowage-tests --locked --test it --no-fail-fast
+# The systemd-unit and rootless tests run the machine's packaged engine, not the prefix: not again.
+STOWAGE_TEST_ENGINE_PREFIX="$sid_prefix" cargo test -p stowage-tests --locked --test it --no-fail-fast \
+  -- --skip systemd_unit:: --skip rootless::
 
 log "end to end: the desktop app in a real webview (tauri-driver + WebKitWebDriver, Xvfb)"
 STOWAGE_REQUIRE_E2E=1 xvfb-run -a -s '-screen 0 1024x768x24' dbus-run-session -- \

@@ -138,7 +138,7 @@ pub fn view(p: &Pending) -> PlanView {
     let plan = &p.prepared.plan;
     let mut stages: Vec<&str> = Vec::new();
     if !plan.diff.is_empty() {
-        if Validator::find(p.engine.dockerd_binary().as_deref()).is_some() {
+        if Validator::for_engine(&p.engine).is_some() {
             stages.push("validating");
         }
         stages.push("writing_config");
@@ -244,7 +244,7 @@ pub fn human_stage(stage: &str) -> &'static str {
 pub(crate) fn apply_options(state: &AppState, engine: &Engine) -> Result<ApplyOptions> {
     Ok(ApplyOptions {
         timeouts: state.settings()?.timeouts()?,
-        validator: Validator::find(engine.dockerd_binary().as_deref()),
+        validator: Validator::for_engine(engine),
         keep_backups: 10,
     })
 }

@@ -24,6 +24,11 @@ pub struct EngineView {
 #[tauri::command]
 #[tracing::instrument(skip_all)]
 pub async fn engine_status(state: tauri::State<'_, AppState>) -> Result<EngineView, CommandError> {
+    Ok(engine_view(&state).await?)
+}
+
+/// The Engine page's status of the engine the app manages.
+pub async fn engine_view(state: &AppState) -> stowage_core::Result<EngineView> {
     let engine = state.engine().await?;
     let restart_method = RestartMethod::for_engine(&engine, None, &state.paths)
         .ok()
@@ -142,6 +147,19 @@ fn stderr_file(pid: u32) -> Option<PathBuf> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// What the app shows for the engine of the machine it runs on, printed as one JSON line.
+    /// Not run by `cargo test`: `tests/it/systemd_unit.rs` runs this binary inside a real systemd
+    /// with the packaged units (`--ignored --exact`) and asserts what it printed.
+    #[tokio::test]
+    #[ignore = "run inside the systemd rig by tests/it/systemd_unit.rs"]
+    async fn app_status_of_this_machines_engine() {
+        let paths = stowage_core::paths::StowagePaths::from_env().unwrap();
+        let state = AppState::new(paths, Default::default());
+        let view = engine_view(&state).await.unwrap();
+        println!("APP-STATUS {}", serde_json::to_string(&view).unwrap());
+        assert!(view.status.reachable, "{:?}", view.status.error);
+    }
 
     #[test]
     fn a_process_writing_stderr_to_a_file_is_found() {

@@ -89,7 +89,7 @@ pub async fn plan_and_apply(
 pub fn apply_options(ctx: &Context, engine: &stowage_core::engine::Engine) -> Result<ApplyOptions> {
     Ok(ApplyOptions {
         timeouts: ctx.settings.timeouts()?,
-        validator: Validator::find(engine.dockerd_binary().as_deref()),
+        validator: Validator::for_engine(engine),
         keep_backups: 10,
     })
 }

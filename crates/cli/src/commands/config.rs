@@ -72,7 +72,7 @@ pub async fn run(ctx: &Context, action: ConfigAction, json: bool) -> Result<Exit
         }
         ConfigAction::Validate => {
             let file = load(path.clone()).await?;
-            let validator = Validator::find(engine.dockerd_binary().as_deref());
+            let validator = Validator::for_engine(&engine);
             let checked_by_dockerd = match (&validator, file.exists()) {
                 (Some(v), true) => {
                     let (v, p) = (v.clone(), file.path().to_path_buf());

@@ -35,8 +35,7 @@ pub async fn daemon_json_valid(ctx: &CheckContext) -> Finding {
         .with("file", path)
         .with("exists", false);
     }
-    let validator =
-        crate::daemon_json::validate::Validator::find(ctx.engine.dockerd_binary().as_deref());
+    let validator = crate::daemon_json::validate::Validator::for_engine(&ctx.engine);
     let Some(v) = validator else {
         return Finding::new(
             Status::Ok,

@@ -1,5 +1,6 @@
 //! `dockerd --validate --config-file F` (Engine >= 23.0) as a pre-write check.
 
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
@@ -10,6 +11,10 @@ use crate::error::{Error, Result};
 pub struct Validator {
     /// The dockerd binary to ask.
     pub dockerd: PathBuf,
+    /// The environment to ask it in (the running daemon's own: its `PATH` decides whether
+    /// `docker-proxy` is found, rootlesskit's variables make it validate as rootless); `None`
+    /// inherits Stowage's.
+    pub env: Option<BTreeMap<String, String>>,
 }
 
 impl Validator {
@@ -19,23 +24,35 @@ impl Validator {
             Some(p) => p.to_path_buf(),
             None => crate::tools::which("dockerd")?,
         };
-        candidate
-            .is_file()
-            .then_some(Validator { dockerd: candidate })
+        candidate.is_file().then_some(Validator {
+            dockerd: candidate,
+            env: None,
+        })
+    }
+
+    /// The validator of `engine`: its own dockerd binary, in the environment it runs with.
+    pub fn for_engine(engine: &crate::engine::Engine) -> Option<Self> {
+        let mut v = Self::find(engine.dockerd_binary().as_deref())?;
+        v.env = engine
+            .process
+            .as_ref()
+            .filter(|p| p.env.contains_key("PATH"))
+            .map(|p| p.env.clone());
+        Some(v)
     }
 
     /// Validates `file`; the error carries dockerd's own message.
     #[tracing::instrument(level = "info", skip(self), fields(dockerd = %self.dockerd.display()))]
     pub fn validate(&self, file: &Path) -> Result<()> {
-        let out = Command::new(&self.dockerd)
-            .arg("--validate")
-            .arg("--config-file")
-            .arg(file)
-            .output()
-            .map_err(|e| Error::Command {
-                command: format!("{} --validate", self.dockerd.display()),
-                message: e.to_string(),
-            })?;
+        let mut cmd = Command::new(&self.dockerd);
+        cmd.arg("--validate").arg("--config-file").arg(file);
+        if let Some(env) = &self.env {
+            cmd.env_clear().envs(env);
+        }
+        let out = cmd.output().map_err(|e| Error::Command {
+            command: format!("{} --validate", self.dockerd.display()),
+            message: e.to_string(),
+        })?;
         if out.status.success() {
             return Ok(());
         }

@@ -30,6 +30,8 @@ pub struct Status {
     pub active_store: Option<ImageStore>,
     /// `Driver` from `/info`: a graphdriver (classic) or a snapshotter (containerd store).
     pub driver: Option<String>,
+    /// Whether the daemon runs rootless (`name=rootless` in `/info` SecurityOptions).
+    pub rootless: Option<bool>,
     /// What daemon.json (and dockerd's `--feature` flags) ask for.
     pub configured_store: Option<ConfiguredStore>,
     /// The store this engine version runs when nothing is configured.
@@ -80,6 +82,7 @@ pub async fn status(engine: &Engine, opts: &StatusOptions) -> Status {
         arch: None,
         active_store: None,
         driver: None,
+        rootless: None,
         configured_store,
         effective_default: None,
         in_agreement: None,
@@ -122,6 +125,12 @@ pub async fn status(engine: &Engine, opts: &StatusOptions) -> Status {
     st.os = info.os_type.clone();
     st.arch = info.architecture.clone();
     st.driver = info.driver.clone();
+    st.rootless = Some(
+        info.security_options
+            .iter()
+            .flatten()
+            .any(|o| o.split(',').any(|kv| kv == "name=rootless")),
+    );
     st.images = info.images;
     st.containers = info.containers;
     let active = store::active_store(info.driver_status.as_deref().unwrap_or(&[]));

@@ -2,6 +2,7 @@
 //! start the same binary with the same argv, environment and working directory, detached, logging
 //! to a file Stowage owns.
 
+use std::future::Future;
 use std::path::Path;
 
 use super::timed;
@@ -23,17 +24,29 @@ pub(super) async fn restart(
             engine.name
         ))
     })?;
-    timed(progress, Stage::Stopping, t.stop, async {
+    let stop = async {
         supervise::stop_pid(info.pid, std::time::Duration::from_secs(t.stop))
             .await
             .map(|_| ())
-    })
-    .await?;
+    };
+    stop_then_start_again(stop, &info, log_file, t, progress).await
+}
+
+/// The `stopping` stage (`stop`), then the `starting` stage: `again` started anew the way it
+/// was started before. Returns the new process.
+pub(super) async fn stop_then_start_again(
+    stop: impl Future<Output = Result<()>>,
+    again: &ProcessInfo,
+    log_file: &Path,
+    t: &Timeouts,
+    progress: &Progress,
+) -> Result<ProcessInfo> {
+    timed(progress, Stage::Stopping, t.stop, stop).await?;
     timed(progress, Stage::Starting, t.start, async {
-        let pid = supervise::spawn_detached(&SpawnSpec::same_as(&info, log_file)?)?;
+        let pid = supervise::spawn_detached(&SpawnSpec::same_as(again, log_file)?)?;
         Ok(ProcessInfo {
             pid,
-            ..info.clone()
+            ..again.clone()
         })
     })
     .await

@@ -7,12 +7,11 @@
 use std::path::Path;
 use std::time::Duration;
 
-use super::timed;
 use crate::engine::{Engine, ProcessInfo};
 use crate::error::{Error, Result};
 use crate::settings::Timeouts;
-use crate::supervise::{self, SpawnSpec};
-use crate::switch::progress::{Progress, Stage};
+use crate::supervise;
+use crate::switch::progress::Progress;
 
 /// Returns the new top rootlesskit process.
 pub(super) async fn restart(
@@ -27,24 +26,16 @@ pub(super) async fn restart(
             engine.name
         ))
     })?;
-    let stop = Duration::from_secs(t.stop);
-    timed(progress, Stage::Stopping, t.stop, async {
+    let limit = Duration::from_secs(t.stop);
+    let stop = async {
         if let Some(p) = &engine.process {
-            supervise::stop_pid(p.pid, stop).await?;
+            supervise::stop_pid(p.pid, limit).await?;
         }
         // rootlesskit exits when its child does; only a tree that lingers is signalled.
         if !supervise::wait_gone(launcher.pid, Duration::from_secs(5)).await {
-            supervise::stop_pid(launcher.pid, stop).await?;
+            supervise::stop_pid(launcher.pid, limit).await?;
         }
         Ok(())
-    })
-    .await?;
-    timed(progress, Stage::Starting, t.start, async {
-        let pid = supervise::spawn_detached(&SpawnSpec::same_as(&launcher, log_file)?)?;
-        Ok(ProcessInfo {
-            pid,
-            ..launcher.clone()
-        })
-    })
-    .await
+    };
+    super::process::stop_then_start_again(stop, &launcher, log_file, t, progress).await
 }

@@ -58,14 +58,7 @@ impl Unit<'_> {
 /// hit the limit anyway, reset and start once more.
 pub(super) async fn restart(unit: &Unit<'_>, t: &Timeouts, progress: &Progress) -> Result<()> {
     if let Some(why) = start_limit_near(unit).await {
-        timed_saying(
-            progress,
-            Stage::ResettingStartLimit,
-            Some(why),
-            t.stop,
-            unit.reset_failed(),
-        )
-        .await?;
+        reset_start_limit(unit, why, t, progress).await?;
     }
     let first = timed(
         progress,
@@ -86,20 +79,30 @@ pub(super) async fn restart(unit: &Unit<'_>, t: &Timeouts, progress: &Progress) 
         unit.name,
         unit.with_socket().join(" ")
     );
-    timed_saying(
-        progress,
-        Stage::ResettingStartLimit,
-        Some(why),
-        t.stop,
-        unit.reset_failed(),
-    )
-    .await?;
+    reset_start_limit(unit, why, t, progress).await?;
     // Starting the socket too: it failed with the service and nothing listens otherwise.
     timed(
         progress,
         Stage::Starting,
         t.start,
         run_checked("systemctl", &unit.args("start", &unit.with_socket())),
+    )
+    .await
+}
+
+/// The `resetting_start_limit` stage: `systemctl reset-failed <unit> <socket>`, saying why.
+async fn reset_start_limit(
+    unit: &Unit<'_>,
+    why: String,
+    t: &Timeouts,
+    progress: &Progress,
+) -> Result<()> {
+    timed_saying(
+        progress,
+        Stage::ResettingStartLimit,
+        Some(why),
+        t.stop,
+        unit.reset_failed(),
     )
     .await
 }
