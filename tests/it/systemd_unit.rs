@@ -98,6 +98,50 @@ fn status_finds_the_packaged_unit_behind_its_socket() {
     );
 }
 
+/// The desktop app's own test binary (`STOWAGE_APP_TEST_BIN`, set by scripts/test.sh) runs its
+/// ignored `app_status_of_this_machines_engine` test inside the rig, as root with no `-H`: the
+/// Engine page must see the same packaged unit as `stowctl status`.
+#[test]
+fn the_app_sees_the_packaged_unit_behind_its_socket() {
+    require_rig!();
+    let Some(bin) = std::env::var_os("STOWAGE_APP_TEST_BIN").filter(|b| !b.is_empty()) else {
+        eprintln!("SKIPPED: STOWAGE_APP_TEST_BIN does not name the app's test binary");
+        if std::env::var_os("STOWAGE_REQUIRE_ENGINE").is_some() {
+            panic!("STOWAGE_APP_TEST_BIN is required here (STOWAGE_REQUIRE_ENGINE); scripts/test.sh sets it");
+        }
+        return;
+    };
+    let bin = std::path::PathBuf::from(bin);
+    let inside = "/usr/local/bin/stowage-app-test";
+    let rig = SystemdRig::boot_with(&[(bin.as_path(), inside)]);
+    let test = "commands::engine::tests::app_status_of_this_machines_engine";
+    let out = rig.exec(&[inside, "--ignored", "--exact", test, "--nocapture"]);
+    assert!(
+        out.status.success(),
+        "the app's status test failed inside the rig ({}):\n{}\n{}",
+        out.status,
+        out.stdout_text(),
+        out.stderr_text()
+    );
+    let text = out.stdout_text();
+    let line = text
+        .lines()
+        .find_map(|l| l.split_once("APP-STATUS ").map(|(_, json)| json))
+        .unwrap_or_else(|| panic!("no APP-STATUS line (did the test run?):\n{text}"));
+    let view: serde_json::Value = serde_json::from_str(line).unwrap();
+    assert_eq!(view["reachable"], true, "{view:#}");
+    let e = &view["engine"];
+    assert_eq!(e["name"], "system", "{view:#}");
+    assert_eq!(e["kind"], "system", "{view:#}");
+    assert_eq!(e["host"], "unix:///run/docker.sock", "{view:#}");
+    assert_eq!(e["unit"]["name"], "docker.service", "{view:#}");
+    assert_eq!(e["unit"]["socket"], "docker.socket", "{view:#}");
+    assert_eq!(view["active_store"], "classic", "{view:#}");
+    assert_eq!(view["rootless"], false, "{view:#}");
+    let restart = view["restart_method"].as_str().unwrap_or_default();
+    assert!(restart.contains("docker.service"), "{view:#}");
+}
+
 #[test]
 fn engines_lists_the_socket_address_and_chooses_the_system_engine() {
     require_rig!();

@@ -216,11 +216,17 @@ impl SystemdRig {
     /// Boots a rig and waits until `docker.service` answers; panics (after tearing down what
     /// was started) when it cannot.
     pub fn boot() -> Self {
-        Self::try_boot().unwrap_or_else(|e| panic!("the systemd rig did not boot: {e}"))
+        Self::boot_with(&[])
+    }
+
+    /// Like [`boot`](Self::boot), with more host binaries put inside: `(host file, path inside)`,
+    /// each copied into the rig's dir and bound read-only (like stowctl).
+    pub fn boot_with(binaries: &[(&Path, &str)]) -> Self {
+        Self::try_boot(binaries).unwrap_or_else(|e| panic!("the systemd rig did not boot: {e}"))
     }
 
     /// Boots a rig; on failure everything started is torn down and the reason returned.
-    pub fn try_boot() -> Result<Self, String> {
+    pub fn try_boot(binaries: &[(&Path, &str)]) -> Result<Self, String> {
         reap_stale_rigs();
         let permit = RigPermit::acquire();
         let roots = cgroup_roots().ok_or("no cgroup hierarchy for the rig")?;
@@ -246,11 +252,11 @@ impl SystemdRig {
             dir,
             _permit: permit,
         };
-        rig.start()?;
+        rig.start(binaries)?;
         Ok(rig)
     }
 
-    fn start(&mut self) -> Result<(), String> {
+    fn start(&mut self, binaries: &[(&Path, &str)]) -> Result<(), String> {
         let started = Instant::now();
         let d = self.dir.path().to_path_buf();
         for sub in ["rw", "root", "data/docker", "data/containerd", "data/home"] {
@@ -258,16 +264,26 @@ impl SystemdRig {
         }
         std::fs::write(d.join("owner.pid"), std::process::id().to_string())
             .map_err(|e| format!("owner.pid: {e}"))?;
-        // A copy of the freshly built stowctl, bound read-only: a rebuilt binary bound directly
-        // would keep its old inode inside, and a copy on the tmpfs upper would cost ~40 MiB RAM.
-        let stowctl = d.join("stowctl");
-        std::fs::copy(crate::stowctl_bin(), &stowctl).map_err(|e| format!("copy stowctl: {e}"))?;
+        // Copies of the freshly built stowctl (and any other binaries), bound read-only: a
+        // rebuilt binary bound directly would keep its old inode inside, and a copy on the tmpfs
+        // upper would cost its size in RAM (stowctl: ~40 MiB).
+        let stowctl = crate::stowctl_bin();
+        let mut binds = Vec::new();
+        for (i, (host, inside)) in std::iter::once((stowctl.as_path(), "/usr/local/bin/stowctl"))
+            .chain(binaries.iter().copied())
+            .enumerate()
+        {
+            let copy = d.join(format!("bin{i}"));
+            std::fs::copy(host, &copy)
+                .map_err(|e| format!("copy {} into the rig: {e}", host.display()))?;
+            binds.push(format!("--bind-ro={}:{inside}", copy.display()));
+        }
         for cg in &self.cgroups {
             std::fs::create_dir(cg).map_err(|e| format!("mkdir {}: {e}", cg.display()))?;
         }
 
         let p = |sub: &str| d.join(sub).display().to_string();
-        let nspawn_args = [
+        let mut nspawn_args = vec![
             "-D".to_string(),
             p("root"),
             format!("--machine={}", self.name),
@@ -287,11 +303,11 @@ impl SystemdRig {
             // Homes on a host directory of the rig give overlay2 with userxattr, as on users' disks.
             format!("--bind={}:/home", p("data/home")),
             format!("--bind={}:/dev/net/tun", p("rw/tun")),
-            format!("--bind-ro={}:/usr/local/bin/stowctl", stowctl.display()),
             // nspawn's seccomp filter breaks runc (session keyring, BPF device filter).
             "--system-call-filter=@keyring bpf".into(),
-            "-b".into(),
         ];
+        nspawn_args.extend(binds);
+        nspawn_args.push("-b".into());
         let procs: Vec<String> = self
             .cgroups
             .iter()
