@@ -272,6 +272,14 @@ fn a_start_failure_with_the_start_limit_spent_is_rolled_back_byte_for_byte() {
         rig.journal("docker.service", 40)
     );
     assert_eq!(outcome["outcome"], "rolled_back", "{outcome:#}");
+    // The limit was spent: the start of the new config needed a reset first.
+    assert!(
+        progress(&lines)
+            .iter()
+            .any(|(stage, _, _)| stage == "resetting_start_limit"),
+        "no resetting_start_limit stage: {:#?}",
+        progress(&lines)
+    );
     let log = outcome["daemon_log"]
         .as_array()
         .unwrap_or_else(|| panic!("daemon_log: {outcome:#}"));
@@ -279,9 +287,9 @@ fn a_start_failure_with_the_start_limit_spent_is_rolled_back_byte_for_byte() {
     assert!(
         log.iter().any(|l| {
             let l = l.as_str().unwrap_or_default();
-            l.contains("injected failure") || l.contains("docker.service")
+            l.contains("injected failure: this engine refuses the containerd store")
         }),
-        "daemon_log has no journal lines of docker.service: {outcome:#}"
+        "daemon_log lacks the failed start's journal line: {outcome:#}"
     );
     assert_eq!(
         String::from_utf8(rig.read_file(CONFIG).expect("daemon.json")).unwrap(),
