@@ -451,3 +451,4 @@ impl OutputExt for Output {
     }
 }
 pub mod e2e;
+pub mod rootless;
