@@ -4,6 +4,7 @@ mod checks;
 mod config_cli;
 mod discovery;
 mod images;
+mod rootless;
 mod sandbox;
 mod store_status;
 mod switch;
