@@ -95,6 +95,7 @@ export function stageName(stage) {
     stopping: "Stopping the engine",
     starting: "Starting the engine",
     restarting: "Restarting the engine",
+    resetting_start_limit: "Resetting systemd's start limit",
     waiting_for_api: "Waiting for the engine API",
     verifying_store: "Verifying the image store",
     rolling_back: "Rolling back",

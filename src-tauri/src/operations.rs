@@ -123,7 +123,10 @@ fn sentence(o: &OutcomeView, restart_only: bool) -> String {
 /// The stages a restart by `method` walks through.
 fn restart_stages(method: &RestartMethod) -> Vec<&'static str> {
     match method {
-        RestartMethod::Desktop | RestartMethod::Command { .. } => {
+        RestartMethod::Desktop
+        | RestartMethod::Command { .. }
+        | RestartMethod::Systemd { .. }
+        | RestartMethod::UserSystemd { .. } => {
             vec!["restarting", "waiting_for_api"]
         }
         _ => vec!["stopping", "starting", "waiting_for_api"],
@@ -229,6 +232,7 @@ pub fn human_stage(stage: &str) -> &'static str {
         "stopping" => "Stopping the engine",
         "starting" => "Starting the engine",
         "restarting" => "Restarting the engine",
+        "resetting_start_limit" => "Resetting systemd's start limit",
         "waiting_for_api" => "Waiting for the engine API",
         "verifying_store" => "Verifying the image store",
         "rolling_back" => "Rolling back",

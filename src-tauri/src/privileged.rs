@@ -318,6 +318,9 @@ mod tests {
             containerd_namespace: "moby".into(),
             restart_command: None,
             process: None,
+            unit: None,
+            launcher: None,
+            answers: None,
             source: source.into(),
         }
     }

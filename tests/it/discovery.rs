@@ -33,7 +33,7 @@ fn engines_lists_the_private_daemon_with_the_paths_of_its_command_line() {
 
     // --engine by that name selects the same daemon as -H.
     let name = ours["name"].as_str().unwrap();
-    let out = std::process::Command::new(stowage_tests::stowctl_bin())
+    let out = stowage_tests::stowctl_command()
         .args(["--engine", name, "status", "--json"])
         .env("STOWAGE_HOME", &d.stowage_home)
         .output()
@@ -46,7 +46,7 @@ fn engines_lists_the_private_daemon_with_the_paths_of_its_command_line() {
 fn unknown_engine_name_is_a_clear_error() {
     require_engine!();
     let d = PrivateDaemon::start();
-    let out = std::process::Command::new(stowage_tests::stowctl_bin())
+    let out = stowage_tests::stowctl_command()
         .args(["--engine", "no-such-engine", "status"])
         .env("STOWAGE_HOME", &d.stowage_home)
         .output()

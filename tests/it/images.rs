@@ -75,7 +75,7 @@ fn docker_refs(d: &PrivateDaemon) -> BTreeSet<String> {
 /// What `ctr -n moby images ls` shows for the containerd store (familiar names).
 fn ctr_refs(d: &PrivateDaemon) -> BTreeSet<String> {
     let sock = d.exec_root.join("containerd/containerd.sock");
-    let out = std::process::Command::new("ctr")
+    let out = stowage_tests::engine_command("ctr")
         .args([
             "-a",
             sock.to_str().unwrap(),

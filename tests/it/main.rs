@@ -3,6 +3,7 @@
 mod checks;
 mod config_cli;
 mod discovery;
+mod engine_versions;
 mod images;
 mod rootless;
 mod sandbox;

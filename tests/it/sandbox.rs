@@ -1,6 +1,6 @@
 //! `stowctl sandbox start|status|stop` runs a real private engine under STOWAGE_HOME.
 
-use stowage_tests::{require_engine, stowctl_bin, OutputExt};
+use stowage_tests::{require_engine, stowctl_command, OutputExt};
 
 #[test]
 fn sandbox_starts_reports_and_stops() {
@@ -10,7 +10,7 @@ fn sandbox_starts_reports_and_stops() {
         .tempdir_in("/tmp")
         .unwrap();
     let run = |args: &[&str]| {
-        std::process::Command::new(stowctl_bin())
+        stowctl_command()
             .args(args)
             .env("STOWAGE_HOME", home.path())
             .env_remove("DOCKER_HOST")

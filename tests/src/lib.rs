@@ -1,6 +1,11 @@
 //! Test harness: a private, real `dockerd` per test (own config, data-root, exec-root, pidfile and
 //! socket under a temp dir; no iptables or bridge), helpers to run `stowctl` and `docker` against
 //! it, and fixtures. The daemon is always stopped by its PID, also when a test panics.
+//!
+//! `STOWAGE_TEST_ENGINE_PREFIX=<dir>` runs everything against another engine unpacked under `<dir>`
+//! (scripts/install-sid-engine.sh: Debian sid's 28.5): the private dockerd, the `docker` and `ctr`
+//! CLIs, the buildx plugin and the `stowctl` runs all take that prefix's binaries first; runc (not
+//! in the prefix) stays the system one.
 
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
@@ -32,17 +37,89 @@ pub fn engine_unavailable() -> Option<String> {
     if !nix::unistd::geteuid().is_root() {
         return Some("real-engine tests need root to run a private dockerd".into());
     }
-    if which("dockerd").is_none() {
+    if let Some(prefix) = engine_prefix() {
+        // Never fall back to the system engine when another one was asked for.
+        for bin in ["usr/sbin/dockerd", "usr/bin/docker", "usr/bin/containerd"] {
+            if !prefix.join(bin).is_file() {
+                return Some(format!(
+                    "{ENGINE_PREFIX_ENV}={} has no {bin} (run scripts/install-sid-engine.sh)",
+                    prefix.display()
+                ));
+            }
+        }
+    }
+    if engine_bin("dockerd").is_none() {
         return Some("dockerd is not installed (run scripts/install-deps.sh)".into());
     }
     None
 }
 
-fn which(name: &str) -> Option<PathBuf> {
-    let path = std::env::var_os("PATH")?;
-    std::env::split_paths(&path)
-        .map(|d| d.join(name))
-        .find(|p| p.is_file())
+/// Names a directory holding another engine's unpacked packages (`usr/sbin/dockerd`,
+/// `usr/bin/docker`, `usr/bin/containerd`, `usr/libexec/docker/cli-plugins/docker-buildx`).
+pub const ENGINE_PREFIX_ENV: &str = "STOWAGE_TEST_ENGINE_PREFIX";
+
+/// The engine prefix the tests run against, when [`ENGINE_PREFIX_ENV`] names one.
+pub fn engine_prefix() -> Option<PathBuf> {
+    std::env::var_os(ENGINE_PREFIX_ENV)
+        .filter(|p| !p.is_empty())
+        .map(PathBuf::from)
+}
+
+/// The Docker Engine major version the tests expect to run against: 28 (Debian sid's 28.5) with an
+/// engine prefix, else 26 (Debian trixie's 26.1, installed by scripts/install-deps.sh).
+pub fn expected_engine_major() -> u64 {
+    if engine_prefix().is_some() {
+        28
+    } else {
+        26
+    }
+}
+
+/// `PATH` for every process the tests start: the engine prefix's `usr/sbin` and `usr/bin` first
+/// (when set), then the test's own `PATH`.
+pub fn engine_path() -> std::ffi::OsString {
+    let prefix_dirs = engine_prefix()
+        .map(|p| vec![p.join("usr/sbin"), p.join("usr/bin")])
+        .unwrap_or_default();
+    std::env::join_paths(prefix_dirs.into_iter().chain(std::env::split_paths(
+        &std::env::var_os("PATH").unwrap_or_default(),
+    )))
+    .expect("PATH")
+}
+
+/// The buildx plugin of the engine prefix, when one is set.
+pub fn engine_buildx() -> Option<PathBuf> {
+    engine_prefix().map(|p| p.join("usr/libexec/docker/cli-plugins/docker-buildx"))
+}
+
+/// The program `name` as the tests run it: first on [`engine_path`].
+pub fn engine_bin(name: &str) -> Option<PathBuf> {
+    which_in(&engine_path(), name)
+}
+
+fn which_in(path: &std::ffi::OsStr, name: &str) -> Option<PathBuf> {
+    use std::os::unix::fs::PermissionsExt;
+    std::env::split_paths(path).map(|d| d.join(name)).find(|p| {
+        std::fs::metadata(p).is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
+    })
+}
+
+/// A command running `name` from [`engine_path`] (prefix first), with that `PATH`.
+pub fn engine_command(name: &str) -> Command {
+    let mut c = Command::new(engine_bin(name).unwrap_or_else(|| PathBuf::from(name)));
+    c.env("PATH", engine_path());
+    c
+}
+
+/// A `stowctl` command with the engine prefix's binaries first on its `PATH` (dockerd for
+/// validation and sandboxes, ...) and its buildx plugin as `STOWAGE_BUILDX`.
+pub fn stowctl_command() -> Command {
+    let mut c = Command::new(stowctl_bin());
+    c.env("PATH", engine_path());
+    if let Some(buildx) = engine_buildx() {
+        c.env(stowage_core::tools::buildx::BUILDX_ENV, buildx);
+    }
+    c
 }
 
 /// A private dockerd for one test.
@@ -96,12 +173,22 @@ impl PrivateDaemon {
             stowage_home: root.join("home"),
             dir,
             child: None,
-            path_env: std::env::join_paths(extra_path.iter().map(|p| p.to_path_buf()).chain(
-                std::env::split_paths(&std::env::var_os("PATH").unwrap_or_default()),
-            ))
+            path_env: std::env::join_paths(
+                extra_path
+                    .iter()
+                    .map(|p| p.to_path_buf())
+                    .chain(std::env::split_paths(&engine_path())),
+            )
             .expect("PATH"),
         };
         std::fs::write(&d.config_file, config).expect("write daemon.json");
+        if let Some(buildx) = engine_buildx() {
+            // The docker CLI finds plugins in $DOCKER_CONFIG/cli-plugins before the system dirs.
+            let plugins = d.docker_config().join("cli-plugins");
+            std::fs::create_dir_all(&plugins).expect("cli-plugins dir");
+            std::os::unix::fs::symlink(buildx, plugins.join("docker-buildx"))
+                .expect("link the buildx plugin");
+        }
         let mut d = d;
         d.spawn_and_wait().unwrap_or_else(|e| panic!("{e}"));
         d
@@ -110,6 +197,11 @@ impl PrivateDaemon {
     /// The temp dir all files are under.
     pub fn dir(&self) -> &Path {
         self.dir.path()
+    }
+
+    /// `DOCKER_CONFIG` of the `docker` CLI runs of this test.
+    pub fn docker_config(&self) -> PathBuf {
+        self.dir().join("docker-config")
     }
 
     /// `unix:///.../d.sock`.
@@ -150,7 +242,8 @@ impl PrivateDaemon {
             .append(true)
             .open(&self.log_file)
             .expect("log file");
-        let child = Command::new(which("dockerd").expect("dockerd"))
+        let dockerd = which_in(&self.path_env, "dockerd").ok_or("dockerd is not on PATH")?;
+        let child = Command::new(dockerd)
             .args(self.argv())
             .env("PATH", &self.path_env)
             .stdin(Stdio::null())
@@ -233,13 +326,13 @@ impl PrivateDaemon {
         lines[lines.len().saturating_sub(n)..].join("\n")
     }
 
-    /// Runs the docker CLI against this daemon.
+    /// Runs the docker CLI (the engine prefix's first) against this daemon.
     pub fn docker(&self, args: &[&str]) -> Output {
-        Command::new("docker")
+        engine_command("docker")
             .arg("-H")
             .arg(self.host())
             .args(args)
-            .env("DOCKER_CONFIG", self.dir().join("docker-config"))
+            .env("DOCKER_CONFIG", self.docker_config())
             .output()
             .expect("run docker")
     }
@@ -276,7 +369,7 @@ impl PrivateDaemon {
 
     /// A `stowctl` command aimed at this daemon (`-H`), with its own `STOWAGE_HOME`.
     pub fn stowctl(&self) -> Command {
-        let mut c = Command::new(stowctl_bin());
+        let mut c = stowctl_command();
         c.arg("-H")
             .arg(self.host())
             .env("STOWAGE_HOME", &self.stowage_home)

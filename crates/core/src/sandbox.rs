@@ -107,6 +107,9 @@ impl Sandbox {
             containerd_namespace: "moby".into(),
             restart_command: None,
             process: None,
+            unit: None,
+            launcher: None,
+            answers: None,
             source: "sandbox".into(),
         })
     }

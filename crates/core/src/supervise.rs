@@ -27,6 +27,27 @@ pub struct SpawnSpec {
     pub log_file: PathBuf,
 }
 
+impl SpawnSpec {
+    /// Starts `info`'s program again: the same binary, argv, environment and working directory.
+    pub fn same_as(info: &crate::engine::ProcessInfo, log_file: &Path) -> Result<Self> {
+        let program = info
+            .exe
+            .clone()
+            .filter(|p| p.exists())
+            .or_else(|| info.argv.first().map(PathBuf::from))
+            .ok_or_else(|| {
+                Error::InvalidRequest(format!("the command line of pid {} is empty", info.pid))
+            })?;
+        Ok(SpawnSpec {
+            program,
+            args: info.argv.iter().skip(1).cloned().collect(),
+            env: (!info.env.is_empty()).then(|| info.env.clone()),
+            cwd: info.cwd.clone().filter(|c| c.exists()),
+            log_file: log_file.to_path_buf(),
+        })
+    }
+}
+
 /// Starts the process in its own session (it outlives Stowage and ignores the terminal's Ctrl-C)
 /// and returns its PID. The exit status is collected in the background so no zombie is left.
 #[tracing::instrument(level = "info", skip_all, fields(program = %spec.program.display()))]
@@ -145,7 +166,8 @@ pub async fn stop_pid(pid: u32, timeout: Duration) -> Result<Stopped> {
     }
 }
 
-async fn wait_gone(pid: u32, timeout: Duration) -> bool {
+/// Waits up to `timeout` for the process to exit; whether it did.
+pub async fn wait_gone(pid: u32, timeout: Duration) -> bool {
     let start = Instant::now();
     while start.elapsed() < timeout {
         if !is_alive(pid) {

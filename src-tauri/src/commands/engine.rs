@@ -105,8 +105,8 @@ pub async fn recent_log(
         let lines = m.last_log_lines(n).await;
         if !lines.is_empty() {
             let source = match m {
-                RestartMethod::Systemd { unit } => format!("journalctl -u {unit}"),
-                RestartMethod::UserSystemd { unit } => format!("journalctl --user -u {unit}"),
+                RestartMethod::Systemd { unit, .. } => format!("journalctl -u {unit}"),
+                RestartMethod::UserSystemd { unit, .. } => format!("journalctl --user -u {unit}"),
                 RestartMethod::Process { log_file } => log_file.display().to_string(),
                 _ => "daemon log".into(),
             };

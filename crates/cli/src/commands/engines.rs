@@ -4,14 +4,22 @@ use std::process::ExitCode;
 
 use anyhow::Result;
 
+use stowage_core::engine::discovery;
+
 use crate::context::Context;
 use crate::output::{or_dash, print_json, print_table};
 
 pub async fn run(ctx: &Context, json: bool) -> Result<ExitCode> {
     let engines = ctx.engines().await?;
     let default = ctx.settings.default_engine()?;
+    let chosen = discovery::select_with_reason(&engines, &ctx.selector, &ctx.settings).ok();
     if json {
-        print_json(&serde_json::json!({ "default": default, "engines": engines }))?;
+        print_json(&serde_json::json!({
+            "default": default,
+            "chosen": chosen.as_ref().map(|(e, _)| &e.name),
+            "chosen_because": chosen.as_ref().map(|(_, why)| why.describe()),
+            "engines": engines,
+        }))?;
         return Ok(ExitCode::SUCCESS);
     }
     if engines.is_empty() {
@@ -21,7 +29,7 @@ pub async fn run(ctx: &Context, json: bool) -> Result<ExitCode> {
     let rows: Vec<Vec<String>> = engines
         .iter()
         .map(|e| {
-            let mark = if default.as_deref() == Some(e.name.as_str()) {
+            let mark = if chosen.as_ref().is_some_and(|(c, _)| c.name == e.name) {
                 "*"
             } else {
                 ""
@@ -30,15 +38,42 @@ pub async fn run(ctx: &Context, json: bool) -> Result<ExitCode> {
                 format!("{}{mark}", e.name),
                 e.kind.as_str().to_string(),
                 or_dash(e.process.as_ref().map(|p| p.pid)),
+                match e.answers {
+                    Some(true) => "yes".into(),
+                    Some(false) => "no".into(),
+                    None => "-".into(),
+                },
                 e.host.clone(),
+                e.unit
+                    .as_ref()
+                    .map(|u| {
+                        let scope = if u.user { " (user)" } else { "" };
+                        match &u.socket {
+                            Some(s) => format!("{}{scope} via {s}", u.name),
+                            None => format!("{}{scope}", u.name),
+                        }
+                    })
+                    .unwrap_or_else(|| "-".into()),
                 e.config_file.display().to_string(),
                 e.source.clone(),
             ]
         })
         .collect();
     print_table(
-        &["NAME", "KIND", "PID", "HOST", "CONFIG FILE", "FOUND BY"],
+        &[
+            "NAME",
+            "KIND",
+            "PID",
+            "ANSWERS",
+            "HOST",
+            "UNIT",
+            "CONFIG FILE",
+            "FOUND BY",
+        ],
         &rows,
     );
+    if let Some((e, why)) = &chosen {
+        println!("\n* {}: {}", e.name, why.describe());
+    }
     Ok(ExitCode::SUCCESS)
 }

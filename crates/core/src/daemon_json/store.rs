@@ -156,6 +156,15 @@ pub fn write_with_hook(
     file.ensure_unchanged()?;
     let dir = parent_dir(path);
     let old_meta = fs::metadata(path).ok();
+    if !file.exists() && !dir.exists() {
+        // A first daemon.json (rootless: `~/.config/docker/`): its folder is created too.
+        use std::os::unix::fs::DirBuilderExt;
+        fs::DirBuilder::new()
+            .recursive(true)
+            .mode(0o755)
+            .create(&dir)
+            .map_err(|e| Error::io(&dir, "create directory", e))?;
+    }
 
     let step = |hook: &mut dyn FnMut(WriteStep) -> io::Result<()>, s: WriteStep, action| {
         hook(s).map_err(|e| Error::io(path, action, e))

@@ -103,6 +103,50 @@ pub async fn ping(host: &str, timeout: Duration) -> bool {
     )
 }
 
+/// Whether `/_ping` answers within `timeout`, without an async runtime (discovery runs on a
+/// blocking thread). Unix sockets and `tcp://` addresses; anything else does not answer.
+pub fn ping_blocking(host: &str, timeout: Duration) -> bool {
+    use std::io::{Read, Write};
+    fn ask(mut s: impl Read + Write) -> Option<bool> {
+        s.write_all(b"GET /_ping HTTP/1.1\r\nHost: docker\r\nConnection: close\r\n\r\n")
+            .ok()?;
+        let mut buf = [0u8; 64];
+        let mut n = 0;
+        while n < 12 {
+            let got = s.read(&mut buf[n..]).ok()?;
+            if got == 0 {
+                break;
+            }
+            n += got;
+        }
+        let head = String::from_utf8_lossy(&buf[..n]);
+        Some(head.starts_with("HTTP/1.") && head.get(9..12) == Some("200"))
+    }
+    if let Some(path) = host.strip_prefix("unix://") {
+        let Ok(s) = std::os::unix::net::UnixStream::connect(path) else {
+            return false;
+        };
+        let _ = s.set_read_timeout(Some(timeout));
+        let _ = s.set_write_timeout(Some(timeout));
+        return ask(s).unwrap_or(false);
+    }
+    let addr = host
+        .strip_prefix("tcp://")
+        .or_else(|| host.strip_prefix("http://"));
+    let Some(addr) = addr.and_then(|a| {
+        use std::net::ToSocketAddrs;
+        a.to_socket_addrs().ok()?.next()
+    }) else {
+        return false;
+    };
+    let Ok(s) = std::net::TcpStream::connect_timeout(&addr, timeout) else {
+        return false;
+    };
+    let _ = s.set_read_timeout(Some(timeout));
+    let _ = s.set_write_timeout(Some(timeout));
+    ask(s).unwrap_or(false)
+}
+
 /// Wraps a bollard error with the engine address.
 pub fn engine_error(host: &str, e: bollard::errors::Error) -> Error {
     Error::Engine {

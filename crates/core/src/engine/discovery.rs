@@ -6,13 +6,15 @@ use std::collections::BTreeMap;
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 
+use serde::Serialize;
+
 use crate::daemon_json::{DaemonJson, KeyPath};
 use crate::error::{Error, Result};
 use crate::paths::StowagePaths;
 use crate::settings::{DeclaredEngine, Settings};
 
 use super::argv::DaemonArgs;
-use super::model::{Engine, EngineKind, ProcessInfo};
+use super::model::{Engine, EngineKind, ProcessInfo, SystemdUnit};
 
 /// Name of the engine Stowage runs itself under its data directory.
 pub const SANDBOX_NAME: &str = "sandbox";
@@ -72,14 +74,27 @@ fn defaults(rootless: bool, env: &BTreeMap<String, String>) -> Defaults {
     }
 }
 
-/// Everything found on this machine, without duplicates (one engine per API address).
+/// Everything found on this machine, without duplicates (one engine per API address), each with
+/// whether its API answers now.
 #[tracing::instrument(level = "info", skip_all)]
 pub fn discover(paths: &StowagePaths, settings: &Settings) -> Result<Vec<Engine>> {
     let mut found: Vec<Engine> = Vec::new();
-    let push = |e: Engine, found: &mut Vec<Engine>| {
-        if !found.iter().any(|x| x.host == e.host || x.name == e.name) {
-            found.push(e);
+    let push = |mut e: Engine, found: &mut Vec<Engine>| {
+        if found.iter().any(|x| x.host == e.host) {
+            return;
         }
+        if found.iter().any(|x| x.name == e.name) {
+            // Two engines of one kind (two system units, say): the second is named after its unit.
+            match e
+                .unit
+                .as_ref()
+                .map(|u| u.name.trim_end_matches(".service").to_string())
+            {
+                Some(stem) if !found.iter().any(|x| x.name == stem) => e.name = stem,
+                _ => return,
+            }
+        }
+        found.push(e);
     };
 
     for d in settings.declared_engines()? {
@@ -90,12 +105,8 @@ pub fn discover(paths: &StowagePaths, settings: &Settings) -> Result<Vec<Engine>
         push(from_process(p, &sandbox_dir), &mut found);
     }
     // A system engine that is configured but not running is still worth managing.
-    let system = defaults(false, &BTreeMap::new());
-    if system.config_file.exists() || Path::new("/var/run/docker.sock").exists() {
-        push(
-            plain_engine("system", EngineKind::System, &system, "known path"),
-            &mut found,
-        );
+    if let Some(e) = stopped_system_engine() {
+        push(e, &mut found);
     }
     let uid = nix::unistd::getuid().as_raw();
     if uid != 0 {
@@ -127,42 +138,144 @@ pub fn discover(paths: &StowagePaths, settings: &Settings) -> Result<Vec<Engine>
             push(e, &mut found);
         }
     }
+    probe_all(&mut found);
     Ok(found)
 }
 
-/// Picks the engine a command acts on: `--engine NAME`; else `-H`/`DOCKER_HOST` (the dockerd
-/// listening there supplies its paths); else the default from the settings; else the only
-/// running engine, preferring the system one.
+/// Asks every engine's `/_ping` at once (a short time limit each) and records the answers.
+fn probe_all(engines: &mut [Engine]) {
+    let answers: Vec<bool> = std::thread::scope(|s| {
+        let handles: Vec<_> = engines
+            .iter()
+            .map(|e| s.spawn(|| super::client::ping_blocking(&e.host, PROBE_TIMEOUT)))
+            .collect();
+        handles
+            .into_iter()
+            .map(|h| h.join().unwrap_or(false))
+            .collect()
+    });
+    for (e, a) in engines.iter_mut().zip(answers) {
+        e.answers = Some(a);
+    }
+}
+
+/// How long discovery waits for one engine's `/_ping`.
+const PROBE_TIMEOUT: std::time::Duration = std::time::Duration::from_millis(1500);
+
+/// The system engine when no dockerd process runs: the packaged `docker.service` (and the socket
+/// that activates it) when systemd knows it, else the standard paths.
+fn stopped_system_engine() -> Option<Engine> {
+    let d = defaults(false, &BTreeMap::new());
+    let unit = super::systemd::system_manager_running()
+        .then(|| super::systemd::describe_unit("docker.service", false))
+        .flatten();
+    if unit.is_none() && !d.config_file.exists() && !Path::new("/var/run/docker.sock").exists() {
+        return None;
+    }
+    let mut e = plain_engine("system", EngineKind::System, &d, "known path");
+    if let Some(u) = unit {
+        if u.socket.is_some() {
+            e.host = super::systemd::fd_host(&u);
+        }
+        e.source = "systemd unit".into();
+        e.unit = Some(u);
+    }
+    Some(e)
+}
+
+/// Why an engine was chosen for a command.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Choice {
+    /// `--engine NAME`.
+    EngineFlag,
+    /// `-H/--host`.
+    HostFlag,
+    /// `DOCKER_HOST`.
+    DockerHost,
+    /// `DOCKER_CONTEXT` or the docker CLI's current context.
+    DockerContext,
+    /// `default_engine` in Stowage's settings.
+    Settings,
+    /// The current user's own rootless engine.
+    OwnRootless,
+    /// The system engine.
+    System,
+    /// Another engine found running (the preferred one did not answer or does not exist).
+    Running,
+    /// Stowage's sandbox engine.
+    Sandbox,
+    /// Nothing answers: the first engine found.
+    FirstFound,
+}
+
+impl Choice {
+    /// A sentence for people.
+    pub fn describe(self) -> &'static str {
+        match self {
+            Choice::EngineFlag => "named with --engine",
+            Choice::HostFlag => "named with -H/--host",
+            Choice::DockerHost => "named by DOCKER_HOST",
+            Choice::DockerContext => "the docker CLI's current context",
+            Choice::Settings => "default_engine in Stowage's settings",
+            Choice::OwnRootless => "your own rootless engine (you are not root)",
+            Choice::System => "the system engine (you are root)",
+            Choice::Running => "the engine that answers (the preferred one does not)",
+            Choice::Sandbox => "Stowage's sandbox engine (no other engine answers)",
+            Choice::FirstFound => "no engine answers: the first one found",
+        }
+    }
+}
+
+/// Picks the engine a command acts on; see [`select_with_reason`].
 pub fn select(engines: &[Engine], sel: &Selector, settings: &Settings) -> Result<Engine> {
-    let mut chosen = if let Some(name) = &sel.engine {
+    select_with_reason(engines, sel, settings).map(|(e, _)| e)
+}
+
+/// Picks the engine a command acts on, in this order: `--engine NAME`; `-H`; `DOCKER_HOST`;
+/// `DOCKER_CONTEXT` or the docker CLI's current context; `default_engine` in the settings; then
+/// the engine this user can reach: their own rootless engine when not root, the system engine
+/// when root; then another engine that answers; then the sandbox. Named engines are taken even
+/// when they do not answer; the found ones never win over one that answers.
+pub fn select_with_reason(
+    engines: &[Engine],
+    sel: &Selector,
+    settings: &Settings,
+) -> Result<(Engine, Choice)> {
+    let by_host = |host: &str, source: &str| -> Engine {
+        let host = normalize_host(host);
         engines
             .iter()
-            .find(|e| &e.name == name)
+            .find(|e| e.host == host)
             .cloned()
-            .ok_or_else(|| not_found(&format!("no engine named `{name}`"), engines))?
-    } else if let Some(host) = sel
-        .host
-        .clone()
-        .or_else(|| std::env::var("DOCKER_HOST").ok().filter(|h| !h.is_empty()))
-    {
-        let host = normalize_host(&host);
-        match engines.iter().find(|e| e.host == host) {
-            Some(e) => e.clone(),
-            None => {
+            .unwrap_or_else(|| {
                 let uid = nix::unistd::getuid().as_raw();
                 let mut e = plain_engine(
                     &format!("host-{}", short_host(&host)),
-                    EngineKind::Custom,
+                    EngineKind::System,
                     &defaults(uid != 0, &BTreeMap::new()),
-                    "DOCKER_HOST",
+                    source,
                 );
                 e.host = host;
-                e.kind = EngineKind::System;
                 e
-            }
-        }
+            })
+    };
+    let env_host = std::env::var("DOCKER_HOST").ok().filter(|h| !h.is_empty());
+    let (mut chosen, why) = if let Some(name) = &sel.engine {
+        let e = engines
+            .iter()
+            .find(|e| &e.name == name)
+            .cloned()
+            .ok_or_else(|| not_found(&format!("no engine named `{name}`"), engines))?;
+        (e, Choice::EngineFlag)
+    } else if let Some(host) = &sel.host {
+        (by_host(host, "-H"), Choice::HostFlag)
+    } else if let Some(host) = env_host {
+        (by_host(&host, "DOCKER_HOST"), Choice::DockerHost)
+    } else if let Some((_, host)) = current_context_host() {
+        (by_host(&host, "docker context"), Choice::DockerContext)
     } else if let Some(name) = settings.default_engine()? {
-        engines
+        let e = engines
             .iter()
             .find(|e| e.name == name)
             .cloned()
@@ -171,25 +284,68 @@ pub fn select(engines: &[Engine], sel: &Selector, settings: &Settings) -> Result
                     &format!("the default engine `{name}` (settings) was not found"),
                     engines,
                 )
-            })?
+            })?;
+        (e, Choice::Settings)
     } else {
-        let running: Vec<&Engine> = engines.iter().filter(|e| e.process.is_some()).collect();
-        let pick = running
-            .iter()
-            .find(|e| e.kind == EngineKind::System)
-            .or_else(|| running.first())
-            .copied()
-            .or_else(|| engines.first());
-        pick.cloned().ok_or_else(|| {
+        let found = pick_found(engines, nix::unistd::getuid().is_root()).ok_or_else(|| {
             Error::EngineNotFound(
                 "no Docker Engine found: start one, run `stowctl sandbox start`, or pass -H unix:///path/docker.sock".into(),
             )
-        })?
+        })?;
+        (found.0.clone(), found.1)
     };
     if let Some(cfg) = &sel.config_file {
         chosen.config_file = cfg.clone();
     }
-    Ok(chosen)
+    Ok((chosen, why))
+}
+
+/// The engine a user who named none means: own rootless (non-root) or system (root), else any
+/// other that answers, else the sandbox; an engine that answers always beats one that does not.
+fn pick_found(engines: &[Engine], root: bool) -> Option<(&Engine, Choice)> {
+    let preferred = |e: &&Engine| {
+        if root {
+            e.kind == EngineKind::System
+        } else {
+            e.kind == EngineKind::Rootless
+                && e.process
+                    .as_ref()
+                    .is_none_or(|p| p.uid == nix::unistd::getuid().as_raw())
+        }
+    };
+    let preferred_choice = if root {
+        Choice::System
+    } else {
+        Choice::OwnRootless
+    };
+    let sandbox = |e: &&Engine| e.name == SANDBOX_NAME;
+    let answers = |e: &&Engine| e.answers != Some(false);
+    engines
+        .iter()
+        .filter(answers)
+        .find(preferred)
+        .map(|e| (e, preferred_choice))
+        .or_else(|| {
+            engines
+                .iter()
+                .filter(answers)
+                .find(|e| !sandbox(e))
+                .map(|e| (e, Choice::Running))
+        })
+        .or_else(|| {
+            engines
+                .iter()
+                .filter(answers)
+                .find(sandbox)
+                .map(|e| (e, Choice::Sandbox))
+        })
+        .or_else(|| {
+            engines
+                .iter()
+                .find(preferred)
+                .map(|e| (e, preferred_choice))
+        })
+        .or_else(|| engines.first().map(|e| (e, Choice::FirstFound)))
 }
 
 fn not_found(what: &str, engines: &[Engine]) -> Error {
@@ -235,6 +391,9 @@ fn plain_engine(name: &str, kind: EngineKind, d: &Defaults, source: &str) -> Eng
         containerd_namespace: "moby".into(),
         restart_command: None,
         process: None,
+        unit: None,
+        launcher: None,
+        answers: None,
         source: source.to_string(),
     };
     apply_config_file(&mut e, &DaemonArgs::default());
@@ -262,6 +421,9 @@ fn from_declared(d: &DeclaredEngine) -> Engine {
         containerd_namespace: "moby".into(),
         restart_command: d.restart_command.clone(),
         process: None,
+        unit: None,
+        launcher: None,
+        answers: None,
         source: "settings".into(),
     };
     if let Some(p) = scan_processes().into_iter().find(|p| {
@@ -277,10 +439,13 @@ fn from_declared(d: &DeclaredEngine) -> Engine {
     e
 }
 
-/// Builds the engine of a running dockerd from its argv, its daemon.json and the defaults.
+/// Builds the engine of a running dockerd from its argv, its daemon.json, the service manager
+/// that runs it (the unit its cgroup names, the socket unit behind `-H fd://`), the rootlesskit
+/// tree around a rootless one, and the defaults.
 pub fn from_process(p: ProcessInfo, sandbox_dir: &Path) -> Engine {
     let args = DaemonArgs::parse(&p.argv);
-    let rootless = p.uid != 0 || p.env.contains_key("ROOTLESSKIT_STATE_DIR");
+    let launcher = rootlesskit_launcher(p.pid);
+    let rootless = p.uid != 0 || p.env.contains_key("ROOTLESSKIT_STATE_DIR") || launcher.is_some();
     let d = defaults(rootless, &p.env);
     let cwd = p.cwd.clone().unwrap_or_else(|| PathBuf::from("/"));
     let abs = |x: &Path| {
@@ -296,30 +461,35 @@ pub fn from_process(p: ProcessInfo, sandbox_dir: &Path) -> Engine {
         .map(abs)
         .unwrap_or(d.config_file.clone());
     let is_sandbox = config_file.starts_with(sandbox_dir);
+    let unit = if is_sandbox {
+        None
+    } else {
+        service_unit(p.pid, p.uid)
+    };
     let kind = if is_sandbox {
         EngineKind::Process
+    } else if rootless && (unit.is_some() || launcher.is_some()) {
+        EngineKind::Rootless
+    } else if !rootless && (unit.is_some() || sysv_service(p.pid)) {
+        EngineKind::System
     } else {
-        service_kind(p.pid, p.uid).unwrap_or(EngineKind::Process)
+        EngineKind::Process
     };
     let name = if is_sandbox {
         SANDBOX_NAME.to_string()
     } else {
         match kind {
             EngineKind::System => "system".into(),
-            EngineKind::Rootless => "rootless".into(),
+            EngineKind::Rootless if p.uid == nix::unistd::getuid().as_raw() => "rootless".into(),
+            EngineKind::Rootless => format!("rootless-{}", user_name(p.uid)),
             _ => String::new(), // named after its socket below: a PID changes with every restart
         }
     };
+    let host = choose_host(&args.hosts, unit.as_ref()).unwrap_or(d.host);
     let mut e = Engine {
         name,
         kind,
-        host: args
-            .hosts
-            .iter()
-            .find(|h| h.starts_with("unix://"))
-            .or(args.hosts.first())
-            .cloned()
-            .unwrap_or(d.host),
+        host,
         config_file,
         data_root: args.data_root.as_deref().map(abs).unwrap_or(d.data_root),
         exec_root: args.exec_root.as_deref().map(abs).unwrap_or(d.exec_root),
@@ -327,6 +497,13 @@ pub fn from_process(p: ProcessInfo, sandbox_dir: &Path) -> Engine {
         containerd_namespace: "moby".into(),
         restart_command: None,
         process: Some(p),
+        unit,
+        launcher: if kind == EngineKind::Rootless {
+            launcher
+        } else {
+            None
+        },
+        answers: None,
         source: "running process".into(),
     };
     apply_config_file(&mut e, &args);
@@ -334,6 +511,119 @@ pub fn from_process(p: ProcessInfo, sandbox_dir: &Path) -> Engine {
         e.name = process_engine_name(&e.host);
     }
     e
+}
+
+/// The API address to use among dockerd's `-H` values: `fd://` is the socket unit's listen
+/// address; a unix socket this user can open beats one they cannot, which beats TCP.
+fn choose_host(hosts: &[String], unit: Option<&SystemdUnit>) -> Option<String> {
+    let expanded: Vec<String> = hosts
+        .iter()
+        .map(|h| {
+            if h.starts_with("fd://") {
+                match unit {
+                    Some(u) => super::systemd::fd_host(u),
+                    None => format!("unix://{}", super::systemd::DEFAULT_FD_SOCKET),
+                }
+            } else {
+                normalize_host(h)
+            }
+        })
+        .collect();
+    let reachable = |h: &&String| {
+        h.strip_prefix("unix://").is_some_and(|p| {
+            nix::unistd::access(
+                p,
+                nix::unistd::AccessFlags::R_OK | nix::unistd::AccessFlags::W_OK,
+            )
+            .is_ok()
+        })
+    };
+    expanded
+        .iter()
+        .find(reachable)
+        .or_else(|| expanded.iter().find(|h| h.starts_with("unix://")))
+        .or(expanded.first())
+        .cloned()
+}
+
+/// The systemd unit that runs `pid`, when a service manager this process can ask runs it.
+fn service_unit(pid: u32, uid: u32) -> Option<SystemdUnit> {
+    let cgroup = std::fs::read_to_string(format!("/proc/{pid}/cgroup")).ok()?;
+    let (name, user) = super::systemd::unit_from_cgroup(&cgroup)?;
+    let askable = if user {
+        uid == nix::unistd::geteuid().as_raw() && super::systemd::user_manager_reachable()
+    } else {
+        super::systemd::system_manager_running()
+    };
+    if !askable {
+        // Only the cgroup's word: a unit of another user, or systemd not running here (the
+        // cgroup may belong to a container's systemd).
+        return (user && super::systemd::system_manager_running()).then_some(SystemdUnit {
+            name,
+            socket: None,
+            user,
+        });
+    }
+    super::systemd::describe_unit(&name, user)
+}
+
+/// Whether `pid` is the SysV `docker` service (no systemd).
+fn sysv_service(pid: u32) -> bool {
+    let pidfile = std::fs::read_to_string("/var/run/docker.pid").unwrap_or_default();
+    pidfile.trim() == pid.to_string() && Path::new("/etc/init.d/docker").exists()
+}
+
+/// The top `rootlesskit` process above a rootless dockerd (dockerd-rootless.sh execs
+/// rootlesskit, whose child runs dockerd inside its namespaces): what a restart runs again.
+fn rootlesskit_launcher(pid: u32) -> Option<ProcessInfo> {
+    let mut top = None;
+    let mut cur = parent_pid(pid)?;
+    for _ in 0..8 {
+        if cur <= 1 {
+            break;
+        }
+        if proc_comm(cur).as_deref() == Some("rootlesskit") {
+            top = Some(cur);
+        }
+        cur = match parent_pid(cur) {
+            Some(p) => p,
+            None => break,
+        };
+    }
+    read_processes(&[sysinfo::Pid::from_u32(top?)])
+        .into_iter()
+        .next()
+}
+
+fn proc_comm(pid: u32) -> Option<String> {
+    std::fs::read_to_string(format!("/proc/{pid}/comm"))
+        .ok()
+        .map(|c| c.trim_end().to_string())
+}
+
+fn parent_pid(pid: u32) -> Option<u32> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    // `pid (comm) state ppid ...`: comm may hold spaces and parentheses.
+    let rest = &stat[stat.rfind(')')? + 1..];
+    rest.split_whitespace().nth(1)?.parse().ok()
+}
+
+fn user_name(uid: u32) -> String {
+    nix::unistd::User::from_uid(nix::unistd::Uid::from_raw(uid))
+        .ok()
+        .flatten()
+        .map(|u| u.name)
+        .unwrap_or_else(|| uid.to_string())
+}
+
+/// The running engine whose API is at `host`, as discovery describes it (after a restart its
+/// dockerd, and a rootless engine's rootlesskit, have new PIDs).
+pub fn running_at(host: &str) -> Option<Engine> {
+    let nowhere = Path::new("/nonexistent/stowage-sandbox");
+    scan_processes()
+        .into_iter()
+        .map(|p| from_process(p, nowhere))
+        .find(|e| e.host == host)
 }
 
 /// A stable name for a dockerd without a service manager: derived from its API address, so it
@@ -406,48 +696,42 @@ fn apply_config_file(e: &mut Engine, args: &DaemonArgs) {
     });
 }
 
-/// `system`/`rootless` when the process runs as systemd's docker.service (or the SysV service).
-fn service_kind(pid: u32, uid: u32) -> Option<EngineKind> {
-    let cgroup = std::fs::read_to_string(format!("/proc/{pid}/cgroup")).unwrap_or_default();
-    if cgroup.lines().any(|l| l.ends_with("/docker.service")) {
-        return Some(if uid == 0 && !cgroup.contains("/user@") {
-            EngineKind::System
-        } else {
-            EngineKind::Rootless
-        });
-    }
-    let pidfile = std::fs::read_to_string("/var/run/docker.pid").unwrap_or_default();
-    if uid == 0 && pidfile.trim() == pid.to_string() && Path::new("/etc/init.d/docker").exists() {
-        return Some(EngineKind::System);
-    }
-    None
-}
-
 /// Running `dockerd` processes.
 #[tracing::instrument(level = "debug")]
 pub fn scan_processes() -> Vec<ProcessInfo> {
-    use sysinfo::{ProcessRefreshKind, ProcessesToUpdate, System, UpdateKind};
-    let Ok(mut sys) = System::new() else {
-        return Vec::new();
-    };
     // Names first (one small read of /proc/PID/comm each), then command line, environment and
     // paths of the dockerd processes only.
     let candidates: Vec<sysinfo::Pid> = std::fs::read_dir("/proc")
         .into_iter()
         .flatten()
         .flatten()
-        .filter_map(|e| e.file_name().to_str()?.parse::<usize>().ok())
-        .filter(|pid| {
-            std::fs::read_to_string(format!("/proc/{pid}/comm"))
-                .is_ok_and(|c| c.trim_end() == "dockerd")
-        })
-        .map(sysinfo::Pid::from)
+        .filter_map(|e| e.file_name().to_str()?.parse::<u32>().ok())
+        .filter(|pid| proc_comm(*pid).as_deref() == Some("dockerd"))
+        .map(sysinfo::Pid::from_u32)
         .collect();
-    if candidates.is_empty() {
+    read_processes(&candidates)
+        .into_iter()
+        .filter(|p| {
+            p.argv
+                .first()
+                .is_some_and(|a| Path::new(a).file_name().is_some_and(|n| n == "dockerd"))
+                || proc_comm(p.pid).as_deref() == Some("dockerd")
+        })
+        .collect()
+}
+
+/// Command line, environment, binary and working directory of these processes (those that
+/// exist and are not zombies), by PID.
+fn read_processes(pids: &[sysinfo::Pid]) -> Vec<ProcessInfo> {
+    use sysinfo::{ProcessRefreshKind, ProcessesToUpdate, System, UpdateKind};
+    if pids.is_empty() {
         return Vec::new();
     }
+    let Ok(mut sys) = System::new() else {
+        return Vec::new();
+    };
     sys.refresh_processes_specifics(
-        ProcessesToUpdate::Some(&candidates),
+        ProcessesToUpdate::Some(pids),
         true,
         ProcessRefreshKind::nothing()
             .with_cmd(UpdateKind::Always)
@@ -458,14 +742,8 @@ pub fn scan_processes() -> Vec<ProcessInfo> {
     let mut out: Vec<ProcessInfo> = sys
         .processes()
         .iter()
-        .filter(|(_, p)| {
-            p.name() == "dockerd"
-                || p.cmd()
-                    .first()
-                    .is_some_and(|a| Path::new(a).file_name().is_some_and(|n| n == "dockerd"))
-        })
         // Thread entries share the process's data; keep processes only. A zombie (an exited
-        // dockerd nobody reaped) is not an engine.
+        // process nobody reaped) is not running.
         .filter(|(_, p)| p.thread_kind().is_none())
         .filter(|(_, p)| {
             !matches!(
@@ -640,6 +918,81 @@ mod tests {
                 "no engine named `nope`; known engines: {}",
                 process_engine_name("unix:///var/run/docker.sock")
             )
+        );
+    }
+
+    fn found(name: &str, kind: EngineKind, answers: bool) -> Engine {
+        let mut e = plain_engine(name, kind, &defaults(false, &BTreeMap::new()), "test");
+        e.host = format!("unix:///run/{name}.sock");
+        e.answers = Some(answers);
+        e
+    }
+
+    #[test]
+    fn root_prefers_the_system_engine_when_it_answers() {
+        let engines = [
+            found("dockerd-1", EngineKind::Process, true),
+            found("system", EngineKind::System, true),
+            found(SANDBOX_NAME, EngineKind::Process, true),
+        ];
+        let (e, why) = pick_found(&engines, true).unwrap();
+        assert_eq!((e.name.as_str(), why), ("system", Choice::System));
+    }
+
+    #[test]
+    fn an_engine_that_answers_beats_a_preferred_one_that_does_not() {
+        let engines = [
+            found("system", EngineKind::System, false),
+            found(SANDBOX_NAME, EngineKind::Process, true),
+            found("dockerd-1", EngineKind::Process, true),
+        ];
+        let (e, why) = pick_found(&engines, true).unwrap();
+        assert_eq!((e.name.as_str(), why), ("dockerd-1", Choice::Running));
+        let (e, why) = pick_found(&engines[..2], true).unwrap();
+        assert_eq!((e.name.as_str(), why), (SANDBOX_NAME, Choice::Sandbox));
+        // Nothing answers: the preferred engine, so its error is the one reported.
+        let silent = [
+            found("dockerd-1", EngineKind::Process, false),
+            found("system", EngineKind::System, false),
+        ];
+        let (e, why) = pick_found(&silent, true).unwrap();
+        assert_eq!((e.name.as_str(), why), ("system", Choice::System));
+    }
+
+    #[test]
+    fn a_user_gets_their_own_rootless_engine_before_the_system_one() {
+        let engines = [
+            found("system", EngineKind::System, true),
+            found("rootless", EngineKind::Rootless, true),
+        ];
+        let (e, why) = pick_found(&engines, false).unwrap();
+        assert_eq!((e.name.as_str(), why), ("rootless", Choice::OwnRootless));
+        let (e, _) = pick_found(&engines, true).unwrap();
+        assert_eq!(e.name, "system");
+    }
+
+    #[test]
+    fn fd_hosts_become_the_socket_units_address() {
+        let hosts = vec!["fd://".to_string(), "tcp://127.0.0.1:2375".to_string()];
+        assert_eq!(
+            choose_host(&hosts, None).as_deref(),
+            Some("unix:///run/docker.sock")
+        );
+        let dir = tempfile::tempdir().unwrap();
+        let reachable = dir.path().join("d.sock");
+        std::fs::write(&reachable, "").unwrap();
+        let hosts = vec![
+            "unix:///nonexistent/a.sock".to_string(),
+            format!("unix://{}", reachable.display()),
+        ];
+        assert_eq!(
+            choose_host(&hosts, None),
+            Some(format!("unix://{}", reachable.display())),
+            "the socket this user can open wins"
+        );
+        assert_eq!(
+            choose_host(&["tcp://h:1".to_string()], None).as_deref(),
+            Some("tcp://h:1")
         );
     }
 }

@@ -1,6 +1,7 @@
 //! Docker Engines this machine can manage: what one is ([`model`]), how dockerd was started
 //! ([`argv`]), finding them ([`discovery`]), talking to them ([`client`]), which image store they
-//! run and are configured for ([`store`]), and their status ([`status`]).
+//! run and are configured for ([`store`]), their status ([`status`]), and what systemd knows of
+//! them ([`systemd`]).
 
 pub mod argv;
 pub mod client;
@@ -8,7 +9,8 @@ pub mod discovery;
 pub mod model;
 pub mod status;
 pub mod store;
+pub mod systemd;
 
-pub use model::{Engine, EngineKind, ProcessInfo};
+pub use model::{Engine, EngineKind, ProcessInfo, SystemdUnit};
 pub use status::Status;
 pub use store::{ConfiguredStore, ImageStore};

@@ -66,6 +66,17 @@ pub struct ProcessInfo {
     pub cwd: Option<PathBuf>,
 }
 
+/// The systemd unit that runs an engine, and the socket unit that activates it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SystemdUnit {
+    /// The service unit (`docker.service`, or whatever the cgroup names).
+    pub name: String,
+    /// The socket unit that activates it (`docker.socket`), from `TriggeredBy`.
+    pub socket: Option<String>,
+    /// Whether it belongs to the user's service manager (`systemctl --user`).
+    pub user: bool,
+}
+
 /// One Docker Engine: where its API, config and stores are, and how it restarts.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Engine {
@@ -92,6 +103,16 @@ pub struct Engine {
     /// The running process, when one was found.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub process: Option<ProcessInfo>,
+    /// The systemd unit running it, when a service manager does.
+    #[serde(default)]
+    pub unit: Option<SystemdUnit>,
+    /// A hand-started rootless engine: the top `rootlesskit` process, which a restart runs again.
+    #[serde(default)]
+    pub launcher: Option<ProcessInfo>,
+    /// Whether the API answered `/_ping` when the engine was found (not known for engines
+    /// built without a probe).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub answers: Option<bool>,
     /// Where this engine was found (process scan, settings, known path, DOCKER_HOST, context).
     pub source: String,
 }

@@ -5,6 +5,7 @@
 mod command;
 mod desktop;
 mod process;
+mod rootlesskit;
 mod systemd;
 
 use std::path::PathBuf;
@@ -22,10 +23,27 @@ use crate::switch::progress::{Progress, Stage};
 #[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(tag = "method", rename_all = "snake_case")]
 pub enum RestartMethod {
-    /// `systemctl stop|start <unit>`.
-    Systemd { unit: String },
-    /// `systemctl --user stop|start <unit>` (rootless).
-    UserSystemd { unit: String },
+    /// `systemctl restart <unit>` (the unit its cgroup names), aware of the socket unit that
+    /// activates it and of systemd's start limit.
+    Systemd {
+        /// The service unit.
+        unit: String,
+        /// The socket unit that activates it.
+        socket: Option<String>,
+    },
+    /// `systemctl --user restart <unit>` (rootless Docker under the user's service manager).
+    UserSystemd {
+        /// The service unit.
+        unit: String,
+        /// The socket unit that activates it.
+        socket: Option<String>,
+    },
+    /// A rootless engine started by hand: stop its dockerd, let its rootlesskit tree exit, and
+    /// run the top rootlesskit again with the same command line, environment and directory.
+    Rootlesskit {
+        /// Where the restarted tree's output goes.
+        log_file: PathBuf,
+    },
     /// `service docker stop|start` (no systemd).
     Service { name: String },
     /// `docker desktop restart`.
@@ -48,15 +66,32 @@ impl RestartMethod {
                 command: cmd.to_string(),
             });
         }
+        let unit = |user: bool| {
+            engine
+                .unit
+                .as_ref()
+                .filter(|u| u.user == user)
+                .map(|u| (u.name.clone(), u.socket.clone()))
+        };
         Ok(match engine.kind {
-            EngineKind::System => {
-                if std::path::Path::new("/run/systemd/system").exists() {
-                    RestartMethod::Systemd { unit: "docker.service".into() }
-                } else {
-                    RestartMethod::Service { name: "docker".into() }
-                }
-            }
-            EngineKind::Rootless => RestartMethod::UserSystemd { unit: "docker.service".into() },
+            EngineKind::System => match unit(false) {
+                Some((unit, socket)) => RestartMethod::Systemd { unit, socket },
+                None if crate::engine::systemd::system_manager_running() => RestartMethod::Systemd {
+                    unit: "docker.service".into(),
+                    socket: None,
+                },
+                None => RestartMethod::Service { name: "docker".into() },
+            },
+            EngineKind::Rootless => match unit(true) {
+                Some((unit, socket)) => RestartMethod::UserSystemd { unit, socket },
+                None if engine.launcher.is_some() => RestartMethod::Rootlesskit {
+                    log_file: paths.daemon_log_dir().join(format!("{}.log", sanitize(&engine.host))),
+                },
+                None => RestartMethod::UserSystemd {
+                    unit: "docker.service".into(),
+                    socket: None,
+                },
+            },
             EngineKind::Desktop => RestartMethod::Desktop,
             EngineKind::Custom => RestartMethod::Command {
                 command: engine.restart_command.clone().ok_or_else(|| {
@@ -79,8 +114,17 @@ impl RestartMethod {
     /// A sentence saying what will restart and how.
     pub fn describe(&self, engine: &Engine) -> String {
         match self {
-            RestartMethod::Systemd { unit } => format!("systemctl stop {unit}, then systemctl start {unit}"),
-            RestartMethod::UserSystemd { unit } => format!("systemctl --user stop {unit}, then systemctl --user start {unit}"),
+            RestartMethod::Systemd { unit, socket } => systemd_sentence(unit, socket.as_deref(), false),
+            RestartMethod::UserSystemd { unit, socket } => systemd_sentence(unit, socket.as_deref(), true),
+            RestartMethod::Rootlesskit { log_file } => match &engine.launcher {
+                Some(l) => format!(
+                    "stop the rootless dockerd, then start its rootlesskit again (pid {} now: {}), logging to {}",
+                    l.pid,
+                    l.argv.join(" "),
+                    log_file.display()
+                ),
+                None => format!("start the rootless engine again, logging to {}", log_file.display()),
+            },
             RestartMethod::Service { name } => format!("service {name} stop, then service {name} start"),
             RestartMethod::Desktop => "docker desktop restart (Docker Desktop restarts its VM)".into(),
             RestartMethod::Command { command } => format!("sh -c '{command}'"),
@@ -100,7 +144,7 @@ impl RestartMethod {
         let root = nix::unistd::geteuid().is_root();
         match self {
             RestartMethod::Systemd { .. } | RestartMethod::Service { .. } => !root,
-            RestartMethod::Process { .. } => {
+            RestartMethod::Process { .. } | RestartMethod::Rootlesskit { .. } => {
                 !root
                     && engine
                         .process
@@ -114,9 +158,9 @@ impl RestartMethod {
     /// The daemon's last log lines (journal for systemd units, the log file for processes).
     pub async fn last_log_lines(&self, n: usize) -> Vec<String> {
         match self {
-            RestartMethod::Systemd { unit } => systemd::journal_tail(unit, false, n).await,
-            RestartMethod::UserSystemd { unit } => systemd::journal_tail(unit, true, n).await,
-            RestartMethod::Process { log_file } => {
+            RestartMethod::Systemd { unit, .. } => systemd::journal_tail(unit, false, n).await,
+            RestartMethod::UserSystemd { unit, .. } => systemd::journal_tail(unit, true, n).await,
+            RestartMethod::Process { log_file } | RestartMethod::Rootlesskit { log_file } => {
                 let path = log_file.clone();
                 tokio::task::spawn_blocking(move || crate::supervise::tail_lines(&path, n))
                     .await
@@ -139,11 +183,22 @@ pub async fn restart(
 ) -> (Engine, Result<()>) {
     let mut engine = engine.clone();
     let started = match method {
-        RestartMethod::Systemd { unit } => {
-            systemd::stop_start(unit, false, timeouts, progress).await
+        RestartMethod::Systemd { unit, socket } | RestartMethod::UserSystemd { unit, socket } => {
+            let unit = systemd::Unit {
+                name: unit,
+                socket: socket.as_deref(),
+                user: matches!(method, RestartMethod::UserSystemd { .. }),
+            };
+            systemd::restart(&unit, timeouts, progress).await
         }
-        RestartMethod::UserSystemd { unit } => {
-            systemd::stop_start(unit, true, timeouts, progress).await
+        RestartMethod::Rootlesskit { log_file } => {
+            match rootlesskit::restart(&engine, log_file, timeouts, progress).await {
+                Ok(launcher) => {
+                    engine.launcher = Some(launcher);
+                    Ok(())
+                }
+                Err(e) => Err(e),
+            }
         }
         RestartMethod::Service { name } => {
             systemd::service_stop_start(name, timeouts, progress).await
@@ -163,8 +218,10 @@ pub async fn restart(
     if let Err(e) = started {
         return (engine, Err(e));
     }
+    // The process to watch while waiting: the one Stowage started (it exits early on failure).
     let pid = match method {
         RestartMethod::Process { .. } => engine.process.as_ref().map(|p| p.pid),
+        RestartMethod::Rootlesskit { .. } => engine.launcher.as_ref().map(|p| p.pid),
         _ => None,
     };
     let stage = progress.stage(Stage::WaitingForApi);
@@ -175,18 +232,16 @@ pub async fn restart(
         return (engine, Err(e));
     }
     stage.finish();
-    if pid.is_none() {
-        // The service manager may have given it a new PID: look it up again.
-        if let Some(p) = crate::engine::discovery::scan_processes()
-            .into_iter()
-            .find(|p| {
-                crate::engine::argv::DaemonArgs::parse(&p.argv)
-                    .hosts
-                    .iter()
-                    .any(|h| crate::engine::discovery::normalize_host(h) == engine.host)
-            })
+    if !matches!(method, RestartMethod::Process { .. }) {
+        // A service manager or rootlesskit started a new dockerd: look it up again.
+        let host = engine.host.clone();
+        if let Ok(Some(now)) =
+            tokio::task::spawn_blocking(move || crate::engine::discovery::running_at(&host)).await
         {
-            engine.process = Some(p);
+            engine.process = now.process;
+            if now.launcher.is_some() {
+                engine.launcher = now.launcher;
+            }
         }
     }
     (engine, Ok(()))
@@ -199,7 +254,18 @@ pub(crate) async fn timed<T>(
     limit_secs: u64,
     fut: impl std::future::Future<Output = Result<T>>,
 ) -> Result<T> {
-    let guard = progress.stage(stage);
+    timed_saying(progress, stage, None, limit_secs, fut).await
+}
+
+/// [`timed`], with a sentence on the stage's start event.
+pub(crate) async fn timed_saying<T>(
+    progress: &Progress,
+    stage: Stage,
+    message: Option<String>,
+    limit_secs: u64,
+    fut: impl std::future::Future<Output = Result<T>>,
+) -> Result<T> {
+    let guard = progress.stage_saying(stage, message);
     match tokio::time::timeout(Duration::from_secs(limit_secs), fut).await {
         Ok(Ok(v)) => {
             guard.finish();
@@ -257,6 +323,21 @@ pub(crate) async fn run_checked(program: &str, args: &[&str]) -> Result<()> {
     })
 }
 
+fn systemd_sentence(unit: &str, socket: Option<&str>, user: bool) -> String {
+    let ctl = if user {
+        "systemctl --user"
+    } else {
+        "systemctl"
+    };
+    let mut s = format!("{ctl} restart {unit}");
+    if let Some(socket) = socket {
+        s.push_str(&format!(
+            " (activated by {socket}; if systemd's start limit is near, {ctl} reset-failed {unit} {socket} first)"
+        ));
+    }
+    s
+}
+
 fn sanitize(s: &str) -> String {
     s.trim_start_matches("unix://")
         .trim_matches('/')
@@ -295,6 +376,9 @@ mod tests {
                 env: Default::default(),
                 cwd: None,
             }),
+            unit: None,
+            launcher: None,
+            answers: None,
             source: "test".into(),
         }
     }
@@ -310,7 +394,8 @@ mod tests {
         assert_eq!(
             m(EngineKind::Rootless),
             RestartMethod::UserSystemd {
-                unit: "docker.service".into()
+                unit: "docker.service".into(),
+                socket: None,
             }
         );
         assert_eq!(m(EngineKind::Desktop), RestartMethod::Desktop);
@@ -337,6 +422,47 @@ mod tests {
         assert!(m(EngineKind::Process)
             .describe(&engine(EngineKind::Process))
             .contains("pid 42"));
+    }
+
+    #[test]
+    fn units_and_rootlesskit_trees_restart_the_way_they_were_found() {
+        let paths = StowagePaths::under("/s".into());
+        let mut sys = engine(EngineKind::System);
+        sys.unit = Some(crate::engine::SystemdUnit {
+            name: "moby.service".into(),
+            socket: Some("moby.socket".into()),
+            user: false,
+        });
+        let m = RestartMethod::for_engine(&sys, None, &paths).unwrap();
+        assert_eq!(
+            m,
+            RestartMethod::Systemd {
+                unit: "moby.service".into(),
+                socket: Some("moby.socket".into())
+            }
+        );
+        assert!(m
+            .describe(&sys)
+            .starts_with("systemctl restart moby.service (activated by moby.socket"));
+
+        let mut user = engine(EngineKind::Rootless);
+        user.unit = Some(crate::engine::SystemdUnit {
+            name: "docker.service".into(),
+            socket: None,
+            user: true,
+        });
+        assert_eq!(
+            RestartMethod::for_engine(&user, None, &paths).unwrap(),
+            RestartMethod::UserSystemd {
+                unit: "docker.service".into(),
+                socket: None
+            }
+        );
+
+        let mut by_hand = engine(EngineKind::Rootless);
+        by_hand.launcher = by_hand.process.clone();
+        let m = RestartMethod::for_engine(&by_hand, None, &paths).unwrap();
+        assert!(matches!(m, RestartMethod::Rootlesskit { .. }), "{m:?}");
     }
 
     #[test]

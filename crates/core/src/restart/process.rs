@@ -2,7 +2,7 @@
 //! start the same binary with the same argv, environment and working directory, detached, logging
 //! to a file Stowage owns.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use super::timed;
 use crate::engine::{Engine, ProcessInfo};
@@ -30,20 +30,7 @@ pub(super) async fn restart(
     })
     .await?;
     timed(progress, Stage::Starting, t.start, async {
-        let program = info
-            .exe
-            .clone()
-            .filter(|p| p.exists())
-            .or_else(|| info.argv.first().map(PathBuf::from))
-            .ok_or_else(|| Error::InvalidRequest("the dockerd command line is empty".into()))?;
-        let spec = SpawnSpec {
-            program,
-            args: info.argv.iter().skip(1).cloned().collect(),
-            env: (!info.env.is_empty()).then(|| info.env.clone()),
-            cwd: info.cwd.clone().filter(|c| c.exists()),
-            log_file: log_file.to_path_buf(),
-        };
-        let pid = supervise::spawn_detached(&spec)?;
+        let pid = supervise::spawn_detached(&SpawnSpec::same_as(&info, log_file)?)?;
         Ok(ProcessInfo {
             pid,
             ..info.clone()

@@ -1,35 +1,203 @@
-//! systemd units (`systemctl [--user] stop|start docker.service`), the SysV `service` fallback,
-//! and the journal.
+//! systemd units (`systemctl [--user] restart <unit>`), aware of socket activation and of the
+//! start limit; the SysV `service` fallback; and the journal.
+//!
+//! systemd counts every start of a unit in its `StartLimitIntervalSec` (boot, restarts, socket
+//! activations, `Restart=always`): the packaged docker.service allows 3 per 60 s, and a start
+//! beyond that leaves the service *and* its socket failed with the engine down. Before each
+//! restart Stowage counts the unit's recent starts in the journal and, when one more would hit the
+//! limit, runs `systemctl reset-failed <unit> <socket>` first (a stage of its own in the
+//! progress). If a start still hits the limit, it resets and starts once more, so a rollback
+//! brings the engine back even when the limit was spent.
 
-use super::{run_checked, timed};
+use std::time::Duration;
+
+use super::{run_checked, timed, timed_saying};
 use crate::error::Result;
 use crate::settings::Timeouts;
 use crate::switch::progress::{Progress, Stage};
 
-pub(super) async fn stop_start(
-    unit: &str,
-    user: bool,
-    t: &Timeouts,
-    progress: &Progress,
-) -> Result<()> {
-    let user_flag: &[&str] = if user { &["--user"] } else { &[] };
-    let args = |verb: &'static str| -> Vec<&str> {
-        user_flag.iter().copied().chain([verb, unit]).collect()
-    };
-    timed(
+/// `MESSAGE_ID` of systemd's "Starting <unit>..." journal entry (SD_MESSAGE_UNIT_STARTING).
+const UNIT_STARTING: &str = "7d4958e842da4a758f6c1cdc7b36dcc5";
+
+/// A unit as `systemctl` addresses it.
+pub(super) struct Unit<'a> {
+    pub name: &'a str,
+    pub socket: Option<&'a str>,
+    pub user: bool,
+}
+
+impl Unit<'_> {
+    fn args<'b>(&'b self, verb: &'b str, units: &[&'b str]) -> Vec<&'b str> {
+        let mut a = Vec::new();
+        if self.user {
+            a.push("--user");
+        }
+        a.push(verb);
+        a.extend_from_slice(units);
+        a
+    }
+
+    fn with_socket(&self) -> Vec<&str> {
+        std::iter::once(self.name).chain(self.socket).collect()
+    }
+
+    async fn show(&self, props: &[&str]) -> String {
+        let mut args = self.args("show", &[self.name]);
+        for p in props {
+            args.extend(["-p", p]);
+        }
+        capture("systemctl", &args).await.unwrap_or_default()
+    }
+
+    async fn reset_failed(&self) -> Result<()> {
+        run_checked("systemctl", &self.args("reset-failed", &self.with_socket())).await
+    }
+}
+
+/// Restarts the unit: start-limit check (and reset), `systemctl restart`, and when that start
+/// hit the limit anyway, reset and start once more.
+pub(super) async fn restart(unit: &Unit<'_>, t: &Timeouts, progress: &Progress) -> Result<()> {
+    if let Some(why) = start_limit_near(unit).await {
+        timed_saying(
+            progress,
+            Stage::ResettingStartLimit,
+            Some(why),
+            t.stop,
+            unit.reset_failed(),
+        )
+        .await?;
+    }
+    let first = timed(
         progress,
-        Stage::Stopping,
+        Stage::Restarting,
+        t.stop + t.start,
+        run_checked("systemctl", &unit.args("restart", &[unit.name])),
+    )
+    .await;
+    let Err(err) = first else {
+        return Ok(());
+    };
+    let props = unit.show(&["Result"]).await;
+    if prop(&props, "Result") != Some("start-limit-hit") {
+        return Err(err);
+    }
+    let why = format!(
+        "{} hit systemd's start limit: systemctl reset-failed {}",
+        unit.name,
+        unit.with_socket().join(" ")
+    );
+    timed_saying(
+        progress,
+        Stage::ResettingStartLimit,
+        Some(why),
         t.stop,
-        run_checked("systemctl", &args("stop")),
+        unit.reset_failed(),
     )
     .await?;
+    // Starting the socket too: it failed with the service and nothing listens otherwise.
     timed(
         progress,
         Stage::Starting,
         t.start,
-        run_checked("systemctl", &args("start")),
+        run_checked("systemctl", &unit.args("start", &unit.with_socket())),
     )
     .await
+}
+
+/// Why the next start may hit the unit's start limit, when it may: the starts the journal shows
+/// in the limit's interval, plus this one, exceed the burst (or cannot be counted).
+async fn start_limit_near(unit: &Unit<'_>) -> Option<String> {
+    let props = unit
+        .show(&["StartLimitBurst", "StartLimitIntervalUSec"])
+        .await;
+    let burst: u64 = prop(&props, "StartLimitBurst")?.parse().ok()?;
+    let interval = parse_timespan(prop(&props, "StartLimitIntervalUSec")?)?;
+    if burst == 0 || interval.is_zero() {
+        return None;
+    }
+    let reset = unit.with_socket().join(" ");
+    let secs = interval.as_secs().max(1);
+    match recent_starts(unit, interval).await {
+        Some(n) if n < burst => None,
+        Some(n) => Some(format!(
+            "{} started {n} times in the last {secs} s (systemd allows {burst}): systemctl reset-failed {reset}",
+            unit.name
+        )),
+        None => Some(format!(
+            "{}'s recent starts cannot be read from the journal (systemd allows {burst} per {secs} s): systemctl reset-failed {reset}",
+            unit.name
+        )),
+    }
+}
+
+/// How many times the journal saw the unit start within `interval`.
+async fn recent_starts(unit: &Unit<'_>, interval: Duration) -> Option<u64> {
+    let since = format!("--since=-{}s", interval.as_secs().max(1));
+    let mut args = vec![
+        "-u",
+        unit.name,
+        &since,
+        "-o",
+        "json",
+        "--output-fields=MESSAGE_ID",
+        "--no-pager",
+        "-q",
+    ];
+    if unit.user {
+        args.insert(0, "--user");
+    }
+    let out = capture("journalctl", &args).await?;
+    Some(out.lines().filter(|l| l.contains(UNIT_STARTING)).count() as u64)
+}
+
+/// A systemd time span (`1min`, `10s`, `1min 30s`, `500ms`, `infinity`, `0`).
+fn parse_timespan(s: &str) -> Option<Duration> {
+    let s = s.trim();
+    if s == "infinity" {
+        return Some(Duration::MAX);
+    }
+    let mut total = Duration::ZERO;
+    for part in s.split_whitespace() {
+        let digits = part
+            .find(|c: char| !c.is_ascii_digit())
+            .unwrap_or(part.len());
+        let n: u64 = part[..digits].parse().ok()?;
+        let unit_us: u64 = match &part[digits..] {
+            "" | "s" | "sec" => 1_000_000,
+            "us" | "usec" => 1,
+            "ms" | "msec" => 1_000,
+            "m" | "min" => 60_000_000,
+            "h" | "hr" => 3_600_000_000,
+            "d" => 86_400_000_000,
+            _ => return None,
+        };
+        total += Duration::from_micros(n.checked_mul(unit_us)?);
+    }
+    Some(total)
+}
+
+fn prop<'a>(props: &'a str, name: &str) -> Option<&'a str> {
+    props
+        .lines()
+        .find_map(|l| l.strip_prefix(name)?.strip_prefix('='))
+}
+
+/// Runs a program and returns its stdout when it exits 0.
+async fn capture(program: &str, args: &[&str]) -> Option<String> {
+    let out = tokio::time::timeout(
+        Duration::from_secs(10),
+        tokio::process::Command::new(program)
+            .args(args)
+            .stdin(std::process::Stdio::null())
+            .kill_on_drop(true)
+            .output(),
+    )
+    .await
+    .ok()?
+    .ok()?;
+    out.status
+        .success()
+        .then(|| String::from_utf8_lossy(&out.stdout).into_owned())
 }
 
 pub(super) async fn service_stop_start(
@@ -59,15 +227,46 @@ pub(super) async fn journal_tail(unit: &str, user: bool, n: usize) -> Vec<String
     if user {
         args.insert(0, "--user");
     }
-    match tokio::process::Command::new("journalctl")
-        .args(&args)
-        .output()
+    capture("journalctl", &args)
         .await
-    {
-        Ok(out) => String::from_utf8_lossy(&out.stdout)
-            .lines()
-            .map(str::to_string)
-            .collect(),
-        Err(_) => Vec::new(),
+        .map(|out| out.lines().map(str::to_string).collect())
+        .unwrap_or_default()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn timespans_as_systemctl_prints_them() {
+        assert_eq!(parse_timespan("1min"), Some(Duration::from_secs(60)));
+        assert_eq!(parse_timespan("10s"), Some(Duration::from_secs(10)));
+        assert_eq!(parse_timespan("1min 30s"), Some(Duration::from_secs(90)));
+        assert_eq!(parse_timespan("500ms"), Some(Duration::from_millis(500)));
+        assert_eq!(parse_timespan("0"), Some(Duration::ZERO));
+        assert_eq!(parse_timespan("infinity"), Some(Duration::MAX));
+        assert_eq!(parse_timespan("1fortnight"), None);
+    }
+
+    #[test]
+    fn unit_arguments_name_the_socket_too() {
+        let u = Unit {
+            name: "docker.service",
+            socket: Some("docker.socket"),
+            user: true,
+        };
+        assert_eq!(
+            u.args("reset-failed", &u.with_socket()),
+            vec!["--user", "reset-failed", "docker.service", "docker.socket"]
+        );
+        let v = Unit {
+            name: "docker.service",
+            socket: None,
+            user: false,
+        };
+        assert_eq!(
+            v.args("restart", &[v.name]),
+            vec!["restart", "docker.service"]
+        );
     }
 }

@@ -214,6 +214,9 @@ mod tests {
                 env: Default::default(),
                 cwd: None,
             }),
+            unit: None,
+            launcher: None,
+            answers: None,
             source: "test".into(),
         }
     }

@@ -54,12 +54,16 @@ pub async fn load_facts(engine: &Engine) -> Result<(ConfigFile, EngineFacts)> {
     Ok((file, facts))
 }
 
-/// Whether the current user may replace `path` (write the file, and create files beside it).
+/// Whether the current user may replace `path` (write the file, and create files beside it; a
+/// folder that does not exist yet counts when the user may create it, as with a rootless user's
+/// first `~/.config/docker/daemon.json`).
 pub fn is_writable(path: &Path) -> bool {
     use nix::unistd::{access, AccessFlags};
     let dir = path
-        .parent()
-        .filter(|p| !p.as_os_str().is_empty())
+        .ancestors()
+        .skip(1)
+        .find(|d| d.as_os_str().is_empty() || d.exists())
+        .filter(|d| !d.as_os_str().is_empty())
         .unwrap_or(Path::new("."));
     let dir_ok = access(dir, AccessFlags::W_OK).is_ok();
     let file_ok = !path.exists() || access(path, AccessFlags::W_OK).is_ok();

@@ -18,8 +18,11 @@ pub enum Stage {
     Stopping,
     /// Starting the daemon.
     Starting,
-    /// A restart that cannot be split into stop and start (Desktop, custom command).
+    /// A restart as one step (`systemctl restart`, Desktop, a custom command).
     Restarting,
+    /// `systemctl reset-failed` of a unit and its socket, so a start does not hit systemd's
+    /// start limit.
+    ResettingStartLimit,
     /// Polling `/_ping`.
     WaitingForApi,
     /// Reading `/info` to confirm the store asked for is active.
@@ -39,6 +42,7 @@ impl Stage {
             Stage::Stopping => "stopping",
             Stage::Starting => "starting",
             Stage::Restarting => "restarting",
+            Stage::ResettingStartLimit => "resetting_start_limit",
             Stage::WaitingForApi => "waiting_for_api",
             Stage::VerifyingStore => "verifying_store",
             Stage::RollingBack => "rolling_back",
@@ -107,11 +111,16 @@ impl Progress {
 
     /// Starts a stage; finish it with [`StageGuard::finish`] or [`StageGuard::fail`].
     pub fn stage(&self, stage: Stage) -> StageGuard {
+        self.stage_saying(stage, None)
+    }
+
+    /// Starts a stage with a sentence saying why or what it does.
+    pub fn stage_saying(&self, stage: Stage, message: Option<String>) -> StageGuard {
         (self.sink)(&ProgressEvent {
             stage,
             status: StageStatus::Started,
             ms: None,
-            message: None,
+            message,
         });
         StageGuard {
             progress: self.clone(),
