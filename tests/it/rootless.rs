@@ -5,7 +5,7 @@
 use std::os::unix::fs::MetadataExt;
 
 use serde_json::{json, Value};
-use stowage_tests::rootless::{RootlessEngine, ROOTLESS_SCRIPT};
+use stowage_tests::rootless::{rootless_script, RootlessEngine};
 use stowage_tests::{require_rootless, OutputExt};
 
 fn assert_no_privilege(e: &RootlessEngine) {
@@ -86,7 +86,7 @@ fn status_and_engines_as_the_user_name_its_own_rootless_engine() {
     assert_eq!(launcher["argv"], json!(cmdline(pid)), "{v:#}");
     assert_eq!(
         launcher["argv"].as_array().and_then(|a| a.last()),
-        Some(&json!(ROOTLESS_SCRIPT)),
+        Some(&json!(rootless_script().display().to_string())),
         "{v:#}"
     );
     assert_eq!(launcher["cwd"], e.home.display().to_string(), "{v:#}");
@@ -276,7 +276,8 @@ fn harness_stops_a_tree_it_did_not_start_and_removes_the_user() {
     // when it ends.
     let script = format!(
         "kill -TERM {first}; while [ -e \"$XDG_RUNTIME_DIR/dockerd-rootless\" ]; do sleep 0.1; done; \
-         setsid -f {ROOTLESS_SCRIPT} >> {log} 2>&1 < /dev/null",
+         setsid -f {script} >> {log} 2>&1 < /dev/null",
+        script = rootless_script().display(),
         log = e.home.join("restarted.log").display()
     );
     let mut c = e.command("sh");

@@ -11,10 +11,16 @@
 //! `Drop` stops every process the user owns (also a rootlesskit tree Stowage restarted, whose PIDs
 //! differ), then removes the user, its home and its subordinate id ranges.
 //!
+//! The user's processes (the engine, docker, stowctl and whatever they start) all run in one
+//! private mount namespace whose only difference is `/dev/net/tun`: a 0666 node of the harness's
+//! own (same device numbers) bound over it. The host's node is often 0600 (no udev here), and the
+//! tests never change host devices; a person's machine has udev's 0666.
+//!
 //! What was seen by hand (docker.io 26.1.5, rootlesskit 1.1.0, slirp4netns 1.2.0):
 //! - `/dev/net/tun` must be openable by the user (slirp4netns adds `tap0` inside the user's
 //!   namespaces, where root of the namespace is not the device's owner): mode 0666. With 0600 the
-//!   script fails at once with `open: Permission denied` / `setting up tap tap0`.
+//!   script fails at once with `open: Permission denied` / `setting up tap tap0` (hence the private
+//!   node above).
 //! - The script runs `dockerd` by PATH: Debian's is `/usr/sbin/dockerd`, not in a default user
 //!   PATH, so PATH must include `/usr/sbin`.
 //! - The docker CLI does not look for the rootless socket: without `-H`/`DOCKER_HOST`/a context it
@@ -24,7 +30,7 @@
 //!   state dir, `docker.sock` and `docker.pid` are removed. SIGTERM to dockerd alone ends the tree too.
 
 use std::io::Read;
-use std::os::unix::fs::{MetadataExt, PermissionsExt};
+use std::os::unix::fs::{FileTypeExt, MetadataExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
 use std::sync::{mpsc, Arc, Mutex};
@@ -35,6 +41,15 @@ use nix::unistd::Pid;
 
 /// Docker's packaged rootless launcher (docker.io).
 pub const ROOTLESS_SCRIPT: &str = "/usr/share/docker.io/contrib/dockerd-rootless.sh";
+
+/// The launcher the tests run: the engine prefix's own (`STOWAGE_TEST_ENGINE_PREFIX`, e.g. sid's
+/// 28.5) when it has one, else the system's [`ROOTLESS_SCRIPT`].
+pub fn rootless_script() -> PathBuf {
+    crate::engine_prefix()
+        .map(|p| p.join(ROOTLESS_SCRIPT.trim_start_matches('/')))
+        .filter(|p| p.is_file())
+        .unwrap_or_else(|| PathBuf::from(ROOTLESS_SCRIPT))
+}
 
 /// PATH of the user's commands (after the fake sudo/pkexec dir). `/usr/sbin` holds `dockerd`.
 const USER_PATH: &str = "/usr/local/bin:/usr/bin:/bin:/usr/local/sbin:/usr/sbin:/sbin";
@@ -77,12 +92,14 @@ pub fn rootless_unavailable() -> Option<String> {
             ));
         }
     }
-    for tool in ["setpriv", "setsid", "useradd", "userdel"] {
+    for tool in [
+        "setpriv", "setsid", "useradd", "userdel", "unshare", "nsenter", "mount",
+    ] {
         if find_program(tool).is_none() {
             return Some(format!("`{tool}` is missing"));
         }
     }
-    if !Path::new(ROOTLESS_SCRIPT).is_file() {
+    if !rootless_script().is_file() {
         return Some(format!("{ROOTLESS_SCRIPT} is missing (package docker.io)"));
     }
     for tool in ["newuidmap", "newgidmap"] {
@@ -97,18 +114,14 @@ pub fn rootless_unavailable() -> Option<String> {
         }
     }
     match std::fs::metadata("/dev/net/tun") {
-        Err(e) => return Some(format!("/dev/net/tun: {e} (slirp4netns needs a TUN device)")),
-        Ok(meta) if meta.mode() & 0o006 != 0o006 => {
-            return Some(format!(
-                "/dev/net/tun is mode {:o}, not usable by an unprivileged user: slirp4netns opens it \
-                 inside the user's namespaces, so it must be 0666 (udev's default rule); these tests \
-                 never change host devices",
-                meta.mode() & 0o777
-            ))
+        Err(e) => Some(format!(
+            "/dev/net/tun: {e} (slirp4netns needs the kernel's TUN device)"
+        )),
+        Ok(meta) if !meta.file_type().is_char_device() => {
+            Some("/dev/net/tun is not a character device".into())
         }
-        Ok(_) => {}
+        Ok(_) => None,
     }
-    None
 }
 
 /// A program in PATH or in the sbin directories (root's PATH may lack them).
@@ -143,8 +156,12 @@ pub struct RootlessEngine {
     pub stowage_home: PathBuf,
     /// Where the fake `sudo`/`pkexec` append one line per call.
     calls_file: PathBuf,
-    /// The top rootlesskit process this harness started (`setsid` and `setpriv` exec into it).
+    /// The top rootlesskit process this harness started (`setsid`, `nsenter` and `setpriv` exec
+    /// into it).
     child: Option<Child>,
+    /// Root's `sleep` holding the private mount namespace (own `/dev/net/tun`) of the user's
+    /// processes.
+    holder: Option<Child>,
     /// Subordinate uid range `(start, count)` of the user.
     subuids: Option<(u32, u32)>,
 }
@@ -172,10 +189,14 @@ impl RootlessEngine {
             home,
             runtime_dir,
             child: None,
+            holder: None,
             subuids: None,
         };
         e.subuids = e.ensure_subids();
         e.prepare_files();
+        if let Err(msg) = e.hold_mount_namespace() {
+            panic!("{msg}");
+        }
         if let Err(msg) = e.spawn_and_wait() {
             panic!("{msg}");
         }
@@ -262,16 +283,87 @@ impl RootlessEngine {
         }
     }
 
-    /// The user's PATH: fake sudo/pkexec and stowctl first.
+    /// Starts root's holder of a private mount namespace where a 0666 node of the harness's own
+    /// (the host node's device numbers) is bound over `/dev/net/tun`.
+    fn hold_mount_namespace(&mut self) -> Result<(), String> {
+        let host = std::fs::metadata("/dev/net/tun").map_err(|e| format!("/dev/net/tun: {e}"))?;
+        let node = self.dir().join("tun");
+        nix::sys::stat::mknod(
+            &node,
+            nix::sys::stat::SFlag::S_IFCHR,
+            nix::sys::stat::Mode::from_bits_truncate(0o666),
+            host.rdev(),
+        )
+        .map_err(|e| format!("mknod {}: {e}", node.display()))?;
+        std::fs::set_permissions(&node, std::fs::Permissions::from_mode(0o666))
+            .map_err(|e| format!("chmod {}: {e}", node.display()))?;
+        // unshare and sh exec: the child's PID is the holder's.
+        let mut holder = Command::new(find_program("unshare").expect("unshare"))
+            .args(["--mount", "--propagation", "private", "--", "/bin/sh", "-c"])
+            .arg("mount --bind \"$1\" /dev/net/tun && exec sleep infinity")
+            .arg("sh")
+            .arg(&node)
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .map_err(|e| format!("cannot run unshare: {e}"))?;
+        let mountinfo = format!("/proc/{}/mountinfo", holder.id());
+        let start = Instant::now();
+        loop {
+            if let Ok(Some(status)) = holder.try_wait() {
+                let mut err = String::new();
+                if let Some(mut s) = holder.stderr.take() {
+                    let _ = s.read_to_string(&mut err);
+                }
+                return Err(format!(
+                    "the private mount namespace for /dev/net/tun failed ({status}): {err}"
+                ));
+            }
+            let bound = std::fs::read_to_string(&mountinfo).is_ok_and(|m| {
+                m.lines()
+                    .any(|l| l.split(' ').nth(4) == Some("/dev/net/tun"))
+            });
+            if bound {
+                self.holder = Some(holder);
+                return Ok(());
+            }
+            if start.elapsed() > Duration::from_secs(10) {
+                let _ = holder.kill();
+                let _ = holder.wait();
+                return Err("the private mount namespace for /dev/net/tun did not appear".into());
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    /// The user's PATH: fake sudo/pkexec and stowctl first, then the engine prefix's binaries
+    /// (when the tests run on another engine), then the usual dirs (with `/usr/sbin`: dockerd).
     fn path_env(&self) -> String {
-        format!("{}:{USER_PATH}", self.dir().join("bin").display())
+        let prefix = crate::engine_prefix()
+            .map(|p| {
+                format!(
+                    "{}:{}:",
+                    p.join("usr/sbin").display(),
+                    p.join("usr/bin").display()
+                )
+            })
+            .unwrap_or_default();
+        format!("{}:{prefix}{USER_PATH}", self.dir().join("bin").display())
     }
 
     /// `program` run as the user (`setpriv`, its groups) with a clean environment: HOME, USER,
-    /// LOGNAME, PATH, XDG_RUNTIME_DIR, and nothing else; in the user's home.
+    /// LOGNAME, PATH, XDG_RUNTIME_DIR, and nothing else; in the user's home, in the private mount
+    /// namespace (own `/dev/net/tun`).
     pub fn command(&self, program: &str) -> Command {
-        let mut c = Command::new(find_program("setpriv").expect("setpriv"));
-        c.arg(format!("--reuid={}", self.uid))
+        let holder = self.holder.as_ref().expect("mount namespace holder").id();
+        let mut c = Command::new(find_program("nsenter").expect("nsenter"));
+        // Entering a mount namespace moves the cwd to its root: --wd puts it back.
+        c.arg(format!("--mount=/proc/{holder}/ns/mnt"))
+            .arg(format!("--wd={}", self.home.display()))
+            .arg("--")
+            .arg(find_program("setpriv").expect("setpriv"))
+            .arg(format!("--reuid={}", self.uid))
             .arg(format!("--regid={}", self.gid))
             .arg("--init-groups")
             .arg("--")
@@ -297,9 +389,9 @@ impl RootlessEngine {
             .append(true)
             .open(&self.log_file)
             .expect("log file");
-        // setsid (no fork: the child is not a group leader) -> setpriv -> env -> sh -> rootlesskit:
-        // every step execs, so the child's PID is the top rootlesskit's.
-        let inner = self.command(ROOTLESS_SCRIPT);
+        // setsid (no fork: the child is not a group leader) -> nsenter -> setpriv -> env -> sh ->
+        // rootlesskit: every step execs, so the child's PID is the top rootlesskit's.
+        let inner = self.command(&rootless_script().display().to_string());
         let mut c = Command::new(find_program("setsid").expect("setsid"));
         c.arg(inner.get_program())
             .args(inner.get_args())
@@ -310,7 +402,7 @@ impl RootlessEngine {
             .stderr(log);
         let child = c
             .spawn()
-            .map_err(|e| format!("cannot start {ROOTLESS_SCRIPT}: {e}"))?;
+            .map_err(|e| format!("cannot start {}: {e}", rootless_script().display()))?;
         self.child = Some(child);
         let start = Instant::now();
         while start.elapsed() < Duration::from_secs(60) {
@@ -537,6 +629,10 @@ impl RootlessEngine {
 impl Drop for RootlessEngine {
     fn drop(&mut self) {
         self.stop();
+        if let Some(mut holder) = self.holder.take() {
+            let _ = holder.kill();
+            let _ = holder.wait();
+        }
         remove_user(&self.user, &self.home);
         let _ = std::fs::remove_dir_all(&self.runtime_dir);
     }
