@@ -78,6 +78,15 @@ fn status_and_engines_as_the_user_name_its_own_rootless_engine() {
         "{v:#}"
     );
     assert_eq!(v["active_store"], "classic", "{v:#}");
+    // The engine under test (26, or the prefix's 28.5).
+    let major = stowage_tests::expected_engine_major().to_string();
+    assert_eq!(
+        v["engine_version"]
+            .as_str()
+            .and_then(|s| s.split('.').next()),
+        Some(major.as_str()),
+        "{v:#}"
+    );
     // The launcher is the top rootlesskit process: what a restart re-runs.
     let launcher = &engine["launcher"];
     assert!(!launcher.is_null(), "no launcher: {v:#}");
