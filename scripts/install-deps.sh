@@ -3,7 +3,9 @@
 #   - a Docker Engine new enough for the containerd image store (Debian trixie's docker.io 26.x,
 #     pulled from a low-pinned trixie source on the mirror this machine already uses),
 #   - the GUI build packages (webkit2gtk 4.1, gtk3, appindicator) and the e2e test tools
-#     (Xvfb, WebKitWebDriver, dbus-run-session).
+#     (Xvfb, WebKitWebDriver, dbus-run-session),
+#   - what a rootless engine started by hand needs (tests/src/rootless.rs runs docker.io's
+#     dockerd-rootless.sh): uidmap (setuid newuidmap/newgidmap), slirp4netns, rootlesskit.
 # A rerun with everything present does not touch apt and takes well under a second.
 set -euo pipefail
 
@@ -11,7 +13,8 @@ GUI_PKGS=(libwebkit2gtk-4.1-dev libgtk-3-dev libayatana-appindicator3-dev librsv
   webkit2gtk-driver dbus-x11 imagemagick pkg-config libssl-dev)
 ENGINE_PKGS=(docker.io containerd docker-cli docker-buildx)
 # protobuf-compiler: containerd-client generates its gRPC bindings at build time.
-BASE_PKGS=(runc busybox-static ca-certificates protobuf-compiler)
+# uidmap, slirp4netns, rootlesskit: the rootless engine of the tests.
+BASE_PKGS=(runc busybox-static ca-certificates protobuf-compiler uidmap slirp4netns rootlesskit)
 
 want_engine=1
 want_gui=1

@@ -544,3 +544,4 @@ impl OutputExt for Output {
     }
 }
 pub mod e2e;
+pub mod rootless;
