@@ -4,10 +4,12 @@
 #     pulled from a low-pinned trixie source on the mirror this machine already uses),
 #   - the GUI build packages (webkit2gtk 4.1, gtk3, appindicator) and the e2e test tools
 #     (Xvfb, WebKitWebDriver, dbus-run-session),
+#   - what a rootless engine started by hand needs (tests/src/rootless.rs runs docker.io's
+#     dockerd-rootless.sh): uidmap (setuid newuidmap/newgidmap), slirp4netns, rootlesskit,
 #   - what the systemd rig needs (tests/src/rig.rs: a real systemd booted with systemd-nspawn, running
 #     the packaged docker.service behind docker.socket, and a user's rootless engine under the user
 #     manager): systemd-container at exactly the installed systemd's version (so apt never upgrades
-#     systemd itself), dbus, curl, and uidmap/slirp4netns/rootlesskit/dbus-user-session.
+#     systemd itself), dbus, curl, dbus-user-session, and the rootless tools above.
 # A rerun with everything present does not touch apt and takes well under a second.
 set -euo pipefail
 
@@ -15,9 +17,10 @@ GUI_PKGS=(libwebkit2gtk-4.1-dev libgtk-3-dev libayatana-appindicator3-dev librsv
   webkit2gtk-driver dbus-x11 imagemagick pkg-config libssl-dev)
 ENGINE_PKGS=(docker.io containerd docker-cli docker-buildx)
 # protobuf-compiler: containerd-client generates its gRPC bindings at build time.
-BASE_PKGS=(runc busybox-static ca-certificates protobuf-compiler)
+# uidmap, slirp4netns, rootlesskit: the rootless engine of the tests.
+BASE_PKGS=(runc busybox-static ca-certificates protobuf-compiler uidmap slirp4netns rootlesskit)
 # The systemd rig (systemd-container is handled apart: its version must equal systemd's).
-RIG_PKGS=(dbus curl uidmap slirp4netns rootlesskit dbus-user-session)
+RIG_PKGS=(dbus curl dbus-user-session)
 
 want_engine=1
 want_gui=1

@@ -5,6 +5,7 @@ mod config_cli;
 mod discovery;
 mod engine_versions;
 mod images;
+mod rootless;
 mod sandbox;
 mod store_status;
 mod switch;

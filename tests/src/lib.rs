@@ -545,3 +545,4 @@ impl OutputExt for Output {
 }
 pub mod e2e;
 pub mod rig;
+pub mod rootless;

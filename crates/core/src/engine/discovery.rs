@@ -40,6 +40,13 @@ struct Defaults {
 }
 
 fn defaults(rootless: bool, env: &BTreeMap<String, String>) -> Defaults {
+    defaults_of(rootless, env, nix::unistd::getuid().as_raw())
+}
+
+/// The defaults of a daemon run by `owner` with environment `env` (what could be read of it).
+/// Stowage's own environment fills the gaps only for its own user's daemons: another user's
+/// rootless engine lives under that user's home and `/run/user/<uid>`, never under ours.
+fn defaults_of(rootless: bool, env: &BTreeMap<String, String>, owner: u32) -> Defaults {
     if !rootless {
         return Defaults {
             config_file: PathBuf::from("/etc/docker/daemon.json"),
@@ -48,24 +55,29 @@ fn defaults(rootless: bool, env: &BTreeMap<String, String>) -> Defaults {
             host: "unix:///var/run/docker.sock".into(),
         };
     }
-    let home = env
-        .get("HOME")
-        .cloned()
-        .or_else(|| std::env::var("HOME").ok())
-        .unwrap_or_else(|| "/".into());
-    let xdg = |key: &str, fallback: &str| -> PathBuf {
+    let ours = owner == nix::unistd::getuid().as_raw();
+    let var = |key: &str| -> Option<String> {
         env.get(key)
             .cloned()
-            .or_else(|| std::env::var(key).ok())
+            .or_else(|| ours.then(|| std::env::var(key).ok()).flatten())
+            .filter(|v| !v.is_empty())
+    };
+    let home = var("HOME")
+        .or_else(|| {
+            nix::unistd::User::from_uid(nix::unistd::Uid::from_raw(owner))
+                .ok()
+                .flatten()
+                .map(|u| u.dir.display().to_string())
+        })
+        .unwrap_or_else(|| "/".into());
+    let xdg = |key: &str, fallback: &str| -> PathBuf {
+        var(key)
             .map(PathBuf::from)
             .unwrap_or_else(|| Path::new(&home).join(fallback))
     };
-    let runtime = env
-        .get("XDG_RUNTIME_DIR")
-        .cloned()
-        .or_else(|| std::env::var("XDG_RUNTIME_DIR").ok())
+    let runtime = var("XDG_RUNTIME_DIR")
         .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from(format!("/run/user/{}", nix::unistd::getuid())));
+        .unwrap_or_else(|| PathBuf::from(format!("/run/user/{owner}")));
     Defaults {
         config_file: xdg("XDG_CONFIG_HOME", ".config").join("docker/daemon.json"),
         data_root: xdg("XDG_DATA_HOME", ".local/share").join("docker"),
@@ -101,7 +113,11 @@ pub fn discover(paths: &StowagePaths, settings: &Settings) -> Result<Vec<Engine>
         push(from_declared(&d), &mut found);
     }
     let sandbox_dir = paths.sandbox_dir();
-    for p in scan_processes() {
+    let me = nix::unistd::getuid().as_raw();
+    let mut processes = scan_processes();
+    // This user's own daemons first: their addresses are certain (their environment is readable).
+    processes.sort_by_key(|p| p.uid != me);
+    for p in processes {
         push(from_process(p, &sandbox_dir), &mut found);
     }
     // A system engine that is configured but not running is still worth managing.
@@ -446,7 +462,7 @@ pub fn from_process(p: ProcessInfo, sandbox_dir: &Path) -> Engine {
     let args = DaemonArgs::parse(&p.argv);
     let launcher = rootlesskit_launcher(p.pid);
     let rootless = p.uid != 0 || p.env.contains_key("ROOTLESSKIT_STATE_DIR") || launcher.is_some();
-    let d = defaults(rootless, &p.env);
+    let d = defaults_of(rootless, &p.env, p.uid);
     let cwd = p.cwd.clone().unwrap_or_else(|| PathBuf::from("/"));
     let abs = |x: &Path| {
         if x.is_absolute() {
@@ -620,10 +636,15 @@ fn user_name(uid: u32) -> String {
 /// dockerd, and a rootless engine's rootlesskit, have new PIDs).
 pub fn running_at(host: &str) -> Option<Engine> {
     let nowhere = Path::new("/nonexistent/stowage-sandbox");
-    scan_processes()
+    let mut at: Vec<Engine> = scan_processes()
         .into_iter()
         .map(|p| from_process(p, nowhere))
-        .find(|e| e.host == host)
+        .filter(|e| e.host == host)
+        .collect();
+    // Our own daemon first, should two claim one address.
+    let me = nix::unistd::getuid().as_raw();
+    at.sort_by_key(|e| e.process.as_ref().is_none_or(|p| p.uid != me));
+    at.into_iter().next()
 }
 
 /// A stable name for a dockerd without a service manager: derived from its API address, so it
@@ -682,9 +703,11 @@ fn apply_config_file(e: &mut Engine, args: &DaemonArgs) {
         None => {
             let managed = Engine::managed_containerd_socket(&e.exec_root);
             let system = if e.kind == EngineKind::Rootless {
-                std::env::var("XDG_RUNTIME_DIR")
-                    .map(|r| Path::new(&r).join("containerd/containerd.sock"))
-                    .ok()
+                // `$XDG_RUNTIME_DIR/containerd/containerd.sock` of the engine's own user, whose
+                // exec-root is `$XDG_RUNTIME_DIR/docker`.
+                e.exec_root
+                    .parent()
+                    .map(|r| r.join("containerd/containerd.sock"))
             } else {
                 Some(PathBuf::from("/run/containerd/containerd.sock"))
             };
@@ -884,6 +907,21 @@ mod tests {
         assert_eq!(
             e.containerd_socket,
             Some(PathBuf::from("/run/x/containerd.sock"))
+        );
+    }
+
+    #[test]
+    fn another_users_rootless_engine_lives_under_their_home_not_ours() {
+        // A non-root reader cannot see another user's environment: the paths come from that
+        // user's passwd entry and /run/user/UID, never from the reader's own HOME.
+        let nobody = nix::unistd::User::from_name("nobody").unwrap().unwrap();
+        let uid = nobody.uid.as_raw();
+        let e = from_process(proc_info(&["dockerd"], uid), Path::new("/none"));
+        assert_eq!(e.host, format!("unix:///run/user/{uid}/docker.sock"));
+        assert_eq!(e.config_file, nobody.dir.join(".config/docker/daemon.json"));
+        assert_eq!(
+            e.exec_root,
+            PathBuf::from(format!("/run/user/{uid}/docker"))
         );
     }
 
