@@ -787,6 +787,16 @@ impl SystemdRig {
     /// `$XDG_RUNTIME_DIR/docker.sock` answers. Returns that socket's path.
     pub fn start_user_rootless_docker(&self, user: &str) -> String {
         let u = self.user(user);
+        // slirp4netns adds tap0 through /dev/net/tun as the user: the rig's own node (see
+        // SETUP_SCRIPT) must be the TUN device (10:200, hex a:c8) and open to everyone.
+        let tun = self
+            .exec(&["stat", "-c", "%F %a %t:%T", "/dev/net/tun"])
+            .stdout_text();
+        assert_eq!(
+            tun.trim(),
+            "character special file 666 a:c8",
+            "/dev/net/tun inside the rig"
+        );
         let unit_file = format!("{}/.config/systemd/user/docker.service", u.home);
         let tool = format!("{ROOTLESS_CONTRIB}/dockerd-rootless-setuptool.sh");
         if self.exec(&["test", "-x", &tool]).status.success() {
