@@ -374,6 +374,45 @@ fn images_of_both_stores_through_the_system_containerd() {
     let (code, lines, stderr) = store_use(&rig, "classic");
     assert_eq!(code, Some(0), "{:#?}\n{stderr}", lines.last());
     check("classic");
+
+    // Disk usage of the hidden containerd store is measured where the system containerd keeps it.
+    let out = rig.stowctl(&["du", "--json"]);
+    assert!(out.status.success(), "{}", out.stderr_text());
+    let du = out.json();
+    let containerd = du["stores"]
+        .as_array()
+        .and_then(|s| s.iter().find(|u| u["store"] == "containerd"))
+        .unwrap_or_else(|| panic!("no containerd store in {du:#}"))
+        .clone();
+    assert_eq!(containerd["active"], false, "{du:#}");
+    assert_eq!(containerd["images"], 1, "{du:#}");
+    assert_eq!(containerd["paths"][0], "/var/lib/containerd", "{du:#}");
+    assert!(containerd["disk_bytes"].as_u64().unwrap_or(0) > 0, "{du:#}");
+
+    // A migration from the hidden containerd store through the unit's two verified restarts.
+    let out = rig.stowctl(&[
+        "migrate",
+        "made-in-containerd:1",
+        "--to",
+        "classic",
+        "--yes",
+        "--json",
+    ]);
+    let text = out.stdout_text();
+    assert!(
+        out.status.success(),
+        "{text}\n{}\n{}",
+        out.stderr_text(),
+        rig.journal("docker.service", 30)
+    );
+    let last: serde_json::Value = serde_json::from_str(text.lines().last().unwrap()).unwrap();
+    assert_eq!(last["verified"], true, "{last:#}");
+    assert_eq!(last["active_store"], "classic", "{last:#}");
+    let listed = rig.docker_ok(&["images", "--format", "{{.Repository}}:{{.Tag}}"]);
+    assert!(
+        listed.lines().any(|l| l == "made-in-containerd:1"),
+        "the migrated image is in the classic store: {listed}"
+    );
 }
 
 #[test]
