@@ -251,30 +251,14 @@ impl PrivateDaemon {
             .stderr(log)
             .spawn()
             .map_err(|e| format!("cannot start dockerd: {e}"))?;
-        self.child = Some(child);
-        let start = Instant::now();
-        while start.elapsed() < Duration::from_secs(60) {
-            if let Some(status) = self
-                .child
-                .as_mut()
-                .and_then(|c| c.try_wait().ok().flatten())
-            {
-                self.child = None;
-                return Err(format!(
-                    "dockerd exited ({status}) before answering; log:\n{}",
-                    self.log_tail(20)
-                ));
-            }
-            if self.ping() {
-                return Ok(());
-            }
-            std::thread::sleep(Duration::from_millis(100));
+        let mut child = Some(child);
+        let started =
+            wait_until_answers(&mut child, "dockerd", || self.ping(), || self.log_tail(20));
+        self.child = child;
+        if started.is_err() {
+            self.stop();
         }
-        self.stop();
-        Err(format!(
-            "dockerd did not answer within 60 s; log:\n{}",
-            self.log_tail(20)
-        ))
+        started
     }
 
     /// Whether `/_ping` answers (`curl`-free: a raw HTTP request over the socket).
@@ -416,6 +400,35 @@ impl Drop for PrivateDaemon {
     fn drop(&mut self) {
         self.stop();
     }
+}
+
+/// Waits up to 60 s for a daemon `child` (named `what`) to answer `ping`. An error says whether
+/// it exited first (then `child` is `None`) or never answered, with `log()`; the caller stops
+/// what is left.
+pub fn wait_until_answers(
+    child: &mut Option<Child>,
+    what: &str,
+    ping: impl Fn() -> bool,
+    log: impl Fn() -> String,
+) -> Result<(), String> {
+    let start = Instant::now();
+    while start.elapsed() < Duration::from_secs(60) {
+        if let Some(status) = child.as_mut().and_then(|c| c.try_wait().ok().flatten()) {
+            *child = None;
+            return Err(format!(
+                "{what} exited ({status}) before answering; log:\n{}",
+                log()
+            ));
+        }
+        if ping() {
+            return Ok(());
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    Err(format!(
+        "{what} did not answer within 60 s; log:\n{}",
+        log()
+    ))
 }
 
 /// Stops a child process: SIGTERM, wait up to `grace`, then SIGKILL; always reaped.

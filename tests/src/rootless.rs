@@ -403,30 +403,18 @@ impl RootlessEngine {
         let child = c
             .spawn()
             .map_err(|e| format!("cannot start {}: {e}", rootless_script().display()))?;
-        self.child = Some(child);
-        let start = Instant::now();
-        while start.elapsed() < Duration::from_secs(60) {
-            if let Some(status) = self
-                .child
-                .as_mut()
-                .and_then(|c| c.try_wait().ok().flatten())
-            {
-                self.child = None;
-                return Err(format!(
-                    "dockerd-rootless.sh exited ({status}) before its socket answered; log:\n{}",
-                    self.log_tail(30)
-                ));
-            }
-            if self.ping() {
-                return Ok(());
-            }
-            std::thread::sleep(Duration::from_millis(100));
+        let mut child = Some(child);
+        let started = crate::wait_until_answers(
+            &mut child,
+            "dockerd-rootless.sh",
+            || self.ping(),
+            || self.log_tail(30),
+        );
+        self.child = child;
+        if started.is_err() {
+            self.stop();
         }
-        self.stop();
-        Err(format!(
-            "the rootless engine did not answer within 60 s; log:\n{}",
-            self.log_tail(30)
-        ))
+        started
     }
 
     /// Whether `/_ping` on the user's socket answers (asked as root, which may connect).
