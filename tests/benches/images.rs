@@ -7,10 +7,11 @@
 
 use std::path::Path;
 use std::process::Command;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use sha2::{Digest, Sha256};
 use stowage_core::stores::classic;
+use stowage_tests::bench::{median, ms};
 use stowage_tests::{engine_unavailable, stowctl_bin, PrivateDaemon};
 
 fn main() {
@@ -88,15 +89,6 @@ fn main() {
         "  ratio stowctl / docker CLI: {:.2} (target <= 1.0)",
         ms(o) / ms(t)
     );
-}
-
-fn ms(d: Duration) -> f64 {
-    d.as_secs_f64() * 1000.0
-}
-
-fn median(v: &mut [Duration]) -> Duration {
-    v.sort();
-    v[v.len() / 2]
 }
 
 fn sha(s: &str) -> String {

@@ -10,6 +10,7 @@ use std::time::{Duration, Instant};
 
 use nix::sys::signal::{kill, Signal};
 use nix::unistd::Pid;
+use stowage_tests::bench::{median, ms};
 use stowage_tests::{engine_unavailable, process_running, PrivateDaemon};
 
 fn main() {
@@ -51,15 +52,6 @@ fn main() {
     for mut c in bare_children {
         let _ = c.wait();
     }
-}
-
-fn ms(d: Duration) -> f64 {
-    d.as_secs_f64() * 1000.0
-}
-
-fn median(v: &mut [Duration]) -> Duration {
-    v.sort();
-    v[v.len() / 2]
 }
 
 fn config(containerd: bool) -> String {

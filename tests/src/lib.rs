@@ -556,6 +556,7 @@ impl OutputExt for Output {
         })
     }
 }
+pub mod bench;
 pub mod e2e;
 pub mod rig;
 pub mod rootless;
