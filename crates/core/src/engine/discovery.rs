@@ -121,8 +121,10 @@ pub fn discover(paths: &StowagePaths, settings: &Settings) -> Result<Vec<Engine>
         push(from_process(p, &sandbox_dir), &mut found);
     }
     // A system engine that is configured but not running is still worth managing.
-    if let Some(e) = stopped_system_engine() {
-        push(e, &mut found);
+    if !found.iter().any(|e| e.kind == EngineKind::System) {
+        if let Some(e) = stopped_system_engine() {
+            push(e, &mut found);
+        }
     }
     let uid = nix::unistd::getuid().as_raw();
     if uid != 0 {
@@ -577,6 +579,7 @@ fn service_unit(pid: u32, uid: u32) -> Option<SystemdUnit> {
         return (user && super::systemd::system_manager_running()).then_some(SystemdUnit {
             name,
             socket: None,
+            listen: Vec::new(),
             user,
         });
     }
@@ -645,6 +648,17 @@ pub fn running_at(host: &str) -> Option<Engine> {
     let me = nix::unistd::getuid().as_raw();
     at.sort_by_key(|e| e.process.as_ref().is_none_or(|p| p.uid != me));
     at.into_iter().next()
+}
+
+/// The dockerd a systemd unit runs now (its cgroup names the unit): found without asking
+/// systemd, to pick up the new PID after a restart.
+pub fn process_in_unit(unit: &SystemdUnit) -> Option<ProcessInfo> {
+    scan_processes().into_iter().find(|p| {
+        std::fs::read_to_string(format!("/proc/{}/cgroup", p.pid))
+            .ok()
+            .and_then(|c| super::systemd::unit_from_cgroup(&c))
+            .is_some_and(|(name, user)| name == unit.name && user == unit.user)
+    })
 }
 
 /// A stable name for a dockerd without a service manager: derived from its API address, so it

@@ -73,6 +73,9 @@ pub struct SystemdUnit {
     pub name: String,
     /// The socket unit that activates it (`docker.socket`), from `TriggeredBy`.
     pub socket: Option<String>,
+    /// The unix sockets that socket unit listens on (`/run/docker.sock`): what `-H fd://` serves.
+    #[serde(default)]
+    pub listen: Vec<PathBuf>,
     /// Whether it belongs to the user's service manager (`systemctl --user`).
     pub user: bool,
 }

@@ -63,31 +63,40 @@ fn runtime_dir() -> Option<PathBuf> {
         })
 }
 
-/// Describes `unit` as systemd has it: its socket unit, when one activates it. `None` when the
-/// service manager does not know the unit.
+/// Describes `unit` as systemd has it: the socket unit that activates it and where that socket
+/// listens. One `systemctl show` for the unit and its namesake socket (`docker.service` and
+/// `docker.socket`), a second only when another socket triggers it. `None` when the service
+/// manager does not know the unit.
 pub fn describe_unit(unit: &str, user: bool) -> Option<SystemdUnit> {
-    let props = show(unit, user, &["LoadState", "TriggeredBy"])?;
-    if prop(&props, "LoadState") != Some("loaded") {
+    let namesake = format!("{}.socket", unit.trim_end_matches(".service"));
+    let text = show(
+        &[unit, &namesake],
+        user,
+        &["LoadState", "TriggeredBy", "Listen"],
+    )?;
+    let mut blocks = text.split("\n\n");
+    let service = blocks.next()?;
+    if prop(service, "LoadState") != Some("loaded") {
         return None;
     }
-    let socket = prop(&props, "TriggeredBy")
+    let socket = prop(service, "TriggeredBy")
         .into_iter()
         .flat_map(str::split_whitespace)
         .find(|u| u.ends_with(".socket"))
         .map(str::to_string);
+    let listen = match &socket {
+        Some(s) if *s == namesake => blocks.next().map(parse_listen).unwrap_or_default(),
+        Some(s) => show(&[s], user, &["Listen"])
+            .map(|t| parse_listen(&t))
+            .unwrap_or_default(),
+        None => Vec::new(),
+    };
     Some(SystemdUnit {
         name: unit.to_string(),
         socket,
+        listen,
         user,
     })
-}
-
-/// The unix socket paths a socket unit listens on (`Listen=/run/docker.sock (Stream)`).
-pub fn socket_listen_paths(socket: &str, user: bool) -> Vec<PathBuf> {
-    let Some(text) = show(socket, user, &["Listen"]) else {
-        return Vec::new();
-    };
-    parse_listen(&text)
 }
 
 fn parse_listen(text: &str) -> Vec<PathBuf> {
@@ -104,9 +113,9 @@ fn parse_listen(text: &str) -> Vec<PathBuf> {
 /// its socket unit, else the packaged default.
 pub fn fd_host(unit: &SystemdUnit) -> String {
     let path = unit
-        .socket
-        .as_deref()
-        .and_then(|s| socket_listen_paths(s, unit.user).into_iter().next())
+        .listen
+        .first()
+        .cloned()
         .unwrap_or_else(|| PathBuf::from(DEFAULT_FD_SOCKET));
     format!("unix://{}", path.display())
 }
@@ -117,13 +126,15 @@ fn prop<'a>(props: &'a str, name: &str) -> Option<&'a str> {
         .find_map(|l| l.strip_prefix(name)?.strip_prefix('='))
 }
 
-/// `systemctl [--user] show UNIT -p P...` as `Name=value` lines; `None` when it fails.
-fn show(unit: &str, user: bool, props: &[&str]) -> Option<String> {
+/// `systemctl [--user] show UNIT... -p P...` as `Name=value` lines, a blank line between units;
+/// `None` when it fails.
+fn show(units: &[&str], user: bool, props: &[&str]) -> Option<String> {
     let mut args: Vec<&str> = Vec::new();
     if user {
         args.push("--user");
     }
-    args.extend(["show", unit]);
+    args.push("show");
+    args.extend_from_slice(units);
     for p in props {
         args.extend(["-p", p]);
     }

@@ -232,7 +232,20 @@ pub async fn restart(
         return (engine, Err(e));
     }
     stage.finish();
-    if !matches!(method, RestartMethod::Process { .. }) {
+    if let Some(unit) = engine.unit.clone().filter(|_| {
+        matches!(
+            method,
+            RestartMethod::Systemd { .. } | RestartMethod::UserSystemd { .. }
+        )
+    }) {
+        // systemd started a new dockerd in the unit's cgroup.
+        if let Ok(Some(p)) =
+            tokio::task::spawn_blocking(move || crate::engine::discovery::process_in_unit(&unit))
+                .await
+        {
+            engine.process = Some(p);
+        }
+    } else if !matches!(method, RestartMethod::Process { .. }) {
         // A service manager or rootlesskit started a new dockerd: look it up again.
         let host = engine.host.clone();
         if let Ok(Some(now)) =
@@ -431,6 +444,7 @@ mod tests {
         sys.unit = Some(crate::engine::SystemdUnit {
             name: "moby.service".into(),
             socket: Some("moby.socket".into()),
+            listen: vec!["/run/moby.sock".into()],
             user: false,
         });
         let m = RestartMethod::for_engine(&sys, None, &paths).unwrap();
@@ -449,6 +463,7 @@ mod tests {
         user.unit = Some(crate::engine::SystemdUnit {
             name: "docker.service".into(),
             socket: None,
+            listen: Vec::new(),
             user: true,
         });
         assert_eq!(

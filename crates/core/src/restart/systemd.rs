@@ -107,12 +107,18 @@ async fn reset_start_limit(
     .await
 }
 
+/// How far back the journal is read for the unit's starts: the packaged docker.service counts
+/// 60 s, systemd's default 10 s; a longer interval counts as unknown.
+const JOURNAL_WINDOW: Duration = Duration::from_secs(600);
+
 /// Why the next start may hit the unit's start limit, when it may: the starts the journal shows
-/// in the limit's interval, plus this one, exceed the burst (or cannot be counted).
+/// in the limit's interval, plus this one, exceed the burst (or cannot be counted). The unit's
+/// limit and its journal are read at once.
 async fn start_limit_near(unit: &Unit<'_>) -> Option<String> {
-    let props = unit
-        .show(&["StartLimitBurst", "StartLimitIntervalUSec"])
-        .await;
+    let (props, starts) = tokio::join!(
+        unit.show(&["StartLimitBurst", "StartLimitIntervalUSec"]),
+        recent_starts(unit)
+    );
     let burst: u64 = prop(&props, "StartLimitBurst")?.parse().ok()?;
     let interval = parse_timespan(prop(&props, "StartLimitIntervalUSec")?)?;
     if burst == 0 || interval.is_zero() {
@@ -120,7 +126,14 @@ async fn start_limit_near(unit: &Unit<'_>) -> Option<String> {
     }
     let reset = unit.with_socket().join(" ");
     let secs = interval.as_secs().max(1);
-    match recent_starts(unit, interval).await {
+    let counted = starts.filter(|_| interval <= JOURNAL_WINDOW).map(|times| {
+        let now = std::time::SystemTime::now();
+        times
+            .iter()
+            .filter(|t| now.duration_since(**t).unwrap_or_default() <= interval)
+            .count() as u64
+    });
+    match counted {
         Some(n) if n < burst => None,
         Some(n) => Some(format!(
             "{} started {n} times in the last {secs} s (systemd allows {burst}): systemctl reset-failed {reset}",
@@ -133,9 +146,9 @@ async fn start_limit_near(unit: &Unit<'_>) -> Option<String> {
     }
 }
 
-/// How many times the journal saw the unit start within `interval`.
-async fn recent_starts(unit: &Unit<'_>, interval: Duration) -> Option<u64> {
-    let since = format!("--since=-{}s", interval.as_secs().max(1));
+/// When the journal saw the unit start within [`JOURNAL_WINDOW`].
+async fn recent_starts(unit: &Unit<'_>) -> Option<Vec<std::time::SystemTime>> {
+    let since = format!("--since=-{}s", JOURNAL_WINDOW.as_secs());
     let mut args = vec![
         "-u",
         unit.name,
@@ -150,7 +163,19 @@ async fn recent_starts(unit: &Unit<'_>, interval: Duration) -> Option<u64> {
         args.insert(0, "--user");
     }
     let out = capture("journalctl", &args).await?;
-    Some(out.lines().filter(|l| l.contains(UNIT_STARTING)).count() as u64)
+    Some(start_times(&out))
+}
+
+/// The times of the "Starting <unit>" entries in `journalctl -o json` output.
+fn start_times(journal_json: &str) -> Vec<std::time::SystemTime> {
+    journal_json
+        .lines()
+        .filter(|l| l.contains(UNIT_STARTING))
+        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+        .filter(|v| v["MESSAGE_ID"] == UNIT_STARTING)
+        .filter_map(|v| v["__REALTIME_TIMESTAMP"].as_str()?.parse::<u64>().ok())
+        .map(|us| std::time::UNIX_EPOCH + Duration::from_micros(us))
+        .collect()
 }
 
 /// A systemd time span (`1min`, `10s`, `1min 30s`, `500ms`, `infinity`, `0`).
@@ -249,6 +274,23 @@ mod tests {
         assert_eq!(parse_timespan("0"), Some(Duration::ZERO));
         assert_eq!(parse_timespan("infinity"), Some(Duration::MAX));
         assert_eq!(parse_timespan("1fortnight"), None);
+    }
+
+    #[test]
+    fn starts_are_the_units_starting_entries_with_their_times() {
+        let journal = format!(
+            "{{\"__REALTIME_TIMESTAMP\":\"1764500000000000\",\"MESSAGE_ID\":\"{UNIT_STARTING}\"}}\n\
+             {{\"__REALTIME_TIMESTAMP\":\"1764500001000000\"}}\n\
+             {{\"__REALTIME_TIMESTAMP\":\"1764500002000000\",\"MESSAGE_ID\":\"39f53479d3a045ac8e11786248231fbf\"}}\n\
+             {{\"__REALTIME_TIMESTAMP\":\"1764500003000000\",\"MESSAGE_ID\":\"{UNIT_STARTING}\"}}\n"
+        );
+        assert_eq!(
+            start_times(&journal),
+            vec![
+                std::time::UNIX_EPOCH + Duration::from_secs(1_764_500_000),
+                std::time::UNIX_EPOCH + Duration::from_secs(1_764_500_003),
+            ]
+        );
     }
 
     #[test]
