@@ -31,6 +31,7 @@ async fn run(app: AppHandle) {
             host: engine.host.clone(),
             config_file: engine.config_file.clone(),
             pid: engine.process.as_ref().map(|p| p.pid),
+            socket_activated: engine.unit.clone().filter(|u| u.socket.is_some()),
         };
         tracing::info!(host = %target.host, config = %target.config_file.display(), pid = ?target.pid, "watching the engine");
         let mut w = match watch(target, WatchOptions::default()) {

@@ -167,6 +167,40 @@ fn engines_lists_the_socket_address_and_chooses_the_system_engine() {
 }
 
 #[test]
+fn a_unit_stopped_behind_its_socket_is_listed_without_starting_it() {
+    require_rig!();
+    let rig = SystemdRig::boot();
+    let out = rig.systemctl(&["stop", "docker.service"]);
+    assert!(out.status.success(), "{}", out.stderr_text());
+
+    // Looking must not knock: a connection to docker.socket would start the engine again.
+    let out = rig.stowctl(&["engines", "--json"]);
+    assert!(out.status.success(), "{}", out.stderr_text());
+    let v = out.json();
+    let system = v["engines"]
+        .as_array()
+        .and_then(|e| e.iter().find(|e| e["name"] == "system"))
+        .unwrap_or_else(|| panic!("no system engine: {v:#}"))
+        .clone();
+    assert_eq!(system["host"], "unix:///run/docker.sock", "{v:#}");
+    assert_eq!(system["unit"]["socket"], "docker.socket", "{v:#}");
+    assert!(system["answers"].is_null(), "not asked: {v:#}");
+    assert_eq!(v["chosen"], "system", "{v:#}");
+    let human = rig.stowctl(&["engines"]).stdout_text();
+    assert!(human.contains("on demand"), "{human}");
+    assert_eq!(
+        rig.unit_property("docker.service", "ActiveState"),
+        "inactive",
+        "listing engines started docker.service"
+    );
+
+    // Asking for the status is a use of the engine: the socket starts it, as for `docker`.
+    let st = status_json(&rig);
+    assert_eq!(st["reachable"], true, "{st:#}");
+    assert_eq!(rig.unit_property("docker.service", "ActiveState"), "active");
+}
+
+#[test]
 fn five_switches_in_a_minute_right_after_boot_reset_the_start_limit() {
     require_rig!();
     let rig = SystemdRig::boot();

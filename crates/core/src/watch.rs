@@ -16,6 +16,7 @@ use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 
 use crate::engine::store::{active_store, ImageStore};
+use crate::engine::SystemdUnit;
 use crate::error::{Error, Result};
 
 /// What is watched.
@@ -28,6 +29,9 @@ pub struct WatchTarget {
     /// The dockerd PID when known: its exit is reported as a restart even when a new daemon
     /// answers again before a poll sees the API down.
     pub pid: Option<u32>,
+    /// The systemd unit when a socket unit activates it: while no dockerd runs in the unit the
+    /// API is not asked, since asking would start the engine someone stopped.
+    pub socket_activated: Option<SystemdUnit>,
 }
 
 /// How often and how patiently to look.
@@ -191,7 +195,11 @@ async fn run(
                         return;
                     }
                 }
-                let snap = snapshot(&target.host, opts.api_timeout).await;
+                let snap = if stopped_behind_its_socket(&target).await {
+                    EngineSnapshot::default()
+                } else {
+                    snapshot(&target.host, opts.api_timeout).await
+                };
                 let pid_exited = target.pid.is_some_and(|p| !crate::supervise::is_alive(p));
                 if pid_exited {
                     target.pid = None;
@@ -210,6 +218,16 @@ async fn run(
             }
         }
     }
+}
+
+/// Whether the target's unit waits behind its socket with no dockerd running.
+async fn stopped_behind_its_socket(target: &WatchTarget) -> bool {
+    let Some(unit) = target.socket_activated.clone() else {
+        return false;
+    };
+    tokio::task::spawn_blocking(move || crate::engine::discovery::process_in_unit(&unit).is_none())
+        .await
+        .unwrap_or(false)
 }
 
 /// One `/_ping` + `/info` round; never fails (an engine that does not answer is unreachable).
@@ -265,6 +283,7 @@ mod tests {
     async fn first_poll_reports_an_unreachable_engine_then_stays_quiet() {
         let dir = tempfile::tempdir().unwrap();
         let target = WatchTarget {
+            socket_activated: None,
             host: format!("unix://{}", dir.path().join("none.sock").display()),
             config_file: dir.path().join("daemon.json"),
             pid: None,
@@ -288,6 +307,7 @@ mod tests {
         let cfg = dir.path().join("daemon.json");
         std::fs::write(&cfg, "{}\n").unwrap();
         let target = WatchTarget {
+            socket_activated: None,
             host: "unix:///nonexistent/docker.sock".into(),
             config_file: cfg.clone(),
             pid: None,
@@ -331,6 +351,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let cfg = dir.path().join("later").join("daemon.json");
         let target = WatchTarget {
+            socket_activated: None,
             host: "unix:///nonexistent/docker.sock".into(),
             config_file: cfg.clone(),
             pid: None,
@@ -353,6 +374,7 @@ mod tests {
             .spawn()
             .unwrap();
         let target = WatchTarget {
+            socket_activated: None,
             host: "unix:///nonexistent/docker.sock".into(),
             config_file: dir.path().join("daemon.json"),
             pid: Some(child.id()),

@@ -41,6 +41,7 @@ pub async fn run(ctx: &Context, json: bool) -> Result<ExitCode> {
                 match e.answers {
                     Some(true) => "yes".into(),
                     Some(false) => "no".into(),
+                    None if discovery::waits_behind_socket(e) => "on demand".into(),
                     None => "-".into(),
                 },
                 e.host.clone(),

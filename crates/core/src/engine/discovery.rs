@@ -160,21 +160,33 @@ pub fn discover(paths: &StowagePaths, settings: &Settings) -> Result<Vec<Engine>
     Ok(found)
 }
 
-/// Asks every engine's `/_ping` at once (a short time limit each) and records the answers.
+/// Asks every engine's `/_ping` at once (a short time limit each) and records the answers. A
+/// unit waiting behind its socket with no dockerd running is not asked (asking would start it):
+/// whether it answers stays unknown.
 fn probe_all(engines: &mut [Engine]) {
-    let answers: Vec<bool> = std::thread::scope(|s| {
+    let answers: Vec<Option<bool>> = std::thread::scope(|s| {
         let handles: Vec<_> = engines
             .iter()
-            .map(|e| s.spawn(|| super::client::ping_blocking(&e.host, PROBE_TIMEOUT)))
+            .map(|e| {
+                s.spawn(|| {
+                    (!waits_behind_socket(e))
+                        .then(|| super::client::ping_blocking(&e.host, PROBE_TIMEOUT))
+                })
+            })
             .collect();
         handles
             .into_iter()
-            .map(|h| h.join().unwrap_or(false))
+            .map(|h| h.join().unwrap_or(Some(false)))
             .collect()
     });
     for (e, a) in engines.iter_mut().zip(answers) {
-        e.answers = Some(a);
+        e.answers = a;
     }
+}
+
+/// Whether the engine is a unit that its socket starts on demand and no dockerd runs now.
+pub fn waits_behind_socket(e: &Engine) -> bool {
+    e.process.is_none() && e.unit.as_ref().is_some_and(|u| u.socket.is_some())
 }
 
 /// How long discovery waits for one engine's `/_ping`.
