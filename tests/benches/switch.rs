@@ -5,13 +5,13 @@
 //! Run: `cargo build -p stowctl --release && cargo bench -p stowage-tests --bench switch`
 //! (STOWCTL_BIN picks another stowctl; ROUNDS sets the number of switches of each kind).
 
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, Stdio};
 use std::time::{Duration, Instant};
 
 use nix::sys::signal::{kill, Signal};
 use nix::unistd::Pid;
 use stowage_tests::bench::{median, ms};
-use stowage_tests::{engine_unavailable, process_running, PrivateDaemon};
+use stowage_tests::{engine_command, engine_unavailable, process_running, PrivateDaemon};
 
 fn main() {
     if let Some(why) = engine_unavailable() {
@@ -72,7 +72,8 @@ fn bare_switch(d: &PrivateDaemon, containerd: bool, children: &mut Vec<Child>) -
         .append(true)
         .open(&d.log_file)
         .unwrap();
-    let child = Command::new("dockerd")
+    // The engine under test (the prefix's dockerd when STOWAGE_TEST_ENGINE_PREFIX is set).
+    let child = engine_command("dockerd")
         .args(d.argv())
         .stdin(Stdio::null())
         .stdout(log.try_clone().unwrap())
