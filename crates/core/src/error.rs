@@ -29,6 +29,8 @@ pub enum ErrorCode {
     Timeout,
     /// The request itself is not valid (unknown feature, bad argument).
     InvalidRequest,
+    /// Another operation holds the engine's lock (it is changing or restarting the engine).
+    Busy,
 }
 
 impl ErrorCode {
@@ -41,7 +43,7 @@ impl ErrorCode {
             ErrorCode::EngineUnreachable => 69,
             ErrorCode::CommandFailed => 70,
             ErrorCode::Io => 74,
-            ErrorCode::ConcurrentModification => 75,
+            ErrorCode::ConcurrentModification | ErrorCode::Busy => 75,
             ErrorCode::ValidationFailed => 76,
             ErrorCode::PermissionDenied => 77,
             ErrorCode::Timeout => 79,
@@ -99,6 +101,17 @@ pub enum Error {
     /// The request is not valid.
     #[error("{0}")]
     InvalidRequest(String),
+    /// Another operation holds the engine's lock.
+    #[error("engine at {host} is busy: {} is changing or restarting it{}; nothing was changed (lock file {})",
+        holder.as_ref().map(|h| h.to_string()).unwrap_or_else(|| "another Stowage process".into()),
+        waited.map(|s| format!(" (waited {s} s)")).unwrap_or_default(),
+        lock_file.display())]
+    Busy {
+        host: String,
+        holder: Option<crate::lock::Holder>,
+        lock_file: PathBuf,
+        waited: Option<u64>,
+    },
 }
 
 impl Error {
@@ -115,6 +128,7 @@ impl Error {
             Error::Command { .. } => ErrorCode::CommandFailed,
             Error::Timeout { .. } => ErrorCode::Timeout,
             Error::InvalidRequest(_) => ErrorCode::InvalidRequest,
+            Error::Busy { .. } => ErrorCode::Busy,
         }
     }
 

@@ -37,6 +37,9 @@ fn lead(code: ErrorCode) -> Option<&'static str> {
         ErrorCode::PermissionDenied => "Stowage does not have the permission this needs.",
         ErrorCode::CommandFailed => "A command Stowage ran failed.",
         ErrorCode::Timeout => "A step took longer than allowed.",
+        ErrorCode::Busy => {
+            "Another change or restart of this engine is running (here or in a terminal): wait for it to finish."
+        }
         ErrorCode::InvalidRequest => return None,
     })
 }

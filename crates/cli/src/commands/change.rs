@@ -29,13 +29,21 @@ pub async fn plan_and_apply(
     json: bool,
 ) -> Result<ExitCode> {
     let engine = ctx.engine().await?;
+    // One change per engine at a time: take its lock before reading daemon.json for the plan,
+    // so the plan is made from what the previous holder left.
+    let _lock = if args.dry_run {
+        None
+    } else {
+        lock_engine(ctx, &engine, json).await?
+    };
     let prepared = switch::prepare(
         &engine,
         &ctx.paths,
         &request,
         args.apply.restart_cmd.as_deref(),
     )
-    .await?;
+    .await
+    .map_err(with_sudo_hint)?;
     let plan = &prepared.plan;
 
     if args.dry_run {
@@ -55,9 +63,9 @@ pub async fn plan_and_apply(
             "outcome": "unchanged", "active_store": plan.current_store, "stages": [], "error": null,
         });
         if json {
-            println!("{outcome}");
+            out_line(&outcome.to_string());
         } else {
-            println!("Nothing to change: the engine already runs as asked.");
+            out_line("Nothing to change: the engine already runs as asked.");
         }
         return Ok(ExitCode::SUCCESS);
     }
@@ -80,9 +88,110 @@ pub async fn plan_and_apply(
     }
     let opts = apply_options(ctx, &engine)?;
     let progress = progress_printer(json);
+    shield_signals();
     let outcome = switch::apply(&engine, plan, &prepared.file, &opts, &progress).await;
     print_outcome(&outcome, json)?;
     Ok(exit_code(&outcome))
+}
+
+/// Environment variable: do not wait for another operation on the engine (exit 75 naming it).
+pub const NO_WAIT_ENV: &str = "STOWAGE_NO_WAIT";
+
+/// Takes the engine's lock (see `stowage_core::lock`): waits, saying for whom, up to the time
+/// a whole change with its rollback may take, or fails at once with `STOWAGE_NO_WAIT=1`.
+pub async fn lock_engine(
+    ctx: &Context,
+    engine: &stowage_core::engine::Engine,
+    json: bool,
+) -> Result<Option<stowage_core::lock::EngineLock>> {
+    use stowage_core::lock::{self, Wait};
+    let no_wait = std::env::var(NO_WAIT_ENV)
+        .map(|v| !v.is_empty() && v != "0" && v != "false")
+        .unwrap_or(false);
+    let wait = if no_wait {
+        Wait::No
+    } else {
+        let t = ctx.settings.timeouts()?;
+        // A change and its rollback: validate, then stop/start/verify twice, plus margin.
+        let secs = t.validate + 2 * (t.stop + t.start + t.verify) + 60;
+        Wait::UpTo(std::time::Duration::from_secs(secs))
+    };
+    let host = engine.host.clone();
+    let lock = lock::acquire_async(engine, wait, move |holder| {
+        let msg = format!("waiting for {holder} to finish with the engine at {host}…");
+        tracing::info!("{msg}");
+        let mut err = std::io::stderr().lock();
+        let _ = writeln!(err, "{msg}");
+        if json {
+            let line = serde_json::json!({ "waiting": { "for": holder, "message": msg } });
+            out_line(&line.to_string());
+        }
+    })
+    .await?;
+    Ok(lock)
+}
+
+/// Keeps SIGTERM, SIGHUP and SIGINT from abandoning a transaction half-way: from now on they
+/// are logged, and the change finishes or rolls back (every step has a time limit), then the
+/// process exits with the outcome's code as usual.
+pub fn shield_signals() {
+    use tokio::signal::unix::{signal, SignalKind};
+    for (kind, name) in [
+        (SignalKind::terminate(), "SIGTERM"),
+        (SignalKind::hangup(), "SIGHUP"),
+        (SignalKind::interrupt(), "SIGINT"),
+    ] {
+        match signal(kind) {
+            Ok(mut s) => {
+                tokio::spawn(async move {
+                    while s.recv().await.is_some() {
+                        tracing::warn!(
+                            "received {name}: finishing the change first (it completes or rolls back; the engine is never left half-way)"
+                        );
+                        let _ = writeln!(
+                            std::io::stderr(),
+                            "stowctl: {name}: finishing the change first (it completes or rolls back)"
+                        );
+                    }
+                });
+            }
+            Err(e) => tracing::warn!("cannot handle {name}: {e}"),
+        }
+    }
+}
+
+/// Writes one line to stdout. A reader that went away (a closed pipe, the app's runner gone)
+/// never stops a transaction: the failure is logged once and later lines go to the log only.
+pub fn out_line(line: &str) {
+    use std::sync::atomic::{AtomicBool, Ordering};
+    static GONE: AtomicBool = AtomicBool::new(false);
+    if GONE.load(Ordering::Relaxed) {
+        tracing::info!(line, "stdout is closed; logged instead");
+        return;
+    }
+    let mut out = std::io::stdout().lock();
+    if let Err(e) = writeln!(out, "{line}").and_then(|_| out.flush()) {
+        GONE.store(true, Ordering::Relaxed);
+        tracing::warn!(error = %e, "cannot write to stdout (the reader went away); going on, output goes to the log");
+        tracing::info!(line, "stdout is closed; logged instead");
+    }
+}
+
+/// A daemon.json this user may not read (root-owned, 0600) gets the same `sudo` hint as one
+/// they may not write.
+fn with_sudo_hint(e: stowage_core::Error) -> stowage_core::Error {
+    match e {
+        stowage_core::Error::PermissionDenied { path, hint: None } if !nix_is_root() => {
+            stowage_core::Error::PermissionDenied {
+                path,
+                hint: Some(format!(
+                    "this change needs root; run: sudo {}",
+                    sudo_command()
+                )),
+            }
+        }
+        other => other,
+    }
 }
 
 /// Timeouts and validation for applying on this engine.
@@ -100,7 +209,7 @@ pub fn progress_printer(json: bool) -> Progress {
     Progress::new(Arc::new(move |ev: &ProgressEvent| {
         if json {
             if let Ok(line) = serde_json::to_string(&serde_json::json!({ "progress": ev })) {
-                println!("{line}");
+                out_line(&line);
             }
             return;
         }
@@ -132,10 +241,13 @@ pub fn progress_printer(json: bool) -> Progress {
     }))
 }
 
-/// Prints the outcome: its JSON as the last line with --json, sentences otherwise.
+/// Prints the outcome: its JSON as the last line with --json, sentences otherwise. It is also
+/// logged, so it is known when nobody reads stdout any more.
 pub fn print_outcome(outcome: &Outcome, json: bool) -> Result<()> {
+    let line = serde_json::to_string(outcome)?;
+    tracing::info!(outcome = %line, "outcome");
     if json {
-        println!("{}", serde_json::to_string(outcome)?);
+        out_line(&line);
         return Ok(());
     }
     let store = outcome
@@ -143,29 +255,29 @@ pub fn print_outcome(outcome: &Outcome, json: bool) -> Result<()> {
         .map(|s| s.to_string())
         .unwrap_or_else(|| "unknown".into());
     match outcome.outcome {
-        OutcomeKind::Applied => println!("Done: the engine runs the {store} image store."),
-        OutcomeKind::Unchanged => println!("Nothing to change."),
+        OutcomeKind::Applied => out_line(&format!("Done: the engine runs the {store} image store.")),
+        OutcomeKind::Unchanged => out_line("Nothing to change."),
         OutcomeKind::RolledBack => {
-            println!(
+            out_line(&format!(
                 "Rolled back: {}",
                 outcome.error.as_deref().unwrap_or("the change failed")
-            );
-            println!("The previous daemon.json is back and the engine runs the {store} image store again.");
+            ));
+            out_line(&format!("The previous daemon.json is back and the engine runs the {store} image store again."));
         }
-        OutcomeKind::Failed => println!(
+        OutcomeKind::Failed => out_line(&format!(
             "Failed: {}",
             outcome.error.as_deref().unwrap_or("unknown error")
-        ),
+        )),
     }
     if !outcome.daemon_log.is_empty() && outcome.outcome != OutcomeKind::Applied {
-        println!("\nLast lines of the daemon's log:");
+        out_line("\nLast lines of the daemon's log:");
         for l in &outcome.daemon_log {
-            println!("  {l}");
+            out_line(&format!("  {l}"));
         }
     }
     if let Some(b) = &outcome.backup {
         if outcome.outcome == OutcomeKind::Applied {
-            println!("Previous daemon.json saved as {}", b.display());
+            out_line(&format!("Previous daemon.json saved as {}", b.display()));
         }
     }
     Ok(())

@@ -126,6 +126,12 @@ async fn fix_one(
 ) -> Result<ExitCode> {
     known(id)?;
     let cc = gather(ctx, target, buildx).await?;
+    // A fix that writes goes through the engine's lock like any change.
+    let _lock = if dry_run {
+        None
+    } else {
+        super::change::lock_engine(ctx, &cc.engine, json).await?
+    };
     let (plan, preview) = fix::plan_fix(&cc, id).await?;
     if dry_run || !json {
         if json {
@@ -158,6 +164,7 @@ async fn fix_one(
         }
     }
     let opts = apply_options(ctx, &cc.engine)?;
+    super::change::shield_signals();
     let done = fix::apply_fix(&cc, plan, preview, &opts, &progress_printer(json)).await?;
     match &done.outcome {
         Some(outcome) => {
@@ -165,14 +172,12 @@ async fn fix_one(
             Ok(outcome_exit_code(outcome))
         }
         None => {
+            let out = super::change::out_line;
             if json {
-                println!(
-                    "{}",
-                    serde_json::json!({ "fixed": id, "files": done.preview.files })
-                );
+                out(&serde_json::json!({ "fixed": id, "files": done.preview.files }).to_string());
             } else {
                 for f in &done.preview.files {
-                    println!("Wrote {}", f.display());
+                    out(&format!("Wrote {}", f.display()));
                 }
             }
             Ok(ExitCode::SUCCESS)

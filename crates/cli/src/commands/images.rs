@@ -188,7 +188,8 @@ pub async fn du(ctx: &Context, json: bool) -> Result<ExitCode> {
 }
 
 pub async fn migrate(ctx: &Context, args: MigrateArgs, json: bool) -> Result<ExitCode> {
-    use std::io::IsTerminal;
+    use super::change::out_line;
+    use std::io::{IsTerminal, Write};
     use std::sync::atomic::{AtomicBool, Ordering};
     use std::sync::Arc;
     use stowage_core::engine::ImageStore;
@@ -241,52 +242,69 @@ pub async fn migrate(ctx: &Context, args: MigrateArgs, json: bool) -> Result<Exi
             return Ok(ExitCode::from(super::change::EXIT_FAILED));
         }
     }
+    let _lock = super::change::lock_engine(ctx, &engine, json).await?;
+    // Ctrl-C, SIGTERM and SIGHUP cancel after the current step (never mid-restart): the engine
+    // goes back to the store it ran, and the temporary archive is removed.
     let cancel = Arc::new(AtomicBool::new(false));
-    let c2 = cancel.clone();
-    tokio::spawn(async move {
-        if tokio::signal::ctrl_c().await.is_ok() {
-            eprintln!(
-                "\nCancelling after the current step (the engine is never left mid-restart)..."
-            );
-            c2.store(true, Ordering::SeqCst);
+    {
+        use tokio::signal::unix::{signal, SignalKind};
+        for (kind, name) in [
+            (SignalKind::interrupt(), "SIGINT"),
+            (SignalKind::terminate(), "SIGTERM"),
+            (SignalKind::hangup(), "SIGHUP"),
+        ] {
+            let mut sig = signal(kind)?;
+            let c2 = cancel.clone();
+            tokio::spawn(async move {
+                while sig.recv().await.is_some() {
+                    tracing::warn!("received {name}: cancelling the migration after the current step");
+                    let _ = writeln!(
+                        std::io::stderr(),
+                        "\n{name}: cancelling after the current step (the engine is never left mid-restart)..."
+                    );
+                    c2.store(true, Ordering::SeqCst);
+                }
+            });
         }
-    });
+    }
     let events = move |ev: MigrationEvent| {
         if json {
             if let Ok(line) = serde_json::to_string(&serde_json::json!({ "progress": ev })) {
-                println!("{line}");
+                out_line(&line);
             }
             return;
         }
-        match ev {
-            MigrationEvent::Step { message } => eprintln!("  {message}"),
-            MigrationEvent::Bytes { phase, done, total } => {
-                eprintln!(
-                    "    {phase}: {} of {}",
-                    human_bytes(done),
-                    human_bytes(total.max(done))
-                )
-            }
-        }
+        let mut err = std::io::stderr().lock();
+        let _ = match ev {
+            MigrationEvent::Step { message } => writeln!(err, "  {message}"),
+            MigrationEvent::Bytes { phase, done, total } => writeln!(
+                err,
+                "    {phase}: {} of {}",
+                human_bytes(done),
+                human_bytes(total.max(done))
+            ),
+        };
     };
     let opts = super::change::apply_options(ctx, &engine)?;
     let outcome = mig::migrate(&engine, &ctx.paths, &plan, &req, &opts, &events, cancel).await?;
+    let line = serde_json::to_string(&outcome)?;
+    tracing::info!(outcome = %line, "migration outcome");
     if json {
-        println!("{}", serde_json::to_string(&outcome)?);
+        out_line(&line);
     } else {
         for r in &outcome.references {
-            println!(
+            out_line(&format!(
                 "{}: {} in the {} store",
                 r.reference,
                 if r.ok { "verified" } else { "MISMATCH" },
                 plan.target
-            );
+            ));
         }
         if outcome.removed_source {
-            println!("Removed from the {} store.", plan.source);
+            out_line(&format!("Removed from the {} store.", plan.source));
         }
         if let Some(s) = outcome.active_store {
-            println!("The engine runs the {s} store.");
+            out_line(&format!("The engine runs the {s} store."));
         }
     }
     Ok(ExitCode::SUCCESS)

@@ -12,11 +12,13 @@ use crate::context::Context;
 
 pub async fn run(ctx: &Context, args: ApplyArgs, json: bool) -> Result<ExitCode> {
     let engine = ctx.engine().await?;
+    let _lock = super::change::lock_engine(ctx, &engine, json).await?;
     let method = RestartMethod::for_engine(&engine, args.restart_cmd.as_deref(), &ctx.paths)?;
     if !json {
         eprintln!("Restarting {}: {}", engine.name, method.describe(&engine));
     }
     let opts = apply_options(ctx, &engine)?;
+    super::change::shield_signals();
     let outcome = switch::restart_only(&engine, &method, &opts, &progress_printer(json)).await;
     print_outcome(&outcome, json)?;
     Ok(exit_code(&outcome))

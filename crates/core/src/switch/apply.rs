@@ -142,6 +142,10 @@ pub async fn apply(
         progress,
     )
     .await;
+    let restarted = progress
+        .timings()
+        .iter()
+        .any(|t| t.name == Stage::VerifyingStore);
     match result {
         Ok(store) => {
             out.outcome = OutcomeKind::Applied;
@@ -153,6 +157,41 @@ pub async fn apply(
             out.daemon_log = plan.restart_method.last_log_lines(20).await;
             let cause_text = cause.to_string();
             tracing::warn!(error = %cause_text, "change failed; rolling back");
+            let untouched = if restarted {
+                None
+            } else {
+                never_restarted(engine, &now, plan).await
+            };
+            if let Some(store) = untouched {
+                // The restart failed before stopping the engine: it still runs the old
+                // configuration, so putting the old file back is the whole rollback (restarting
+                // again the same failing way would only fail again).
+                match put_back(plan, file, wrote.is_some(), progress).await {
+                    Ok(()) => {
+                        let what = if matches!(plan.restart_method, RestartMethod::Command { .. }) {
+                            "the restart command failed"
+                        } else {
+                            "the restart failed"
+                        };
+                        out.outcome = OutcomeKind::RolledBack;
+                        out.active_store = Some(store);
+                        out.engine = now;
+                        out.error = Some(format!(
+                            "{what}; the engine still runs the old configuration (it was not restarted, and the previous daemon.json is back): {cause_text}"
+                        ));
+                        out.error_code = Some(cause.code());
+                    }
+                    Err(e) => {
+                        out.outcome = OutcomeKind::Failed;
+                        out.active_store = Some(store);
+                        out.error = Some(format!(
+                            "{cause_text}; the engine was not restarted and still runs the old configuration, but putting the previous daemon.json back failed: {e}"
+                        ));
+                    }
+                }
+                out.stages = progress.timings();
+                return out;
+            }
             match rollback(&now, plan, file, wrote.is_some(), opts, progress).await {
                 Ok((engine, store)) => {
                     out.outcome = OutcomeKind::RolledBack;
@@ -255,6 +294,65 @@ async fn write(
     }
 }
 
+/// Whether a failed restart left the engine untouched: the dockerd that ran before still runs
+/// and answers (same PID when it is known; else it answers on the store it had). Returns the
+/// store it runs then.
+async fn never_restarted(before: &Engine, now: &Engine, plan: &Plan) -> Option<ImageStore> {
+    if !crate::engine::client::ping(&before.host, Duration::from_secs(3)).await {
+        return None;
+    }
+    match before.process.as_ref().map(|p| p.pid) {
+        Some(pid) => {
+            if now.process.as_ref().map(|p| p.pid) != Some(pid)
+                || !crate::supervise::is_alive(pid)
+            {
+                return None;
+            }
+            let host = before.host.clone();
+            let running = tokio::task::spawn_blocking(move || {
+                crate::engine::discovery::running_at(&host)
+            })
+            .await
+            .ok()
+            .flatten()?;
+            if running.process.map(|p| p.pid) != Some(pid) {
+                return None;
+            }
+        }
+        None => {}
+    }
+    let store = verify(before, None, None).await.ok()?;
+    (plan.current_store.is_none() || plan.current_store == Some(store)).then_some(store)
+}
+
+/// Puts the previous daemon.json back (the `rolling_back` stage) without restarting.
+async fn put_back(plan: &Plan, file: &ConfigFile, wrote: bool, progress: &Progress) -> Result<()> {
+    let _ = plan;
+    let stage = progress.stage(Stage::RollingBack);
+    if wrote {
+        let (path, old, existed) = (
+            file.path().to_path_buf(),
+            file.doc.text().as_bytes().to_vec(),
+            file.exists(),
+        );
+        let res = tokio::task::spawn_blocking(move || {
+            if existed {
+                store::restore(&path, &old)
+            } else {
+                store::remove(&path)
+            }
+        })
+        .await
+        .map_err(|e| Error::InvalidRequest(format!("internal error while restoring: {e}")))?;
+        if let Err(e) = res {
+            stage.fail(&e.to_string());
+            return Err(e);
+        }
+    }
+    stage.finish();
+    Ok(())
+}
+
 async fn restart_and_verify(
     engine: &Engine,
     method: &RestartMethod,
@@ -267,6 +365,7 @@ async fn restart_and_verify(
     if let Err(e) = restarted {
         return (engine, Err(e));
     }
+    // From here on a failure is about the engine as it came back.
     let store = restart::timed(
         progress,
         Stage::VerifyingStore,
@@ -331,28 +430,7 @@ async fn rollback(
     opts: &ApplyOptions,
     progress: &Progress,
 ) -> Result<(Engine, ImageStore)> {
-    let stage = progress.stage(Stage::RollingBack);
-    if wrote {
-        let (path, old, existed) = (
-            file.path().to_path_buf(),
-            file.doc.text().as_bytes().to_vec(),
-            file.exists(),
-        );
-        let res = tokio::task::spawn_blocking(move || {
-            if existed {
-                store::restore(&path, &old)
-            } else {
-                store::remove(&path)
-            }
-        })
-        .await
-        .map_err(|e| Error::InvalidRequest(format!("internal error while restoring: {e}")))?;
-        if let Err(e) = res {
-            stage.fail(&e.to_string());
-            return Err(e);
-        }
-    }
-    stage.finish();
+    put_back(plan, file, wrote, progress).await?;
     let (engine, store) = restart_and_verify(
         engine,
         &plan.restart_method,
