@@ -298,20 +298,26 @@ pub async fn apply(app: &AppHandle, pending: Pending, source: &'static str) -> R
         )
         .await
     } else {
-        let s2 = sink.clone();
-        let progress = Progress::new(Arc::new(move |e: &ProgressEvent| s2(e.into())));
-        let outcome = switch::apply(
-            &pending.engine,
-            plan,
-            &pending.prepared.file,
-            &opts,
-            &progress,
-        )
-        .await;
-        if outcome.outcome != switch::OutcomeKind::Failed {
-            state.set_engine(outcome.engine.clone()).await;
+        // The engine's lock, shared with stowctl (a change running in a terminal): wait for it.
+        match engine_lock(app, &state, &pending.engine).await {
+            Err(e) => Err(e),
+            Ok(_lock) => {
+                let s2 = sink.clone();
+                let progress = Progress::new(Arc::new(move |e: &ProgressEvent| s2(e.into())));
+                let outcome = switch::apply(
+                    &pending.engine,
+                    plan,
+                    &pending.prepared.file,
+                    &opts,
+                    &progress,
+                )
+                .await;
+                if outcome.outcome != switch::OutcomeKind::Failed {
+                    state.set_engine(outcome.engine.clone()).await;
+                }
+                Ok(OutcomeView::from_core(&outcome, false))
+            }
         }
-        Ok(OutcomeView::from_core(&outcome, false))
     };
     finish(app, &state, op, guard, result).await
 }
@@ -335,13 +341,38 @@ pub async fn restart(app: &AppHandle, source: &'static str) -> Result<OutcomeVie
     let result = if privileged::needed(method.needs_root(&engine)) {
         privileged_run(|e| Ok(privileged::restart_args(e)), &engine, sink).await
     } else {
-        let s2 = sink.clone();
-        let progress = Progress::new(Arc::new(move |e: &ProgressEvent| s2(e.into())));
-        let outcome = switch::restart_only(&engine, &method, &opts, &progress).await;
-        state.set_engine(outcome.engine.clone()).await;
-        Ok(OutcomeView::from_core(&outcome, true))
+        match engine_lock(app, &state, &engine).await {
+            Err(e) => Err(e),
+            Ok(_lock) => {
+                let s2 = sink.clone();
+                let progress = Progress::new(Arc::new(move |e: &ProgressEvent| s2(e.into())));
+                let outcome = switch::restart_only(&engine, &method, &opts, &progress).await;
+                state.set_engine(outcome.engine.clone()).await;
+                Ok(OutcomeView::from_core(&outcome, true))
+            }
+        }
     };
     finish(app, &state, op, guard, result).await
+}
+
+/// Takes the engine's lock (`stowage_core::lock`) for a change made in-process, waiting (and
+/// saying for whom) up to the time a change and its rollback may take. A change through
+/// `pkexec stowctl` does not take it here: that stowctl takes it itself.
+pub(crate) async fn engine_lock(
+    app: &AppHandle,
+    state: &AppState,
+    engine: &Engine,
+) -> Result<Option<stowage_core::lock::EngineLock>> {
+    let t = state.settings()?.timeouts()?;
+    let wait = std::time::Duration::from_secs(t.validate + 2 * (t.stop + t.start + t.verify) + 60);
+    let app2 = app.clone();
+    stowage_core::lock::acquire_async(engine, stowage_core::lock::Wait::UpTo(wait), move |h| {
+        tracing::info!(holder = %h, "waiting for the engine's lock");
+        let state = app2.state::<AppState>();
+        state.set_busy_detail(&format!("Waiting for {h} to finish…"));
+        crate::tray::refresh(&app2);
+    })
+    .await
 }
 
 async fn privileged_run(

@@ -219,7 +219,12 @@ async fn apply(app: &AppHandle, pending: PendingFix) -> Result<OutcomeView> {
         .await;
         let s2 = sink.clone();
         let progress = Progress::new(Arc::new(move |e: &ProgressEvent| s2(e.into())));
-        match fix::apply_fix(&cc, pending.plan, pending.preview, &opts, &progress).await {
+        let lock = operations::engine_lock(app, &state, &pending.engine).await;
+        let applied = match lock {
+            Err(e) => Err(e),
+            Ok(_lock) => fix::apply_fix(&cc, pending.plan, pending.preview, &opts, &progress).await,
+        };
+        match applied {
             Ok(done) => Ok(match done.outcome {
                 Some(o) => serde_json::to_value(&o)
                     .ok()

@@ -165,19 +165,22 @@ pub async fn run_migration(
             }
         };
         let cancel = Arc::new(AtomicBool::new(false));
-        mig::migrate(&engine, &state.paths, &plan, &req, &opts, &events, cancel)
-            .await
-            .and_then(|o| {
-                Ok(outcome_view(
-                    &serde_json::to_value(&o).map_err(|e| Error::InvalidRequest(e.to_string()))?,
-                    &plan,
-                ))
-            })
+        match operations::engine_lock(app, &state, &engine).await {
+            Err(e) => Err(e),
+            Ok(_lock) => mig::migrate(&engine, &state.paths, &plan, &req, &opts, &events, cancel)
+                .await
+                .and_then(|o| {
+                    Ok(outcome_view(
+                        &serde_json::to_value(&o)
+                            .map_err(|e| Error::InvalidRequest(e.to_string()))?,
+                        &plan,
+                    ))
+                }),
+        }
     };
-    let result = result.map_err(|e| {
-        Error::InvalidRequest(format!(
-            "The migration did not complete; the engine was returned to the store it ran: {e}"
-        ))
+    let result = result.map_err(|e| match e {
+        busy @ Error::Busy { .. } => busy,
+        e => Error::InvalidRequest(format!("The migration did not complete: {e}")),
     });
     operations::finish(app, &state, op, guard, result).await
 }

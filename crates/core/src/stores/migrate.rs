@@ -433,16 +433,59 @@ pub async fn migrate(
         Ok(out) => Ok(out),
         Err(e) => {
             // Put the engine back where it was.
-            if let Ok(now) = active_now(&engine).await {
-                if now != plan.active {
-                    events(MigrationEvent::Step {
-                        message: format!("returning the engine to the {} store", plan.active),
-                    });
-                    let _ = switch_to(&mut engine, paths, plan.active, opts).await;
+            match active_now(&engine).await {
+                Ok(now) => {
+                    if now != plan.active {
+                        events(MigrationEvent::Step {
+                            message: format!("returning the engine to the {} store", plan.active),
+                        });
+                        let _ = switch_to(&mut engine, paths, plan.active, opts).await;
+                    }
+                    Err(e)
                 }
+                Err(_) => Err(engine_gone(&engine, plan, e).await),
             }
-            Err(e)
         }
+    }
+}
+
+/// The error of a migration during which the engine stopped answering: what happened, and
+/// where the engine, its daemon.json and the images stand.
+async fn engine_gone(engine: &Engine, plan: &MigrationPlan, cause: Error) -> Error {
+    let path = engine.config_file.clone();
+    let configured = tokio::task::spawn_blocking(move || crate::daemon_json::ConfigFile::load(&path))
+        .await
+        .ok()
+        .and_then(|r| r.ok())
+        .map(|f| crate::engine::store::configured_store(&f.doc, &[]));
+    let config = match configured {
+        Some(c) => format!(
+            "{} asks for the {} store",
+            engine.config_file.display(),
+            c.as_str()
+        ),
+        None => format!("{} could not be read", engine.config_file.display()),
+    };
+    let pid = engine
+        .process
+        .as_ref()
+        .map(|p| {
+            if crate::supervise::is_alive(p.pid) {
+                format!("dockerd (pid {}) still runs but does not answer", p.pid)
+            } else {
+                format!("dockerd (pid {}) is no longer running", p.pid)
+            }
+        })
+        .unwrap_or_else(|| "it does not answer".into());
+    Error::Engine {
+        host: engine.host.clone(),
+        message: format!(
+            "the engine stopped answering during the migration ({pid}; the step failed with: {cause}). \
+Nothing was removed from the {source} store; {config}. Start the engine again, then run \
+`stowctl store use {active}` to return to the store it ran before (the migration can be run again)",
+            source = plan.source,
+            active = plan.active,
+        ),
     }
 }
 
