@@ -42,7 +42,10 @@ fn read_until_stage(
     loop {
         let mut line = String::new();
         let n = r.read_line(&mut line).expect("read stowctl's output");
-        assert!(n > 0, "stowctl ended before stage {stage} started: {seen:?}");
+        assert!(
+            n > 0,
+            "stowctl ended before stage {stage} started: {seen:?}"
+        );
         let v: serde_json::Value = serde_json::from_str(line.trim()).expect("a JSON line");
         let started = v["progress"]["stage"] == stage && v["progress"]["status"] == "started";
         seen.push(v);
@@ -182,9 +185,15 @@ fn two_switches_on_one_engine_take_turns() {
     let mut said = String::new();
     while !said.contains("waiting for") {
         said.clear();
-        assert!(err2.read_line(&mut said).unwrap() > 0, "the second run did not wait");
+        assert!(
+            err2.read_line(&mut said).unwrap() > 0,
+            "the second run did not wait"
+        );
     }
-    assert!(said.contains(&format!("waiting for pid {first_pid}")), "{said}");
+    assert!(
+        said.contains(&format!("waiting for pid {first_pid}")),
+        "{said}"
+    );
     kill(Pid::from_raw(first_pid as i32), Signal::SIGCONT).unwrap();
 
     let mut rest = String::new();
@@ -255,7 +264,10 @@ fn a_hung_restart_command_is_ended_with_its_children() {
     let o = out.last_json();
     assert_eq!(o["outcome"], "rolled_back", "{o}");
     assert!(
-        o["error"].as_str().unwrap().contains("did not finish within"),
+        o["error"]
+            .as_str()
+            .unwrap()
+            .contains("did not finish within"),
         "{o}"
     );
     let sleep: u32 = std::fs::read_to_string(&child_pid)
@@ -344,7 +356,14 @@ fn a_migration_stopped_by_sigterm_leaves_no_archive() {
     d.import_image("moving:1");
     let mut child = d
         .stowctl()
-        .args(["migrate", "moving:1", "--to", "containerd", "--yes", "--json"])
+        .args([
+            "migrate",
+            "moving:1",
+            "--to",
+            "containerd",
+            "--yes",
+            "--json",
+        ])
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())

@@ -255,7 +255,9 @@ pub fn print_outcome(outcome: &Outcome, json: bool) -> Result<()> {
         .map(|s| s.to_string())
         .unwrap_or_else(|| "unknown".into());
     match outcome.outcome {
-        OutcomeKind::Applied => out_line(&format!("Done: the engine runs the {store} image store.")),
+        OutcomeKind::Applied => {
+            out_line(&format!("Done: the engine runs the {store} image store."))
+        }
         OutcomeKind::Unchanged => out_line("Nothing to change."),
         OutcomeKind::RolledBack => {
             out_line(&format!(

@@ -257,7 +257,9 @@ pub async fn migrate(ctx: &Context, args: MigrateArgs, json: bool) -> Result<Exi
             let c2 = cancel.clone();
             tokio::spawn(async move {
                 while sig.recv().await.is_some() {
-                    tracing::warn!("received {name}: cancelling the migration after the current step");
+                    tracing::warn!(
+                        "received {name}: cancelling the migration after the current step"
+                    );
                     let _ = writeln!(
                         std::io::stderr(),
                         "\n{name}: cancelling after the current step (the engine is never left mid-restart)..."

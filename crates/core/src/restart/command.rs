@@ -35,7 +35,8 @@ pub(crate) async fn run_in_group(command: &str, limit: Duration) -> Result<()> {
         command: shown.clone(),
         message,
     };
-    let out = tempfile::tempfile().map_err(|e| cmd_err(format!("cannot make an output file: {e}")))?;
+    let out =
+        tempfile::tempfile().map_err(|e| cmd_err(format!("cannot make an output file: {e}")))?;
     let err = out
         .try_clone()
         .map_err(|e| cmd_err(format!("cannot make an output file: {e}")))?;
@@ -80,7 +81,10 @@ pub(crate) async fn run_in_group(command: &str, limit: Duration) -> Result<()> {
 
 /// SIGTERM to the group, then SIGKILL to whatever is left after 3 s.
 async fn end_group(pg: Pid, child: &mut tokio::process::Child) {
-    tracing::warn!(pgid = pg.as_raw(), "the restart command ran out of time; ending its process group");
+    tracing::warn!(
+        pgid = pg.as_raw(),
+        "the restart command ran out of time; ending its process group"
+    );
     let _ = killpg(pg, Signal::SIGTERM);
     for _ in 0..30 {
         tokio::time::sleep(Duration::from_millis(100)).await;

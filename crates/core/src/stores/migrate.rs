@@ -453,11 +453,12 @@ pub async fn migrate(
 /// where the engine, its daemon.json and the images stand.
 async fn engine_gone(engine: &Engine, plan: &MigrationPlan, cause: Error) -> Error {
     let path = engine.config_file.clone();
-    let configured = tokio::task::spawn_blocking(move || crate::daemon_json::ConfigFile::load(&path))
-        .await
-        .ok()
-        .and_then(|r| r.ok())
-        .map(|f| crate::engine::store::configured_store(&f.doc, &[]));
+    let configured =
+        tokio::task::spawn_blocking(move || crate::daemon_json::ConfigFile::load(&path))
+            .await
+            .ok()
+            .and_then(|r| r.ok())
+            .map(|f| crate::engine::store::configured_store(&f.doc, &[]));
     let config = match configured {
         Some(c) => format!(
             "{} asks for the {} store",

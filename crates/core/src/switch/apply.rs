@@ -166,7 +166,7 @@ pub async fn apply(
                 // The restart failed before stopping the engine: it still runs the old
                 // configuration, so putting the old file back is the whole rollback (restarting
                 // again the same failing way would only fail again).
-                match put_back(plan, file, wrote.is_some(), progress).await {
+                match put_back(file, wrote.is_some(), progress).await {
                     Ok(()) => {
                         let what = if matches!(plan.restart_method, RestartMethod::Command { .. }) {
                             "the restart command failed"
@@ -301,33 +301,27 @@ async fn never_restarted(before: &Engine, now: &Engine, plan: &Plan) -> Option<I
     if !crate::engine::client::ping(&before.host, Duration::from_secs(3)).await {
         return None;
     }
-    match before.process.as_ref().map(|p| p.pid) {
-        Some(pid) => {
-            if now.process.as_ref().map(|p| p.pid) != Some(pid)
-                || !crate::supervise::is_alive(pid)
-            {
-                return None;
-            }
-            let host = before.host.clone();
-            let running = tokio::task::spawn_blocking(move || {
-                crate::engine::discovery::running_at(&host)
-            })
-            .await
-            .ok()
-            .flatten()?;
-            if running.process.map(|p| p.pid) != Some(pid) {
-                return None;
-            }
+    // With a known PID, it must be the very same dockerd; without one, the same store answering.
+    if let Some(pid) = before.process.as_ref().map(|p| p.pid) {
+        if now.process.as_ref().map(|p| p.pid) != Some(pid) || !crate::supervise::is_alive(pid) {
+            return None;
         }
-        None => {}
+        let host = before.host.clone();
+        let running =
+            tokio::task::spawn_blocking(move || crate::engine::discovery::running_at(&host))
+                .await
+                .ok()
+                .flatten()?;
+        if running.process.map(|p| p.pid) != Some(pid) {
+            return None;
+        }
     }
     let store = verify(before, None, None).await.ok()?;
     (plan.current_store.is_none() || plan.current_store == Some(store)).then_some(store)
 }
 
 /// Puts the previous daemon.json back (the `rolling_back` stage) without restarting.
-async fn put_back(plan: &Plan, file: &ConfigFile, wrote: bool, progress: &Progress) -> Result<()> {
-    let _ = plan;
+async fn put_back(file: &ConfigFile, wrote: bool, progress: &Progress) -> Result<()> {
     let stage = progress.stage(Stage::RollingBack);
     if wrote {
         let (path, old, existed) = (
@@ -430,7 +424,7 @@ async fn rollback(
     opts: &ApplyOptions,
     progress: &Progress,
 ) -> Result<(Engine, ImageStore)> {
-    put_back(plan, file, wrote, progress).await?;
+    put_back(file, wrote, progress).await?;
     let (engine, store) = restart_and_verify(
         engine,
         &plan.restart_method,
