@@ -270,7 +270,16 @@ fn a_failing_restart_command_rolls_back_with_exit_code_3() {
         std::fs::read_to_string(&d.config_file).unwrap(),
         REALISTIC_DAEMON_JSON
     );
-    assert_eq!(std::fs::read_to_string(&counter).unwrap().trim(), "2");
+    // The failing command never stopped the engine: it still runs the old configuration, so
+    // the rollback puts the file back and does not run the command again.
+    assert!(
+        o["error"]
+            .as_str()
+            .unwrap()
+            .starts_with("the restart command failed; the engine still runs the old configuration"),
+        "{o}"
+    );
+    assert_eq!(std::fs::read_to_string(&counter).unwrap().trim(), "1");
 }
 
 #[test]
