@@ -172,6 +172,9 @@ pub async fn run_json(
         };
         if let Some(p) = v.get("progress") {
             on_progress(p);
+        } else if v.get("waiting").is_some() {
+            // stowctl waits for the engine's lock (another change runs); not a result.
+            tracing::info!(line = %line.trim(), "stowctl waits for the engine's lock");
         } else if let Some(e) = v.get("error").filter(|e| e.is_object()) {
             if let Ok(e) = serde_json::from_value::<ErrorLine>(e.clone()) {
                 error = Some((e.code, e.message));
