@@ -71,7 +71,7 @@ pub struct Settings {
 impl Settings {
     /// Loads `path`; a missing file gives the defaults. Errors name the file, line and key.
     pub fn load(path: &Path) -> Result<Self> {
-        let text = match std::fs::read_to_string(path) {
+        let text = match crate::userfile::read_to_string(path) {
             Ok(t) => t,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => String::new(),
             Err(e) => return Err(Error::io(path, "read", e)),

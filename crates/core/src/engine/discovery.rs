@@ -684,7 +684,7 @@ pub fn process_engine_name(host: &str) -> String {
 /// Fills in what daemon.json sets and argv does not (argv wins, as in dockerd), and the
 /// containerd socket the engine uses.
 fn apply_config_file(e: &mut Engine, args: &DaemonArgs) {
-    let doc = std::fs::read_to_string(&e.config_file)
+    let doc = crate::userfile::read_to_string(&e.config_file)
         .ok()
         .and_then(|t| DaemonJson::parse(&e.config_file, &t).ok());
     let file_str = |k: &str| {
