@@ -5,6 +5,7 @@ mod config_cli;
 mod discovery;
 mod engine_versions;
 mod faults;
+mod faults_inputs;
 mod images;
 mod rootless;
 mod sandbox;

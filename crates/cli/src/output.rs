@@ -71,3 +71,44 @@ pub fn report_error(err: &anyhow::Error, json: bool) -> ExitCode {
     eprintln!("stowctl: error: {err:#}");
     ExitCode::from(code)
 }
+
+/// A command line clap refused: help and version print as usual (exit 0); anything else is an
+/// invalid request, exit 64, with `{"error": {"code", "message"}}` on stdout when `--json` is
+/// among the arguments (clap's own text stays on stderr).
+pub fn report_usage_error(err: clap::Error) -> ExitCode {
+    use clap::error::ErrorKind;
+    if matches!(
+        err.kind(),
+        ErrorKind::DisplayHelp | ErrorKind::DisplayVersion
+    ) {
+        let _ = err.print();
+        return ExitCode::SUCCESS;
+    }
+    let json = std::env::args_os()
+        .skip(1)
+        .take_while(|a| a != "--")
+        .any(|a| a == "--json");
+    let code = stowage_core::ErrorCode::InvalidRequest;
+    if json {
+        let text = err.render().to_string();
+        // The error and its details (possible values, a tip), without the usage lines.
+        let message = text
+            .lines()
+            .map(str::trim)
+            .filter(|l| !l.is_empty())
+            .take_while(|l| !l.starts_with("Usage:") && !l.starts_with("For more information"))
+            .collect::<Vec<_>>()
+            .join(" ");
+        let message = match message.strip_prefix("error: ") {
+            Some(m) => m.to_string(),
+            None if message.is_empty() => "invalid arguments".to_string(),
+            None => message,
+        };
+        println!(
+            "{}",
+            serde_json::json!({ "error": { "code": code, "message": message } })
+        );
+    }
+    let _ = err.print();
+    ExitCode::from(code.exit_code())
+}

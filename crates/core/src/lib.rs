@@ -17,6 +17,7 @@ pub mod supervise;
 pub mod switch;
 pub mod time;
 pub mod tools;
+pub mod userfile;
 pub mod watch;
 pub mod wizard;
 

@@ -22,6 +22,9 @@ pub struct Timeouts {
     pub start: u64,
     /// Verifying the store after start.
     pub verify: u64,
+    /// One ordinary Engine API or containerd exchange (connecting, `/info`, listing images): an
+    /// engine that accepts and never answers is reported after this long, not waited for.
+    pub api: u64,
 }
 
 impl Default for Timeouts {
@@ -31,6 +34,7 @@ impl Default for Timeouts {
             stop: 30,
             start: 60,
             verify: 30,
+            api: 30,
         }
     }
 }
@@ -71,7 +75,7 @@ pub struct Settings {
 impl Settings {
     /// Loads `path`; a missing file gives the defaults. Errors name the file, line and key.
     pub fn load(path: &Path) -> Result<Self> {
-        let text = match std::fs::read_to_string(path) {
+        let text = match crate::userfile::read_to_string(path) {
             Ok(t) => t,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => String::new(),
             Err(e) => return Err(Error::io(path, "read", e)),
@@ -215,6 +219,7 @@ impl Settings {
             stop: get("stop", d.stop)?,
             start: get("start", d.start)?,
             verify: get("verify", d.verify)?,
+            api: get("api", d.api)?,
         })
     }
 

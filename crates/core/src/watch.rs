@@ -257,8 +257,10 @@ fn resolve(path: &Path) -> PathBuf {
 }
 
 async fn hash_file(path: &Path) -> Option<[u8; 32]> {
-    tokio::fs::read(path)
+    let path = path.to_path_buf();
+    tokio::task::spawn_blocking(move || crate::userfile::read(&path))
         .await
+        .ok()?
         .ok()
         .map(|b| Sha256::digest(&b).into())
 }

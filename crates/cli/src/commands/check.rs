@@ -71,7 +71,7 @@ async fn gather(
     target: Option<&str>,
     buildx: Option<std::path::PathBuf>,
 ) -> Result<CheckContext> {
-    let engine = ctx.engine().await?;
+    let engine = ctx.reachable_engine("check").await?;
     let target = target.and_then(ImageStore::parse);
     Ok(CheckContext::gather(
         &engine,

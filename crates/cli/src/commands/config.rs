@@ -52,9 +52,11 @@ pub async fn run(ctx: &Context, action: ConfigAction, json: bool) -> Result<Exit
                     }
                 },
             };
-            let old = tokio::fs::read_to_string(&backup)
-                .await
-                .with_context(|| format!("reading backup {}", backup.display()))?;
+            let b = backup.clone();
+            let old =
+                tokio::task::spawn_blocking(move || stowage_core::userfile::read_to_string(&b))
+                    .await?
+                    .with_context(|| format!("reading backup {}", backup.display()))?;
             let diff = unified_diff(file.path(), &old, file.doc.text());
             if json {
                 print_json(

@@ -55,7 +55,11 @@ pub async fn run(ctx: &Context, json: bool) -> Result<ExitCode> {
                         }
                     })
                     .unwrap_or_else(|| "-".into()),
-                e.config_file.display().to_string(),
+                if e.config_file.as_os_str().is_empty() {
+                    "not known".into()
+                } else {
+                    e.config_file.display().to_string()
+                },
                 e.source.clone(),
             ]
         })

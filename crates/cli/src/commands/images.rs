@@ -52,7 +52,7 @@ fn summary_line(s: &StoreSummary) -> String {
 }
 
 pub async fn list(ctx: &Context, which: &str, json: bool) -> Result<ExitCode> {
-    let engine = ctx.engine().await?;
+    let engine = ctx.reachable_engine("images").await?;
     let selection = Selection::parse(which).expect("clap restricts the values");
     let listing = stores::list(&engine, selection).await;
     if json {
@@ -124,7 +124,7 @@ fn split_tag(r: &str) -> (String, String) {
 }
 
 pub async fn du(ctx: &Context, json: bool) -> Result<ExitCode> {
-    let engine = ctx.engine().await?;
+    let engine = ctx.reachable_engine("du").await?;
     let usage = stores::migrate::disk_usage(&engine).await;
     if json {
         print_json(&usage)?;
@@ -195,7 +195,7 @@ pub async fn migrate(ctx: &Context, args: MigrateArgs, json: bool) -> Result<Exi
     use stowage_core::engine::ImageStore;
     use stowage_core::stores::migrate::{self as mig, MigrateRequest, MigrationEvent};
 
-    let engine = ctx.engine().await?;
+    let engine = ctx.reachable_engine("migrate").await?;
     let req = MigrateRequest {
         references: args.references.clone(),
         to: ImageStore::parse(&args.to).expect("clap restricts the values"),

@@ -11,7 +11,11 @@ use crate::output::{or_dash, print_json, print_pairs};
 
 pub async fn run(ctx: &Context, json: bool) -> Result<ExitCode> {
     let engine = ctx.engine().await?;
-    let st = status(&engine, &StatusOptions::default()).await;
+    let opts = StatusOptions {
+        timeout: Some(stowage_core::engine::client::api_timeout()),
+        ..Default::default()
+    };
+    let st = status(&engine, &opts).await;
     if json {
         print_json(&st)?;
     } else {
@@ -63,8 +67,14 @@ pub async fn run(ctx: &Context, json: bool) -> Result<ExitCode> {
             ("Images", or_dash(st.images)),
             ("Containers", or_dash(st.containers)),
             ("Buildx", or_dash(st.buildx_version.as_ref())),
-            ("Config file", st.engine.config_file.display().to_string()),
-            ("Data root", st.engine.data_root.display().to_string()),
+            (
+                "Config file",
+                known_path(&st.engine.config_file, "pass --config-file"),
+            ),
+            (
+                "Data root",
+                known_path(&st.engine.data_root, "the engine does not say"),
+            ),
         ];
         if let Some(err) = &st.error {
             pairs.push(("Error", err.clone()));
@@ -76,4 +86,13 @@ pub async fn run(ctx: &Context, json: bool) -> Result<ExitCode> {
     } else {
         ExitCode::from(stowage_core::ErrorCode::EngineUnreachable.exit_code())
     })
+}
+
+/// A path, or why it is not known.
+fn known_path(p: &std::path::Path, hint: &str) -> String {
+    if p.as_os_str().is_empty() {
+        format!("not known ({hint})")
+    } else {
+        p.display().to_string()
+    }
 }

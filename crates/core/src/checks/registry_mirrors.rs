@@ -173,7 +173,11 @@ pub fn plan_hosts_toml(
     let mut out = Vec::new();
     for RegistryHosts { dir, server, hosts } in wanted {
         let path = certs.join(&dir).join("hosts.toml");
-        let before = std::fs::read_to_string(&path).unwrap_or_default();
+        let before = match crate::userfile::read_to_string(&path) {
+            Ok(t) => t,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => String::new(),
+            Err(e) => return Err(Error::io(&path, "read", e)),
+        };
         let mut doc: DocumentMut = before.parse().map_err(|e: toml_edit::TomlError| {
             Error::parse_at(&path, &before, e.span().map(|s| s.start), e.message())
         })?;
@@ -239,7 +243,7 @@ pub fn plan_fix(ctx: &CheckContext) -> Result<Vec<FileChange>> {
 pub fn apply_fix(changes: &[FileChange]) -> Result<()> {
     use std::io::Write;
     for c in changes {
-        let now = std::fs::read_to_string(&c.path).unwrap_or_default();
+        let now = crate::userfile::read_to_string(&c.path).unwrap_or_default();
         if now != c.before {
             return Err(Error::ConcurrentModification {
                 path: c.path.clone(),

@@ -2,7 +2,7 @@
 //! atomic writes (temp file in the same directory, fsync, rename) that keep mode and owner and
 //! are validated by `dockerd --validate` before they replace the old file.
 
-use std::fs::{self, File, OpenOptions};
+use std::fs::{self, File};
 use std::io::{self, Write};
 use std::os::unix::fs::{MetadataExt, PermissionsExt};
 use std::path::{Path, PathBuf};
@@ -25,11 +25,28 @@ pub struct ConfigFile {
 
 impl ConfigFile {
     /// Reads and parses `path`; a missing file is an empty document. Symlinks are followed so
-    /// that a write replaces the file they point to, not the link.
+    /// that a write replaces the file they point to, not the link: a dangling link's target is
+    /// a missing file, which a write creates. Only a regular file is read: a FIFO, a device or a
+    /// directory is refused, unopened.
     #[tracing::instrument(level = "debug")]
     pub fn load(path: &Path) -> Result<Self> {
         let path = resolve(path);
-        match fs::read(&path) {
+        if path.as_os_str().is_empty() {
+            return Err(Error::InvalidRequest(
+                "this engine's daemon.json is not known (no running dockerd was found at its address): pass --config-file PATH to name it".into(),
+            ));
+        }
+        if fs::symlink_metadata(&path).is_ok_and(|m| m.file_type().is_symlink()) {
+            return Err(Error::io(
+                &path,
+                "read",
+                io::Error::new(
+                    io::ErrorKind::InvalidInput,
+                    "too many levels of symbolic links; nothing was read or written",
+                ),
+            ));
+        }
+        match crate::userfile::read(&path) {
             Ok(bytes) => {
                 let text = String::from_utf8(bytes.clone()).map_err(|e| {
                     let (line, column) = super::document::line_col(
@@ -68,7 +85,7 @@ impl ConfigFile {
 
     /// Fails with [`Error::ConcurrentModification`] when the file on disk is no longer what was read.
     pub fn ensure_unchanged(&self) -> Result<()> {
-        let now = match fs::read(self.path()) {
+        let now = match crate::userfile::read(self.path()) {
             Ok(bytes) => Some(sha256(&bytes)),
             Err(e) if e.kind() == io::ErrorKind::NotFound => None,
             Err(e) => return Err(Error::io(self.path(), "read", e)),
@@ -155,6 +172,7 @@ pub fn write_with_hook(
     let path = file.path();
     file.ensure_unchanged()?;
     let dir = parent_dir(path);
+    remove_stale_temps(path);
     let old_meta = fs::metadata(path).ok();
     if !file.exists() && !dir.exists() {
         // A first daemon.json (rootless: `~/.config/docker/`): its folder is created too.
@@ -235,6 +253,7 @@ pub fn write_with_hook(
 pub fn restore(path: &Path, bytes: &[u8]) -> Result<()> {
     let path = resolve(path);
     let dir = parent_dir(&path);
+    remove_stale_temps(&path);
     let old_meta = fs::metadata(&path).ok();
     let mut tmp = tempfile::Builder::new()
         .prefix(&format!(".{}.stowage-", file_name(&path)))
@@ -290,16 +309,21 @@ fn backup(path: &Path, bytes: &[u8], keep: usize) -> Result<PathBuf> {
         ));
         n += 1;
     }
-    let mut f = OpenOptions::new()
-        .write(true)
-        .create_new(true)
-        .open(&target)
-        .map_err(|e| Error::io(&target, "create backup", e))?;
-    copy_mode_and_owner(&f, fs::metadata(path).ok().as_ref())
+    // Like the config itself: a temporary file in the same folder, fsync, then a rename that
+    // never replaces an existing backup. A backup that fails half-way leaves nothing behind.
+    let mut tmp = tempfile::Builder::new()
+        .prefix(&format!(".{}.stowage-", file_name(path)))
+        .suffix(".tmp")
+        .tempfile_in(&dir)
+        .map_err(|e| Error::io(&dir, "create backup", e))?;
+    copy_mode_and_owner(tmp.as_file(), fs::metadata(path).ok().as_ref())
         .map_err(|e| Error::io(&target, "set mode/owner", e))?;
-    f.write_all(bytes)
-        .and_then(|_| f.sync_all())
+    tmp.write_all(bytes)
+        .and_then(|_| tmp.as_file().sync_all())
         .map_err(|e| Error::io(&target, "write backup", e))?;
+    tmp.persist_noclobber(&target)
+        .map_err(|e| Error::io(&target, "write backup", e.error))?;
+    sync_dir(&dir).map_err(|e| Error::io(&dir, "fsync directory", e))?;
     for old in list_backups(path).into_iter().skip(keep.max(1)) {
         if let Err(e) = fs::remove_file(&old) {
             tracing::warn!(path = %old.display(), error = %e, "could not prune an old backup");
@@ -332,8 +356,63 @@ fn sync_dir(dir: &Path) -> io::Result<()> {
     File::open(dir)?.sync_all()
 }
 
+/// `path` with its symbolic links followed. A dangling link resolves to the file it names (a
+/// write creates that file and keeps the link); a link loop stays a link (refused by `load`).
 fn resolve(path: &Path) -> PathBuf {
-    fs::canonicalize(path).unwrap_or_else(|_| path.to_path_buf())
+    if let Ok(p) = fs::canonicalize(path) {
+        return p;
+    }
+    let mut cur = path.to_path_buf();
+    for _ in 0..40 {
+        match fs::symlink_metadata(&cur) {
+            Ok(m) if m.file_type().is_symlink() => match fs::read_link(&cur) {
+                Ok(t) if t.is_absolute() => cur = t,
+                Ok(t) => cur = parent_dir(&cur).join(t),
+                Err(_) => break,
+            },
+            _ => break,
+        }
+    }
+    cur
+}
+
+/// How old a temporary file of Stowage's must be to count as left behind by a run that was
+/// killed (no write keeps its temporary file that long: validation has a time limit of seconds).
+const STALE_TEMP_AGE: std::time::Duration = std::time::Duration::from_secs(10 * 60);
+
+/// Removes Stowage's own temporary files next to `path` (`.daemon.json.stowage-*.tmp`) that a
+/// killed run left behind: regular files only, older than [`STALE_TEMP_AGE`].
+pub fn remove_stale_temps(path: &Path) -> Vec<PathBuf> {
+    let prefix = format!(".{}.stowage-", file_name(path));
+    let mut removed = Vec::new();
+    for entry in fs::read_dir(parent_dir(path))
+        .into_iter()
+        .flatten()
+        .flatten()
+    {
+        let name = entry.file_name().to_string_lossy().into_owned();
+        if !name.starts_with(&prefix) || !name.ends_with(".tmp") {
+            continue;
+        }
+        let Ok(meta) = entry.metadata() else { continue };
+        let old = meta
+            .modified()
+            .ok()
+            .and_then(|m| m.elapsed().ok())
+            .is_some_and(|age| age >= STALE_TEMP_AGE);
+        if meta.file_type().is_file() && old {
+            match fs::remove_file(entry.path()) {
+                Ok(()) => {
+                    tracing::info!(path = %entry.path().display(), "removed a temporary file a killed run left behind");
+                    removed.push(entry.path());
+                }
+                Err(e) => {
+                    tracing::warn!(path = %entry.path().display(), error = %e, "could not remove a stale temporary file")
+                }
+            }
+        }
+    }
+    removed
 }
 
 fn parent_dir(path: &Path) -> PathBuf {
@@ -493,5 +572,62 @@ mod tests {
             .file_type()
             .is_symlink());
         assert_eq!(fs::read_to_string(&path).unwrap(), new.doc.text());
+    }
+
+    #[test]
+    fn a_dangling_link_is_kept_and_its_target_created() {
+        let dir = tempfile::tempdir().unwrap();
+        let link = dir.path().join("daemon.json");
+        std::os::unix::fs::symlink("real/daemon.json", &link).unwrap();
+        let file = ConfigFile::load(&link).unwrap();
+        assert!(!file.exists());
+        let new = apply_edits(&file.doc, &[Edit::set_feature("cdi", true)]).unwrap();
+        write(&file, &new.doc, &WriteOptions::default()).unwrap();
+        assert!(fs::symlink_metadata(&link)
+            .unwrap()
+            .file_type()
+            .is_symlink());
+        assert_eq!(
+            fs::read_to_string(dir.path().join("real/daemon.json")).unwrap(),
+            new.doc.text()
+        );
+    }
+
+    #[test]
+    fn a_link_loop_and_a_fifo_are_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let a = dir.path().join("a.json");
+        std::os::unix::fs::symlink(dir.path().join("b.json"), &a).unwrap();
+        std::os::unix::fs::symlink(&a, dir.path().join("b.json")).unwrap();
+        assert!(ConfigFile::load(&a).is_err());
+        let fifo = dir.path().join("daemon.json");
+        nix::unistd::mkfifo(&fifo, nix::sys::stat::Mode::from_bits_truncate(0o644)).unwrap();
+        let err = ConfigFile::load(&fifo).unwrap_err().to_string();
+        assert!(err.contains("daemon.json") && err.contains("FIFO"), "{err}");
+    }
+
+    #[test]
+    fn stale_temp_files_are_removed_fresh_ones_kept() {
+        let (dir, path) = setup();
+        let stale = dir.path().join(".daemon.json.stowage-AbC123.tmp");
+        let fresh = dir.path().join(".daemon.json.stowage-XyZ789.tmp");
+        let other = dir.path().join(".daemon.json.other.tmp");
+        for p in [&stale, &fresh, &other] {
+            fs::write(p, "{").unwrap();
+        }
+        let old = std::time::SystemTime::now() - std::time::Duration::from_secs(3600);
+        for p in [&stale, &other] {
+            File::options()
+                .write(true)
+                .open(p)
+                .unwrap()
+                .set_modified(old)
+                .unwrap();
+        }
+        let file = ConfigFile::load(&path).unwrap();
+        let new = apply_edits(&file.doc, &[Edit::set_feature("cdi", true)]).unwrap();
+        write(&file, &new.doc, &WriteOptions::default()).unwrap();
+        assert!(!stale.exists());
+        assert!(fresh.exists() && other.exists());
     }
 }

@@ -9,11 +9,51 @@ use crate::error::{Error, Result};
 /// Default per-request timeout in seconds.
 pub const DEFAULT_TIMEOUT_SECS: u64 = 30;
 
+static API_TIMEOUT_SECS: std::sync::atomic::AtomicU64 =
+    std::sync::atomic::AtomicU64::new(DEFAULT_TIMEOUT_SECS);
+
+/// Sets how long an ordinary API exchange may take in this process (`[timeouts] api` in the
+/// settings): connecting and negotiating, and each request of the listing and status calls.
+pub fn set_api_timeout(limit: Duration) {
+    API_TIMEOUT_SECS.store(limit.as_secs().max(1), std::sync::atomic::Ordering::Relaxed);
+}
+
+/// See [`set_api_timeout`].
+pub fn api_timeout() -> Duration {
+    Duration::from_secs(API_TIMEOUT_SECS.load(std::sync::atomic::Ordering::Relaxed))
+}
+
+/// Runs `fut` under the API time limit; an engine that accepts and never answers is an error
+/// naming it, not a hang.
+pub async fn within<T>(
+    host: &str,
+    what: &str,
+    fut: impl std::future::Future<Output = Result<T>>,
+) -> Result<T> {
+    let limit = api_timeout();
+    match tokio::time::timeout(limit, fut).await {
+        Ok(r) => r,
+        Err(_) => Err(Error::Engine {
+            host: host.to_string(),
+            message: format!(
+                "{what}: no answer within {} s (settings: [timeouts] api)",
+                limit.as_secs()
+            ),
+        }),
+    }
+}
+
 /// A bollard client for `host` (`unix:///path`, `tcp://h:p`, `http://h:p`), with the API version
 /// negotiated down to what the daemon speaks. On a unix socket this asks `/_ping` (as the docker
 /// CLI does) rather than `/version`, which makes dockerd run `runc --version` and is slow.
+/// Connecting and negotiating take at most the API time limit ([`api_timeout`]);
+/// `timeout_secs` bounds each later request (until its response headers arrive).
 #[tracing::instrument(level = "debug")]
 pub async fn connect(host: &str, timeout_secs: u64) -> Result<Docker> {
+    within(host, "connecting", connect_unbounded(host, timeout_secs)).await
+}
+
+async fn connect_unbounded(host: &str, timeout_secs: u64) -> Result<Docker> {
     if let Some(path) = host.strip_prefix("unix://") {
         if let Some((major, minor)) = ping_api_version(path).await {
             let ours = bollard::API_DEFAULT_VERSION;
@@ -59,7 +99,7 @@ async fn ping_api_version(socket: &str) -> Option<(usize, usize)> {
         }
         parse_api_version_header(&String::from_utf8_lossy(&buf))
     };
-    tokio::time::timeout(Duration::from_secs(5), fut)
+    tokio::time::timeout(api_timeout().min(Duration::from_secs(5)), fut)
         .await
         .ok()
         .flatten()

@@ -143,16 +143,22 @@ pub fn discover(paths: &StowagePaths, settings: &Settings) -> Result<Vec<Engine>
     }
     if let Some(ctx) = current_context_host() {
         if !found.iter().any(|e| e.host == ctx.1) {
-            let mut e = plain_engine(
-                &format!("context-{}", ctx.0),
-                kind_for_context(&ctx.0),
-                &defaults(uid != 0, &BTreeMap::new()),
-                "docker context",
-            );
-            e.host = ctx.1;
-            if e.kind == EngineKind::Desktop {
+            let kind = kind_for_context(&ctx.0);
+            let mut e = if kind == EngineKind::Desktop {
+                let mut e = plain_engine(
+                    &format!("context-{}", ctx.0),
+                    kind,
+                    &defaults(uid != 0, &BTreeMap::new()),
+                    "docker context",
+                );
                 e.config_file = home_dir().join(".docker/daemon.json");
-            }
+                e
+            } else {
+                // No dockerd found here serves it: nothing but its address is known.
+                address_only(&ctx.1, "docker context")
+            };
+            e.name = format!("context-{}", ctx.0);
+            e.host = ctx.1;
             push(e, &mut found);
         }
     }
@@ -272,23 +278,31 @@ pub fn select_with_reason(
     sel: &Selector,
     settings: &Settings,
 ) -> Result<(Engine, Choice)> {
+    // An address is the engine found serving it (any of a dockerd's `-H` values), or else an
+    // engine known by its address only: never another engine, nor another engine's files.
     let by_host = |host: &str, source: &str| -> Engine {
         let host = normalize_host(host);
         engines
             .iter()
             .find(|e| e.host == host)
             .cloned()
-            .unwrap_or_else(|| {
-                let uid = nix::unistd::getuid().as_raw();
-                let mut e = plain_engine(
-                    &format!("host-{}", short_host(&host)),
-                    EngineKind::System,
-                    &defaults(uid != 0, &BTreeMap::new()),
-                    source,
-                );
-                e.host = host;
-                e
+            .or_else(|| {
+                engines
+                    .iter()
+                    .find(|e| {
+                        e.process.as_ref().is_some_and(|p| {
+                            DaemonArgs::parse(&p.argv)
+                                .hosts
+                                .iter()
+                                .any(|h| normalize_host(h) == host)
+                        })
+                    })
+                    .map(|e| Engine {
+                        host: host.clone(),
+                        ..e.clone()
+                    })
             })
+            .unwrap_or_else(|| address_only(&host, source))
     };
     let env_host = std::env::var("DOCKER_HOST").ok().filter(|h| !h.is_empty());
     let (mut chosen, why) = if let Some(name) = &sel.engine {
@@ -326,8 +340,45 @@ pub fn select_with_reason(
     };
     if let Some(cfg) = &sel.config_file {
         chosen.config_file = cfg.clone();
+        if is_address_only(&chosen) {
+            // What the named file says (data-root, exec-root, containerd) is all that is known.
+            apply_config_file(&mut chosen, &DaemonArgs::default());
+            if chosen.exec_root.as_os_str().is_empty() {
+                chosen.containerd_socket = None;
+            }
+        }
     }
     Ok((chosen, why))
+}
+
+/// How [`Engine::source`] ends for an engine known by its address only.
+const ADDRESS_ONLY: &str = "address only: no running dockerd found serving it";
+
+/// An engine named by an address no dockerd found here serves (not running now, mid-restart,
+/// in another namespace or machine): its daemon.json, data-root and exec-root are not known
+/// (empty paths, `null` in JSON), and it restarts only with a command the user gives.
+pub fn address_only(host: &str, source: &str) -> Engine {
+    Engine {
+        name: format!("host-{}", short_host(host)),
+        kind: EngineKind::Custom,
+        host: host.to_string(),
+        config_file: PathBuf::new(),
+        data_root: PathBuf::new(),
+        exec_root: PathBuf::new(),
+        containerd_socket: None,
+        containerd_namespace: "moby".into(),
+        restart_command: None,
+        process: None,
+        unit: None,
+        launcher: None,
+        answers: None,
+        source: format!("{source} ({ADDRESS_ONLY})"),
+    }
+}
+
+/// Whether `e` is known by its address only (see [`address_only`]).
+pub fn is_address_only(e: &Engine) -> bool {
+    e.process.is_none() && e.source.ends_with(&format!("({ADDRESS_ONLY})"))
 }
 
 /// The engine a user who named none means: own rootless (non-root) or system (root), else any
@@ -684,7 +735,7 @@ pub fn process_engine_name(host: &str) -> String {
 /// Fills in what daemon.json sets and argv does not (argv wins, as in dockerd), and the
 /// containerd socket the engine uses.
 fn apply_config_file(e: &mut Engine, args: &DaemonArgs) {
-    let doc = std::fs::read_to_string(&e.config_file)
+    let doc = crate::userfile::read_to_string(&e.config_file)
         .ok()
         .and_then(|t| DaemonJson::parse(&e.config_file, &t).ok());
     let file_str = |k: &str| {

@@ -89,11 +89,14 @@ pub struct Engine {
     pub kind: EngineKind,
     /// The API address, `unix:///path` or `tcp://host:port`.
     pub host: String,
-    /// daemon.json.
+    /// daemon.json. Empty when not known (an engine known by its address only): `null` in JSON.
+    #[serde(with = "unknown_path")]
     pub config_file: PathBuf,
-    /// `--data-root`.
+    /// `--data-root`. Empty when not known (an engine known by its address only): `null` in JSON.
+    #[serde(with = "unknown_path")]
     pub data_root: PathBuf,
-    /// `--exec-root`.
+    /// `--exec-root`. Empty when not known (an engine known by its address only): `null` in JSON.
+    #[serde(with = "unknown_path")]
     pub exec_root: PathBuf,
     /// The containerd socket the engine uses (managed `<exec-root>/containerd/containerd.sock`
     /// or a system one), when known.
@@ -146,5 +149,24 @@ impl Engine {
     /// The managed containerd socket path for an exec-root.
     pub fn managed_containerd_socket(exec_root: &Path) -> PathBuf {
         exec_root.join("containerd").join("containerd.sock")
+    }
+}
+
+/// A path that may be unknown: empty in Rust, `null` in JSON.
+mod unknown_path {
+    use std::path::PathBuf;
+
+    use serde::{Deserialize, Deserializer, Serialize, Serializer};
+
+    pub fn serialize<S: Serializer>(p: &PathBuf, s: S) -> Result<S::Ok, S::Error> {
+        if p.as_os_str().is_empty() {
+            s.serialize_none()
+        } else {
+            p.serialize(s)
+        }
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<PathBuf, D::Error> {
+        Ok(Option::<PathBuf>::deserialize(d)?.unwrap_or_default())
     }
 }

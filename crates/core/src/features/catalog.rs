@@ -103,7 +103,7 @@ impl Catalog {
 
     /// The built-in catalog with the user's file applied, when it exists.
     pub fn load(user_file: &Path) -> Result<Self> {
-        match std::fs::read_to_string(user_file) {
+        match crate::userfile::read_to_string(user_file) {
             Ok(text) => Self::with_overrides(user_file, &text),
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(Self::builtin()),
             Err(e) => Err(Error::io(user_file, "read", e)),

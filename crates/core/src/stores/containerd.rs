@@ -82,19 +82,59 @@ struct Config {
 /// A connected reader with a per-run blob cache.
 struct Reader {
     client: containerd_client::Client,
+    socket: std::path::PathBuf,
     namespace: String,
     sizes: HashMap<String, i64>,
     blobs: HashMap<String, Vec<u8>>,
 }
 
-/// Connects to containerd at `socket` (5 s limit).
+/// How long one containerd exchange may take: connecting, one call until its answer starts, or
+/// the wait for the next message of a streamed answer (the API time limit, at most 30 s).
+fn call_limit() -> Duration {
+    crate::engine::client::api_timeout().min(Duration::from_secs(30))
+}
+
+/// Connects to containerd at `socket`: a channel with a connect time limit and a per-call time
+/// limit ([`call_limit`]), so a socket that accepts and never answers is an error, not a hang.
 pub async fn connect(socket: &Path) -> Result<containerd_client::Client> {
-    let fut = containerd_client::connect(socket);
-    match tokio::time::timeout(Duration::from_secs(5), fut).await {
+    use containerd_client::tonic::transport::{Endpoint, Uri};
+    let limit = call_limit();
+    let path = socket.to_path_buf();
+    let endpoint = Endpoint::from_static("http://[::]")
+        .connect_timeout(limit)
+        .timeout(limit);
+    let fut = endpoint.connect_with_connector(tower::service_fn(move |_: Uri| {
+        let path = path.clone();
+        async move {
+            Ok::<_, std::io::Error>(hyper_util::rt::TokioIo::new(
+                tokio::net::UnixStream::connect(path).await?,
+            ))
+        }
+    }));
+    match tokio::time::timeout(limit, fut).await {
         Ok(Ok(ch)) => Ok(containerd_client::Client::from(ch)),
         Ok(Err(e)) => Err(unreachable(socket, &e.to_string())),
-        Err(_) => Err(unreachable(socket, "no answer within 5 s")),
+        Err(_) => Err(unreachable(
+            socket,
+            &format!("no answer within {} s", limit.as_secs()),
+        )),
     }
+}
+
+/// The next message of a streamed answer, or an error when none comes within [`call_limit`].
+async fn next_within<S: futures_util::Stream + Unpin>(
+    stream: &mut S,
+    socket: &Path,
+) -> Result<Option<S::Item>> {
+    let limit = call_limit();
+    tokio::time::timeout(limit, stream.next())
+        .await
+        .map_err(|_| {
+            unreachable(
+                socket,
+                &format!("a streamed answer stalled for {} s", limit.as_secs()),
+            )
+        })
 }
 
 fn unreachable(socket: &Path, why: &str) -> Error {
@@ -189,6 +229,7 @@ impl Reader {
     async fn open(socket: &Path, namespace: &str) -> Result<Self> {
         let mut r = Reader {
             client: connect(socket).await?,
+            socket: socket.to_path_buf(),
             namespace: namespace.to_string(),
             sizes: HashMap::new(),
             blobs: HashMap::new(),
@@ -212,7 +253,7 @@ impl Reader {
                 message: e.message().to_string(),
             })?
             .into_inner();
-        while let Some(msg) = stream.next().await {
+        while let Some(msg) = next_within(&mut stream, &self.socket).await? {
             let msg = msg.map_err(|e| Error::Engine {
                 host: "containerd".into(),
                 message: e.message().to_string(),
@@ -241,7 +282,7 @@ impl Reader {
         );
         let mut stream = self.client.content().read(req).await.ok()?.into_inner();
         let mut data = Vec::new();
-        while let Some(chunk) = stream.next().await {
+        while let Some(chunk) = next_within(&mut stream, &self.socket).await.ok()? {
             data.extend_from_slice(&chunk.ok()?.data);
         }
         self.blobs.insert(digest.to_string(), data.clone());

@@ -73,11 +73,21 @@ pub struct Listing {
 /// is reported as unreadable, with why and how to see it.
 #[tracing::instrument(level = "info", skip(engine), fields(engine = %engine.name))]
 pub async fn list(engine: &Engine, selection: Selection) -> Listing {
-    let docker = crate::engine::client::connect(&engine.host, 30).await.ok();
+    use crate::engine::client::{api_timeout, engine_error, within};
+    let host = engine.host.as_str();
+    let docker = crate::engine::client::connect(host, api_timeout().as_secs())
+        .await
+        .ok();
+    // Unknown paths (an engine known by its address only) are not read: an empty path would
+    // be relative to the current directory.
+    let data_root_known = !engine.data_root.as_os_str().is_empty();
     // `/info` (which store is active), the engine's own image list, and the containers on disk
     // are independent: ask for them at once.
     let data_root = engine.data_root.clone();
     let on_disk = async {
+        if !data_root_known {
+            return None;
+        }
         tokio::task::spawn_blocking(move || containers::read(&data_root))
             .await
             .ok()
@@ -85,14 +95,25 @@ pub async fn list(engine: &Engine, selection: Selection) -> Listing {
     };
     let info = async {
         match &docker {
-            Some(d) => d.info().await.ok(),
+            Some(d) => within(host, "/info", async {
+                d.info().await.map_err(|e| engine_error(host, e))
+            })
+            .await
+            .ok(),
             None => None,
         }
     };
     let api_images = async {
         match (&docker, selection) {
             (_, Selection::Inactive) | (None, _) => None,
-            (Some(d), _) => Some(active::images(d, &engine.host, ImageStore::Classic).await),
+            (Some(d), _) => Some(
+                within(
+                    host,
+                    "listing images",
+                    active::images(d, host, ImageStore::Classic),
+                )
+                .await,
+            ),
         }
     };
     // Both stores' own sources are read at the same time too (cheap next to `/info`); the one
@@ -100,6 +121,11 @@ pub async fn list(engine: &Engine, selection: Selection) -> Listing {
     let classic_disk = async {
         if selection == Selection::Containerd {
             return None;
+        }
+        if !data_root_known {
+            return Some(Err(Error::InvalidRequest(
+                "the engine's data-root is not known".into(),
+            )));
         }
         let data_root = engine.data_root.clone();
         tokio::task::spawn_blocking(move || match classic::image_dir(&data_root, None) {
@@ -113,10 +139,18 @@ pub async fn list(engine: &Engine, selection: Selection) -> Listing {
         if selection == Selection::Classic {
             return None;
         }
-        let socket = engine
-            .containerd_socket
-            .clone()
-            .unwrap_or_else(|| Engine::managed_containerd_socket(&engine.exec_root));
+        let socket = match (
+            &engine.containerd_socket,
+            engine.exec_root.as_os_str().is_empty(),
+        ) {
+            (Some(s), _) => s.clone(),
+            (None, false) => Engine::managed_containerd_socket(&engine.exec_root),
+            (None, true) => {
+                return Some(Err(Error::InvalidRequest(
+                    "the engine's containerd socket is not known".into(),
+                )))
+            }
+        };
         Some(containerd::read(&socket, &engine.containerd_namespace).await)
     };
     let (info, on_disk, mut api_images, mut classic_disk, mut containerd_grpc) =
@@ -155,7 +189,8 @@ pub async fn list(engine: &Engine, selection: Selection) -> Listing {
     };
     if containers_known_for.is_empty() {
         if let (Some(d), Some(a)) = (&docker, active) {
-            if let Ok(list) = active::containers(d, &engine.host).await {
+            if let Ok(list) = within(host, "listing containers", active::containers(d, host)).await
+            {
                 all_containers = list.into_iter().map(|c| (a, c)).collect();
                 containers_known_for.push(a);
             }
