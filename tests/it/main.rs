@@ -4,6 +4,7 @@ mod checks;
 mod config_cli;
 mod discovery;
 mod engine_versions;
+mod grammar;
 mod images;
 mod rootless;
 mod sandbox;
