@@ -8,6 +8,8 @@ pub mod error;
 pub mod features;
 pub mod finding;
 pub mod paths;
+#[cfg(test)]
+mod reader_proptests;
 pub mod restart;
 pub mod sandbox;
 pub mod settings;
