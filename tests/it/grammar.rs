@@ -41,7 +41,8 @@ enum Dockerd {
     Content,
 }
 
-/// The messages of Go's `encoding/json` and dockerd's decoding, as opposed to config checks.
+/// The messages of Go's `encoding/json` and dockerd's decoding (Engine 26), as opposed to config
+/// checks.
 const GRAMMAR_MARKERS: &[&str] = &[
     "invalid character",
     "unexpected end of JSON input",
@@ -64,7 +65,11 @@ fn dockerd_verdict(dockerd: &Path, file: &Path) -> (Dockerd, String) {
     );
     let verdict = if out.status.success() {
         Dockerd::Ok
-    } else if GRAMMAR_MARKERS.iter().any(|m| text.contains(m)) {
+    } else if GRAMMAR_MARKERS.iter().any(|m| text.contains(m))
+        // Engine 28's messages: every JSON error says "invalid JSON:"; those of the typed pass
+        // over the known options name a field of `Config` (content, not grammar).
+        || (text.contains("invalid JSON:") && !text.contains("Go struct field Config."))
+    {
         Dockerd::Grammar
     } else {
         Dockerd::Content
