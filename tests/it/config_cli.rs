@@ -11,7 +11,10 @@ fn validate_reports_file_line_and_column_and_leaves_the_file_alone() {
     std::fs::write(&d.config_file, broken).unwrap();
     let out = d.stowctl().args(["config", "validate"]).output().unwrap();
     assert_eq!(out.status.code(), Some(65), "{}", out.stderr_text());
-    let expected = format!("{}:4:3: expected `,` or `}}`", d.config_file.display());
+    let expected = format!(
+        "{}:4:3: unexpected character '\"', expecting ',' or '}}'",
+        d.config_file.display()
+    );
     assert!(
         out.stderr_text().contains(&expected),
         "{}",

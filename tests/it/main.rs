@@ -6,6 +6,7 @@ mod discovery;
 mod engine_versions;
 mod faults;
 mod faults_inputs;
+mod grammar;
 mod images;
 mod rootless;
 mod sandbox;

@@ -9,6 +9,8 @@ pub mod features;
 pub mod finding;
 pub mod lock;
 pub mod paths;
+#[cfg(test)]
+mod reader_proptests;
 pub mod restart;
 pub mod sandbox;
 pub mod settings;

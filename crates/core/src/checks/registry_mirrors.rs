@@ -173,11 +173,7 @@ pub fn plan_hosts_toml(
     let mut out = Vec::new();
     for RegistryHosts { dir, server, hosts } in wanted {
         let path = certs.join(&dir).join("hosts.toml");
-        let before = match crate::userfile::read_to_string(&path) {
-            Ok(t) => t,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => String::new(),
-            Err(e) => return Err(Error::io(&path, "read", e)),
-        };
+        let before = read_hosts_toml(&path)?;
         let mut doc: DocumentMut = before.parse().map_err(|e: toml_edit::TomlError| {
             Error::parse_at(&path, &before, e.span().map(|s| s.start), e.message())
         })?;
@@ -230,6 +226,26 @@ pub fn plan_hosts_toml(
     Ok(out)
 }
 
+/// A hosts.toml's text; a missing file is empty. An unreadable or non-UTF-8 file is an error,
+/// never taken for an empty one (which would replace it).
+fn read_hosts_toml(path: &Path) -> Result<String> {
+    // Only a regular file (or a link to one) is read: a FIFO would hang the check.
+    match crate::userfile::read(path) {
+        Ok(bytes) => String::from_utf8(bytes).map_err(|e| {
+            let valid = e.utf8_error().valid_up_to();
+            let text = String::from_utf8_lossy(&e.as_bytes()[..valid]).into_owned();
+            Error::parse_at(
+                path,
+                &text,
+                Some(valid),
+                "invalid UTF-8 (TOML files are UTF-8)",
+            )
+        }),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(String::new()),
+        Err(e) => Err(Error::io(path, "read", e)),
+    }
+}
+
 /// The fix for this engine.
 pub fn plan_fix(ctx: &CheckContext) -> Result<Vec<FileChange>> {
     plan_hosts_toml(
@@ -243,7 +259,7 @@ pub fn plan_fix(ctx: &CheckContext) -> Result<Vec<FileChange>> {
 pub fn apply_fix(changes: &[FileChange]) -> Result<()> {
     use std::io::Write;
     for c in changes {
-        let now = crate::userfile::read_to_string(&c.path).unwrap_or_default();
+        let now = read_hosts_toml(&c.path)?;
         if now != c.before {
             return Err(Error::ConcurrentModification {
                 path: c.path.clone(),

@@ -5,7 +5,11 @@ use std::path::{Path, PathBuf};
 
 use serde_json::{Map, Value};
 
+use super::grammar::{self, Encoding};
 use crate::error::{Error, Result};
+
+/// The byte-order mark as a character.
+pub(crate) const BOM: char = '\u{feff}';
 
 /// A dotted path of object keys into daemon.json, e.g. `features.containerd-snapshotter`.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
@@ -39,40 +43,83 @@ impl fmt::Display for KeyPath {
 }
 
 /// daemon.json as text plus its parsed value (always a JSON object).
+///
+/// The text is the file as characters, a byte-order mark included (`U+FEFF` first), so writing
+/// `text()` back as UTF-8 keeps every byte of a UTF-8 file; [`DaemonJson::bytes`] also keeps a
+/// UTF-16 file's encoding.
 #[derive(Debug, Clone, PartialEq)]
 pub struct DaemonJson {
     path: PathBuf,
     text: String,
+    encoding: Encoding,
     value: Map<String, Value>,
 }
 
 impl DaemonJson {
-    /// Parses `text` strictly (plain JSON, as dockerd does). Errors carry `path:line:col`.
-    /// Duplicate keys are refused: dockerd would silently keep the last one.
+    /// Parses `text` with dockerd's own grammar ([`super::grammar`]): a leading byte-order mark,
+    /// white space only or `null` (an empty configuration) are accepted like dockerd does;
+    /// comments, trailing commas, trailing text and non-objects are refused. Errors carry
+    /// `path:line:col` of the offending token (1-based, columns in characters, after any
+    /// byte-order mark). Duplicate keys are refused on purpose: dockerd would silently keep the
+    /// last one.
     pub fn parse(path: &Path, text: &str) -> Result<Self> {
-        let value: Value = serde_json::from_str(text).map_err(|e| Error::Parse {
-            path: path.to_path_buf(),
-            line: e.line().max(1),
-            column: e.column().max(1),
-            message: strip_position(&e.to_string()),
-        })?;
-        let Value::Object(value) = value else {
-            return Err(Error::Parse {
-                path: path.to_path_buf(),
-                line: 1,
-                column: first_non_space_column(text),
-                message: format!(
-                    "daemon.json must be a JSON object, found {}",
-                    json_kind(&value)
-                ),
-            });
+        let encoding = if text.starts_with(BOM) {
+            Encoding::Utf8Bom
+        } else {
+            Encoding::Utf8
         };
-        check_duplicate_keys(path, text)?;
+        Self::parse_as(path, text.to_string(), encoding)
+    }
+
+    /// Parses the bytes of a daemon.json file: the byte-order mark picks UTF-8 or UTF-16 as
+    /// dockerd does; without one the file must be UTF-8.
+    pub fn parse_bytes(path: &Path, bytes: &[u8]) -> Result<Self> {
+        let (encoding, text) = grammar::decode(bytes).map_err(|e| {
+            let before = &bytes[..e.offset];
+            let before =
+                String::from_utf8_lossy(before.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(before));
+            let (line, column) = line_col(&before, before.len());
+            Error::Parse {
+                path: path.to_path_buf(),
+                line,
+                column,
+                message: e.message,
+            }
+        })?;
+        let text = if encoding == Encoding::Utf8 {
+            text
+        } else {
+            format!("{BOM}{text}")
+        };
+        Self::parse_as(path, text, encoding)
+    }
+
+    fn parse_as(path: &Path, text: String, encoding: Encoding) -> Result<Self> {
+        let body = text.strip_prefix(BOM).unwrap_or(&text);
+        let value = grammar::parse(body).map_err(|e| {
+            let (line, column) = line_col(body, e.offset);
+            Error::Parse {
+                path: path.to_path_buf(),
+                line,
+                column,
+                message: e.message,
+            }
+        })?;
         Ok(DaemonJson {
             path: path.to_path_buf(),
-            text: text.to_string(),
-            value,
+            text,
+            encoding,
+            value: value.unwrap_or_default(),
         })
+    }
+
+    /// `text` re-parsed as the new content of `like`'s file, in its encoding.
+    pub(crate) fn with_text(like: &DaemonJson, text: String) -> Result<Self> {
+        let encoding = match like.encoding {
+            Encoding::Utf8 if text.starts_with(BOM) => Encoding::Utf8Bom,
+            e => e,
+        };
+        Self::parse_as(&like.path, text, encoding)
     }
 
     /// The document of a daemon.json that does not exist yet.
@@ -80,8 +127,40 @@ impl DaemonJson {
         DaemonJson {
             path: path.to_path_buf(),
             text: String::new(),
+            encoding: Encoding::Utf8,
             value: Map::new(),
         }
+    }
+
+    /// How the file was encoded (kept by edits).
+    pub fn encoding(&self) -> Encoding {
+        self.encoding
+    }
+
+    /// The file's bytes in its own encoding (`text()` as UTF-8 for UTF-8 files, with their
+    /// byte-order mark if they had one; UTF-16 with its mark for UTF-16 files).
+    pub fn bytes(&self) -> Vec<u8> {
+        match self.encoding {
+            Encoding::Utf8 | Encoding::Utf8Bom => self.text.as_bytes().to_vec(),
+            Encoding::Utf16Le => self
+                .text
+                .encode_utf16()
+                .flat_map(u16::to_le_bytes)
+                .collect(),
+            Encoding::Utf16Be => self
+                .text
+                .encode_utf16()
+                .flat_map(u16::to_be_bytes)
+                .collect(),
+        }
+    }
+
+    /// Whether the file says nothing: missing, empty, white space only or `null` (dockerd runs
+    /// with its defaults). An edit replaces such a file with a proper object.
+    pub fn is_blank(&self) -> bool {
+        let body = self.text.strip_prefix(BOM).unwrap_or(&self.text);
+        let core = &body[grammar::core_range(body)];
+        core.is_empty() || core == "null"
     }
 
     /// The file this document belongs to.
@@ -120,34 +199,6 @@ impl DaemonJson {
     }
 }
 
-fn json_kind(v: &Value) -> &'static str {
-    match v {
-        Value::Null => "null",
-        Value::Bool(_) => "a boolean",
-        Value::Number(_) => "a number",
-        Value::String(_) => "a string",
-        Value::Array(_) => "an array",
-        Value::Object(_) => "an object",
-    }
-}
-
-/// serde_json appends " at line L column C"; the position is printed in front instead.
-fn strip_position(msg: &str) -> String {
-    match msg.rfind(" at line ") {
-        Some(i) => msg[..i].to_string(),
-        None => msg.to_string(),
-    }
-}
-
-fn first_non_space_column(text: &str) -> usize {
-    let first_line = text.lines().next().unwrap_or("");
-    first_line
-        .chars()
-        .position(|c| !c.is_whitespace())
-        .map(|p| p + 1)
-        .unwrap_or(1)
-}
-
 /// 1-based line and column of a byte offset.
 pub(crate) fn line_col(text: &str, offset: usize) -> (usize, usize) {
     let before = &text[..offset.min(text.len())];
@@ -158,67 +209,6 @@ pub(crate) fn line_col(text: &str, offset: usize) -> (usize, usize) {
         .unwrap_or_else(|| before.chars().count())
         + 1;
     (line, col)
-}
-
-fn check_duplicate_keys(path: &Path, text: &str) -> Result<()> {
-    use jsonc_parser::ast::{ObjectPropName, Value as AstValue};
-
-    let parsed = jsonc_parser::parse_to_ast(
-        text,
-        &jsonc_parser::CollectOptions::default(),
-        &jsonc_parser::ParseOptions::default(),
-    )
-    .map_err(|e| {
-        let (line, column) = line_col(text, e.range().start);
-        Error::Parse {
-            path: path.to_path_buf(),
-            line,
-            column,
-            message: e.kind().to_string(),
-        }
-    })?;
-
-    fn walk(path: &Path, text: &str, v: &AstValue<'_>, trail: &mut Vec<String>) -> Result<()> {
-        match v {
-            AstValue::Object(obj) => {
-                let mut seen = std::collections::HashSet::new();
-                for prop in &obj.properties {
-                    let name = match &prop.name {
-                        ObjectPropName::String(s) => s.value.to_string(),
-                        ObjectPropName::Word(w) => w.value.to_string(),
-                    };
-                    if !seen.insert(name.clone()) {
-                        let (line, column) = line_col(text, prop.range.start);
-                        trail.push(name.clone());
-                        return Err(Error::Parse {
-                            path: path.to_path_buf(),
-                            line,
-                            column,
-                            message: format!(
-                                "duplicate key `{}` (dockerd would silently use only the last one)",
-                                trail.join(".")
-                            ),
-                        });
-                    }
-                    trail.push(name);
-                    walk(path, text, &prop.value, trail)?;
-                    trail.pop();
-                }
-            }
-            AstValue::Array(arr) => {
-                for el in &arr.elements {
-                    walk(path, text, el, trail)?;
-                }
-            }
-            _ => {}
-        }
-        Ok(())
-    }
-
-    if let Some(v) = &parsed.value {
-        walk(path, text, v, &mut Vec::new())?;
-    }
-    Ok(())
 }
 
 #[cfg(test)]

@@ -7,7 +7,7 @@ use serde::Serialize;
 use serde_json::Value;
 
 use super::diff::unified_diff;
-use super::document::{DaemonJson, KeyPath};
+use super::document::{DaemonJson, KeyPath, BOM};
 use crate::error::{Error, Result};
 
 /// One change to daemon.json.
@@ -48,21 +48,34 @@ pub struct Edited {
 /// Applies `edits` in order to `doc`. Pure: no I/O. The result is re-parsed strictly, so an
 /// edit can never produce a file dockerd could not read.
 pub fn apply_edits(doc: &DaemonJson, edits: &[Edit]) -> Result<Edited> {
-    let source = if doc.text().trim().is_empty() {
-        "{}\n".to_string()
+    // Only the JSON itself goes through the syntax tree: a byte-order mark and the white space
+    // dockerd trims around it stay as they are. A blank file (empty, white space, `null`)
+    // becomes a proper object.
+    let text = doc.text();
+    let bom = if text.starts_with(BOM) {
+        BOM.len_utf8()
     } else {
-        doc.text().to_string()
+        0
     };
-    let root =
-        CstRootNode::parse(&source, &jsonc_parser::ParseOptions::default()).map_err(|e| {
-            let (line, column) = super::document::line_col(&source, e.range().start);
-            Error::Parse {
-                path: doc.path().to_path_buf(),
-                line,
-                column,
-                message: e.kind().to_string(),
-            }
-        })?;
+    let body = &text[bom..];
+    let (prefix, core, suffix) = if doc.is_blank() {
+        (&text[..bom], "{}\n", "")
+    } else {
+        let r = super::grammar::core_range(body);
+        (&text[..bom + r.start], &body[r.clone()], &body[r.end..])
+    };
+    // The syntax tree refuses escaped lone surrogates and deep nesting that dockerd takes: they
+    // stand in as unique placeholders while editing, and go back as written.
+    let (core, hidden) = hide_for_syntax_tree(core);
+    let root = CstRootNode::parse(&core, &jsonc_parser::ParseOptions::default()).map_err(|e| {
+        let (line, column) = super::document::line_col(&core, e.range().start);
+        Error::Parse {
+            path: doc.path().to_path_buf(),
+            line,
+            column,
+            message: e.kind().to_string(),
+        }
+    })?;
     let top = root.object_value().ok_or_else(|| Error::Field {
         path: doc.path().to_path_buf(),
         field: "<root>".into(),
@@ -76,11 +89,15 @@ pub fn apply_edits(doc: &DaemonJson, edits: &[Edit]) -> Result<Edited> {
         }
     }
 
-    let mut text = root.to_string();
-    if doc.text().is_empty() && !text.ends_with('\n') {
-        text.push('\n');
+    let mut edited = root.to_string();
+    for (placeholder, original) in &hidden {
+        edited = edited.replacen(placeholder.as_str(), original, 1);
     }
-    let new_doc = DaemonJson::parse(doc.path(), &text)?;
+    let mut new_text = format!("{prefix}{edited}{suffix}");
+    if doc.is_blank() && !new_text.ends_with('\n') {
+        new_text.push('\n');
+    }
+    let new_doc = DaemonJson::with_text(doc, new_text)?;
     let changed = new_doc.text() != doc.text();
     let diff = if changed {
         unified_diff(doc.path(), doc.text(), new_doc.text())
@@ -92,6 +109,94 @@ pub fn apply_edits(doc: &DaemonJson, edits: &[Edit]) -> Result<Edited> {
         diff,
         changed,
     })
+}
+
+/// Containers nested deeper than this are hidden from the syntax tree while editing (it stops at
+/// 512 levels; dockerd takes 10,000). No edit reaches that deep.
+const HIDE_BELOW_DEPTH: usize = 64;
+
+/// `core` with what the syntax tree cannot read replaced by placeholders found nowhere else in the
+/// text, and the (placeholder, original text) pairs: each escaped lone surrogate (`\ud800` not
+/// followed by a low one, or a lone `\udc00`, which dockerd reads as U+FFFD) and each container
+/// nested deeper than [`HIDE_BELOW_DEPTH`] (as a string).
+fn hide_for_syntax_tree(core: &str) -> (String, Vec<(String, String)>) {
+    let b = core.as_bytes();
+    let hex = |at: usize| -> Option<u16> {
+        let d = b.get(at..at + 4)?;
+        u16::from_str_radix(std::str::from_utf8(d).ok()?, 16).ok()
+    };
+    let escape_at = |at: usize| b.get(at) == Some(&b'\\') && b.get(at + 1) == Some(&b'u');
+    // (range, whether it is a whole container)
+    let mut hidden: Vec<(std::ops::Range<usize>, bool)> = Vec::new();
+    let (mut i, mut in_string, mut depth) = (0, false, 0usize);
+    let mut deep_start = None;
+    while i < b.len() {
+        match (b[i], in_string) {
+            (b'"', _) => in_string = !in_string,
+            (b'\\', true) if b.get(i + 1) == Some(&b'u') => {
+                let hi = hex(i + 2).unwrap_or(0);
+                if (0xD800..0xDC00).contains(&hi)
+                    && escape_at(i + 6)
+                    && hex(i + 8).is_some_and(|lo| (0xDC00..0xE000).contains(&lo))
+                {
+                    i += 12;
+                    continue;
+                }
+                if (0xD800..0xE000).contains(&hi) && deep_start.is_none() {
+                    hidden.push((i..i + 6, false));
+                }
+                i += 6;
+                continue;
+            }
+            (b'\\', true) => {
+                i += 2;
+                continue;
+            }
+            (b'{' | b'[', false) => {
+                depth += 1;
+                if depth == HIDE_BELOW_DEPTH + 1 {
+                    deep_start = Some(i);
+                }
+            }
+            (b'}' | b']', false) => {
+                if depth == HIDE_BELOW_DEPTH + 1 {
+                    if let Some(start) = deep_start.take() {
+                        hidden.push((start..i + 1, true));
+                    }
+                }
+                depth = depth.saturating_sub(1);
+            }
+            _ => {}
+        }
+        i += 1;
+    }
+    if hidden.is_empty() {
+        return (core.to_string(), Vec::new());
+    }
+    let mut nonce = 0u32;
+    let tag = loop {
+        let tag = format!("stowage-hidden-{nonce}-");
+        if !core.contains(&tag) {
+            break tag;
+        }
+        nonce += 1;
+    };
+    let mut out = String::with_capacity(core.len());
+    let mut pairs = Vec::new();
+    let mut last = 0;
+    for (n, (r, container)) in hidden.into_iter().enumerate() {
+        let placeholder = if container {
+            format!("\"{tag}{n}.\"")
+        } else {
+            format!("{tag}{n}.")
+        };
+        out.push_str(&core[last..r.start]);
+        last = r.end;
+        out.push_str(&placeholder);
+        pairs.push((placeholder, core[r].to_string()));
+    }
+    out.push_str(&core[last..]);
+    (out, pairs)
 }
 
 fn set(doc: &DaemonJson, top: &CstObject, path: &KeyPath, value: &Value) -> Result<()> {
@@ -258,5 +363,97 @@ mod tests {
         .unwrap();
         assert!(!out.changed);
         assert!(out.diff.is_empty());
+    }
+}
+
+#[cfg(test)]
+mod grammar_tests {
+    //! Files dockerd runs with can be edited, keeping what dockerd ignores around the object.
+
+    use super::*;
+    use std::path::Path;
+
+    fn edit(bytes: &[u8]) -> DaemonJson {
+        let doc = DaemonJson::parse_bytes(Path::new("/d/daemon.json"), bytes).unwrap();
+        let out = apply_edits(&doc, &[Edit::set_feature("containerd-snapshotter", true)]).unwrap();
+        assert_eq!(
+            out.doc
+                .get_bool(&KeyPath::feature("containerd-snapshotter")),
+            Some(true)
+        );
+        out.doc
+    }
+
+    #[test]
+    fn blank_files_become_a_proper_object() {
+        for blank in [&b""[..], b"  \n", b"null\n", b"\xC2\xA0"] {
+            let doc = edit(blank);
+            assert_eq!(
+                doc.text(),
+                "{\n  \"features\": {\n    \"containerd-snapshotter\": true\n  }\n}\n",
+                "{blank:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn a_byte_order_mark_and_crlf_are_kept() {
+        let doc = edit(b"\xEF\xBB\xBF{\r\n  \"debug\": true\r\n}\r\n");
+        assert!(doc
+            .bytes()
+            .starts_with(b"\xEF\xBB\xBF{\r\n  \"debug\": true,"));
+        assert!(doc.text().ends_with("}\r\n"));
+        let blank_bom = edit(b"\xEF\xBB\xBF");
+        assert!(blank_bom.bytes().starts_with(b"\xEF\xBB\xBF{\n"));
+    }
+
+    #[test]
+    fn utf16_files_stay_utf16() {
+        let doc = edit(b"\xFF\xFE{\0}\0");
+        assert_eq!(
+            doc.encoding(),
+            crate::daemon_json::grammar::Encoding::Utf16Le
+        );
+        assert!(doc.bytes().starts_with(b"\xFF\xFE{\0"));
+    }
+
+    #[test]
+    fn lone_surrogates_and_deep_nesting_dockerd_takes_are_editable() {
+        edit(br#"{"builder": {"x": "\ud800", "y": "\udc00\ud83d\ude00"}}"#);
+        let deep = format!(
+            "{{\"builder\": {{\"x\": {}{}}}}}",
+            "[".repeat(super::super::grammar::MAX_DEPTH - 2),
+            "]".repeat(super::super::grammar::MAX_DEPTH - 2)
+        );
+        edit(deep.as_bytes());
+    }
+
+    #[test]
+    fn a_bad_token_is_reported_where_it_starts() {
+        let text = "{\n  \"features\": {\n    \"containerd-snapshotter\": tru\n  }\n}\n";
+        let err = DaemonJson::parse(Path::new("/d/daemon.json"), text).unwrap_err();
+        assert!(
+            err.to_string()
+                .starts_with("/d/daemon.json:3:31: invalid literal \"tru\""),
+            "{err}"
+        );
+        let err = DaemonJson::parse(Path::new("/d/daemon.json"), "{\"a\": 1, // x\n}").unwrap_err();
+        assert!(
+            err.to_string().starts_with("/d/daemon.json:1:10: comments"),
+            "{err}"
+        );
+        let err = DaemonJson::parse(Path::new("/d/daemon.json"), "{\"a\": [1,]}").unwrap_err();
+        assert!(
+            err.to_string()
+                .starts_with("/d/daemon.json:1:10: trailing comma"),
+            "{err}"
+        );
+        let err = DaemonJson::parse_bytes(Path::new("/d/daemon.json"), b"{\n\"a\": \"\xE9t\xE9\"}")
+            .unwrap_err();
+        assert!(
+            err.to_string()
+                .starts_with("/d/daemon.json:2:7: invalid UTF-8"),
+            "{err}"
+        );
     }
 }

@@ -4,6 +4,7 @@
 pub mod diff;
 pub mod document;
 pub mod edit;
+pub mod grammar;
 #[cfg(test)]
 mod proptests;
 pub mod store;

@@ -47,24 +47,10 @@ impl ConfigFile {
             ));
         }
         match crate::userfile::read(&path) {
-            Ok(bytes) => {
-                let text = String::from_utf8(bytes.clone()).map_err(|e| {
-                    let (line, column) = super::document::line_col(
-                        &String::from_utf8_lossy(&bytes),
-                        e.utf8_error().valid_up_to(),
-                    );
-                    Error::Parse {
-                        path: path.clone(),
-                        line,
-                        column,
-                        message: "file is not valid UTF-8".into(),
-                    }
-                })?;
-                Ok(ConfigFile {
-                    doc: DaemonJson::parse(&path, &text)?,
-                    hash: Some(sha256(&bytes)),
-                })
-            }
+            Ok(bytes) => Ok(ConfigFile {
+                doc: DaemonJson::parse_bytes(&path, &bytes)?,
+                hash: Some(sha256(&bytes)),
+            }),
             Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(ConfigFile {
                 doc: DaemonJson::empty(&path),
                 hash: None,
@@ -196,7 +182,7 @@ pub fn write_with_hook(
         .map_err(|e| Error::io(&dir, "create temporary file", e))?;
 
     step(hook, WriteStep::WriteTemp, "write temporary file")?;
-    tmp.write_all(new.text().as_bytes())
+    tmp.write_all(&new.bytes())
         .map_err(|e| Error::io(tmp.path(), "write", e))?;
     copy_mode_and_owner(tmp.as_file(), old_meta.as_ref())
         .map_err(|e| Error::io(tmp.path(), "set mode/owner", e))?;
@@ -226,7 +212,7 @@ pub fn write_with_hook(
 
     step(hook, WriteStep::Backup, "back up")?;
     let backup = if file.exists() {
-        Some(backup(path, file.doc.text().as_bytes(), opts.keep_backups)?)
+        Some(backup(path, &file.doc.bytes(), opts.keep_backups)?)
     } else {
         None
     };

@@ -324,11 +324,7 @@ async fn never_restarted(before: &Engine, now: &Engine, plan: &Plan) -> Option<I
 async fn put_back(file: &ConfigFile, wrote: bool, progress: &Progress) -> Result<()> {
     let stage = progress.stage(Stage::RollingBack);
     if wrote {
-        let (path, old, existed) = (
-            file.path().to_path_buf(),
-            file.doc.text().as_bytes().to_vec(),
-            file.exists(),
-        );
+        let (path, old, existed) = (file.path().to_path_buf(), file.doc.bytes(), file.exists());
         let res = tokio::task::spawn_blocking(move || {
             if existed {
                 store::restore(&path, &old)
