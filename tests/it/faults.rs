@@ -178,6 +178,14 @@ fn two_switches_on_one_engine_take_turns() {
         msg.contains(&format!("pid {first_pid}")) && msg.contains("store use containerd"),
         "{msg}"
     );
+    // The flag says the same as the variable.
+    let busy = d
+        .stowctl()
+        .args(["store", "use", "containerd", "--yes", "--json", "--no-wait"])
+        .output()
+        .unwrap();
+    assert_eq!(busy.status.code(), Some(75), "{}", busy.stderr_text());
+    assert_eq!(busy.last_json()["error"]["code"], "busy");
 
     // Waiting: it says for whom, then plans from what the first one left: nothing to change.
     let mut second = spawn_store_use(&d, "containerd", &[]);

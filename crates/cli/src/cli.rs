@@ -32,6 +32,10 @@ pub struct Global {
     /// More log output on stderr (-v, -vv); RUST_LOG overrides.
     #[arg(short, long, global = true, action = clap::ArgAction::Count)]
     pub verbose: u8,
+    /// When another operation holds the engine, exit 75 naming it instead of waiting
+    /// (also STOWAGE_NO_WAIT=1).
+    #[arg(long, global = true)]
+    pub no_wait: bool,
 }
 
 #[derive(Debug, Subcommand)]

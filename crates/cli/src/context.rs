@@ -14,6 +14,8 @@ pub struct Context {
     pub paths: StowagePaths,
     pub settings: Settings,
     pub selector: Selector,
+    /// `--no-wait`: a busy engine is an error at once.
+    pub no_wait: bool,
 }
 
 impl Context {
@@ -29,6 +31,7 @@ impl Context {
                 host: global.host.clone(),
                 config_file: global.config_file.clone(),
             },
+            no_wait: global.no_wait,
         })
     }
 

@@ -5,9 +5,39 @@ use std::process::ExitCode;
 use serde::Serialize;
 use stowage_core::error::ErrorReport;
 
+/// Writes one line to stdout. A reader that went away (a closed pipe, `| head`, the app's
+/// runner gone) never stops a command, least of all a transaction: the failure is logged once
+/// and later lines go to the log only.
+pub fn out_line(line: &str) {
+    use std::io::Write;
+    use std::sync::atomic::{AtomicBool, Ordering};
+    static GONE: AtomicBool = AtomicBool::new(false);
+    if GONE.load(Ordering::Relaxed) {
+        tracing::info!(line, "stdout is closed; logged instead");
+        return;
+    }
+    let mut out = std::io::stdout().lock();
+    if let Err(e) = writeln!(out, "{line}").and_then(|_| out.flush()) {
+        GONE.store(true, Ordering::Relaxed);
+        tracing::warn!(error = %e, "cannot write to stdout (the reader went away); going on, output goes to the log");
+        tracing::info!(line, "stdout is closed; logged instead");
+    }
+}
+
+/// `println!` for stdout that never panics when the reader has gone (see [`out_line`]).
+#[macro_export]
+macro_rules! outln {
+    () => {
+        $crate::output::out_line("")
+    };
+    ($($arg:tt)*) => {
+        $crate::output::out_line(&format!($($arg)*))
+    };
+}
+
 /// Prints a value as pretty JSON on stdout.
 pub fn print_json<T: Serialize>(value: &T) -> anyhow::Result<()> {
-    println!("{}", serde_json::to_string_pretty(value)?);
+    out_line(&serde_json::to_string_pretty(value)?);
     Ok(())
 }
 
@@ -15,7 +45,7 @@ pub fn print_json<T: Serialize>(value: &T) -> anyhow::Result<()> {
 pub fn print_pairs(pairs: &[(&str, String)]) {
     let width = pairs.iter().map(|(k, _)| k.len()).max().unwrap_or(0);
     for (k, v) in pairs {
-        println!("{k:<width$}  {v}");
+        out_line(&format!("{k:<width$}  {v}"));
     }
 }
 
@@ -42,9 +72,9 @@ pub fn print_table(header: &[&str], rows: &[Vec<String>]) {
             .collect::<Vec<_>>()
             .join("   ")
     };
-    println!("{}", line(header.iter().map(|h| h.to_string()).collect()));
+    out_line(&line(header.iter().map(|h| h.to_string()).collect()));
     for row in rows {
-        println!("{}", line(row.clone()));
+        out_line(&line(row.clone()));
     }
 }
 
@@ -66,7 +96,7 @@ pub fn report_error(err: &anyhow::Error, json: bool) -> ExitCode {
                 serde_json::json!({ "error": { "code": "internal", "message": format!("{err:#}") } })
             }
         };
-        println!("{body}");
+        out_line(&body.to_string());
     }
     eprintln!("stowctl: error: {err:#}");
     ExitCode::from(code)
@@ -104,10 +134,7 @@ pub fn report_usage_error(err: clap::Error) -> ExitCode {
             None if message.is_empty() => "invalid arguments".to_string(),
             None => message,
         };
-        println!(
-            "{}",
-            serde_json::json!({ "error": { "code": code, "message": message } })
-        );
+        out_line(&serde_json::json!({ "error": { "code": code, "message": message } }).to_string());
     }
     let _ = err.print();
     ExitCode::from(code.exit_code())

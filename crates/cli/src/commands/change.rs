@@ -14,6 +14,7 @@ use stowage_core::switch::{self, ApplyOptions, Outcome, OutcomeKind, Plan, Progr
 
 use crate::cli::ChangeArgs;
 use crate::context::Context;
+use crate::output::out_line;
 use crate::output::print_json;
 
 /// Exit code of a rollback.
@@ -98,16 +99,18 @@ pub async fn plan_and_apply(
 pub const NO_WAIT_ENV: &str = "STOWAGE_NO_WAIT";
 
 /// Takes the engine's lock (see `stowage_core::lock`): waits, saying for whom, up to the time
-/// a whole change with its rollback may take, or fails at once with `STOWAGE_NO_WAIT=1`.
+/// a whole change with its rollback may take, or fails at once with `--no-wait` (or
+/// `STOWAGE_NO_WAIT=1`).
 pub async fn lock_engine(
     ctx: &Context,
     engine: &stowage_core::engine::Engine,
     json: bool,
 ) -> Result<Option<stowage_core::lock::EngineLock>> {
     use stowage_core::lock::{self, Wait};
-    let no_wait = std::env::var(NO_WAIT_ENV)
-        .map(|v| !v.is_empty() && v != "0" && v != "false")
-        .unwrap_or(false);
+    let no_wait = ctx.no_wait
+        || std::env::var(NO_WAIT_ENV)
+            .map(|v| !v.is_empty() && v != "0" && v != "false")
+            .unwrap_or(false);
     let wait = if no_wait {
         Wait::No
     } else {
@@ -157,23 +160,6 @@ pub fn shield_signals() {
             }
             Err(e) => tracing::warn!("cannot handle {name}: {e}"),
         }
-    }
-}
-
-/// Writes one line to stdout. A reader that went away (a closed pipe, the app's runner gone)
-/// never stops a transaction: the failure is logged once and later lines go to the log only.
-pub fn out_line(line: &str) {
-    use std::sync::atomic::{AtomicBool, Ordering};
-    static GONE: AtomicBool = AtomicBool::new(false);
-    if GONE.load(Ordering::Relaxed) {
-        tracing::info!(line, "stdout is closed; logged instead");
-        return;
-    }
-    let mut out = std::io::stdout().lock();
-    if let Err(e) = writeln!(out, "{line}").and_then(|_| out.flush()) {
-        GONE.store(true, Ordering::Relaxed);
-        tracing::warn!(error = %e, "cannot write to stdout (the reader went away); going on, output goes to the log");
-        tracing::info!(line, "stdout is closed; logged instead");
     }
 }
 
@@ -301,20 +287,20 @@ pub fn exit_code(outcome: &Outcome) -> ExitCode {
 
 fn print_plan(plan: &Plan) {
     if plan.changes.is_empty() && plan.diff.is_empty() {
-        println!("daemon.json already asks for this.");
+        crate::outln!("daemon.json already asks for this.");
     }
     for c in &plan.changes {
         let verb = if c.enable { "turn on" } else { "turn off" };
         match &c.because {
-            Some(b) => println!("Will {verb} {} ({b}).", c.id),
-            None => println!("Will {verb} {}.", c.id),
+            Some(b) => crate::outln!("Will {verb} {} ({b}).", c.id),
+            None => crate::outln!("Will {verb} {}.", c.id),
         }
     }
     if !plan.diff.is_empty() {
-        println!("\n{}", plan.diff.trim_end());
+        crate::outln!("\n{}", plan.diff.trim_end());
     }
     if plan.restart {
-        println!("\nRestart: {}", plan.restart_description);
+        crate::outln!("\nRestart: {}", plan.restart_description);
     }
     if let (Some(from), Some(to)) = (plan.current_store, plan.target_store) {
         if from != to {
@@ -328,7 +314,7 @@ fn print_plan(plan: &Plan) {
                 .containers
                 .map(|n| n.to_string())
                 .unwrap_or_else(|| "?".into());
-            println!(
+            crate::outln!(
                 "Switching from the {from} store to the {to} store hides {images} image(s) and {containers} container(s) of the {from} store. \
 They are not deleted: they come back when you switch back."
             );
@@ -341,10 +327,10 @@ They are not deleted: they come back when you switch back."
             (Severity::Warn, _) => "warning",
             (Severity::Error, _) => "BLOCKED",
         };
-        println!("[{tag}] {}", f.message);
+        crate::outln!("[{tag}] {}", f.message);
     }
     if plan.needs_root {
-        println!("This change needs root.");
+        crate::outln!("This change needs root.");
     }
 }
 

@@ -57,7 +57,7 @@ fn mute(ctx: &mut Context, id: &str, muted: bool, json: bool) -> Result<ExitCode
     if json {
         print_json(&serde_json::json!({ "id": id, "muted": muted }))?;
     } else {
-        println!(
+        crate::outln!(
             "{} `{id}` ({}).",
             if muted { "Muted" } else { "Unmuted" },
             ctx.settings.path().display()
@@ -137,12 +137,12 @@ async fn fix_one(
         if json {
             print_json(&serde_json::json!({ "fix": preview }))?;
         } else if preview.unchanged {
-            println!("Nothing to change for `{id}`.");
+            crate::outln!("Nothing to change for `{id}`.");
         } else {
-            println!("Fix `{}` of `{id}` would change:", preview.fix);
-            println!("{}", preview.diff.trim_end());
+            crate::outln!("Fix `{}` of `{id}` would change:", preview.fix);
+            crate::outln!("{}", preview.diff.trim_end());
             if let Some(r) = &preview.restart_description {
-                println!("\nRestart: {r}");
+                crate::outln!("\nRestart: {r}");
             }
         }
         if dry_run || preview.unchanged {
@@ -172,7 +172,7 @@ async fn fix_one(
             Ok(outcome_exit_code(outcome))
         }
         None => {
-            let out = super::change::out_line;
+            let out = crate::output::out_line;
             if json {
                 out(&serde_json::json!({ "fixed": id, "files": done.preview.files }).to_string());
             } else {

@@ -43,7 +43,7 @@ pub async fn run(ctx: &Context, action: ConfigAction, json: bool) -> Result<Exit
                                 &serde_json::json!({ "path": path, "backup": null, "diff": "" }),
                             )?;
                         } else {
-                            println!(
+                            crate::outln!(
                                 "No Stowage backup of {} yet: nothing to compare.",
                                 path.display()
                             );
@@ -63,7 +63,7 @@ pub async fn run(ctx: &Context, action: ConfigAction, json: bool) -> Result<Exit
                     &serde_json::json!({ "path": file.path(), "backup": backup, "diff": diff }),
                 )?;
             } else if diff.is_empty() {
-                println!(
+                crate::outln!(
                     "{} is the same as {}",
                     file.path().display(),
                     backup.display()
@@ -93,7 +93,7 @@ pub async fn run(ctx: &Context, action: ConfigAction, json: bool) -> Result<Exit
                 } else {
                     "valid JSON (dockerd not available to validate further)"
                 };
-                println!("{}: {how}", file.path().display());
+                crate::outln!("{}: {how}", file.path().display());
             }
         }
     }

@@ -23,7 +23,7 @@ pub async fn run(ctx: &Context, json: bool) -> Result<ExitCode> {
         return Ok(ExitCode::SUCCESS);
     }
     if engines.is_empty() {
-        println!("No Docker Engine found. Start one, or try `stowctl sandbox start`.");
+        crate::outln!("No Docker Engine found. Start one, or try `stowctl sandbox start`.");
         return Ok(ExitCode::SUCCESS);
     }
     let rows: Vec<Vec<String>> = engines
@@ -78,7 +78,7 @@ pub async fn run(ctx: &Context, json: bool) -> Result<ExitCode> {
         &rows,
     );
     if let Some((e, why)) = &chosen {
-        println!("\n* {}: {}", e.name, why.describe());
+        crate::outln!("\n* {}: {}", e.name, why.describe());
     }
     Ok(ExitCode::SUCCESS)
 }

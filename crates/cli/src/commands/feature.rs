@@ -64,7 +64,7 @@ async fn list(ctx: &Context, json: bool) -> Result<ExitCode> {
     );
     for s in &states {
         for n in &s.notes {
-            println!("{}: {n}", s.feature.id);
+            crate::outln!("{}: {n}", s.feature.id);
         }
     }
     Ok(ExitCode::SUCCESS)

@@ -108,9 +108,9 @@ pub async fn list(ctx: &Context, which: &str, json: bool) -> Result<ExitCode> {
         ],
         &rows,
     );
-    println!();
+    crate::outln!();
     for s in &listing.report.stores {
-        println!("{}", summary_line(s));
+        crate::outln!("{}", summary_line(s));
     }
     Ok(ExitCode::SUCCESS)
 }
@@ -175,11 +175,11 @@ pub async fn du(ctx: &Context, json: bool) -> Result<ExitCode> {
     );
     for u in &usage.stores {
         if let Some(e) = &u.summary.error {
-            println!("{}: {e}", u.summary.store);
+            crate::outln!("{}: {e}", u.summary.store);
         }
     }
     if let Some(free) = usage.free_bytes {
-        println!(
+        crate::outln!(
             "\nFree space on the data-root's filesystem: {}",
             human_bytes(free)
         );
@@ -188,7 +188,7 @@ pub async fn du(ctx: &Context, json: bool) -> Result<ExitCode> {
 }
 
 pub async fn migrate(ctx: &Context, args: MigrateArgs, json: bool) -> Result<ExitCode> {
-    use super::change::out_line;
+    use crate::output::out_line;
     use std::io::{IsTerminal, Write};
     use std::sync::atomic::{AtomicBool, Ordering};
     use std::sync::Arc;
@@ -209,7 +209,7 @@ pub async fn migrate(ctx: &Context, args: MigrateArgs, json: bool) -> Result<Exi
             print_json(&serde_json::json!({ "migration": plan }))?;
             return Ok(ExitCode::SUCCESS);
         }
-        println!(
+        crate::outln!(
             "Copy {} image(s), {}, from the {} store to the {} store ({} free).",
             plan.images.len(),
             human_bytes(plan.bytes),
@@ -217,12 +217,12 @@ pub async fn migrate(ctx: &Context, args: MigrateArgs, json: bool) -> Result<Exi
             plan.target,
             human_bytes(plan.free_bytes)
         );
-        println!("The engine restarts {} time(s):", plan.restarts);
+        crate::outln!("The engine restarts {} time(s):", plan.restarts);
         for (i, s) in plan.steps.iter().enumerate() {
-            println!("  {}. {s}", i + 1);
+            crate::outln!("  {}. {s}", i + 1);
         }
         for n in &plan.notes {
-            println!("Note: {n}");
+            crate::outln!("Note: {n}");
         }
         if args.dry_run {
             return Ok(ExitCode::SUCCESS);

@@ -20,7 +20,7 @@ pub async fn run(ctx: &Context, action: SandboxAction, json: bool) -> Result<Exi
         SandboxAction::Stop => {
             let was_running = sandbox.stop(Timeouts::of(timeouts.stop)).await?;
             if !json {
-                println!(
+                crate::outln!(
                     "{}",
                     if was_running {
                         "Sandbox engine stopped."
@@ -52,7 +52,7 @@ pub async fn run(ctx: &Context, action: SandboxAction, json: bool) -> Result<Exi
             ("Log file", st.log_file.display().to_string()),
         ]);
         if st.running {
-            println!(
+            crate::outln!(
                 "\nUse it with: stowctl --engine sandbox status   (or docker -H {})",
                 st.engine.host
             );

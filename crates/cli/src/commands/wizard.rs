@@ -38,7 +38,7 @@ pub async fn run(mut ctx: Context, restart: bool, json: bool) -> Result<ExitCode
         w.save(&state_file)?;
         let step = w.step.clone();
         if json {
-            println!("{}", serde_json::to_string(&step)?);
+            crate::outln!("{}", serde_json::to_string(&step)?);
         }
         let input = match step {
             Step::DetectEngines => {
@@ -62,9 +62,9 @@ pub async fn run(mut ctx: Context, restart: bool, json: bool) -> Result<ExitCode
                 Input::Detected { engines }
             }
             Step::PickEngine { engines } => {
-                println!("Engines found:");
+                crate::outln!("Engines found:");
                 for (i, e) in engines.iter().enumerate() {
-                    println!(
+                    crate::outln!(
                         "  {}. {} ({}, {}){}",
                         i + 1,
                         e.name,
@@ -80,7 +80,7 @@ pub async fn run(mut ctx: Context, restart: bool, json: bool) -> Result<ExitCode
                 }
             }
             Step::RunChecks { engine } => {
-                println!("Checking `{engine}` for both image stores...");
+                crate::outln!("Checking `{engine}` for both image stores...");
                 let e = engine_named(&ctx, &engine).await?;
                 Input::Checked {
                     report: drive::check(&e, &ctx.paths, &ctx.settings).await?,
@@ -88,12 +88,12 @@ pub async fn run(mut ctx: Context, restart: bool, json: bool) -> Result<ExitCode
             }
             Step::Explain { report: r, .. } => {
                 let other = r.active.other();
-                println!("\nThe engine runs the {} store.", r.active);
-                println!(
+                crate::outln!("\nThe engine runs the {} store.", r.active);
+                crate::outln!(
                     "The {other} store holds {} image(s) and {} container(s), hidden now (kept, not lost).",
                     r.hidden_now.images, r.hidden_now.containers
                 );
-                println!(
+                crate::outln!(
                     "Switching to the {other} store would hide {} image(s) and {} container(s) of the {} store until you switch back.",
                     r.hidden_if_switching.images, r.hidden_if_switching.containers, r.active
                 );
@@ -103,11 +103,11 @@ pub async fn run(mut ctx: Context, restart: bool, json: bool) -> Result<ExitCode
                     .filter(|c| c.status == "fail" || c.status == "warn")
                     .collect();
                 if problems.is_empty() {
-                    println!("Nothing known would break with the {other} store.");
+                    crate::outln!("Nothing known would break with the {other} store.");
                 } else {
-                    println!("With the {other} store:");
+                    crate::outln!("With the {other} store:");
                     for c in problems {
-                        println!("  [{}] {}: {}", c.status, c.id, c.summary);
+                        crate::outln!("  [{}] {}: {}", c.status, c.id, c.summary);
                     }
                 }
                 ask("\nPress Enter to continue. ")?;
@@ -120,7 +120,7 @@ pub async fn run(mut ctx: Context, restart: bool, json: bool) -> Result<ExitCode
                 ..
             } => {
                 for b in &blockers {
-                    println!("Blocker: {b}");
+                    crate::outln!("Blocker: {b}");
                 }
                 let a = ask(&format!("Which store? [c]lassic, c[o]ntainerd, or Enter to keep {active} (recommended: {recommended}) "))?;
                 let store = match a.as_str() {
@@ -136,7 +136,7 @@ pub async fn run(mut ctx: Context, restart: bool, json: bool) -> Result<ExitCode
                 candidates,
                 ..
             } => {
-                println!(
+                crate::outln!(
                     "Images of the {from} store that the switch would hide: {}",
                     candidates.join(", ")
                 );
@@ -196,7 +196,7 @@ pub async fn run(mut ctx: Context, restart: bool, json: bool) -> Result<ExitCode
                 }
             }
             Step::Done { summary, .. } => {
-                println!("\n{summary}");
+                crate::outln!("\n{summary}");
                 ctx.settings.set_first_run_done(true);
                 ctx.settings.save()?;
                 let _ = std::fs::remove_file(&state_file);
