@@ -4,15 +4,13 @@
 use containerd_client::tonic::Request;
 
 use super::{CheckContext, Finding, Fix, Status};
-use crate::engine::Engine;
 
 /// Runs the check.
 pub async fn run(ctx: &CheckContext) -> Finding {
-    let socket = ctx
-        .engine
-        .containerd_socket
-        .clone()
-        .unwrap_or_else(|| Engine::managed_containerd_socket(&ctx.engine.exec_root));
+    let socket = match ctx.engine.containerd_address() {
+        Ok(s) => s,
+        Err(e) => return Finding::new(Status::Fail, e.to_string()),
+    };
     let base = Finding::new(Status::Ok, String::new()).with("socket", socket.display().to_string());
     match crate::stores::containerd::connect(&socket).await {
         Ok(client) => match client.version().version(Request::new(())).await {

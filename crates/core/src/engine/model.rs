@@ -146,6 +146,23 @@ impl Engine {
             .or_else(|| crate::tools::which("dockerd"))
     }
 
+    /// The containerd socket this engine's containerd image store lives behind: the one it uses,
+    /// else the managed one under its exec-root; an error when neither is known (an address
+    /// without a known dockerd).
+    pub fn containerd_address(&self) -> crate::error::Result<PathBuf> {
+        match (
+            &self.containerd_socket,
+            self.exec_root.as_os_str().is_empty(),
+        ) {
+            (Some(s), _) => Ok(s.clone()),
+            (None, false) => Ok(Self::managed_containerd_socket(&self.exec_root)),
+            (None, true) => Err(crate::error::Error::InvalidRequest(format!(
+                "the containerd socket of the engine at {} is not known",
+                self.host
+            ))),
+        }
+    }
+
     /// The managed containerd socket path for an exec-root.
     pub fn managed_containerd_socket(exec_root: &Path) -> PathBuf {
         exec_root.join("containerd").join("containerd.sock")

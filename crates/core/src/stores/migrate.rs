@@ -249,7 +249,7 @@ pub async fn plan(engine: &Engine, req: &MigrateRequest) -> Result<MigrationPlan
         let configs = match source {
             ImageStore::Classic => vec![img.id.clone()],
             ImageStore::Containerd => {
-                let socket = containerd_socket(engine);
+                let socket = engine.containerd_address()?;
                 super::containerd::config_digests(
                     &socket,
                     &engine.containerd_namespace,
@@ -654,7 +654,12 @@ async fn save(
         .map_err(|e| Error::io(archive, "create", e))?;
     let mut done = 0u64;
     let mut last = 0u64;
-    while let Some(chunk) = stream.next().await {
+    let limit = stall_limit();
+    loop {
+        let Ok(next) = tokio::time::timeout(limit, stream.next()).await else {
+            return Err(stalled(engine, "sending the images (docker save)", limit));
+        };
+        let Some(chunk) = next else { break };
         let chunk = chunk.map_err(|e| crate::engine::client::engine_error(&engine.host, e))?;
         file.write_all(&chunk)
             .await
@@ -703,7 +708,23 @@ async fn load(
         ..Default::default()
     };
     let mut stream = docker.import_image(opts, bollard::body_try_stream(body), None);
-    while let Some(item) = stream.next().await {
+    // An engine that stops taking the archive is an error, not a hang; once it has all of it,
+    // unpacking may take long without a word, and an engine that dies closes the connection.
+    let limit = stall_limit();
+    let mut taken = 0u64;
+    loop {
+        let next = match tokio::time::timeout(limit, stream.next()).await {
+            Ok(next) => next,
+            Err(_) => {
+                let now = counter.load(Ordering::Relaxed);
+                if now == taken && now < total {
+                    return Err(stalled(engine, "taking the archive (docker load)", limit));
+                }
+                taken = now;
+                continue;
+            }
+        };
+        let Some(item) = next else { break };
         item.map_err(|e| crate::engine::client::engine_error(&engine.host, e))?;
         events(MigrationEvent::Bytes {
             phase: "load",
@@ -729,7 +750,7 @@ async fn verify(engine: &Engine, plan: &MigrationPlan) -> Result<Vec<VerifiedRef
                 Err(_) => vec![],
             },
             ImageStore::Containerd => super::containerd::config_digests(
-                &containerd_socket(engine),
+                &engine.containerd_address()?,
                 &engine.containerd_namespace,
                 &qualified(r),
             )
@@ -758,9 +779,17 @@ async fn verify(engine: &Engine, plan: &MigrationPlan) -> Result<Vec<VerifiedRef
     Ok(out)
 }
 
-fn containerd_socket(engine: &Engine) -> PathBuf {
-    engine
-        .containerd_socket
-        .clone()
-        .unwrap_or_else(|| Engine::managed_containerd_socket(&engine.exec_root))
+/// How long a migration's stream may go without progress: four API time limits, at least 2 min.
+fn stall_limit() -> std::time::Duration {
+    (crate::engine::client::api_timeout() * 4).max(std::time::Duration::from_secs(120))
+}
+
+fn stalled(engine: &Engine, what: &str, limit: std::time::Duration) -> Error {
+    Error::Engine {
+        host: engine.host.clone(),
+        message: format!(
+            "the engine made no progress {what} for {} s",
+            limit.as_secs()
+        ),
+    }
 }

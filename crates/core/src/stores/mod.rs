@@ -139,17 +139,9 @@ pub async fn list(engine: &Engine, selection: Selection) -> Listing {
         if selection == Selection::Classic {
             return None;
         }
-        let socket = match (
-            &engine.containerd_socket,
-            engine.exec_root.as_os_str().is_empty(),
-        ) {
-            (Some(s), _) => s.clone(),
-            (None, false) => Engine::managed_containerd_socket(&engine.exec_root),
-            (None, true) => {
-                return Some(Err(Error::InvalidRequest(
-                    "the engine's containerd socket is not known".into(),
-                )))
-            }
+        let socket = match engine.containerd_address() {
+            Ok(s) => s,
+            Err(e) => return Some(Err(e)),
         };
         Some(containerd::read(&socket, &engine.containerd_namespace).await)
     };
