@@ -310,22 +310,15 @@ mod tests {
     use std::os::unix::fs::PermissionsExt;
 
     fn engine(name: &str, source: &str) -> Engine {
-        Engine {
-            name: name.into(),
-            kind: EngineKind::System,
-            host: "unix:///var/run/docker.sock".into(),
-            config_file: "/etc/docker/daemon.json".into(),
-            data_root: "/var/lib/docker".into(),
-            exec_root: "/var/run/docker".into(),
-            containerd_socket: None,
-            containerd_namespace: "moby".into(),
-            restart_command: None,
-            process: None,
-            unit: None,
-            launcher: None,
-            answers: None,
-            source: source.into(),
-        }
+        Engine::new(
+            name,
+            EngineKind::System,
+            "unix:///var/run/docker.sock",
+            "/etc/docker/daemon.json".into(),
+            "/var/lib/docker".into(),
+            "/var/run/docker".into(),
+            source,
+        )
     }
 
     #[test]

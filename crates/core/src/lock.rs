@@ -116,7 +116,10 @@ pub fn lock_dir(engine: &Engine) -> PathBuf {
 
 /// The lock file of `engine`.
 pub fn lock_path(engine: &Engine) -> PathBuf {
-    lock_dir(engine).join(format!("{}.lock", sanitize(&engine.host)))
+    lock_dir(engine).join(format!(
+        "{}.lock",
+        crate::paths::file_stem_for_host(&engine.host)
+    ))
 }
 
 /// Who runs the engine: its dockerd's (or rootlesskit's) user, else the owner of its socket,
@@ -131,28 +134,6 @@ fn owner_uid(engine: &Engine) -> u32 {
         .and_then(|s| std::fs::metadata(s).ok())
         .map(|m| m.uid())
         .unwrap_or(0)
-}
-
-fn sanitize(host: &str) -> String {
-    let s: String = host
-        .split_once("://")
-        .map(|(_, rest)| rest)
-        .unwrap_or(host)
-        .trim_matches('/')
-        .chars()
-        .map(|c| {
-            if c.is_ascii_alphanumeric() || c == '-' || c == '.' {
-                c
-            } else {
-                '_'
-            }
-        })
-        .collect();
-    if s.is_empty() {
-        "engine".into()
-    } else {
-        s
-    }
 }
 
 /// The current process's command line, for the lock file.
@@ -391,7 +372,13 @@ mod tests {
 
     #[test]
     fn hosts_make_file_names() {
-        assert_eq!(sanitize("unix:///run/docker.sock"), "run_docker.sock");
-        assert_eq!(sanitize("tcp://10.0.0.1:2375"), "10.0.0.1_2375");
+        assert_eq!(
+            crate::paths::file_stem_for_host("unix:///run/docker.sock"),
+            "run_docker.sock"
+        );
+        assert_eq!(
+            crate::paths::file_stem_for_host("tcp://10.0.0.1:2375"),
+            "10.0.0.1_2375"
+        );
     }
 }

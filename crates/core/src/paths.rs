@@ -68,3 +68,27 @@ impl StowagePaths {
         self.data_dir.join("daemon-logs")
     }
 }
+
+/// A file name for an engine's API address (`unix:///run/docker.sock` → `run_docker.sock`,
+/// `tcp://10.0.0.1:2375` → `10.0.0.1_2375`): its lock, its daemon log.
+pub fn file_stem_for_host(host: &str) -> String {
+    let s: String = host
+        .split_once("://")
+        .map(|(_, rest)| rest)
+        .unwrap_or(host)
+        .trim_matches('/')
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '-' || c == '.' {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect();
+    if s.is_empty() {
+        "engine".into()
+    } else {
+        s
+    }
+}

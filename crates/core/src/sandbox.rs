@@ -96,21 +96,18 @@ impl Sandbox {
 
     /// The engine description (running or not).
     pub fn engine(&self) -> Engine {
-        self.running().unwrap_or_else(|| Engine {
-            name: SANDBOX_NAME.into(),
-            kind: EngineKind::Process,
-            host: format!("unix://{}", self.socket().display()),
-            config_file: self.config_file(),
-            data_root: self.data_root(),
-            exec_root: self.exec_root(),
-            containerd_socket: Some(Engine::managed_containerd_socket(&self.exec_root())),
-            containerd_namespace: "moby".into(),
-            restart_command: None,
-            process: None,
-            unit: None,
-            launcher: None,
-            answers: None,
-            source: "sandbox".into(),
+        self.running().unwrap_or_else(|| {
+            let mut e = Engine::new(
+                SANDBOX_NAME,
+                EngineKind::Process,
+                format!("unix://{}", self.socket().display()),
+                self.config_file(),
+                self.data_root(),
+                self.exec_root(),
+                "sandbox",
+            );
+            e.containerd_socket = Some(Engine::managed_containerd_socket(&self.exec_root()));
+            e
         })
     }
 

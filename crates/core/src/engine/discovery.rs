@@ -358,22 +358,15 @@ const ADDRESS_ONLY: &str = "address only: no running dockerd found serving it";
 /// in another namespace or machine): its daemon.json, data-root and exec-root are not known
 /// (empty paths, `null` in JSON), and it restarts only with a command the user gives.
 pub fn address_only(host: &str, source: &str) -> Engine {
-    Engine {
-        name: format!("host-{}", short_host(host)),
-        kind: EngineKind::Custom,
-        host: host.to_string(),
-        config_file: PathBuf::new(),
-        data_root: PathBuf::new(),
-        exec_root: PathBuf::new(),
-        containerd_socket: None,
-        containerd_namespace: "moby".into(),
-        restart_command: None,
-        process: None,
-        unit: None,
-        launcher: None,
-        answers: None,
-        source: format!("{source} ({ADDRESS_ONLY})"),
-    }
+    Engine::new(
+        format!("host-{}", short_host(host)),
+        EngineKind::Custom,
+        host,
+        PathBuf::new(),
+        PathBuf::new(),
+        PathBuf::new(),
+        format!("{source} ({ADDRESS_ONLY})"),
+    )
 }
 
 /// Whether `e` is known by its address only (see [`address_only`]).
@@ -461,22 +454,15 @@ fn home_dir() -> PathBuf {
 }
 
 fn plain_engine(name: &str, kind: EngineKind, d: &Defaults, source: &str) -> Engine {
-    let mut e = Engine {
-        name: name.to_string(),
+    let mut e = Engine::new(
+        name,
         kind,
-        host: d.host.clone(),
-        config_file: d.config_file.clone(),
-        data_root: d.data_root.clone(),
-        exec_root: d.exec_root.clone(),
-        containerd_socket: None,
-        containerd_namespace: "moby".into(),
-        restart_command: None,
-        process: None,
-        unit: None,
-        launcher: None,
-        answers: None,
-        source: source.to_string(),
-    };
+        d.host.clone(),
+        d.config_file.clone(),
+        d.data_root.clone(),
+        d.exec_root.clone(),
+        source,
+    );
     apply_config_file(&mut e, &DaemonArgs::default());
     e
 }
@@ -487,26 +473,19 @@ fn from_declared(d: &DeclaredEngine) -> Engine {
         d.kind == EngineKind::Rootless || (uid != 0 && d.kind != EngineKind::System),
         &BTreeMap::new(),
     );
-    let mut e = Engine {
-        name: d.name.clone(),
-        kind: d.kind,
-        host: d
-            .host
+    let mut e = Engine::new(
+        d.name.clone(),
+        d.kind,
+        d.host
             .clone()
             .map(|h| normalize_host(&h))
             .unwrap_or(base.host),
-        config_file: d.config_file.clone().unwrap_or(base.config_file),
-        data_root: d.data_root.clone().unwrap_or(base.data_root),
-        exec_root: d.exec_root.clone().unwrap_or(base.exec_root),
-        containerd_socket: None,
-        containerd_namespace: "moby".into(),
-        restart_command: d.restart_command.clone(),
-        process: None,
-        unit: None,
-        launcher: None,
-        answers: None,
-        source: "settings".into(),
-    };
+        d.config_file.clone().unwrap_or(base.config_file),
+        d.data_root.clone().unwrap_or(base.data_root),
+        d.exec_root.clone().unwrap_or(base.exec_root),
+        "settings",
+    );
+    e.restart_command = d.restart_command.clone();
     if let Some(p) = scan_processes().into_iter().find(|p| {
         DaemonArgs::parse(&p.argv)
             .hosts
@@ -567,26 +546,18 @@ pub fn from_process(p: ProcessInfo, sandbox_dir: &Path) -> Engine {
         }
     };
     let host = choose_host(&args.hosts, unit.as_ref()).unwrap_or(d.host);
-    let mut e = Engine {
+    let mut e = Engine::new(
         name,
         kind,
         host,
         config_file,
-        data_root: args.data_root.as_deref().map(abs).unwrap_or(d.data_root),
-        exec_root: args.exec_root.as_deref().map(abs).unwrap_or(d.exec_root),
-        containerd_socket: None,
-        containerd_namespace: "moby".into(),
-        restart_command: None,
-        process: Some(p),
-        unit,
-        launcher: if kind == EngineKind::Rootless {
-            launcher
-        } else {
-            None
-        },
-        answers: None,
-        source: "running process".into(),
-    };
+        args.data_root.as_deref().map(abs).unwrap_or(d.data_root),
+        args.exec_root.as_deref().map(abs).unwrap_or(d.exec_root),
+        "running process",
+    );
+    e.process = Some(p);
+    e.unit = unit;
+    e.launcher = launcher.filter(|_| kind == EngineKind::Rootless);
     apply_config_file(&mut e, &args);
     if e.name.is_empty() {
         e.name = process_engine_name(&e.host);

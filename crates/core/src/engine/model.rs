@@ -124,6 +124,35 @@ pub struct Engine {
 }
 
 impl Engine {
+    /// An engine at `host` with these files, nothing else known yet (namespace `moby`, no
+    /// process, unit or restart command).
+    pub fn new(
+        name: impl Into<String>,
+        kind: EngineKind,
+        host: impl Into<String>,
+        config_file: PathBuf,
+        data_root: PathBuf,
+        exec_root: PathBuf,
+        source: impl Into<String>,
+    ) -> Self {
+        Engine {
+            name: name.into(),
+            kind,
+            host: host.into(),
+            config_file,
+            data_root,
+            exec_root,
+            containerd_socket: None,
+            containerd_namespace: "moby".into(),
+            restart_command: None,
+            process: None,
+            unit: None,
+            launcher: None,
+            answers: None,
+            source: source.into(),
+        }
+    }
+
     /// The unix socket path of the API, when it is a unix socket.
     pub fn socket_path(&self) -> Option<PathBuf> {
         self.host.strip_prefix("unix://").map(PathBuf::from)

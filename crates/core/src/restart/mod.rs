@@ -85,7 +85,7 @@ impl RestartMethod {
             EngineKind::Rootless => match unit(true) {
                 Some((unit, socket)) => RestartMethod::UserSystemd { unit, socket },
                 None if engine.launcher.is_some() => RestartMethod::Rootlesskit {
-                    log_file: paths.daemon_log_dir().join(format!("{}.log", sanitize(&engine.host))),
+                    log_file: paths.daemon_log_dir().join(format!("{}.log", crate::paths::file_stem_for_host(&engine.host))),
                 },
                 None => RestartMethod::UserSystemd {
                     unit: "docker.service".into(),
@@ -105,7 +105,7 @@ impl RestartMethod {
                 log_file: if engine.name == crate::engine::discovery::SANDBOX_NAME {
                     crate::sandbox::Sandbox::new(paths).log_file()
                 } else {
-                    paths.daemon_log_dir().join(format!("{}.log", sanitize(&engine.host)))
+                    paths.daemon_log_dir().join(format!("{}.log", crate::paths::file_stem_for_host(&engine.host)))
                 },
             },
         })
@@ -351,49 +351,31 @@ fn systemd_sentence(unit: &str, socket: Option<&str>, user: bool) -> String {
     s
 }
 
-fn sanitize(s: &str) -> String {
-    s.trim_start_matches("unix://")
-        .trim_matches('/')
-        .chars()
-        .map(|c| {
-            if c.is_ascii_alphanumeric() || c == '-' || c == '.' {
-                c
-            } else {
-                '_'
-            }
-        })
-        .collect()
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::engine::ProcessInfo;
 
     fn engine(kind: EngineKind) -> Engine {
-        Engine {
-            name: "e".into(),
+        let mut e = Engine::new(
+            "e",
             kind,
-            host: "unix:///run/x/docker.sock".into(),
-            config_file: "/etc/docker/daemon.json".into(),
-            data_root: "/var/lib/docker".into(),
-            exec_root: "/var/run/docker".into(),
-            containerd_socket: None,
-            containerd_namespace: "moby".into(),
-            restart_command: Some("sudo systemctl restart lab".into()),
-            process: Some(ProcessInfo {
-                pid: 42,
-                uid: 0,
-                exe: None,
-                argv: vec![],
-                env: Default::default(),
-                cwd: None,
-            }),
-            unit: None,
-            launcher: None,
-            answers: None,
-            source: "test".into(),
-        }
+            "unix:///run/x/docker.sock",
+            "/etc/docker/daemon.json".into(),
+            "/var/lib/docker".into(),
+            "/var/run/docker".into(),
+            "test",
+        );
+        e.restart_command = Some("sudo systemctl restart lab".into());
+        e.process = Some(ProcessInfo {
+            pid: 42,
+            uid: 0,
+            exe: None,
+            argv: vec![],
+            env: Default::default(),
+            cwd: None,
+        });
+        e
     }
 
     #[test]

@@ -196,29 +196,24 @@ mod tests {
     use std::path::{Path, PathBuf};
 
     fn engine() -> Engine {
-        Engine {
-            name: "t".into(),
-            kind: EngineKind::Process,
-            host: "unix:///t/d.sock".into(),
-            config_file: PathBuf::from("/t/daemon.json"),
-            data_root: PathBuf::from("/t/data"),
-            exec_root: PathBuf::from("/t/exec"),
-            containerd_socket: None,
-            containerd_namespace: "moby".into(),
-            restart_command: None,
-            process: Some(ProcessInfo {
-                pid: 1,
-                uid: 0,
-                exe: None,
-                argv: vec!["dockerd".into()],
-                env: Default::default(),
-                cwd: None,
-            }),
-            unit: None,
-            launcher: None,
-            answers: None,
-            source: "test".into(),
-        }
+        let mut e = Engine::new(
+            "t",
+            EngineKind::Process,
+            "unix:///t/d.sock",
+            PathBuf::from("/t/daemon.json"),
+            PathBuf::from("/t/data"),
+            PathBuf::from("/t/exec"),
+            "test",
+        );
+        e.process = Some(ProcessInfo {
+            pid: 1,
+            uid: 0,
+            exe: None,
+            argv: vec!["dockerd".into()],
+            env: Default::default(),
+            cwd: None,
+        });
+        e
     }
 
     fn facts(text: &str, active: ImageStore, shims: bool) -> EngineFacts {
