@@ -434,7 +434,7 @@ fn the_terminal_wizard_switches_and_migrates_what_the_user_picks() {
     );
     let text = out.stdout_text();
     assert!(
-        text.contains("Switching to the containerd store would hide 2 image(s)"),
+        text.contains("Switching to the containerd store would hide 2 images"),
         "{text}"
     );
     assert!(

@@ -194,7 +194,7 @@ fn both_stores_are_listed_in_both_modes_and_match_the_engines_own_tools() {
         "{text}"
     );
     assert!(
-        text.contains("containerd store (hidden: inactive, its images are kept): 2 image(s)"),
+        text.contains("containerd store (hidden: inactive, its images are kept): 2 images"),
         "{text}"
     );
     // --store inactive lists only the hidden store.

@@ -17,6 +17,7 @@ pub mod settings;
 pub mod stores;
 pub mod supervise;
 pub mod switch;
+pub mod text;
 pub mod time;
 pub mod tools;
 pub mod userfile;

@@ -304,18 +304,14 @@ fn print_plan(plan: &Plan) {
     }
     if let (Some(from), Some(to)) = (plan.current_store, plan.target_store) {
         if from != to {
-            let images = plan
-                .hidden
-                .images
-                .map(|n| n.to_string())
-                .unwrap_or_else(|| "?".into());
-            let containers = plan
-                .hidden
-                .containers
-                .map(|n| n.to_string())
-                .unwrap_or_else(|| "?".into());
+            let n = |x: Option<u64>, one: &str| {
+                x.map(|n| stowage_core::text::count(n, one))
+                    .unwrap_or_else(|| format!("? {one}s"))
+            };
+            let images = n(plan.hidden.images, "image");
+            let containers = n(plan.hidden.containers, "container");
             crate::outln!(
-                "Switching from the {from} store to the {to} store hides {images} image(s) and {containers} container(s) of the {from} store. \
+                "Switching from the {from} store to the {to} store hides {images} and {containers} of the {from} store. \
 They are not deleted: they come back when you switch back."
             );
         }

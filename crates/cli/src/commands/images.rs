@@ -4,6 +4,7 @@ use std::process::ExitCode;
 
 use anyhow::Result;
 use stowage_core::stores::{self, Selection, StoreSummary};
+use stowage_core::text::count;
 
 use crate::cli::MigrateArgs;
 use crate::context::Context;
@@ -43,11 +44,11 @@ fn summary_line(s: &StoreSummary) -> String {
         );
     }
     format!(
-        "{} store ({state}): {} image(s), {}, {} container(s)",
+        "{} store ({state}): {}, {}, {}",
         s.store,
-        s.images,
+        count(s.images, "image"),
         human_bytes(s.bytes),
-        s.containers
+        count(s.containers, "container")
     )
 }
 
@@ -210,14 +211,17 @@ pub async fn migrate(ctx: &Context, args: MigrateArgs, json: bool) -> Result<Exi
             return Ok(ExitCode::SUCCESS);
         }
         crate::outln!(
-            "Copy {} image(s), {}, from the {} store to the {} store ({} free).",
-            plan.images.len(),
+            "Migrate {}, {}, from the {} store to the {} store ({} free).",
+            count(plan.images.len() as u64, "image"),
             human_bytes(plan.bytes),
             plan.source,
             plan.target,
             human_bytes(plan.free_bytes)
         );
-        crate::outln!("The engine restarts {} time(s):", plan.restarts);
+        crate::outln!(
+            "The engine restarts {}:",
+            stowage_core::text::times(plan.restarts as u64)
+        );
         for (i, s) in plan.steps.iter().enumerate() {
             crate::outln!("  {}. {s}", i + 1);
         }

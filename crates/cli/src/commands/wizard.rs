@@ -9,6 +9,7 @@ use stowage_core::engine::discovery::{self, Selector};
 use stowage_core::engine::ImageStore;
 use stowage_core::stores::migrate::{self as mig, MigrateRequest};
 use stowage_core::switch::{self, OutcomeKind, Request};
+use stowage_core::text::count;
 use stowage_core::wizard::{drive, Input, Step, Wizard};
 
 use crate::context::Context;
@@ -90,12 +91,15 @@ pub async fn run(mut ctx: Context, restart: bool, json: bool) -> Result<ExitCode
                 let other = r.active.other();
                 crate::outln!("\nThe engine runs the {} store.", r.active);
                 crate::outln!(
-                    "The {other} store holds {} image(s) and {} container(s), hidden now (kept, not lost).",
-                    r.hidden_now.images, r.hidden_now.containers
+                    "The {other} store holds {} and {}, hidden now (kept, not lost).",
+                    count(r.hidden_now.images, "image"),
+                    count(r.hidden_now.containers, "container")
                 );
                 crate::outln!(
-                    "Switching to the {other} store would hide {} image(s) and {} container(s) of the {} store until you switch back.",
-                    r.hidden_if_switching.images, r.hidden_if_switching.containers, r.active
+                    "Switching to the {other} store would hide {} and {} of the {} store until you switch back.",
+                    count(r.hidden_if_switching.images, "image"),
+                    count(r.hidden_if_switching.containers, "container"),
+                    r.active
                 );
                 let problems: Vec<_> = r
                     .if_switching

@@ -5,15 +5,7 @@ use serde_json::json;
 
 use super::{CheckContext, Finding, Fix, Status};
 
-fn human(n: u64) -> String {
-    if n >= 1_000_000_000 {
-        format!("{:.1} GB", n as f64 / 1e9)
-    } else if n >= 1_000_000 {
-        format!("{:.1} MB", n as f64 / 1e6)
-    } else {
-        format!("{n} bytes")
-    }
-}
+use crate::text::{count, human_bytes as human};
 
 /// `hidden-images`: counts of the store that is hidden now, or would be after the switch.
 pub async fn hidden_images(ctx: &CheckContext) -> Finding {
@@ -73,10 +65,10 @@ pub async fn hidden_images(ctx: &CheckContext) -> Finding {
     Finding {
         status: Status::Warn,
         summary: format!(
-            "{} image(s) ({}) and {} container(s) in the {hidden_store} store {when}. They are kept, not lost: switch back to see them, or migrate the images you need",
-            s.images,
+            "{} ({}) and {} in the {hidden_store} store {when}. They are kept, not lost: switch back to see them, or migrate the images you need",
+            count(s.images, "image"),
             human(s.bytes),
-            s.containers
+            count(s.containers, "container")
         ),
         ..f
     }

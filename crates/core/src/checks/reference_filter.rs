@@ -39,7 +39,10 @@ pub async fn run(ctx: &CheckContext) -> Finding {
             Ok(list) => {
                 evidence.insert(
                     pattern.into(),
-                    json!(format!("ok, {} image(s)", list.len())),
+                    json!(format!(
+                        "ok, {}",
+                        crate::text::count(list.len() as u64, "image")
+                    )),
                 );
             }
             Err(e) => {

@@ -88,7 +88,7 @@ mod tests {
                 id: "hidden-images".into(),
                 title: "Images and containers in the other store".into(),
                 status: Status::Warn,
-                summary: "2 image(s) (3.1 MB) and 1 container(s) in the classic store are hidden while the other store is active.".into(),
+                summary: "2 images (3.1 MB) and 1 container in the classic store are hidden while the other store is active.".into(),
                 evidence: Default::default(),
                 fixes: vec![],
                 muted: true,
@@ -106,7 +106,7 @@ Evaluated for the containerd store (if you switch to it).
 [ok   ] Registry mirrors and insecure registries
         no registry mirrors or insecure registries are configured
 [WARN ] Images and containers in the other store (muted)
-        2 image(s) (3.1 MB) and 1 container(s) in the classic store are hidden while the other store is active.
+        2 images (3.1 MB) and 1 container in the classic store are hidden while the other store is active.
 
 1 ok, 0 warning(s), 1 failure(s), 0 skipped, 0 error(s)
 ";

@@ -235,8 +235,11 @@ pub async fn plan(engine: &Engine, req: &MigrateRequest) -> Result<MigrationPlan
     let needed = bytes.saturating_mul(2);
     if free_bytes < needed.saturating_add(req.min_free_bytes) {
         return Err(Error::InvalidRequest(format!(
-            "not enough free space: moving {bytes} bytes needs about {needed} bytes and must leave {} bytes free (settings: migration.min_free_bytes), but only {free_bytes} bytes are free; nothing was changed",
-            req.min_free_bytes
+            "not enough free space: moving {} needs about {} and must leave {} free (settings: migration.min_free_bytes), but only {} are free; nothing was changed",
+            crate::text::human_bytes(bytes),
+            crate::text::human_bytes(needed),
+            crate::text::human_bytes(req.min_free_bytes),
+            crate::text::human_bytes(free_bytes)
         )));
     }
 
@@ -295,8 +298,9 @@ pub async fn plan(engine: &Engine, req: &MigrateRequest) -> Result<MigrationPlan
         &mut at,
     );
     steps.push(format!(
-        "save {} image(s) from the {source} store to a temporary archive ({bytes} bytes)",
-        images.len()
+        "save {} from the {source} store to a temporary archive ({})",
+        crate::text::count(images.len() as u64, "image"),
+        crate::text::human_bytes(bytes)
     ));
     go(req.to, "to load them", &mut steps, &mut restarts, &mut at);
     steps.push(format!(
@@ -513,31 +517,31 @@ async fn run_steps(
     let step = |m: String| events(MigrationEvent::Step { message: m });
 
     step(format!(
-        "switching to the {} store to read the images",
+        "Switching to the {} store to read the images",
         plan.source
     ));
     switch_to(engine, paths, plan.source, opts).await?;
     check_cancel()?;
 
     step(format!(
-        "saving {} image(s) to {}",
-        plan.images.len(),
+        "Saving {} to {}",
+        crate::text::count(plan.images.len() as u64, "image"),
         archive.display()
     ));
     save(engine, &plan.references, archive, plan.bytes, events).await?;
     check_cancel()?;
 
     step(format!(
-        "switching to the {} store to load them",
+        "Switching to the {} store to load them",
         plan.target
     ));
     switch_to(engine, paths, plan.target, opts).await?;
     check_cancel()?;
 
-    step("loading the images".into());
+    step("Loading the images".into());
     load(engine, archive, events).await?;
 
-    step("verifying every reference in the target store".into());
+    step("Verifying every reference in the target store".into());
     let verified = verify(engine, plan).await?;
     let all_ok = verified.iter().all(|v| v.ok);
     if !all_ok {
@@ -559,7 +563,7 @@ async fn run_steps(
     if req.remove_source {
         check_cancel()?;
         step(format!(
-            "switching to the {} store to remove the originals",
+            "Switching to the {} store to remove the originals",
             plan.source
         ));
         switch_to(engine, paths, plan.source, opts).await?;
@@ -577,8 +581,11 @@ async fn run_steps(
         removed = true;
     }
     let end = if req.stay { plan.target } else { plan.active };
-    step(format!("switching back to the {end} store"));
-    switch_to(engine, paths, end, opts).await?;
+    // Only when the engine is elsewhere: no "switching back" step when nothing switches back.
+    if active_now(engine).await? != end {
+        step(format!("Switching back to the {end} store"));
+        switch_to(engine, paths, end, opts).await?;
+    }
 
     Ok(MigrationOutcome {
         verified: true,
