@@ -159,11 +159,19 @@ pub fn view(p: &Pending) -> PlanView {
 
 fn summary(plan: &Plan) -> Vec<String> {
     let mut out = Vec::new();
+    let catalog = stowage_core::features::catalog::Catalog::builtin();
     for c in &plan.changes {
         let verb = if c.enable { "Turn on" } else { "Turn off" };
+        // The feature as people call it ("the containerd image store"), not its id.
+        let name = catalog
+            .features
+            .iter()
+            .find(|f| f.id == c.id)
+            .map(|f| f.name().to_string())
+            .unwrap_or_else(|| format!("`{}`", c.id));
         out.push(match &c.because {
-            Some(b) => format!("{verb} {} ({b}).", c.id),
-            None => format!("{verb} {}.", c.id),
+            Some(b) => format!("{verb} {name} ({b})."),
+            None => format!("{verb} {name}."),
         });
     }
     if plan.changes.is_empty() && plan.diff.is_empty() {
@@ -171,14 +179,14 @@ fn summary(plan: &Plan) -> Vec<String> {
     }
     if let (Some(from), Some(to)) = (plan.current_store, plan.target_store) {
         if from != to {
-            let n = |x: Option<u64>| {
-                x.map(|n| n.to_string())
-                    .unwrap_or_else(|| "an unknown number of".into())
+            let n = |x: Option<u64>, one: &str| {
+                x.map(|n| stowage_core::text::count(n, one))
+                    .unwrap_or_else(|| format!("an unknown number of {one}s"))
             };
             out.push(format!(
-                "Switching from the {from} store to the {to} store hides {} image(s) and {} container(s) of the {from} store. They are not deleted: they come back when you switch back.",
-                n(plan.hidden.images),
-                n(plan.hidden.containers)
+                "Switching from the {from} store to the {to} store hides {} and {} of the {from} store. They are not deleted: they come back when you switch back.",
+                n(plan.hidden.images, "image"),
+                n(plan.hidden.containers, "container")
             ));
         }
     }

@@ -50,6 +50,9 @@ pub struct Feature {
     pub id: String,
     /// The checkbox label.
     pub title: String,
+    /// The feature in a sentence ("Turn on the containerd image store"); the title when absent.
+    #[serde(default)]
+    pub name: Option<String>,
     /// One paragraph for people.
     pub description: String,
     /// Beta or experimental.
@@ -78,6 +81,13 @@ pub struct Feature {
     /// Documentation link.
     #[serde(default)]
     pub docs: Option<String>,
+}
+
+impl Feature {
+    /// The feature as a sentence names it: its `name`, else its title.
+    pub fn name(&self) -> &str {
+        self.name.as_deref().unwrap_or(&self.title)
+    }
 }
 
 /// The features, in panel order.

@@ -86,7 +86,7 @@ pub fn resolve(
         }
         desired.insert(change.id.clone(), change.enable);
         out.push(change.clone());
-        let title = &st.feature.title;
+        let title = st.feature.name();
         if change.enable {
             for r in &st.feature.requires {
                 if desired.get(r) != Some(&true) {
