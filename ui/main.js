@@ -9,7 +9,7 @@ import features from "./pages/features.js";
 import general from "./pages/general.js";
 import images from "./pages/images.js";
 import wizard from "./pages/wizard.js";
-import { errorView, h, replace } from "./ui.js";
+import { engineLabel, errorView, h, replace } from "./ui.js";
 
 const PAGES = [general, features, engine, images, diagnostics, about, wizard];
 const DEFAULT_PAGE = "general";
@@ -73,8 +73,8 @@ async function show(id, focus) {
 }
 
 function chipText(st) {
-  if (!st.reachable) return `${st.engine.name}: not answering`;
-  return `${st.engine.name} · ${st.active_store ?? "unknown"} store`;
+  if (!st.reachable) return `${engineLabel(st.engine)}: not answering`;
+  return `${engineLabel(st.engine)} · ${st.active_store ?? "unknown"} store`;
 }
 
 function showChip(st) {

@@ -93,7 +93,7 @@ export class ProgressPanel {
       this.label.textContent = o.outcome === "rolled_back" ? "Rolled back" : "Failed";
     }
     const title = {
-      applied: "Applied",
+      applied: this.prefix === "restart" ? "Restarted" : "Applied",
       unchanged: "Nothing to change",
       rolled_back: "Rolled back",
       failed: "Failed",

@@ -103,6 +103,46 @@ export function stageName(stage) {
   }[stage] ?? stage;
 }
 
+/** "1 image", "2 images": a count with its noun, singular or plural. */
+export function plural(n, one, many = `${one}s`) {
+  return `${n} ${Number(n) === 1 ? one : many}`;
+}
+
+/** A sentence's first letter in capitals ("saving images" -> "Saving images"). */
+export function capitalize(text) {
+  const s = String(text ?? "");
+  return s.charAt(0).toUpperCase() + s.slice(1);
+}
+
+/**
+ * Text with `code` spans as <code> elements (the core's sentences mark file names, keys and
+ * commands with backticks): an array of nodes for h() or replace().
+ */
+export function rich(text) {
+  return String(text ?? "")
+    .split(/`([^`]+)`/)
+    .map((part, i) => (i % 2 ? h("code", {}, part) : part))
+    .filter((part) => part !== "");
+}
+
+/**
+ * An engine as a person knows it: "System Docker (docker.service)", "Rootless Docker (you)",
+ * "Stowage's sandbox", "Docker Desktop", a name from the settings, else its socket path.
+ * `engine` is the core's engine JSON ({name, kind, host, unit: {name, user}}).
+ */
+export function engineLabel(engine) {
+  if (!engine) return "unknown engine";
+  const unit = engine.unit?.name;
+  if (engine.name === "sandbox") return "Stowage's sandbox";
+  if (engine.kind === "system") return unit ? `System Docker (${unit})` : "System Docker";
+  if (engine.kind === "rootless") return "Rootless Docker (you)";
+  if (engine.kind === "desktop") return "Docker Desktop";
+  if (engine.kind === "custom") return engine.name;
+  const host = String(engine.host ?? "");
+  if (host.startsWith("unix://")) return host.slice("unix://".length);
+  return host || engine.name;
+}
+
 /** "classic" -> "classic image store". */
 export function storeText(store) {
   return store ? `${store} image store` : "unknown";

@@ -2,7 +2,7 @@
 // A changed checkbox shows the plan; Apply & Restart runs it with a staged progress bar.
 import * as ipc from "../ipc.js";
 import { ProgressPanel } from "../progress.js";
-import { diffView, errorView, h, replace, storeText } from "../ui.js";
+import { diffView, errorView, h, plural, replace, rich, storeText } from "../ui.js";
 
 const TABS = [
   { id: "beta", title: "Beta features" },
@@ -236,16 +236,16 @@ export default {
       this.planBox,
       h("h2", { id: "plan-title", tabindex: "-1" }, "Review the change"),
       fromTray ? h("p", { class: "warning" }, "You asked for this from the tray. It hides images or containers, so Stowage asks first.") : null,
-      h("ul", { class: "summary" }, plan.summary.map((s) => h("li", {}, s))),
+      h("ul", { class: "summary" }, plan.summary.map((s) => h("li", {}, rich(s)))),
       switching && (hiddenImages > 0 || hiddenContainers > 0)
-        ? h("p", { class: "hidden-note", id: "plan-hidden" }, `${hiddenImages} image(s) and ${hiddenContainers} container(s) of the ${plan.current_store} store will be hidden, not deleted.`)
+        ? h("p", { class: "hidden-note", id: "plan-hidden" }, `${plural(hiddenImages, "image")} and ${plural(hiddenContainers, "container")} of the ${plan.current_store} store will be hidden, not deleted.`)
         : null,
       findings.length
         ? h(
             "ul",
             { class: "findings", "aria-label": "Findings" },
             findings.map((f) =>
-              h("li", { class: `finding ${f.handled_by_plan ? "handled" : f.severity}` }, h("span", { class: "tag" }, f.handled_by_plan ? "handled" : { info: "note", warn: "warning", error: "blocks" }[f.severity] ?? f.severity), " ", f.message),
+              h("li", { class: `finding ${f.handled_by_plan ? "handled" : f.severity}` }, h("span", { class: "tag" }, f.handled_by_plan ? "handled" : { info: "note", warn: "warning", error: "blocks" }[f.severity] ?? f.severity), " ", rich(f.message)),
             ),
           )
         : null,

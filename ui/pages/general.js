@@ -1,6 +1,6 @@
 // General: which engine Stowage manages, start at login, the tray icon, the theme.
 import * as ipc from "../ipc.js";
-import { errorView, h, replace } from "../ui.js";
+import { engineLabel, errorView, h, replace } from "../ui.js";
 
 export default {
   id: "general",
@@ -27,7 +27,7 @@ export default {
           "div",
           { class: "choice" },
           input,
-          h("div", {}, h("label", { for: id }, e.name), h("p", { class: "muted", id: `${id}-desc` }, `${e.kind} · ${e.host} · found by ${e.source}${e.running ? "" : " · not running"}`)),
+          h("div", {}, h("label", { for: id }, engineLabel(e)), h("p", { class: "muted", id: `${id}-desc` }, `${e.host} · found by ${e.source}${e.running ? "" : " · not running"}`)),
         );
       });
       replace(
@@ -45,8 +45,8 @@ export default {
   async select(name) {
     this.saved.textContent = `Switching to ${name}…`;
     try {
-      await ipc.generalSelectEngine(name);
-      this.saved.textContent = `Stowage now manages ${name}.`;
+      const st = await ipc.generalSelectEngine(name);
+      this.saved.textContent = `Stowage now manages ${st?.engine ? engineLabel(st.engine) : name}.`;
     } catch (error) {
       replace(this.saved, errorView(error, `Stowage could not switch to ${name}.`));
     }
@@ -75,6 +75,9 @@ export default {
         title,
         h("div", { class: "choice" }, login, h("label", { for: "pref-login" }, "Start Stowage when I log in")),
         h("div", { class: "choice" }, tray, h("div", {}, h("label", { for: "pref-tray" }, "Show the tray icon"), h("p", { class: "muted", id: "pref-tray-desc" }, "With the tray icon, closing this window keeps Stowage running in the tray."))),
+        p.tray_host === false
+          ? h("p", { class: "warning", id: "pref-tray-none" }, "This desktop shows no tray icons, so closing this window quits Stowage. It keeps running in the tray on desktops that have one (with “Show the tray icon” above).")
+          : null,
         h("div", { class: "field" }, h("label", { for: "pref-theme" }, "Theme"), theme),
       );
     } catch (error) {

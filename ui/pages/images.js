@@ -2,9 +2,12 @@
 // marked active; the other one is hidden, not lost. Search, platforms per image, a disk-usage bar
 // per store, and Migrate for selected images: the plan first, then its steps with progress.
 import * as ipc from "../ipc.js";
-import { errorView, h, replace } from "../ui.js";
+import { capitalize, errorView, h, plural, replace, rich } from "../ui.js";
 
 const STORES = ["classic", "containerd"];
+
+/** Why the stores' sizes differ: classic counts layers unpacked, containerd its compressed blobs. */
+const SIZE_KIND = { classic: "unpacked", containerd: "compressed" };
 
 /** Decimal units, as `docker images` prints sizes. */
 export function humanBytes(n) {
@@ -46,15 +49,17 @@ export default {
     this.count = h("span", { id: "images-count", class: "muted", "aria-live": "polite" });
     this.storesBox = h("div", { id: "stores", class: "stores", "aria-busy": "true" });
     this.migrateButton = h("button", { type: "button", id: "images-migrate", class: "primary", disabled: true, onclick: () => this.plan() }, "Migrate selected…");
-    this.selectionText = h("span", { id: "images-selection", class: "muted", "aria-live": "polite" }, "Select images to copy them to the other store.");
+    this.selectionText = h("span", { id: "images-selection", class: "muted", "aria-live": "polite" }, "Select images to migrate them to the other store.");
+    this.empty = h("p", { id: "images-empty", class: "muted", hidden: true }, "No image matches the search.");
     this.planBox = h("section", { id: "migration-plan", class: "card plan", hidden: true, "aria-labelledby": "migration-plan-title" });
     this.progressBox = h("section", { id: "migration-progress-card", class: "card progress-card", hidden: true, "aria-labelledby": "migration-progress-title" });
     replace(
       root,
       h("p", { class: "lead" }, "Both image stores of the engine. Only the active one is visible to docker; the other one keeps its images until you switch back."),
       h("div", { class: "field search" }, h("label", { for: "images-search" }, "Search images"), this.search, this.count),
+      this.empty,
       this.storesBox,
-      h("div", { class: "actions" }, this.migrateButton, this.selectionText),
+      h("div", { class: "actions selection-bar", id: "images-actions" }, this.migrateButton, this.selectionText),
       this.planBox,
       this.progressBox,
     );
@@ -75,7 +80,7 @@ export default {
 
   render(view) {
     const usage = Object.fromEntries(view.stores.map((s) => [s.store, s]));
-    // The bars compare the two stores: the larger one is full.
+    // Without the filesystem's free space the bars compare the two stores: the larger one is full.
     const scale = Math.max(1, ...view.stores.map((s) => s.disk_bytes ?? s.bytes ?? 0));
     const columns = STORES.map((store) => {
       const u = usage[store];
@@ -89,13 +94,8 @@ export default {
       const body = !u || !u.readable
         ? errorView({ message: `Stowage could not read the ${store} store.`, detail: u?.error ?? "no details" })
         : [
-            h("p", { class: "muted" }, `${u.images} image(s), ${humanBytes(u.bytes)} of image data, ${u.containers} container(s)`),
-            h(
-              "div",
-              { class: "du" },
-              h("label", { for: `du-${store}` }, `On disk: ${humanBytes(disk)}${view.free_bytes !== null && view.free_bytes !== undefined ? ` · ${humanBytes(view.free_bytes)} free` : ""}`),
-              h("meter", { id: `du-${store}`, min: "0", max: String(scale), value: String(disk), title: `${humanBytes(disk)} on disk` }),
-            ),
+            h("p", { class: "muted", id: `store-${store}-totals` }, `${plural(u.images, "image")}, ${humanBytes(u.bytes)} of image data (${SIZE_KIND[store]}, shared layers counted once), ${plural(u.containers, "container")}`),
+            this.diskBar(store, disk, view.free_bytes, scale),
             active ? null : h("p", { class: "hidden-note" }, `The engine runs the ${view.active ?? "other"} store, so these images are hidden from docker. They are kept: they come back when you switch back.`),
             images.length
               ? h("ul", { class: "image-list", "aria-label": `Images of the ${title}` }, images.map((img, i) => this.row(img, store, i, active)))
@@ -113,6 +113,21 @@ export default {
     this.selectionChanged();
   },
 
+  /** This store's use of its filesystem: what it takes against that plus what is free. */
+  diskBar(store, disk, free, scale) {
+    const known = free !== null && free !== undefined;
+    const max = known ? disk + free : scale;
+    const label = known
+      ? `On disk: ${humanBytes(disk)} used · ${humanBytes(free)} free on this filesystem`
+      : `On disk: ${humanBytes(disk)} (the bar compares the two stores)`;
+    return h(
+      "div",
+      { class: "du" },
+      h("label", { for: `du-${store}`, id: `du-${store}-label` }, label),
+      h("meter", { id: `du-${store}`, min: "0", max: String(Math.max(1, max)), value: String(disk), title: known ? `${humanBytes(disk)} of ${humanBytes(disk + free)} (used + free)` : `${humanBytes(disk)} on disk` }),
+    );
+  },
+
   row(img, store, i, active) {
     const id = `img-${store}-${i}`;
     const name = imageName(img);
@@ -128,7 +143,7 @@ export default {
         h(
           "p",
           { class: "muted meta", id: `${id}-meta` },
-          `${img.platforms.length ? img.platforms.join(", ") : "platform unknown"} · ${humanBytes(img.size)}${img.containers ? ` · ${img.containers} container(s)` : ""}${active ? "" : " · hidden"}`,
+          `${img.platforms.length ? img.platforms.join(", ") : "platform unknown"} · ${humanBytes(img.size)} ${SIZE_KIND[store]}${img.containers ? ` · ${plural(img.containers, "container")}` : ""}${active ? "" : " · hidden"}`,
         ),
       ),
     );
@@ -144,7 +159,19 @@ export default {
       li.hidden = !match;
       if (match) shown += 1;
     }
-    this.count.textContent = q ? `${shown} of ${all} shown` : `${all} image(s)`;
+    this.count.textContent = q ? `${shown} of ${all} shown` : plural(all, "image");
+    this.empty.hidden = !(q && all > 0 && shown === 0);
+    // A store whose every image is filtered out says so instead of an empty list.
+    for (const list of this.storesBox.querySelectorAll("ul.image-list")) {
+      const none = ![...list.children].some((li) => !li.hidden);
+      list.hidden = none;
+      let note = list.parentElement.querySelector(".no-match");
+      if (!note) {
+        note = h("p", { class: "muted no-match" }, "No image of this store matches the search.");
+        list.after(note);
+      }
+      note.hidden = !none;
+    }
   },
 
   selected() {
@@ -156,7 +183,7 @@ export default {
     const stores = new Set(sel.map((s) => s.store));
     if (!sel.length) {
       this.migrateButton.disabled = true;
-      this.selectionText.textContent = "Select images to copy them to the other store.";
+      this.selectionText.textContent = "Select images to migrate them to the other store.";
     } else if (stores.size > 1) {
       this.migrateButton.disabled = true;
       this.selectionText.textContent = "Select images of one store at a time.";
@@ -164,7 +191,7 @@ export default {
       const from = [...stores][0];
       this.target = from === "classic" ? "containerd" : "classic";
       this.migrateButton.disabled = this.running;
-      this.selectionText.textContent = `${sel.length} selected: copy to the ${this.target} store.`;
+      this.selectionText.textContent = `${sel.length} selected: migrate to the ${this.target} store.`;
     }
   },
 
@@ -179,9 +206,9 @@ export default {
       replace(
         this.planBox,
         h("h2", { id: "migration-plan-title" }, "Migration plan"),
-        h("p", { class: "summary" }, `Copy ${p.images.length} image(s), ${humanBytes(p.bytes)}, from the ${p.source} store to the ${p.target} store (${humanBytes(p.free_bytes)} free). The engine restarts ${p.restarts} time(s) and ends on the ${p.active} store.`),
-        h("ol", { id: "migration-steps" }, p.steps.map((s) => h("li", {}, s))),
-        p.notes.length ? h("ul", { class: "notes" }, p.notes.map((n) => h("li", {}, n))) : null,
+        h("p", { class: "summary" }, `Migrate ${plural(p.images.length, "image")}, ${humanBytes(p.bytes)}, from the ${p.source} store to the ${p.target} store (${humanBytes(p.free_bytes)} free). The engine restarts ${({ 1: "once", 2: "twice" })[p.restarts] ?? plural(p.restarts, "time")} and ends on the ${p.active} store.`),
+        h("ol", { id: "migration-steps" }, p.steps.map((s) => h("li", {}, capitalize(s)))),
+        p.notes.length ? h("ul", { class: "notes" }, p.notes.map((n) => h("li", {}, rich(n)))) : null,
         h("div", { class: "actions" }, run, h("button", { type: "button", class: "secondary", onclick: () => { this.planBox.hidden = true; } }, "Cancel")),
       );
       run.focus();
@@ -236,13 +263,13 @@ export default {
         const p = ev.progress;
         if (p.event === "step") {
           for (const li of this.steps.querySelectorAll('li[data-state="started"]')) li.dataset.state = "finished";
-          this.steps.append(h("li", { dataset: { state: "started" } }, h("span", { class: "stage-state", "aria-hidden": "true" }), h("span", { class: "stage-name" }, p.message)));
-          this.bytesLabel.textContent = p.message;
+          this.steps.append(h("li", { dataset: { state: "started" } }, h("span", { class: "stage-state", "aria-hidden": "true" }), h("span", { class: "stage-name" }, capitalize(p.message))));
+          this.bytesLabel.textContent = capitalize(p.message);
         } else if (p.event === "bytes") {
           const total = Math.max(p.total, p.done, 1);
           this.bytes.max = String(total);
           this.bytes.value = String(p.done);
-          this.bytesLabel.textContent = `${p.phase}: ${humanBytes(p.done)} of ${humanBytes(total)}`;
+          this.bytesLabel.textContent = `${capitalize(p.phase)}: ${humanBytes(p.done)} of ${humanBytes(total)}`;
         }
         break;
       }

@@ -3,7 +3,7 @@
 // optional migration -> apply (with progress) -> done. Shown on first launch; here later too.
 import * as ipc from "../ipc.js";
 import { ProgressPanel } from "../progress.js";
-import { errorView, h, replace } from "../ui.js";
+import { errorView, h, plural, replace } from "../ui.js";
 
 const TITLES = {
   detect_engines: "Looking for engines",
@@ -131,8 +131,8 @@ export default {
         : h("p", { class: "muted", id }, "Nothing known.");
     return [
       h("p", { id: "wizard-active" }, `The engine ${view.engine} runs the ${r.active} image store.`),
-      h("p", {}, `The ${other} store holds ${r.hidden_now.images} image(s) and ${r.hidden_now.containers} container(s): hidden now, kept, not lost.`),
-      h("p", { id: "wizard-would-hide" }, `Switching to the ${other} store would hide ${r.hidden_if_switching.images} image(s) and ${r.hidden_if_switching.containers} container(s) of the ${r.active} store until you switch back.`),
+      h("p", {}, `The ${other} store holds ${plural(r.hidden_now.images, "image")} and ${plural(r.hidden_now.containers, "container")}: hidden now, kept, not lost.`),
+      h("p", { id: "wizard-would-hide" }, `Switching to the ${other} store would hide ${plural(r.hidden_if_switching.images, "image")} and ${plural(r.hidden_if_switching.containers, "container")} of the ${r.active} store until you switch back.`),
       h("h3", {}, `With the ${r.active} store (now)`),
       list(now, "wizard-problems-now"),
       h("h3", {}, `With the ${other} store (if you switch)`),
@@ -144,7 +144,7 @@ export default {
   choose(view, back) {
     const options = [
       { value: "", label: `Keep the ${view.active} store`, desc: "Nothing changes." },
-      ...["classic", "containerd"].filter((s) => s !== view.active).map((s) => ({ value: s, label: `Switch to the ${s} store`, desc: view.candidates.length ? `Hides ${view.candidates.length} image(s) of the ${view.active} store until you switch back; you can copy some first.` : "Hides nothing." })),
+      ...["classic", "containerd"].filter((s) => s !== view.active).map((s) => ({ value: s, label: `Switch to the ${s} store`, desc: view.candidates.length ? `Hides ${plural(view.candidates.length, "image")} of the ${view.active} store until you switch back; you can migrate some first.` : "Hides nothing." })),
     ];
     const fieldset = h(
       "fieldset",

@@ -2,6 +2,7 @@
 
 use serde::Serialize;
 use stowage_core::engine::status::{status, Status, StatusOptions};
+use stowage_core::engine::SystemdUnit;
 use stowage_core::Error;
 use tauri::AppHandle;
 
@@ -18,6 +19,8 @@ pub struct EngineEntry {
     pub config_file: String,
     pub source: String,
     pub running: bool,
+    /// The systemd unit running it, for a name a person knows ("System Docker (docker.service)").
+    pub unit: Option<SystemdUnit>,
 }
 
 /// The picker: every engine found, and the managed one.
@@ -40,6 +43,7 @@ pub async fn general_engines(
         .into_iter()
         .map(|e| EngineEntry {
             running: e.process.is_some(),
+            unit: e.unit.clone(),
             kind: e.kind.as_str().into(),
             config_file: e.config_file.display().to_string(),
             name: e.name,
@@ -59,6 +63,7 @@ pub async fn general_engines(
                     config_file: c.config_file.display().to_string(),
                     source: c.source.clone(),
                     running: c.process.is_some(),
+                    unit: c.unit.clone(),
                 },
             );
         }
@@ -94,11 +99,25 @@ pub async fn general_select_engine(
     Ok(st)
 }
 
+/// The app's preferences, and whether the desktop shows tray icons at all.
+#[derive(Debug, Clone, Serialize)]
+pub struct PrefsView {
+    #[serde(flatten)]
+    pub prefs: Prefs,
+    /// Whether a tray host (StatusNotifier watcher) runs: without one, closing the window quits.
+    pub tray_host: bool,
+}
+
 /// The app's preferences.
 #[tauri::command]
 #[tracing::instrument(skip_all)]
-pub async fn general_prefs(state: tauri::State<'_, AppState>) -> Result<Prefs, CommandError> {
-    Ok(prefs::load(&state.paths.settings_file())?)
+pub async fn general_prefs(state: tauri::State<'_, AppState>) -> Result<PrefsView, CommandError> {
+    let prefs = prefs::load(&state.paths.settings_file())?;
+    // A D-Bus round trip (up to a second when the bus is slow): off the async workers.
+    let tray_host = tokio::task::spawn_blocking(crate::tray::host_available)
+        .await
+        .unwrap_or(false);
+    Ok(PrefsView { prefs, tray_host })
 }
 
 /// Saves and applies the app's preferences.
