@@ -135,6 +135,55 @@ impl App {
         Ok(())
     }
 
+    /// Whether a person sees the element: WebDriver's `displayed`.
+    async fn shown(&self, css: &str) -> Result<bool> {
+        Ok(self.c.find(Locator::Css(css)).await?.is_displayed().await?)
+    }
+
+    /// The accessibility audit (axe-core, injected once per document): fails on serious or
+    /// critical violations of the page on screen, printing each with the elements it names.
+    async fn audit(&self, what: &str) -> Result {
+        let loaded = self.js("typeof window.axe === 'object'").await?;
+        if loaded.as_bool() != Some(true) {
+            let src = std::fs::read_to_string(e2e::axe_script())?;
+            self.c.execute(&src, vec![]).await?;
+        }
+        let t0 = Instant::now();
+        let script = r#"
+            const done = arguments[arguments.length - 1];
+            axe.run(document, { resultTypes: ["violations"] })
+              .then((r) => done(r.violations
+                .filter((v) => v.impact === "serious" || v.impact === "critical")
+                .map((v) => ({ id: v.id, impact: v.impact, help: v.help,
+                  nodes: v.nodes.map((n) => ({ target: n.target.join(" "), why: n.failureSummary })) }))))
+              .catch((e) => done([{ id: "axe-error", impact: "critical", help: String(e), nodes: [] }]));
+        "#;
+        let found = tokio::time::timeout(
+            Duration::from_secs(60),
+            self.c.execute_async(script, vec![]),
+        )
+        .await
+        .map_err(|_| format!("the accessibility audit of {what} did not finish within 60 s"))??;
+        let list = found.as_array().cloned().unwrap_or_default();
+        eprintln!(
+            "e2e: accessibility audit of {what}: {} serious or critical violations ({:.2} s)",
+            list.len(),
+            t0.elapsed().as_secs_f64()
+        );
+        if list.is_empty() {
+            return Ok(());
+        }
+        let mut report = String::new();
+        for v in &list {
+            report.push_str(&format!("- {} ({}): {}\n", v["id"], v["impact"], v["help"]));
+            for n in v["nodes"].as_array().into_iter().flatten() {
+                report.push_str(&format!("    {}: {}\n", n["target"], n["why"]));
+            }
+        }
+        eprintln!("{report}");
+        Err(format!("accessibility audit of {what} failed:\n{report}").into())
+    }
+
     async fn checked(&self, css: &str) -> Result<bool> {
         Ok(self
             .js(&format!(
@@ -272,9 +321,41 @@ async fn steps(app: &App, d: &PrivateDaemon) -> Result {
     )
     .await?;
     app.shot("general").await?;
+    // The engine is named as a person knows it (here its socket), not `dockerd-<hash>`.
+    let chip = app.text("#engine-chip").await?;
+    assert!(!chip.contains("dockerd-"), "chip: {chip}");
+    let socket = d.host().trim_start_matches("unix://").to_string();
+    assert!(chip.starts_with(&socket), "the chip names {socket}: {chip}");
+    // No tray host here: the General page says that closing the window quits, by the setting.
+    app.until(
+        "!!document.querySelector('#pref-tray-none')",
+        Duration::from_secs(10),
+        "the no-tray note",
+    )
+    .await?;
+    assert!(app.shown("#pref-tray-none").await?);
+    let note = app.text("#pref-tray-none").await?;
+    assert!(note.contains("closing this window quits Stowage"), "{note}");
+    // The sidebar's links leave room for their focus ring inside the scrolling list.
+    let ring = app.js("(() => { const l = document.querySelector('#nav-list').getBoundingClientRect(); return [...document.querySelectorAll('#nav-list a')].every(a => { const r = a.getBoundingClientRect(); return r.left - 5 >= l.left - 0.5 && r.right + 5 <= l.right + 0.5 && r.top - 5 >= l.top - 0.5; }); })()").await?;
+    assert_eq!(ring, json!(true), "focus rings fit in the sidebar's list");
+    app.audit("the General page").await?;
 
     // Features: tick the store, read the plan.
     app.open("features").await?;
+    // The tabs hide what they do not show: Beta shows no experimental feature, and the
+    // Experimental tab shows only experimental ones.
+    assert!(app.shown("[data-feature='containerd-image-store']").await?);
+    assert!(
+        !app.shown("[data-feature='experimental']").await?,
+        "Beta hides the experimental features"
+    );
+    app.click("#tab-experimental").await?;
+    let visible = app.js("[...document.querySelectorAll('#features-list .feature')].filter(f => f.getClientRects().length > 0).map(f => f.dataset.feature)").await?;
+    assert_eq!(visible, json!(["experimental"]), "the Experimental tab");
+    assert!(!app.shown("[data-feature='containerd-image-store']").await?);
+    app.audit("the Features page (Experimental)").await?;
+    app.click("#tab-beta").await?;
     assert!(
         !app.checked(FEATURE).await?,
         "the classic store runs: the box starts unticked"
@@ -314,10 +395,19 @@ async fn steps(app: &App, d: &PrivateDaemon) -> Result {
         "the diff shows the feature key: {plan}"
     );
     assert!(
-        plan.contains("1 image(s) and 0 container(s) of the classic store will be hidden"),
+        plan.contains("1 image and 0 containers of the classic store will be hidden"),
         "{plan}"
     );
     assert!(plan.contains("Apply & Restart"), "{plan}");
+    // People's words: the feature's name, no id, no literal backticks, no "image(s)".
+    let summary = app.text("#plan .summary").await?;
+    assert!(
+        summary.contains("Turn on the containerd image store."),
+        "{summary}"
+    );
+    assert!(!summary.contains("containerd-image-store"), "{summary}");
+    assert!(!plan.contains('`') && !plan.contains("(s)"), "{plan}");
+    app.audit("the Features page with a plan").await?;
     app.shot("features-plan").await?;
 
     // Apply & Restart: the progress reaches done and the engine runs the containerd store.
@@ -374,6 +464,23 @@ async fn steps(app: &App, d: &PrivateDaemon) -> Result {
             == Some(true),
         "a disk-usage bar per store"
     );
+    // The bars show use against the filesystem (a small store is not a full bar), say so, and
+    // sizes say whether they are unpacked (classic) or compressed (containerd); no raw bytes.
+    let du = app.text("#du-classic-label").await?;
+    assert!(du.contains("free on this filesystem"), "{du}");
+    let fill = app.js("(() => { const m = document.querySelector('#du-classic'); return m.value / m.max; })()").await?;
+    assert!(
+        fill.as_f64().unwrap_or(1.0) < 0.9,
+        "the classic bar is not full: {fill}"
+    );
+    let totals = app.text("#store-classic-totals").await?;
+    assert!(
+        totals.contains("1 image,") && totals.contains("unpacked"),
+        "{totals}"
+    );
+    assert!(classic.contains(" unpacked"), "{classic}");
+    let raw = app.js("/\\d bytes/.test(document.querySelector('#page').innerText) || document.querySelector('#page').innerText.includes('(s)')").await?;
+    assert_eq!(raw, json!(false), "no raw byte counts, no \"(s)\" plurals");
     // Search filters both stores.
     let search = app.c.find(Locator::Css("#images-search")).await?;
     search.send_keys("nothing-is-called-this").await?;
@@ -383,6 +490,18 @@ async fn steps(app: &App, d: &PrivateDaemon) -> Result {
         "the search to hide every image",
     )
     .await?;
+    // ... for real: no image row is on screen, and the page says why.
+    let rows = app.js("[...document.querySelectorAll('li.image')].filter(li => li.getClientRects().length > 0).length").await?;
+    assert_eq!(rows, json!(0), "no image row is displayed");
+    assert!(
+        app.shown("#images-empty").await?,
+        "the empty message is displayed"
+    );
+    assert_eq!(
+        app.text("#images-empty").await?,
+        "No image matches the search."
+    );
+    assert_eq!(app.text("#images-count").await?, "0 of 1 shown");
     search.clear().await?;
     search.send_keys("made-in").await?;
     app.until(
@@ -393,10 +512,18 @@ async fn steps(app: &App, d: &PrivateDaemon) -> Result {
     .await?;
     app.js("document.querySelector('#page').scrollTo(0, 0)")
         .await?;
+    app.audit("the Images page").await?;
     app.shot("images").await?;
     // Migrate: selecting the hidden image offers a plan (steps, restarts) before anything runs.
     app.click("li.image[data-ref='made-in-classic:1'] input")
         .await?;
+    // "Migrate selected…" is on screen next to the selection, wherever the list ends.
+    let near = app.js("(() => { const b = document.querySelector('#images-migrate').getBoundingClientRect(); const p = document.querySelector('#page').getBoundingClientRect(); return b.top >= p.top && b.bottom <= p.bottom && b.height > 0; })()").await?;
+    assert_eq!(near, json!(true), "Migrate selected… is in view");
+    assert_eq!(
+        app.text("#images-selection").await?,
+        "1 selected: migrate to the containerd store."
+    );
     app.click("#images-migrate").await?;
     app.until(
         "!!document.querySelector('#migration-run')",
@@ -409,7 +536,8 @@ async fn steps(app: &App, d: &PrivateDaemon) -> Result {
         plan.contains("from the classic store to the containerd store"),
         "{plan}"
     );
-    assert!(plan.contains("The engine restarts 2 time(s)"), "{plan}");
+    assert!(plan.contains("The engine restarts twice"), "{plan}");
+    assert!(plan.contains("Migrate 1 image,"), "{plan}");
 
     // Engine page: status, daemon.json preview, log lines.
     app.open("engine").await?;
@@ -421,6 +549,7 @@ async fn steps(app: &App, d: &PrivateDaemon) -> Result {
         .text("#engine-config")
         .await?
         .contains("\"containerd-snapshotter\": true"));
+    app.audit("the Engine page").await?;
     app.shot("engine").await?;
     // Restart from the Engine page: a new dockerd answers, on the same store.
     let pid = d.current_pid();
@@ -438,6 +567,8 @@ async fn steps(app: &App, d: &PrivateDaemon) -> Result {
         "{}",
         app.text("#restart-outcome").await?
     );
+    let restarted = app.text("#restart-outcome .outcome-title").await?;
+    assert_eq!(restarted, "Restarted", "a restart's result says so");
     assert_ne!(d.current_pid(), pid, "a new dockerd runs");
     assert!(uses_containerd(d));
 
@@ -537,6 +668,7 @@ async fn steps(app: &App, d: &PrivateDaemon) -> Result {
     diagnostics(app, d).await?;
     migration(app, d).await?;
     app.open("about").await?;
+    app.audit("the About page").await?;
     app.shot("about").await?;
     eprintln!("e2e: exporting a diagnostics bundle");
     app.click("#about-export").await?;
@@ -568,6 +700,7 @@ async fn steps(app: &App, d: &PrivateDaemon) -> Result {
     app.open("features").await?;
     let overflow = app.js("document.documentElement.scrollWidth <= window.innerWidth && document.querySelector('.sidebar').getBoundingClientRect().right < document.querySelector('#page').getBoundingClientRect().left + 1").await?;
     assert_eq!(overflow, json!(true), "no horizontal overflow at 800x600");
+    app.audit("the Features page, dark, 800x600").await?;
     app.shot("features-dark-800x600").await?;
     for page in ["images", "diagnostics"] {
         app.open(page).await?;
@@ -577,6 +710,11 @@ async fn steps(app: &App, d: &PrivateDaemon) -> Result {
             json!(true),
             "no horizontal overflow on {page} at 800x600"
         );
+        if page == "images" {
+            // The hidden store's badge ("Hidden, not lost") is among what the audit's contrast
+            // check reads in the dark theme.
+            app.audit("the Images page, dark, 800x600").await?;
+        }
     }
     app.open("general").await?;
     app.js("(() => { const s = document.querySelector('#pref-theme'); s.value = 'system'; s.dispatchEvent(new Event('change')); return true; })()").await?;
@@ -616,9 +754,17 @@ async fn wizard(app: &App, d: &PrivateDaemon) -> Result {
     let text = app.text("#wizard").await?;
     assert!(text.contains("runs the classic image store"), "{text}");
     assert!(
-        text.contains("would hide 1 image(s) and 0 container(s) of the classic store"),
+        text.contains("would hide 1 image and 0 containers of the classic store"),
         "{text}"
     );
+    // The focused step heading is not drawn like a text field.
+    let outline = app.js("(() => { const t = document.querySelector('#wizard-title'); t.focus(); return getComputedStyle(t).outlineStyle; })()").await?;
+    assert_eq!(
+        outline,
+        json!("none"),
+        "the wizard's heading has no field-like ring"
+    );
+    app.audit("the wizard").await?;
     app.shot("wizard").await?;
     app.click("#wizard-next").await?;
     app.until(
@@ -700,6 +846,7 @@ async fn diagnostics(app: &App, d: &PrivateDaemon) -> Result {
     assert!(preview.contains("mirror.example.com"), "{preview}");
     app.js("document.querySelector('#fix-preview-registry-mirrors').scrollIntoView()")
         .await?;
+    app.audit("the Diagnostics page").await?;
     app.shot("diagnostics").await?;
     app.click("#fix-apply").await?;
     app.until(
@@ -781,6 +928,15 @@ async fn migration(app: &App, d: &PrivateDaemon) -> Result {
         .js("document.querySelectorAll('#migration-progress-steps li').length")
         .await?;
     assert!(steps.as_u64().unwrap_or(0) >= 3, "steps shown: {steps}");
+    // Step names are sentences (capitalised).
+    let names = app.js("[...document.querySelectorAll('#migration-progress-steps .stage-name')].map(s => s.textContent)").await?;
+    for n in names.as_array().into_iter().flatten() {
+        let n = n.as_str().unwrap_or_default();
+        assert!(
+            n.chars().next().is_some_and(char::is_uppercase),
+            "step {n:?} in {names}"
+        );
+    }
     eprintln!(
         "e2e: migration to the containerd store took {:.1} s, {steps} steps shown",
         t0.elapsed().as_secs_f64()
@@ -881,7 +1037,7 @@ async fn tray(app: &App, d: &PrivateDaemon) -> Result {
     let plan = app.text("#plan").await?;
     assert!(plan.contains("You asked for this from the tray"), "{plan}");
     assert!(
-        plan.contains("1 image(s) and 0 container(s) of the classic store will be hidden"),
+        plan.contains("1 image and 0 containers of the classic store will be hidden"),
         "{plan}"
     );
     assert!(

@@ -43,6 +43,12 @@ pub fn unavailable() -> Option<String> {
     if tauri_driver().is_none() {
         return Some("tauri-driver is not installed (run scripts/install-e2e.sh)".into());
     }
+    if !axe_script().is_file() {
+        return Some(format!(
+            "axe-core is not installed at {} (run scripts/install-e2e.sh)",
+            axe_script().display()
+        ));
+    }
     if which("WebKitWebDriver").is_none() {
         return Some("WebKitWebDriver is not installed (Debian package webkit2gtk-driver)".into());
     }
@@ -74,6 +80,23 @@ pub fn tauri_driver() -> Option<PathBuf> {
         .map(|c| c.join("bin/tauri-driver"))
         .filter(|p| p.is_file())
         .or_else(|| which("tauri-driver"))
+}
+
+/// axe-core's `axe.min.js` (the accessibility audit), where scripts/install-e2e.sh unpacks it:
+/// `$STOWAGE_AXE_DIR`, else `$XDG_CACHE_HOME/stowage-e2e/axe-core`, else `~/.cache/...`.
+pub fn axe_script() -> PathBuf {
+    let dir = std::env::var_os("STOWAGE_AXE_DIR")
+        .map(PathBuf::from)
+        .or_else(|| {
+            std::env::var_os("XDG_CACHE_HOME")
+                .filter(|d| !d.is_empty())
+                .map(|d| PathBuf::from(d).join("stowage-e2e/axe-core"))
+        })
+        .or_else(|| {
+            std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cache/stowage-e2e/axe-core"))
+        })
+        .unwrap_or_else(|| PathBuf::from("axe-core"));
+    dir.join("axe.min.js")
 }
 
 /// The desktop app built next to this test binary (`$STOWAGE_APP_BIN` overrides).
