@@ -152,7 +152,7 @@ mod tests {
         assert!(!out[1].enable);
         assert_eq!(
             out[1].because.as_deref(),
-            Some("it needs Use containerd for pulling and storing images")
+            Some("it needs the containerd image store")
         );
     }
 
