@@ -384,7 +384,7 @@ fn a_migration_stopped_by_sigterm_leaves_no_archive() {
         let v: serde_json::Value = serde_json::from_str(line.trim()).unwrap();
         if v["progress"]["message"]
             .as_str()
-            .is_some_and(|m| m.starts_with("saving"))
+            .is_some_and(|m| m.starts_with("Saving"))
         {
             break;
         }
