@@ -591,6 +591,18 @@ async fn steps(app: &App, d: &PrivateDaemon) -> Result {
         b["daemon_json"]["registry-mirrors"][0],
         "https://mirror.example.com"
     );
+    // The diagnosis is in it: every check with its status and evidence.
+    let checks = b["checks"]
+        .as_array()
+        .ok_or(format!("checks: {}", b["checks"]))?;
+    assert!(checks.len() >= 3, "{}", b["checks"]);
+    assert!(
+        checks
+            .iter()
+            .all(|c| c["id"].is_string() && c["status"].is_string() && c["evidence"].is_object()),
+        "{}",
+        b["checks"]
+    );
 
     // Dark theme at 800x600: nothing breaks.
     app.open("general").await?;
@@ -717,8 +729,45 @@ async fn diagnostics(app: &App, d: &PrivateDaemon) -> Result {
         "the checks",
     )
     .await?;
-    let now = app.text("#check-registry-mirrors").await?;
+    // It passes, so it is folded: its text is there, not on screen.
+    let now = app
+        .js("document.querySelector('#check-registry-mirrors').textContent")
+        .await?;
+    let now = now.as_str().unwrap_or_default();
     assert!(now.contains("classic store honours"), "{now}");
+    // A summary first, problems first, the checks that passed folded.
+    let summary = app.text("#diag-summary").await?;
+    let order = app
+        .js("[...document.querySelectorAll('#checks article.check')].map(a => a.dataset.muted === 'true' ? 'muted' : a.dataset.status)")
+        .await?;
+    let order: Vec<String> = serde_json::from_value(order)?;
+    let count = |s: &[&str]| order.iter().filter(|x| s.contains(&x.as_str())).count();
+    let plural =
+        |n: usize, one: &str, many: &str| format!("{n} {}", if n == 1 { one } else { many });
+    assert_eq!(
+        summary,
+        format!(
+            "{}, {}, {} OK",
+            plural(count(&["fail", "error"]), "problem", "problems"),
+            plural(count(&["warn"]), "warning", "warnings"),
+            count(&["ok"])
+        ),
+        "{order:?}"
+    );
+    let first_ok = order.iter().position(|s| s == "ok" || s == "skipped");
+    if let Some(i) = first_ok {
+        assert!(
+            order[i..].iter().all(|s| s == "ok" || s == "skipped"),
+            "problems first: {order:?}"
+        );
+        assert_eq!(
+            app.js("document.querySelector('#diag-passed')?.open")
+                .await?,
+            json!(false),
+            "the checks that passed are folded"
+        );
+        assert!(app.shown("#diag-passed > summary").await?);
+    }
     app.click("#diag-if-switching").await?;
     app.until(
         "document.querySelector('#diag-note').textContent.includes('if you switched') && !!document.querySelector('#fix-registry-mirrors')",
@@ -726,6 +775,7 @@ async fn diagnostics(app: &App, d: &PrivateDaemon) -> Result {
         "the checks for the containerd store",
     )
     .await?;
+    app.js("(() => { const d = document.querySelector('#check-registry-mirrors')?.closest('details'); if (d && !d.open) d.querySelector('summary').click(); return true; })()").await?;
     app.click("#fix-registry-mirrors").await?;
     app.until(
         "!!document.querySelector('#fix-apply')",
@@ -768,6 +818,8 @@ async fn diagnostics(app: &App, d: &PrivateDaemon) -> Result {
         "the checks again",
     )
     .await?;
+    // A check that passed is folded: unfold it as a person would, then mute it.
+    app.js("(() => { const d = document.querySelector('#check-registry-mirrors')?.closest('details'); if (d && !d.open) d.querySelector('summary').click(); return true; })()").await?;
     app.click("#mute-registry-mirrors").await?;
     app.until(
         "document.querySelector('#check-registry-mirrors')?.dataset.muted === 'true'",
