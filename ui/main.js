@@ -9,6 +9,7 @@ import features from "./pages/features.js";
 import general from "./pages/general.js";
 import images from "./pages/images.js";
 import wizard from "./pages/wizard.js";
+import { sinceText } from "./time.js";
 import { engineLabel, errorView, h, replace } from "./ui.js";
 
 const PAGES = [general, features, engine, images, diagnostics, about, wizard];
@@ -72,14 +73,14 @@ async function show(id, focus) {
   }
 }
 
-function chipText(st) {
-  if (!st.reachable) return `${engineLabel(st.engine)}: not answering`;
+function chipText(st, stoppedSince) {
+  if (!st.reachable) return `${engineLabel(st.engine)} · Engine stopped ${sinceText(stoppedSince)}`.trim();
   return `${engineLabel(st.engine)} · ${st.active_store ?? "unknown"} store`;
 }
 
-function showChip(st) {
+function showChip(st, stoppedSince = st.stopped_since) {
   const chip = document.getElementById("engine-chip");
-  chip.textContent = chipText(st);
+  chip.textContent = chipText(st, stoppedSince);
   chip.dataset.store = st.active_store ?? "unknown";
   chip.dataset.reachable = String(st.reachable);
   chip.setAttribute("aria-busy", "false");
@@ -93,7 +94,7 @@ function showChip(st) {
 function onEvent(ev) {
   switch (ev.type) {
     case "engine_changed":
-      showChip(ev.status);
+      showChip(ev.status, ev.stopped_since);
       break;
     case "navigate":
       ctx.navigate(ev.page);

@@ -1,6 +1,6 @@
 //! The diagnostics bundle the About page exports: versions, the engine's status and features,
 //! daemon.json and Stowage's settings with secrets redacted, and recent daemon and app log lines,
-//! as one JSON file. (Known-issue check results join it when the core's checks land.)
+//! as one JSON file, with the known-issue checks' results and evidence.
 
 use std::path::{Path, PathBuf};
 
@@ -134,6 +134,8 @@ pub struct Parts {
     pub settings_toml: Option<String>,
     pub daemon_log: Vec<String>,
     pub app_log: Vec<String>,
+    /// The known-issue checks' results (with evidence), or why they could not run.
+    pub checks: Value,
 }
 
 /// The bundle as JSON.
@@ -148,7 +150,7 @@ pub fn build(p: &Parts) -> Value {
         "settings_toml": p.settings_toml.as_deref().map(redact_text),
         "daemon_log": p.daemon_log.iter().map(|l| redact_text(l)).collect::<Vec<_>>(),
         "app_log": p.app_log,
-        "checks": "not included: known-issue checks arrive in a later version",
+        "checks": redact_json(&p.checks),
     })
 }
 

@@ -67,6 +67,8 @@ pub enum AppEvent {
     EngineChanged {
         status: Box<Status>,
         config_changed: bool,
+        /// Since when the engine has not answered (Unix seconds); `None` while it answers.
+        stopped_since: Option<u64>,
     },
     /// The tray asks for a confirmation: show this plan with Apply & Restart.
     ConfirmPlan { plan: Box<PlanView> },

@@ -195,6 +195,12 @@ fn summary(plan: &Plan) -> Vec<String> {
             "The engine restarts: {}.",
             plan.restart_description
         ));
+        out.push(match plan.containers_stopped {
+            Some(0) => "No containers are running: none will stop.".into(),
+            Some(1) => "1 running container will stop.".into(),
+            Some(n) => format!("{n} running containers will stop."),
+            None => "Running containers will stop (Stowage could not count them).".into(),
+        });
     }
     out
 }
@@ -203,7 +209,16 @@ fn summary(plan: &Plan) -> Vec<String> {
 #[tracing::instrument(skip(state))]
 pub async fn plan(state: &AppState, request: Request) -> Result<Pending> {
     let engine = state.refresh_engine().await?;
-    let prepared = switch::prepare(&engine, &state.paths, &request, None).await?;
+    let mut prepared = switch::prepare(&engine, &state.paths, &request, None).await?;
+    if prepared
+        .plan
+        .findings
+        .iter()
+        .any(|f| f.id == "engine-unreachable")
+    {
+        // A stopped engine: nothing is applied until it answers (Start it on the Engine page).
+        prepared.plan.blocked = true;
+    }
     let pending = Pending {
         id: state.next_id(),
         request,

@@ -57,6 +57,8 @@ pub struct AppState {
     next_id: AtomicU64,
     /// Wakes the sync task when the managed engine changes (picker, restart with a new PID).
     pub engine_switched: Notify,
+    /// Since when the managed engine has not answered (seen by a status read).
+    stopped_since: SyncMutex<Option<std::time::SystemTime>>,
 }
 
 impl AppState {
@@ -74,6 +76,7 @@ impl AppState {
             busy: SyncMutex::new(None),
             next_id: AtomicU64::new(1),
             engine_switched: Notify::new(),
+            stopped_since: SyncMutex::new(None),
         }
     }
 
@@ -120,7 +123,16 @@ impl AppState {
             host: Some(current.host.clone()),
             config_file: self.selector().config_file,
         };
-        let fresh = discovery::select(&engines, &sel, &settings).unwrap_or(current.clone());
+        let fresh = match discovery::select(&engines, &sel, &settings) {
+            // Nothing serves the chosen engine's address now: it stopped. It stays the chosen
+            // engine, with what is known of it (its files, its command line to start it again),
+            // never another engine's description found by that address.
+            Ok(e) if discovery::is_address_only(&e) && !discovery::is_address_only(&current) => {
+                current.clone()
+            }
+            Ok(e) => e,
+            Err(_) => current.clone(),
+        };
         self.set_engine(fresh.clone()).await;
         Ok(fresh)
     }
@@ -150,6 +162,20 @@ impl AppState {
         if switched {
             self.engine_switched.notify_one();
         }
+    }
+
+    /// Notes whether the engine answered in a status just read; returns since when it has not
+    /// (Unix seconds), `None` while it answers.
+    pub fn note_reachable(&self, reachable: bool) -> Option<u64> {
+        let mut since = self.stopped_since.lock().ok()?;
+        if reachable {
+            *since = None;
+            return None;
+        }
+        let t = *since.get_or_insert_with(std::time::SystemTime::now);
+        t.duration_since(std::time::UNIX_EPOCH)
+            .ok()
+            .map(|d| d.as_secs())
     }
 
     /// The engine chosen by name from now on (the General page's picker).

@@ -57,7 +57,9 @@ async fn run(app: AppHandle) {
                         // A new dockerd has a new PID: find it (this may retarget the watch).
                         let _ = state.refresh_engine().await;
                     }
-                    refresh(&app, config_changed).await;
+                    // An engine that answers again may run another daemon.json: every page
+                    // reads it again.
+                    refresh(&app, config_changed || restarted).await;
                 }
                 _ = state.engine_switched.notified() => break,
             }
@@ -83,12 +85,14 @@ async fn refresh(app: &AppHandle, config_changed: bool) {
         return;
     };
     let st = status(&engine, &StatusOptions::default()).await;
+    let stopped_since = state.note_reachable(st.reachable);
     crate::tray::set_status(app, &st);
     emit(
         app,
         AppEvent::EngineChanged {
             status: Box::new(st),
             config_changed,
+            stopped_since,
         },
     );
 }

@@ -20,6 +20,11 @@ type Result<T = ()> = std::result::Result<T, Box<dyn std::error::Error>>;
 
 const FEATURE: &str = "#feature-containerd-image-store";
 
+/// A JS expression: whether the element `css` is on screen (rendered boxes, no hidden ancestor).
+fn visible(css: &str) -> String {
+    format!("((e) => !!e && e.getClientRects().length > 0)(document.querySelector('{css}'))")
+}
+
 struct App {
     c: Client,
     shots: PathBuf,
@@ -97,8 +102,19 @@ impl App {
         }
     }
 
+    /// The text a person reads in the element (read in one script: a page re-rendering
+    /// meanwhile is no stale-element error).
     async fn text(&self, css: &str) -> Result<String> {
-        Ok(self.c.find(Locator::Css(css)).await?.text().await?)
+        let css_js = serde_json::to_string(css)?;
+        match self
+            .js(&format!(
+                "document.querySelector({css_js})?.innerText ?? null"
+            ))
+            .await?
+        {
+            Value::String(t) => Ok(t.trim().to_string()),
+            _ => Err(format!("no element {css} on the page").into()),
+        }
     }
 
     async fn open(&self, page: &str) -> Result {
@@ -135,9 +151,10 @@ impl App {
         Ok(())
     }
 
-    /// Whether a person sees the element: WebDriver's `displayed`.
+    /// Whether the element is on screen: it has rendered boxes (no `hidden`, no display:none
+    /// on it or an ancestor). Read in one script, so a page re-rendering meanwhile is no error.
     async fn shown(&self, css: &str) -> Result<bool> {
-        Ok(self.c.find(Locator::Css(css)).await?.is_displayed().await?)
+        Ok(self.js(&visible(css)).await?.as_bool() == Some(true))
     }
 
     /// The accessibility audit (axe-core, injected once per document): fails on serious or
@@ -399,6 +416,10 @@ async fn steps(app: &App, d: &PrivateDaemon) -> Result {
         "{plan}"
     );
     assert!(plan.contains("Apply & Restart"), "{plan}");
+    assert!(
+        plan.contains("No containers are running: none will stop."),
+        "the plan says which running containers stop: {plan}"
+    );
     // People's words: the feature's name, no id, no literal backticks, no "image(s)".
     let summary = app.text("#plan .summary").await?;
     assert!(
@@ -447,6 +468,14 @@ async fn steps(app: &App, d: &PrivateDaemon) -> Result {
     )
     .await?;
     app.shot("features-applied").await?;
+    assert!(
+        app.shown("#switch-back").await?,
+        "an applied switch offers Switch back"
+    );
+    assert_eq!(
+        app.text("#switch-back").await?,
+        "Switch back to the classic store"
+    );
 
     // Images: the classic store's image is hidden, not lost; the containerd store is active.
     app.open("images").await?;
@@ -629,6 +658,9 @@ async fn steps(app: &App, d: &PrivateDaemon) -> Result {
         ),
     )?;
 
+    hand_edit_waits_for_restart(app, d).await?;
+    stopped_engine_stays_chosen(app, d).await?;
+
     // Tick and untick through the window: back to classic, daemon.json as it was (but the
     // explicit `false` Stowage now keeps).
     app.open("features").await?;
@@ -637,7 +669,8 @@ async fn steps(app: &App, d: &PrivateDaemon) -> Result {
     assert_eq!(outcome, "applied");
     assert!(uses_containerd(d));
     app.until(&format!("document.querySelector('{FEATURE}').checked === true && !document.querySelector('{FEATURE}').disabled"), Duration::from_secs(20), "the ticked box").await?;
-    app.click(FEATURE).await?;
+    // Switch back: the same plan and apply path, the box unticked for the user.
+    app.click("#switch-back").await?;
     app.until(
         "!!document.querySelector('#plan-apply')",
         Duration::from_secs(30),
@@ -684,6 +717,18 @@ async fn steps(app: &App, d: &PrivateDaemon) -> Result {
     assert_eq!(
         b["daemon_json"]["registry-mirrors"][0],
         "https://mirror.example.com"
+    );
+    // The diagnosis is in it: every check with its status and evidence.
+    let checks = b["checks"]
+        .as_array()
+        .ok_or(format!("checks: {}", b["checks"]))?;
+    assert!(checks.len() >= 3, "{}", b["checks"]);
+    assert!(
+        checks
+            .iter()
+            .all(|c| c["id"].is_string() && c["status"].is_string() && c["evidence"].is_object()),
+        "{}",
+        b["checks"]
     );
 
     // Dark theme at 800x600: nothing breaks.
@@ -825,8 +870,45 @@ async fn diagnostics(app: &App, d: &PrivateDaemon) -> Result {
         "the checks",
     )
     .await?;
-    let now = app.text("#check-registry-mirrors").await?;
+    // It passes, so it is folded: its text is there, not on screen.
+    let now = app
+        .js("document.querySelector('#check-registry-mirrors').textContent")
+        .await?;
+    let now = now.as_str().unwrap_or_default();
     assert!(now.contains("classic store honours"), "{now}");
+    // A summary first, problems first, the checks that passed folded.
+    let summary = app.text("#diag-summary").await?;
+    let order = app
+        .js("[...document.querySelectorAll('#checks article.check')].map(a => a.dataset.muted === 'true' ? 'muted' : a.dataset.status)")
+        .await?;
+    let order: Vec<String> = serde_json::from_value(order)?;
+    let count = |s: &[&str]| order.iter().filter(|x| s.contains(&x.as_str())).count();
+    let plural =
+        |n: usize, one: &str, many: &str| format!("{n} {}", if n == 1 { one } else { many });
+    assert_eq!(
+        summary,
+        format!(
+            "{}, {}, {} OK",
+            plural(count(&["fail", "error"]), "problem", "problems"),
+            plural(count(&["warn"]), "warning", "warnings"),
+            count(&["ok"])
+        ),
+        "{order:?}"
+    );
+    let first_ok = order.iter().position(|s| s == "ok" || s == "skipped");
+    if let Some(i) = first_ok {
+        assert!(
+            order[i..].iter().all(|s| s == "ok" || s == "skipped"),
+            "problems first: {order:?}"
+        );
+        assert_eq!(
+            app.js("document.querySelector('#diag-passed')?.open")
+                .await?,
+            json!(false),
+            "the checks that passed are folded"
+        );
+        assert!(app.shown("#diag-passed > summary").await?);
+    }
     app.click("#diag-if-switching").await?;
     app.until(
         "document.querySelector('#diag-note').textContent.includes('if you switched') && !!document.querySelector('#fix-registry-mirrors')",
@@ -834,6 +916,7 @@ async fn diagnostics(app: &App, d: &PrivateDaemon) -> Result {
         "the checks for the containerd store",
     )
     .await?;
+    app.js("(() => { const d = document.querySelector('#check-registry-mirrors')?.closest('details'); if (d && !d.open) d.querySelector('summary').click(); return true; })()").await?;
     app.click("#fix-registry-mirrors").await?;
     app.until(
         "!!document.querySelector('#fix-apply')",
@@ -877,6 +960,8 @@ async fn diagnostics(app: &App, d: &PrivateDaemon) -> Result {
         "the checks again",
     )
     .await?;
+    // A check that passed is folded: unfold it as a person would, then mute it.
+    app.js("(() => { const d = document.querySelector('#check-registry-mirrors')?.closest('details'); if (d && !d.open) d.querySelector('summary').click(); return true; })()").await?;
     app.click("#mute-registry-mirrors").await?;
     app.until(
         "document.querySelector('#check-registry-mirrors')?.dataset.muted === 'true'",
@@ -1174,5 +1259,147 @@ async fn rollback(app: &App, d: &PrivateDaemon) -> Result {
     );
     assert!(shown.contains("it was not restarted"), "{shown}");
     assert!(Path::new(&d.config_file).exists());
+    Ok(())
+}
+
+/// daemon.json edited by hand to ask for the other store: the Engine and Features pages say the
+/// engine still runs the old one, with "Restart to apply"; putting the file back clears it.
+async fn hand_edit_waits_for_restart(app: &App, d: &PrivateDaemon) -> Result {
+    let before = std::fs::read_to_string(&d.config_file)?;
+    let mut v: Value = serde_json::from_str(&before)?;
+    v["features"]["containerd-snapshotter"] = true.into();
+    std::fs::write(&d.config_file, serde_json::to_string_pretty(&v)?)?;
+    app.open("engine").await?;
+    app.until(
+        &format!("{} && document.querySelector('#engine-pending').innerText.includes('Restart to apply')", visible("#engine-pending")),
+        Duration::from_secs(10),
+        "the Engine page to say the hand edit waits for a restart",
+    )
+    .await?;
+    let says = app.text("#engine-pending").await?;
+    assert!(
+        says.contains("asks for the containerd store, the engine runs the classic store"),
+        "{says}"
+    );
+    assert!(app.shown("#engine-apply-pending").await?);
+    app.open("features").await?;
+    app.until(
+        &visible("#features-pending"),
+        Duration::from_secs(10),
+        "the Features page to say the hand edit waits for a restart",
+    )
+    .await?;
+    assert_eq!(
+        app.text("#features-apply-pending").await?,
+        "Restart to apply"
+    );
+    app.shot("features-pending-edit").await?;
+    std::fs::write(&d.config_file, &before)?;
+    app.until(
+        "!document.querySelector('#features-pending')",
+        Duration::from_secs(10),
+        "the notice to go once daemon.json is put back",
+    )
+    .await?;
+    Ok(())
+}
+
+/// The chosen engine stops: the window keeps it (chip, Engine page, Features page), says
+/// "Engine stopped", blocks Apply, offers Start; Start brings it back and every page follows.
+async fn stopped_engine_stays_chosen(app: &App, d: &PrivateDaemon) -> Result {
+    let chip = app.text("#engine-chip").await?;
+    let name = chip.split(" · ").next().unwrap_or_default().to_string();
+    assert!(!name.is_empty(), "{chip}");
+    let pid = d.current_pid().ok_or("no private dockerd runs")?;
+    let t0 = Instant::now();
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(pid as i32),
+        nix::sys::signal::Signal::SIGTERM,
+    )?;
+    while d.current_pid().is_some() && t0.elapsed() < Duration::from_secs(30) {
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let seen = app
+        .until(
+            "document.querySelector('#engine-chip').textContent.includes('Engine stopped')",
+            Duration::from_secs(10),
+            "the chip to say the engine stopped",
+        )
+        .await?;
+    eprintln!(
+        "e2e: the chip said the engine stopped {:.2} s after it was gone",
+        seen.as_secs_f64()
+    );
+    let chip = app.text("#engine-chip").await?;
+    assert!(
+        chip.starts_with(&format!("{name} · Engine stopped")),
+        "{chip}"
+    );
+    app.open("engine").await?;
+    assert!(app.shown("#engine-stopped").await?);
+    let stopped = app.text("#engine-stopped").await?;
+    assert!(stopped.starts_with("Engine stopped since "), "{stopped}");
+    assert!(app.text("#engine-name").await?.starts_with(&name));
+    assert_eq!(
+        app.text("#engine-config-file").await?,
+        d.config_file.display().to_string(),
+        "the chosen engine's daemon.json, not another engine's"
+    );
+    assert!(app.shown("#engine-start").await?, "Start is offered");
+    app.shot("engine-stopped").await?;
+    // Features: a plan can be read but not applied, and it edits the chosen engine's file.
+    app.open("features").await?;
+    assert!(app.shown("#features-stopped").await?);
+    assert!(app
+        .text("#features-stopped")
+        .await?
+        .starts_with("Engine stopped"));
+    app.click(FEATURE).await?;
+    app.until(
+        "!!document.querySelector('#plan-apply')",
+        Duration::from_secs(30),
+        "the plan",
+    )
+    .await?;
+    let plan = app.text("#plan").await?;
+    assert!(!plan.contains("/etc/docker"), "{plan}");
+    assert!(
+        plan.contains(&d.config_file.display().to_string()),
+        "{plan}"
+    );
+    assert_eq!(
+        app.js("document.querySelector('#plan-apply').disabled")
+            .await?,
+        json!(true),
+        "Apply is disabled while the engine is stopped"
+    );
+    app.click("#plan-cancel").await?;
+    // Start: the engine answers again and the pages follow.
+    app.open("engine").await?;
+    app.click("#engine-start").await?;
+    app.until(
+        "!!document.querySelector('#restart-outcome[data-outcome]')",
+        Duration::from_secs(60),
+        "the start's outcome",
+    )
+    .await?;
+    assert_eq!(
+        app.js("document.querySelector('#restart-outcome').dataset.outcome")
+            .await?,
+        "applied",
+        "{}",
+        app.text("#restart-outcome").await?
+    );
+    assert!(d.current_pid().is_some(), "a dockerd runs again");
+    app.until(
+        &format!("!document.querySelector('#engine-stopped') && {} && document.querySelector('#engine-chip').textContent.startsWith('{name} · classic store')", visible("#engine-config")),
+        Duration::from_secs(10),
+        "the Engine page and the chip to show the engine running",
+    )
+    .await?;
+    eprintln!(
+        "e2e: stopped engine kept and started again in {:.1} s",
+        t0.elapsed().as_secs_f64()
+    );
     Ok(())
 }

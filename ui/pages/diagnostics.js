@@ -67,7 +67,22 @@ export default {
       this.note.textContent = view.switching
         ? `Evaluated for the ${view.target} store: what would apply if you switched to it (the engine runs the ${view.active} store).`
         : `Evaluated for the ${view.target} store, the one the engine runs.`;
-      replace(this.list, view.checks.map((c) => this.check(c)));
+      // A summary first, then problems first; the checks that passed stay folded.
+      const rank = { fail: 0, error: 1, warn: 2, skipped: 4, ok: 5 };
+      const key = (c) => (c.muted ? 3 : rank[c.status] ?? 3);
+      const sorted = [...view.checks].sort((a, b) => key(a) - key(b));
+      const count = (s) => view.checks.filter((c) => !c.muted && c.status === s).length;
+      const [fail, warn, ok] = [count("fail") + count("error"), count("warn"), count("ok")];
+      const plural = (n, one, many) => `${n} ${n === 1 ? one : many}`;
+      const summary = h("p", { id: "diag-summary", class: fail ? "error-text" : warn ? "warning" : "muted", role: "status" }, `${plural(fail, "problem", "problems")}, ${plural(warn, "warning", "warnings")}, ${ok} OK`);
+      const open = sorted.filter((c) => c.muted || (c.status !== "ok" && c.status !== "skipped"));
+      const passed = sorted.filter((c) => !c.muted && (c.status === "ok" || c.status === "skipped"));
+      replace(
+        this.list,
+        summary,
+        open.map((c) => this.check(c)),
+        passed.length ? h("details", { id: "diag-passed", open: !!this.passedOpen, ontoggle: (e) => { this.passedOpen = e.target.open; } }, h("summary", {}, `${plural(passed.length, "check", "checks")} passed or did not apply`), passed.map((c) => this.check(c))) : null,
+      );
     } catch (error) {
       this.note.textContent = "";
       replace(this.list, errorView(error, "The checks could not run."));

@@ -1,6 +1,7 @@
 // Engine: status, Restart (with progress), the daemon.json preview and recent daemon log lines.
 import * as ipc from "../ipc.js";
 import { ProgressPanel } from "../progress.js";
+import { sinceText } from "../time.js";
 import { errorView, facts, h, replace, storeText } from "../ui.js";
 
 function configured(st) {
@@ -20,11 +21,12 @@ export default {
   async mount(root, ctx) {
     this.ctx = ctx;
     this.statusBox = h("section", { class: "card", "aria-labelledby": "engine-status-title", "aria-busy": "true" }, h("h2", { id: "engine-status-title" }, "Status"));
-    this.restartButton = h("button", { type: "button", id: "engine-restart", class: "secondary", onclick: () => this.restart() }, "Restart engine");
+    this.restartButton = h("button", { type: "button", id: "engine-restart", class: "secondary", onclick: () => this.askRestart() }, "Restart engine");
+    this.confirmBox = h("div", { id: "engine-restart-ask" });
     this.progress = new ProgressPanel("restart", "Restarting the engine");
     this.configBox = h("section", { class: "card", "aria-labelledby": "engine-config-title" }, h("h2", { id: "engine-config-title" }, "daemon.json"));
     this.logBox = h("section", { class: "card", "aria-labelledby": "engine-log-title" }, h("h2", { id: "engine-log-title" }, "Recent daemon log"));
-    replace(root, this.statusBox, h("div", { class: "actions" }, this.restartButton), this.progress.el, this.configBox, this.logBox);
+    replace(root, this.statusBox, h("div", { class: "actions" }, this.restartButton), this.confirmBox, this.progress.el, this.configBox, this.logBox);
     await Promise.all([this.loadStatus(), this.loadConfig(), this.loadLogs()]);
   },
 
@@ -32,17 +34,19 @@ export default {
     try {
       const st = await ipc.engineStatus();
       const e = st.engine;
+      this.containersRunning = st.containers_running ?? 0;
+      this.restartButton.hidden = !st.reachable;
       replace(
         this.statusBox,
         h("h2", { id: "engine-status-title" }, "Status"),
-        st.reachable ? null : errorView({ message: "The engine does not answer.", detail: st.error }),
-        st.in_agreement === false ? h("p", { class: "warning" }, "daemon.json asks for a different image store than the one running: restart the engine to apply it.") : null,
+        st.reachable ? null : this.stoppedView(st),
+        st.reachable && st.in_agreement === false ? this.pendingView(st) : null,
         facts([
           ["Engine", `${e.name} (${e.kind})`, "engine-name"],
           ["Version", st.engine_version ? `${st.engine_version} (API ${st.api_version})` : "not answering", "engine-version"],
           ["Active image store", st.active_store ? `${st.active_store} (${st.driver})` : "unknown", "engine-active-store"],
           ["Configured image store", configured(st), "engine-configured-store"],
-          ["Images / containers", st.reachable ? `${st.images} / ${st.containers}` : "—", "engine-counts"],
+          ["Images / containers", st.reachable ? `${st.images} / ${st.containers} (${st.containers_running ?? 0} running)` : "—", "engine-counts"],
           ["Socket", e.host, "engine-socket"],
           ["Config file", e.config_file, "engine-config-file"],
           ["Restart method", st.restart_method ?? "unknown", "engine-restart-method"],
@@ -53,6 +57,30 @@ export default {
     } finally {
       this.statusBox.setAttribute("aria-busy", "false");
     }
+  },
+
+  /** The chosen engine stopped: it stays chosen; Start when Stowage knows how to start it. */
+  stoppedView(st) {
+    const since = st.stopped_since ? ` ${sinceText(st.stopped_since)}` : "";
+    return h(
+      "div",
+      { id: "engine-stopped", class: "warning", role: "status" },
+      h("p", {}, h("strong", {}, `Engine stopped${since}.`), ` ${st.engine.name} does not answer at ${st.engine.host}; nothing can be applied until it runs again.`),
+      st.error ? h("p", { class: "muted" }, st.error) : null,
+      st.can_start
+        ? h("button", { type: "button", id: "engine-start", class: "primary", onclick: () => this.restart() }, "Start engine")
+        : h("p", { class: "muted" }, "Stowage does not know how to start this engine: start it the way it is usually started."),
+    );
+  },
+
+  /** daemon.json was changed (by hand) and the engine still runs the other store. */
+  pendingView(st) {
+    return h(
+      "div",
+      { id: "engine-pending", class: "warning", role: "status" },
+      h("p", {}, `daemon.json differs from what the engine runs: it asks for the ${st.configured_store === "default" ? (st.effective_default ?? "default") : st.configured_store} store, the engine runs the ${st.active_store} store. The change takes effect when the engine restarts.`),
+      h("button", { type: "button", id: "engine-apply-pending", class: "secondary", onclick: () => this.askRestart() }, "Restart to apply"),
+    );
   },
 
   async loadConfig() {
@@ -91,8 +119,34 @@ export default {
     }
   },
 
+  /** A bare restart stops running containers: say how many and ask first. */
+  askRestart() {
+    const n = this.containersRunning ?? 0;
+    if (n === 0) {
+      this.restart();
+      return;
+    }
+    const cancel = () => replace(this.confirmBox);
+    replace(
+      this.confirmBox,
+      h(
+        "div",
+        { class: "warning", role: "alertdialog", "aria-labelledby": "engine-restart-question" },
+        h("p", { id: "engine-restart-question" }, `${n} running container${n === 1 ? "" : "s"} will stop when the engine restarts.`),
+        h(
+          "div",
+          { class: "actions" },
+          h("button", { type: "button", id: "engine-restart-confirm", class: "primary", onclick: () => { cancel(); this.restart(); } }, `Restart and stop ${n} container${n === 1 ? "" : "s"}`),
+          h("button", { type: "button", id: "engine-restart-cancel", class: "secondary", onclick: cancel }, "Cancel"),
+        ),
+      ),
+    );
+    this.confirmBox.querySelector("#engine-restart-confirm").focus();
+  },
+
   async restart() {
     this.restartButton.disabled = true;
+    for (const b of this.statusBox.querySelectorAll("button")) b.disabled = true;
     this.running = true;
     this.progress.start(["stopping", "starting", "waiting_for_api", "verifying_store", "done"]);
     try {
@@ -103,7 +157,7 @@ export default {
     } finally {
       this.running = false;
       this.restartButton.disabled = false;
-      await Promise.all([this.loadStatus(), this.loadLogs()]);
+      await Promise.all([this.loadStatus(), this.loadConfig(), this.loadLogs()]);
     }
   },
 
@@ -122,6 +176,7 @@ export default {
         if (!this.running) {
           this.loadStatus();
           if (ev.config_changed) this.loadConfig();
+          if (ev.config_changed) this.loadLogs();
         }
         break;
       default:

@@ -90,14 +90,40 @@ export default {
     }
     const reach = view.reachable
       ? h("p", { class: "muted" }, `Engine ${view.engine}: ${storeText(view.active_store)} running.`)
-      : h("p", { class: "warning" }, `The engine ${view.engine} does not answer: states come from daemon.json only.`);
-    replace(this.listBox, reach, tablist, panels);
+      : h("p", { class: "warning", id: "features-stopped" }, `Engine stopped: ${view.engine} does not answer, so nothing can be applied until it runs again (start it on the Engine page). States come from daemon.json only.`);
+    replace(this.listBox, reach, this.pendingNotice(view), tablist, panels);
     this.syncCheckboxes();
     if (this.plan) {
       // A plan on screen (e.g. from the tray) keeps its boxes ticked and stays in view.
       this.tickPlan(this.plan);
       this.planBox.scrollIntoView({ block: "start" });
     }
+  },
+
+  /** daemon.json asks for another store than the one running (a hand edit): Restart to apply. */
+  pendingNotice(view) {
+    if (!view.reachable || !view.configured_store || !view.active_store || view.configured_store === view.active_store) return null;
+    const button = h("button", { type: "button", id: "features-apply-pending", class: "secondary" }, "Restart to apply");
+    button.onclick = async () => {
+      button.disabled = true;
+      this.restarting = true;
+      this.progress.start(["stopping", "starting", "waiting_for_api", "verifying_store", "done"]);
+      try {
+        this.progress.finish(await ipc.engineRestart());
+      } catch (error) {
+        replace(this.progress.outcome, errorView(error));
+      } finally {
+        this.restarting = false;
+        this.shown = null;
+        await this.load();
+      }
+    };
+    return h(
+      "div",
+      { class: "warning", id: "features-pending", role: "status" },
+      h("p", {}, `daemon.json differs from what the engine runs: it asks for the ${view.configured_store} store, the engine runs the ${view.active_store} store. It takes effect when the engine restarts.`),
+      button,
+    );
   },
 
   tickPlan(plan) {
@@ -263,6 +289,7 @@ export default {
   async apply() {
     if (!this.plan || this.applying) return;
     const plan = this.plan;
+    this.applied = plan;
     this.applying = true;
     this.syncCheckboxes();
     for (const b of this.planBox.querySelectorAll("button")) b.disabled = true;
@@ -282,15 +309,34 @@ export default {
   async done(outcome) {
     if (this.progress.finished) return;
     this.progress.finish(outcome);
+    this.offerSwitchBack(outcome);
     this.applying = false;
     this.hidePlan();
     await this.load();
     this.progress.outcome.focus();
   },
 
+  /** After an applied switch of store: "Switch back", planned and applied the same way. */
+  offerSwitchBack(outcome) {
+    const plan = this.applied;
+    this.applied = null;
+    const from = plan?.current_store;
+    if (outcome?.outcome !== "applied" || !from || !plan.target_store || from === plan.target_store) return;
+    const button = h("button", { type: "button", id: "switch-back", class: "secondary" }, `Switch back to the ${from} store`);
+    button.onclick = () => {
+      const box = this.listBox.querySelector("#feature-containerd-image-store");
+      if (!box) return;
+      box.checked = from === "containerd";
+      button.remove();
+      this.changed();
+    };
+    this.progress.outcome.append(h("div", { class: "actions" }, button));
+  },
+
   onEvent(ev) {
     switch (ev.type) {
       case "operation_started":
+        if (ev.kind === "restart" && this.restarting) this.op = ev.op;
         if (ev.kind === "change") {
           this.op = ev.op;
           if (!this.applying) {
@@ -305,10 +351,10 @@ export default {
         if (ev.op === this.op) this.progress.update(ev.progress);
         break;
       case "operation_finished":
-        if (ev.op === this.op) this.done(ev.outcome);
+        if (ev.op === this.op && !this.restarting) this.done(ev.outcome);
         break;
       case "engine_changed":
-        if (!this.applying && !this.plan) this.load();
+        if (!this.applying && !this.plan && !this.restarting) this.load();
         break;
       case "confirm_plan":
         this.showPlan(ev.plan, { fromTray: true });

@@ -103,6 +103,11 @@ pub async fn about_export_diagnostics(
         Err(e) => serde_json::Value::String(e.to_string()),
     };
     let logs = super::engine::recent_log(&engine, &state.paths, 200).await;
+    // The diagnosis itself: every known-issue check with its evidence (as the Diagnostics page).
+    let checks = match super::diagnostics::run_all(&state, &engine, false).await {
+        Ok((_, results)) => serde_json::to_value(results).unwrap_or_default(),
+        Err(e) => serde_json::Value::String(format!("the checks could not run: {e}")),
+    };
     let now = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map(|d| d.as_secs())
@@ -118,6 +123,7 @@ pub async fn about_export_diagnostics(
             .ok(),
         daemon_log: logs.lines,
         app_log: bundle::app_log_tail(&state.paths.log_dir(), 200),
+        checks,
     };
     let text = serde_json::to_string_pretty(&bundle::build(&parts))
         .map_err(|e| Error::InvalidRequest(e.to_string()))?;

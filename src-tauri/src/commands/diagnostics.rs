@@ -43,7 +43,11 @@ pub struct FixPreviewView {
     pub via_pkexec: bool,
 }
 
-async fn gather(state: &AppState, engine: &Engine, if_switching: bool) -> Result<CheckContext> {
+pub(crate) async fn gather(
+    state: &AppState,
+    engine: &Engine,
+    if_switching: bool,
+) -> Result<CheckContext> {
     let min_free = state.settings()?.migration_min_free_bytes()?;
     let now = CheckContext::gather(engine, &state.paths, None, None, min_free).await;
     if !if_switching {
@@ -65,13 +69,7 @@ pub async fn diagnostics_run(
     if_switching: bool,
 ) -> Result<DiagnosticsView, CommandError> {
     let engine = state.refresh_engine().await?;
-    let cc = gather(&state, &engine, if_switching).await?;
-    let opts = RunOptions {
-        ids: Vec::new(),
-        muted: state.settings()?.muted_checks()?,
-        timeout: None,
-    };
-    let results = checks::run_checks(&cc, &opts).await;
+    let (cc, results) = run_all(&state, &engine, if_switching).await?;
     Ok(DiagnosticsView {
         engine: engine.name,
         active: cc.facts.active_store,
@@ -79,6 +77,22 @@ pub async fn diagnostics_run(
         switching: cc.switching,
         checks: results,
     })
+}
+
+/// Every known-issue check on `engine` (muted ones reported as muted), with its context.
+pub(crate) async fn run_all(
+    state: &AppState,
+    engine: &Engine,
+    if_switching: bool,
+) -> Result<(CheckContext, Vec<CheckResult>)> {
+    let cc = gather(state, engine, if_switching).await?;
+    let opts = RunOptions {
+        ids: Vec::new(),
+        muted: state.settings()?.muted_checks()?,
+        timeout: None,
+    };
+    let results = checks::run_checks(&cc, &opts).await;
+    Ok((cc, results))
 }
 
 /// Mutes or unmutes a check (saved in settings.toml).

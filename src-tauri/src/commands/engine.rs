@@ -18,6 +18,11 @@ pub struct EngineView {
     #[serde(flatten)]
     pub status: Status,
     pub restart_method: Option<String>,
+    /// Since when the engine has not answered (Unix seconds); `None` while it answers.
+    pub stopped_since: Option<u64>,
+    /// Whether Stowage can start it when it is stopped (it knows how it runs: a unit, a
+    /// command line it saw, the sandbox).
+    pub can_start: bool,
 }
 
 /// Status of the managed engine.
@@ -30,12 +35,22 @@ pub async fn engine_status(state: tauri::State<'_, AppState>) -> Result<EngineVi
 /// The Engine page's status of the engine the app manages.
 pub async fn engine_view(state: &AppState) -> stowage_core::Result<EngineView> {
     let engine = state.engine().await?;
-    let restart_method = RestartMethod::for_engine(&engine, None, &state.paths)
-        .ok()
-        .map(|m| m.describe(&engine));
+    let method = RestartMethod::for_engine(&engine, None, &state.paths).ok();
+    let restart_method = method.as_ref().map(|m| m.describe(&engine));
+    let can_start = match &method {
+        Some(RestartMethod::Process { .. }) | Some(RestartMethod::Rootlesskit { .. }) => {
+            engine.process.is_some()
+        }
+        Some(_) => true,
+        None => false,
+    };
+    let status = status(&engine, &StatusOptions::default()).await;
+    let stopped_since = state.note_reachable(status.reachable);
     Ok(EngineView {
-        status: status(&engine, &StatusOptions::default()).await,
+        status,
         restart_method,
+        stopped_since,
+        can_start,
     })
 }
 

@@ -20,6 +20,9 @@ pub struct FeaturesView {
     pub engine: String,
     pub reachable: bool,
     pub active_store: Option<ImageStore>,
+    /// The store daemon.json makes the engine run (differs from `active_store` after a hand
+    /// edit that waits for a restart).
+    pub configured_store: Option<ImageStore>,
     pub features: Vec<FeatureState>,
 }
 
@@ -43,6 +46,7 @@ pub async fn features_list(
         engine: engine.name,
         reachable: facts.version.is_some(),
         active_store: facts.active_store,
+        configured_store: facts.configured_store(),
         features: evaluate(&catalog, &facts),
     })
 }

@@ -301,6 +301,12 @@ fn print_plan(plan: &Plan) {
     }
     if plan.restart {
         crate::outln!("\nRestart: {}", plan.restart_description);
+        if let Some(n) = plan.containers_stopped.filter(|n| *n > 0) {
+            crate::outln!(
+                "The restart stops {n} running container{}.",
+                if n == 1 { "" } else { "s" }
+            );
+        }
     }
     if let (Some(from), Some(to)) = (plan.current_store, plan.target_store) {
         if from != to {

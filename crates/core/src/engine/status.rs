@@ -42,6 +42,8 @@ pub struct Status {
     pub images: Option<i64>,
     /// Container count of the active store.
     pub containers: Option<i64>,
+    /// Running containers (`/info` ContainersRunning): what a restart stops.
+    pub containers_running: Option<i64>,
     /// `docker buildx` version, when the plugin was found.
     pub buildx_version: Option<String>,
     /// Whether the API answered.
@@ -88,6 +90,7 @@ pub async fn status(engine: &Engine, opts: &StatusOptions) -> Status {
         in_agreement: None,
         images: None,
         containers: None,
+        containers_running: None,
         buildx_version: None,
         reachable: false,
         error: None,
@@ -133,6 +136,7 @@ pub async fn status(engine: &Engine, opts: &StatusOptions) -> Status {
     );
     st.images = info.images;
     st.containers = info.containers;
+    st.containers_running = info.containers_running;
     let active = store::active_store(info.driver_status.as_deref().unwrap_or(&[]));
     st.active_store = Some(active);
 

@@ -27,6 +27,8 @@ pub struct EngineFacts {
     pub images: Option<u64>,
     /// Container count of the active store.
     pub containers: Option<u64>,
+    /// Running containers (`/info` ContainersRunning).
+    pub containers_running: Option<u64>,
     /// daemon.json.
     pub doc: DaemonJson,
     /// The dockerd command line.
@@ -68,6 +70,9 @@ impl EngineFacts {
             cdi_active: info.map(|i| i.cdi_spec_dirs.as_ref().is_some_and(|d| !d.is_empty())),
             images: info.and_then(|i| i.images).map(|n| n.max(0) as u64),
             containers: info.and_then(|i| i.containers).map(|n| n.max(0) as u64),
+            containers_running: info
+                .and_then(|i| i.containers_running)
+                .map(|n| n.max(0) as u64),
             doc,
             args,
             default_facts,

@@ -24,7 +24,13 @@ pub(super) async fn restart(
             engine.name
         ))
     })?;
+    // A dockerd that stopped on its own is started again; its PID may belong to another
+    // process by now, which is left alone.
+    let still_ours = still_runs(&info);
     let stop = async {
+        if !still_ours {
+            return Ok(());
+        }
         supervise::stop_pid(info.pid, std::time::Duration::from_secs(t.stop))
             .await
             .map(|_| ())
@@ -50,4 +56,53 @@ pub(super) async fn stop_then_start_again(
         })
     })
     .await
+}
+
+/// Whether `info.pid` still runs the command line Stowage saw for it.
+fn still_runs(info: &ProcessInfo) -> bool {
+    if !supervise::is_alive(info.pid) {
+        return false;
+    }
+    match std::fs::read(format!("/proc/{}/cmdline", info.pid)) {
+        Ok(raw) => {
+            let argv: Vec<String> = raw
+                .split(|b| *b == 0)
+                .filter(|a| !a.is_empty())
+                .map(|a| String::from_utf8_lossy(a).into_owned())
+                .collect();
+            argv == info.argv
+        }
+        // Unreadable (another user's process): assume it is the one seen, as before.
+        Err(_) => true,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_pid_running_another_command_is_not_ours() {
+        let me = ProcessInfo {
+            pid: std::process::id(),
+            uid: 0,
+            exe: None,
+            argv: vec!["/usr/bin/dockerd".into(), "--debug".into()],
+            env: Default::default(),
+            cwd: None,
+        };
+        assert!(!still_runs(&me));
+        let gone = ProcessInfo {
+            pid: u32::MAX - 1,
+            ..me.clone()
+        };
+        assert!(!still_runs(&gone));
+        let raw = std::fs::read("/proc/self/cmdline").unwrap();
+        let argv = raw
+            .split(|b| *b == 0)
+            .filter(|a| !a.is_empty())
+            .map(|a| String::from_utf8_lossy(a).into_owned())
+            .collect();
+        assert!(still_runs(&ProcessInfo { argv, ..me }));
+    }
 }

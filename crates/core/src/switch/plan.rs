@@ -67,6 +67,9 @@ pub struct Plan {
     pub target_store: Option<ImageStore>,
     /// What becomes hidden.
     pub hidden: Hidden,
+    /// The running containers the restart stops (`None` without a restart, or when the API
+    /// did not answer).
+    pub containers_stopped: Option<u64>,
     /// Whether root is needed (config not writable, or the restart needs it).
     pub needs_root: bool,
     /// Whether a finding blocks the plan.
@@ -179,6 +182,11 @@ pub fn plan(
         current_store: facts.active_store,
         target_store,
         hidden,
+        containers_stopped: if restart {
+            facts.containers_running
+        } else {
+            None
+        },
         needs_root: (edited.changed && !config_writable) || (restart && method.needs_root(engine)),
         blocked,
         new_doc: edited.doc,
@@ -224,6 +232,7 @@ mod tests {
             cdi_active: Some(false),
             images: Some(3),
             containers: Some(1),
+            containers_running: Some(1),
             doc: DaemonJson::parse(Path::new("/t/daemon.json"), text).unwrap(),
             args: DaemonArgs::default(),
             default_facts: DefaultFacts::default(),
