@@ -22,7 +22,10 @@ const FEATURE: &str = "#feature-containerd-image-store";
 
 /// A JS expression: whether the element `css` is on screen (rendered boxes, no hidden ancestor).
 fn visible(css: &str) -> String {
-    format!("((e) => !!e && e.getClientRects().length > 0)(document.querySelector('{css}'))")
+    format!(
+        "((e) => !!e && e.getClientRects().length > 0)(document.querySelector({}))",
+        json!(css)
+    )
 }
 
 struct App {
@@ -204,7 +207,8 @@ impl App {
     async fn checked(&self, css: &str) -> Result<bool> {
         Ok(self
             .js(&format!(
-                "document.querySelector('{css}')?.checked === true"
+                "document.querySelector({})?.checked === true",
+                json!(css)
             ))
             .await?
             .as_bool()

@@ -2,7 +2,7 @@
 import * as ipc from "../ipc.js";
 import { ProgressPanel } from "../progress.js";
 import { sinceText } from "../time.js";
-import { errorView, facts, h, replace, storeText } from "../ui.js";
+import { engineLabel, errorView, facts, h, replace, storeText } from "../ui.js";
 
 function configured(st) {
   if (st.configured_store === null || st.configured_store === undefined) {
@@ -42,7 +42,7 @@ export default {
         st.reachable ? null : this.stoppedView(st),
         st.reachable && st.in_agreement === false ? this.pendingView(st) : null,
         facts([
-          ["Engine", `${e.name} (${e.kind})`, "engine-name"],
+          ["Engine", `${engineLabel(e)} (${e.name}, ${e.kind})`, "engine-name"],
           ["Version", st.engine_version ? `${st.engine_version} (API ${st.api_version})` : "not answering", "engine-version"],
           ["Active image store", st.active_store ? `${st.active_store} (${st.driver})` : "unknown", "engine-active-store"],
           ["Configured image store", configured(st), "engine-configured-store"],
@@ -65,7 +65,7 @@ export default {
     return h(
       "div",
       { id: "engine-stopped", class: "warning", role: "status" },
-      h("p", {}, h("strong", {}, `Engine stopped${since}.`), ` ${st.engine.name} does not answer at ${st.engine.host}; nothing can be applied until it runs again.`),
+      h("p", {}, h("strong", {}, `Engine stopped${since}.`), ` ${engineLabel(st.engine)} does not answer at ${st.engine.host}; nothing can be applied until it runs again.`),
       st.error ? h("p", { class: "muted" }, st.error) : null,
       st.can_start
         ? h("button", { type: "button", id: "engine-start", class: "primary", onclick: () => this.restart() }, "Start engine")
