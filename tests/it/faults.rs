@@ -407,3 +407,84 @@ fn a_migration_stopped_by_sigterm_leaves_no_archive() {
     assert!(d.ping());
     assert_eq!(active_store(&d), "classic");
 }
+
+/// A tar of one file of `len` bytes that do not compress (a loaded image takes a moment).
+fn write_big_tar(path: &std::path::Path, len: usize) {
+    let mut header = [0u8; 512];
+    header[..4].copy_from_slice(b"blob");
+    header[100..107].copy_from_slice(b"0000644");
+    header[108..115].copy_from_slice(b"0000000");
+    header[116..123].copy_from_slice(b"0000000");
+    header[124..135].copy_from_slice(format!("{len:011o}").as_bytes());
+    header[136..147].copy_from_slice(b"00000000000");
+    header[156] = b'0';
+    header[257..263].copy_from_slice(b"ustar\0");
+    header[263..265].copy_from_slice(b"00");
+    header[148..156].copy_from_slice(b"        ");
+    let sum: u32 = header.iter().map(|b| *b as u32).sum();
+    header[148..155].copy_from_slice(format!("{sum:06o}\0").as_bytes());
+    let mut data = header.to_vec();
+    let mut x: u64 = 0x9E37_79B9_7F4A_7C15;
+    data.extend((0..len).map(|_| {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        x as u8
+    }));
+    data.resize(data.len().div_ceil(512) * 512 + 1024, 0);
+    std::fs::write(path, data).unwrap();
+}
+
+#[test]
+fn an_engine_that_dies_while_loading_is_described_with_where_things_stand() {
+    require_engine!();
+    let d = PrivateDaemon::start();
+    let tar = d.dir().join("big.tar");
+    write_big_tar(&tar, 48 << 20);
+    d.docker_ok(&["import", tar.to_str().unwrap(), "big:1"]);
+    let mut child = d
+        .stowctl()
+        .args(["migrate", "big:1", "--to", "containerd", "--yes", "--json"])
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut r = BufReader::new(child.stdout.take().unwrap());
+    loop {
+        let mut line = String::new();
+        assert!(r.read_line(&mut line).unwrap() > 0, "ended before loading");
+        let v: serde_json::Value = serde_json::from_str(line.trim()).unwrap();
+        if v["progress"]["message"]
+            .as_str()
+            .is_some_and(|m| m.starts_with("Loading"))
+        {
+            break;
+        }
+    }
+    // The engine dies under the load (SIGKILL: no shutdown, as in a crash).
+    let pid = d.current_pid().expect("the engine runs");
+    kill(Pid::from_raw(pid as i32), Signal::SIGKILL).unwrap();
+    let mut rest = String::new();
+    std::io::Read::read_to_string(&mut r, &mut rest).unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert_eq!(out.status.code(), Some(69), "{rest}\n{}", out.stderr_text());
+    let message = rest
+        .lines()
+        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+        .find_map(|v| v["error"]["message"].as_str().map(str::to_string))
+        .unwrap_or_else(|| panic!("no error line: {rest}"));
+    for said in [
+        "stopped answering during the migration",
+        &format!("dockerd (pid {pid}) is no longer running"),
+        "asks for the containerd store",
+        "Nothing was removed from the classic store",
+        "stowctl store use classic",
+    ] {
+        assert!(message.contains(said), "{said:?} missing: {message}");
+    }
+    assert!(!message.contains("SendRequest"), "{message}");
+    // No temporary archive is left.
+    let mig = d.stowage_home.join("data/migrations");
+    assert_eq!(std::fs::read_dir(&mig).map(|r| r.count()).unwrap_or(0), 0);
+}
