@@ -211,6 +211,9 @@ fn describe(e: &bollard::errors::Error) -> String {
         B::IOError { err } if err.kind() == std::io::ErrorKind::PermissionDenied => {
             "permission denied on the socket (are you in the docker group?)".into()
         }
+        // hyper's words for a connection that broke under a request (the engine died, or
+        // closed it): say it so, keeping hyper's words for whoever debugs it.
+        B::HyperLegacyError { err } => format!("the connection to the engine was lost ({err})"),
         other => other.to_string(),
     }
 }

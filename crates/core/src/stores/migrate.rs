@@ -471,17 +471,14 @@ async fn engine_gone(engine: &Engine, plan: &MigrationPlan, cause: Error) -> Err
         ),
         None => format!("{} could not be read", engine.config_file.display()),
     };
-    let pid = engine
-        .process
-        .as_ref()
-        .map(|p| {
-            if crate::supervise::is_alive(p.pid) {
-                format!("dockerd (pid {}) still runs but does not answer", p.pid)
-            } else {
-                format!("dockerd (pid {}) is no longer running", p.pid)
-            }
-        })
-        .unwrap_or_else(|| "it does not answer".into());
+    // A daemon that just died may take a moment to be gone: give it that before saying.
+    let pid = match engine.process.as_ref().map(|p| p.pid) {
+        Some(pid) if crate::supervise::wait_gone(pid, std::time::Duration::from_secs(2)).await => {
+            format!("dockerd (pid {pid}) is no longer running")
+        }
+        Some(pid) => format!("dockerd (pid {pid}) still runs but does not answer"),
+        None => "it does not answer".into(),
+    };
     Error::Engine {
         host: engine.host.clone(),
         message: format!(
