@@ -55,16 +55,6 @@ fn read_until_stage(
     }
 }
 
-fn active_store(d: &PrivateDaemon) -> String {
-    let st = d
-        .stowctl()
-        .args(["status", "--json"])
-        .output()
-        .unwrap()
-        .json();
-    st["active_store"].as_str().unwrap_or("unknown").to_string()
-}
-
 fn other(store: &str) -> &'static str {
     if store == "classic" {
         "containerd"
@@ -91,7 +81,7 @@ fn assert_finished_or_rolled_back(
     );
     assert!(d.ping(), "{what}: the engine does not answer");
     let now = std::fs::read_to_string(&d.config_file).unwrap();
-    let active = active_store(d);
+    let active = d.active_store();
     if code == Some(0) {
         assert_eq!(active, to, "{what}");
         let v: serde_json::Value = serde_json::from_str(&now).unwrap();
@@ -213,7 +203,7 @@ fn two_switches_on_one_engine_take_turns() {
     assert_eq!(a_last["outcome"], "applied");
     assert_eq!(b.status.code(), Some(0), "{}", b.stdout_text());
     assert_eq!(b.last_json()["outcome"], "unchanged", "{}", b.stdout_text());
-    assert_eq!(active_store(&d), "containerd");
+    assert_eq!(d.active_store(), "containerd");
 }
 
 /// Writes `[timeouts]` to the test's Stowage settings.
@@ -251,7 +241,7 @@ fn a_restart_command_that_fails_leaves_the_old_configuration_running() {
     assert_eq!(o["active_store"], "classic");
     assert_eq!(std::fs::read_to_string(&d.config_file).unwrap(), before);
     assert_eq!(d.current_pid(), pid, "the engine was restarted");
-    assert_eq!(active_store(&d), "classic");
+    assert_eq!(d.active_store(), "classic");
 }
 
 #[test]
@@ -288,7 +278,7 @@ fn a_hung_restart_command_is_ended_with_its_children() {
         "the hung command's child (pid {sleep}) survived"
     );
     assert_eq!(std::fs::read_to_string(&d.config_file).unwrap(), before);
-    assert_eq!(active_store(&d), "classic");
+    assert_eq!(d.active_store(), "classic");
 }
 
 #[test]
@@ -313,7 +303,7 @@ fn a_restart_command_that_backgrounds_dockerd_holding_the_output_is_not_waited_f
         .unwrap();
     assert_eq!(out.status.code(), Some(0), "{}", out.stderr_text());
     assert_eq!(out.last_json()["outcome"], "applied");
-    assert_eq!(active_store(&d), "containerd");
+    assert_eq!(d.active_store(), "containerd");
     // Not the 40-odd seconds of waiting for the output's EOF.
     assert!(
         started.elapsed() < std::time::Duration::from_secs(40),
@@ -420,7 +410,7 @@ fn a_migration_stopped_by_sigterm_leaves_no_archive() {
         .unwrap_or_default();
     assert!(left.is_empty(), "left behind: {left:?}");
     assert!(d.ping());
-    assert_eq!(active_store(&d), "classic");
+    assert_eq!(d.active_store(), "classic");
 }
 
 /// A tar of one file of `len` bytes that do not compress (a loaded image takes a moment).

@@ -18,16 +18,6 @@ fn store_use(d: &PrivateDaemon, store: &str, extra: &[&str]) -> std::process::Ou
         .unwrap()
 }
 
-fn active_store(d: &PrivateDaemon) -> String {
-    let st = d
-        .stowctl()
-        .args(["status", "--json"])
-        .output()
-        .unwrap()
-        .json();
-    st["active_store"].as_str().unwrap_or("unknown").to_string()
-}
-
 fn repo_tags(d: &PrivateDaemon) -> Vec<String> {
     let mut tags: Vec<String> = d
         .docker_ok(&["images", "--format", "{{.Repository}}:{{.Tag}}"])
@@ -87,7 +77,7 @@ fn round_trip_classic_containerd_classic_keeps_config_and_images() {
             "done"
         ]
     );
-    assert_eq!(active_store(&d), "containerd");
+    assert_eq!(d.active_store(), "containerd");
     // The classic image is hidden, not lost; a containerd-store image is made.
     assert!(repo_tags(&d).is_empty(), "{:?}", repo_tags(&d));
     d.import_image("made-in-containerd:1");
@@ -96,7 +86,7 @@ fn round_trip_classic_containerd_classic_keeps_config_and_images() {
     let out = store_use(&d, "classic", &[]);
     assert_eq!(out.status.code(), Some(0), "{}", out.stderr_text());
     assert_eq!(out.last_json()["active_store"], "classic");
-    assert_eq!(active_store(&d), "classic");
+    assert_eq!(d.active_store(), "classic");
     assert_eq!(repo_tags(&d), vec!["made-in-classic:1"]);
 
     let out = store_use(&d, "containerd", &[]);
@@ -161,7 +151,7 @@ fn graphdriver_storage_driver_is_translated_and_the_plan_says_so() {
         "{}",
         out.stderr_text()
     );
-    assert_eq!(active_store(&d), "containerd");
+    assert_eq!(d.active_store(), "containerd");
 }
 
 #[test]
@@ -228,7 +218,7 @@ fn a_daemon_that_fails_to_start_is_rolled_back_byte_for_byte() {
         std::fs::read_to_string(&d.config_file).unwrap(),
         REALISTIC_DAEMON_JSON
     );
-    assert_eq!(active_store(&d), "classic");
+    assert_eq!(d.active_store(), "classic");
     assert_ne!(d.current_pid(), Some(old_pid), "the daemon was restarted");
 }
 

@@ -18,17 +18,30 @@ use nix::unistd::Pid;
 /// feature already set. dockerd accepts it with `--bridge=none`.
 pub const REALISTIC_DAEMON_JSON: &str = "{\n\t\"log-driver\": \"json-file\",\n\t\"log-opts\": {\n\t\t\"max-size\": \"10m\",\n\t\t\"max-file\": \"3\"\n\t},\n\t\"registry-mirrors\": [\"https://mirror.example.com\"],\n\t\"default-address-pools\": [\n\t\t{\"base\": \"10.123.0.0/16\", \"size\": 24}\n\t],\n\t\"labels\": [\"owner=José Ñúñez\", \"site=東京\"],\n\t\"max-concurrent-downloads\": 3,\n\t\"builder\": {\"gc\": {\"enabled\": true, \"defaultKeepStorage\": \"20GB\"}},\n\t\"features\": {\n\t\t\"buildkit\": true\n\t}\n}\n";
 
+/// Skips a test (returns early) when `$unavailable` (an `Option` of the reason) says `$what`
+/// cannot run here; with `STOWAGE_REQUIRE_ENGINE` set, fails it instead: a test that did not
+/// run never reports as passed in CI.
+#[macro_export]
+macro_rules! require {
+    ($unavailable:expr, $what:literal) => {
+        if let Some(why) = $unavailable {
+            eprintln!("SKIPPED: {why}");
+            if std::env::var_os("STOWAGE_REQUIRE_ENGINE").is_some() {
+                panic!(
+                    concat!($what, " is required here (STOWAGE_REQUIRE_ENGINE): {}"),
+                    why
+                );
+            }
+            return;
+        }
+    };
+}
+
 /// Skips a test (returns early) when no dockerd is installed or we are not root.
 #[macro_export]
 macro_rules! require_engine {
     () => {
-        if let Some(why) = $crate::engine_unavailable() {
-            eprintln!("SKIPPED: {why}");
-            if std::env::var_os("STOWAGE_REQUIRE_ENGINE").is_some() {
-                panic!("a real engine is required here (STOWAGE_REQUIRE_ENGINE): {why}");
-            }
-            return;
-        }
+        $crate::require!($crate::engine_unavailable(), "a real engine")
     };
 }
 
@@ -308,6 +321,17 @@ impl PrivateDaemon {
         let text = std::fs::read_to_string(&self.log_file).unwrap_or_default();
         let lines: Vec<&str> = text.lines().collect();
         lines[lines.len().saturating_sub(n)..].join("\n")
+    }
+
+    /// The store `stowctl status --json` says is active (`unknown` when it cannot tell).
+    pub fn active_store(&self) -> String {
+        let st = self
+            .stowctl()
+            .args(["status", "--json"])
+            .output()
+            .unwrap()
+            .json();
+        st["active_store"].as_str().unwrap_or("unknown").to_string()
     }
 
     /// Runs the docker CLI (the engine prefix's first) against this daemon.

@@ -59,13 +59,7 @@ macro_rules! require_rig {
             );
             return;
         }
-        if let Some(why) = $crate::rig::rig_unavailable() {
-            eprintln!("SKIPPED: {why}");
-            if std::env::var_os("STOWAGE_REQUIRE_ENGINE").is_some() {
-                panic!("a systemd rig is required here (STOWAGE_REQUIRE_ENGINE): {why}");
-            }
-            return;
-        }
+        $crate::require!($crate::rig::rig_unavailable(), "a systemd rig")
     };
 }
 

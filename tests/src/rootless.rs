@@ -62,13 +62,10 @@ const STOWCTL_TIMEOUT: Duration = Duration::from_secs(300);
 #[macro_export]
 macro_rules! require_rootless {
     () => {
-        if let Some(why) = $crate::rootless::rootless_unavailable() {
-            eprintln!("SKIPPED: {why}");
-            if std::env::var_os("STOWAGE_REQUIRE_ENGINE").is_some() {
-                panic!("a rootless engine is required here (STOWAGE_REQUIRE_ENGINE): {why}");
-            }
-            return;
-        }
+        $crate::require!(
+            $crate::rootless::rootless_unavailable(),
+            "a rootless engine"
+        )
     };
 }
 
