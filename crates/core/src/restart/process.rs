@@ -18,12 +18,7 @@ pub(super) async fn restart(
     t: &Timeouts,
     progress: &Progress,
 ) -> Result<ProcessInfo> {
-    let info = engine.process.clone().ok_or_else(|| {
-        Error::InvalidRequest(format!(
-            "engine `{}` has no known dockerd process to restart (is it running?)",
-            engine.name
-        ))
-    })?;
+    let info = known(engine.process.as_ref(), engine, "dockerd")?;
     // A dockerd that stopped on its own is started again; its PID may belong to another
     // process by now, which is left alone.
     let still_ours = still_runs(&info);
@@ -36,6 +31,20 @@ pub(super) async fn restart(
             .map(|_| ())
     };
     stop_then_start_again(stop, &info, log_file, t, progress).await
+}
+
+/// The process a restart starts again (`what`: `dockerd`, `rootlesskit`), or a clear error.
+pub(super) fn known(
+    process: Option<&ProcessInfo>,
+    engine: &Engine,
+    what: &str,
+) -> Result<ProcessInfo> {
+    process.cloned().ok_or_else(|| {
+        Error::InvalidRequest(format!(
+            "engine `{}` has no known {what} process to restart (is it running?)",
+            engine.name
+        ))
+    })
 }
 
 /// The `stopping` stage (`stop`), then the `starting` stage: `again` started anew the way it

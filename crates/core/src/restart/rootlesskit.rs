@@ -8,7 +8,7 @@ use std::path::Path;
 use std::time::Duration;
 
 use crate::engine::{Engine, ProcessInfo};
-use crate::error::{Error, Result};
+use crate::error::Result;
 use crate::settings::Timeouts;
 use crate::supervise;
 use crate::switch::progress::Progress;
@@ -20,12 +20,7 @@ pub(super) async fn restart(
     t: &Timeouts,
     progress: &Progress,
 ) -> Result<ProcessInfo> {
-    let launcher = engine.launcher.clone().ok_or_else(|| {
-        Error::InvalidRequest(format!(
-            "engine `{}` has no known rootlesskit process to restart (is it running?)",
-            engine.name
-        ))
-    })?;
+    let launcher = super::process::known(engine.launcher.as_ref(), engine, "rootlesskit")?;
     let limit = Duration::from_secs(t.stop);
     let stop = async {
         if let Some(p) = &engine.process {
