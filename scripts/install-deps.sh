@@ -14,7 +14,7 @@
 set -euo pipefail
 
 GUI_PKGS=(libwebkit2gtk-4.1-dev libgtk-3-dev libayatana-appindicator3-dev librsvg2-dev xvfb xauth
-  webkit2gtk-driver dbus-x11 imagemagick pkg-config libssl-dev)
+  webkit2gtk-driver dbus-x11 imagemagick pkg-config libssl-dev xdg-utils xclip)
 ENGINE_PKGS=(docker.io containerd docker-cli docker-buildx)
 # protobuf-compiler: containerd-client generates its gRPC bindings at build time.
 # uidmap, slirp4netns, rootlesskit: the rootless engine of the tests.

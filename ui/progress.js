@@ -89,6 +89,8 @@ export class ProgressPanel {
     if (o.outcome === "applied" || o.outcome === "unchanged") {
       this.bar.value = this.bar.max;
       this.label.textContent = "Done";
+      // Every step of a change that went through is ticked, the last one too.
+      for (const li of this.list.querySelectorAll("li:not([data-state='failed'])")) li.dataset.state = "finished";
     } else {
       this.label.textContent = o.outcome === "rolled_back" ? "Rolled back" : "Failed";
     }

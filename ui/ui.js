@@ -1,4 +1,5 @@
 // Small DOM helpers shared by the pages. No innerHTML with data: text goes in as text nodes.
+import * as ipc from "./ipc.js";
 
 /**
  * Creates an element: h("p", {class: "x", id: "y"}, "text", child).
@@ -141,6 +142,26 @@ export function engineLabel(engine) {
   const host = String(engine.host ?? "");
   if (host.startsWith("unix://")) return host.slice("unix://".length);
   return host || engine.name;
+}
+
+/**
+ * A documentation link: a real link (keyboard, context) that the backend opens in the browser;
+ * it opens only the documentation sites the core knows.
+ */
+export function docsLink(url, text, onError) {
+  return h(
+    "a",
+    {
+      href: url,
+      class: "external",
+      onclick: (e) => {
+        e.preventDefault();
+        ipc.openDocumentation(url).catch((error) => onError?.(error));
+      },
+    },
+    text,
+    h("span", { class: "visually-hidden" }, " (opens in your browser)"),
+  );
 }
 
 /** "classic" -> "classic image store". */

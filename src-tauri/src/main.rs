@@ -100,6 +100,8 @@ fn main() {
     let _log_guard = logging::init(&paths.log_dir());
 
     tauri::Builder::default()
+        .plugin(tauri_plugin_opener::init())
+        .plugin(tauri_plugin_dialog::init())
         .invoke_handler(tauri::generate_handler![
             commands::app::app_info,
             commands::app::ui_painted,
@@ -118,6 +120,8 @@ fn main() {
             commands::about::about_versions,
             commands::about::about_open_log_folder,
             commands::about::about_export_diagnostics,
+            commands::desktop::open_documentation,
+            commands::desktop::reveal_saved_file,
             commands::images::images_list,
             commands::images::images_migration_plan,
             commands::images::images_migrate,

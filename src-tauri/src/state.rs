@@ -59,6 +59,9 @@ pub struct AppState {
     pub engine_switched: Notify,
     /// Since when the managed engine has not answered (seen by a status read).
     stopped_since: SyncMutex<Option<std::time::SystemTime>>,
+    /// Files this app saved for the user (diagnostics bundles): the only ones it shows in the
+    /// file manager.
+    saved_files: SyncMutex<Vec<std::path::PathBuf>>,
 }
 
 impl AppState {
@@ -77,7 +80,23 @@ impl AppState {
             next_id: AtomicU64::new(1),
             engine_switched: Notify::new(),
             stopped_since: SyncMutex::new(None),
+            saved_files: SyncMutex::new(Vec::new()),
         }
+    }
+
+    /// Remembers a file saved for the user (see [`AppState::saved_by_app`]).
+    pub fn remember_saved(&self, path: std::path::PathBuf) {
+        if let Ok(mut files) = self.saved_files.lock() {
+            files.push(path);
+        }
+    }
+
+    /// Whether this app saved `path` in this session.
+    pub fn saved_by_app(&self, path: &std::path::Path) -> bool {
+        self.saved_files
+            .lock()
+            .map(|files| files.iter().any(|p| p == path))
+            .unwrap_or(false)
     }
 
     /// A fresh id for a plan or an operation.

@@ -257,9 +257,19 @@ fn the_app_switches_stores_follows_outside_changes_and_shows_a_rollback() {
     d.import_image("made-in-classic:1");
     let home = d.stowage_home.display().to_string();
     let host = d.host();
+    // The user's own folders and desktop services, so nothing of the machine's is touched.
+    let user_home = d.dir().join("home");
+    std::fs::create_dir_all(&user_home).unwrap();
+    let browser = e2e::BrowserRecorder::new(d.dir());
+    let (user_home_s, browser_s) = (
+        user_home.display().to_string(),
+        browser.script.display().to_string(),
+    );
     let driver = TauriDriver::start(
         &[
             ("STOWAGE_HOME", home.as_str()),
+            ("HOME", user_home_s.as_str()),
+            ("BROWSER", browser_s.as_str()),
             ("DOCKER_HOST", host.as_str()),
             ("RUST_LOG", "info,stowage=debug"),
             ("WEBKIT_DISABLE_DMABUF_RENDERER", "1"),
@@ -267,7 +277,16 @@ fn the_app_switches_stores_follows_outside_changes_and_shows_a_rollback() {
         &d.dir().join("tauri-driver.log"),
     );
     let rt = tokio::runtime::Runtime::new().unwrap();
-    let result = rt.block_on(scenario(&d, &driver));
+    let result = rt.block_on(async {
+        let desk = Desktop {
+            home: user_home.clone(),
+            browser,
+            files: e2e::FakeFileManager::start()
+                .await
+                .map_err(|e| format!("the fake file manager: {e}"))?,
+        };
+        scenario(&d, &driver, &desk).await
+    });
     // The session is closed by `scenario`; without a tray host the app then quits.
     e2e::wait_for_exit(
         &e2e::app_bin(),
@@ -293,7 +312,14 @@ fn the_app_switches_stores_follows_outside_changes_and_shows_a_rollback() {
     eprintln!("e2e: passed in {:.1} s", started.elapsed().as_secs_f64());
 }
 
-async fn scenario(d: &PrivateDaemon, driver: &TauriDriver) -> Result {
+/// The desktop around the app: the user's home, browser and file manager, as the test sees them.
+struct Desktop {
+    home: PathBuf,
+    browser: e2e::BrowserRecorder,
+    files: e2e::FakeFileManager,
+}
+
+async fn scenario(d: &PrivateDaemon, driver: &TauriDriver, desk: &Desktop) -> Result {
     let launched = Instant::now();
     let app = App::start(driver, &[]).await?;
     let painted = app
@@ -310,7 +336,7 @@ async fn scenario(d: &PrivateDaemon, driver: &TauriDriver) -> Result {
     let _ = painted;
     let chip = app.text("#engine-chip").await?;
     assert!(chip.contains("classic store"), "chip: {chip}");
-    let result = steps(&app, d).await;
+    let result = steps(&app, d, desk).await;
     if let Err(e) = &result {
         eprintln!("e2e: FAILED: {e}");
         if app.shot("failure").await.is_ok() {
@@ -329,7 +355,7 @@ async fn scenario(d: &PrivateDaemon, driver: &TauriDriver) -> Result {
     result
 }
 
-async fn steps(app: &App, d: &PrivateDaemon) -> Result {
+async fn steps(app: &App, d: &PrivateDaemon, desk: &Desktop) -> Result {
     let original = std::fs::read_to_string(&d.config_file)?;
 
     wizard(app, d).await?;
@@ -385,6 +411,25 @@ async fn steps(app: &App, d: &PrivateDaemon) -> Result {
         .text(&format!("label[for=\"{}\"]", &FEATURE[1..]))
         .await?;
     assert_eq!(label, "Use containerd for pulling and storing images");
+    // Its documentation opens in the browser (the desktop's, here a recorder).
+    let learn = "[data-feature='containerd-image-store'] a.external";
+    assert!(app.shown(learn).await?);
+    let words = app.text(learn).await?;
+    assert!(words.starts_with("Learn more"), "{words}");
+    app.click(learn).await?;
+    let t0 = Instant::now();
+    while desk.browser.opened().is_empty() && t0.elapsed() < Duration::from_secs(10) {
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(
+        desk.browser.opened(),
+        vec!["https://docs.docker.com/engine/storage/containerd/".to_string()]
+    );
+    assert_eq!(
+        app.js("location.hash").await?,
+        json!("#features"),
+        "the window stays on its page"
+    );
     app.shot("features").await?;
     // Keyboard: the tabs follow the arrow keys, and focus moves with the selection.
     let beta = app.c.find(Locator::Css("#tab-beta")).await?;
@@ -716,6 +761,42 @@ async fn steps(app: &App, d: &PrivateDaemon) -> Result {
     )
     .await?;
     let bundle = PathBuf::from(app.text("#about-bundle-path").await?);
+    // Saved where a person looks (no Downloads folder here: the home folder), with the ways to
+    // find it on screen beside the message.
+    assert_eq!(
+        bundle.parent(),
+        Some(desk.home.as_path()),
+        "{}",
+        bundle.display()
+    );
+    assert!(app.shown("#about-reveal").await? && app.shown("#about-copy-path").await?);
+    app.click("#about-reveal").await?;
+    let want = format!("file://{}", bundle.display());
+    let t0 = Instant::now();
+    while !desk.files.shown().contains(&want) && t0.elapsed() < Duration::from_secs(10) {
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(
+        desk.files.shown(),
+        vec![want],
+        "Show in folder asks the file manager"
+    );
+    app.click("#about-copy-path").await?;
+    app.until(
+        "document.querySelector('#about-copied').textContent !== ''",
+        Duration::from_secs(5),
+        "the copy's confirmation",
+    )
+    .await?;
+    assert_eq!(app.text("#about-copied").await?, "Path copied.");
+    let clip = std::process::Command::new("xclip")
+        .args(["-o", "-selection", "clipboard"])
+        .output()?;
+    assert_eq!(
+        String::from_utf8_lossy(&clip.stdout),
+        bundle.display().to_string(),
+        "the clipboard holds the path"
+    );
     let b: Value = serde_json::from_str(&std::fs::read_to_string(&bundle)?)?;
     assert_eq!(b["status"]["active_store"], "classic");
     assert_eq!(
@@ -920,7 +1001,27 @@ async fn diagnostics(app: &App, d: &PrivateDaemon) -> Result {
         "the checks for the containerd store",
     )
     .await?;
-    app.js("(() => { const d = document.querySelector('#check-registry-mirrors')?.closest('details'); if (d && !d.open) d.querySelector('summary').click(); return true; })()").await?;
+    // A check that passed offers no fix; the registry settings, judged from the version alone,
+    // are a warning (unverified), on screen with their fix.
+    assert_eq!(
+        app.js("document.querySelectorAll('#checks article.check[data-status=ok] .fixes, #checks article.check[data-status=skipped] .fixes').length").await?,
+        json!(0),
+        "no fix on a check that passed"
+    );
+    assert_eq!(
+        app.js("document.querySelector('#check-registry-mirrors').dataset.status")
+            .await?,
+        json!("warn")
+    );
+    // Images the switch would hide: the fix leads to the app's own Migrate, not a command line.
+    assert_eq!(
+        app.text("#fix-action-hidden-images").await?,
+        "Open Images → Migrate"
+    );
+    assert!(!app
+        .text("#check-hidden-images")
+        .await?
+        .contains("stowctl migrate"));
     app.click("#fix-registry-mirrors").await?;
     app.until(
         "!!document.querySelector('#fix-apply')",
@@ -949,6 +1050,19 @@ async fn diagnostics(app: &App, d: &PrivateDaemon) -> Result {
         "applied",
         "{outcome}"
     );
+    // The fix's progress sits with its check, every step ticked, and in view.
+    app.until(
+        "document.querySelector('#checks').getAttribute('aria-busy') === 'false' && !!document.querySelector('#check-registry-mirrors #fix-outcome')",
+        Duration::from_secs(60),
+        "the fix's outcome beside its check",
+    )
+    .await?;
+    assert_eq!(
+        app.js("[...document.querySelectorAll('#fix-stages li')].map(li => li.dataset.state)")
+            .await?,
+        json!(["finished"])
+    );
+    assert!(app.shown("#fix-outcome").await?);
     let certs = d.config_file.parent().unwrap().join("certs.d");
     let written: Vec<_> = walk(&certs)
         .into_iter()
@@ -978,6 +1092,14 @@ async fn diagnostics(app: &App, d: &PrivateDaemon) -> Result {
         "document.querySelector('#check-registry-mirrors')?.dataset.muted === 'false'",
         Duration::from_secs(60),
         "the unmuted check",
+    )
+    .await?;
+    // The Migrate fix opens the Images page.
+    app.click("#fix-action-hidden-images").await?;
+    app.until(
+        "document.body.dataset.page === 'images' && document.querySelector('#page-title').textContent === 'Images'",
+        Duration::from_secs(10),
+        "the Images page from the fix",
     )
     .await?;
     Ok(())
@@ -1354,10 +1476,11 @@ async fn stopped_engine_stays_chosen(app: &App, d: &PrivateDaemon) -> Result {
     // Features: a plan can be read but not applied, and it edits the chosen engine's file.
     app.open("features").await?;
     assert!(app.shown("#features-stopped").await?);
-    assert!(app
-        .text("#features-stopped")
-        .await?
-        .starts_with("Engine stopped"));
+    let features_stopped = app.text("#features-stopped").await?;
+    assert!(
+        features_stopped.starts_with(&format!("Engine stopped: {name} does not answer")),
+        "the engine named as in the chip: {features_stopped}"
+    );
     app.click(FEATURE).await?;
     app.until(
         "!!document.querySelector('#plan-apply')",

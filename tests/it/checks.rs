@@ -189,7 +189,16 @@ fn registry_mirrors_fix_writes_hosts_toml_after_a_preview() {
         ],
     );
     let r = result(&v, "registry-mirrors");
-    assert_eq!(r["status"], "ok", "{r:#}");
+    // Judged from the version alone, it is unverified: a warning, never ok.
+    assert_eq!(r["status"], "warn", "{r:#}");
+    assert!(
+        r["summary"]
+            .as_str()
+            .unwrap()
+            .contains("not proven by a pull"),
+        "{r:#}"
+    );
+    assert_eq!(r["evidence"]["hosts_toml_in_place"], false, "{r:#}");
     assert_eq!(r["fixes"][0]["id"], "write-hosts-toml");
     assert_eq!(r["fixes"][0]["automatic"], true);
 
@@ -245,6 +254,23 @@ fn registry_mirrors_fix_writes_hosts_toml_after_a_preview() {
         lan.contains("[host.\"http://registry.lan:5000\"]") && lan.contains("skip_verify = true"),
         "{lan}"
     );
+    // Once the files are in place, the check says so and offers the fix no more.
+    let (_, v) = check(
+        &d,
+        &[
+            "--id",
+            "registry-mirrors",
+            "--if-switching-to",
+            "containerd",
+        ],
+    );
+    let r = result(&v, "registry-mirrors");
+    assert_eq!(r["evidence"]["hosts_toml_in_place"], true, "{r:#}");
+    assert!(
+        r["summary"].as_str().unwrap().contains("are in place"),
+        "{r:#}"
+    );
+    assert_eq!(r["fixes"], serde_json::json!([]), "{r:#}");
 }
 
 #[test]
@@ -323,6 +349,19 @@ fn config_hidden_store_and_live_probes() {
     assert_eq!(r["status"], "warn");
     assert_eq!(r["evidence"]["images"], 1);
     assert_eq!(r["evidence"]["store"], "classic");
+    assert_eq!(r["evidence"]["examples"], serde_json::json!(["keep-me:1"]));
+    // The fix is the app's Migrate, with the CLI's lines for the terminal.
+    assert_eq!(
+        r["fixes"][0]["action"],
+        serde_json::json!({"kind": "migrate", "from": "classic", "to": "containerd"}),
+        "{r:#}"
+    );
+    assert!(r["fixes"][0]["commands"]
+        .as_array()
+        .unwrap()
+        .contains(&serde_json::json!(
+            "stowctl migrate keep-me:1 --to containerd"
+        )));
 
     // A broken daemon.json is a failure with its position; dockerd's own objection too.
     std::fs::write(&d.config_file, "{\n  \"debug\": true,\n}\n").unwrap();

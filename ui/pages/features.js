@@ -2,7 +2,7 @@
 // A changed checkbox shows the plan; Apply & Restart runs it with a staged progress bar.
 import * as ipc from "../ipc.js";
 import { ProgressPanel } from "../progress.js";
-import { diffView, errorView, h, plural, replace, rich, storeText } from "../ui.js";
+import { diffView, docsLink, engineLabel, errorView, h, plural, replace, rich, storeText } from "../ui.js";
 
 const TABS = [
   { id: "beta", title: "Beta features" },
@@ -48,7 +48,6 @@ export default {
       if (key === this.shown) return; // nothing changed: keep the DOM (and the focus) as it is
       this.shown = key;
       this.features = view.features;
-      this.engine = view.engine;
       const focused = document.activeElement?.id;
       this.render(view);
       if (focused) document.getElementById(focused)?.focus();
@@ -89,8 +88,8 @@ export default {
       );
     }
     const reach = view.reachable
-      ? h("p", { class: "muted" }, `Engine ${view.engine}: ${storeText(view.active_store)} running.`)
-      : h("p", { class: "warning", id: "features-stopped" }, `Engine stopped: ${view.engine} does not answer, so nothing can be applied until it runs again (start it on the Engine page). States come from daemon.json only.`);
+      ? h("p", { class: "muted" }, `${engineLabel(view.engine)}: ${storeText(view.active_store)} running.`)
+      : h("p", { class: "warning", id: "features-stopped" }, `Engine stopped: ${engineLabel(view.engine)} does not answer, so nothing can be applied until it runs again (start it on the Engine page). States come from daemon.json only.`);
     replace(this.listBox, reach, this.pendingNotice(view), tablist, panels);
     this.syncCheckboxes();
     if (this.plan) {
@@ -157,6 +156,9 @@ export default {
         h("p", { id: `${id}-state`, class: "state" }, stateText(f)),
         f.reason ? h("p", { id: `${id}-reason`, class: "reason" }, `Not available: ${f.reason}`) : null,
         (f.notes ?? []).map((n) => h("p", { class: "muted" }, n)),
+        f.docs
+          ? h("p", { class: "docs" }, docsLink(f.docs, ["Learn more", h("span", { class: "visually-hidden" }, ` about ${f.title}`)], (error) => this.ctx.notice("The documentation could not be opened.", error?.detail ?? error?.message ?? String(error))))
+          : null,
       ),
     );
   },

@@ -4,6 +4,7 @@
 
 pub mod about;
 pub mod app;
+pub mod desktop;
 pub mod diagnostics;
 pub mod engine;
 pub mod features;

@@ -21,6 +21,8 @@ pub mod selftest;
 use serde::Serialize;
 use serde_json::{Map, Value};
 
+use crate::engine::store::ImageStore;
+
 pub use context::CheckContext;
 pub use runner::{exit_code, run_checks, RunOptions};
 
@@ -55,6 +57,22 @@ pub struct Fix {
     /// A documentation link.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub docs: Option<String>,
+    /// The app's own action that does it, when there is one (the CLI shows `commands`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub action: Option<FixAction>,
+}
+
+/// An action of Stowage itself that carries out a fix.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum FixAction {
+    /// Copy images from `from` to `to` (the app's Images page, Migrate).
+    Migrate {
+        /// The store the images are in.
+        from: ImageStore,
+        /// The store to copy them to.
+        to: ImageStore,
+    },
 }
 
 impl Fix {
@@ -71,7 +89,14 @@ impl Fix {
             automatic: false,
             commands: commands.iter().map(|c| c.to_string()).collect(),
             docs: docs.map(str::to_string),
+            action: None,
         }
+    }
+
+    /// Carried out by one of Stowage's own actions (`commands` say how from the CLI).
+    pub fn with_action(mut self, action: FixAction) -> Self {
+        self.action = Some(action);
+        self
     }
 
     /// A fix Stowage applies (`stowctl check fix ID`).
@@ -82,6 +107,7 @@ impl Fix {
             automatic: true,
             commands: Vec::new(),
             docs: None,
+            action: None,
         }
     }
 }
@@ -97,6 +123,13 @@ pub struct Finding {
     pub evidence: Map<String, Value>,
     /// How to fix it.
     pub fixes: Vec<Fix>,
+}
+
+impl Status {
+    /// Whether the check found something to act on (a passed or skipped check offers no fix).
+    pub fn needs_action(self) -> bool {
+        matches!(self, Status::Warn | Status::Fail | Status::Error)
+    }
 }
 
 impl Finding {
@@ -136,7 +169,7 @@ pub struct CheckResult {
     pub summary: String,
     /// What was seen.
     pub evidence: Map<String, Value>,
-    /// How to fix it.
+    /// How to fix it; none when the check passed or does not apply.
     pub fixes: Vec<Fix>,
     /// Muted by the user (does not count for the exit code).
     pub muted: bool,

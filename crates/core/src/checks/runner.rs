@@ -58,7 +58,11 @@ pub async fn run_checks(ctx: &CheckContext, opts: &RunOptions) -> Vec<CheckResul
             status: finding.status,
             summary: finding.summary,
             evidence: finding.evidence,
-            fixes: finding.fixes,
+            fixes: if finding.status.needs_action() {
+                finding.fixes
+            } else {
+                Vec::new()
+            },
             ms: start.elapsed().as_millis() as u64,
         }
     });
@@ -73,7 +77,7 @@ async fn run_one(id: &str, ctx: &CheckContext) -> Finding {
         "storage-driver-conflict" => super::config_lints::storage_driver(ctx),
         "userns-remap" => super::config_lints::userns_remap(ctx),
         "flag-and-file-conflict" => super::config_lints::flag_and_file(ctx),
-        "registry-mirrors" => super::registry_mirrors::run(ctx),
+        "registry-mirrors" => super::registry_mirrors::run(ctx).await,
         "reference-filter" => super::reference_filter::run(ctx).await,
         "kubernetes-conflict" => super::kubernetes::run(ctx).await,
         "containerd-reachable" => super::reachability::run(ctx).await,
