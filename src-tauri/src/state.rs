@@ -205,12 +205,6 @@ impl AppState {
         }
     }
 
-    /// Whether the engine was named (`--engine`, `-H`, `DOCKER_HOST`) rather than found.
-    pub fn engine_named(&self) -> bool {
-        let s = self.selector();
-        s.engine.is_some() || s.host.is_some() || std::env::var_os("DOCKER_HOST").is_some()
-    }
-
     /// Keeps `fix` as the fix on screen, replacing any other.
     pub fn set_pending_fix(&self, fix: Option<PendingFix>) {
         if let Ok(mut p) = self.pending_fix.lock() {

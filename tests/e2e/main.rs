@@ -870,13 +870,35 @@ async fn wizard(app: &App, d: &PrivateDaemon) -> Result {
             .contains("first_run_done = true"),
         "a first launch"
     );
-    let took = app
+    let mut took = app
         .until(
-            "document.body.dataset.page === 'wizard' && document.querySelector('#wizard')?.dataset.step === 'explain'",
+            "document.body.dataset.page === 'wizard' && ['explain', 'pick_engine'].includes(document.querySelector('#wizard')?.dataset.step)",
             Duration::from_secs(60),
             "the wizard's findings",
         )
         .await?;
+    if app
+        .js("document.querySelector('#wizard').dataset.step")
+        .await?
+        == json!("pick_engine")
+    {
+        // More engines on this machine: the managed one is offered first, named as people know it.
+        let picked = app
+            .js("(() => { const r = document.querySelector('input[name=wizard-engine]:checked'); return document.getElementById(r.id + '-desc').textContent; })()")
+            .await?;
+        assert!(
+            picked.as_str().unwrap_or_default().starts_with(&d.host()),
+            "{picked}"
+        );
+        app.click("#wizard-next").await?;
+        took += app
+            .until(
+                "document.querySelector('#wizard')?.dataset.step === 'explain'",
+                Duration::from_secs(60),
+                "the wizard's findings",
+            )
+            .await?;
+    }
     eprintln!(
         "e2e: wizard: engines detected and both stores checked in {:.1} s",
         took.as_secs_f64()
@@ -922,7 +944,47 @@ async fn wizard(app: &App, d: &PrivateDaemon) -> Result {
         "the store choice again",
     )
     .await?;
+    // Why it recommends what it does.
+    let why = app.text("#wizard-why").await?;
+    assert!(
+        why.starts_with("No check fails with the containerd store")
+            || why.starts_with("With the containerd store, "),
+        "{why}"
+    );
     app.shot("wizard-choose").await?;
+    // Switching offers the images it would hide, with their sizes and a select-all.
+    app.click("#wizard-store-containerd").await?;
+    app.click("#wizard-next").await?;
+    app.until(
+        "document.querySelector('#wizard')?.dataset.step === 'offer_migration'",
+        Duration::from_secs(20),
+        "the migration offer",
+    )
+    .await?;
+    let image = app.text("label[for=wizard-migrate-0]").await?;
+    assert!(
+        image.starts_with("made-in-classic:1 (") && image.ends_with("B)"),
+        "{image}"
+    );
+    assert_eq!(
+        app.text("#wizard-migrate-total").await?,
+        "No image selected: the switch copies nothing."
+    );
+    app.click("#wizard-migrate-all").await?;
+    assert!(app.checked("#wizard-migrate-0").await?);
+    let total = app.text("#wizard-migrate-total").await?;
+    assert!(total.starts_with("1 of 1 image selected ("), "{total}");
+    app.audit("the wizard's migration offer").await?;
+    app.shot("wizard-migrate").await?;
+    // Back, and keep the store after all.
+    app.click("#wizard-back").await?;
+    app.until(
+        "document.querySelector('#wizard')?.dataset.step === 'choose_store'",
+        Duration::from_secs(20),
+        "the store choice, once more",
+    )
+    .await?;
+    app.click("#wizard-store-keep").await?;
     app.click("#wizard-next").await?;
     app.until(
         "document.querySelector('#wizard')?.dataset.step === 'done'",
@@ -935,6 +997,7 @@ async fn wizard(app: &App, d: &PrivateDaemon) -> Result {
     let saved = std::fs::read_to_string(&settings)?;
     assert!(saved.contains("first_run_done = true"), "{saved}");
     assert!(!uses_containerd(d));
+    assert_eq!(app.text("#wizard-finish").await?, "Finish");
     app.click("#wizard-finish").await?;
     app.until(
         "document.body.dataset.page === 'general'",

@@ -25,6 +25,8 @@ pub struct WizardView {
     pub step: Step,
     /// Whether Back leads somewhere.
     pub can_go_back: bool,
+    /// The engine Stowage manages (the page names it as a person knows it).
+    pub managed_engine: Option<Engine>,
 }
 
 fn state_file(state: &AppState) -> PathBuf {
@@ -128,12 +130,14 @@ async fn drive_auto(app: &AppHandle, mut w: Wizard) -> Result<WizardView> {
                 return Ok(WizardView {
                     step: w.step,
                     can_go_back,
+                    managed_engine: state.engine().await.ok(),
                 });
             }
             _ => {
                 return Ok(WizardView {
                     can_go_back: !w.history.is_empty(),
                     step: w.step,
+                    managed_engine: state.engine().await.ok(),
                 })
             }
         };
@@ -141,22 +145,11 @@ async fn drive_auto(app: &AppHandle, mut w: Wizard) -> Result<WizardView> {
     }
 }
 
-/// The engines found; only the one named on the command line (or `DOCKER_HOST`) when it was.
+/// The engines found, the managed one marked (the wizard offers it first; with several engines
+/// the user still picks).
 async fn detect(state: &AppState) -> Result<Vec<EngineChoice>> {
-    let mut engines = drive::detect(&state.paths, &state.settings()?).await?;
-    if state.engine_named() {
-        let chosen = state.engine().await?;
-        engines.retain(|e| e.host == chosen.host);
-        if engines.is_empty() {
-            engines.push(EngineChoice {
-                name: chosen.name.clone(),
-                kind: chosen.kind.as_str().into(),
-                host: chosen.host.clone(),
-                running: true,
-            });
-        }
-    }
-    Ok(engines)
+    let engines = drive::detect(&state.paths, &state.settings()?).await?;
+    Ok(drive::offer(engines, &state.engine().await?, false))
 }
 
 /// The engine picked in the wizard, managed by the app from now on.
