@@ -797,6 +797,7 @@ async fn steps(app: &App, d: &PrivateDaemon, desk: &Desktop) -> Result {
         bundle.display().to_string(),
         "the clipboard holds the path"
     );
+    app.shot("about-saved").await?;
     let b: Value = serde_json::from_str(&std::fs::read_to_string(&bundle)?)?;
     assert_eq!(b["status"]["active_store"], "classic");
     assert_eq!(

@@ -202,7 +202,7 @@ export default {
         "fieldset",
         { class: "choices" },
         h("legend", {}, "Images to copy"),
-        h("div", { class: "choice select-all" }, all, h("label", { for: "wizard-migrate-all" }, `Select all ${plural(view.candidates.length, "image")}`)),
+        h("div", { class: "choice select-all" }, all, h("label", { for: "wizard-migrate-all" }, "Select all")),
         boxes,
       ),
       this.offerTotal,
