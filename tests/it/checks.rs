@@ -38,6 +38,7 @@ fn fake_buildx(d: &PrivateDaemon, name: &str, output: &str) -> String {
 }
 
 #[test]
+#[ignore = "needs root and dockerd (a private engine); scripts/test.sh runs it"]
 fn buildx_versions_in_every_real_shape() {
     require_engine!();
     let d = PrivateDaemon::start();
@@ -119,6 +120,7 @@ fn buildx_versions_in_every_real_shape() {
 }
 
 #[test]
+#[ignore = "needs root and dockerd (a private engine); scripts/test.sh runs it"]
 fn kind_like_node_containers_block_a_switch() {
     require_engine!();
     let d = PrivateDaemon::start();
@@ -174,6 +176,7 @@ fn kind_like_node_containers_block_a_switch() {
 }
 
 #[test]
+#[ignore = "needs root and dockerd (a private engine); scripts/test.sh runs it"]
 fn registry_mirrors_fix_writes_hosts_toml_after_a_preview() {
     require_engine!();
     let d = PrivateDaemon::start_with_config(
@@ -274,6 +277,7 @@ fn registry_mirrors_fix_writes_hosts_toml_after_a_preview() {
 }
 
 #[test]
+#[ignore = "needs root and dockerd (a private engine); scripts/test.sh runs it"]
 fn flag_and_file_conflict_is_found_and_fixed_through_the_switch_path() {
     require_engine!();
     let d = PrivateDaemon::start();
@@ -302,6 +306,7 @@ fn flag_and_file_conflict_is_found_and_fixed_through_the_switch_path() {
 }
 
 #[test]
+#[ignore = "needs root and dockerd (a private engine); scripts/test.sh runs it"]
 fn storage_driver_fix_on_the_running_containerd_store() {
     require_engine!();
     let d = PrivateDaemon::start_with_config("{\n  \"features\": {\"containerd-snapshotter\": true},\n  \"storage-driver\": \"overlay2\"\n}\n");
@@ -322,6 +327,7 @@ fn storage_driver_fix_on_the_running_containerd_store() {
 }
 
 #[test]
+#[ignore = "needs root and dockerd (a private engine); scripts/test.sh runs it"]
 fn config_hidden_store_and_live_probes() {
     require_engine!();
     let d = PrivateDaemon::start();
@@ -420,6 +426,7 @@ fn config_hidden_store_and_live_probes() {
 }
 
 #[test]
+#[ignore = "needs root and dockerd (a private engine); scripts/test.sh runs it"]
 fn multiplatform_selftest_passes_on_containerd_and_explains_classic() {
     require_engine!();
     let d = PrivateDaemon::start();
@@ -445,6 +452,7 @@ fn multiplatform_selftest_passes_on_containerd_and_explains_classic() {
 }
 
 #[test]
+#[ignore = "needs root and dockerd (a private engine); scripts/test.sh runs it"]
 fn the_terminal_wizard_switches_and_migrates_what_the_user_picks() {
     require_engine!();
     let d = PrivateDaemon::start();

@@ -10,23 +10,15 @@ use std::time::{Duration, Instant};
 use nix::sys::signal::{kill, Signal};
 use nix::unistd::Pid;
 
-/// Set to make a missing display or driver fail the e2e test instead of skipping it.
-pub const REQUIRE_ENV: &str = "STOWAGE_REQUIRE_E2E";
-
-/// Skips an e2e test (returns early) when it cannot run here, unless `STOWAGE_REQUIRE_E2E=1`.
+/// Fails an e2e test (see [`require!`](crate::require)) when it cannot run here (no display,
+/// no tauri-driver, no engine).
 #[macro_export]
 macro_rules! require_e2e {
     () => {
-        if let Some(why) = $crate::e2e::unavailable() {
-            eprintln!("SKIPPED: {why}");
-            if std::env::var($crate::e2e::REQUIRE_ENV).is_ok_and(|v| v == "1") {
-                panic!(
-                    "the e2e test is required here ({}=1): {why}",
-                    $crate::e2e::REQUIRE_ENV
-                );
-            }
-            return;
-        }
+        $crate::require!(
+            $crate::e2e::unavailable(),
+            "a display, tauri-driver and an engine"
+        )
     };
 }
 
