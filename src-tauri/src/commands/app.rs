@@ -39,10 +39,19 @@ mod tests {
     use super::*;
 
     #[test]
-    fn app_info_serializes_name_and_version() {
+    fn the_header_shows_the_product_and_the_workspace_version() {
+        // The version stowctl, the package and the About page also show: the workspace's.
+        let workspace: toml_edit::DocumentMut = include_str!("../../../Cargo.toml")
+            .parse()
+            .expect("the workspace Cargo.toml parses");
+        let version = workspace["workspace"]["package"]["version"]
+            .as_str()
+            .expect("workspace.package.version");
         let value = serde_json::to_value(app_info()).expect("AppInfo serializes");
-        assert_eq!(value["name"], "Stowage");
-        assert_eq!(value["version"], env!("CARGO_PKG_VERSION"));
+        assert_eq!(
+            value,
+            serde_json::json!({"name": "Stowage", "version": version})
+        );
     }
 
     #[test]

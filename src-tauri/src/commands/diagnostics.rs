@@ -112,19 +112,19 @@ pub async fn diagnostics_mute(
     Ok(())
 }
 
-/// Whether writing `path` needs root: its nearest existing folder is not writable.
+/// Whether writing `path` needs root: it, or else its nearest existing folder, is not writable.
 fn file_needs_root(path: &Path) -> bool {
-    let mut p = path;
-    if p.exists() {
-        return nix::unistd::access(p, nix::unistd::AccessFlags::W_OK).is_err();
-    }
-    while let Some(parent) = p.parent() {
-        if parent.exists() {
-            return nix::unistd::access(parent, nix::unistd::AccessFlags::W_OK).is_err();
-        }
-        p = parent;
-    }
-    true
+    needs_root_with(path, |p| {
+        p.exists()
+            .then(|| nix::unistd::access(p, nix::unistd::AccessFlags::W_OK).is_ok())
+    })
+}
+
+/// [`file_needs_root`] over `writable` (`None`: the path does not exist).
+fn needs_root_with(path: &Path, writable: impl Fn(&Path) -> Option<bool>) -> bool {
+    path.ancestors()
+        .find_map(|p| writable(p))
+        .is_none_or(|w| !w)
 }
 
 fn plan_needs_root(plan: &FixPlan) -> bool {
@@ -257,11 +257,28 @@ mod tests {
     use super::*;
 
     #[test]
-    fn writing_needs_root_only_where_the_folder_is_not_writable() {
+    fn writing_needs_root_only_where_the_nearest_existing_folder_is_not_writable() {
         let dir = tempfile::tempdir().unwrap();
         assert!(!file_needs_root(&dir.path().join("a/b/hosts.toml")));
-        if !stowage_core::tools::is_root() {
-            assert!(file_needs_root(Path::new("/proc/1/x/hosts.toml")));
-        }
+        // The walk, whoever runs the test: /etc/docker exists and is not writable, certs.d not yet.
+        let fs = |p: &Path| match p.to_str() {
+            Some("/etc/docker") => Some(false),
+            Some("/etc") | Some("/") => Some(false),
+            Some("/home/me/.config") => Some(true),
+            _ => None,
+        };
+        assert!(needs_root_with(
+            Path::new("/etc/docker/certs.d/x/hosts.toml"),
+            fs
+        ));
+        assert!(!needs_root_with(
+            Path::new("/home/me/.config/docker/certs.d/x/hosts.toml"),
+            fs
+        ));
+        // An existing file decides for itself.
+        let file = |p: &Path| (p == Path::new("/etc/docker/daemon.json")).then_some(true);
+        assert!(!needs_root_with(Path::new("/etc/docker/daemon.json"), file));
+        // Nothing exists at all: root is needed.
+        assert!(needs_root_with(Path::new("/x/y"), |_| None));
     }
 }
