@@ -88,20 +88,16 @@ export function facts(pairs, attrs = {}) {
   );
 }
 
-/** A stage name for people. */
+let stageTitles = {};
+
+/** Takes the core's stage titles (from `app_info`), so stages read as the core names them. */
+export function setStageTitles(titles) {
+  stageTitles = titles ?? {};
+}
+
+/** A stage for people: the core's title ("Writing daemon.json"). */
 export function stageName(stage) {
-  return {
-    validating: "Validating daemon.json",
-    writing_config: "Writing daemon.json",
-    stopping: "Stopping the engine",
-    starting: "Starting the engine",
-    restarting: "Restarting the engine",
-    resetting_start_limit: "Resetting systemd's start limit",
-    waiting_for_api: "Waiting for the engine API",
-    verifying_store: "Verifying the image store",
-    rolling_back: "Rolling back",
-    done: "Done",
-  }[stage] ?? stage;
+  return stageTitles[stage] ?? capitalize(String(stage).replaceAll("_", " "));
 }
 
 /** "1 image", "2 images": a count with its noun, singular or plural. */

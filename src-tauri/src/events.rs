@@ -1,7 +1,7 @@
 //! Every event the backend sends to the page: one enum, serialized in one place, on one channel
 //! (`stowage:event`). `ui/ipc.js` is the only listener and dispatches on `type`.
 
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 use stowage_core::engine::status::Status;
 use stowage_core::switch::ProgressEvent;
 use tauri::{AppHandle, Emitter, Runtime};
@@ -11,35 +11,9 @@ use crate::operations::{OutcomeView, PlanView};
 /// The channel name the page listens on.
 pub const CHANNEL: &str = "stowage:event";
 
-/// One stage event of a running change or restart, as the page shows it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct ProgressView {
-    /// `validating`, `writing_config`, `stopping`, ... `done`.
-    pub stage: String,
-    /// `started`, `finished` or `failed`.
-    pub status: String,
-    /// Duration when the stage ended.
-    #[serde(default)]
-    pub ms: Option<u64>,
-    /// A detail for people (e.g. the error).
-    #[serde(default)]
-    pub message: Option<String>,
-}
-
-impl From<&ProgressEvent> for ProgressView {
-    fn from(e: &ProgressEvent) -> Self {
-        let status = serde_json::to_value(e.status)
-            .ok()
-            .and_then(|v| v.as_str().map(str::to_string))
-            .unwrap_or_default();
-        ProgressView {
-            stage: e.stage.as_str().to_string(),
-            status,
-            ms: e.ms,
-            message: e.message.clone(),
-        }
-    }
-}
+/// A stage of a change or restart, as the page receives it: the core's event (stage and status
+/// typed, their JSON names snake_case); the page shows each stage by its title (`app_info`).
+pub type ProgressView = ProgressEvent;
 
 /// Events to the page.
 #[derive(Debug, Clone, Serialize)]
@@ -104,13 +78,16 @@ mod tests {
             v,
             serde_json::json!({"type": "navigate", "page": "diagnostics"})
         );
-        let p = ProgressView::from(&ProgressEvent {
+        let p = serde_json::to_value(ProgressEvent {
             stage: stowage_core::switch::Stage::WaitingForApi,
             status: stowage_core::switch::progress::StageStatus::Finished,
             ms: Some(12),
             message: None,
-        });
-        assert_eq!(p.stage, "waiting_for_api");
-        assert_eq!(p.status, "finished");
+        })
+        .unwrap();
+        assert_eq!(
+            p,
+            serde_json::json!({"stage": "waiting_for_api", "status": "finished", "ms": 12, "message": null})
+        );
     }
 }

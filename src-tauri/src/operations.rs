@@ -10,7 +10,10 @@ use serde::{Deserialize, Serialize};
 use stowage_core::daemon_json::validate::Validator;
 use stowage_core::engine::{Engine, ImageStore};
 use stowage_core::restart::RestartMethod;
-use stowage_core::switch::{self, ApplyOptions, Outcome, Plan, Progress, ProgressEvent, Request};
+use stowage_core::switch::progress::StageStatus;
+use stowage_core::switch::{
+    self, ApplyOptions, Outcome, Plan, Progress, ProgressEvent, Request, Stage,
+};
 use stowage_core::{Error, Result};
 use tauri::{AppHandle, Manager};
 
@@ -29,9 +32,11 @@ pub struct PlanView {
     /// Whether applying asks for an administrator password (pkexec).
     pub via_pkexec: bool,
     /// The stages the progress bar walks through, in order.
-    pub expected_stages: Vec<String>,
+    pub expected_stages: Vec<Stage>,
     /// What the change does, in sentences.
     pub summary: Vec<String>,
+    /// What a store switch hides (also in `summary`; the page highlights it).
+    pub hidden_note: Option<String>,
 }
 
 /// A stage timing.
@@ -120,89 +125,17 @@ fn sentence(o: &OutcomeView, restart_only: bool) -> String {
     }
 }
 
-/// The stages a restart by `method` walks through.
-fn restart_stages(method: &RestartMethod) -> Vec<&'static str> {
-    match method {
-        RestartMethod::Desktop
-        | RestartMethod::Command { .. }
-        | RestartMethod::Systemd { .. }
-        | RestartMethod::UserSystemd { .. } => {
-            vec!["restarting", "waiting_for_api"]
-        }
-        _ => vec!["stopping", "starting", "waiting_for_api"],
-    }
-}
-
 /// The page's view of a pending plan.
 pub fn view(p: &Pending) -> PlanView {
     let plan = &p.prepared.plan;
-    let mut stages: Vec<&str> = Vec::new();
-    if !plan.diff.is_empty() {
-        if Validator::for_engine(&p.engine).is_some() {
-            stages.push("validating");
-        }
-        stages.push("writing_config");
-    }
-    if plan.restart {
-        stages.extend(restart_stages(&plan.restart_method));
-        stages.push("verifying_store");
-    }
-    stages.push("done");
     PlanView {
         id: p.id,
         plan: plan.clone(),
         via_pkexec: privileged::needed(plan.needs_root),
-        expected_stages: stages.into_iter().map(String::from).collect(),
-        summary: summary(plan),
+        expected_stages: plan.expected_stages(Validator::for_engine(&p.engine).is_some()),
+        summary: plan.summary(),
+        hidden_note: plan.hidden_note(),
     }
-}
-
-fn summary(plan: &Plan) -> Vec<String> {
-    let mut out = Vec::new();
-    let catalog = stowage_core::features::catalog::Catalog::builtin();
-    for c in &plan.changes {
-        let verb = if c.enable { "Turn on" } else { "Turn off" };
-        // The feature as people call it ("the containerd image store"), not its id.
-        let name = catalog
-            .features
-            .iter()
-            .find(|f| f.id == c.id)
-            .map(|f| f.name().to_string())
-            .unwrap_or_else(|| format!("`{}`", c.id));
-        out.push(match &c.because {
-            Some(b) => format!("{verb} {name} ({b})."),
-            None => format!("{verb} {name}."),
-        });
-    }
-    if plan.changes.is_empty() && plan.diff.is_empty() {
-        out.push("daemon.json already asks for this.".into());
-    }
-    if let (Some(from), Some(to)) = (plan.current_store, plan.target_store) {
-        if from != to {
-            let n = |x: Option<u64>, one: &str| {
-                x.map(|n| stowage_core::text::count(n, one))
-                    .unwrap_or_else(|| format!("an unknown number of {one}s"))
-            };
-            out.push(format!(
-                "Switching from the {from} store to the {to} store hides {} and {} of the {from} store. They are not deleted: they come back when you switch back.",
-                n(plan.hidden.images, "image"),
-                n(plan.hidden.containers, "container")
-            ));
-        }
-    }
-    if plan.restart {
-        out.push(format!(
-            "The engine restarts: {}.",
-            plan.restart_description
-        ));
-        out.push(match plan.containers_stopped {
-            Some(0) => "No containers are running: none will stop.".into(),
-            Some(1) => "1 running container will stop.".into(),
-            Some(n) => format!("{n} running containers will stop."),
-            None => "Running containers will stop (Stowage could not count them).".into(),
-        });
-    }
-    out
 }
 
 /// Plans `request` on the engine as it is now, and keeps it as the plan on screen.
@@ -238,38 +171,17 @@ pub(crate) fn busy_error() -> Error {
 pub(crate) fn progress_sink(app: &AppHandle, op: u64) -> Arc<dyn Fn(ProgressView) + Send + Sync> {
     let app = app.clone();
     Arc::new(move |p: ProgressView| {
-        if p.status == "started" {
+        if p.status == StageStatus::Started {
             let state = app.state::<AppState>();
-            state.set_busy_detail(&format!("{}…", human_stage(&p.stage)));
+            state.set_busy_detail(&format!("{}…", p.stage.title()));
             crate::tray::refresh(&app);
         }
         emit(&app, AppEvent::Progress { op, progress: p });
     })
 }
 
-/// A stage name for people.
-pub fn human_stage(stage: &str) -> &'static str {
-    match stage {
-        "validating" => "Validating daemon.json",
-        "writing_config" => "Writing daemon.json",
-        "stopping" => "Stopping the engine",
-        "starting" => "Starting the engine",
-        "restarting" => "Restarting the engine",
-        "resetting_start_limit" => "Resetting systemd's start limit",
-        "waiting_for_api" => "Waiting for the engine API",
-        "verifying_store" => "Verifying the image store",
-        "rolling_back" => "Rolling back",
-        "done" => "Done",
-        _ => "Working",
-    }
-}
-
 pub(crate) fn apply_options(state: &AppState, engine: &Engine) -> Result<ApplyOptions> {
-    Ok(ApplyOptions {
-        timeouts: state.settings()?.timeouts()?,
-        validator: Validator::for_engine(engine),
-        keep_backups: 10,
-    })
+    ApplyOptions::for_engine(engine, &state.settings()?)
 }
 
 /// Starts an operation: takes the app's one operation slot (busy error when another runs),
@@ -326,7 +238,7 @@ pub async fn apply(app: &AppHandle, pending: Pending, source: &'static str) -> R
             Err(e) => Err(e),
             Ok(_lock) => {
                 let s2 = sink.clone();
-                let progress = Progress::new(Arc::new(move |e: &ProgressEvent| s2(e.into())));
+                let progress = Progress::new(Arc::new(move |e: &ProgressEvent| s2(e.clone())));
                 let outcome = switch::apply(
                     &pending.engine,
                     plan,
@@ -368,7 +280,7 @@ pub async fn restart(app: &AppHandle, source: &'static str) -> Result<OutcomeVie
             Err(e) => Err(e),
             Ok(_lock) => {
                 let s2 = sink.clone();
-                let progress = Progress::new(Arc::new(move |e: &ProgressEvent| s2(e.into())));
+                let progress = Progress::new(Arc::new(move |e: &ProgressEvent| s2(e.clone())));
                 let outcome = switch::restart_only(&engine, &method, &opts, &progress).await;
                 state.set_engine(outcome.engine.clone()).await;
                 Ok(OutcomeView::from_core(&outcome, true))

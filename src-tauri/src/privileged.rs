@@ -420,8 +420,8 @@ mod tests {
                 r#"{"progress":{"stage":"stopping","status":"started","ms":null,"message":null}}"#
             ),
             Line::Progress(ProgressView {
-                stage: "stopping".into(),
-                status: "started".into(),
+                stage: stowage_core::switch::Stage::Stopping,
+                status: stowage_core::switch::progress::StageStatus::Started,
                 ms: None,
                 message: None
             })
@@ -476,18 +476,22 @@ mod tests {
         )
         .unwrap();
         let o = run(&pkexec, &stowctl, &args, |p| {
-            seen.lock()
-                .unwrap()
-                .push(format!("{}:{}", p.stage, p.status))
+            seen.lock().unwrap().push((p.stage, p.status))
         })
         .await
         .unwrap();
         assert_eq!(o.outcome, "applied");
         assert_eq!(o.active_store, Some(ImageStore::Containerd));
-        assert_eq!(
-            *seen.lock().unwrap(),
-            ["stopping:started", "stopping:finished"]
-        );
+        {
+            use stowage_core::switch::{progress::StageStatus, Stage};
+            assert_eq!(
+                *seen.lock().unwrap(),
+                [
+                    (Stage::Stopping, StageStatus::Started),
+                    (Stage::Stopping, StageStatus::Finished)
+                ]
+            );
+        }
 
         let err = run(&denied, &stowctl, &args, |_| {}).await.unwrap_err();
         assert_eq!(err.code(), stowage_core::ErrorCode::PermissionDenied);

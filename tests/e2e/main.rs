@@ -461,10 +461,12 @@ async fn steps(app: &App, d: &PrivateDaemon, desk: &Desktop) -> Result {
         plan.contains("containerd-snapshotter"),
         "the diff shows the feature key: {plan}"
     );
-    assert!(
-        plan.contains("1 image and 0 containers of the classic store will be hidden"),
-        "{plan}"
+    // What it hides, said once (highlighted, not repeated in the list above it).
+    assert_eq!(
+        app.text("#plan-hidden").await?,
+        "Switching from the classic store to the containerd store hides 1 image and 0 containers of the classic store. They are not deleted: they come back when you switch back."
     );
+    assert_eq!(plan.matches("hides 1 image").count(), 1, "{plan}");
     assert!(plan.contains("Apply & Restart"), "{plan}");
     assert!(
         plan.contains("No containers are running: none will stop."),
@@ -1312,10 +1314,12 @@ async fn tray(app: &App, d: &PrivateDaemon) -> Result {
     .await?;
     let plan = app.text("#plan").await?;
     assert!(plan.contains("You asked for this from the tray"), "{plan}");
-    assert!(
-        plan.contains("1 image and 0 containers of the classic store will be hidden"),
-        "{plan}"
+    // What it hides, said once (highlighted, not repeated in the list above it).
+    assert_eq!(
+        app.text("#plan-hidden").await?,
+        "Switching from the classic store to the containerd store hides 1 image and 0 containers of the classic store. They are not deleted: they come back when you switch back."
     );
+    assert_eq!(plan.matches("hides 1 image").count(), 1, "{plan}");
     assert!(
         !uses_containerd(d),
         "nothing happens before the confirmation"

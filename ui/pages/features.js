@@ -251,9 +251,6 @@ export default {
   showPlan(plan, { fromTray }) {
     this.plan = plan;
     if (fromTray) this.tickPlan(plan); // the tray's request, as ticked checkboxes too
-    const hiddenImages = plan.hidden?.images ?? 0;
-    const hiddenContainers = plan.hidden?.containers ?? 0;
-    const switching = plan.current_store && plan.target_store && plan.current_store !== plan.target_store;
     const findings = plan.findings ?? [];
     const apply = h(
       "button",
@@ -264,10 +261,8 @@ export default {
       this.planBox,
       h("h2", { id: "plan-title", tabindex: "-1" }, "Review the change"),
       fromTray ? h("p", { class: "warning" }, "You asked for this from the tray. It hides images or containers, so Stowage asks first.") : null,
-      h("ul", { class: "summary" }, plan.summary.map((s) => h("li", {}, rich(s)))),
-      switching && (hiddenImages > 0 || hiddenContainers > 0)
-        ? h("p", { class: "hidden-note", id: "plan-hidden" }, `${plural(hiddenImages, "image")} and ${plural(hiddenContainers, "container")} of the ${plan.current_store} store will be hidden, not deleted.`)
-        : null,
+      h("ul", { class: "summary" }, plan.summary.filter((s) => s !== plan.hidden_note).map((s) => h("li", {}, rich(s)))),
+      plan.hidden_note ? h("p", { class: "hidden-note", id: "plan-hidden" }, plan.hidden_note) : null,
       findings.length
         ? h(
             "ul",

@@ -1,12 +1,18 @@
 //! About the app itself (not a page): its name and version, and the first-paint marker.
 
-use serde::Serialize;
+use std::collections::BTreeMap;
 
-/// What the page shows in its header: the product name and the package version.
+use serde::Serialize;
+use stowage_core::switch::Stage;
+
+/// What the page shows in its header (the product name and the package version), and the
+/// words it shows for the core's stages.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct AppInfo {
     pub name: String,
     pub version: String,
+    /// Each stage's title, by its JSON name (`writing_config` → "Writing daemon.json").
+    pub stage_titles: BTreeMap<&'static str, &'static str>,
 }
 
 /// Name and version of this build.
@@ -15,6 +21,7 @@ pub fn app_info() -> AppInfo {
     AppInfo {
         name: crate::PRODUCT_NAME.to_owned(),
         version: env!("CARGO_PKG_VERSION").to_owned(),
+        stage_titles: Stage::ALL.iter().map(|s| (s.as_str(), s.title())).collect(),
     }
 }
 
@@ -48,9 +55,15 @@ mod tests {
             .as_str()
             .expect("workspace.package.version");
         let value = serde_json::to_value(app_info()).expect("AppInfo serializes");
+        assert_eq!(value["name"], "Stowage");
+        assert_eq!(value["version"], version);
         assert_eq!(
-            value,
-            serde_json::json!({"name": "Stowage", "version": version})
+            value["stage_titles"]["writing_config"],
+            "Writing daemon.json"
+        );
+        assert_eq!(
+            value["stage_titles"].as_object().map(|m| m.len()),
+            Some(Stage::ALL.len())
         );
     }
 

@@ -122,9 +122,7 @@ fn file_needs_root(path: &Path) -> bool {
 
 /// [`file_needs_root`] over `writable` (`None`: the path does not exist).
 fn needs_root_with(path: &Path, writable: impl Fn(&Path) -> Option<bool>) -> bool {
-    path.ancestors()
-        .find_map(|p| writable(p))
-        .is_none_or(|w| !w)
+    path.ancestors().find_map(writable).is_none_or(|w| !w)
 }
 
 fn plan_needs_root(plan: &FixPlan) -> bool {
@@ -232,7 +230,7 @@ async fn apply(app: &AppHandle, pending: PendingFix) -> Result<OutcomeView> {
         )
         .await;
         let s2 = sink.clone();
-        let progress = Progress::new(Arc::new(move |e: &ProgressEvent| s2(e.into())));
+        let progress = Progress::new(Arc::new(move |e: &ProgressEvent| s2(e.clone())));
         let lock = operations::engine_lock(app, &state, &pending.engine).await;
         let applied = match lock {
             Err(e) => Err(e),

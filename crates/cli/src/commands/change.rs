@@ -7,7 +7,6 @@ use std::process::ExitCode;
 use std::sync::Arc;
 
 use anyhow::Result;
-use stowage_core::daemon_json::validate::Validator;
 use stowage_core::finding::Severity;
 use stowage_core::switch::progress::{ProgressEvent, StageStatus};
 use stowage_core::switch::{self, ApplyOptions, Outcome, OutcomeKind, Plan, Progress, Request};
@@ -182,11 +181,7 @@ fn with_sudo_hint(e: stowage_core::Error) -> stowage_core::Error {
 
 /// Timeouts and validation for applying on this engine.
 pub fn apply_options(ctx: &Context, engine: &stowage_core::engine::Engine) -> Result<ApplyOptions> {
-    Ok(ApplyOptions {
-        timeouts: ctx.settings.timeouts()?,
-        validator: Validator::for_engine(engine),
-        keep_backups: 10,
-    })
+    Ok(ApplyOptions::for_engine(engine, &ctx.settings)?)
 }
 
 /// Live progress: JSON lines on stdout with --json, a stage list on stderr otherwise.
@@ -286,41 +281,23 @@ pub fn exit_code(outcome: &Outcome) -> ExitCode {
 }
 
 fn print_plan(plan: &Plan) {
-    if plan.changes.is_empty() && plan.diff.is_empty() {
-        crate::outln!("daemon.json already asks for this.");
-    }
-    for c in &plan.changes {
-        let verb = if c.enable { "turn on" } else { "turn off" };
-        match &c.because {
-            Some(b) => crate::outln!("Will {verb} {} ({b}).", c.id),
-            None => crate::outln!("Will {verb} {}.", c.id),
-        }
+    // The core's sentences (as the app shows them), with the diff after the first of them.
+    let summary = plan.summary();
+    // The feature lines (or "already asks for this") come first.
+    let first = if plan.changes.is_empty() {
+        usize::from(plan.diff.is_empty())
+    } else {
+        plan.changes.len()
+    };
+    let (what, rest) = summary.split_at(first.min(summary.len()));
+    for line in what {
+        crate::outln!("{line}");
     }
     if !plan.diff.is_empty() {
-        crate::outln!("\n{}", plan.diff.trim_end());
+        crate::outln!("\n{}\n", plan.diff.trim_end());
     }
-    if plan.restart {
-        crate::outln!("\nRestart: {}", plan.restart_description);
-        if let Some(n) = plan.containers_stopped.filter(|n| *n > 0) {
-            crate::outln!(
-                "The restart stops {n} running container{}.",
-                if n == 1 { "" } else { "s" }
-            );
-        }
-    }
-    if let (Some(from), Some(to)) = (plan.current_store, plan.target_store) {
-        if from != to {
-            let n = |x: Option<u64>, one: &str| {
-                x.map(|n| stowage_core::text::count(n, one))
-                    .unwrap_or_else(|| format!("? {one}s"))
-            };
-            let images = n(plan.hidden.images, "image");
-            let containers = n(plan.hidden.containers, "container");
-            crate::outln!(
-                "Switching from the {from} store to the {to} store hides {images} and {containers} of the {from} store. \
-They are not deleted: they come back when you switch back."
-            );
-        }
+    for line in rest {
+        crate::outln!("{line}");
     }
     for f in &plan.findings {
         let tag = match (f.severity, f.handled_by_plan) {

@@ -3,9 +3,11 @@
 
 pub mod apply;
 pub mod lint;
+pub mod options;
 pub mod plan;
 pub mod prepare;
 pub mod progress;
+pub mod summary;
 
 pub use apply::{apply, restart_only, ApplyOptions, Outcome, OutcomeKind};
 pub use plan::{plan, Hidden, Plan, Request};
