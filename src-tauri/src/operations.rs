@@ -10,11 +10,11 @@ use serde::{Deserialize, Serialize};
 use stowage_core::daemon_json::validate::Validator;
 use stowage_core::engine::{Engine, ImageStore};
 use stowage_core::restart::RestartMethod;
-use stowage_core::switch::progress::StageStatus;
+use stowage_core::switch::progress::{StageStatus, StageTiming};
 use stowage_core::switch::{
-    self, ApplyOptions, Outcome, Plan, Progress, ProgressEvent, Request, Stage,
+    self, ApplyOptions, Outcome, OutcomeKind, Plan, Progress, ProgressEvent, Request, Stage,
 };
-use stowage_core::{Error, Result};
+use stowage_core::{Error, ErrorCode, Result};
 use tauri::{AppHandle, Manager};
 
 use crate::events::{emit, AppEvent, ProgressView};
@@ -39,32 +39,23 @@ pub struct PlanView {
     pub hidden_note: Option<String>,
 }
 
-/// A stage timing.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct StageTimingView {
-    /// Stage name.
-    pub name: String,
-    /// Milliseconds.
-    pub ms: u64,
-}
-
 /// How a change or restart ended, as the page shows it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct OutcomeView {
-    /// `applied`, `rolled_back`, `failed` or `unchanged`.
-    pub outcome: String,
+    /// How it ended.
+    pub outcome: OutcomeKind,
     /// The store running at the end, when known.
     #[serde(default)]
     pub active_store: Option<ImageStore>,
     /// Stage timings.
     #[serde(default)]
-    pub stages: Vec<StageTimingView>,
+    pub stages: Vec<StageTiming>,
     /// The error, as the core or the daemon said it.
     #[serde(default)]
     pub error: Option<String>,
     /// Its stable code.
     #[serde(default)]
-    pub error_code: Option<String>,
+    pub error_code: Option<ErrorCode>,
     /// The daemon's last log lines (when it failed).
     #[serde(default)]
     pub daemon_log: Vec<String>,
@@ -84,45 +75,26 @@ impl OutcomeView {
         Some(o)
     }
 
-    fn from_core(o: &Outcome, restart_only: bool) -> Self {
-        let mut v = serde_json::to_value(o)
-            .ok()
-            .and_then(|v| serde_json::from_value::<OutcomeView>(v).ok())
-            .unwrap_or_else(|| OutcomeView {
-                outcome: "failed".into(),
-                active_store: None,
-                stages: Vec::new(),
-                error: o.error.clone(),
-                error_code: None,
-                daemon_log: o.daemon_log.clone(),
-                backup: None,
-                message: String::new(),
-            });
+    /// The view of a core outcome (of a bare restart with `restart_only`).
+    pub(crate) fn from_core(o: &Outcome, restart_only: bool) -> Self {
+        let mut v = OutcomeView {
+            outcome: o.outcome,
+            active_store: o.active_store,
+            stages: o.stages.clone(),
+            error: o.error.clone(),
+            error_code: o.error_code,
+            daemon_log: o.daemon_log.clone(),
+            backup: o.backup.clone(),
+            message: String::new(),
+        };
         v.message = sentence(&v, restart_only);
         v
     }
 }
 
 fn sentence(o: &OutcomeView, restart_only: bool) -> String {
-    let store = privileged::store_name(o.active_store);
-    match o.outcome.as_str() {
-        "applied" if restart_only => {
-            format!("The engine restarted and answers again; it runs the {store} image store.")
-        }
-        "applied" => format!("Done: the engine runs the {store} image store."),
-        "unchanged" => "Nothing to change: the engine already runs as asked.".into(),
-        "rolled_back" => format!(
-            "The change did not work, so Stowage put the previous daemon.json back; the engine runs the {store} image store again."
-        ),
-        _ if restart_only => format!(
-            "The engine did not come back: {}",
-            o.error.as_deref().unwrap_or("unknown error")
-        ),
-        _ => format!(
-            "The change failed: {}",
-            o.error.as_deref().unwrap_or("unknown error")
-        ),
-    }
+    o.outcome
+        .message(o.active_store, o.error.as_deref(), restart_only)
 }
 
 /// The page's view of a pending plan.
@@ -353,19 +325,17 @@ pub(crate) async fn finish(
     let outcome = match result {
         Ok(o) => o,
         Err(e) => OutcomeView {
-            outcome: "failed".into(),
+            outcome: OutcomeKind::Failed,
             active_store: None,
             stages: Vec::new(),
             error: Some(e.to_string()),
-            error_code: serde_json::to_value(e.code())
-                .ok()
-                .and_then(|v| v.as_str().map(String::from)),
+            error_code: Some(e.code()),
             daemon_log: Vec::new(),
             backup: None,
             message: format!("The change failed: {e}"),
         },
     };
-    tracing::info!(op, outcome = %outcome.outcome, error = ?outcome.error, "operation finished");
+    tracing::info!(op, outcome = ?outcome.outcome, error = ?outcome.error, "operation finished");
     emit(
         app,
         AppEvent::OperationFinished {
@@ -403,8 +373,8 @@ pub async fn toggle_store_from_tray(app: &AppHandle, want: ImageStore) {
         crate::sync::refresh_now(app).await;
         return;
     }
-    let hides = plan.hidden.images.unwrap_or(0) > 0 || plan.hidden.containers.unwrap_or(0) > 0;
-    if hides || plan.blocked {
+    // It asks in the window when the switch hides something, or cannot say what it hides.
+    if plan.hidden.may_hide() || plan.blocked {
         crate::show_window(app, Some("features"));
         emit(
             app,
@@ -416,7 +386,7 @@ pub async fn toggle_store_from_tray(app: &AppHandle, want: ImageStore) {
     }
     state.set_pending(None);
     match apply(app, pending, "tray").await {
-        Ok(o) if o.outcome == "applied" || o.outcome == "unchanged" => {}
+        Ok(o) if matches!(o.outcome, OutcomeKind::Applied | OutcomeKind::Unchanged) => {}
         Ok(o) => {
             crate::show_window(app, Some("features"));
             emit(

@@ -437,7 +437,7 @@ mod tests {
             r#"{"outcome":"rolled_back","active_store":"classic","stages":[{"name":"stopping","ms":3}],"error":"boom","daemon_log":["x"],"backup":null}"#,
         ) {
             Line::Outcome(o) => {
-                assert_eq!(o.outcome, "rolled_back");
+                assert_eq!(o.outcome, stowage_core::switch::OutcomeKind::RolledBack);
                 assert_eq!(o.active_store, Some(ImageStore::Classic));
                 assert_eq!(o.daemon_log, ["x"]);
                 assert!(
@@ -480,7 +480,7 @@ mod tests {
         })
         .await
         .unwrap();
-        assert_eq!(o.outcome, "applied");
+        assert_eq!(o.outcome, stowage_core::switch::OutcomeKind::Applied);
         assert_eq!(o.active_store, Some(ImageStore::Containerd));
         {
             use stowage_core::switch::{progress::StageStatus, Stage};

@@ -347,7 +347,7 @@ fn on_menu_event(app: &AppHandle, event: MenuEvent) {
             let app = app.clone();
             tauri::async_runtime::spawn(async move {
                 match crate::operations::restart(&app, "tray").await {
-                    Ok(o) if o.outcome == "applied" => {}
+                    Ok(o) if o.outcome == stowage_core::switch::OutcomeKind::Applied => {}
                     Ok(o) => {
                         crate::show_window(&app, Some("engine"));
                         crate::events::emit(

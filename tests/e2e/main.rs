@@ -41,11 +41,29 @@ impl App {
             "tauri:options".into(),
             json!({"application": e2e::app_bin(), "args": args}),
         );
-        let connector = hyper_util::client::legacy::connect::HttpConnector::new();
-        let c = ClientBuilder::new(connector)
-            .capabilities(caps)
-            .connect(&driver.url())
-            .await?;
+        // tauri-driver listens before its WebKitWebDriver does: a session request that finds
+        // no answer yet is tried again (a loaded machine was seen to need it), three times.
+        let mut attempt = 0;
+        let c = loop {
+            let connector = hyper_util::client::legacy::connect::HttpConnector::new();
+            match ClientBuilder::new(connector)
+                .capabilities(caps.clone())
+                .connect(&driver.url())
+                .await
+            {
+                Ok(c) => break c,
+                Err(
+                    e @ (fantoccini::error::NewSessionError::Failed(_)
+                    | fantoccini::error::NewSessionError::FailedC(_)
+                    | fantoccini::error::NewSessionError::Lost(_)),
+                ) if attempt < 2 => {
+                    attempt += 1;
+                    eprintln!("e2e: no WebDriver session yet ({e}); trying again");
+                    tokio::time::sleep(Duration::from_secs(2)).await;
+                }
+                Err(e) => return Err(e.into()),
+            }
+        };
         // Screenshots go to docs/screenshots only when asked (to refresh the committed ones);
         // otherwise into the target dir, so a test run leaves the work tree as it was.
         let shots = match std::env::var_os("STOWAGE_SCREENSHOTS") {

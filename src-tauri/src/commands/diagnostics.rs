@@ -183,7 +183,7 @@ async fn apply(app: &AppHandle, pending: PendingFix) -> Result<OutcomeView> {
     let sink = operations::progress_sink(app, op);
     let files = pending.preview.files.clone();
     let written = |files: &[std::path::PathBuf]| OutcomeView {
-        outcome: "applied".into(),
+        outcome: stowage_core::switch::OutcomeKind::Applied,
         active_store: None,
         stages: Vec::new(),
         error: None,
@@ -210,12 +210,15 @@ async fn apply(app: &AppHandle, pending: PendingFix) -> Result<OutcomeView> {
                     }
                 })
                 .await
-                .map(|v| {
-                    if v.get("outcome").is_some() {
-                        OutcomeView::from_json(v).unwrap_or_else(|| written(&files))
-                    } else {
-                        written(&files)
+                .and_then(|v| {
+                    if v.get("outcome").is_none() {
+                        return Ok(written(&files));
                     }
+                    // An outcome that cannot be read is said so, never taken for success.
+                    OutcomeView::from_json(v.clone()).ok_or_else(|| Error::Command {
+                        command: "stowctl check fix".into(),
+                        message: format!("its outcome could not be read: {v}"),
+                    })
                 })
             }
             Err(e) => Err(e),
@@ -238,10 +241,7 @@ async fn apply(app: &AppHandle, pending: PendingFix) -> Result<OutcomeView> {
         };
         match applied {
             Ok(done) => Ok(match done.outcome {
-                Some(o) => serde_json::to_value(&o)
-                    .ok()
-                    .and_then(OutcomeView::from_json)
-                    .unwrap_or_else(|| written(&files)),
+                Some(o) => OutcomeView::from_core(&o, false),
                 None => written(&done.preview.files),
             }),
             Err(e) => Err(e),

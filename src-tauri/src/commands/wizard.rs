@@ -9,7 +9,7 @@ use std::path::PathBuf;
 use serde::Serialize;
 use stowage_core::engine::discovery::{self, Selector};
 use stowage_core::engine::Engine;
-use stowage_core::switch::Request;
+use stowage_core::switch::{OutcomeKind, Request};
 use stowage_core::wizard::{drive, EngineChoice, Input, Step, Wizard};
 use stowage_core::{Error, Result};
 use tauri::{AppHandle, Manager};
@@ -101,7 +101,7 @@ async fn drive_auto(app: &AppHandle, mut w: Wizard) -> Result<WizardView> {
                         app, &migrate, store, true, "wizard",
                     )
                     .await?;
-                    if o.outcome == "applied" {
+                    if o.outcome == OutcomeKind::Applied {
                         notes = o.message.clone();
                     } else {
                         failed = Some(o.message);
@@ -113,7 +113,7 @@ async fn drive_auto(app: &AppHandle, mut w: Wizard) -> Result<WizardView> {
                         let pending = operations::plan(&state, Request::Store(store)).await?;
                         state.set_pending(None);
                         let o = operations::apply(app, pending, "wizard").await?;
-                        let ok = o.outcome == "applied" || o.outcome == "unchanged";
+                        let ok = matches!(o.outcome, OutcomeKind::Applied | OutcomeKind::Unchanged);
                         Input::Applied {
                             ok,
                             message: if ok { notes } else { o.message },

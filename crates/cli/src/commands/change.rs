@@ -90,7 +90,7 @@ pub async fn plan_and_apply(
     let progress = progress_printer(json);
     shield_signals();
     let outcome = switch::apply(&engine, plan, &prepared.file, &opts, &progress).await;
-    print_outcome(&outcome, json)?;
+    print_outcome(&outcome, json, false)?;
     Ok(exit_code(&outcome))
 }
 
@@ -222,36 +222,28 @@ pub fn progress_printer(json: bool) -> Progress {
     }))
 }
 
-/// Prints the outcome: its JSON as the last line with --json, sentences otherwise. It is also
+/// Prints the outcome (of a bare restart with `restart_only`): its JSON as the last line with
+/// --json, sentences otherwise. It is also
 /// logged, so it is known when nobody reads stdout any more.
-pub fn print_outcome(outcome: &Outcome, json: bool) -> Result<()> {
+pub fn print_outcome(outcome: &Outcome, json: bool, restart_only: bool) -> Result<()> {
     let line = serde_json::to_string(outcome)?;
     tracing::info!(outcome = %line, "outcome");
     if json {
         out_line(&line);
         return Ok(());
     }
-    let store = outcome
-        .active_store
-        .map(|s| s.to_string())
-        .unwrap_or_else(|| "unknown".into());
-    match outcome.outcome {
-        OutcomeKind::Applied => {
-            out_line(&format!("Done: the engine runs the {store} image store."))
-        }
-        OutcomeKind::Unchanged => out_line("Nothing to change."),
-        OutcomeKind::RolledBack => {
-            out_line(&format!(
-                "Rolled back: {}",
-                outcome.error.as_deref().unwrap_or("the change failed")
-            ));
-            out_line(&format!("The previous daemon.json is back and the engine runs the {store} image store again."));
-        }
-        OutcomeKind::Failed => out_line(&format!(
-            "Failed: {}",
-            outcome.error.as_deref().unwrap_or("unknown error")
-        )),
+    // The core's sentence (as the app shows it); a rollback's cause on a line of its own.
+    if outcome.outcome == OutcomeKind::RolledBack {
+        out_line(&format!(
+            "Rolled back: {}",
+            outcome.error.as_deref().unwrap_or("the change failed")
+        ));
     }
+    out_line(&outcome.outcome.message(
+        outcome.active_store,
+        outcome.error.as_deref(),
+        restart_only,
+    ));
     if !outcome.daemon_log.is_empty() && outcome.outcome != OutcomeKind::Applied {
         out_line("\nLast lines of the daemon's log:");
         for l in &outcome.daemon_log {

@@ -168,7 +168,7 @@ async fn fix_one(
     let done = fix::apply_fix(&cc, plan, preview, &opts, &progress_printer(json)).await?;
     match &done.outcome {
         Some(outcome) => {
-            print_outcome(outcome, json)?;
+            print_outcome(outcome, json, false)?;
             Ok(outcome_exit_code(outcome))
         }
         None => {

@@ -31,7 +31,7 @@ pub struct ApplyOptions {
 }
 
 /// The result kind; the CLI maps it to exit codes 0 / 3 / other.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, serde::Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum OutcomeKind {
     /// Written, restarted and verified.

@@ -4,6 +4,7 @@
 pub mod apply;
 pub mod lint;
 pub mod options;
+pub mod outcome_message;
 pub mod plan;
 pub mod prepare;
 pub mod progress;

@@ -38,6 +38,14 @@ pub struct Hidden {
     pub containers: Option<u64>,
 }
 
+impl Hidden {
+    /// Whether the switch may hide anything: a count above zero, or one that is unknown (a
+    /// front door that applies without asking must ask then).
+    pub fn may_hide(&self) -> bool {
+        self.images != Some(0) || self.containers != Some(0)
+    }
+}
+
 /// A planned change; `--dry-run --json` prints it.
 #[derive(Debug, Clone, Serialize)]
 pub struct Plan {

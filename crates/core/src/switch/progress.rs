@@ -109,7 +109,7 @@ pub struct ProgressEvent {
 }
 
 /// A finished stage's timing, as reported in the outcome.
-#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
 pub struct StageTiming {
     /// Stage name.
     pub name: Stage,

@@ -152,6 +152,16 @@ mod tests {
         )
         .unwrap();
         assert_eq!(p.summary(), ["daemon.json already asks for this."]);
+        let unknown = super::super::Hidden {
+            images: None,
+            containers: Some(0),
+        };
+        assert!(unknown.may_hide(), "an unknown count may hide something");
+        assert!(!super::super::Hidden {
+            images: Some(0),
+            containers: Some(0)
+        }
+        .may_hide());
         assert_eq!(p.hidden_note(), None);
         assert_eq!(p.expected_stages(true), [Stage::Done]);
     }
