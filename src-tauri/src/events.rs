@@ -1,19 +1,17 @@
 //! Every event the backend sends to the page: one enum, serialized in one place, on one channel
 //! (`stowage:event`). `ui/ipc.js` is the only listener and dispatches on `type`.
 
+use std::sync::{Arc, Mutex};
+
 use serde::Serialize;
 use stowage_core::engine::status::Status;
-use stowage_core::switch::ProgressEvent;
-use tauri::{AppHandle, Emitter, Runtime};
 
-use crate::operations::{OutcomeView, PlanView};
+use tauri::{AppHandle, Emitter, Manager};
+
+use crate::views::{OutcomeView, PlanView, ProgressView};
 
 /// The channel name the page listens on.
 pub const CHANNEL: &str = "stowage:event";
-
-/// A stage of a change or restart, as the page receives it: the core's event (stage and status
-/// typed, their JSON names snake_case); the page shows each stage by its title (`app_info`).
-pub type ProgressView = ProgressEvent;
 
 /// Events to the page.
 #[derive(Debug, Clone, Serialize)]
@@ -55,12 +53,42 @@ pub enum AppEvent {
         message: String,
         detail: Option<String>,
     },
+    /// What the running operation is doing changed outside its stages (e.g. it waits for
+    /// another program's lock): the tray's status line follows it.
+    BusyChanged { detail: String },
+    /// The engine may have changed without an operation (a tray switch that had nothing to do):
+    /// its status is read again.
+    RefreshRequested,
 }
 
 /// Sends `event` to every window; a window that is gone is not an error.
-pub fn emit<R: Runtime>(app: &AppHandle<R>, event: AppEvent) {
+pub fn emit(app: &AppHandle, event: AppEvent) {
     if let Err(error) = app.emit(CHANNEL, &event) {
         tracing::debug!(%error, "event not delivered");
+    }
+    // The parts of the app that follow events (the tray, the engine watcher) react in-process.
+    let observers = app
+        .try_state::<Observers>()
+        .and_then(|o| o.0.lock().ok().map(|list| list.clone()))
+        .unwrap_or_default();
+    for observe in observers {
+        observe(app, &event);
+    }
+}
+
+/// Something in the app that reacts to the events the page gets.
+pub type Observer = Arc<dyn Fn(&AppHandle, &AppEvent) + Send + Sync>;
+
+/// The app's observers of its own events (managed state).
+#[derive(Default)]
+pub struct Observers(Mutex<Vec<Observer>>);
+
+/// Adds an observer of every event from now on.
+pub fn observe(app: &AppHandle, observer: Observer) {
+    if let Some(list) = app.try_state::<Observers>() {
+        if let Ok(mut list) = list.0.lock() {
+            list.push(observer);
+        }
     }
 }
 
@@ -78,7 +106,7 @@ mod tests {
             v,
             serde_json::json!({"type": "navigate", "page": "diagnostics"})
         );
-        let p = serde_json::to_value(ProgressEvent {
+        let p = serde_json::to_value(ProgressView {
             stage: stowage_core::switch::Stage::WaitingForApi,
             status: stowage_core::switch::progress::StageStatus::Finished,
             ms: Some(12),

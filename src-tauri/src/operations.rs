@@ -6,96 +6,18 @@
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use serde::{Deserialize, Serialize};
 use stowage_core::daemon_json::validate::Validator;
 use stowage_core::engine::{Engine, ImageStore};
 use stowage_core::restart::RestartMethod;
-use stowage_core::switch::progress::{StageStatus, StageTiming};
-use stowage_core::switch::{
-    self, ApplyOptions, Outcome, OutcomeKind, Plan, Progress, ProgressEvent, Request, Stage,
-};
-use stowage_core::{Error, ErrorCode, Result};
+use stowage_core::switch::progress::StageStatus;
+use stowage_core::switch::{self, ApplyOptions, OutcomeKind, Progress, ProgressEvent, Request};
+use stowage_core::{Error, Result};
 use tauri::{AppHandle, Manager};
 
-use crate::events::{emit, AppEvent, ProgressView};
+use crate::events::{emit, AppEvent};
 use crate::privileged;
 use crate::state::{AppState, Pending};
-
-/// A plan as the page shows it.
-#[derive(Debug, Clone, Serialize)]
-pub struct PlanView {
-    /// Echoed back to apply exactly this plan.
-    pub id: u64,
-    /// The core's plan (diff, findings, restart, hidden, needs_root, blocked...).
-    #[serde(flatten)]
-    pub plan: Plan,
-    /// Whether applying asks for an administrator password (pkexec).
-    pub via_pkexec: bool,
-    /// The stages the progress bar walks through, in order.
-    pub expected_stages: Vec<Stage>,
-    /// What the change does, in sentences.
-    pub summary: Vec<String>,
-    /// What a store switch hides (also in `summary`; the page highlights it).
-    pub hidden_note: Option<String>,
-}
-
-/// How a change or restart ended, as the page shows it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct OutcomeView {
-    /// How it ended.
-    pub outcome: OutcomeKind,
-    /// The store running at the end, when known.
-    #[serde(default)]
-    pub active_store: Option<ImageStore>,
-    /// Stage timings.
-    #[serde(default)]
-    pub stages: Vec<StageTiming>,
-    /// The error, as the core or the daemon said it.
-    #[serde(default)]
-    pub error: Option<String>,
-    /// Its stable code.
-    #[serde(default)]
-    pub error_code: Option<ErrorCode>,
-    /// The daemon's last log lines (when it failed).
-    #[serde(default)]
-    pub daemon_log: Vec<String>,
-    /// The backup of the previous daemon.json.
-    #[serde(default)]
-    pub backup: Option<PathBuf>,
-    /// One sentence for people.
-    #[serde(default)]
-    pub message: String,
-}
-
-impl OutcomeView {
-    /// Reads the JSON of a core outcome (or `stowctl --json`'s last line) and words it.
-    pub fn from_json(v: serde_json::Value) -> Option<Self> {
-        let mut o: OutcomeView = serde_json::from_value(v).ok()?;
-        o.message = sentence(&o, false);
-        Some(o)
-    }
-
-    /// The view of a core outcome (of a bare restart with `restart_only`).
-    pub(crate) fn from_core(o: &Outcome, restart_only: bool) -> Self {
-        let mut v = OutcomeView {
-            outcome: o.outcome,
-            active_store: o.active_store,
-            stages: o.stages.clone(),
-            error: o.error.clone(),
-            error_code: o.error_code,
-            daemon_log: o.daemon_log.clone(),
-            backup: o.backup.clone(),
-            message: String::new(),
-        };
-        v.message = sentence(&v, restart_only);
-        v
-    }
-}
-
-fn sentence(o: &OutcomeView, restart_only: bool) -> String {
-    o.outcome
-        .message(o.active_store, o.error.as_deref(), restart_only)
-}
+pub use crate::views::{OutcomeView, PlanView, ProgressView};
 
 /// The page's view of a pending plan.
 pub fn view(p: &Pending) -> PlanView {
@@ -146,7 +68,6 @@ pub(crate) fn progress_sink(app: &AppHandle, op: u64) -> Arc<dyn Fn(ProgressView
         if p.status == StageStatus::Started {
             let state = app.state::<AppState>();
             state.set_busy_detail(&format!("{}…", p.stage.title()));
-            crate::tray::refresh(&app);
         }
         emit(&app, AppEvent::Progress { op, progress: p });
     })
@@ -177,7 +98,6 @@ pub fn begin<'a>(
             plan,
         },
     );
-    crate::tray::refresh(app);
     Ok((guard, op))
 }
 
@@ -275,9 +195,9 @@ pub(crate) async fn engine_lock(
     let app2 = app.clone();
     stowage_core::lock::acquire_async(engine, stowage_core::lock::Wait::UpTo(wait), move |h| {
         tracing::info!(holder = %h, "waiting for the engine's lock");
-        let state = app2.state::<AppState>();
-        state.set_busy_detail(&format!("Waiting for {h} to finish…"));
-        crate::tray::refresh(&app2);
+        let detail = format!("Waiting for {h} to finish…");
+        app2.state::<AppState>().set_busy_detail(&detail);
+        emit(&app2, AppEvent::BusyChanged { detail });
     })
     .await
 }
@@ -343,7 +263,6 @@ pub(crate) async fn finish(
             outcome: Box::new(outcome.clone()),
         },
     );
-    crate::sync::refresh_now(app).await;
     Ok(outcome)
 }
 
@@ -370,7 +289,7 @@ pub async fn toggle_store_from_tray(app: &AppHandle, want: ImageStore) {
     let plan = &pending.prepared.plan;
     if plan.is_noop() {
         state.set_pending(None);
-        crate::sync::refresh_now(app).await;
+        emit(app, AppEvent::RefreshRequested);
         return;
     }
     // It asks in the window when the switch hides something, or cannot say what it hides.

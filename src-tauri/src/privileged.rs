@@ -11,8 +11,8 @@ use stowage_core::switch::Request;
 use stowage_core::{Error, Result};
 use tokio::io::{AsyncBufReadExt, BufReader};
 
-use crate::events::ProgressView;
-use crate::operations::OutcomeView;
+use crate::views::OutcomeView;
+use crate::views::ProgressView;
 
 /// Environment variable naming the `stowctl` to run (else the one next to the app, else PATH).
 pub const STOWCTL_ENV: &str = "STOWAGE_STOWCTL";

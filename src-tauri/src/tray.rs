@@ -7,11 +7,13 @@ use std::sync::Mutex;
 
 use stowage_core::engine::status::Status;
 use stowage_core::engine::ImageStore;
+use stowage_core::switch::progress::StageStatus;
 use tauri::image::Image;
 use tauri::menu::{CheckMenuItem, Menu, MenuEvent, MenuItem, PredefinedMenuItem};
 use tauri::tray::{TrayIcon, TrayIconBuilder};
 use tauri::{AppHandle, Manager};
 
+use crate::events::AppEvent;
 use crate::state::AppState;
 
 /// Menu item ids (stable; the texts may change).
@@ -243,6 +245,21 @@ fn current_model(app: &AppHandle) -> TrayModel {
     let tray = app.state::<TrayState>();
     let last = tray.last_status.lock().ok().and_then(|s| s.clone());
     TrayModel::new(&TrayInput::from_status(last.as_ref(), busy))
+}
+
+/// Follows the app's events: the engine's status, and an operation's start, stages and end (its
+/// status line says what runs).
+pub fn on_event(app: &AppHandle, event: &AppEvent) {
+    match event {
+        AppEvent::EngineChanged { status, .. } => set_status(app, status),
+        AppEvent::OperationStarted { .. }
+        | AppEvent::OperationFinished { .. }
+        | AppEvent::BusyChanged { .. } => refresh(app),
+        AppEvent::Progress { progress, .. } if progress.status == StageStatus::Started => {
+            refresh(app)
+        }
+        _ => {}
+    }
 }
 
 /// Records the engine's status and updates the tray.
