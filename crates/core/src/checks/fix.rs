@@ -132,7 +132,7 @@ pub async fn apply_fix(
         FixPlan::Files(changes) => {
             tokio::task::spawn_blocking(move || registry_mirrors::apply_fix(&changes))
                 .await
-                .map_err(|e| Error::InvalidRequest(format!("internal error: {e}")))??;
+                .map_err(|e| Error::internal("writing the fix's files", e))??;
             Ok(FixOutcome {
                 preview,
                 outcome: None,

@@ -91,7 +91,7 @@ impl EngineFacts {
         let engine = engine.clone();
         tokio::task::spawn_blocking(move || EngineFacts::new(&engine, doc, info.as_ref()))
             .await
-            .map_err(|e| crate::Error::InvalidRequest(format!("internal error: {e}")))
+            .map_err(|e| crate::Error::internal("gathering the engine's facts", e))
     }
 
     /// The store the configuration makes the engine run (explicit value, else the default).

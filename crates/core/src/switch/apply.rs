@@ -285,8 +285,7 @@ async fn write(
     });
     let limit = Duration::from_secs(validate_limit + 30);
     match tokio::time::timeout(limit, task).await {
-        Ok(joined) => joined
-            .map_err(|e| Error::InvalidRequest(format!("internal error while writing: {e}")))?,
+        Ok(joined) => joined.map_err(|e| Error::internal("writing daemon.json", e))?,
         Err(_) => Err(Error::Timeout {
             step: "validating and writing daemon.json".into(),
             seconds: limit.as_secs(),
@@ -333,7 +332,7 @@ async fn put_back(file: &ConfigFile, wrote: bool, progress: &Progress) -> Result
             }
         })
         .await
-        .map_err(|e| Error::InvalidRequest(format!("internal error while restoring: {e}")))?;
+        .map_err(|e| Error::internal("restoring daemon.json", e))?;
         if let Err(e) = res {
             stage.fail(&e.to_string());
             return Err(e);
