@@ -5,7 +5,8 @@ use serde_json::json;
 
 use super::{CheckContext, Finding, Fix, Status};
 use crate::daemon_json::KeyPath;
-use crate::engine::store::{ImageStore, GRAPHDRIVERS};
+use crate::engine::drivers;
+use crate::engine::store::ImageStore;
 use crate::switch::lint::flag_and_file_conflicts;
 
 const DAEMON_JSON_DOCS: &str =
@@ -84,9 +85,8 @@ pub fn storage_driver(ctx: &CheckContext) -> Finding {
     } else {
         "daemon.json"
     };
-    let graph_only = GRAPHDRIVERS.contains(&driver.as_str())
-        && !["btrfs", "zfs", "fuse-overlayfs"].contains(&driver.as_str());
-    let snapshot_only = ["overlayfs", "native", "stargz"].contains(&driver.as_str());
+    let graph_only = drivers::only_store(&driver) == Some(ImageStore::Classic);
+    let snapshot_only = drivers::only_store(&driver) == Some(ImageStore::Containerd);
     let version = ctx.facts.version.clone();
     let base = Finding::new(Status::Ok, String::new())
         .with("storage_driver", driver.clone())
@@ -135,10 +135,10 @@ pub fn userns_remap(ctx: &CheckContext) -> Finding {
         .get(&KeyPath::top("userns-remap"))
         .cloned()
         .or(ctx.facts.args.userns_remap.clone().map(Into::into));
-    match (set, ctx.target) {
+    match (set, drivers::supports_userns_remap(ctx.target)) {
         (None, _) => Finding::new(Status::Ok, "userns-remap is not set"),
-        (Some(v), ImageStore::Classic) => Finding::new(Status::Ok, "userns-remap is set; the classic store supports it").with("userns_remap", v),
-        (Some(v), ImageStore::Containerd) => Finding::new(
+        (Some(v), true) => Finding::new(Status::Ok, format!("userns-remap is set; the {} store supports it", ctx.target)).with("userns_remap", v),
+        (Some(v), false) => Finding::new(
             Status::Fail,
             "userns-remap is set: the containerd image store does not support user namespace remapping (the engine refuses an explicit switch, and Engine 29+ keeps classic)",
         )

@@ -7,24 +7,10 @@ use super::catalog::{Catalog, ConfigBinding};
 use super::rules::FeatureChange;
 use super::state::{wasm_runtime_names, EngineFacts};
 use crate::daemon_json::{Edit, KeyPath};
+use crate::engine::drivers;
+use crate::engine::store::ImageStore;
 use crate::error::{Error, Result};
 use crate::finding::{Finding, Severity};
-
-/// graphdriver -> snapshotter, for names that are not valid snapshotters (`None`: drop the key).
-const TO_SNAPSHOTTER: &[(&str, Option<&str>)] = &[
-    ("overlay2", Some("overlayfs")),
-    ("overlay", Some("overlayfs")),
-    ("vfs", Some("native")),
-    ("aufs", None),
-    ("devicemapper", None),
-];
-
-/// snapshotter -> graphdriver, for names that are not valid graphdrivers.
-const TO_GRAPHDRIVER: &[(&str, Option<&str>)] = &[
-    ("overlayfs", Some("overlay2")),
-    ("native", Some("vfs")),
-    ("stargz", None),
-];
 
 /// Edits for `changes`, plus findings describing what was changed beyond the checkboxes.
 pub fn edits_for(
@@ -70,12 +56,12 @@ pub fn edits_for(
 /// Translates a `storage-driver` in daemon.json that the target store cannot use.
 pub fn storage_driver_edit(facts: &EngineFacts, to_containerd: bool) -> Option<(Edit, Finding)> {
     let current = facts.doc.get_str(&KeyPath::top("storage-driver"))?;
-    let table = if to_containerd {
-        TO_SNAPSHOTTER
+    let target = if to_containerd {
+        ImageStore::Containerd
     } else {
-        TO_GRAPHDRIVER
+        ImageStore::Classic
     };
-    let (_, replacement) = table.iter().find(|(from, _)| *from == current)?;
+    let replacement = drivers::translation(current, target)?;
     let (kind_from, kind_to) = if to_containerd {
         ("graphdriver", "snapshotter")
     } else {

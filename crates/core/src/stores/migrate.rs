@@ -74,8 +74,7 @@ pub async fn disk_usage(engine: &Engine) -> DiskUsage {
 
 fn store_dirs(engine: &Engine, store: ImageStore) -> Vec<PathBuf> {
     match store {
-        ImageStore::Classic => crate::engine::store::GRAPHDRIVERS
-            .iter()
+        ImageStore::Classic => crate::engine::drivers::graphdrivers()
             .map(|d| engine.data_root.join(d))
             .filter(|p| p.exists())
             .chain(super::classic::image_dir(&engine.data_root, None))

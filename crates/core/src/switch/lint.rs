@@ -2,7 +2,8 @@
 
 use crate::daemon_json::{DaemonJson, KeyPath};
 use crate::engine::argv::DaemonArgs;
-use crate::engine::store::{ImageStore, GRAPHDRIVERS};
+use crate::engine::drivers;
+use crate::engine::store::ImageStore;
 use crate::finding::{Finding, Severity};
 
 /// dockerd flags (long names) and the daemon.json keys they correspond to, where they differ.
@@ -73,7 +74,7 @@ pub fn lint(
         if let Some(driver) = args
             .storage_driver
             .as_deref()
-            .filter(|d| ["overlay2", "overlay", "vfs", "aufs", "devicemapper"].contains(d))
+            .filter(|d| drivers::conflicts_with(d, ImageStore::Containerd))
         {
             out.push(Finding::new(
                 "storage-driver-conflict",
@@ -83,7 +84,7 @@ pub fn lint(
         }
         if let Some(driver) = doc
             .get_str(&KeyPath::top("storage-driver"))
-            .filter(|d| ["overlay2", "overlay", "vfs", "aufs", "devicemapper"].contains(d))
+            .filter(|d| drivers::conflicts_with(d, ImageStore::Containerd))
         {
             out.push(Finding::new(
                 "storage-driver-conflict",
@@ -91,7 +92,9 @@ pub fn lint(
                 format!("daemon.json sets `storage-driver: {driver}`, which the containerd image store cannot use"),
             ));
         }
-        if doc.get(&KeyPath::top("userns-remap")).is_some() || args.userns_remap.is_some() {
+        let userns =
+            doc.get(&KeyPath::top("userns-remap")).is_some() || args.userns_remap.is_some();
+        if userns && !drivers::supports_userns_remap(ImageStore::Containerd) {
             out.push(Finding::new(
                 "userns-remap",
                 Severity::Error,
@@ -123,7 +126,7 @@ pub fn lint(
     if target == Some(ImageStore::Classic) {
         if let Some(driver) = doc
             .get_str(&KeyPath::top("storage-driver"))
-            .filter(|d| !GRAPHDRIVERS.contains(d) && ["overlayfs", "native", "stargz"].contains(d))
+            .filter(|d| drivers::conflicts_with(d, ImageStore::Classic))
         {
             out.push(Finding::new(
                 "storage-driver-conflict",
