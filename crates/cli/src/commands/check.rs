@@ -41,7 +41,7 @@ pub async fn run(mut ctx: Context, args: CheckArgs, json: bool) -> Result<ExitCo
 
 fn known(id: &str) -> Result<()> {
     if checks::title_of(id).is_none() {
-        let ids: Vec<&str> = checks::CHECKS.iter().map(|(i, _, _)| *i).collect();
+        let ids: Vec<&str> = checks::registry::ids().collect();
         anyhow::bail!(stowage_core::Error::InvalidRequest(format!(
             "unknown check `{id}`; known checks: {}",
             ids.join(", ")
