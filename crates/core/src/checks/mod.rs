@@ -114,7 +114,8 @@ impl Fix {
     }
 }
 
-/// What one check found.
+/// What one check's probe found: a verdict ([`Status`]), the evidence and the fixes. A plan's
+/// notes are another idea, [`crate::finding::PlanFinding`] (a severity that may block a change).
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Finding {
     /// Verdict.

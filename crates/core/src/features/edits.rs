@@ -10,14 +10,14 @@ use crate::daemon_json::{Edit, KeyPath};
 use crate::engine::drivers;
 use crate::engine::store::ImageStore;
 use crate::error::{Error, Result};
-use crate::finding::{Finding, Severity};
+use crate::finding::{PlanFinding, Severity};
 
 /// Edits for `changes`, plus findings describing what was changed beyond the checkboxes.
 pub fn edits_for(
     catalog: &Catalog,
     facts: &EngineFacts,
     changes: &[FeatureChange],
-) -> Result<(Vec<Edit>, Vec<Finding>)> {
+) -> Result<(Vec<Edit>, Vec<PlanFinding>)> {
     let mut edits = Vec::new();
     let mut findings = Vec::new();
     for ch in changes {
@@ -54,7 +54,10 @@ pub fn edits_for(
 }
 
 /// Translates a `storage-driver` in daemon.json that the target store cannot use.
-pub fn storage_driver_edit(facts: &EngineFacts, to_containerd: bool) -> Option<(Edit, Finding)> {
+pub fn storage_driver_edit(
+    facts: &EngineFacts,
+    to_containerd: bool,
+) -> Option<(Edit, PlanFinding)> {
     let current = facts.doc.get_str(&KeyPath::top("storage-driver"))?;
     let target = if to_containerd {
         ImageStore::Containerd
@@ -75,7 +78,7 @@ pub fn storage_driver_edit(facts: &EngineFacts, to_containerd: bool) -> Option<(
     Some(match replacement {
         Some(new) => (
             Edit::Set(KeyPath::top("storage-driver"), json!(new)),
-            Finding::new(
+            PlanFinding::new(
                 "storage-driver-conflict",
                 Severity::Info,
                 format!("`storage-driver: {current}` names a {kind_from} the {store} cannot use; the plan changes it to the equivalent {kind_to} `{new}`"),
@@ -84,7 +87,7 @@ pub fn storage_driver_edit(facts: &EngineFacts, to_containerd: bool) -> Option<(
         ),
         None => (
             Edit::Unset(KeyPath::top("storage-driver")),
-            Finding::new(
+            PlanFinding::new(
                 "storage-driver-conflict",
                 Severity::Warn,
                 format!("`storage-driver: {current}` has no equivalent in the {store}; the plan removes it so the engine picks its default"),
