@@ -105,6 +105,52 @@ mod tests {
         }
     }
 
+    #[tokio::test]
+    async fn selected_checks_run_from_the_registry_and_unknown_ids_are_reported() {
+        use crate::engine::store::ImageStore;
+        use crate::engine::{Engine, EngineKind};
+        use std::path::PathBuf;
+        let path = PathBuf::from("/nonexistent/daemon.json");
+        let engine = Engine::new(
+            "test",
+            EngineKind::System,
+            "unix:///nonexistent/docker.sock",
+            path.clone(),
+            PathBuf::from("/nonexistent/data"),
+            PathBuf::from("/nonexistent/exec"),
+            "test",
+        );
+        let doc =
+            crate::daemon_json::DaemonJson::parse(&path, r#"{"userns-remap": "default"}"#).unwrap();
+        let facts = crate::features::EngineFacts::new(&engine, doc, None);
+        let ctx = CheckContext::from_facts(engine, facts, ImageStore::Containerd);
+        let opts = RunOptions {
+            ids: vec![
+                "userns-remap".into(),
+                "bogus".into(),
+                "storage-driver-conflict".into(),
+            ],
+            muted: vec!["storage-driver-conflict".into()],
+            timeout: None,
+        };
+        let results = run_checks(&ctx, &opts).await;
+        assert_eq!(results.len(), 3);
+        assert_eq!(
+            results[0].title,
+            "userns-remap and the containerd image store"
+        );
+        assert_eq!(results[0].status, Status::Fail);
+        assert_eq!(results[0].fixes.len(), 1, "a failed check keeps its fixes");
+        assert_eq!(results[1].title, "Unknown check");
+        assert_eq!(results[1].status, Status::Error);
+        assert!(results[1]
+            .summary
+            .starts_with("unknown check `bogus`; known checks: daemon-json-valid, "));
+        assert_eq!(results[2].status, Status::Ok);
+        assert!(results[2].muted && !results[0].muted);
+        assert_eq!(exit_code(&results), 2);
+    }
+
     #[test]
     fn exit_codes_follow_the_worst_unmuted_result() {
         assert_eq!(
