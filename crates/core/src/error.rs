@@ -31,6 +31,9 @@ pub enum ErrorCode {
     InvalidRequest,
     /// Another operation holds the engine's lock (it is changing or restarting the engine).
     Busy,
+    /// Something failed inside Stowage itself (a background task panicked or was cancelled); not
+    /// the request's fault.
+    Internal,
 }
 
 impl ErrorCode {
@@ -41,7 +44,7 @@ impl ErrorCode {
             ErrorCode::InvalidConfig => 65,
             ErrorCode::EngineNotFound => 66,
             ErrorCode::EngineUnreachable => 69,
-            ErrorCode::CommandFailed => 70,
+            ErrorCode::CommandFailed | ErrorCode::Internal => 70,
             ErrorCode::Io => 74,
             ErrorCode::ConcurrentModification | ErrorCode::Busy => 75,
             ErrorCode::ValidationFailed => 76,
@@ -112,6 +115,14 @@ pub enum Error {
         lock_file: PathBuf,
         waited: Option<u64>,
     },
+    /// A failure inside Stowage itself (a background task that panicked or was cancelled), kept
+    /// apart from the user's errors; `context` says what it was doing.
+    #[error("internal error while {context}: {source}")]
+    Internal {
+        context: &'static str,
+        #[source]
+        source: Box<dyn std::error::Error + Send + Sync>,
+    },
 }
 
 impl Error {
@@ -129,6 +140,7 @@ impl Error {
             Error::Timeout { .. } => ErrorCode::Timeout,
             Error::InvalidRequest(_) => ErrorCode::InvalidRequest,
             Error::Busy { .. } => ErrorCode::Busy,
+            Error::Internal { .. } => ErrorCode::Internal,
         }
     }
 
@@ -147,6 +159,17 @@ impl Error {
             line,
             column,
             message: message.into(),
+        }
+    }
+
+    /// An internal error while doing `context` (e.g. a blocking task that did not join).
+    pub fn internal(
+        context: &'static str,
+        source: impl Into<Box<dyn std::error::Error + Send + Sync>>,
+    ) -> Self {
+        Error::Internal {
+            context,
+            source: source.into(),
         }
     }
 
@@ -184,3 +207,50 @@ impl From<&Error> for ErrorReport {
 
 /// Result alias for the core.
 pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Every code as the CLI's `--json` and the app's pages receive it (README's table).
+    #[test]
+    fn codes_serialize_as_their_snake_case_strings() {
+        let all = [
+            (ErrorCode::InvalidConfig, "invalid_config", 65),
+            (ErrorCode::Io, "io", 74),
+            (
+                ErrorCode::ConcurrentModification,
+                "concurrent_modification",
+                75,
+            ),
+            (ErrorCode::ValidationFailed, "validation_failed", 76),
+            (ErrorCode::EngineUnreachable, "engine_unreachable", 69),
+            (ErrorCode::EngineNotFound, "engine_not_found", 66),
+            (ErrorCode::PermissionDenied, "permission_denied", 77),
+            (ErrorCode::CommandFailed, "command_failed", 70),
+            (ErrorCode::Timeout, "timeout", 79),
+            (ErrorCode::InvalidRequest, "invalid_request", 64),
+            (ErrorCode::Busy, "busy", 75),
+            (ErrorCode::Internal, "internal", 70),
+        ];
+        for (code, text, exit) in all {
+            assert_eq!(serde_json::to_value(code).unwrap(), serde_json::json!(text));
+            assert_eq!(code.exit_code(), exit, "{text}");
+        }
+    }
+
+    #[tokio::test]
+    async fn a_task_that_panics_is_an_internal_error_with_its_source() {
+        let joined = tokio::task::spawn(async { panic!("boom") }).await;
+        let err = Error::internal("testing", joined.unwrap_err());
+        assert_eq!(err.code(), ErrorCode::Internal);
+        assert!(
+            err.to_string()
+                .starts_with("internal error while testing: "),
+            "{err}"
+        );
+        assert!(std::error::Error::source(&err).is_some());
+        let report = serde_json::to_value(ErrorReport::from(&err)).unwrap();
+        assert_eq!(report["code"], "internal");
+    }
+}

@@ -200,7 +200,7 @@ pub async fn engine_or_sandbox(
     let (p, s) = (paths.clone(), settings.clone());
     let engines = tokio::task::spawn_blocking(move || crate::engine::discovery::discover(&p, &s))
         .await
-        .map_err(|e| Error::InvalidRequest(format!("internal error during discovery: {e}")))??;
+        .map_err(|e| Error::internal("discovering engines", e))??;
     match select_with_reason(&engines, selector, settings) {
         Ok((engine, choice)) if choice != Choice::FirstFound => return Ok((engine, false)),
         Ok((engine, _))

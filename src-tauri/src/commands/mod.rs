@@ -41,6 +41,7 @@ fn lead(code: ErrorCode) -> Option<&'static str> {
         ErrorCode::Busy => {
             "Another change or restart of this engine is running (here or in a terminal): wait for it to finish."
         }
+        ErrorCode::Internal => "Something went wrong inside Stowage.",
         ErrorCode::InvalidRequest => return None,
     })
 }
