@@ -347,9 +347,10 @@ fn config_hidden_store_and_live_probes() {
         .collect();
     let want: Vec<(String, String)> = stowage_core::checks::CHECKS
         .iter()
-        .filter(|(_, _, opt_in)| !opt_in)
-        .map(|(id, _, _)| {
-            let status = match *id {
+        .filter(|c| !c.opt_in)
+        .map(|c| {
+            let id = c.id;
+            let status = match id {
                 "manifest-list-auth" | "arm-platform-digest" => "skipped",
                 _ => "ok",
             };
