@@ -134,9 +134,7 @@ impl AppState {
         let (paths, s2) = (self.paths.clone(), settings.clone());
         let engines = tokio::task::spawn_blocking(move || discovery::discover(&paths, &s2))
             .await
-            .map_err(|e| {
-                Error::InvalidRequest(format!("internal error during discovery: {e}"))
-            })??;
+            .map_err(|e| Error::internal("discovering engines", e))??;
         let sel = Selector {
             engine: None,
             host: Some(current.host.clone()),
@@ -162,7 +160,7 @@ impl AppState {
         let paths = self.paths.clone();
         tokio::task::spawn_blocking(move || discovery::discover(&paths, &settings))
             .await
-            .map_err(|e| Error::InvalidRequest(format!("internal error during discovery: {e}")))?
+            .map_err(|e| Error::internal("discovering engines", e))?
     }
 
     /// Manages `engine` from now on (after a restart, or the user's choice).

@@ -257,7 +257,7 @@ impl Wizard {
         let mut tmp = tempfile::NamedTempFile::new_in(dir)
             .map_err(|e| Error::io(dir, "create temporary file", e))?;
         let bytes =
-            serde_json::to_vec_pretty(self).map_err(|e| Error::InvalidRequest(e.to_string()))?;
+            serde_json::to_vec_pretty(self).map_err(|e| Error::internal("saving the wizard", e))?;
         tmp.write_all(&bytes)
             .map_err(|e| Error::io(path, "write", e))?;
         tmp.persist(path)
@@ -377,7 +377,7 @@ pub mod drive {
         let (p, s) = (paths.clone(), settings.clone());
         let engines = tokio::task::spawn_blocking(move || discovery::discover(&p, &s))
             .await
-            .map_err(|e| Error::InvalidRequest(e.to_string()))??;
+            .map_err(|e| Error::internal("discovering engines", e))??;
         let mut out = Vec::new();
         for e in engines {
             let running =

@@ -124,7 +124,7 @@ pub async fn about_export_diagnostics(
         checks,
     };
     let text = serde_json::to_string_pretty(&bundle::build(&parts))
-        .map_err(|e| Error::InvalidRequest(e.to_string()))?;
+        .map_err(|e| Error::internal("writing the bundle", e))?;
     let stamp = bundle::utc_timestamp(now).replace([':', '-'], "");
     let name = format!("stowage-diagnostics-{stamp}.json");
     let folder = save_folder();

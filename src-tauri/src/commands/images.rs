@@ -172,7 +172,7 @@ pub async fn run_migration(
                 .and_then(|o| {
                     Ok(outcome_view(
                         &serde_json::to_value(&o)
-                            .map_err(|e| Error::InvalidRequest(e.to_string()))?,
+                            .map_err(|e| Error::internal("reading the migration outcome", e))?,
                         &plan,
                     ))
                 }),
