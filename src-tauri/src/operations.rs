@@ -266,6 +266,19 @@ pub(crate) async fn finish(
     Ok(outcome)
 }
 
+/// A tray switch that went wrong: the window opens on the Features page with the sentence.
+fn tray_problem(app: &AppHandle, message: String, detail: Option<String>) {
+    crate::show_window(app, Some("features"));
+    emit(
+        app,
+        AppEvent::Notice {
+            level: "error",
+            message,
+            detail,
+        },
+    );
+}
+
 /// The tray's "Use containerd image store": applies right away, unless the switch would hide
 /// images or containers (or is blocked): then the window shows the plan for confirmation.
 #[tracing::instrument(skip(app))]
@@ -274,16 +287,8 @@ pub async fn toggle_store_from_tray(app: &AppHandle, want: ImageStore) {
     let pending = match plan(&state, Request::Store(want)).await {
         Ok(p) => p,
         Err(e) => {
-            crate::show_window(app, Some("features"));
-            emit(
-                app,
-                AppEvent::Notice {
-                    level: "error",
-                    message: format!("Stowage could not plan the switch to the {want} store."),
-                    detail: Some(e.to_string()),
-                },
-            );
-            return;
+            let message = format!("Stowage could not plan the switch to the {want} store.");
+            return tray_problem(app, message, Some(e.to_string()));
         }
     };
     let plan = &pending.prepared.plan;
@@ -306,28 +311,12 @@ pub async fn toggle_store_from_tray(app: &AppHandle, want: ImageStore) {
     state.set_pending(None);
     match apply(app, pending, "tray").await {
         Ok(o) if matches!(o.outcome, OutcomeKind::Applied | OutcomeKind::Unchanged) => {}
-        Ok(o) => {
-            crate::show_window(app, Some("features"));
-            emit(
-                app,
-                AppEvent::Notice {
-                    level: "error",
-                    message: o.message.clone(),
-                    detail: o.error.clone(),
-                },
-            );
-        }
-        Err(e) => {
-            crate::show_window(app, Some("features"));
-            emit(
-                app,
-                AppEvent::Notice {
-                    level: "error",
-                    message: "The switch could not start.".into(),
-                    detail: Some(e.to_string()),
-                },
-            );
-        }
+        Ok(o) => tray_problem(app, o.message, o.error),
+        Err(e) => tray_problem(
+            app,
+            "The switch could not start.".into(),
+            Some(e.to_string()),
+        ),
     }
 }
 

@@ -849,6 +849,12 @@ async fn steps(app: &App, d: &PrivateDaemon, desk: &Desktop) -> Result {
         "the dark theme",
     )
     .await?;
+    // The dark colours are on screen (the page's background, its text).
+    assert_eq!(
+        app.js("[getComputedStyle(document.body).backgroundColor, getComputedStyle(document.body).color]")
+            .await?,
+        json!(["rgb(22, 25, 29)", "rgb(230, 233, 237)"])
+    );
     app.open("features").await?;
     let overflow = app.js("document.documentElement.scrollWidth <= window.innerWidth && document.querySelector('.sidebar').getBoundingClientRect().right < document.querySelector('#page').getBoundingClientRect().left + 1").await?;
     assert_eq!(overflow, json!(true), "no horizontal overflow at 800x600");

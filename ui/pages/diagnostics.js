@@ -22,7 +22,6 @@ export default {
     this.ifSwitching = this.ifSwitching ?? false;
     this.applying = false;
     this.fixing = null;
-    this.op = null;
     this.toggle = h("input", {
       type: "checkbox",
       id: "diag-if-switching",
@@ -223,17 +222,6 @@ export default {
   },
 
   onEvent(ev) {
-    switch (ev.type) {
-      case "operation_started":
-        if (ev.kind === "fix") this.op = ev.op;
-        break;
-      case "progress":
-        if (ev.op === this.op) this.progress.update(ev.progress);
-        break;
-      case "operation_finished":
-        if (ev.op === this.op) this.progress.finish(ev.outcome);
-        break;
-      default:
-    }
+    this.progress.follow(ev, (e) => e.kind === "fix");
   },
 };

@@ -28,7 +28,6 @@ export default {
   async mount(root, ctx) {
     this.ctx = ctx;
     this.root = root;
-    this.op = null;
     this.progress = new ProgressPanel("wizard", "Switching the image store");
     this.box = h("section", { class: "card wizard", id: "wizard", "aria-labelledby": "wizard-title", "aria-busy": "true" });
     replace(root, h("p", { class: "lead" }, "A few questions to set Stowage up: which engine, and which image store suits what you run."), this.box, this.progress.el);
@@ -238,20 +237,6 @@ export default {
   },
 
   onEvent(ev) {
-    switch (ev.type) {
-      case "operation_started":
-        if (ev.source === "wizard" && ev.kind === "change") {
-          this.op = ev.op;
-          if (ev.plan) this.progress.start(ev.plan.expected_stages);
-        }
-        break;
-      case "progress":
-        if (ev.op === this.op) this.progress.update(ev.progress);
-        break;
-      case "operation_finished":
-        if (ev.op === this.op) this.progress.finish(ev.outcome);
-        break;
-      default:
-    }
+    this.progress.follow(ev, (e) => e.source === "wizard" && e.kind === "change");
   },
 };
