@@ -11,12 +11,12 @@
 // Release builds on Windows get no console window next to the app's window.
 #![cfg_attr(not(debug_assertions), windows_subsystem = "windows")]
 
+mod autostart;
 mod bundle;
 mod commands;
 mod events;
 mod logging;
 mod operations;
-mod prefs;
 mod privileged;
 mod state;
 mod sync;
@@ -137,10 +137,12 @@ fn main() {
         .setup(move |app| {
             let info = app.package_info();
             tracing::info!(name = %info.name, version = %info.version, "stowage app starting");
-            let prefs = prefs::load(&paths.settings_file()).unwrap_or_else(|error| {
-                tracing::warn!(%error, "app preferences unreadable; using the defaults");
-                prefs::Prefs::default()
-            });
+            let prefs = stowage_core::settings::Settings::load(&paths.settings_file())
+                .and_then(|s| s.app_prefs())
+                .unwrap_or_else(|error| {
+                    tracing::warn!(%error, "app preferences unreadable; using the defaults");
+                    stowage_core::settings::AppPrefs::default()
+                });
             app.manage(state::AppState::new(paths.clone(), args.selector.clone()));
             app.manage(tray::TrayState::default());
             // The tray and the engine watcher follow the app's own events.
@@ -227,7 +229,7 @@ mod tests {
             ("events", include_str!("events.rs")),
             ("logging", include_str!("logging.rs")),
             ("operations", include_str!("operations.rs")),
-            ("prefs", include_str!("prefs.rs")),
+            ("autostart", include_str!("autostart.rs")),
             ("privileged", include_str!("privileged.rs")),
             ("state", include_str!("state.rs")),
             ("sync", include_str!("sync.rs")),

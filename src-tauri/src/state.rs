@@ -62,7 +62,14 @@ pub struct AppState {
     /// Files this app saved for the user (diagnostics bundles): the only ones it shows in the
     /// file manager.
     saved_files: SyncMutex<Vec<std::path::PathBuf>>,
+    /// The settings as last read, with the file's modification time and size then.
+    settings_cache: SyncMutex<Option<(SettingsStamp, Settings)>>,
+    /// Serializes changes to the settings file.
+    settings_writer: SyncMutex<()>,
 }
+
+/// When and how large the settings file was (None: missing).
+type SettingsStamp = Option<(Option<std::time::SystemTime>, u64)>;
 
 impl AppState {
     /// State for an engine chosen by `selector` (`--engine`, `-H`; `DOCKER_HOST` and the
@@ -81,6 +88,8 @@ impl AppState {
             engine_switched: Notify::new(),
             stopped_since: SyncMutex::new(None),
             saved_files: SyncMutex::new(Vec::new()),
+            settings_cache: SyncMutex::new(None),
+            settings_writer: SyncMutex::new(()),
         }
     }
 
@@ -104,9 +113,38 @@ impl AppState {
         self.next_id.fetch_add(1, Ordering::Relaxed)
     }
 
-    /// Stowage's settings, read now.
+    /// Stowage's settings as the file is now (read again only when the file changed: its
+    /// modification time or size).
     pub fn settings(&self) -> Result<Settings> {
-        Settings::load(&self.paths.settings_file())
+        let path = self.paths.settings_file();
+        let stamp = std::fs::metadata(&path)
+            .ok()
+            .map(|m| (m.modified().ok(), m.len()));
+        if let Ok(cache) = self.settings_cache.lock() {
+            if let Some((seen, s)) = cache.as_ref() {
+                if *seen == stamp && stamp.is_some() {
+                    return Ok(s.clone());
+                }
+            }
+        }
+        let s = Settings::load(&path)?;
+        if let Ok(mut cache) = self.settings_cache.lock() {
+            *cache = Some((stamp, s.clone()));
+        }
+        Ok(s)
+    }
+
+    /// Changes the settings through their one writer in the app: read as the file is now,
+    /// changed, saved atomically; one change at a time, so two pages cannot lose each other's.
+    pub fn update_settings<T>(&self, change: impl FnOnce(&mut Settings) -> Result<T>) -> Result<T> {
+        let _one = self
+            .settings_writer
+            .lock()
+            .map_err(|_| Error::internal("changing the settings", "a writer panicked"))?;
+        let mut s = Settings::load(&self.paths.settings_file())?;
+        let out = change(&mut s)?;
+        s.save()?;
+        Ok(out)
     }
 
     /// The managed engine, choosing it on first use (the sandbox when nothing answers).

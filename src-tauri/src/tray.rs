@@ -337,7 +337,10 @@ pub fn is_shown(app: &AppHandle) -> bool {
         .lock()
         .map(|h| h.is_some())
         .unwrap_or(false)
-        && crate::prefs::load(&app.state::<AppState>().paths.settings_file())
+        && app
+            .state::<AppState>()
+            .settings()
+            .and_then(|s| s.app_prefs())
             .map(|p| p.tray)
             .unwrap_or(true)
 }

@@ -106,9 +106,7 @@ pub async fn diagnostics_mute(
     if checks::title_of(&id).is_none() {
         return Err(Error::InvalidRequest(format!("there is no check named `{id}`")).into());
     }
-    let mut settings = state.settings()?;
-    settings.set_check_muted(&id, muted)?;
-    settings.save()?;
+    state.update_settings(|s| s.set_check_muted(&id, muted))?;
     Ok(())
 }
 

@@ -122,9 +122,10 @@ async fn drive_auto(app: &AppHandle, mut w: Wizard) -> Result<WizardView> {
                 }
             }
             Step::Done { .. } => {
-                let mut settings = state.settings()?;
-                settings.set_first_run_done(true);
-                settings.save()?;
+                state.update_settings(|s| {
+                    s.set_first_run_done(true);
+                    Ok(())
+                })?;
                 let _ = std::fs::remove_file(&file);
                 let can_go_back = false;
                 return Ok(WizardView {
