@@ -94,32 +94,26 @@ async fn drive_auto(app: &AppHandle, mut w: Wizard) -> Result<WizardView> {
                 migrate,
             } => {
                 use_engine(&state, &engine).await?;
-                let mut notes = String::new();
-                let mut failed = None;
-                if !migrate.is_empty() {
+                let copy = async {
                     let o = crate::commands::images::run_migration(
                         app, &migrate, store, true, "wizard",
                     )
                     .await?;
-                    if o.outcome == OutcomeKind::Applied {
-                        notes = o.message.clone();
-                    } else {
-                        failed = Some(o.message);
-                    }
-                }
-                match failed {
-                    Some(message) => Input::Applied { ok: false, message },
-                    None => {
-                        let pending = operations::plan(&state, Request::Store(store)).await?;
-                        state.set_pending(None);
-                        let o = operations::apply(app, pending, "wizard").await?;
-                        let ok = matches!(o.outcome, OutcomeKind::Applied | OutcomeKind::Unchanged);
-                        Input::Applied {
-                            ok,
-                            message: if ok { notes } else { o.message },
-                        }
-                    }
-                }
+                    Ok(drive::PartDone {
+                        ok: o.outcome == OutcomeKind::Applied,
+                        message: o.message,
+                    })
+                };
+                let switch = async {
+                    let pending = operations::plan(&state, Request::Store(store)).await?;
+                    state.set_pending(None);
+                    let o = operations::apply(app, pending, "wizard").await?;
+                    Ok(drive::PartDone {
+                        ok: matches!(o.outcome, OutcomeKind::Applied | OutcomeKind::Unchanged),
+                        message: o.message,
+                    })
+                };
+                drive::apply(&migrate, copy, switch).await
             }
             Step::Done { .. } => {
                 state.update_settings(|s| {
