@@ -111,6 +111,28 @@ pub struct CheckReport {
     pub active_references: Vec<ImageChoice>,
 }
 
+impl CheckReport {
+    /// What is hidden now, and what a switch would hide: two sentences, as every front door
+    /// says them.
+    pub fn hidden_sentences(&self) -> [String; 2] {
+        use crate::text::count;
+        let other = self.active.other();
+        [
+            format!(
+                "The {other} store holds {} and {}: hidden now, kept, not lost.",
+                count(self.hidden_now.images, "image"),
+                count(self.hidden_now.containers, "container")
+            ),
+            format!(
+                "Switching to the {other} store would hide {} and {} of the {} store until you switch back.",
+                count(self.hidden_if_switching.images, "image"),
+                count(self.hidden_if_switching.containers, "container"),
+                self.active
+            ),
+        ]
+    }
+}
+
 /// One step of the wizard and its data.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "step", rename_all = "snake_case")]

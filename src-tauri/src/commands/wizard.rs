@@ -27,6 +27,23 @@ pub struct WizardView {
     pub can_go_back: bool,
     /// The engine Stowage manages (the page names it as a person knows it).
     pub managed_engine: Option<Engine>,
+    /// On the findings step: what is hidden now and what a switch would hide, in sentences.
+    pub hidden_sentences: Option<[String; 2]>,
+}
+
+impl WizardView {
+    fn of(step: Step, can_go_back: bool, managed_engine: Option<Engine>) -> Self {
+        let hidden_sentences = match &step {
+            Step::Explain { report, .. } => Some(report.hidden_sentences()),
+            _ => None,
+        };
+        WizardView {
+            step,
+            can_go_back,
+            managed_engine,
+            hidden_sentences,
+        }
+    }
 }
 
 fn state_file(state: &AppState) -> PathBuf {
@@ -122,18 +139,19 @@ async fn drive_auto(app: &AppHandle, mut w: Wizard) -> Result<WizardView> {
                 })?;
                 let _ = std::fs::remove_file(&file);
                 let can_go_back = false;
-                return Ok(WizardView {
-                    step: w.step,
+                return Ok(WizardView::of(
+                    w.step,
                     can_go_back,
-                    managed_engine: state.engine().await.ok(),
-                });
+                    state.engine().await.ok(),
+                ));
             }
             _ => {
-                return Ok(WizardView {
-                    can_go_back: !w.history.is_empty(),
-                    step: w.step,
-                    managed_engine: state.engine().await.ok(),
-                })
+                let can_go_back = !w.history.is_empty();
+                return Ok(WizardView::of(
+                    w.step,
+                    can_go_back,
+                    state.engine().await.ok(),
+                ));
             }
         };
         w.advance(input)?;

@@ -9,7 +9,7 @@ use stowage_core::engine::discovery::{self, Selector};
 use stowage_core::engine::ImageStore;
 use stowage_core::stores::migrate::{self as mig, MigrateRequest};
 use stowage_core::switch::{self, OutcomeKind, Request};
-use stowage_core::text::{count, human_bytes};
+use stowage_core::text::human_bytes;
 use stowage_core::wizard::{drive, Input, Status, Step, Wizard};
 
 use crate::context::Context;
@@ -83,17 +83,9 @@ pub async fn run(mut ctx: Context, restart: bool, json: bool) -> Result<ExitCode
             Step::Explain { report: r, .. } => {
                 let other = r.active.other();
                 crate::outln!("\nThe engine runs the {} store.", r.active);
-                crate::outln!(
-                    "The {other} store holds {} and {}, hidden now (kept, not lost).",
-                    count(r.hidden_now.images, "image"),
-                    count(r.hidden_now.containers, "container")
-                );
-                crate::outln!(
-                    "Switching to the {other} store would hide {} and {} of the {} store until you switch back.",
-                    count(r.hidden_if_switching.images, "image"),
-                    count(r.hidden_if_switching.containers, "container"),
-                    r.active
-                );
+                for line in r.hidden_sentences() {
+                    crate::outln!("{line}");
+                }
                 let problems: Vec<_> = r
                     .if_switching
                     .iter()
