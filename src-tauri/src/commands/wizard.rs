@@ -130,7 +130,8 @@ async fn drive_auto(app: &AppHandle, mut w: Wizard) -> Result<WizardView> {
                         message: o.message,
                     })
                 };
-                drive::apply(&migrate, copy, switch).await
+                // Boxed: the copy and the switch are large futures (a whole migration, a whole switch).
+                drive::apply(&migrate, Box::pin(copy), Box::pin(switch)).await
             }
             Step::Done { .. } => {
                 state.update_settings(|s| {

@@ -198,7 +198,8 @@ pub async fn run(mut ctx: Context, restart: bool, json: bool) -> Result<ExitCode
                         message: outcome.error.unwrap_or_default(),
                     })
                 };
-                drive::apply(&migrate, copy, switch).await
+                // Boxed: the copy and the switch are large futures (a whole migration, a whole switch).
+                drive::apply(&migrate, Box::pin(copy), Box::pin(switch)).await
             }
             Step::Done { summary, .. } => {
                 crate::outln!("\n{summary}");
