@@ -9,6 +9,7 @@ pub mod features;
 pub mod finding;
 pub mod lock;
 pub mod paths;
+pub mod privilege;
 #[cfg(test)]
 mod reader_proptests;
 pub mod restart;

@@ -21,7 +21,15 @@ use crate::context::Context;
 
 /// Runs the parsed command line.
 pub async fn run(cli: Cli) -> Result<ExitCode> {
-    let ctx = Context::load(&cli.global)?;
+    // As root through pkexec: only what the core's root-side rules allow, checked before
+    // anything is read.
+    let ctx = if stowage_core::privilege::caller().is_some() {
+        let invocation = crate::privilege::invocation(&cli);
+        invocation.check()?;
+        Context::load_privileged(&cli.global, invocation)?
+    } else {
+        Context::load(&cli.global)?
+    };
     let json = cli.global.json;
     match cli.command {
         Command::Status => status::run(&ctx, json).await,
