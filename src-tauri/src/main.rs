@@ -31,13 +31,17 @@ const PRODUCT_NAME: &str = "Stowage";
 /// The settings window's label (capabilities/main.json grants it the app's commands).
 pub const MAIN_WINDOW: &str = "main";
 
-const USAGE: &str = "stowage [--engine NAME | -H HOST] [--minimized]";
+const USAGE: &str = "stowage [--engine NAME | -H HOST] [--minimized] [--version] [--help]";
 
 /// Command-line options.
 #[derive(Debug, Default)]
 struct Args {
     selector: Selector,
     minimized: bool,
+    /// `--version`/`-V`: print the version and exit (no display needed).
+    version: bool,
+    /// `--help`/`-h`: print the usage and exit.
+    help: bool,
 }
 
 fn parse_args(args: impl IntoIterator<Item = String>) -> Result<Args, String> {
@@ -58,6 +62,8 @@ fn parse_args(args: impl IntoIterator<Item = String>) -> Result<Args, String> {
             "--engine" => out.selector.engine = Some(value("--engine")?),
             "-H" | "--host" => out.selector.host = Some(value("--host")?),
             "--minimized" => out.minimized = true,
+            "--version" | "-V" => out.version = true,
+            "--help" | "-h" => out.help = true,
             other => return Err(format!("unknown option `{other}`; usage: {USAGE}")),
         }
     }
@@ -89,6 +95,14 @@ fn main() {
             std::process::exit(64);
         }
     };
+    if args.version {
+        println!("stowage {}", env!("CARGO_PKG_VERSION"));
+        return;
+    }
+    if args.help {
+        println!("usage: {USAGE}");
+        return;
+    }
     let paths = match stowage_core::paths::StowagePaths::from_env() {
         Ok(p) => p,
         Err(e) => {
@@ -99,7 +113,25 @@ fn main() {
     // Keep the guard alive for the whole run so buffered log lines are flushed on exit.
     let _log_guard = logging::init(&paths.log_dir());
 
+    // Where the window's size and position are kept: with Stowage's own files (tests and
+    // `STOWAGE_HOME` runs keep theirs apart).
+    let window_state_file = paths.config_dir.join("window-state.json");
     tauri::Builder::default()
+        // First: a second launch hands its arguments to this one, which shows its window, and exits.
+        .plugin(tauri_plugin_single_instance::init(|app, _argv, _cwd| {
+            show_window(app, None);
+        }))
+        .plugin(
+            tauri_plugin_window_state::Builder::default()
+                .with_filename(window_state_file.display().to_string())
+                // Size, place and maximized; never visibility (`--minimized` and the tray decide).
+                .with_state_flags(
+                    tauri_plugin_window_state::StateFlags::SIZE
+                        | tauri_plugin_window_state::StateFlags::POSITION
+                        | tauri_plugin_window_state::StateFlags::MAXIMIZED,
+                )
+                .build(),
+        )
         .invoke_handler(tauri::generate_handler![
             commands::app::app_info,
             commands::app::ui_painted,
@@ -193,5 +225,7 @@ mod tests {
         assert_eq!(a.selector.host.as_deref(), Some("unix:///x.sock"));
         assert!(args(&["--engine"]).is_err());
         assert!(args(&["--bogus"]).unwrap_err().contains("unknown option"));
+        assert!(args(&["--version"]).unwrap().version);
+        assert!(args(&["-h"]).unwrap().help);
     }
 }

@@ -69,6 +69,7 @@ pub fn invocation(cli: &Cli) -> Invocation {
         Command::Du => other("du"),
         Command::Wizard { .. } => other("wizard"),
         Command::Sandbox { .. } => other("sandbox"),
+        Command::GenerateAssets { .. } => other("generate-assets"),
     };
     Invocation {
         action,

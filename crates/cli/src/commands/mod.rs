@@ -1,5 +1,6 @@
 //! One file per subcommand; each translates arguments to one core call and prints the result.
 
+mod assets;
 mod change;
 mod check;
 mod config;
@@ -21,6 +22,11 @@ use crate::context::Context;
 
 /// Runs the parsed command line.
 pub async fn run(cli: Cli) -> Result<ExitCode> {
+    if let Command::GenerateAssets { dir } = &cli.command {
+        if stowage_core::privilege::caller().is_none() {
+            return assets::generate(dir);
+        }
+    }
     // As root through pkexec: only what the core's root-side rules allow, checked before
     // anything is read.
     let ctx = if stowage_core::privilege::caller().is_some() {
@@ -44,5 +50,7 @@ pub async fn run(cli: Cli) -> Result<ExitCode> {
         Command::Migrate(args) => images::migrate(&ctx, args, json).await,
         Command::Check(args) => check::run(ctx, args, json).await,
         Command::Wizard { restart } => wizard::run(ctx, restart, json).await,
+        // Handled above (it needs no engine); as root through pkexec it was refused.
+        Command::GenerateAssets { .. } => Ok(ExitCode::from(64)),
     }
 }

@@ -178,6 +178,23 @@ impl Invocation {
     pub fn select_engine(&self, engines: &[Engine], settings: &Settings) -> Result<Engine> {
         let declared = settings.declared_engines()?;
         let file = Path::new(ENGINES_FILE);
+        let restart_cmd_refused = |cmd: &str| {
+            refused(
+                format!("--restart-cmd {cmd:?}"),
+                format!(
+                    "as root a restart command is taken only from `restart_command` of an engine declared in {ENGINES_FILE}"
+                ),
+            )
+        };
+        // Refused before anything is looked for when no declared engine has it.
+        if let Some(cmd) = &self.restart_cmd {
+            if !declared
+                .iter()
+                .any(|d| d.restart_command.as_ref() == Some(cmd))
+            {
+                return Err(restart_cmd_refused(cmd));
+            }
+        }
         let mut name = self.engine.clone();
         if let Some(host) = &self.host {
             let host = discovery::normalize_host(host);
@@ -252,12 +269,7 @@ impl Invocation {
         }
         if let Some(cmd) = &self.restart_cmd {
             if in_file.and_then(|d| d.restart_command.as_ref()) != Some(cmd) {
-                return Err(refused(
-                    format!("--restart-cmd {cmd:?}"),
-                    format!(
-                        "as root a restart command is taken only from `restart_command` of an engine declared in {ENGINES_FILE}"
-                    ),
-                ));
+                return Err(restart_cmd_refused(cmd));
             }
         }
         Ok(engine)
