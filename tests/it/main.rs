@@ -1,5 +1,6 @@
 //! Integration tests on real private dockerd instances (one test binary).
 
+mod admin_path;
 mod checks;
 mod config_cli;
 mod discovery;
@@ -8,6 +9,7 @@ mod faults;
 mod faults_inputs;
 mod grammar;
 mod images;
+mod package;
 mod rootless;
 mod sandbox;
 mod store_status;
