@@ -22,7 +22,8 @@ fn rig() -> SystemdRig {
     let stowctl = stowage_tests::stowctl_bin();
     let rig = SystemdRig::boot_with(&[(stowctl.as_path(), STOWCTL)]);
     let policy = std::fs::read(
-        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../packaging/org.stowage.manage.policy"),
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("../packaging/org.stowage.manage.policy"),
     )
     .expect("packaging/org.stowage.manage.policy");
     rig.write_file(POLICY, policy);
@@ -35,7 +36,10 @@ fn rig() -> SystemdRig {
 /// The engine as the app describes it to its runner (only its name reaches root).
 fn system_engine(rig: &SystemdRig) -> Engine {
     let st = rig.stowctl(&["status", "--json"]).json();
-    let name = st["engine"]["name"].as_str().expect("engine name").to_string();
+    let name = st["engine"]["name"]
+        .as_str()
+        .expect("engine name")
+        .to_string();
     assert_eq!(name, "system", "{st:#}");
     Engine::new(
         name,
@@ -94,11 +98,8 @@ fn a_user_allowed_by_polkit_switches_the_system_engine_through_pkexec() {
         serde_json::from_str(out.stdout_text().lines().last().unwrap_or_default()).unwrap();
     assert_eq!(last["outcome"], "applied", "{last:#}");
     assert_eq!(active_store(&rig), "containerd");
-    assert_eq!(
-        rig.docker_ok(&["info", "--format", "{{.DriverStatus}}"])
-            .contains("io.containerd.snapshotter.v1"),
-        true
-    );
+    let driver = rig.docker_ok(&["info", "--format", "{{.DriverStatus}}"]);
+    assert!(driver.contains("io.containerd.snapshotter.v1"), "{driver}");
     // Written by root, as root's file: owner and mode of the system's daemon.json.
     let owner = rig.exec(&["stat", "-c", "%U %a", CONFIG]).stdout_text();
     assert_eq!(owner.trim(), "root 644");
@@ -214,7 +215,12 @@ fn root_side_stowctl_refuses_what_the_caller_controls_and_changes_nothing() {
             STOWCTL,
             &a,
         );
-        assert_eq!(out.status.code(), Some(code), "{a:?}: {}", out.stderr_text());
+        assert_eq!(
+            out.status.code(),
+            Some(code),
+            "{a:?}: {}",
+            out.stderr_text()
+        );
         let e = error_of(&out);
         assert_eq!(e["code"], error_code, "{a:?}: {e:#}");
         assert!(
@@ -222,7 +228,10 @@ fn root_side_stowctl_refuses_what_the_caller_controls_and_changes_nothing() {
             "{a:?}: {e:#}"
         );
     }
-    assert!(rig.read_file("/root/x").is_none(), "the restart command ran");
+    assert!(
+        rig.read_file("/root/x").is_none(),
+        "the restart command ran"
+    );
     assert!(rig.read_file("/etc/other.json").is_none());
     assert_eq!(config(&rig), before, "daemon.json changed");
     assert_eq!(active_store(&rig), "classic");
@@ -258,9 +267,13 @@ fn an_engine_root_declared_is_taken_and_a_loose_engines_file_is_refused() {
     let out = rig.pkexec_as("alice", STOWCTL, &args);
     assert!(out.status.success(), "{args:?}: {}", out.stderr_text());
     assert_ne!(rig.unit_property("docker.service", "MainPID"), pid_before);
-    rig.wait_for_docker(std::time::Duration::from_secs(60)).unwrap();
+    rig.wait_for_docker(std::time::Duration::from_secs(60))
+        .unwrap();
 
-    assert!(rig.exec(&["chmod", "666", "/etc/stowage/engines.toml"]).status.success());
+    assert!(rig
+        .exec(&["chmod", "666", "/etc/stowage/engines.toml"])
+        .status
+        .success());
     let out = rig.pkexec_as("alice", STOWCTL, &args);
     assert_eq!(out.status.code(), Some(77), "{}", out.stderr_text());
     let e = error_of(&out);

@@ -15,7 +15,10 @@ use stowage_tests::{require, require_rig, OutputExt};
 const DEB_ENV: &str = "STOWAGE_DEB";
 
 fn deb_unavailable() -> Option<String> {
-    match std::env::var_os(DEB_ENV).filter(|p| !p.is_empty()).map(PathBuf::from) {
+    match std::env::var_os(DEB_ENV)
+        .filter(|p| !p.is_empty())
+        .map(PathBuf::from)
+    {
         None => Some(format!(
             "{DEB_ENV} is not set (scripts/test.sh sets it to the last line of scripts/package.sh)"
         )),
@@ -94,18 +97,47 @@ fn the_package_installs_into_a_clean_root_works_and_removes_cleanly() {
     );
 
     let version = env!("CARGO_PKG_VERSION");
-    assert_eq!(ok(&rig, &["stowage", "--version"]).trim(), format!("stowage {version}"));
-    assert_eq!(ok(&rig, &["stowctl", "--version"]).trim(), format!("stowctl {version}"));
-    assert_eq!(ok(&rig, &["sh", "-c", "command -v stowage"]).trim(), "/usr/bin/stowage");
+    assert_eq!(
+        ok(&rig, &["stowage", "--version"]).trim(),
+        format!("stowage {version}")
+    );
+    assert_eq!(
+        ok(&rig, &["stowctl", "--version"]).trim(),
+        format!("stowctl {version}")
+    );
+    assert_eq!(
+        ok(&rig, &["sh", "-c", "command -v stowage"]).trim(),
+        "/usr/bin/stowage"
+    );
 
     let listed = ok(&rig, &["dpkg", "-L", "stowage"]);
     for f in FILES {
-        assert!(listed.lines().any(|l| l == *f), "{f} not in the package:\n{listed}");
+        assert!(
+            listed.lines().any(|l| l == *f),
+            "{f} not in the package:\n{listed}"
+        );
         ok(&rig, &["test", "-f", f]);
     }
-    let depends = ok(&rig, &["dpkg-query", "-W", "-f", "${Depends}\n${Recommends}", "stowage"]);
-    for d in ["libwebkit2gtk-4.1-0", "libayatana-appindicator3-1", "pkexec", "docker.io"] {
-        assert!(depends.contains(d), "{d} not in Depends/Recommends: {depends}");
+    let depends = ok(
+        &rig,
+        &[
+            "dpkg-query",
+            "-W",
+            "-f",
+            "${Depends}\n${Recommends}",
+            "stowage",
+        ],
+    );
+    for d in [
+        "libwebkit2gtk-4.1-0",
+        "libayatana-appindicator3-1",
+        "pkexec",
+        "docker.io",
+    ] {
+        assert!(
+            depends.contains(d),
+            "{d} not in Depends/Recommends: {depends}"
+        );
     }
 
     // Icons: RGBA PNGs (colour type 6) of their directory's size.
@@ -115,44 +147,86 @@ fn the_package_installs_into_a_clean_root_works_and_removes_cleanly() {
         assert_eq!(&png[1..4], b"PNG", "{path}");
         let w = u32::from_be_bytes(png[16..20].try_into().unwrap());
         let h = u32::from_be_bytes(png[20..24].try_into().unwrap());
-        assert_eq!((w, h, png[25]), (size, size, 6), "{path}: size and colour type (6 = RGBA)");
+        assert_eq!(
+            (w, h, png[25]),
+            (size, size, 6),
+            "{path}: size and colour type (6 = RGBA)"
+        );
     }
     let desktop = String::from_utf8(
-        rig.read_file("/usr/share/applications/stowage.desktop").unwrap(),
+        rig.read_file("/usr/share/applications/stowage.desktop")
+            .unwrap(),
     )
     .unwrap();
     for line in [
         "Name=Stowage",
         "Exec=stowage",
         "Icon=stowage",
-        "StartupWMClass=stowage",
+        "StartupWMClass=Stowage",
         "Categories=Development;System;Utility;",
     ] {
-        assert!(desktop.lines().any(|l| l == line), "{line} not in:\n{desktop}");
+        assert!(
+            desktop.lines().any(|l| l == line),
+            "{line} not in:\n{desktop}"
+        );
     }
-    assert!(desktop.lines().any(|l| l.starts_with("Comment=")), "{desktop}");
+    assert!(
+        desktop.lines().any(|l| l.starts_with("Comment=")),
+        "{desktop}"
+    );
 
     // polkitd itself reads the installed action.
-    let action = ok(&rig, &["pkaction", "--action-id", "org.stowage.manage", "--verbose"]);
-    assert!(action.contains("org.freedesktop.policykit.exec.path -> /usr/bin/stowctl"), "{action}");
-    assert!(action.contains("implicit active:    auth_admin_keep"), "{action}");
+    let action = ok(
+        &rig,
+        &["pkaction", "--action-id", "org.stowage.manage", "--verbose"],
+    );
+    assert!(
+        action.contains("org.freedesktop.policykit.exec.path -> /usr/bin/stowctl"),
+        "{action}"
+    );
+    assert!(
+        action.contains("implicit active:    auth_admin_keep"),
+        "{action}"
+    );
     assert!(
         action.contains("Stowage wants to change the Docker Engine's configuration and restart it")
             || action.contains("description:"),
         "{action}"
     );
-    let man = ok(&rig, &["sh", "-c", "zcat /usr/share/man/man1/stowctl.1.gz | head -5"]);
+    let man = ok(
+        &rig,
+        &[
+            "sh",
+            "-c",
+            "zcat /usr/share/man/man1/stowctl.1.gz | head -5",
+        ],
+    );
     assert!(man.contains(".TH stowctl 1"), "{man}");
     let bash = String::from_utf8(
-        rig.read_file("/usr/share/bash-completion/completions/stowctl").unwrap(),
+        rig.read_file("/usr/share/bash-completion/completions/stowctl")
+            .unwrap(),
     )
     .unwrap();
     assert!(bash.contains("complete -F _stowctl"), "bash completions");
 
     // A person's own settings, which removing the package must leave alone.
-    rig.write_file("/root/.config/stowage/settings.toml", "default_engine = \"system\"\n");
-    let out = rig.exec(&["env", "DEBIAN_FRONTEND=noninteractive", "apt-get", "remove", "-y", "stowage"]);
-    assert!(out.status.success(), "apt-get remove: {}", out.stderr_text());
+    rig.write_file(
+        "/root/.config/stowage/settings.toml",
+        "default_engine = \"system\"\n",
+    );
+    let out = rig.exec(&[
+        "env",
+        "DEBIAN_FRONTEND=noninteractive",
+        "apt-get",
+        "remove",
+        "-y",
+        "stowage",
+    ]);
+    assert!(
+        out.status.success(),
+        "apt-get remove: {}",
+        out.stderr_text()
+    );
     for f in FILES {
         assert!(
             !rig.exec(&["test", "-e", f]).status.success(),
@@ -167,8 +241,12 @@ fn the_package_installs_into_a_clean_root_works_and_removes_cleanly() {
         "status after remove: {status}"
     );
     assert_eq!(
-        rig.read_file("/root/.config/stowage/settings.toml").as_deref(),
+        rig.read_file("/root/.config/stowage/settings.toml")
+            .as_deref(),
         Some(&b"default_engine = \"system\"\n"[..])
     );
-    assert!(!rig.exec(&["sh", "-c", "command -v stowage"]).status.success());
+    assert!(!rig
+        .exec(&["sh", "-c", "command -v stowage"])
+        .status
+        .success());
 }
