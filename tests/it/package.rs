@@ -184,13 +184,18 @@ fn the_package_installs_into_a_clean_root_works_and_removes_cleanly() {
         action.contains("org.freedesktop.policykit.exec.path -> /usr/bin/stowctl"),
         "{action}"
     );
-    assert!(
-        action.contains("implicit active:    auth_admin_keep"),
-        "{action}"
-    );
-    assert!(
-        action.contains("Stowage wants to change the Docker Engine's configuration and restart it")
-            || action.contains("description:"),
+    let field = |name: &str| -> String {
+        action
+            .lines()
+            .find_map(|l| l.trim().strip_prefix(name))
+            .map(|v| v.trim().to_string())
+            .unwrap_or_default()
+    };
+    assert_eq!(field("implicit active:"), "auth_admin_keep", "{action}");
+    assert_eq!(field("implicit any:"), "auth_admin", "{action}");
+    assert_eq!(
+        field("message:"),
+        "Stowage wants to change the Docker Engine's configuration and restart it",
         "{action}"
     );
     let man = ok(
