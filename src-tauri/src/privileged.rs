@@ -73,13 +73,15 @@ pub async fn run_json(
     on_progress: impl Fn(&serde_json::Value),
 ) -> Result<serde_json::Value> {
     let shown = format!(
-        "{} {} {}",
+        "{} {} {} {}",
         pkexec.display(),
+        argv::PKEXEC_OPTIONS.join(" "),
         stowctl.display(),
         args.join(" ")
     );
     tracing::info!(command = %shown, "running a privileged command");
     let mut child = tokio::process::Command::new(pkexec)
+        .args(argv::PKEXEC_OPTIONS)
         .arg(stowctl)
         .args(args)
         .stdin(Stdio::null())
@@ -306,7 +308,12 @@ mod tests {
     async fn runs_the_elevated_command_and_streams_its_progress() {
         let dir = tempfile::tempdir().unwrap();
         let pkexec = dir.path().join("pkexec");
-        std::fs::write(&pkexec, "#!/bin/sh\nexec \"$@\"\n").unwrap();
+        // pkexec's own options come first, as the real one takes them.
+        std::fs::write(
+            &pkexec,
+            "#!/bin/sh\n[ \"$1\" = --disable-internal-agent ] || exit 99\nshift\nexec \"$@\"\n",
+        )
+        .unwrap();
         let stowctl = dir.path().join("stowctl");
         std::fs::write(
             &stowctl,

@@ -121,14 +121,28 @@ fn a_user_allowed_by_polkit_switches_the_system_engine_through_pkexec() {
     assert!(out.status.success(), "{}", out.stderr_text());
 }
 
+/// `bob`: first with no rule and no polkit agent in the session (the action's default is
+/// `auth_admin`, a password no one can type here), then with a rule that says no.
 #[test]
 fn a_user_polkit_does_not_allow_is_not_authorized_and_nothing_changes() {
     require_rig!();
     let rig = rig();
     let engine = system_engine(&rig);
     let before = config(&rig);
+    let pid_before = rig.unit_property("docker.service", "MainPID");
     let args = argv::change_args(&engine, &Request::Store(ImageStore::Containerd)).unwrap();
     let args: Vec<&str> = args.iter().map(String::as_str).collect();
+
+    let out = rig.pkexec_as("bob", STOWCTL, &args);
+    assert_eq!(out.status.code(), Some(127), "{}", out.stderr_text());
+    assert!(
+        out.stderr_text().contains("No authentication agent found"),
+        "{}",
+        out.stderr_text()
+    );
+    assert!(out.stdout_text().trim().is_empty(), "{}", out.stdout_text());
+
+    rig.deny_polkit_action("bob", POLKIT_ACTION);
     let out = rig.pkexec_as("bob", STOWCTL, &args);
     assert_eq!(out.status.code(), Some(127), "{}", out.stderr_text());
     assert!(
@@ -137,8 +151,10 @@ fn a_user_polkit_does_not_allow_is_not_authorized_and_nothing_changes() {
         out.stderr_text()
     );
     assert!(out.stdout_text().trim().is_empty(), "{}", out.stdout_text());
-    assert_eq!(config(&rig), before);
+
+    assert_eq!(config(&rig), before, "daemon.json changed");
     assert_eq!(active_store(&rig), "classic");
+    assert_eq!(rig.unit_property("docker.service", "MainPID"), pid_before);
 }
 
 #[test]

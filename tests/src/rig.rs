@@ -590,7 +590,7 @@ impl SystemdRig {
         self.exec_as(user, &all)
     }
 
-    /// Runs `pkexec PROGRAM ARGS...` inside as `user` (made by [`add_user_with_lingering`]):
+    /// Runs `pkexec --disable-internal-agent PROGRAM ARGS...` inside as `user` (made by [`add_user_with_lingering`]):
     /// polkitd answers on the rig's system bus (D-Bus activated), no agent runs, so only a
     /// polkit rule returning YES (see [`allow_polkit_action`]) lets it through; otherwise
     /// pkexec exits 127 saying `Not authorized`.
@@ -612,7 +612,10 @@ impl SystemdRig {
         program: &str,
         args: &[&str],
     ) -> Output {
-        let mut all = vec!["sh", "-c", "pkexec \"$@\"; exit $?", "sh", program];
+        let mut all = vec!["sh", "-c", "pkexec \"$@\"; exit $?", "sh"];
+        // The app's own pkexec options (no textual agent: it has no terminal).
+        all.extend_from_slice(stowage_core::privilege::argv::PKEXEC_OPTIONS);
+        all.push(program);
         all.extend_from_slice(args);
         self.exec_as_with(user, env, &all)
     }
@@ -620,10 +623,20 @@ impl SystemdRig {
     /// Installs a polkit rule (`/etc/polkit-1/rules.d/50-stowage-test-USER.rules`) that returns
     /// YES for `action` asked by `user`: non-interactive pkexec for that user only.
     pub fn allow_polkit_action(&self, user: &str, action: &str) {
+        self.polkit_rule(user, action, "YES");
+    }
+
+    /// Like [`allow_polkit_action`](Self::allow_polkit_action), returning NO: pkexec says
+    /// `Not authorized` at once, as after an administrator's refusal.
+    pub fn deny_polkit_action(&self, user: &str, action: &str) {
+        self.polkit_rule(user, action, "NO");
+    }
+
+    fn polkit_rule(&self, user: &str, action: &str, result: &str) {
         self.write_file(
             &format!("/etc/polkit-1/rules.d/50-stowage-test-{user}.rules"),
             format!(
-                "polkit.addRule(function(action, subject) {{\n  if (action.id == \"{action}\" && subject.user == \"{user}\") {{\n    return polkit.Result.YES;\n  }}\n}});\n"
+                "polkit.addRule(function(action, subject) {{\n  if (action.id == \"{action}\" && subject.user == \"{user}\") {{\n    return polkit.Result.{result};\n  }}\n}});\n"
             ),
         );
     }

@@ -6,6 +6,11 @@ use crate::engine::{Engine, ImageStore};
 use crate::error::{Error, Result};
 use crate::switch::Request;
 
+/// pkexec's own options, before the program: the app has no terminal, so pkexec must not try
+/// its textual agent (it would fail on `/dev/tty`); with no polkit agent in the session and no
+/// rule that allows the user, pkexec then says `Not authorized` (exit 127).
+pub const PKEXEC_OPTIONS: &[&str] = &["--disable-internal-agent"];
+
 /// How root's `stowctl` finds the same engine: by name, nothing else.
 fn engine_args(engine: &Engine) -> Vec<String> {
     vec!["--engine".into(), engine.name.clone()]
