@@ -116,6 +116,10 @@ fn main() {
     // Where the window's size and position are kept: with Stowage's own files (tests and
     // `STOWAGE_HOME` runs keep theirs apart).
     let window_state_file = paths.config_dir.join("window-state.json");
+    // The plugin creates only Tauri's own config dir before writing, not this file's folder.
+    if let Err(error) = std::fs::create_dir_all(&paths.config_dir) {
+        tracing::warn!(%error, dir = %paths.config_dir.display(), "cannot create the config folder; the window's size and place will not be kept");
+    }
     tauri::Builder::default()
         // First: a second launch hands its arguments to this one, which shows its window, and exits.
         .plugin(tauri_plugin_single_instance::init(|app, _argv, _cwd| {
