@@ -55,9 +55,9 @@ log "real-engine integration tests again on Docker Engine 28.5 (Debian sid, unpa
 sid_prefix=$(bash scripts/install-sid-engine.sh | tail -n 1)
 [ -x "$sid_prefix/usr/sbin/dockerd" ] || { echo "test.sh: no dockerd under '$sid_prefix'" >&2; exit 1; }
 # The systemd-unit, rootless, administrator-path and package tests run the machine's packaged
-# engine, not the prefix: not again.
+# engine, not the prefix, and the desktop test is about the app: not again.
 STOWAGE_TEST_ENGINE_PREFIX="$sid_prefix" cargo test -p stowage-tests --locked --test it --no-fail-fast \
-  -- --skip systemd_unit:: --skip rootless:: --skip admin_path:: --skip package::
+  -- --skip systemd_unit:: --skip rootless:: --skip admin_path:: --skip package:: --skip desktop::
 
 log "end to end: the desktop app in a real webview (tauri-driver + WebKitWebDriver, Xvfb)"
 STOWAGE_REQUIRE_E2E=1 xvfb-run -a -s '-screen 0 1024x768x24' dbus-run-session -- \

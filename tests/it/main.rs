@@ -3,6 +3,7 @@
 mod admin_path;
 mod checks;
 mod config_cli;
+mod desktop;
 mod discovery;
 mod engine_versions;
 mod faults;
