@@ -53,6 +53,7 @@ pub fn invocation(cli: &Cli) -> Invocation {
             Action::Migrate {
                 references: args.references.clone(),
                 to: args.to.clone(),
+                remove_source: args.remove_source,
             }
         }
         Command::Restart { apply } => {

@@ -23,8 +23,13 @@ pub enum Action {
         id: String,
         if_switching_to: Option<String>,
     },
-    /// `migrate REF... --to STORE`.
-    Migrate { references: Vec<String>, to: String },
+    /// `migrate REF... --to STORE [--remove-source]`.
+    Migrate {
+        references: Vec<String>,
+        to: String,
+        /// `--remove-source`: never asked by the app, refused as root.
+        remove_source: bool,
+    },
     /// `restart`.
     Restart,
     /// Any other subcommand (named as typed): never run as root for another user.
@@ -119,7 +124,17 @@ impl Invocation {
                     ));
                 }
             }
-            Action::Migrate { references, to } => {
+            Action::Migrate {
+                references,
+                to,
+                remove_source,
+            } => {
+                if *remove_source {
+                    return Err(refused(
+                        "migrate --remove-source",
+                        "the app never deletes images through pkexec; delete them as yourself (docker rmi) once the copies are checked",
+                    ));
+                }
                 if !valid_store(to) {
                     return Err(refused(
                         format!("--to {to}"),
@@ -350,6 +365,7 @@ mod tests {
             Action::Migrate {
                 references: vec!["app:1".into(), "sha256:0123abcd".into()],
                 to: "classic".into(),
+                remove_source: false,
             },
         ] {
             inv(ok.clone())
@@ -387,13 +403,23 @@ mod tests {
                 Action::Migrate {
                     references: vec!["--remove-source".into()],
                     to: "classic".into(),
+                    remove_source: false,
                 },
                 "not an image reference",
             ),
             (
                 Action::Migrate {
+                    references: vec!["app:1".into()],
+                    to: "classic".into(),
+                    remove_source: true,
+                },
+                "never deletes images",
+            ),
+            (
+                Action::Migrate {
                     references: vec![],
                     to: "classic".into(),
+                    remove_source: false,
                 },
                 "between 1 and 1000",
             ),
