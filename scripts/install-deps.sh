@@ -16,8 +16,10 @@
 # A rerun with everything present does not touch apt and takes well under a second.
 set -euo pipefail
 
+# xdg-utils: the app hands documentation links and folders to the desktop; xclip: the e2e test
+# reads the clipboard back.
 GUI_PKGS=(libwebkit2gtk-4.1-dev libgtk-3-dev libayatana-appindicator3-dev librsvg2-dev xvfb xauth
-  webkit2gtk-driver dbus-x11 imagemagick pkg-config libssl-dev)
+  webkit2gtk-driver dbus-x11 imagemagick pkg-config libssl-dev xdg-utils xclip)
 ENGINE_PKGS=(docker.io containerd docker-cli docker-buildx)
 # protobuf-compiler: containerd-client generates its gRPC bindings at build time.
 # uidmap, slirp4netns, rootlesskit: the rootless engine of the tests.

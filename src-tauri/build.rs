@@ -21,6 +21,8 @@ const COMMANDS: &[&str] = &[
     "about_versions",
     "about_open_log_folder",
     "about_export_diagnostics",
+    "open_documentation",
+    "reveal_saved_file",
     "images_list",
     "images_migration_plan",
     "images_migrate",

@@ -72,7 +72,12 @@ export const engineLogs = () => call("engine_logs");
 // About / Troubleshoot
 export const aboutVersions = () => call("about_versions");
 export const aboutOpenLogFolder = () => call("about_open_log_folder");
-export const aboutExportDiagnostics = () => call("about_export_diagnostics");
+/** Saves a diagnostics bundle (in Downloads, or where the user picks with `choose`); null when cancelled. */
+export const aboutExportDiagnostics = (choose) => call("about_export_diagnostics", { choose });
+/** Opens a documentation page in the browser (the backend allows only known documentation sites). */
+export const openDocumentation = (url) => call("open_documentation", { url });
+/** Shows a file the app saved in the file manager. */
+export const revealSavedFile = (path) => call("reveal_saved_file", { path });
 
 // Images
 export const imagesList = () => call("images_list");

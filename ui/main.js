@@ -10,7 +10,7 @@ import general from "./pages/general.js";
 import images from "./pages/images.js";
 import wizard from "./pages/wizard.js";
 import { sinceText } from "./time.js";
-import { engineLabel, errorView, h, replace } from "./ui.js";
+import { engineLabel, errorView, h, replace, setStageTitles } from "./ui.js";
 
 const PAGES = [general, features, engine, images, diagnostics, about, wizard];
 const DEFAULT_PAGE = "general";
@@ -134,6 +134,7 @@ async function start() {
   ipc.generalPrefs().then((p) => applyTheme(p.theme)).catch(() => {});
   ipc.appInfo().then((info) => {
     document.getElementById("app-version").textContent = `v${info.version}`;
+    setStageTitles(info.stage_titles);
   }).catch(() => {});
   window.addEventListener("hashchange", () => show(pageFromHash(), true));
   // A click on the page already shown reloads it (a hash link to itself fires no hashchange).

@@ -78,6 +78,31 @@ export class ProgressPanel {
     }
   }
 
+  /**
+   * Follows the operation events of the backend: an `operation_started` that `mine(ev)` claims
+   * becomes the one shown (its planned stages, when it brings a plan), then its progress and
+   * outcome. Returns true when the event was about that operation.
+   */
+  follow(ev, mine) {
+    switch (ev.type) {
+      case "operation_started":
+        if (!mine(ev)) return false;
+        this.op = ev.op;
+        if (ev.plan) this.start(ev.plan.expected_stages);
+        return true;
+      case "progress":
+        if (ev.op !== this.op) return false;
+        this.update(ev.progress);
+        return true;
+      case "operation_finished":
+        if (ev.op !== this.op) return false;
+        this.finish(ev.outcome);
+        return true;
+      default:
+        return false;
+    }
+  }
+
   /** Shows the outcome ({outcome, message, error, daemon_log, active_store, backup}). */
   finish(o) {
     if (this.finished) return;
@@ -89,6 +114,8 @@ export class ProgressPanel {
     if (o.outcome === "applied" || o.outcome === "unchanged") {
       this.bar.value = this.bar.max;
       this.label.textContent = "Done";
+      // Every step of a change that went through is ticked, the last one too.
+      for (const li of this.list.querySelectorAll("li:not([data-state='failed'])")) li.dataset.state = "finished";
     } else {
       this.label.textContent = o.outcome === "rolled_back" ? "Rolled back" : "Failed";
     }

@@ -1,4 +1,5 @@
 // Small DOM helpers shared by the pages. No innerHTML with data: text goes in as text nodes.
+import * as ipc from "./ipc.js";
 
 /**
  * Creates an element: h("p", {class: "x", id: "y"}, "text", child).
@@ -87,20 +88,16 @@ export function facts(pairs, attrs = {}) {
   );
 }
 
-/** A stage name for people. */
+let stageTitles = {};
+
+/** Takes the core's stage titles (from `app_info`), so stages read as the core names them. */
+export function setStageTitles(titles) {
+  stageTitles = titles ?? {};
+}
+
+/** A stage for people: the core's title ("Writing daemon.json"). */
 export function stageName(stage) {
-  return {
-    validating: "Validating daemon.json",
-    writing_config: "Writing daemon.json",
-    stopping: "Stopping the engine",
-    starting: "Starting the engine",
-    restarting: "Restarting the engine",
-    resetting_start_limit: "Resetting systemd's start limit",
-    waiting_for_api: "Waiting for the engine API",
-    verifying_store: "Verifying the image store",
-    rolling_back: "Rolling back",
-    done: "Done",
-  }[stage] ?? stage;
+  return stageTitles[stage] ?? capitalize(String(stage).replaceAll("_", " "));
 }
 
 /** "1 image", "2 images": a count with its noun, singular or plural. */
@@ -141,6 +138,26 @@ export function engineLabel(engine) {
   const host = String(engine.host ?? "");
   if (host.startsWith("unix://")) return host.slice("unix://".length);
   return host || engine.name;
+}
+
+/**
+ * A documentation link: a real link (keyboard, context) that the backend opens in the browser;
+ * it opens only the documentation sites the core knows.
+ */
+export function docsLink(url, text, onError) {
+  return h(
+    "a",
+    {
+      href: url,
+      class: "external",
+      onclick: (e) => {
+        e.preventDefault();
+        ipc.openDocumentation(url).catch((error) => onError?.(error));
+      },
+    },
+    text,
+    h("span", { class: "visually-hidden" }, " (opens in your browser)"),
+  );
 }
 
 /** "classic" -> "classic image store". */

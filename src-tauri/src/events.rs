@@ -1,45 +1,17 @@
 //! Every event the backend sends to the page: one enum, serialized in one place, on one channel
 //! (`stowage:event`). `ui/ipc.js` is the only listener and dispatches on `type`.
 
-use serde::{Deserialize, Serialize};
-use stowage_core::engine::status::Status;
-use stowage_core::switch::ProgressEvent;
-use tauri::{AppHandle, Emitter, Runtime};
+use std::sync::{Arc, Mutex};
 
-use crate::operations::{OutcomeView, PlanView};
+use serde::Serialize;
+use stowage_core::engine::status::Status;
+
+use tauri::{AppHandle, Emitter, Manager};
+
+use crate::views::{OutcomeView, PlanView, ProgressView};
 
 /// The channel name the page listens on.
 pub const CHANNEL: &str = "stowage:event";
-
-/// One stage event of a running change or restart, as the page shows it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct ProgressView {
-    /// `validating`, `writing_config`, `stopping`, ... `done`.
-    pub stage: String,
-    /// `started`, `finished` or `failed`.
-    pub status: String,
-    /// Duration when the stage ended.
-    #[serde(default)]
-    pub ms: Option<u64>,
-    /// A detail for people (e.g. the error).
-    #[serde(default)]
-    pub message: Option<String>,
-}
-
-impl From<&ProgressEvent> for ProgressView {
-    fn from(e: &ProgressEvent) -> Self {
-        let status = serde_json::to_value(e.status)
-            .ok()
-            .and_then(|v| v.as_str().map(str::to_string))
-            .unwrap_or_default();
-        ProgressView {
-            stage: e.stage.as_str().to_string(),
-            status,
-            ms: e.ms,
-            message: e.message.clone(),
-        }
-    }
-}
 
 /// Events to the page.
 #[derive(Debug, Clone, Serialize)]
@@ -81,12 +53,42 @@ pub enum AppEvent {
         message: String,
         detail: Option<String>,
     },
+    /// What the running operation is doing changed outside its stages (e.g. it waits for
+    /// another program's lock): the tray's status line follows it.
+    BusyChanged { detail: String },
+    /// The engine may have changed without an operation (a tray switch that had nothing to do):
+    /// its status is read again.
+    RefreshRequested,
 }
 
 /// Sends `event` to every window; a window that is gone is not an error.
-pub fn emit<R: Runtime>(app: &AppHandle<R>, event: AppEvent) {
+pub fn emit(app: &AppHandle, event: AppEvent) {
     if let Err(error) = app.emit(CHANNEL, &event) {
         tracing::debug!(%error, "event not delivered");
+    }
+    // The parts of the app that follow events (the tray, the engine watcher) react in-process.
+    let observers = app
+        .try_state::<Observers>()
+        .and_then(|o| o.0.lock().ok().map(|list| list.clone()))
+        .unwrap_or_default();
+    for observe in observers {
+        observe(app, &event);
+    }
+}
+
+/// Something in the app that reacts to the events the page gets.
+pub type Observer = Arc<dyn Fn(&AppHandle, &AppEvent) + Send + Sync>;
+
+/// The app's observers of its own events (managed state).
+#[derive(Default)]
+pub struct Observers(Mutex<Vec<Observer>>);
+
+/// Adds an observer of every event from now on.
+pub fn observe(app: &AppHandle, observer: Observer) {
+    if let Some(list) = app.try_state::<Observers>() {
+        if let Ok(mut list) = list.0.lock() {
+            list.push(observer);
+        }
     }
 }
 
@@ -104,13 +106,16 @@ mod tests {
             v,
             serde_json::json!({"type": "navigate", "page": "diagnostics"})
         );
-        let p = ProgressView::from(&ProgressEvent {
+        let p = serde_json::to_value(ProgressView {
             stage: stowage_core::switch::Stage::WaitingForApi,
             status: stowage_core::switch::progress::StageStatus::Finished,
             ms: Some(12),
             message: None,
-        });
-        assert_eq!(p.stage, "waiting_for_api");
-        assert_eq!(p.status, "finished");
+        })
+        .unwrap();
+        assert_eq!(
+            p,
+            serde_json::json!({"stage": "waiting_for_api", "status": "finished", "ms": 12, "message": null})
+        );
     }
 }

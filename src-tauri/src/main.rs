@@ -11,16 +11,17 @@
 // Release builds on Windows get no console window next to the app's window.
 #![cfg_attr(not(debug_assertions), windows_subsystem = "windows")]
 
+mod autostart;
 mod bundle;
 mod commands;
 mod events;
 mod logging;
 mod operations;
-mod prefs;
 mod privileged;
 mod state;
 mod sync;
 mod tray;
+mod views;
 
 use stowage_core::engine::discovery::Selector;
 use tauri::{AppHandle, Manager, WindowEvent};
@@ -136,6 +137,8 @@ fn main() {
                 )
                 .build(),
         )
+        .plugin(tauri_plugin_opener::init())
+        .plugin(tauri_plugin_dialog::init())
         .invoke_handler(tauri::generate_handler![
             commands::app::app_info,
             commands::app::ui_painted,
@@ -154,6 +157,8 @@ fn main() {
             commands::about::about_versions,
             commands::about::about_open_log_folder,
             commands::about::about_export_diagnostics,
+            commands::desktop::open_documentation,
+            commands::desktop::reveal_saved_file,
             commands::images::images_list,
             commands::images::images_migration_plan,
             commands::images::images_migrate,
@@ -168,12 +173,18 @@ fn main() {
         .setup(move |app| {
             let info = app.package_info();
             tracing::info!(name = %info.name, version = %info.version, "stowage app starting");
-            let prefs = prefs::load(&paths.settings_file()).unwrap_or_else(|error| {
-                tracing::warn!(%error, "app preferences unreadable; using the defaults");
-                prefs::Prefs::default()
-            });
+            let prefs = stowage_core::settings::Settings::load(&paths.settings_file())
+                .and_then(|s| s.app_prefs())
+                .unwrap_or_else(|error| {
+                    tracing::warn!(%error, "app preferences unreadable; using the defaults");
+                    stowage_core::settings::AppPrefs::default()
+                });
             app.manage(state::AppState::new(paths.clone(), args.selector.clone()));
             app.manage(tray::TrayState::default());
+            // The tray and the engine watcher follow the app's own events.
+            app.manage(events::Observers::default());
+            events::observe(app.handle(), std::sync::Arc::new(tray::on_event));
+            events::observe(app.handle(), std::sync::Arc::new(sync::on_event));
             if prefs.tray {
                 if let Err(error) = tray::build(app.handle()) {
                     tracing::warn!(%error, "no tray icon; the app works from its window");
@@ -231,5 +242,77 @@ mod tests {
         assert!(args(&["--bogus"]).unwrap_err().contains("unknown option"));
         assert!(args(&["--version"]).unwrap().version);
         assert!(args(&["-h"]).unwrap().help);
+    }
+
+    #[test]
+    fn the_apps_modules_import_each_other_without_a_cycle() {
+        // Each module and the modules of this crate it names (`crate::name`); the crate root's
+        // own items (show_window) are not a module.
+        let commands = [
+            include_str!("commands/mod.rs"),
+            include_str!("commands/about.rs"),
+            include_str!("commands/app.rs"),
+            include_str!("commands/desktop.rs"),
+            include_str!("commands/diagnostics.rs"),
+            include_str!("commands/engine.rs"),
+            include_str!("commands/features.rs"),
+            include_str!("commands/general.rs"),
+            include_str!("commands/images.rs"),
+            include_str!("commands/wizard.rs"),
+        ]
+        .concat();
+        let sources: Vec<(&str, &str)> = vec![
+            ("bundle", include_str!("bundle.rs")),
+            ("commands", &commands),
+            ("events", include_str!("events.rs")),
+            ("logging", include_str!("logging.rs")),
+            ("operations", include_str!("operations.rs")),
+            ("autostart", include_str!("autostart.rs")),
+            ("privileged", include_str!("privileged.rs")),
+            ("state", include_str!("state.rs")),
+            ("sync", include_str!("sync.rs")),
+            ("tray", include_str!("tray.rs")),
+            ("views", include_str!("views.rs")),
+        ];
+        let names: Vec<&str> = sources.iter().map(|(n, _)| *n).collect();
+        let uses = |text: &str| -> Vec<&str> {
+            names
+                .iter()
+                .copied()
+                .filter(|m| {
+                    text.contains(&format!("crate::{m}::"))
+                        || text.contains(&format!("crate::{m}}}"))
+                        || text.contains(&format!("crate::{m};"))
+                })
+                .collect()
+        };
+        let graph: std::collections::BTreeMap<&str, Vec<&str>> = sources
+            .iter()
+            .map(|(n, t)| (*n, uses(t).into_iter().filter(|m| m != n).collect()))
+            .collect();
+        // Depth-first search for a path back to where it started.
+        fn cycle<'a>(
+            g: &std::collections::BTreeMap<&'a str, Vec<&'a str>>,
+            path: &mut Vec<&'a str>,
+        ) -> Option<Vec<&'a str>> {
+            let last = *path.last().unwrap();
+            for next in g.get(last).into_iter().flatten() {
+                if path.contains(next) {
+                    let mut c = path.clone();
+                    c.push(next);
+                    return Some(c);
+                }
+                path.push(next);
+                if let Some(c) = cycle(g, path) {
+                    return Some(c);
+                }
+                path.pop();
+            }
+            None
+        }
+        for start in &names {
+            assert_eq!(cycle(&graph, &mut vec![*start]), None, "{graph:?}");
+        }
+        assert!(graph["operations"].contains(&"events"), "{graph:?}");
     }
 }

@@ -6,203 +6,30 @@
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use serde::{Deserialize, Serialize};
 use stowage_core::daemon_json::validate::Validator;
 use stowage_core::engine::{Engine, ImageStore};
 use stowage_core::restart::RestartMethod;
-use stowage_core::switch::{self, ApplyOptions, Outcome, Plan, Progress, ProgressEvent, Request};
+use stowage_core::switch::progress::StageStatus;
+use stowage_core::switch::{self, ApplyOptions, OutcomeKind, Progress, ProgressEvent, Request};
 use stowage_core::{Error, Result};
 use tauri::{AppHandle, Manager};
 
-use crate::events::{emit, AppEvent, ProgressView};
+use crate::events::{emit, AppEvent};
 use crate::privileged;
 use crate::state::{AppState, Pending};
-
-/// A plan as the page shows it.
-#[derive(Debug, Clone, Serialize)]
-pub struct PlanView {
-    /// Echoed back to apply exactly this plan.
-    pub id: u64,
-    /// The core's plan (diff, findings, restart, hidden, needs_root, blocked...).
-    #[serde(flatten)]
-    pub plan: Plan,
-    /// Whether applying asks for an administrator password (pkexec).
-    pub via_pkexec: bool,
-    /// The stages the progress bar walks through, in order.
-    pub expected_stages: Vec<String>,
-    /// What the change does, in sentences.
-    pub summary: Vec<String>,
-}
-
-/// A stage timing.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct StageTimingView {
-    /// Stage name.
-    pub name: String,
-    /// Milliseconds.
-    pub ms: u64,
-}
-
-/// How a change or restart ended, as the page shows it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct OutcomeView {
-    /// `applied`, `rolled_back`, `failed` or `unchanged`.
-    pub outcome: String,
-    /// The store running at the end, when known.
-    #[serde(default)]
-    pub active_store: Option<ImageStore>,
-    /// Stage timings.
-    #[serde(default)]
-    pub stages: Vec<StageTimingView>,
-    /// The error, as the core or the daemon said it.
-    #[serde(default)]
-    pub error: Option<String>,
-    /// Its stable code.
-    #[serde(default)]
-    pub error_code: Option<String>,
-    /// The daemon's last log lines (when it failed).
-    #[serde(default)]
-    pub daemon_log: Vec<String>,
-    /// The backup of the previous daemon.json.
-    #[serde(default)]
-    pub backup: Option<PathBuf>,
-    /// One sentence for people.
-    #[serde(default)]
-    pub message: String,
-}
-
-impl OutcomeView {
-    /// Reads the JSON of a core outcome (or `stowctl --json`'s last line) and words it.
-    pub fn from_json(v: serde_json::Value) -> Option<Self> {
-        let mut o: OutcomeView = serde_json::from_value(v).ok()?;
-        o.message = sentence(&o, false);
-        Some(o)
-    }
-
-    fn from_core(o: &Outcome, restart_only: bool) -> Self {
-        let mut v = serde_json::to_value(o)
-            .ok()
-            .and_then(|v| serde_json::from_value::<OutcomeView>(v).ok())
-            .unwrap_or_else(|| OutcomeView {
-                outcome: "failed".into(),
-                active_store: None,
-                stages: Vec::new(),
-                error: o.error.clone(),
-                error_code: None,
-                daemon_log: o.daemon_log.clone(),
-                backup: None,
-                message: String::new(),
-            });
-        v.message = sentence(&v, restart_only);
-        v
-    }
-}
-
-fn sentence(o: &OutcomeView, restart_only: bool) -> String {
-    let store = privileged::store_name(o.active_store);
-    match o.outcome.as_str() {
-        "applied" if restart_only => {
-            format!("The engine restarted and answers again; it runs the {store} image store.")
-        }
-        "applied" => format!("Done: the engine runs the {store} image store."),
-        "unchanged" => "Nothing to change: the engine already runs as asked.".into(),
-        "rolled_back" => format!(
-            "The change did not work, so Stowage put the previous daemon.json back; the engine runs the {store} image store again."
-        ),
-        _ if restart_only => format!(
-            "The engine did not come back: {}",
-            o.error.as_deref().unwrap_or("unknown error")
-        ),
-        _ => format!(
-            "The change failed: {}",
-            o.error.as_deref().unwrap_or("unknown error")
-        ),
-    }
-}
-
-/// The stages a restart by `method` walks through.
-fn restart_stages(method: &RestartMethod) -> Vec<&'static str> {
-    match method {
-        RestartMethod::Desktop
-        | RestartMethod::Command { .. }
-        | RestartMethod::Systemd { .. }
-        | RestartMethod::UserSystemd { .. } => {
-            vec!["restarting", "waiting_for_api"]
-        }
-        _ => vec!["stopping", "starting", "waiting_for_api"],
-    }
-}
+pub use crate::views::{OutcomeView, PlanView, ProgressView};
 
 /// The page's view of a pending plan.
 pub fn view(p: &Pending) -> PlanView {
     let plan = &p.prepared.plan;
-    let mut stages: Vec<&str> = Vec::new();
-    if !plan.diff.is_empty() {
-        if Validator::for_engine(&p.engine).is_some() {
-            stages.push("validating");
-        }
-        stages.push("writing_config");
-    }
-    if plan.restart {
-        stages.extend(restart_stages(&plan.restart_method));
-        stages.push("verifying_store");
-    }
-    stages.push("done");
     PlanView {
         id: p.id,
         plan: plan.clone(),
         via_pkexec: privileged::needed(plan.needs_root),
-        expected_stages: stages.into_iter().map(String::from).collect(),
-        summary: summary(plan),
+        expected_stages: plan.expected_stages(Validator::for_engine(&p.engine).is_some()),
+        summary: plan.summary(),
+        hidden_note: plan.hidden_note(),
     }
-}
-
-fn summary(plan: &Plan) -> Vec<String> {
-    let mut out = Vec::new();
-    let catalog = stowage_core::features::catalog::Catalog::builtin();
-    for c in &plan.changes {
-        let verb = if c.enable { "Turn on" } else { "Turn off" };
-        // The feature as people call it ("the containerd image store"), not its id.
-        let name = catalog
-            .features
-            .iter()
-            .find(|f| f.id == c.id)
-            .map(|f| f.name().to_string())
-            .unwrap_or_else(|| format!("`{}`", c.id));
-        out.push(match &c.because {
-            Some(b) => format!("{verb} {name} ({b})."),
-            None => format!("{verb} {name}."),
-        });
-    }
-    if plan.changes.is_empty() && plan.diff.is_empty() {
-        out.push("daemon.json already asks for this.".into());
-    }
-    if let (Some(from), Some(to)) = (plan.current_store, plan.target_store) {
-        if from != to {
-            let n = |x: Option<u64>, one: &str| {
-                x.map(|n| stowage_core::text::count(n, one))
-                    .unwrap_or_else(|| format!("an unknown number of {one}s"))
-            };
-            out.push(format!(
-                "Switching from the {from} store to the {to} store hides {} and {} of the {from} store. They are not deleted: they come back when you switch back.",
-                n(plan.hidden.images, "image"),
-                n(plan.hidden.containers, "container")
-            ));
-        }
-    }
-    if plan.restart {
-        out.push(format!(
-            "The engine restarts: {}.",
-            plan.restart_description
-        ));
-        out.push(match plan.containers_stopped {
-            Some(0) => "No containers are running: none will stop.".into(),
-            Some(1) => "1 running container will stop.".into(),
-            Some(n) => format!("{n} running containers will stop."),
-            None => "Running containers will stop (Stowage could not count them).".into(),
-        });
-    }
-    out
 }
 
 /// Plans `request` on the engine as it is now, and keeps it as the plan on screen.
@@ -238,38 +65,16 @@ pub(crate) fn busy_error() -> Error {
 pub(crate) fn progress_sink(app: &AppHandle, op: u64) -> Arc<dyn Fn(ProgressView) + Send + Sync> {
     let app = app.clone();
     Arc::new(move |p: ProgressView| {
-        if p.status == "started" {
+        if p.status == StageStatus::Started {
             let state = app.state::<AppState>();
-            state.set_busy_detail(&format!("{}…", human_stage(&p.stage)));
-            crate::tray::refresh(&app);
+            state.set_busy_detail(&format!("{}…", p.stage.title()));
         }
         emit(&app, AppEvent::Progress { op, progress: p });
     })
 }
 
-/// A stage name for people.
-pub fn human_stage(stage: &str) -> &'static str {
-    match stage {
-        "validating" => "Validating daemon.json",
-        "writing_config" => "Writing daemon.json",
-        "stopping" => "Stopping the engine",
-        "starting" => "Starting the engine",
-        "restarting" => "Restarting the engine",
-        "resetting_start_limit" => "Resetting systemd's start limit",
-        "waiting_for_api" => "Waiting for the engine API",
-        "verifying_store" => "Verifying the image store",
-        "rolling_back" => "Rolling back",
-        "done" => "Done",
-        _ => "Working",
-    }
-}
-
 pub(crate) fn apply_options(state: &AppState, engine: &Engine) -> Result<ApplyOptions> {
-    Ok(ApplyOptions {
-        timeouts: state.settings()?.timeouts()?,
-        validator: Validator::for_engine(engine),
-        keep_backups: 10,
-    })
+    ApplyOptions::for_engine(engine, &state.settings()?)
 }
 
 /// Starts an operation: takes the app's one operation slot (busy error when another runs),
@@ -293,7 +98,6 @@ pub fn begin<'a>(
             plan,
         },
     );
-    crate::tray::refresh(app);
     Ok((guard, op))
 }
 
@@ -326,7 +130,7 @@ pub async fn apply(app: &AppHandle, pending: Pending, source: &'static str) -> R
             Err(e) => Err(e),
             Ok(_lock) => {
                 let s2 = sink.clone();
-                let progress = Progress::new(Arc::new(move |e: &ProgressEvent| s2(e.into())));
+                let progress = Progress::new(Arc::new(move |e: &ProgressEvent| s2(e.clone())));
                 let outcome = switch::apply(
                     &pending.engine,
                     plan,
@@ -368,7 +172,7 @@ pub async fn restart(app: &AppHandle, source: &'static str) -> Result<OutcomeVie
             Err(e) => Err(e),
             Ok(_lock) => {
                 let s2 = sink.clone();
-                let progress = Progress::new(Arc::new(move |e: &ProgressEvent| s2(e.into())));
+                let progress = Progress::new(Arc::new(move |e: &ProgressEvent| s2(e.clone())));
                 let outcome = switch::restart_only(&engine, &method, &opts, &progress).await;
                 state.set_engine(outcome.engine.clone()).await;
                 Ok(OutcomeView::from_core(&outcome, true))
@@ -391,9 +195,9 @@ pub(crate) async fn engine_lock(
     let app2 = app.clone();
     stowage_core::lock::acquire_async(engine, stowage_core::lock::Wait::UpTo(wait), move |h| {
         tracing::info!(holder = %h, "waiting for the engine's lock");
-        let state = app2.state::<AppState>();
-        state.set_busy_detail(&format!("Waiting for {h} to finish…"));
-        crate::tray::refresh(&app2);
+        let detail = format!("Waiting for {h} to finish…");
+        app2.state::<AppState>().set_busy_detail(&detail);
+        emit(&app2, AppEvent::BusyChanged { detail });
     })
     .await
 }
@@ -441,19 +245,17 @@ pub(crate) async fn finish(
     let outcome = match result {
         Ok(o) => o,
         Err(e) => OutcomeView {
-            outcome: "failed".into(),
+            outcome: OutcomeKind::Failed,
             active_store: None,
             stages: Vec::new(),
             error: Some(e.to_string()),
-            error_code: serde_json::to_value(e.code())
-                .ok()
-                .and_then(|v| v.as_str().map(String::from)),
+            error_code: Some(e.code()),
             daemon_log: Vec::new(),
             backup: None,
             message: format!("The change failed: {e}"),
         },
     };
-    tracing::info!(op, outcome = %outcome.outcome, error = ?outcome.error, "operation finished");
+    tracing::info!(op, outcome = ?outcome.outcome, error = ?outcome.error, "operation finished");
     emit(
         app,
         AppEvent::OperationFinished {
@@ -461,8 +263,20 @@ pub(crate) async fn finish(
             outcome: Box::new(outcome.clone()),
         },
     );
-    crate::sync::refresh_now(app).await;
     Ok(outcome)
+}
+
+/// A tray switch that went wrong: the window opens on the Features page with the sentence.
+fn tray_problem(app: &AppHandle, message: String, detail: Option<String>) {
+    crate::show_window(app, Some("features"));
+    emit(
+        app,
+        AppEvent::Notice {
+            level: "error",
+            message,
+            detail,
+        },
+    );
 }
 
 /// The tray's "Use containerd image store": applies right away, unless the switch would hide
@@ -473,26 +287,18 @@ pub async fn toggle_store_from_tray(app: &AppHandle, want: ImageStore) {
     let pending = match plan(&state, Request::Store(want)).await {
         Ok(p) => p,
         Err(e) => {
-            crate::show_window(app, Some("features"));
-            emit(
-                app,
-                AppEvent::Notice {
-                    level: "error",
-                    message: format!("Stowage could not plan the switch to the {want} store."),
-                    detail: Some(e.to_string()),
-                },
-            );
-            return;
+            let message = format!("Stowage could not plan the switch to the {want} store.");
+            return tray_problem(app, message, Some(e.to_string()));
         }
     };
     let plan = &pending.prepared.plan;
     if plan.is_noop() {
         state.set_pending(None);
-        crate::sync::refresh_now(app).await;
+        emit(app, AppEvent::RefreshRequested);
         return;
     }
-    let hides = plan.hidden.images.unwrap_or(0) > 0 || plan.hidden.containers.unwrap_or(0) > 0;
-    if hides || plan.blocked {
+    // It asks in the window when the switch hides something, or cannot say what it hides.
+    if plan.hidden.may_hide() || plan.blocked {
         crate::show_window(app, Some("features"));
         emit(
             app,
@@ -504,29 +310,13 @@ pub async fn toggle_store_from_tray(app: &AppHandle, want: ImageStore) {
     }
     state.set_pending(None);
     match apply(app, pending, "tray").await {
-        Ok(o) if o.outcome == "applied" || o.outcome == "unchanged" => {}
-        Ok(o) => {
-            crate::show_window(app, Some("features"));
-            emit(
-                app,
-                AppEvent::Notice {
-                    level: "error",
-                    message: o.message.clone(),
-                    detail: o.error.clone(),
-                },
-            );
-        }
-        Err(e) => {
-            crate::show_window(app, Some("features"));
-            emit(
-                app,
-                AppEvent::Notice {
-                    level: "error",
-                    message: "The switch could not start.".into(),
-                    detail: Some(e.to_string()),
-                },
-            );
-        }
+        Ok(o) if matches!(o.outcome, OutcomeKind::Applied | OutcomeKind::Unchanged) => {}
+        Ok(o) => tray_problem(app, o.message, o.error),
+        Err(e) => tray_problem(
+            app,
+            "The switch could not start.".into(),
+            Some(e.to_string()),
+        ),
     }
 }
 

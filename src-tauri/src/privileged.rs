@@ -12,8 +12,8 @@ use stowage_core::switch::Request;
 use stowage_core::{Error, ErrorCode, Result};
 use tokio::io::{AsyncBufReadExt, BufReader};
 
-use crate::events::ProgressView;
-use crate::operations::OutcomeView;
+use crate::views::OutcomeView;
+use crate::views::ProgressView;
 
 /// Environment variable naming the `stowctl` to run (else the one next to the app, else PATH).
 pub const STOWCTL_ENV: &str = "STOWAGE_STOWCTL";
@@ -271,8 +271,8 @@ mod tests {
                 r#"{"progress":{"stage":"stopping","status":"started","ms":null,"message":null}}"#
             ),
             Line::Progress(ProgressView {
-                stage: "stopping".into(),
-                status: "started".into(),
+                stage: stowage_core::switch::Stage::Stopping,
+                status: stowage_core::switch::progress::StageStatus::Started,
                 ms: None,
                 message: None
             })
@@ -288,7 +288,7 @@ mod tests {
             r#"{"outcome":"rolled_back","active_store":"classic","stages":[{"name":"stopping","ms":3}],"error":"boom","daemon_log":["x"],"backup":null}"#,
         ) {
             Line::Outcome(o) => {
-                assert_eq!(o.outcome, "rolled_back");
+                assert_eq!(o.outcome, stowage_core::switch::OutcomeKind::RolledBack);
                 assert_eq!(o.active_store, Some(ImageStore::Classic));
                 assert_eq!(o.daemon_log, ["x"]);
                 assert!(
@@ -332,18 +332,22 @@ mod tests {
         )
         .unwrap();
         let o = run(&pkexec, &stowctl, &args, |p| {
-            seen.lock()
-                .unwrap()
-                .push(format!("{}:{}", p.stage, p.status))
+            seen.lock().unwrap().push((p.stage, p.status))
         })
         .await
         .unwrap();
-        assert_eq!(o.outcome, "applied");
+        assert_eq!(o.outcome, stowage_core::switch::OutcomeKind::Applied);
         assert_eq!(o.active_store, Some(ImageStore::Containerd));
-        assert_eq!(
-            *seen.lock().unwrap(),
-            ["stopping:started", "stopping:finished"]
-        );
+        {
+            use stowage_core::switch::{progress::StageStatus, Stage};
+            assert_eq!(
+                *seen.lock().unwrap(),
+                [
+                    (Stage::Stopping, StageStatus::Started),
+                    (Stage::Stopping, StageStatus::Finished)
+                ]
+            );
+        }
 
         let err = run(&denied, &stowctl, &args, |_| {}).await.unwrap_err();
         assert_eq!(err.code(), stowage_core::ErrorCode::PermissionDenied);

@@ -59,7 +59,17 @@ pub struct AppState {
     pub engine_switched: Notify,
     /// Since when the managed engine has not answered (seen by a status read).
     stopped_since: SyncMutex<Option<std::time::SystemTime>>,
+    /// Files this app saved for the user (diagnostics bundles): the only ones it shows in the
+    /// file manager.
+    saved_files: SyncMutex<Vec<std::path::PathBuf>>,
+    /// The settings as last read, with the file's modification time and size then.
+    settings_cache: SyncMutex<Option<(SettingsStamp, Settings)>>,
+    /// Serializes changes to the settings file.
+    settings_writer: SyncMutex<()>,
 }
+
+/// When and how large the settings file was (None: missing).
+type SettingsStamp = Option<(Option<std::time::SystemTime>, u64)>;
 
 impl AppState {
     /// State for an engine chosen by `selector` (`--engine`, `-H`; `DOCKER_HOST` and the
@@ -77,7 +87,25 @@ impl AppState {
             next_id: AtomicU64::new(1),
             engine_switched: Notify::new(),
             stopped_since: SyncMutex::new(None),
+            saved_files: SyncMutex::new(Vec::new()),
+            settings_cache: SyncMutex::new(None),
+            settings_writer: SyncMutex::new(()),
         }
+    }
+
+    /// Remembers a file saved for the user (see [`AppState::saved_by_app`]).
+    pub fn remember_saved(&self, path: std::path::PathBuf) {
+        if let Ok(mut files) = self.saved_files.lock() {
+            files.push(path);
+        }
+    }
+
+    /// Whether this app saved `path` in this session.
+    pub fn saved_by_app(&self, path: &std::path::Path) -> bool {
+        self.saved_files
+            .lock()
+            .map(|files| files.iter().any(|p| p == path))
+            .unwrap_or(false)
     }
 
     /// A fresh id for a plan or an operation.
@@ -85,9 +113,38 @@ impl AppState {
         self.next_id.fetch_add(1, Ordering::Relaxed)
     }
 
-    /// Stowage's settings, read now.
+    /// Stowage's settings as the file is now (read again only when the file changed: its
+    /// modification time or size).
     pub fn settings(&self) -> Result<Settings> {
-        Settings::load(&self.paths.settings_file())
+        let path = self.paths.settings_file();
+        let stamp = std::fs::metadata(&path)
+            .ok()
+            .map(|m| (m.modified().ok(), m.len()));
+        if let Ok(cache) = self.settings_cache.lock() {
+            if let Some((seen, s)) = cache.as_ref() {
+                if *seen == stamp && stamp.is_some() {
+                    return Ok(s.clone());
+                }
+            }
+        }
+        let s = Settings::load(&path)?;
+        if let Ok(mut cache) = self.settings_cache.lock() {
+            *cache = Some((stamp, s.clone()));
+        }
+        Ok(s)
+    }
+
+    /// Changes the settings through their one writer in the app: read as the file is now,
+    /// changed, saved atomically; one change at a time, so two pages cannot lose each other's.
+    pub fn update_settings<T>(&self, change: impl FnOnce(&mut Settings) -> Result<T>) -> Result<T> {
+        let _one = self
+            .settings_writer
+            .lock()
+            .map_err(|_| Error::internal("changing the settings", "a writer panicked"))?;
+        let mut s = Settings::load(&self.paths.settings_file())?;
+        let out = change(&mut s)?;
+        s.save()?;
+        Ok(out)
     }
 
     /// The managed engine, choosing it on first use (the sandbox when nothing answers).
@@ -115,9 +172,7 @@ impl AppState {
         let (paths, s2) = (self.paths.clone(), settings.clone());
         let engines = tokio::task::spawn_blocking(move || discovery::discover(&paths, &s2))
             .await
-            .map_err(|e| {
-                Error::InvalidRequest(format!("internal error during discovery: {e}"))
-            })??;
+            .map_err(|e| Error::internal("discovering engines", e))??;
         let sel = Selector {
             engine: None,
             host: Some(current.host.clone()),
@@ -143,7 +198,7 @@ impl AppState {
         let paths = self.paths.clone();
         tokio::task::spawn_blocking(move || discovery::discover(&paths, &settings))
             .await
-            .map_err(|e| Error::InvalidRequest(format!("internal error during discovery: {e}")))?
+            .map_err(|e| Error::internal("discovering engines", e))?
     }
 
     /// Manages `engine` from now on (after a restart, or the user's choice).
@@ -184,12 +239,6 @@ impl AppState {
             s.engine = Some(name.to_string());
             s.host = None;
         }
-    }
-
-    /// Whether the engine was named (`--engine`, `-H`, `DOCKER_HOST`) rather than found.
-    pub fn engine_named(&self) -> bool {
-        let s = self.selector();
-        s.engine.is_some() || s.host.is_some() || std::env::var_os("DOCKER_HOST").is_some()
     }
 
     /// Keeps `fix` as the fix on screen, replacing any other.

@@ -12,6 +12,18 @@ use crate::events::{emit, AppEvent};
 use crate::state::AppState;
 
 /// Starts the watch task (it follows the managed engine when it changes).
+/// Follows the app's own events: after an operation ends, or when asked, the engine's status is
+/// read again at once (the watch would see it too, a little later).
+pub fn on_event(app: &AppHandle, event: &AppEvent) {
+    if matches!(
+        event,
+        AppEvent::OperationFinished { .. } | AppEvent::RefreshRequested
+    ) {
+        let app = app.clone();
+        tauri::async_runtime::spawn(async move { refresh_now(&app).await });
+    }
+}
+
 pub fn spawn(app: AppHandle) {
     tauri::async_runtime::spawn(async move { run(app).await });
 }
@@ -86,7 +98,6 @@ async fn refresh(app: &AppHandle, config_changed: bool) {
     };
     let st = status(&engine, &StatusOptions::default()).await;
     let stopped_since = state.note_reachable(st.reachable);
-    crate::tray::set_status(app, &st);
     emit(
         app,
         AppEvent::EngineChanged {

@@ -7,11 +7,13 @@ use std::sync::Mutex;
 
 use stowage_core::engine::status::Status;
 use stowage_core::engine::ImageStore;
+use stowage_core::switch::progress::StageStatus;
 use tauri::image::Image;
 use tauri::menu::{CheckMenuItem, Menu, MenuEvent, MenuItem, PredefinedMenuItem};
 use tauri::tray::{TrayIcon, TrayIconBuilder};
 use tauri::{AppHandle, Manager};
 
+use crate::events::AppEvent;
 use crate::state::AppState;
 
 /// Menu item ids (stable; the texts may change).
@@ -245,6 +247,21 @@ fn current_model(app: &AppHandle) -> TrayModel {
     TrayModel::new(&TrayInput::from_status(last.as_ref(), busy))
 }
 
+/// Follows the app's events: the engine's status, and an operation's start, stages and end (its
+/// status line says what runs).
+pub fn on_event(app: &AppHandle, event: &AppEvent) {
+    match event {
+        AppEvent::EngineChanged { status, .. } => set_status(app, status),
+        AppEvent::OperationStarted { .. }
+        | AppEvent::OperationFinished { .. }
+        | AppEvent::BusyChanged { .. } => refresh(app),
+        AppEvent::Progress { progress, .. } if progress.status == StageStatus::Started => {
+            refresh(app)
+        }
+        _ => {}
+    }
+}
+
 /// Records the engine's status and updates the tray.
 pub fn set_status(app: &AppHandle, st: &Status) {
     if let Ok(mut s) = app.state::<TrayState>().last_status.lock() {
@@ -320,7 +337,10 @@ pub fn is_shown(app: &AppHandle) -> bool {
         .lock()
         .map(|h| h.is_some())
         .unwrap_or(false)
-        && crate::prefs::load(&app.state::<AppState>().paths.settings_file())
+        && app
+            .state::<AppState>()
+            .settings()
+            .and_then(|s| s.app_prefs())
             .map(|p| p.tray)
             .unwrap_or(true)
 }
@@ -347,7 +367,7 @@ fn on_menu_event(app: &AppHandle, event: MenuEvent) {
             let app = app.clone();
             tauri::async_runtime::spawn(async move {
                 match crate::operations::restart(&app, "tray").await {
-                    Ok(o) if o.outcome == "applied" => {}
+                    Ok(o) if o.outcome == stowage_core::switch::OutcomeKind::Applied => {}
                     Ok(o) => {
                         crate::show_window(&app, Some("engine"));
                         crate::events::emit(

@@ -78,6 +78,7 @@ fn error_of(out: &std::process::Output) -> serde_json::Value {
 }
 
 #[test]
+#[ignore = "needs root and systemd-nspawn (the systemd rig); scripts/test.sh runs it"]
 fn a_user_allowed_by_polkit_switches_the_system_engine_through_pkexec() {
     require_rig!();
     let rig = rig();
@@ -124,6 +125,7 @@ fn a_user_allowed_by_polkit_switches_the_system_engine_through_pkexec() {
 /// `bob`: first with no rule and no polkit agent in the session (the action's default is
 /// `auth_admin`, a password no one can type here), then with a rule that says no.
 #[test]
+#[ignore = "needs root and systemd-nspawn (the systemd rig); scripts/test.sh runs it"]
 fn a_user_polkit_does_not_allow_is_not_authorized_and_nothing_changes() {
     require_rig!();
     let rig = rig();
@@ -158,6 +160,7 @@ fn a_user_polkit_does_not_allow_is_not_authorized_and_nothing_changes() {
 }
 
 #[test]
+#[ignore = "needs root and systemd-nspawn (the systemd rig); scripts/test.sh runs it"]
 fn root_side_stowctl_refuses_what_the_caller_controls_and_changes_nothing() {
     require_rig!();
     let rig = rig();
@@ -261,6 +264,7 @@ fn root_side_stowctl_refuses_what_the_caller_controls_and_changes_nothing() {
 /// An engine root declared in the root-owned engines file is taken, with its own restart
 /// command; the same file writable by others is refused, naming it.
 #[test]
+#[ignore = "needs root and systemd-nspawn (the systemd rig); scripts/test.sh runs it"]
 fn an_engine_root_declared_is_taken_and_a_loose_engines_file_is_refused() {
     require_rig!();
     let rig = rig();

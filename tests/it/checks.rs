@@ -38,6 +38,7 @@ fn fake_buildx(d: &PrivateDaemon, name: &str, output: &str) -> String {
 }
 
 #[test]
+#[ignore = "needs root and dockerd (a private engine); scripts/test.sh runs it"]
 fn buildx_versions_in_every_real_shape() {
     require_engine!();
     let d = PrivateDaemon::start();
@@ -119,6 +120,7 @@ fn buildx_versions_in_every_real_shape() {
 }
 
 #[test]
+#[ignore = "needs root and dockerd (a private engine); scripts/test.sh runs it"]
 fn kind_like_node_containers_block_a_switch() {
     require_engine!();
     let d = PrivateDaemon::start();
@@ -174,6 +176,7 @@ fn kind_like_node_containers_block_a_switch() {
 }
 
 #[test]
+#[ignore = "needs root and dockerd (a private engine); scripts/test.sh runs it"]
 fn registry_mirrors_fix_writes_hosts_toml_after_a_preview() {
     require_engine!();
     let d = PrivateDaemon::start_with_config(
@@ -189,7 +192,16 @@ fn registry_mirrors_fix_writes_hosts_toml_after_a_preview() {
         ],
     );
     let r = result(&v, "registry-mirrors");
-    assert_eq!(r["status"], "ok", "{r:#}");
+    // Judged from the version alone, it is unverified: a warning, never ok.
+    assert_eq!(r["status"], "warn", "{r:#}");
+    assert!(
+        r["summary"]
+            .as_str()
+            .unwrap()
+            .contains("not proven by a pull"),
+        "{r:#}"
+    );
+    assert_eq!(r["evidence"]["hosts_toml_in_place"], false, "{r:#}");
     assert_eq!(r["fixes"][0]["id"], "write-hosts-toml");
     assert_eq!(r["fixes"][0]["automatic"], true);
 
@@ -245,9 +257,27 @@ fn registry_mirrors_fix_writes_hosts_toml_after_a_preview() {
         lan.contains("[host.\"http://registry.lan:5000\"]") && lan.contains("skip_verify = true"),
         "{lan}"
     );
+    // Once the files are in place, the check says so and offers the fix no more.
+    let (_, v) = check(
+        &d,
+        &[
+            "--id",
+            "registry-mirrors",
+            "--if-switching-to",
+            "containerd",
+        ],
+    );
+    let r = result(&v, "registry-mirrors");
+    assert_eq!(r["evidence"]["hosts_toml_in_place"], true, "{r:#}");
+    assert!(
+        r["summary"].as_str().unwrap().contains("are in place"),
+        "{r:#}"
+    );
+    assert_eq!(r["fixes"], serde_json::json!([]), "{r:#}");
 }
 
 #[test]
+#[ignore = "needs root and dockerd (a private engine); scripts/test.sh runs it"]
 fn flag_and_file_conflict_is_found_and_fixed_through_the_switch_path() {
     require_engine!();
     let d = PrivateDaemon::start();
@@ -276,6 +306,7 @@ fn flag_and_file_conflict_is_found_and_fixed_through_the_switch_path() {
 }
 
 #[test]
+#[ignore = "needs root and dockerd (a private engine); scripts/test.sh runs it"]
 fn storage_driver_fix_on_the_running_containerd_store() {
     require_engine!();
     let d = PrivateDaemon::start_with_config("{\n  \"features\": {\"containerd-snapshotter\": true},\n  \"storage-driver\": \"overlay2\"\n}\n");
@@ -296,22 +327,39 @@ fn storage_driver_fix_on_the_running_containerd_store() {
 }
 
 #[test]
+#[ignore = "needs root and dockerd (a private engine); scripts/test.sh runs it"]
 fn config_hidden_store_and_live_probes() {
     require_engine!();
     let d = PrivateDaemon::start();
     let (code, v) = check(&d, &[]);
-    for id in [
-        "daemon-json-valid",
-        "engine-version",
-        "reference-filter",
-        "containerd-reachable",
-        "hidden-images",
-        "disk-space",
-    ] {
-        assert_eq!(result(&v, id)["status"], "ok", "{id}: {:#}", result(&v, id));
-    }
+    // A fresh engine on the classic store, nothing configured: every check that runs by default
+    // has its verdict, and the two about the containerd store do not apply.
+    let verdicts: Vec<(String, String)> = v["checks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| {
+            (
+                c["id"].as_str().unwrap().into(),
+                c["status"].as_str().unwrap().into(),
+            )
+        })
+        .collect();
+    let want: Vec<(String, String)> = stowage_core::checks::CHECKS
+        .iter()
+        .filter(|c| !c.opt_in)
+        .map(|c| {
+            let id = c.id;
+            let status = match id {
+                "manifest-list-auth" | "arm-platform-digest" => "skipped",
+                _ => "ok",
+            };
+            (id.to_string(), status.to_string())
+        })
+        .collect();
+    assert_eq!(verdicts, want, "{v:#}");
     assert_eq!(result(&v, "reference-filter")["evidence"]["probed"], true);
-    assert!(code == Some(0) || code == Some(1), "{v:#}");
+    assert_eq!(code, Some(0), "all ok: {v:#}");
 
     // Images in the store a switch would hide are counted.
     d.import_image("keep-me:1");
@@ -323,6 +371,19 @@ fn config_hidden_store_and_live_probes() {
     assert_eq!(r["status"], "warn");
     assert_eq!(r["evidence"]["images"], 1);
     assert_eq!(r["evidence"]["store"], "classic");
+    assert_eq!(r["evidence"]["examples"], serde_json::json!(["keep-me:1"]));
+    // The fix is the app's Migrate, with the CLI's lines for the terminal.
+    assert_eq!(
+        r["fixes"][0]["action"],
+        serde_json::json!({"kind": "migrate", "from": "classic", "to": "containerd"}),
+        "{r:#}"
+    );
+    assert!(r["fixes"][0]["commands"]
+        .as_array()
+        .unwrap()
+        .contains(&serde_json::json!(
+            "stowctl migrate keep-me:1 --to containerd"
+        )));
 
     // A broken daemon.json is a failure with its position; dockerd's own objection too.
     std::fs::write(&d.config_file, "{\n  \"debug\": true,\n}\n").unwrap();
@@ -381,6 +442,7 @@ fn config_hidden_store_and_live_probes() {
 }
 
 #[test]
+#[ignore = "needs root and dockerd (a private engine); scripts/test.sh runs it"]
 fn multiplatform_selftest_passes_on_containerd_and_explains_classic() {
     require_engine!();
     let d = PrivateDaemon::start();
@@ -406,6 +468,7 @@ fn multiplatform_selftest_passes_on_containerd_and_explains_classic() {
 }
 
 #[test]
+#[ignore = "needs root and dockerd (a private engine); scripts/test.sh runs it"]
 fn the_terminal_wizard_switches_and_migrates_what_the_user_picks() {
     require_engine!();
     let d = PrivateDaemon::start();

@@ -4,6 +4,7 @@ use stowage_core::daemon_json::{apply_edits, store, ConfigFile, Edit, WriteOptio
 use stowage_tests::{require_engine, OutputExt, PrivateDaemon};
 
 #[test]
+#[ignore = "needs root and dockerd (a private engine); scripts/test.sh runs it"]
 fn validate_reports_file_line_and_column_and_leaves_the_file_alone() {
     require_engine!();
     let d = PrivateDaemon::start();
@@ -24,6 +25,7 @@ fn validate_reports_file_line_and_column_and_leaves_the_file_alone() {
 }
 
 #[test]
+#[ignore = "needs root and dockerd (a private engine); scripts/test.sh runs it"]
 fn validate_asks_dockerd_which_rejects_unknown_values() {
     require_engine!();
     let d = PrivateDaemon::start();
@@ -53,6 +55,7 @@ fn validate_asks_dockerd_which_rejects_unknown_values() {
 }
 
 #[test]
+#[ignore = "needs root and dockerd (a private engine); scripts/test.sh runs it"]
 fn show_and_diff_against_the_last_backup() {
     require_engine!();
     let d = PrivateDaemon::start_with_config("{\n  \"debug\": false\n}\n");

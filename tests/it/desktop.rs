@@ -52,6 +52,7 @@ impl Drop for Running {
 }
 
 #[test]
+#[ignore = "needs root, a real engine, Xvfb and the built app; scripts/test.sh runs it"]
 fn one_instance_per_session_and_the_window_keeps_its_size_and_place() {
     require_engine!();
     require!(

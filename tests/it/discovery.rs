@@ -3,6 +3,7 @@
 use stowage_tests::{require_engine, OutputExt, PrivateDaemon};
 
 #[test]
+#[ignore = "needs root and dockerd (a private engine); scripts/test.sh runs it"]
 fn engines_lists_the_private_daemon_with_the_paths_of_its_command_line() {
     require_engine!();
     let d = PrivateDaemon::start();
@@ -43,6 +44,7 @@ fn engines_lists_the_private_daemon_with_the_paths_of_its_command_line() {
 }
 
 #[test]
+#[ignore = "needs root and dockerd (a private engine); scripts/test.sh runs it"]
 fn unknown_engine_name_is_a_clear_error() {
     require_engine!();
     let d = PrivateDaemon::start();

@@ -98,6 +98,7 @@ fn assert_finished_or_rolled_back(
 }
 
 #[test]
+#[ignore = "needs root and dockerd (a private engine); scripts/test.sh runs it"]
 fn a_closed_reader_at_any_stage_never_abandons_the_switch() {
     require_engine!();
     let d = PrivateDaemon::start();
@@ -117,6 +118,7 @@ fn a_closed_reader_at_any_stage_never_abandons_the_switch() {
 }
 
 #[test]
+#[ignore = "needs root and dockerd (a private engine); scripts/test.sh runs it"]
 fn sigterm_or_sighup_at_any_stage_finishes_or_rolls_back() {
     require_engine!();
     let d = PrivateDaemon::start();
@@ -144,6 +146,7 @@ fn sigterm_or_sighup_at_any_stage_finishes_or_rolls_back() {
 }
 
 #[test]
+#[ignore = "needs root and dockerd (a private engine); scripts/test.sh runs it"]
 fn two_switches_on_one_engine_take_turns() {
     require_engine!();
     let d = PrivateDaemon::start();
@@ -218,6 +221,7 @@ fn short_timeouts(d: &PrivateDaemon, stop: u64, start: u64) {
 }
 
 #[test]
+#[ignore = "needs root and dockerd (a private engine); scripts/test.sh runs it"]
 fn a_restart_command_that_fails_leaves_the_old_configuration_running() {
     require_engine!();
     let d = PrivateDaemon::start_with_config("{\n  \"debug\": false\n}\n");
@@ -245,6 +249,7 @@ fn a_restart_command_that_fails_leaves_the_old_configuration_running() {
 }
 
 #[test]
+#[ignore = "needs root and dockerd (a private engine); scripts/test.sh runs it"]
 fn a_hung_restart_command_is_ended_with_its_children() {
     require_engine!();
     let d = PrivateDaemon::start();
@@ -282,6 +287,7 @@ fn a_hung_restart_command_is_ended_with_its_children() {
 }
 
 #[test]
+#[ignore = "needs root and dockerd (a private engine); scripts/test.sh runs it"]
 fn a_restart_command_that_backgrounds_dockerd_holding_the_output_is_not_waited_for() {
     require_engine!();
     let d = PrivateDaemon::start();
@@ -313,6 +319,7 @@ fn a_restart_command_that_backgrounds_dockerd_holding_the_output_is_not_waited_f
 }
 
 #[test]
+#[ignore = "needs root and dockerd (a private engine); scripts/test.sh runs it"]
 fn a_root_only_daemon_json_gets_the_sudo_hint_for_any_mode() {
     require_engine!();
     let d = PrivateDaemon::start();
@@ -389,6 +396,7 @@ fn migrate_until(
 }
 
 #[test]
+#[ignore = "needs root and dockerd (a private engine); scripts/test.sh runs it"]
 fn a_migration_stopped_by_sigterm_leaves_no_archive() {
     require_engine!();
     let d = PrivateDaemon::start();
@@ -441,6 +449,7 @@ fn write_big_tar(path: &std::path::Path, len: usize) {
 }
 
 #[test]
+#[ignore = "needs root and dockerd (a private engine); scripts/test.sh runs it"]
 fn an_engine_that_dies_while_loading_is_described_with_where_things_stand() {
     require_engine!();
     let d = PrivateDaemon::start();

@@ -90,6 +90,7 @@ fn assert_error_json(o: &Output, want_code: &str, what: &str) {
 }
 
 #[test]
+#[ignore = "needs root and dockerd (a private engine); scripts/test.sh runs it"]
 fn an_address_that_does_not_answer_is_never_another_engine() {
     require_engine!();
     // Another engine answers on this machine: it must not be taken instead, nor its files.
@@ -160,6 +161,7 @@ fn an_address_that_does_not_answer_is_never_another_engine() {
 }
 
 #[test]
+#[ignore = "needs root and dockerd (a private engine); scripts/test.sh runs it"]
 fn a_listener_that_never_answers_is_not_waited_for() {
     require_engine!();
     let d = PrivateDaemon::start();
@@ -270,6 +272,7 @@ fn a_listener_that_never_answers_is_not_waited_for() {
 }
 
 #[test]
+#[ignore = "needs root and dockerd (a private engine); scripts/test.sh runs it"]
 fn a_fifo_daemon_json_is_refused_without_hanging() {
     require_engine!();
     let d = PrivateDaemon::start();
@@ -318,6 +321,7 @@ fn a_fifo_daemon_json_is_refused_without_hanging() {
 }
 
 #[test]
+#[ignore = "needs root and dockerd (a private engine); scripts/test.sh runs it"]
 fn a_dangling_daemon_json_link_is_kept_and_its_target_created() {
     require_engine!();
     let d = PrivateDaemon::start();
@@ -353,6 +357,7 @@ fn a_dangling_daemon_json_link_is_kept_and_its_target_created() {
 }
 
 #[test]
+#[ignore = "needs root and dockerd (a private engine); scripts/test.sh runs it"]
 fn a_backup_that_fails_half_way_leaves_no_backup() {
     require_engine!();
     if Command::new("unshare").arg("--version").output().is_err() {
@@ -430,6 +435,7 @@ fn a_backup_that_fails_half_way_leaves_no_backup() {
 }
 
 #[test]
+#[ignore = "needs root and dockerd (a private engine); scripts/test.sh runs it"]
 fn stale_temporary_files_of_a_killed_run_are_removed_on_the_next_run() {
     require_engine!();
     let d = PrivateDaemon::start();

@@ -221,6 +221,7 @@ struct Tally {
 }
 
 #[test]
+#[ignore = "needs root and dockerd (a private engine); scripts/test.sh runs it"]
 fn stowage_reads_exactly_what_dockerd_reads() {
     require_engine!();
     let dockerd = stowage_tests::engine_bin("dockerd").expect("dockerd");

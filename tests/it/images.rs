@@ -121,6 +121,7 @@ fn build_multiplatform(d: &PrivateDaemon, tag: &str) {
 }
 
 #[test]
+#[ignore = "needs root and dockerd (a private engine); scripts/test.sh runs it"]
 fn both_stores_are_listed_in_both_modes_and_match_the_engines_own_tools() {
     require_engine!();
     let d = PrivateDaemon::start();
@@ -209,6 +210,7 @@ fn both_stores_are_listed_in_both_modes_and_match_the_engines_own_tools() {
 }
 
 #[test]
+#[ignore = "needs root and dockerd (a private engine); scripts/test.sh runs it"]
 fn a_classic_image_migrates_to_containerd_and_back_with_its_tag() {
     require_engine!();
     let d = PrivateDaemon::start();
@@ -266,6 +268,7 @@ fn a_classic_image_migrates_to_containerd_and_back_with_its_tag() {
 }
 
 #[test]
+#[ignore = "needs root and dockerd (a private engine); scripts/test.sh runs it"]
 fn refused_migrations_write_nothing() {
     require_engine!();
     let d = PrivateDaemon::start();

@@ -60,6 +60,7 @@ fn outcome(out: &std::process::Output) -> Value {
 }
 
 #[test]
+#[ignore = "needs root, rootlesskit and a throwaway user; scripts/test.sh runs it"]
 fn status_and_engines_as_the_user_name_its_own_rootless_engine() {
     require_rootless!();
     let e = RootlessEngine::start();
@@ -123,6 +124,7 @@ fn status_and_engines_as_the_user_name_its_own_rootless_engine() {
 }
 
 #[test]
+#[ignore = "needs root, rootlesskit and a throwaway user; scripts/test.sh runs it"]
 fn dry_run_as_the_user_needs_no_root_and_writes_nothing() {
     require_rootless!();
     let e = RootlessEngine::start();
@@ -166,6 +168,7 @@ fn dry_run_as_the_user_needs_no_root_and_writes_nothing() {
 }
 
 #[test]
+#[ignore = "needs root, rootlesskit and a throwaway user; scripts/test.sh runs it"]
 fn switch_both_ways_as_the_user_without_root() {
     require_rootless!();
     let e = RootlessEngine::start();
@@ -229,6 +232,7 @@ fn switch_both_ways_as_the_user_without_root() {
 }
 
 #[test]
+#[ignore = "needs root, rootlesskit and a throwaway user; scripts/test.sh runs it"]
 fn explicit_host_to_the_users_engine_needs_no_root() {
     require_rootless!();
     let e = RootlessEngine::start();
@@ -272,6 +276,7 @@ fn explicit_host_to_the_users_engine_needs_no_root() {
 /// The harness itself: a rootlesskit tree restarted by someone else (as Stowage does) is stopped
 /// too, and the throwaway user leaves nothing behind.
 #[test]
+#[ignore = "needs root, rootlesskit and a throwaway user; scripts/test.sh runs it"]
 fn harness_stops_a_tree_it_did_not_start_and_removes_the_user() {
     require_rootless!();
     let e = RootlessEngine::start();

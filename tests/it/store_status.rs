@@ -15,6 +15,7 @@ fn status(d: &PrivateDaemon) -> serde_json::Value {
 }
 
 #[test]
+#[ignore = "needs root and dockerd (a private engine); scripts/test.sh runs it"]
 fn status_follows_the_store_switch_and_daemon_json_keeps_every_other_key() {
     require_engine!();
     let mut d = PrivateDaemon::start_with_config(REALISTIC_DAEMON_JSON);
@@ -112,6 +113,7 @@ fn status_follows_the_store_switch_and_daemon_json_keeps_every_other_key() {
 }
 
 #[test]
+#[ignore = "needs root and dockerd (a private engine); scripts/test.sh runs it"]
 fn status_of_a_stopped_engine_says_so_and_exits_non_zero() {
     require_engine!();
     let mut d = PrivateDaemon::start();
@@ -138,6 +140,7 @@ fn status_of_a_stopped_engine_says_so_and_exits_non_zero() {
 }
 
 #[test]
+#[ignore = "needs root and dockerd (a private engine); scripts/test.sh runs it"]
 fn human_status_names_store_and_driver() {
     require_engine!();
     let d = PrivateDaemon::start();

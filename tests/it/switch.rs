@@ -48,6 +48,7 @@ fn opts() -> ApplyOptions {
 }
 
 #[test]
+#[ignore = "needs root and dockerd (a private engine); scripts/test.sh runs it"]
 fn round_trip_classic_containerd_classic_keeps_config_and_images() {
     require_engine!();
     let d = PrivateDaemon::start_with_config(REALISTIC_DAEMON_JSON);
@@ -102,6 +103,7 @@ fn round_trip_classic_containerd_classic_keeps_config_and_images() {
 }
 
 #[test]
+#[ignore = "needs root and dockerd (a private engine); scripts/test.sh runs it"]
 fn graphdriver_storage_driver_is_translated_and_the_plan_says_so() {
     require_engine!();
     let config = "{\n  \"storage-driver\": \"overlay2\",\n  \"debug\": false\n}\n";
@@ -155,6 +157,7 @@ fn graphdriver_storage_driver_is_translated_and_the_plan_says_so() {
 }
 
 #[test]
+#[ignore = "needs root and dockerd (a private engine); scripts/test.sh runs it"]
 fn a_daemon_that_fails_to_start_is_rolled_back_byte_for_byte() {
     require_engine!();
     let d = PrivateDaemon::start_with_config(REALISTIC_DAEMON_JSON);
@@ -223,6 +226,7 @@ fn a_daemon_that_fails_to_start_is_rolled_back_byte_for_byte() {
 }
 
 #[test]
+#[ignore = "needs root and dockerd (a private engine); scripts/test.sh runs it"]
 fn a_failing_restart_command_rolls_back_with_exit_code_3() {
     require_engine!();
     let d = PrivateDaemon::start_with_config(REALISTIC_DAEMON_JSON);
@@ -273,6 +277,7 @@ fn a_failing_restart_command_rolls_back_with_exit_code_3() {
 }
 
 #[test]
+#[ignore = "needs root and dockerd (a private engine); scripts/test.sh runs it"]
 fn an_external_edit_between_plan_and_apply_is_detected_and_nothing_happens() {
     require_engine!();
     let d = PrivateDaemon::start_with_config("{\"debug\": false}\n");
@@ -326,6 +331,7 @@ fn wasm_feature(d: &PrivateDaemon) -> serde_json::Value {
 }
 
 #[test]
+#[ignore = "needs root and dockerd (a private engine); scripts/test.sh runs it"]
 fn wasm_is_unavailable_without_a_shim_and_available_with_one() {
     require_engine!();
     let d = PrivateDaemon::start();

@@ -10,23 +10,15 @@ use std::time::{Duration, Instant};
 use nix::sys::signal::{kill, Signal};
 use nix::unistd::Pid;
 
-/// Set to make a missing display or driver fail the e2e test instead of skipping it.
-pub const REQUIRE_ENV: &str = "STOWAGE_REQUIRE_E2E";
-
-/// Skips an e2e test (returns early) when it cannot run here, unless `STOWAGE_REQUIRE_E2E=1`.
+/// Fails an e2e test (see [`require!`](crate::require)) when it cannot run here (no display,
+/// no tauri-driver, no engine).
 #[macro_export]
 macro_rules! require_e2e {
     () => {
-        if let Some(why) = $crate::e2e::unavailable() {
-            eprintln!("SKIPPED: {why}");
-            if std::env::var($crate::e2e::REQUIRE_ENV).is_ok_and(|v| v == "1") {
-                panic!(
-                    "the e2e test is required here ({}=1): {why}",
-                    $crate::e2e::REQUIRE_ENV
-                );
-            }
-            return;
-        }
+        $crate::require!(
+            $crate::e2e::unavailable(),
+            "a display, tauri-driver and an engine"
+        )
     };
 }
 
@@ -418,5 +410,79 @@ mod tests {
                 toggle: Some(1)
             }
         );
+    }
+}
+
+/// The desktop's browser, for the test: a `$BROWSER` script (which `xdg-open` runs for web
+/// addresses on a desktop it does not know) that writes each address it is given to a file.
+pub struct BrowserRecorder {
+    /// The script to pass as `BROWSER`.
+    pub script: PathBuf,
+    record: PathBuf,
+}
+
+impl BrowserRecorder {
+    /// A recorder writing into `dir`.
+    pub fn new(dir: &Path) -> Self {
+        let script = dir.join("browser.sh");
+        let record = dir.join("browser-opened.txt");
+        std::fs::write(
+            &script,
+            format!(
+                "#!/bin/sh\nprintf '%s\\n' \"$@\" >> '{}'\n",
+                record.display()
+            ),
+        )
+        .expect("write the browser script");
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&script, std::fs::Permissions::from_mode(0o755))
+            .expect("make the browser script executable");
+        BrowserRecorder { script, record }
+    }
+
+    /// The addresses opened so far, in order.
+    pub fn opened(&self) -> Vec<String> {
+        std::fs::read_to_string(&self.record)
+            .unwrap_or_default()
+            .lines()
+            .map(str::to_string)
+            .collect()
+    }
+}
+
+/// The desktop's file manager, for the test: `org.freedesktop.FileManager1` on the session bus
+/// (what "Show in folder" asks), recording the items it is asked to show.
+pub struct FakeFileManager {
+    shown: std::sync::Arc<std::sync::Mutex<Vec<String>>>,
+    _conn: zbus::Connection,
+}
+
+struct FileManager1(std::sync::Arc<std::sync::Mutex<Vec<String>>>);
+
+#[zbus::interface(name = "org.freedesktop.FileManager1")]
+impl FileManager1 {
+    /// Shows these items (file:// URIs) selected in their folders.
+    async fn show_items(&self, uris: Vec<String>, _startup_id: String) {
+        if let Ok(mut shown) = self.0.lock() {
+            shown.extend(uris);
+        }
+    }
+}
+
+impl FakeFileManager {
+    /// Claims the file manager's name on the session bus.
+    pub async fn start() -> zbus::Result<Self> {
+        let shown = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+        let conn = zbus::connection::Builder::session()?
+            .name("org.freedesktop.FileManager1")?
+            .serve_at("/org/freedesktop/FileManager1", FileManager1(shown.clone()))?
+            .build()
+            .await?;
+        Ok(FakeFileManager { shown, _conn: conn })
+    }
+
+    /// The items asked to be shown so far.
+    pub fn shown(&self) -> Vec<String> {
+        self.shown.lock().map(|s| s.clone()).unwrap_or_default()
     }
 }

@@ -18,26 +18,20 @@ use nix::unistd::Pid;
 /// feature already set. dockerd accepts it with `--bridge=none`.
 pub const REALISTIC_DAEMON_JSON: &str = "{\n\t\"log-driver\": \"json-file\",\n\t\"log-opts\": {\n\t\t\"max-size\": \"10m\",\n\t\t\"max-file\": \"3\"\n\t},\n\t\"registry-mirrors\": [\"https://mirror.example.com\"],\n\t\"default-address-pools\": [\n\t\t{\"base\": \"10.123.0.0/16\", \"size\": 24}\n\t],\n\t\"labels\": [\"owner=José Ñúñez\", \"site=東京\"],\n\t\"max-concurrent-downloads\": 3,\n\t\"builder\": {\"gc\": {\"enabled\": true, \"defaultKeepStorage\": \"20GB\"}},\n\t\"features\": {\n\t\t\"buildkit\": true\n\t}\n}\n";
 
-/// Skips a test (returns early) when `$unavailable` (an `Option` of the reason) says `$what`
-/// cannot run here; with `STOWAGE_REQUIRE_ENGINE` set, fails it instead: a test that did not
-/// run never reports as passed in CI.
+/// Fails a test when `$unavailable` (an `Option` of the reason) says `$what` cannot run here.
+/// Such tests are `#[ignore]`d with the reason, so a plain `cargo test` reports them as ignored;
+/// `--include-ignored` (scripts/test.sh) runs them, and then a missing prerequisite is a failure:
+/// a test that did not run never reports as passed.
 #[macro_export]
 macro_rules! require {
     ($unavailable:expr, $what:literal) => {
         if let Some(why) = $unavailable {
-            eprintln!("SKIPPED: {why}");
-            if std::env::var_os("STOWAGE_REQUIRE_ENGINE").is_some() {
-                panic!(
-                    concat!($what, " is required here (STOWAGE_REQUIRE_ENGINE): {}"),
-                    why
-                );
-            }
-            return;
+            panic!(concat!($what, " is needed to run this test: {}"), why);
         }
     };
 }
 
-/// Skips a test (returns early) when no dockerd is installed or we are not root.
+/// Fails a test (see [`require!`]) when no dockerd is installed or we are not root.
 #[macro_export]
 macro_rules! require_engine {
     () => {

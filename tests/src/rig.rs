@@ -45,19 +45,18 @@ pub const ROOTLESS_CONTRIB: &str = "/usr/share/docker.io/contrib";
 /// How long one command inside the rig may take before the harness kills it and fails the test.
 const EXEC_TIMEOUT: Duration = Duration::from_secs(300);
 
-/// Skips a test (returns early) when a systemd rig cannot be booted here (not root, no
-/// `systemd-nspawn`, ...), unless `STOWAGE_REQUIRE_ENGINE` is set: then it fails.
+/// Fails a test (see [`require!`](crate::require)) when a systemd rig cannot be booted here (not
+/// root, no `systemd-nspawn`, ...), or when asked to run against an engine prefix: the rig runs
+/// the packaged engine.
 #[macro_export]
 macro_rules! require_rig {
     () => {
         if let Some(prefix) = $crate::engine_prefix() {
-            // Not a missing prerequisite: these tests are about the packaged units, and the run
-            // without a prefix covers them.
-            eprintln!(
-                "SKIPPED: the systemd rig runs the packaged engine, not the one under {}",
-                prefix.display()
+            panic!(
+                "the systemd rig runs the packaged engine, not the one under {}: run this test without {}",
+                prefix.display(),
+                $crate::ENGINE_PREFIX_ENV
             );
-            return;
         }
         $crate::require!($crate::rig::rig_unavailable(), "a systemd rig")
     };

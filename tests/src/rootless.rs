@@ -57,8 +57,7 @@ const USER_PATH: &str = "/usr/local/bin:/usr/bin:/bin:/usr/local/sbin:/usr/sbin:
 /// How long a `stowctl` run may take (a store switch restarts the engine twice at most).
 const STOWCTL_TIMEOUT: Duration = Duration::from_secs(300);
 
-/// Skips a test (returns early) when a rootless engine cannot be run here; with
-/// `STOWAGE_REQUIRE_ENGINE` set, fails it instead.
+/// Fails a test (see [`require!`](crate::require)) when a rootless engine cannot be run here.
 #[macro_export]
 macro_rules! require_rootless {
     () => {

@@ -11,18 +11,20 @@ export default {
   id: "about",
   title: "About / Troubleshoot",
 
-  async mount(root) {
+  async mount(root, ctx) {
+    this.ctx = ctx;
     this.versions = h("section", { class: "card", "aria-labelledby": "about-versions-title", "aria-busy": "true" }, h("h2", { id: "about-versions-title" }, "Versions"));
     this.result = h("div", { id: "about-result", role: "status", "aria-live": "polite" });
     const tools = h(
       "section",
       { class: "card", "aria-labelledby": "about-tools-title" },
       h("h2", { id: "about-tools-title" }, "Troubleshoot"),
-      h("p", {}, "A diagnostics bundle holds the engine's status, its features, daemon.json and Stowage's settings with secrets (passwords, tokens, credentials in URLs) removed, and recent log lines. Read it before you share it."),
+      h("p", {}, "A diagnostics bundle holds the engine's status, its features, the known-issue checks with their evidence, daemon.json and Stowage's settings with secrets (passwords, tokens, credentials in URLs) removed, and recent log lines. Read it before you share it."),
       h(
         "div",
         { class: "actions" },
-        h("button", { type: "button", id: "about-export", class: "primary", onclick: () => this.export() }, "Export diagnostics bundle"),
+        h("button", { type: "button", id: "about-export", class: "primary", onclick: () => this.export(false) }, "Save diagnostics bundle"),
+        h("button", { type: "button", id: "about-export-as", class: "secondary", onclick: () => this.export(true) }, "Save as…"),
         h("button", { type: "button", id: "about-logs", class: "secondary", onclick: () => this.openLogs() }, "Open log folder"),
       ),
       this.result,
@@ -52,13 +54,53 @@ export default {
     }
   },
 
-  async export() {
+  async export(choose) {
     replace(this.result, h("p", { class: "muted" }, "Writing the bundle…"));
     try {
-      const path = await ipc.aboutExportDiagnostics();
-      replace(this.result, h("p", {}, "Saved the diagnostics bundle as ", h("code", { id: "about-bundle-path" }, path), "."));
+      const path = await ipc.aboutExportDiagnostics(choose);
+      if (path === null) {
+        replace(this.result, h("p", { class: "muted" }, "Not saved."));
+        return;
+      }
+      const copied = h("span", { id: "about-copied", class: "muted", "aria-live": "polite" });
+      replace(
+        this.result,
+        h("p", {}, "Saved the diagnostics bundle as ", h("code", { id: "about-bundle-path" }, path), "."),
+        h(
+          "div",
+          { class: "actions" },
+          h("button", { type: "button", id: "about-reveal", class: "secondary", onclick: () => this.reveal(path) }, "Show in folder"),
+          h("button", { type: "button", id: "about-copy-path", class: "secondary", onclick: () => this.copyPath(path, copied) }, "Copy path"),
+          copied,
+        ),
+      );
+      this.result.scrollIntoView({ block: "nearest" });
     } catch (error) {
       replace(this.result, errorView(error, "The bundle could not be written."));
+    }
+  },
+
+  async reveal(path) {
+    try {
+      await ipc.revealSavedFile(path);
+    } catch (error) {
+      this.ctx.notice("The folder could not be shown.", error?.detail ?? error?.message ?? String(error));
+    }
+  },
+
+  async copyPath(path, status) {
+    try {
+      await navigator.clipboard.writeText(path);
+      status.textContent = "Path copied.";
+    } catch {
+      // No clipboard access: select the path so Ctrl+C copies it.
+      const code = document.getElementById("about-bundle-path");
+      const range = document.createRange();
+      range.selectNodeContents(code);
+      const sel = window.getSelection();
+      sel.removeAllRanges();
+      sel.addRange(range);
+      status.textContent = document.execCommand("copy") ? "Path copied." : "Press Ctrl+C to copy the selected path.";
     }
   },
 

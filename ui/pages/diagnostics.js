@@ -1,10 +1,11 @@
 // Diagnostics: every known-issue check with its status, summary, evidence (one click away) and
-// fixes. Manual fixes show their commands and documentation; an automatic fix shows a preview
-// (its diff) first, then Apply runs it with progress. Mute/Unmute, Re-run, and "What would break
-// if I switch?" (the checks evaluated for the other store).
+// fixes. A fix that one of the app's pages carries out leads there (Images → Migrate); manual
+// fixes show their commands and documentation (opened in the browser); an automatic fix shows a
+// preview (its diff) first, then Apply runs it with its progress beside the check. Mute/Unmute,
+// Re-run, and "What would break if I switch?" (the checks evaluated for the other store).
 import * as ipc from "../ipc.js";
 import { ProgressPanel } from "../progress.js";
-import { diffView, errorView, h, replace } from "../ui.js";
+import { diffView, docsLink, errorView, h, replace, rich } from "../ui.js";
 
 const STATUS_TEXT = { ok: "OK", warn: "Warning", fail: "Problem", skipped: "Not applicable", error: "Could not check" };
 
@@ -20,7 +21,7 @@ export default {
     this.ctx = ctx;
     this.ifSwitching = this.ifSwitching ?? false;
     this.applying = false;
-    this.op = null;
+    this.fixing = null;
     this.toggle = h("input", {
       type: "checkbox",
       id: "diag-if-switching",
@@ -83,6 +84,7 @@ export default {
         open.map((c) => this.check(c)),
         passed.length ? h("details", { id: "diag-passed", open: !!this.passedOpen, ontoggle: (e) => { this.passedOpen = e.target.open; } }, h("summary", {}, `${plural(passed.length, "check", "checks")} passed or did not apply`), passed.map((c) => this.check(c))) : null,
       );
+      this.placeProgress();
     } catch (error) {
       this.note.textContent = "";
       replace(this.list, errorView(error, "The checks could not run."));
@@ -102,7 +104,7 @@ export default {
       "article",
       { class: `card check status-${status}`, id: `check-${c.id}`, dataset: { status: c.status, muted: String(c.muted) }, "aria-labelledby": `check-${c.id}-title` },
       h("h2", { id: `check-${c.id}-title` }, h("span", { class: "tag" }, tag), " ", c.title),
-      h("p", { class: "summary" }, c.summary),
+      h("p", { class: "summary" }, rich(c.summary)),
       evidence.length
         ? h(
             "details",
@@ -126,21 +128,42 @@ export default {
   },
 
   fix(c, f, fixBox) {
+    const docs = f.docs ? h("p", { class: "muted" }, docsLink(f.docs, "Documentation", (error) => this.ctx.notice("The documentation could not be opened.", error?.detail ?? error?.message ?? String(error)))) : null;
+    if (f.action?.kind === "migrate") {
+      // The app does this itself: lead to it rather than to a command line.
+      return h(
+        "div",
+        { class: "fix" },
+        h("p", {}, rich(f.description)),
+        h("button", { type: "button", class: "secondary", id: `fix-action-${c.id}`, onclick: () => this.ctx.navigate("images") }, "Open Images → Migrate"),
+        docs,
+      );
+    }
     if (f.automatic) {
       return h(
         "div",
         { class: "fix" },
-        h("p", {}, f.description),
+        h("p", {}, rich(f.description)),
         h("button", { type: "button", class: "secondary", id: `fix-${c.id}`, disabled: this.applying, onclick: () => this.preview(c, fixBox) }, "Fix…"),
       );
     }
     return h(
       "div",
       { class: "fix manual" },
-      h("p", {}, f.description),
+      h("p", {}, rich(f.description)),
       f.commands.length ? h("pre", { class: "code", tabindex: "0", "aria-label": "Commands to run" }, f.commands.join("\n")) : null,
-      f.docs ? h("p", { class: "muted" }, "Documentation: ", h("code", {}, f.docs)) : null,
+      docs,
     );
+  },
+
+  /** Puts the fix's progress right under the check it fixes (the list is redrawn after a fix). */
+  placeProgress() {
+    if (!this.fixing) return;
+    const card = document.getElementById(`check-${this.fixing}`);
+    if (!card) return;
+    const folded = card.closest("details");
+    if (folded && !folded.open) folded.open = true;
+    card.append(this.progress.el);
   },
 
   async preview(c, box) {
@@ -152,7 +175,7 @@ export default {
         replace(box, h("p", { id: "fix-unchanged" }, "Nothing to change: this fix is already in place."));
         return;
       }
-      const apply = h("button", { type: "button", class: "primary", id: "fix-apply", onclick: () => this.apply(p.id, box) }, p.via_pkexec ? "Apply (asks for your password)" : "Apply");
+      const apply = h("button", { type: "button", class: "primary", id: "fix-apply", onclick: () => this.apply(c.id, p.id, box) }, p.via_pkexec ? "Apply (asks for your password)" : "Apply");
       replace(
         box,
         h("h3", {}, "The fix would change"),
@@ -167,9 +190,11 @@ export default {
     }
   },
 
-  async apply(fixId, box) {
+  async apply(checkId, fixId, box) {
     this.applying = true;
     box.hidden = true;
+    this.fixing = checkId;
+    this.placeProgress();
     const expected = ["done"];
     this.progress.start(expected);
     try {
@@ -182,6 +207,7 @@ export default {
       this.applying = false;
       await this.run();
       this.progress.el.scrollIntoView({ block: "nearest" });
+      this.progress.outcome.focus();
     }
   },
 
@@ -196,17 +222,6 @@ export default {
   },
 
   onEvent(ev) {
-    switch (ev.type) {
-      case "operation_started":
-        if (ev.kind === "fix") this.op = ev.op;
-        break;
-      case "progress":
-        if (ev.op === this.op) this.progress.update(ev.progress);
-        break;
-      case "operation_finished":
-        if (ev.op === this.op) this.progress.finish(ev.outcome);
-        break;
-      default:
-    }
+    this.progress.follow(ev, (e) => e.kind === "fix");
   },
 };

@@ -162,16 +162,8 @@ export default {
   },
 
   onEvent(ev) {
+    if (this.progress.follow(ev, (e) => e.kind === "restart")) return;
     switch (ev.type) {
-      case "operation_started":
-        if (ev.kind === "restart") this.op = ev.op;
-        break;
-      case "progress":
-        if (ev.op === this.op) this.progress.update(ev.progress);
-        break;
-      case "operation_finished":
-        if (ev.op === this.op) this.progress.finish(ev.outcome);
-        break;
       case "engine_changed":
         if (!this.running) {
           this.loadStatus();

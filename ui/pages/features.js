@@ -2,7 +2,7 @@
 // A changed checkbox shows the plan; Apply & Restart runs it with a staged progress bar.
 import * as ipc from "../ipc.js";
 import { ProgressPanel } from "../progress.js";
-import { diffView, errorView, h, plural, replace, rich, storeText } from "../ui.js";
+import { diffView, docsLink, engineLabel, errorView, h, plural, replace, rich, storeText } from "../ui.js";
 
 const TABS = [
   { id: "beta", title: "Beta features" },
@@ -48,7 +48,6 @@ export default {
       if (key === this.shown) return; // nothing changed: keep the DOM (and the focus) as it is
       this.shown = key;
       this.features = view.features;
-      this.engine = view.engine;
       const focused = document.activeElement?.id;
       this.render(view);
       if (focused) document.getElementById(focused)?.focus();
@@ -89,8 +88,8 @@ export default {
       );
     }
     const reach = view.reachable
-      ? h("p", { class: "muted" }, `Engine ${view.engine}: ${storeText(view.active_store)} running.`)
-      : h("p", { class: "warning", id: "features-stopped" }, `Engine stopped: ${view.engine} does not answer, so nothing can be applied until it runs again (start it on the Engine page). States come from daemon.json only.`);
+      ? h("p", { class: "muted" }, `${engineLabel(view.engine)}: ${storeText(view.active_store)} running.`)
+      : h("p", { class: "warning", id: "features-stopped" }, `Engine stopped: ${engineLabel(view.engine)} does not answer, so nothing can be applied until it runs again (start it on the Engine page). States come from daemon.json only.`);
     replace(this.listBox, reach, this.pendingNotice(view), tablist, panels);
     this.syncCheckboxes();
     if (this.plan) {
@@ -157,6 +156,9 @@ export default {
         h("p", { id: `${id}-state`, class: "state" }, stateText(f)),
         f.reason ? h("p", { id: `${id}-reason`, class: "reason" }, `Not available: ${f.reason}`) : null,
         (f.notes ?? []).map((n) => h("p", { class: "muted" }, n)),
+        f.docs
+          ? h("p", { class: "docs" }, docsLink(f.docs, ["Learn more", h("span", { class: "visually-hidden" }, ` about ${f.title}`)], (error) => this.ctx.notice("The documentation could not be opened.", error?.detail ?? error?.message ?? String(error))))
+          : null,
       ),
     );
   },
@@ -249,9 +251,6 @@ export default {
   showPlan(plan, { fromTray }) {
     this.plan = plan;
     if (fromTray) this.tickPlan(plan); // the tray's request, as ticked checkboxes too
-    const hiddenImages = plan.hidden?.images ?? 0;
-    const hiddenContainers = plan.hidden?.containers ?? 0;
-    const switching = plan.current_store && plan.target_store && plan.current_store !== plan.target_store;
     const findings = plan.findings ?? [];
     const apply = h(
       "button",
@@ -262,10 +261,8 @@ export default {
       this.planBox,
       h("h2", { id: "plan-title", tabindex: "-1" }, "Review the change"),
       fromTray ? h("p", { class: "warning" }, "You asked for this from the tray. It hides images or containers, so Stowage asks first.") : null,
-      h("ul", { class: "summary" }, plan.summary.map((s) => h("li", {}, rich(s)))),
-      switching && (hiddenImages > 0 || hiddenContainers > 0)
-        ? h("p", { class: "hidden-note", id: "plan-hidden" }, `${plural(hiddenImages, "image")} and ${plural(hiddenContainers, "container")} of the ${plan.current_store} store will be hidden, not deleted.`)
-        : null,
+      h("ul", { class: "summary" }, plan.summary.filter((s) => s !== plan.hidden_note).map((s) => h("li", {}, rich(s)))),
+      plan.hidden_note ? h("p", { class: "hidden-note", id: "plan-hidden" }, plan.hidden_note) : null,
       findings.length
         ? h(
             "ul",

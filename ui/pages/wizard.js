@@ -3,7 +3,8 @@
 // optional migration -> apply (with progress) -> done. Shown on first launch; here later too.
 import * as ipc from "../ipc.js";
 import { ProgressPanel } from "../progress.js";
-import { errorView, h, plural, replace } from "../ui.js";
+import { engineLabel, errorView, h, plural, replace, rich } from "../ui.js";
+import { humanBytes } from "./images.js";
 
 const TITLES = {
   detect_engines: "Looking for engines",
@@ -27,7 +28,6 @@ export default {
   async mount(root, ctx) {
     this.ctx = ctx;
     this.root = root;
-    this.op = null;
     this.progress = new ProgressPanel("wizard", "Switching the image store");
     this.box = h("section", { class: "card wizard", id: "wizard", "aria-labelledby": "wizard-title", "aria-busy": "true" });
     replace(root, h("p", { class: "lead" }, "A few questions to set Stowage up: which engine, and which image store suits what you run."), this.box, this.progress.el);
@@ -62,6 +62,7 @@ export default {
 
   render(view) {
     this.step = view;
+    if (view.engines) this.engines = view.engines;
     this.box.dataset.step = view.step;
     this.box.setAttribute("aria-busy", "false");
     const title = h("h2", { id: "wizard-title", tabindex: "-1" }, TITLES[view.step] ?? view.step);
@@ -86,7 +87,7 @@ export default {
           h(
             "div",
             { class: "actions" },
-            h("button", { type: "button", class: "primary", id: "wizard-finish", onclick: () => this.ctx.navigate("general") }, "Open Settings"),
+            h("button", { type: "button", class: "primary", id: "wizard-finish", onclick: () => this.ctx.navigate("general") }, "Finish"),
             h("button", { type: "button", class: "secondary", id: "wizard-again", onclick: () => { this.busy(TITLES.detect_engines, "Starting again…"); this.call(() => ipc.wizardState(true)); } }, "Run the wizard again"),
           ),
         ];
@@ -99,7 +100,7 @@ export default {
   },
 
   pick(view, back) {
-    const first = view.engines.find((e) => e.running) ?? view.engines[0];
+    const first = view.engines.find((e) => e.current) ?? view.engines.find((e) => e.running) ?? view.engines[0];
     const list = h(
       "fieldset",
       { class: "choices" },
@@ -109,7 +110,7 @@ export default {
           "div",
           { class: "choice" },
           h("input", { type: "radio", name: "wizard-engine", id: `wizard-engine-${i}`, value: e.name, checked: e === first }),
-          h("div", {}, h("label", { for: `wizard-engine-${i}` }, e.name), h("p", { class: "muted" }, `${e.kind} · ${e.host}${e.running ? "" : " · not running"}`)),
+          h("div", {}, h("label", { for: `wizard-engine-${i}` }, engineLabel(e)), h("p", { class: "muted", id: `wizard-engine-${i}-desc` }, `${e.host}${e.current ? " · managed by Stowage now" : ""}${e.running ? "" : " · not running"}`)),
         ),
       ),
     );
@@ -127,10 +128,10 @@ export default {
     const then = problems(r.if_switching);
     const list = (items, id) =>
       items.length
-        ? h("ul", { class: "findings", id }, items.map((c) => h("li", { class: `finding ${c.status}` }, h("span", { class: "tag" }, c.status === "fail" ? "Problem" : "Warning"), ` ${c.id}: ${c.summary}`)))
+        ? h("ul", { class: "findings", id }, items.map((c) => h("li", { class: `finding ${c.status}` }, h("span", { class: "tag" }, c.status === "fail" ? "Problem" : "Warning"), " ", h("strong", {}, c.title || c.id), ": ", rich(c.summary))))
         : h("p", { class: "muted", id }, "Nothing known.");
     return [
-      h("p", { id: "wizard-active" }, `The engine ${view.engine} runs the ${r.active} image store.`),
+      h("p", { id: "wizard-active" }, `${this.engineName(view.engine)} runs the ${r.active} image store.`),
       h("p", {}, `The ${other} store holds ${plural(r.hidden_now.images, "image")} and ${plural(r.hidden_now.containers, "container")}: hidden now, kept, not lost.`),
       h("p", { id: "wizard-would-hide" }, `Switching to the ${other} store would hide ${plural(r.hidden_if_switching.images, "image")} and ${plural(r.hidden_if_switching.containers, "container")} of the ${r.active} store until you switch back.`),
       h("h3", {}, `With the ${r.active} store (now)`),
@@ -150,6 +151,7 @@ export default {
       "fieldset",
       { class: "choices" },
       h("legend", {}, `Recommended for this engine: the ${view.recommended} store.`),
+      h("p", { class: "muted", id: "wizard-why" }, view.why),
       options.map((o) =>
         h(
           "div",
@@ -164,7 +166,7 @@ export default {
       this.advance({ input: "chose", store: v || null }, v ? "Preparing the switch…" : "Finishing…");
     };
     return [
-      view.blockers.length ? h("div", { class: "warning", id: "wizard-blockers" }, h("p", {}, "What fails with the other store:"), h("ul", {}, view.blockers.map((b) => h("li", {}, b)))) : null,
+      view.blockers.length ? h("div", { class: "warning", id: "wizard-blockers" }, h("p", {}, "What fails with the other store:"), h("ul", {}, view.blockers.map((b) => h("li", {}, rich(b))))) : null,
       fieldset,
       h("div", { class: "actions" }, back, h("button", { type: "button", class: "primary", id: "wizard-next", onclick: next }, "Next")),
     ];
@@ -172,35 +174,69 @@ export default {
 
   offer(view, back) {
     const boxes = view.candidates.map((c, i) =>
-      h("div", { class: "choice" }, h("input", { type: "checkbox", id: `wizard-migrate-${i}`, value: c }), h("label", { for: `wizard-migrate-${i}` }, c)),
+      h(
+        "div",
+        { class: "choice" },
+        h("input", { type: "checkbox", id: `wizard-migrate-${i}`, value: c.reference, onchange: () => this.offerCount() }),
+        h("label", { for: `wizard-migrate-${i}` }, c.reference, " ", h("span", { class: "muted" }, `(${humanBytes(c.bytes)})`)),
+      ),
     );
+    const all = h("input", {
+      type: "checkbox",
+      id: "wizard-migrate-all",
+      onchange: () => {
+        for (const b of this.box.querySelectorAll("input[id^=wizard-migrate-]:not(#wizard-migrate-all)")) b.checked = all.checked;
+        this.offerCount();
+      },
+    });
+    this.offerTotal = h("p", { id: "wizard-migrate-total", class: "muted", "aria-live": "polite" });
     const next = () => {
-      const references = [...this.box.querySelectorAll("input[id^=wizard-migrate-]:checked")].map((b) => b.value);
+      const references = this.pickedImages().map((c) => c.reference);
       this.progress.start(["writing_config", "stopping", "starting", "waiting_for_api", "verifying_store", "done"]);
       this.advance({ input: "migrate", references }, references.length ? "Copying the images, then switching…" : "Switching…");
     };
-    return [
+    const body = [
       h("p", {}, `These images of the ${view.from} store would be hidden after the switch to the ${view.to} store. Copy some of them first? (Nothing is deleted either way.)`),
-      h("fieldset", { class: "choices" }, h("legend", {}, "Images to copy"), boxes),
+      h(
+        "fieldset",
+        { class: "choices" },
+        h("legend", {}, "Images to copy"),
+        h("div", { class: "choice select-all" }, all, h("label", { for: "wizard-migrate-all" }, "Select all")),
+        boxes,
+      ),
+      this.offerTotal,
       h("div", { class: "actions" }, back, h("button", { type: "button", class: "primary", id: "wizard-next", onclick: next }, "Switch")),
     ];
+    queueMicrotask(() => this.offerCount());
+    return body;
+  },
+
+  /** The images ticked in the migration offer. */
+  pickedImages() {
+    const ticked = new Set([...this.box.querySelectorAll("input[id^=wizard-migrate-]:not(#wizard-migrate-all):checked")].map((b) => b.value));
+    return (this.step?.candidates ?? []).filter((c) => ticked.has(c.reference));
+  },
+
+  /** "2 of 3 images selected (12 MB)", and the select-all box in step with the ticks. */
+  offerCount() {
+    const picked = this.pickedImages();
+    const total = this.step?.candidates?.length ?? 0;
+    const bytes = picked.reduce((n, c) => n + c.bytes, 0);
+    const all = this.box.querySelector("#wizard-migrate-all");
+    if (all) {
+      all.checked = picked.length === total && total > 0;
+      all.indeterminate = picked.length > 0 && picked.length < total;
+    }
+    if (this.offerTotal) this.offerTotal.textContent = picked.length ? `${picked.length} of ${plural(total, "image")} selected (${humanBytes(bytes)})` : "No image selected: the switch copies nothing.";
+  },
+
+  /** The engine a step names, as a person knows it. */
+  engineName(name) {
+    const e = this.step?.managed_engine?.name === name ? this.step.managed_engine : this.engines?.find((x) => x.name === name);
+    return e ? engineLabel(e) : `The engine ${name}`;
   },
 
   onEvent(ev) {
-    switch (ev.type) {
-      case "operation_started":
-        if (ev.source === "wizard" && ev.kind === "change") {
-          this.op = ev.op;
-          if (ev.plan) this.progress.start(ev.plan.expected_stages);
-        }
-        break;
-      case "progress":
-        if (ev.op === this.op) this.progress.update(ev.progress);
-        break;
-      case "operation_finished":
-        if (ev.op === this.op) this.progress.finish(ev.outcome);
-        break;
-      default:
-    }
+    this.progress.follow(ev, (e) => e.source === "wizard" && e.kind === "change");
   },
 };

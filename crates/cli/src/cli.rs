@@ -2,7 +2,9 @@
 
 use std::path::PathBuf;
 
-use clap::{Args, Parser, Subcommand};
+use clap::{Args, Parser, Subcommand, ValueEnum};
+use stowage_core::engine::ImageStore;
+use stowage_core::stores::Selection;
 
 /// Switch a Docker Engine between its classic and containerd image stores, safely.
 #[derive(Debug, Parser)]
@@ -12,6 +14,44 @@ pub struct Cli {
     pub global: Global,
     #[command(subcommand)]
     pub command: Command,
+}
+
+/// An image store on the command line: `classic` or `containerd`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum StoreArg {
+    Classic,
+    Containerd,
+}
+
+impl From<StoreArg> for ImageStore {
+    fn from(s: StoreArg) -> Self {
+        match s {
+            StoreArg::Classic => ImageStore::Classic,
+            StoreArg::Containerd => ImageStore::Containerd,
+        }
+    }
+}
+
+/// Which stores `stowctl images` lists: `active`, `inactive`, `classic`, `containerd` or `all`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum StoresArg {
+    Active,
+    Inactive,
+    Classic,
+    Containerd,
+    All,
+}
+
+impl From<StoresArg> for Selection {
+    fn from(s: StoresArg) -> Self {
+        match s {
+            StoresArg::Active => Selection::Active,
+            StoresArg::Inactive => Selection::Inactive,
+            StoresArg::Classic => Selection::Classic,
+            StoresArg::Containerd => Selection::Containerd,
+            StoresArg::All => Selection::All,
+        }
+    }
 }
 
 /// Options every subcommand understands.
@@ -62,8 +102,8 @@ pub enum Command {
     /// Images of both stores side by side (the inactive one too), with a summary per store.
     Images {
         /// Which stores: active, inactive, classic, containerd or all.
-        #[arg(long, default_value = "all", value_parser = ["active", "inactive", "classic", "containerd", "all"])]
-        store: String,
+        #[arg(long, value_enum, default_value_t = StoresArg::All)]
+        store: StoresArg,
     },
     /// Disk usage per store.
     Du,
@@ -165,8 +205,8 @@ pub enum StoreAction {
     /// Make the engine run this image store.
     Use {
         /// `classic` or `containerd`.
-        #[arg(value_parser = ["classic", "containerd"])]
-        store: String,
+        #[arg(value_enum)]
+        store: StoreArg,
         #[command(flatten)]
         change: ChangeArgs,
     },
@@ -178,8 +218,8 @@ pub struct MigrateArgs {
     #[arg(required = true)]
     pub references: Vec<String>,
     /// The store to copy them to.
-    #[arg(long, value_parser = ["classic", "containerd"])]
-    pub to: String,
+    #[arg(long, value_enum)]
+    pub to: StoreArg,
     /// Show what would happen (sizes, space, restarts) and change nothing.
     #[arg(long)]
     pub dry_run: bool,
@@ -205,8 +245,8 @@ pub struct CheckArgs {
     #[arg(long = "id", value_name = "ID")]
     pub ids: Vec<String>,
     /// Evaluate as if the engine ran this store ("what would break if I switch?").
-    #[arg(long, value_parser = ["classic", "containerd"])]
-    pub if_switching_to: Option<String>,
+    #[arg(long, value_enum)]
+    pub if_switching_to: Option<StoreArg>,
     /// The buildx plugin to ask (default: found like the docker CLI does; $STOWAGE_BUILDX).
     #[arg(long, value_name = "PATH")]
     pub buildx: Option<PathBuf>,
@@ -219,8 +259,8 @@ pub enum CheckAction {
         /// Check id.
         id: String,
         /// Evaluate the fix as if the engine ran this store.
-        #[arg(long, value_parser = ["classic", "containerd"])]
-        if_switching_to: Option<String>,
+        #[arg(long, value_enum)]
+        if_switching_to: Option<StoreArg>,
         /// Show the preview and change nothing.
         #[arg(long)]
         dry_run: bool,

@@ -87,14 +87,15 @@ pub fn or_dash<T: ToString>(v: Option<T>) -> String {
 pub fn report_error(err: &anyhow::Error, json: bool) -> ExitCode {
     let (code, report) = match err.downcast_ref::<stowage_core::Error>() {
         Some(core) => (core.code().exit_code(), Some(ErrorReport::from(core))),
-        None => (70, None),
+        None => (stowage_core::ErrorCode::Internal.exit_code(), None),
     };
     if json {
         let body = match &report {
             Some(r) => serde_json::json!({ "error": r }),
-            None => {
-                serde_json::json!({ "error": { "code": "internal", "message": format!("{err:#}") } })
-            }
+            None => serde_json::json!({ "error": {
+                "code": stowage_core::ErrorCode::Internal,
+                "message": format!("{err:#}"),
+            } }),
         };
         out_line(&body.to_string());
     }

@@ -3,7 +3,9 @@
 
 use stowage_core::privilege::{Action, Invocation};
 
-use crate::cli::{CheckAction, Cli, Command, FeatureAction, StoreAction};
+use stowage_core::engine::ImageStore;
+
+use crate::cli::{CheckAction, Cli, Command, FeatureAction, StoreAction, StoreArg};
 
 /// The request this command line makes, as the core's root-side rules see it.
 pub fn invocation(cli: &Cli) -> Invocation {
@@ -14,7 +16,7 @@ pub fn invocation(cli: &Cli) -> Invocation {
         } => {
             restart_cmd = change.apply.restart_cmd.clone();
             Action::StoreUse {
-                store: store.clone(),
+                store: name(*store),
             }
         }
         Command::Feature {
@@ -42,7 +44,7 @@ pub fn invocation(cli: &Cli) -> Invocation {
                 ..
             }) => Action::CheckFix {
                 id: id.clone(),
-                if_switching_to: if_switching_to.clone(),
+                if_switching_to: if_switching_to.map(name),
             },
             Some(CheckAction::Mute { .. }) => other("check mute"),
             Some(CheckAction::Unmute { .. }) => other("check unmute"),
@@ -52,7 +54,7 @@ pub fn invocation(cli: &Cli) -> Invocation {
             restart_cmd = args.apply.restart_cmd.clone();
             Action::Migrate {
                 references: args.references.clone(),
-                to: args.to.clone(),
+                to: name(args.to),
                 remove_source: args.remove_source,
             }
         }
@@ -79,6 +81,11 @@ pub fn invocation(cli: &Cli) -> Invocation {
         config_file: cli.global.config_file.clone(),
         restart_cmd,
     }
+}
+
+/// A store as typed (`classic`, `containerd`): the core checks it again.
+fn name(store: StoreArg) -> String {
+    ImageStore::from(store).as_str().to_string()
 }
 
 fn other(command: &str) -> Action {

@@ -6,7 +6,7 @@ use std::path::PathBuf;
 use serde::Serialize;
 
 /// Stable, machine-readable error codes shared by the CLI (`--json`, exit codes) and the UI.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, serde::Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum ErrorCode {
     /// A file could not be parsed (bad JSON/TOML, wrong shape).
@@ -37,6 +37,9 @@ pub enum ErrorCode {
     /// Run as root through pkexec, the engine is not one root knows (declared only in the
     /// calling user's own settings, not in `/etc/stowage/engines.toml`).
     EngineNotDeclared,
+    /// Something failed inside Stowage itself (a background task panicked or was cancelled); not
+    /// the request's fault.
+    Internal,
 }
 
 impl ErrorCode {
@@ -47,7 +50,7 @@ impl ErrorCode {
             ErrorCode::InvalidConfig => 65,
             ErrorCode::EngineNotFound | ErrorCode::EngineNotDeclared => 66,
             ErrorCode::EngineUnreachable => 69,
-            ErrorCode::CommandFailed => 70,
+            ErrorCode::CommandFailed | ErrorCode::Internal => 70,
             ErrorCode::Io => 74,
             ErrorCode::ConcurrentModification | ErrorCode::Busy => 75,
             ErrorCode::ValidationFailed => 76,
@@ -128,6 +131,14 @@ pub enum Error {
     /// An error the root side (`pkexec stowctl`) reported: its code and its sentence, as is.
     #[error("{message}")]
     Elevated { code: ErrorCode, message: String },
+    /// A failure inside Stowage itself (a background task that panicked or was cancelled), kept
+    /// apart from the user's errors; `context` says what it was doing.
+    #[error("internal error while {context}: {source}")]
+    Internal {
+        context: &'static str,
+        #[source]
+        source: Box<dyn std::error::Error + Send + Sync>,
+    },
 }
 
 impl Error {
@@ -148,6 +159,7 @@ impl Error {
             Error::PrivilegeRefused { .. } => ErrorCode::PrivilegeRefused,
             Error::EngineNotDeclared { .. } => ErrorCode::EngineNotDeclared,
             Error::Elevated { code, .. } => *code,
+            Error::Internal { .. } => ErrorCode::Internal,
         }
     }
 
@@ -166,6 +178,17 @@ impl Error {
             line,
             column,
             message: message.into(),
+        }
+    }
+
+    /// An internal error while doing `context` (e.g. a blocking task that did not join).
+    pub fn internal(
+        context: &'static str,
+        source: impl Into<Box<dyn std::error::Error + Send + Sync>>,
+    ) -> Self {
+        Error::Internal {
+            context,
+            source: source.into(),
         }
     }
 
@@ -203,3 +226,50 @@ impl From<&Error> for ErrorReport {
 
 /// Result alias for the core.
 pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Every code as the CLI's `--json` and the app's pages receive it (README's table).
+    #[test]
+    fn codes_serialize_as_their_snake_case_strings() {
+        let all = [
+            (ErrorCode::InvalidConfig, "invalid_config", 65),
+            (ErrorCode::Io, "io", 74),
+            (
+                ErrorCode::ConcurrentModification,
+                "concurrent_modification",
+                75,
+            ),
+            (ErrorCode::ValidationFailed, "validation_failed", 76),
+            (ErrorCode::EngineUnreachable, "engine_unreachable", 69),
+            (ErrorCode::EngineNotFound, "engine_not_found", 66),
+            (ErrorCode::PermissionDenied, "permission_denied", 77),
+            (ErrorCode::CommandFailed, "command_failed", 70),
+            (ErrorCode::Timeout, "timeout", 79),
+            (ErrorCode::InvalidRequest, "invalid_request", 64),
+            (ErrorCode::Busy, "busy", 75),
+            (ErrorCode::Internal, "internal", 70),
+        ];
+        for (code, text, exit) in all {
+            assert_eq!(serde_json::to_value(code).unwrap(), serde_json::json!(text));
+            assert_eq!(code.exit_code(), exit, "{text}");
+        }
+    }
+
+    #[tokio::test]
+    async fn a_task_that_panics_is_an_internal_error_with_its_source() {
+        let joined = tokio::task::spawn(async { panic!("boom") }).await;
+        let err = Error::internal("testing", joined.unwrap_err());
+        assert_eq!(err.code(), ErrorCode::Internal);
+        assert!(
+            err.to_string()
+                .starts_with("internal error while testing: "),
+            "{err}"
+        );
+        assert!(std::error::Error::source(&err).is_some());
+        let report = serde_json::to_value(ErrorReport::from(&err)).unwrap();
+        assert_eq!(report["code"], "internal");
+    }
+}

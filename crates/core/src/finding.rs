@@ -1,4 +1,9 @@
-//! Findings: what a plan or a check noticed, with how serious it is.
+//! What a plan noticed, with how serious it is ([`PlanFinding`], [`Severity`]).
+//!
+//! Not the same idea as a check's result ([`crate::checks::Finding`]): a plan finding is a note
+//! attached to a proposed daemon.json change, and its severity decides whether the change may go
+//! ahead (`Error` blocks unless the plan handles it); a check's finding is the verdict of a live
+//! probe (ok, warn, fail, skipped, error) with the evidence it saw and the fixes it offers.
 
 use serde::Serialize;
 
@@ -14,9 +19,10 @@ pub enum Severity {
     Error,
 }
 
-/// One thing noticed, with a stable id.
+/// One thing a plan noticed, with a stable id. See the module's doc for how it differs from a
+/// check's [`crate::checks::Finding`].
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct Finding {
+pub struct PlanFinding {
     /// Stable id (`storage-driver-conflict`).
     pub id: String,
     /// How serious.
@@ -27,10 +33,10 @@ pub struct Finding {
     pub handled_by_plan: bool,
 }
 
-impl Finding {
+impl PlanFinding {
     /// A finding.
     pub fn new(id: &str, severity: Severity, message: impl Into<String>) -> Self {
-        Finding {
+        PlanFinding {
             id: id.to_string(),
             severity,
             message: message.into(),
@@ -44,3 +50,7 @@ impl Finding {
         self
     }
 }
+
+/// The former name of [`PlanFinding`], kept while `switch/plan.rs` (being changed elsewhere) still
+/// uses it; new code says `PlanFinding`.
+pub type Finding = PlanFinding;

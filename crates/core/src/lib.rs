@@ -7,6 +7,7 @@ pub mod engine;
 pub mod error;
 pub mod features;
 pub mod finding;
+pub mod links;
 pub mod lock;
 pub mod paths;
 pub mod privilege;

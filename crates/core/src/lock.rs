@@ -326,7 +326,7 @@ pub async fn acquire_async(
     let mut on_wait = on_wait;
     tokio::task::spawn_blocking(move || acquire(&engine, wait, &mut on_wait))
         .await
-        .map_err(|e| Error::InvalidRequest(format!("internal error while locking: {e}")))?
+        .map_err(|e| Error::internal("locking", e))?
 }
 
 #[cfg(test)]

@@ -184,8 +184,11 @@ impl Sandbox {
     }
 }
 
-/// The engine the desktop app manages when started: the selected (or only) engine when its API
-/// answers; otherwise the sandbox, started on demand. The flag says whether the sandbox was used.
+/// The engine the desktop app manages when started: the engine chosen (by flag, `DOCKER_HOST`,
+/// context or settings) or preferred (the user's rootless engine, the system engine), kept even
+/// when it is stopped (the app says so and offers Start); a running one found otherwise; the
+/// sandbox, started on demand, only when nothing was chosen and nothing answers. The flag says
+/// whether the sandbox was used.
 #[tracing::instrument(level = "info", skip_all)]
 pub async fn engine_or_sandbox(
     paths: &StowagePaths,
@@ -193,15 +196,47 @@ pub async fn engine_or_sandbox(
     selector: &crate::engine::discovery::Selector,
     timeout: Duration,
 ) -> Result<(Engine, bool)> {
+    use crate::engine::discovery::{select_with_reason, Choice};
     let (p, s) = (paths.clone(), settings.clone());
     let engines = tokio::task::spawn_blocking(move || crate::engine::discovery::discover(&p, &s))
         .await
-        .map_err(|e| Error::InvalidRequest(format!("internal error during discovery: {e}")))??;
-    if let Ok(engine) = crate::engine::discovery::select(&engines, selector, settings) {
-        if crate::engine::client::ping(&engine.host, Duration::from_secs(3)).await {
-            return Ok((engine, false));
+        .map_err(|e| Error::internal("discovering engines", e))??;
+    match select_with_reason(&engines, selector, settings) {
+        Ok((engine, choice)) if choice != Choice::FirstFound => return Ok((engine, false)),
+        Ok((engine, _))
+            if crate::engine::client::ping(&engine.host, Duration::from_secs(3)).await =>
+        {
+            return Ok((engine, false))
         }
+        _ => {}
     }
     let sandbox = Sandbox::new(paths);
     Ok((sandbox.start(None, timeout).await?, true))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::engine::discovery::Selector;
+
+    #[tokio::test]
+    async fn a_chosen_engine_that_is_stopped_stays_chosen() {
+        let dir = tempfile::tempdir().unwrap();
+        let paths = StowagePaths::under(dir.path().to_path_buf());
+        let settings = crate::settings::Settings::load(&paths.settings_file()).unwrap();
+        let host = format!("unix://{}/stopped.sock", dir.path().display());
+        let selector = Selector {
+            host: Some(host.clone()),
+            ..Selector::default()
+        };
+        let (engine, sandbox) =
+            engine_or_sandbox(&paths, &settings, &selector, Duration::from_secs(1))
+                .await
+                .unwrap();
+        assert_eq!((engine.host.as_str(), sandbox), (host.as_str(), false));
+        assert!(
+            !paths.sandbox_dir().exists(),
+            "no sandbox was started in its place"
+        );
+    }
 }

@@ -65,6 +65,60 @@ pub struct DeclaredEngine {
     pub restart_command: Option<String>,
 }
 
+/// Colour theme of the desktop app's window (`[app] theme`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Theme {
+    /// Follow the desktop (prefers-color-scheme).
+    #[default]
+    System,
+    /// Always light.
+    Light,
+    /// Always dark.
+    Dark,
+}
+
+impl Theme {
+    /// The name in settings.toml.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Theme::System => "system",
+            Theme::Light => "light",
+            Theme::Dark => "dark",
+        }
+    }
+
+    fn parse(s: &str) -> Option<Self> {
+        match s {
+            "system" => Some(Theme::System),
+            "light" => Some(Theme::Light),
+            "dark" => Some(Theme::Dark),
+            _ => None,
+        }
+    }
+}
+
+/// The desktop app's preferences, `[app]` in settings.toml.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct AppPrefs {
+    /// Start Stowage (in the tray) when the user logs in.
+    pub start_at_login: bool,
+    /// Show the tray icon (closing the window then keeps the app running).
+    pub tray: bool,
+    /// Window theme.
+    pub theme: Theme,
+}
+
+impl Default for AppPrefs {
+    fn default() -> Self {
+        AppPrefs {
+            start_at_login: false,
+            tray: true,
+            theme: Theme::System,
+        }
+    }
+}
+
 /// The settings document.
 #[derive(Debug, Clone)]
 pub struct Settings {
@@ -92,6 +146,7 @@ impl Settings {
         s.declared_engines()?;
         s.muted_checks()?;
         s.migration_min_free_bytes()?;
+        s.app_prefs()?;
         Ok(s)
     }
 
@@ -332,6 +387,41 @@ impl Settings {
         }
     }
 
+    /// The desktop app's preferences (`[app]`); defaults for what is not set.
+    pub fn app_prefs(&self) -> Result<AppPrefs> {
+        let d = AppPrefs::default();
+        let boolean = |k: &str, default: bool| -> Result<bool> {
+            match self.doc.get("app").and_then(|t| t.get(k)) {
+                None => Ok(default),
+                Some(i) => i.as_bool().ok_or_else(|| {
+                    self.field_error(&dotted(Some("app"), k), "must be true or false")
+                }),
+            }
+        };
+        let theme = match self.str_at(Some("app"), "theme")? {
+            None => d.theme,
+            Some(t) => Theme::parse(&t).ok_or_else(|| {
+                self.field_error("app.theme", "must be \"system\", \"light\" or \"dark\"")
+            })?,
+        };
+        Ok(AppPrefs {
+            start_at_login: boolean("start_at_login", d.start_at_login)?,
+            tray: boolean("tray", d.tray)?,
+            theme,
+        })
+    }
+
+    /// Sets the desktop app's preferences (`[app]`), keeping the rest of the file.
+    pub fn set_app_prefs(&mut self, prefs: &AppPrefs) {
+        if self.doc.get("app").and_then(Item::as_table).is_none() {
+            self.doc["app"] = Item::Table(Table::new());
+        }
+        let app = &mut self.doc["app"];
+        app["start_at_login"] = value(prefs.start_at_login);
+        app["tray"] = value(prefs.tray);
+        app["theme"] = value(prefs.theme.as_str());
+    }
+
     /// Saves atomically (temp file, fsync, rename), creating the directory.
     pub fn save(&self) -> Result<()> {
         let dir = self.path.parent().unwrap_or(Path::new("."));
@@ -430,5 +520,34 @@ mod tests {
                 .contains("`engines[0].restart_command`: is required"),
             "{err}"
         );
+    }
+
+    #[test]
+    fn the_apps_preferences_round_trip_keeping_the_rest() {
+        let (_dir, p) = write(USER_FILE);
+        let mut s = Settings::load(&p).unwrap();
+        assert_eq!(s.app_prefs().unwrap(), AppPrefs::default());
+        let prefs = AppPrefs {
+            start_at_login: true,
+            tray: false,
+            theme: Theme::Dark,
+        };
+        s.set_app_prefs(&prefs);
+        s.save().unwrap();
+        let again = Settings::load(&p).unwrap();
+        assert_eq!(again.app_prefs().unwrap(), prefs);
+        assert_eq!(again.timeouts().unwrap().start, 90);
+        let text = std::fs::read_to_string(&p).unwrap();
+        assert!(
+            text.starts_with("# my settings\ndefault_engine = \"lab\" # the lab box\n"),
+            "{text}"
+        );
+    }
+
+    #[test]
+    fn a_wrong_theme_names_its_field() {
+        let (_dir, p) = write("[app]\ntheme = \"purple\"\n");
+        let e = Settings::load(&p).unwrap_err().to_string();
+        assert!(e.contains("app.theme"), "{e}");
     }
 }

@@ -8,6 +8,7 @@ use std::path::Path;
 
 use serde::{Deserialize, Serialize};
 
+pub use crate::checks::Status;
 use crate::engine::store::ImageStore;
 use crate::error::{Error, Result};
 
@@ -22,6 +23,9 @@ pub struct EngineChoice {
     pub host: String,
     /// Whether its API answered.
     pub running: bool,
+    /// Whether it is the engine Stowage manages now (offered first).
+    #[serde(default)]
+    pub current: bool,
 }
 
 /// A check result in short, for the explain step.
@@ -29,10 +33,54 @@ pub struct EngineChoice {
 pub struct CheckBrief {
     /// Check id.
     pub id: String,
-    /// `ok`, `warn`, `fail`, `skipped`, `error`.
-    pub status: String,
+    /// The check's title, as people read it.
+    #[serde(default)]
+    pub title: String,
+    /// Verdict.
+    pub status: Status,
     /// Sentences.
     pub summary: String,
+}
+
+impl CheckBrief {
+    /// The title, or the id for a brief saved by an older Stowage (which had no titles).
+    pub fn title_or_id(&self) -> &str {
+        if self.title.is_empty() {
+            &self.id
+        } else {
+            &self.title
+        }
+    }
+}
+
+/// An image the user may copy before a switch hides it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(from = "ImageChoiceSaved")]
+pub struct ImageChoice {
+    /// Its tagged reference.
+    pub reference: String,
+    /// Its size in the store it is in.
+    pub bytes: u64,
+}
+
+/// An [`ImageChoice`] as saved: a wizard saved by an older Stowage has the reference alone.
+#[derive(Deserialize)]
+#[serde(untagged)]
+enum ImageChoiceSaved {
+    Full { reference: String, bytes: u64 },
+    Reference(String),
+}
+
+impl From<ImageChoiceSaved> for ImageChoice {
+    fn from(s: ImageChoiceSaved) -> Self {
+        match s {
+            ImageChoiceSaved::Full { reference, bytes } => ImageChoice { reference, bytes },
+            ImageChoiceSaved::Reference(reference) => ImageChoice {
+                reference,
+                bytes: 0,
+            },
+        }
+    }
 }
 
 /// What sits in a store that is or would be hidden.
@@ -59,8 +107,8 @@ pub struct CheckReport {
     pub hidden_now: HiddenCounts,
     /// What a switch would hide (the active store's contents).
     pub hidden_if_switching: HiddenCounts,
-    /// References in the active store (migration candidates if the user switches).
-    pub active_references: Vec<String>,
+    /// Images of the active store (migration candidates if the user switches).
+    pub active_references: Vec<ImageChoice>,
 }
 
 /// One step of the wizard and its data.
@@ -80,17 +128,20 @@ pub enum Step {
         engine: String,
         active: ImageStore,
         recommended: ImageStore,
+        /// Why that store is recommended, a sentence.
+        #[serde(default)]
+        why: String,
         /// Failing checks of the other store, as sentences.
         blockers: Vec<String>,
         /// Images of the active store, which a switch would hide (migration candidates).
-        candidates: Vec<String>,
+        candidates: Vec<ImageChoice>,
     },
     /// Offer to copy images that the switch would hide.
     OfferMigration {
         engine: String,
         from: ImageStore,
         to: ImageStore,
-        candidates: Vec<String>,
+        candidates: Vec<ImageChoice>,
     },
     /// Switch (and migrate the chosen images) on the engine.
     Apply {
@@ -206,7 +257,7 @@ impl Wizard {
         let mut tmp = tempfile::NamedTempFile::new_in(dir)
             .map_err(|e| Error::io(dir, "create temporary file", e))?;
         let bytes =
-            serde_json::to_vec_pretty(self).map_err(|e| Error::InvalidRequest(e.to_string()))?;
+            serde_json::to_vec_pretty(self).map_err(|e| Error::internal("saving the wizard", e))?;
         tmp.write_all(&bytes)
             .map_err(|e| Error::io(path, "write", e))?;
         tmp.persist(path)
@@ -240,20 +291,25 @@ fn next_step(step: &Step, input: Input) -> Result<Step> {
             let blockers: Vec<String> = report
                 .if_switching
                 .iter()
-                .filter(|c| c.status == "fail")
-                .map(|c| format!("{}: {}", c.id, c.summary))
+                .filter(|c| c.status == Status::Fail)
+                .map(|c| format!("{}: {}", c.title_or_id(), c.summary))
                 .collect();
             // Recommend the containerd store when nothing fails there; otherwise stay classic.
-            let containerd_ok = if report.active == ImageStore::Containerd {
-                !report.current.iter().any(|c| c.status == "fail")
+            let failing_containerd = if report.active == ImageStore::Containerd {
+                report.current.iter().filter(|c| c.status == Status::Fail).count()
             } else {
-                blockers.is_empty()
+                blockers.len()
             };
-            let recommended = if containerd_ok { ImageStore::Containerd } else { ImageStore::Classic };
+            let (recommended, why) = if failing_containerd == 0 {
+                (ImageStore::Containerd, "No check fails with the containerd store on this engine, and it adds multi-platform images, attestations and Wasm.".to_string())
+            } else {
+                (ImageStore::Classic, format!("With the containerd store, {} on this engine (see the list); the classic store keeps what you run working.", crate::text::count_as(failing_containerd as u64, "check fails", "checks fail")))
+            };
             Step::ChooseStore {
                 engine: engine.clone(),
                 active: report.active,
                 recommended,
+                why,
                 blockers,
                 candidates: report.active_references.clone(),
             }
@@ -281,7 +337,7 @@ fn next_step(step: &Step, input: Input) -> Result<Step> {
             },
         },
         (Step::OfferMigration { engine, to, candidates, .. }, Input::Migrate { references }) => {
-            if let Some(r) = references.iter().find(|r| !candidates.contains(r)) {
+            if let Some(r) = references.iter().find(|r| !candidates.iter().any(|c| &c.reference == *r)) {
                 return Err(bad(&format!("`{r}` is not an image of the store being left")));
             }
             Step::Apply {
@@ -321,7 +377,7 @@ pub mod drive {
         let (p, s) = (paths.clone(), settings.clone());
         let engines = tokio::task::spawn_blocking(move || discovery::discover(&p, &s))
             .await
-            .map_err(|e| Error::InvalidRequest(e.to_string()))??;
+            .map_err(|e| Error::internal("discovering engines", e))??;
         let mut out = Vec::new();
         for e in engines {
             let running =
@@ -331,9 +387,37 @@ pub mod drive {
                 kind: e.kind.as_str().into(),
                 host: e.host,
                 running,
+                current: false,
             });
         }
         Ok(out)
+    }
+
+    /// The engines to offer: those found with `current` (the managed one) marked, and added
+    /// when discovery missed it; with `only_current`, it alone (an engine named on a command
+    /// line is the one).
+    pub fn offer(
+        mut engines: Vec<EngineChoice>,
+        current: &crate::engine::Engine,
+        only_current: bool,
+    ) -> Vec<EngineChoice> {
+        if only_current {
+            engines.retain(|e| e.host == current.host);
+        }
+        match engines.iter_mut().find(|e| e.host == current.host) {
+            Some(e) => e.current = true,
+            None => engines.insert(
+                0,
+                EngineChoice {
+                    name: current.name.clone(),
+                    kind: current.kind.as_str().into(),
+                    host: current.host.clone(),
+                    running: current.answers.unwrap_or(true),
+                    current: true,
+                },
+            ),
+        }
+        engines
     }
 
     fn brief(results: &[crate::checks::CheckResult]) -> Vec<CheckBrief> {
@@ -341,10 +425,8 @@ pub mod drive {
             .iter()
             .map(|r| CheckBrief {
                 id: r.id.clone(),
-                status: serde_json::to_value(r.status)
-                    .ok()
-                    .and_then(|v| v.as_str().map(str::to_string))
-                    .unwrap_or_default(),
+                title: r.title.clone(),
+                status: r.status,
                 summary: r.summary.clone(),
             })
             .collect()
@@ -389,7 +471,15 @@ pub mod drive {
             .images
             .iter()
             .filter(|i| i.store == active)
-            .flat_map(|i| i.references.iter().filter(|r| !r.contains('@')).cloned())
+            .flat_map(|i| {
+                i.references
+                    .iter()
+                    .filter(|r| !r.contains('@'))
+                    .map(|r| ImageChoice {
+                        reference: r.clone(),
+                        bytes: i.size,
+                    })
+            })
             .collect();
         Ok(CheckReport {
             active,
@@ -413,6 +503,7 @@ mod tests {
                 kind: "process".into(),
                 host: format!("unix:///e{i}.sock"),
                 running: true,
+                current: false,
             })
             .collect()
     }
@@ -422,15 +513,17 @@ mod tests {
             active: ImageStore::Classic,
             current: vec![CheckBrief {
                 id: "engine-version".into(),
-                status: "ok".into(),
+                title: "Engine version".into(),
+                status: Status::Ok,
                 summary: "fine".into(),
             }],
             if_switching: vec![CheckBrief {
                 id: "buildx-version".into(),
+                title: "Buildx can load multi-platform builds".into(),
                 status: if if_switching_fails {
-                    "fail".into()
+                    Status::Fail
                 } else {
-                    "ok".into()
+                    Status::Ok
                 },
                 summary: "buildx 0.8".into(),
             }],
@@ -440,7 +533,16 @@ mod tests {
                 containers: 1,
                 bytes: 10,
             },
-            active_references: vec!["app:1".into(), "db:2".into()],
+            active_references: vec![
+                ImageChoice {
+                    reference: "app:1".into(),
+                    bytes: 7,
+                },
+                ImageChoice {
+                    reference: "db:2".into(),
+                    bytes: 3,
+                },
+            ],
         }
     }
 
@@ -522,7 +624,7 @@ mod tests {
         let mut w = Wizard::new();
         to_choose(&mut w, true);
         assert!(
-            matches!(&w.step, Step::ChooseStore { recommended: ImageStore::Classic, blockers, .. } if blockers[0].starts_with("buildx-version"))
+            matches!(&w.step, Step::ChooseStore { recommended: ImageStore::Classic, blockers, .. } if blockers[0].starts_with("Buildx can load multi-platform builds: "))
         );
     }
 
@@ -650,5 +752,22 @@ mod tests {
         assert_eq!(back, w);
         let json: serde_json::Value = serde_json::from_slice(&std::fs::read(&p).unwrap()).unwrap();
         assert_eq!(json["step"]["step"], "choose_store");
+    }
+
+    #[test]
+    fn a_wizard_saved_by_an_older_stowage_resumes() {
+        // References alone, no titles, no reason for the recommendation.
+        let old = r#"{"step": {"step": "offer_migration", "engine": "system", "from": "classic",
+            "to": "containerd", "candidates": ["app:1", "db:2"]}, "history": []}"#;
+        let w: Wizard = serde_json::from_str(old).unwrap();
+        assert!(matches!(&w.step, Step::OfferMigration { candidates, .. }
+            if candidates[1] == ImageChoice { reference: "db:2".into(), bytes: 0 }));
+        let brief: CheckBrief =
+            serde_json::from_str(r#"{"id": "buildx-version", "status": "fail", "summary": "old"}"#)
+                .unwrap();
+        assert_eq!(
+            (brief.title_or_id(), brief.status),
+            ("buildx-version", Status::Fail)
+        );
     }
 }

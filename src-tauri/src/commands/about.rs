@@ -61,39 +61,37 @@ pub async fn about_versions(state: tauri::State<'_, AppState>) -> Result<Version
     })
 }
 
-/// Opens Stowage's log folder in the file manager (`xdg-open`); returns its path.
+/// Opens Stowage's log folder in the file manager; returns its path.
 #[tauri::command]
 #[tracing::instrument(skip_all)]
 pub async fn about_open_log_folder(
+    app: tauri::AppHandle,
     state: tauri::State<'_, AppState>,
 ) -> Result<PathBuf, CommandError> {
+    use tauri_plugin_opener::OpenerExt;
     let dir = state.paths.log_dir();
     tokio::fs::create_dir_all(&dir)
         .await
         .map_err(|e| Error::io(&dir, "create directory", e))?;
-    let opener = stowage_core::tools::which("xdg-open").ok_or_else(|| Error::Command {
-        command: "xdg-open".into(),
-        message: format!("not installed; the logs are in {}", dir.display()),
-    })?;
-    tokio::process::Command::new(opener)
-        .arg(&dir)
-        .stdin(std::process::Stdio::null())
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null())
-        .spawn()
+    app.opener()
+        .open_path(dir.display().to_string(), None::<&str>)
         .map_err(|e| Error::Command {
             command: "xdg-open".into(),
-            message: e.to_string(),
+            message: format!("{e}; the logs are in {}", dir.display()),
         })?;
     Ok(dir)
 }
 
-/// Writes a diagnostics bundle (secrets redacted) into Stowage's state folder; returns its path.
+/// Writes a diagnostics bundle (secrets redacted) into the user's Downloads folder (else the
+/// home folder), or, with `choose`, where the user picks in the save dialog. Returns its path;
+/// `None` when the user cancelled the dialog (nothing is written).
 #[tauri::command]
 #[tracing::instrument(skip_all)]
 pub async fn about_export_diagnostics(
+    app: tauri::AppHandle,
     state: tauri::State<'_, AppState>,
-) -> Result<PathBuf, CommandError> {
+    choose: bool,
+) -> Result<Option<PathBuf>, CommandError> {
     let engine = state.engine().await?;
     let st = status(&engine, &StatusOptions::default()).await;
     let features = match prepare::load_facts(&engine).await {
@@ -126,16 +124,53 @@ pub async fn about_export_diagnostics(
         checks,
     };
     let text = serde_json::to_string_pretty(&bundle::build(&parts))
-        .map_err(|e| Error::InvalidRequest(e.to_string()))?;
-    let dir = state.paths.state_dir.join("diagnostics");
-    tokio::fs::create_dir_all(&dir)
-        .await
-        .map_err(|e| Error::io(&dir, "create directory", e))?;
+        .map_err(|e| Error::internal("writing the bundle", e))?;
     let stamp = bundle::utc_timestamp(now).replace([':', '-'], "");
-    let file = dir.join(format!("stowage-diagnostics-{stamp}.json"));
+    let name = format!("stowage-diagnostics-{stamp}.json");
+    let folder = save_folder();
+    let file = if choose {
+        match choose_file(&app, &folder, &name).await {
+            Some(f) => f,
+            None => return Ok(None),
+        }
+    } else {
+        folder.join(&name)
+    };
     tokio::fs::write(&file, text)
         .await
         .map_err(|e| Error::io(&file, "write", e))?;
+    state.remember_saved(file.clone());
     tracing::info!(file = %file.display(), "diagnostics bundle written");
-    Ok(file)
+    Ok(Some(file))
+}
+
+/// Where a saved file goes by default: the user's Downloads folder when it exists, else home.
+fn save_folder() -> PathBuf {
+    let dirs = directories::UserDirs::new();
+    dirs.as_ref()
+        .and_then(|d| d.download_dir())
+        .filter(|d| d.is_dir())
+        .or_else(|| dirs.as_ref().map(|d| d.home_dir()))
+        .map(PathBuf::from)
+        .unwrap_or_else(std::env::temp_dir)
+}
+
+/// The native save dialog, starting in `folder` with `name`; `None` when cancelled.
+async fn choose_file(
+    app: &tauri::AppHandle,
+    folder: &std::path::Path,
+    name: &str,
+) -> Option<PathBuf> {
+    use tauri_plugin_dialog::DialogExt;
+    let (tx, rx) = tokio::sync::oneshot::channel();
+    app.dialog()
+        .file()
+        .set_title("Save the diagnostics bundle")
+        .set_directory(folder)
+        .set_file_name(name)
+        .add_filter("JSON", &["json"])
+        .save_file(move |path| {
+            let _ = tx.send(path.and_then(|p| p.into_path().ok()));
+        });
+    rx.await.ok().flatten()
 }

@@ -1,12 +1,18 @@
 //! About the app itself (not a page): its name and version, and the first-paint marker.
 
-use serde::Serialize;
+use std::collections::BTreeMap;
 
-/// What the page shows in its header: the product name and the package version.
+use serde::Serialize;
+use stowage_core::switch::Stage;
+
+/// What the page shows in its header (the product name and the package version), and the
+/// words it shows for the core's stages.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct AppInfo {
     pub name: String,
     pub version: String,
+    /// Each stage's title, by its JSON name (`writing_config` → "Writing daemon.json").
+    pub stage_titles: BTreeMap<&'static str, &'static str>,
 }
 
 /// Name and version of this build.
@@ -15,6 +21,7 @@ pub fn app_info() -> AppInfo {
     AppInfo {
         name: crate::PRODUCT_NAME.to_owned(),
         version: env!("CARGO_PKG_VERSION").to_owned(),
+        stage_titles: Stage::ALL.iter().map(|s| (s.as_str(), s.title())).collect(),
     }
 }
 
@@ -39,10 +46,25 @@ mod tests {
     use super::*;
 
     #[test]
-    fn app_info_serializes_name_and_version() {
+    fn the_header_shows_the_product_and_the_workspace_version() {
+        // The version stowctl, the package and the About page also show: the workspace's.
+        let workspace: toml_edit::DocumentMut = include_str!("../../../Cargo.toml")
+            .parse()
+            .expect("the workspace Cargo.toml parses");
+        let version = workspace["workspace"]["package"]["version"]
+            .as_str()
+            .expect("workspace.package.version");
         let value = serde_json::to_value(app_info()).expect("AppInfo serializes");
         assert_eq!(value["name"], "Stowage");
-        assert_eq!(value["version"], env!("CARGO_PKG_VERSION"));
+        assert_eq!(value["version"], version);
+        assert_eq!(
+            value["stage_titles"]["writing_config"],
+            "Writing daemon.json"
+        );
+        assert_eq!(
+            value["stage_titles"].as_object().map(|m| m.len()),
+            Some(Stage::ALL.len())
+        );
     }
 
     #[test]

@@ -106,25 +106,21 @@ pub async fn diagnostics_mute(
     if checks::title_of(&id).is_none() {
         return Err(Error::InvalidRequest(format!("there is no check named `{id}`")).into());
     }
-    let mut settings = state.settings()?;
-    settings.set_check_muted(&id, muted)?;
-    settings.save()?;
+    state.update_settings(|s| s.set_check_muted(&id, muted))?;
     Ok(())
 }
 
-/// Whether writing `path` needs root: its nearest existing folder is not writable.
+/// Whether writing `path` needs root: it, or else its nearest existing folder, is not writable.
 fn file_needs_root(path: &Path) -> bool {
-    let mut p = path;
-    if p.exists() {
-        return nix::unistd::access(p, nix::unistd::AccessFlags::W_OK).is_err();
-    }
-    while let Some(parent) = p.parent() {
-        if parent.exists() {
-            return nix::unistd::access(parent, nix::unistd::AccessFlags::W_OK).is_err();
-        }
-        p = parent;
-    }
-    true
+    needs_root_with(path, |p| {
+        p.exists()
+            .then(|| nix::unistd::access(p, nix::unistd::AccessFlags::W_OK).is_ok())
+    })
+}
+
+/// [`file_needs_root`] over `writable` (`None`: the path does not exist).
+fn needs_root_with(path: &Path, writable: impl Fn(&Path) -> Option<bool>) -> bool {
+    path.ancestors().find_map(writable).is_none_or(|w| !w)
 }
 
 fn plan_needs_root(plan: &FixPlan) -> bool {
@@ -185,7 +181,7 @@ async fn apply(app: &AppHandle, pending: PendingFix) -> Result<OutcomeView> {
     let sink = operations::progress_sink(app, op);
     let files = pending.preview.files.clone();
     let written = |files: &[std::path::PathBuf]| OutcomeView {
-        outcome: "applied".into(),
+        outcome: stowage_core::switch::OutcomeKind::Applied,
         active_store: None,
         stages: Vec::new(),
         error: None,
@@ -212,12 +208,15 @@ async fn apply(app: &AppHandle, pending: PendingFix) -> Result<OutcomeView> {
                     }
                 })
                 .await
-                .map(|v| {
-                    if v.get("outcome").is_some() {
-                        OutcomeView::from_json(v).unwrap_or_else(|| written(&files))
-                    } else {
-                        written(&files)
+                .and_then(|v| {
+                    if v.get("outcome").is_none() {
+                        return Ok(written(&files));
                     }
+                    // An outcome that cannot be read is said so, never taken for success.
+                    OutcomeView::from_json(v.clone()).ok_or_else(|| Error::Command {
+                        command: "stowctl check fix".into(),
+                        message: format!("its outcome could not be read: {v}"),
+                    })
                 })
             }
             Err(e) => Err(e),
@@ -232,7 +231,7 @@ async fn apply(app: &AppHandle, pending: PendingFix) -> Result<OutcomeView> {
         )
         .await;
         let s2 = sink.clone();
-        let progress = Progress::new(Arc::new(move |e: &ProgressEvent| s2(e.into())));
+        let progress = Progress::new(Arc::new(move |e: &ProgressEvent| s2(e.clone())));
         let lock = operations::engine_lock(app, &state, &pending.engine).await;
         let applied = match lock {
             Err(e) => Err(e),
@@ -240,10 +239,7 @@ async fn apply(app: &AppHandle, pending: PendingFix) -> Result<OutcomeView> {
         };
         match applied {
             Ok(done) => Ok(match done.outcome {
-                Some(o) => serde_json::to_value(&o)
-                    .ok()
-                    .and_then(OutcomeView::from_json)
-                    .unwrap_or_else(|| written(&files)),
+                Some(o) => OutcomeView::from_core(&o, false),
                 None => written(&done.preview.files),
             }),
             Err(e) => Err(e),
@@ -257,11 +253,28 @@ mod tests {
     use super::*;
 
     #[test]
-    fn writing_needs_root_only_where_the_folder_is_not_writable() {
+    fn writing_needs_root_only_where_the_nearest_existing_folder_is_not_writable() {
         let dir = tempfile::tempdir().unwrap();
         assert!(!file_needs_root(&dir.path().join("a/b/hosts.toml")));
-        if !stowage_core::tools::is_root() {
-            assert!(file_needs_root(Path::new("/proc/1/x/hosts.toml")));
-        }
+        // The walk, whoever runs the test: /etc/docker exists and is not writable, certs.d not yet.
+        let fs = |p: &Path| match p.to_str() {
+            Some("/etc/docker") => Some(false),
+            Some("/etc") | Some("/") => Some(false),
+            Some("/home/me/.config") => Some(true),
+            _ => None,
+        };
+        assert!(needs_root_with(
+            Path::new("/etc/docker/certs.d/x/hosts.toml"),
+            fs
+        ));
+        assert!(!needs_root_with(
+            Path::new("/home/me/.config/docker/certs.d/x/hosts.toml"),
+            fs
+        ));
+        // An existing file decides for itself.
+        let file = |p: &Path| (p == Path::new("/etc/docker/daemon.json")).then_some(true);
+        assert!(!needs_root_with(Path::new("/etc/docker/daemon.json"), file));
+        // Nothing exists at all: root is needed.
+        assert!(needs_root_with(Path::new("/x/y"), |_| None));
     }
 }

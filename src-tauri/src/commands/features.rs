@@ -3,7 +3,7 @@
 //! then applied with progress events.
 
 use serde::{Deserialize, Serialize};
-use stowage_core::engine::ImageStore;
+use stowage_core::engine::{Engine, ImageStore};
 use stowage_core::features::state::evaluate;
 use stowage_core::features::FeatureState;
 use stowage_core::switch::{prepare, Request};
@@ -17,7 +17,8 @@ use crate::state::AppState;
 /// Every feature on the managed engine.
 #[derive(Debug, Clone, Serialize)]
 pub struct FeaturesView {
-    pub engine: String,
+    /// The managed engine (the page names it as a person knows it).
+    pub engine: Engine,
     pub reachable: bool,
     pub active_store: Option<ImageStore>,
     /// The store daemon.json makes the engine run (differs from `active_store` after a hand
@@ -43,7 +44,7 @@ pub async fn features_list(
     let (_, facts) = prepare::load_facts(&engine).await?;
     let catalog = prepare::catalog(&state.paths)?;
     Ok(FeaturesView {
-        engine: engine.name,
+        engine: engine.clone(),
         reachable: facts.version.is_some(),
         active_store: facts.active_store,
         configured_store: facts.configured_store(),

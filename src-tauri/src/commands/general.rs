@@ -7,8 +7,9 @@ use stowage_core::Error;
 use tauri::AppHandle;
 
 use super::CommandError;
-use crate::prefs::{self, Prefs};
+use crate::autostart;
 use crate::state::AppState;
+use stowage_core::settings::AppPrefs as Prefs;
 
 /// One engine of the picker.
 #[derive(Debug, Clone, Serialize)]
@@ -88,9 +89,10 @@ pub async fn general_select_engine(
         .into_iter()
         .find(|e| e.name == name)
         .ok_or_else(|| Error::EngineNotFound(format!("no engine named `{name}` was found")))?;
-    let mut settings = state.settings()?;
-    settings.set_default_engine(&name);
-    settings.save()?;
+    state.update_settings(|s| {
+        s.set_default_engine(&name);
+        Ok(())
+    })?;
     state.select_by_name(&name);
     state.set_pending(None);
     state.set_engine(engine.clone()).await;
@@ -112,7 +114,7 @@ pub struct PrefsView {
 #[tauri::command]
 #[tracing::instrument(skip_all)]
 pub async fn general_prefs(state: tauri::State<'_, AppState>) -> Result<PrefsView, CommandError> {
-    let prefs = prefs::load(&state.paths.settings_file())?;
+    let prefs = state.settings()?.app_prefs()?;
     // A D-Bus round trip (up to a second when the bus is slow): off the async workers.
     let tray_host = tokio::task::spawn_blocking(crate::tray::host_available)
         .await
@@ -128,13 +130,12 @@ pub async fn general_set_prefs(
     state: tauri::State<'_, AppState>,
     prefs: Prefs,
 ) -> Result<Prefs, CommandError> {
-    prefs::save(&state.paths.settings_file(), &prefs)?;
+    state.update_settings(|s| {
+        s.set_app_prefs(&prefs);
+        Ok(())
+    })?;
     let exe = std::env::current_exe().unwrap_or_else(|_| "stowage".into());
-    prefs::set_autostart(
-        &prefs::autostart_file(&state.paths),
-        prefs.start_at_login,
-        &exe,
-    )?;
+    autostart::set(&autostart::file(&state.paths), prefs.start_at_login, &exe)?;
     crate::tray::set_visible(&app, prefs.tray)?;
     Ok(prefs)
 }

@@ -9,7 +9,7 @@ use serde::{Deserialize, Serialize};
 use stowage_core::engine::{Engine, ImageStore};
 use stowage_core::stores::migrate::{self as mig, MigrateRequest, MigrationEvent, StoreUsage};
 use stowage_core::stores::{self, ImageEntry, Selection};
-use stowage_core::switch::{self, Request};
+use stowage_core::switch::{self, OutcomeKind, Request};
 use stowage_core::{Error, Result};
 use tauri::{AppHandle, Manager};
 
@@ -172,16 +172,14 @@ pub async fn run_migration(
                 .and_then(|o| {
                     Ok(outcome_view(
                         &serde_json::to_value(&o)
-                            .map_err(|e| Error::InvalidRequest(e.to_string()))?,
+                            .map_err(|e| Error::internal("reading the migration outcome", e))?,
                         &plan,
                     ))
                 }),
         }
     };
-    let result = result.map_err(|e| match e {
-        busy @ Error::Busy { .. } => busy,
-        e => Error::InvalidRequest(format!("The migration did not complete: {e}")),
-    });
+    // The core's error as it is (its code kept: busy, engine unreachable, timeout...): it says
+    // what state the engine and the images are in.
     operations::finish(app, &state, op, guard, result).await
 }
 
@@ -235,7 +233,11 @@ fn outcome_view(v: &serde_json::Value, plan: &mig::MigrationPlan) -> OutcomeView
         message.push_str(n);
     }
     OutcomeView {
-        outcome: if verified { "applied" } else { "failed" }.into(),
+        outcome: if verified {
+            OutcomeKind::Applied
+        } else {
+            OutcomeKind::Failed
+        },
         active_store,
         stages: Vec::new(),
         error: (!verified).then(|| "verification mismatch".into()),
@@ -269,7 +271,7 @@ mod tests {
             &serde_json::json!({"verified": true, "references": [{"reference": "a:1"}], "active_store": "classic", "notes": []}),
             &plan,
         );
-        assert_eq!(o.outcome, "applied");
+        assert_eq!(o.outcome, OutcomeKind::Applied);
         assert_eq!(
             o.message,
             "Copied a:1 to the containerd store and verified the copies; the engine runs the classic store."

@@ -9,7 +9,7 @@ use std::path::PathBuf;
 use serde::Serialize;
 use stowage_core::engine::discovery::{self, Selector};
 use stowage_core::engine::Engine;
-use stowage_core::switch::Request;
+use stowage_core::switch::{OutcomeKind, Request};
 use stowage_core::wizard::{drive, EngineChoice, Input, Step, Wizard};
 use stowage_core::{Error, Result};
 use tauri::{AppHandle, Manager};
@@ -25,6 +25,8 @@ pub struct WizardView {
     pub step: Step,
     /// Whether Back leads somewhere.
     pub can_go_back: bool,
+    /// The engine Stowage manages (the page names it as a person knows it).
+    pub managed_engine: Option<Engine>,
 }
 
 fn state_file(state: &AppState) -> PathBuf {
@@ -99,7 +101,7 @@ async fn drive_auto(app: &AppHandle, mut w: Wizard) -> Result<WizardView> {
                         app, &migrate, store, true, "wizard",
                     )
                     .await?;
-                    if o.outcome == "applied" {
+                    if o.outcome == OutcomeKind::Applied {
                         notes = o.message.clone();
                     } else {
                         failed = Some(o.message);
@@ -111,7 +113,7 @@ async fn drive_auto(app: &AppHandle, mut w: Wizard) -> Result<WizardView> {
                         let pending = operations::plan(&state, Request::Store(store)).await?;
                         state.set_pending(None);
                         let o = operations::apply(app, pending, "wizard").await?;
-                        let ok = o.outcome == "applied" || o.outcome == "unchanged";
+                        let ok = matches!(o.outcome, OutcomeKind::Applied | OutcomeKind::Unchanged);
                         Input::Applied {
                             ok,
                             message: if ok { notes } else { o.message },
@@ -120,20 +122,23 @@ async fn drive_auto(app: &AppHandle, mut w: Wizard) -> Result<WizardView> {
                 }
             }
             Step::Done { .. } => {
-                let mut settings = state.settings()?;
-                settings.set_first_run_done(true);
-                settings.save()?;
+                state.update_settings(|s| {
+                    s.set_first_run_done(true);
+                    Ok(())
+                })?;
                 let _ = std::fs::remove_file(&file);
                 let can_go_back = false;
                 return Ok(WizardView {
                     step: w.step,
                     can_go_back,
+                    managed_engine: state.engine().await.ok(),
                 });
             }
             _ => {
                 return Ok(WizardView {
                     can_go_back: !w.history.is_empty(),
                     step: w.step,
+                    managed_engine: state.engine().await.ok(),
                 })
             }
         };
@@ -141,22 +146,11 @@ async fn drive_auto(app: &AppHandle, mut w: Wizard) -> Result<WizardView> {
     }
 }
 
-/// The engines found; only the one named on the command line (or `DOCKER_HOST`) when it was.
+/// The engines found, the managed one marked (the wizard offers it first; with several engines
+/// the user still picks).
 async fn detect(state: &AppState) -> Result<Vec<EngineChoice>> {
-    let mut engines = drive::detect(&state.paths, &state.settings()?).await?;
-    if state.engine_named() {
-        let chosen = state.engine().await?;
-        engines.retain(|e| e.host == chosen.host);
-        if engines.is_empty() {
-            engines.push(EngineChoice {
-                name: chosen.name.clone(),
-                kind: chosen.kind.as_str().into(),
-                host: chosen.host.clone(),
-                running: true,
-            });
-        }
-    }
-    Ok(engines)
+    let engines = drive::detect(&state.paths, &state.settings()?).await?;
+    Ok(drive::offer(engines, &state.engine().await?, false))
 }
 
 /// The engine picked in the wizard, managed by the app from now on.

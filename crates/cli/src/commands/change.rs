@@ -7,7 +7,6 @@ use std::process::ExitCode;
 use std::sync::Arc;
 
 use anyhow::Result;
-use stowage_core::daemon_json::validate::Validator;
 use stowage_core::finding::Severity;
 use stowage_core::switch::progress::{ProgressEvent, StageStatus};
 use stowage_core::switch::{self, ApplyOptions, Outcome, OutcomeKind, Plan, Progress, Request};
@@ -91,7 +90,7 @@ pub async fn plan_and_apply(
     let progress = progress_printer(json);
     shield_signals();
     let outcome = switch::apply(&engine, plan, &prepared.file, &opts, &progress).await;
-    print_outcome(&outcome, json)?;
+    print_outcome(&outcome, json, false)?;
     Ok(exit_code(&outcome))
 }
 
@@ -182,11 +181,7 @@ fn with_sudo_hint(e: stowage_core::Error) -> stowage_core::Error {
 
 /// Timeouts and validation for applying on this engine.
 pub fn apply_options(ctx: &Context, engine: &stowage_core::engine::Engine) -> Result<ApplyOptions> {
-    Ok(ApplyOptions {
-        timeouts: ctx.settings.timeouts()?,
-        validator: Validator::for_engine(engine),
-        keep_backups: 10,
-    })
+    Ok(ApplyOptions::for_engine(engine, &ctx.settings)?)
 }
 
 /// Live progress: JSON lines on stdout with --json, a stage list on stderr otherwise.
@@ -227,36 +222,28 @@ pub fn progress_printer(json: bool) -> Progress {
     }))
 }
 
-/// Prints the outcome: its JSON as the last line with --json, sentences otherwise. It is also
+/// Prints the outcome (of a bare restart with `restart_only`): its JSON as the last line with
+/// --json, sentences otherwise. It is also
 /// logged, so it is known when nobody reads stdout any more.
-pub fn print_outcome(outcome: &Outcome, json: bool) -> Result<()> {
+pub fn print_outcome(outcome: &Outcome, json: bool, restart_only: bool) -> Result<()> {
     let line = serde_json::to_string(outcome)?;
     tracing::info!(outcome = %line, "outcome");
     if json {
         out_line(&line);
         return Ok(());
     }
-    let store = outcome
-        .active_store
-        .map(|s| s.to_string())
-        .unwrap_or_else(|| "unknown".into());
-    match outcome.outcome {
-        OutcomeKind::Applied => {
-            out_line(&format!("Done: the engine runs the {store} image store."))
-        }
-        OutcomeKind::Unchanged => out_line("Nothing to change."),
-        OutcomeKind::RolledBack => {
-            out_line(&format!(
-                "Rolled back: {}",
-                outcome.error.as_deref().unwrap_or("the change failed")
-            ));
-            out_line(&format!("The previous daemon.json is back and the engine runs the {store} image store again."));
-        }
-        OutcomeKind::Failed => out_line(&format!(
-            "Failed: {}",
-            outcome.error.as_deref().unwrap_or("unknown error")
-        )),
+    // The core's sentence (as the app shows it); a rollback's cause on a line of its own.
+    if outcome.outcome == OutcomeKind::RolledBack {
+        out_line(&format!(
+            "Rolled back: {}",
+            outcome.error.as_deref().unwrap_or("the change failed")
+        ));
     }
+    out_line(&outcome.outcome.message(
+        outcome.active_store,
+        outcome.error.as_deref(),
+        restart_only,
+    ));
     if !outcome.daemon_log.is_empty() && outcome.outcome != OutcomeKind::Applied {
         out_line("\nLast lines of the daemon's log:");
         for l in &outcome.daemon_log {
@@ -286,41 +273,23 @@ pub fn exit_code(outcome: &Outcome) -> ExitCode {
 }
 
 fn print_plan(plan: &Plan) {
-    if plan.changes.is_empty() && plan.diff.is_empty() {
-        crate::outln!("daemon.json already asks for this.");
-    }
-    for c in &plan.changes {
-        let verb = if c.enable { "turn on" } else { "turn off" };
-        match &c.because {
-            Some(b) => crate::outln!("Will {verb} {} ({b}).", c.id),
-            None => crate::outln!("Will {verb} {}.", c.id),
-        }
+    // The core's sentences (as the app shows them), with the diff after the first of them.
+    let summary = plan.summary();
+    // The feature lines (or "already asks for this") come first.
+    let first = if plan.changes.is_empty() {
+        usize::from(plan.diff.is_empty())
+    } else {
+        plan.changes.len()
+    };
+    let (what, rest) = summary.split_at(first.min(summary.len()));
+    for line in what {
+        crate::outln!("{line}");
     }
     if !plan.diff.is_empty() {
-        crate::outln!("\n{}", plan.diff.trim_end());
+        crate::outln!("\n{}\n", plan.diff.trim_end());
     }
-    if plan.restart {
-        crate::outln!("\nRestart: {}", plan.restart_description);
-        if let Some(n) = plan.containers_stopped.filter(|n| *n > 0) {
-            crate::outln!(
-                "The restart stops {n} running container{}.",
-                if n == 1 { "" } else { "s" }
-            );
-        }
-    }
-    if let (Some(from), Some(to)) = (plan.current_store, plan.target_store) {
-        if from != to {
-            let n = |x: Option<u64>, one: &str| {
-                x.map(|n| stowage_core::text::count(n, one))
-                    .unwrap_or_else(|| format!("? {one}s"))
-            };
-            let images = n(plan.hidden.images, "image");
-            let containers = n(plan.hidden.containers, "container");
-            crate::outln!(
-                "Switching from the {from} store to the {to} store hides {images} and {containers} of the {from} store. \
-They are not deleted: they come back when you switch back."
-            );
-        }
+    for line in rest {
+        crate::outln!("{line}");
     }
     for f in &plan.findings {
         let tag = match (f.severity, f.handled_by_plan) {

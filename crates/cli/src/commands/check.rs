@@ -27,7 +27,7 @@ pub async fn run(mut ctx: Context, args: CheckArgs, json: bool) -> Result<ExitCo
             fix_one(
                 &ctx,
                 &id,
-                if_switching_to.as_deref(),
+                if_switching_to.map(Into::into),
                 dry_run,
                 yes,
                 args.buildx,
@@ -41,7 +41,7 @@ pub async fn run(mut ctx: Context, args: CheckArgs, json: bool) -> Result<ExitCo
 
 fn known(id: &str) -> Result<()> {
     if checks::title_of(id).is_none() {
-        let ids: Vec<&str> = checks::CHECKS.iter().map(|(i, _, _)| *i).collect();
+        let ids: Vec<&str> = checks::registry::ids().collect();
         anyhow::bail!(stowage_core::Error::InvalidRequest(format!(
             "unknown check `{id}`; known checks: {}",
             ids.join(", ")
@@ -68,11 +68,10 @@ fn mute(ctx: &mut Context, id: &str, muted: bool, json: bool) -> Result<ExitCode
 
 async fn gather(
     ctx: &Context,
-    target: Option<&str>,
+    target: Option<ImageStore>,
     buildx: Option<std::path::PathBuf>,
 ) -> Result<CheckContext> {
     let engine = ctx.reachable_engine("check").await?;
-    let target = target.and_then(ImageStore::parse);
     Ok(CheckContext::gather(
         &engine,
         &ctx.paths,
@@ -87,7 +86,7 @@ async fn check_all(ctx: &Context, args: CheckArgs, json: bool) -> Result<ExitCod
     for id in &args.ids {
         known(id)?;
     }
-    let cc = gather(ctx, args.if_switching_to.as_deref(), args.buildx).await?;
+    let cc = gather(ctx, args.if_switching_to.map(Into::into), args.buildx).await?;
     let opts = RunOptions {
         ids: args.ids.clone(),
         muted: ctx.settings.muted_checks()?,
@@ -118,7 +117,7 @@ async fn check_all(ctx: &Context, args: CheckArgs, json: bool) -> Result<ExitCod
 async fn fix_one(
     ctx: &Context,
     id: &str,
-    target: Option<&str>,
+    target: Option<ImageStore>,
     dry_run: bool,
     yes: bool,
     buildx: Option<std::path::PathBuf>,
@@ -168,7 +167,7 @@ async fn fix_one(
     let done = fix::apply_fix(&cc, plan, preview, &opts, &progress_printer(json)).await?;
     match &done.outcome {
         Some(outcome) => {
-            print_outcome(outcome, json)?;
+            print_outcome(outcome, json, false)?;
             Ok(outcome_exit_code(outcome))
         }
         None => {

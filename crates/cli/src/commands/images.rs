@@ -52,9 +52,8 @@ fn summary_line(s: &StoreSummary) -> String {
     )
 }
 
-pub async fn list(ctx: &Context, which: &str, json: bool) -> Result<ExitCode> {
+pub async fn list(ctx: &Context, selection: Selection, json: bool) -> Result<ExitCode> {
     let engine = ctx.reachable_engine("images").await?;
-    let selection = Selection::parse(which).expect("clap restricts the values");
     let listing = stores::list(&engine, selection).await;
     if json {
         print_json(&listing.report)?;
@@ -193,13 +192,12 @@ pub async fn migrate(ctx: &Context, args: MigrateArgs, json: bool) -> Result<Exi
     use std::io::{IsTerminal, Write};
     use std::sync::atomic::{AtomicBool, Ordering};
     use std::sync::Arc;
-    use stowage_core::engine::ImageStore;
     use stowage_core::stores::migrate::{self as mig, MigrateRequest, MigrationEvent};
 
     let engine = ctx.reachable_engine("migrate").await?;
     let req = MigrateRequest {
         references: args.references.clone(),
-        to: ImageStore::parse(&args.to).expect("clap restricts the values"),
+        to: args.to.into(),
         remove_source: args.remove_source,
         stay: args.stay,
         min_free_bytes: ctx.settings.migration_min_free_bytes()?,

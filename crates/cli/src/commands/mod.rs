@@ -45,7 +45,7 @@ pub async fn run(cli: Cli) -> Result<ExitCode> {
         Command::Feature { action } => feature::run(&ctx, action, json).await,
         Command::Store { action } => store::run(&ctx, action, json).await,
         Command::Restart { apply } => restart::run(&ctx, apply, json).await,
-        Command::Images { store } => images::list(&ctx, &store, json).await,
+        Command::Images { store } => images::list(&ctx, store.into(), json).await,
         Command::Du => images::du(&ctx, json).await,
         Command::Migrate(args) => images::migrate(&ctx, args, json).await,
         Command::Check(args) => check::run(ctx, args, json).await,

@@ -20,6 +20,6 @@ pub async fn run(ctx: &Context, args: ApplyArgs, json: bool) -> Result<ExitCode>
     let opts = apply_options(ctx, &engine)?;
     super::change::shield_signals();
     let outcome = switch::restart_only(&engine, &method, &opts, &progress_printer(json)).await;
-    print_outcome(&outcome, json)?;
+    print_outcome(&outcome, json, true)?;
     Ok(exit_code(&outcome))
 }

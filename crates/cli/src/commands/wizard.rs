@@ -9,8 +9,8 @@ use stowage_core::engine::discovery::{self, Selector};
 use stowage_core::engine::ImageStore;
 use stowage_core::stores::migrate::{self as mig, MigrateRequest};
 use stowage_core::switch::{self, OutcomeKind, Request};
-use stowage_core::text::count;
-use stowage_core::wizard::{drive, Input, Step, Wizard};
+use stowage_core::text::{count, human_bytes};
+use stowage_core::wizard::{drive, Input, Status, Step, Wizard};
 
 use crate::context::Context;
 
@@ -43,23 +43,16 @@ pub async fn run(mut ctx: Context, restart: bool, json: bool) -> Result<ExitCode
         }
         let input = match step {
             Step::DetectEngines => {
-                let mut engines = drive::detect(&ctx.paths, &ctx.settings).await?;
+                let engines = drive::detect(&ctx.paths, &ctx.settings).await?;
                 // An engine named on the command line (--engine, -H, DOCKER_HOST) is the one.
-                if ctx.selector.engine.is_some()
+                let named = ctx.selector.engine.is_some()
                     || ctx.selector.host.is_some()
-                    || std::env::var_os("DOCKER_HOST").is_some()
-                {
-                    let chosen = ctx.engine().await?;
-                    engines.retain(|e| e.host == chosen.host);
-                    if engines.is_empty() {
-                        engines.push(stowage_core::wizard::EngineChoice {
-                            name: chosen.name.clone(),
-                            kind: chosen.kind.as_str().into(),
-                            host: chosen.host.clone(),
-                            running: true,
-                        });
-                    }
-                }
+                    || std::env::var_os("DOCKER_HOST").is_some();
+                let engines = if named {
+                    drive::offer(engines, &ctx.engine().await?, true)
+                } else {
+                    engines
+                };
                 Input::Detected { engines }
             }
             Step::PickEngine { engines } => {
@@ -104,14 +97,19 @@ pub async fn run(mut ctx: Context, restart: bool, json: bool) -> Result<ExitCode
                 let problems: Vec<_> = r
                     .if_switching
                     .iter()
-                    .filter(|c| c.status == "fail" || c.status == "warn")
+                    .filter(|c| matches!(c.status, Status::Fail | Status::Warn))
                     .collect();
                 if problems.is_empty() {
                     crate::outln!("Nothing known would break with the {other} store.");
                 } else {
                     crate::outln!("With the {other} store:");
                     for c in problems {
-                        crate::outln!("  [{}] {}: {}", c.status, c.id, c.summary);
+                        let tag = if c.status == Status::Fail {
+                            "problem"
+                        } else {
+                            "warning"
+                        };
+                        crate::outln!("  [{tag}] {}: {}", c.title_or_id(), c.summary);
                     }
                 }
                 ask("\nPress Enter to continue. ")?;
@@ -120,12 +118,14 @@ pub async fn run(mut ctx: Context, restart: bool, json: bool) -> Result<ExitCode
             Step::ChooseStore {
                 active,
                 recommended,
+                why,
                 blockers,
                 ..
             } => {
                 for b in &blockers {
                     crate::outln!("Blocker: {b}");
                 }
+                crate::outln!("Recommended: the {recommended} store. {why}");
                 let a = ask(&format!("Which store? [c]lassic, c[o]ntainerd, or Enter to keep {active} (recommended: {recommended}) "))?;
                 let store = match a.as_str() {
                     "c" | "classic" => Some(ImageStore::Classic),
@@ -142,7 +142,11 @@ pub async fn run(mut ctx: Context, restart: bool, json: bool) -> Result<ExitCode
             } => {
                 crate::outln!(
                     "Images of the {from} store that the switch would hide: {}",
-                    candidates.join(", ")
+                    candidates
+                        .iter()
+                        .map(|c| format!("{} ({})", c.reference, human_bytes(c.bytes)))
+                        .collect::<Vec<_>>()
+                        .join(", ")
                 );
                 let a = ask(&format!("Copy some to the {to} store first? Names separated by spaces, or Enter for none: "))?;
                 Input::Migrate {

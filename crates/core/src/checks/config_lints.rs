@@ -5,7 +5,8 @@ use serde_json::json;
 
 use super::{CheckContext, Finding, Fix, Status};
 use crate::daemon_json::KeyPath;
-use crate::engine::store::{ImageStore, GRAPHDRIVERS};
+use crate::engine::drivers;
+use crate::engine::store::ImageStore;
 use crate::switch::lint::flag_and_file_conflicts;
 
 const DAEMON_JSON_DOCS: &str =
@@ -84,9 +85,8 @@ pub fn storage_driver(ctx: &CheckContext) -> Finding {
     } else {
         "daemon.json"
     };
-    let graph_only = GRAPHDRIVERS.contains(&driver.as_str())
-        && !["btrfs", "zfs", "fuse-overlayfs"].contains(&driver.as_str());
-    let snapshot_only = ["overlayfs", "native", "stargz"].contains(&driver.as_str());
+    let graph_only = drivers::only_store(&driver) == Some(ImageStore::Classic);
+    let snapshot_only = drivers::only_store(&driver) == Some(ImageStore::Containerd);
     let version = ctx.facts.version.clone();
     let base = Finding::new(Status::Ok, String::new())
         .with("storage_driver", driver.clone())
@@ -135,10 +135,10 @@ pub fn userns_remap(ctx: &CheckContext) -> Finding {
         .get(&KeyPath::top("userns-remap"))
         .cloned()
         .or(ctx.facts.args.userns_remap.clone().map(Into::into));
-    match (set, ctx.target) {
+    match (set, drivers::supports_userns_remap(ctx.target)) {
         (None, _) => Finding::new(Status::Ok, "userns-remap is not set"),
-        (Some(v), ImageStore::Classic) => Finding::new(Status::Ok, "userns-remap is set; the classic store supports it").with("userns_remap", v),
-        (Some(v), ImageStore::Containerd) => Finding::new(
+        (Some(v), true) => Finding::new(Status::Ok, format!("userns-remap is set; the {} store supports it", ctx.target)).with("userns_remap", v),
+        (Some(v), false) => Finding::new(
             Status::Fail,
             "userns-remap is set: the containerd image store does not support user namespace remapping (the engine refuses an explicit switch, and Engine 29+ keeps classic)",
         )
@@ -182,4 +182,191 @@ pub fn flag_and_file(ctx: &CheckContext) -> Finding {
     .with("argv", argv)
     .with("keys", json!(keys))
     .fix(Fix::automatic("remove-from-daemon-json", "Remove these keys from daemon.json; the command line values stay (planned first, with a diff)"))
+}
+
+#[cfg(test)]
+mod tests {
+    use std::path::{Path, PathBuf};
+
+    use super::*;
+    use crate::daemon_json::DaemonJson;
+    use crate::engine::{Engine, EngineKind, ProcessInfo};
+    use crate::features::EngineFacts;
+
+    /// A context for an engine of `version` with `json` as daemon.json, run as `argv` (no
+    /// process when empty), evaluated for `target`.
+    fn ctx(version: &str, json: &str, argv: &[&str], target: ImageStore) -> CheckContext {
+        let path = PathBuf::from("/nonexistent/etc/docker/daemon.json");
+        let mut engine = Engine::new(
+            "test",
+            EngineKind::System,
+            "unix:///nonexistent/docker.sock",
+            path.clone(),
+            PathBuf::from("/nonexistent/var/lib/docker"),
+            PathBuf::from("/nonexistent/run/docker"),
+            "test",
+        );
+        if !argv.is_empty() {
+            engine.process = Some(ProcessInfo {
+                pid: 4242,
+                uid: 0,
+                exe: None,
+                argv: argv.iter().map(|a| a.to_string()).collect(),
+                env: Default::default(),
+                cwd: None,
+            });
+        }
+        let doc = DaemonJson::parse(Path::new(&path), json).unwrap();
+        let mut facts = EngineFacts::new(&engine, doc, None);
+        facts.version = Some(semver::Version::parse(version).unwrap());
+        facts.active_store = Some(ImageStore::Classic);
+        CheckContext::from_facts(engine, facts, target)
+    }
+
+    fn fix_ids(f: &Finding) -> Vec<(&str, bool)> {
+        f.fixes
+            .iter()
+            .map(|x| (x.id.as_str(), x.automatic))
+            .collect()
+    }
+
+    #[test]
+    fn no_storage_driver_is_fine_for_either_store() {
+        for target in [ImageStore::Classic, ImageStore::Containerd] {
+            let f = storage_driver(&ctx("28.0.0", "{}", &["dockerd"], target));
+            assert_eq!(f.status, Status::Ok);
+            assert!(f.fixes.is_empty());
+        }
+    }
+
+    #[test]
+    fn a_graphdriver_for_the_containerd_store_depends_on_the_engine_version() {
+        let json = r#"{"storage-driver": "overlay2"}"#;
+        let at = |v| storage_driver(&ctx(v, json, &["dockerd"], ImageStore::Containerd));
+        let f = at("29.0.0");
+        assert_eq!(f.status, Status::Fail);
+        assert!(
+            f.summary.contains("Engine 29+ keeps the classic store"),
+            "{}",
+            f.summary
+        );
+        assert_eq!(fix_ids(&f), [("translate-storage-driver", true)]);
+        assert_eq!(f.evidence["set_in"], "daemon.json");
+        assert_eq!(f.evidence["store"], "containerd");
+        assert_eq!(at("27.3.1").status, Status::Warn);
+        let f = at("25.0.0");
+        assert_eq!(f.status, Status::Fail);
+        assert!(f.summary.contains("Engine 24-25"), "{}", f.summary);
+    }
+
+    #[test]
+    fn a_storage_driver_flag_gets_the_manual_fix() {
+        let f = storage_driver(&ctx(
+            "29.0.0",
+            "{}",
+            &["dockerd", "--storage-driver", "vfs"],
+            ImageStore::Containerd,
+        ));
+        assert_eq!(f.status, Status::Fail);
+        assert!(f
+            .summary
+            .starts_with("dockerd's --storage-driver flag sets"));
+        assert_eq!(fix_ids(&f), [("remove-storage-driver-flag", false)]);
+    }
+
+    #[test]
+    fn a_snapshotter_for_the_classic_store_fails_and_shared_names_suit_both() {
+        let f = storage_driver(&ctx(
+            "28.0.0",
+            r#"{"storage-driver": "overlayfs"}"#,
+            &["dockerd"],
+            ImageStore::Classic,
+        ));
+        assert_eq!(f.status, Status::Fail);
+        assert!(
+            f.summary.contains("a containerd snapshotter"),
+            "{}",
+            f.summary
+        );
+        for target in [ImageStore::Classic, ImageStore::Containerd] {
+            let f = storage_driver(&ctx(
+                "29.0.0",
+                r#"{"storage-driver": "btrfs"}"#,
+                &["dockerd"],
+                target,
+            ));
+            assert_eq!(f.status, Status::Ok, "{target}: {}", f.summary);
+            assert_eq!(
+                f.summary,
+                format!("storage-driver `btrfs` suits the {target} store")
+            );
+        }
+    }
+
+    #[test]
+    fn userns_remap_fails_only_for_the_containerd_store() {
+        let json = r#"{"userns-remap": "default"}"#;
+        let f = userns_remap(&ctx("28.0.0", json, &["dockerd"], ImageStore::Classic));
+        assert_eq!(f.status, Status::Ok);
+        assert_eq!(f.evidence["userns_remap"], "default");
+        let f = userns_remap(&ctx("28.0.0", json, &["dockerd"], ImageStore::Containerd));
+        assert_eq!(f.status, Status::Fail);
+        assert_eq!(fix_ids(&f), [("drop-userns-remap", false)]);
+        let f = userns_remap(&ctx(
+            "28.0.0",
+            "{}",
+            &["dockerd", "--userns-remap", "default"],
+            ImageStore::Containerd,
+        ));
+        assert_eq!(f.status, Status::Fail, "the flag counts too");
+        let f = userns_remap(&ctx("28.0.0", "{}", &["dockerd"], ImageStore::Containerd));
+        assert_eq!(f.status, Status::Ok);
+    }
+
+    #[test]
+    fn options_set_twice_are_found_with_their_keys() {
+        let f = flag_and_file(&ctx(
+            "28.0.0",
+            r#"{"debug": true, "registry-mirrors": ["https://m"], "log-level": "warn"}"#,
+            &["dockerd", "--debug", "--registry-mirror", "https://n"],
+            ImageStore::Classic,
+        ));
+        assert_eq!(f.status, Status::Fail);
+        assert_eq!(f.evidence["keys"], json!(["debug", "registry-mirrors"]));
+        assert_eq!(fix_ids(&f), [("remove-from-daemon-json", true)]);
+        let f = flag_and_file(&ctx(
+            "28.0.0",
+            r#"{"debug": true}"#,
+            &["dockerd", "--log-level", "warn"],
+            ImageStore::Classic,
+        ));
+        assert_eq!(f.status, Status::Ok);
+    }
+
+    #[test]
+    fn without_a_visible_process_the_command_line_check_is_skipped() {
+        let f = flag_and_file(&ctx(
+            "28.0.0",
+            r#"{"debug": true}"#,
+            &[],
+            ImageStore::Classic,
+        ));
+        assert_eq!(f.status, Status::Skipped);
+    }
+
+    #[tokio::test]
+    async fn an_unreadable_or_missing_daemon_json() {
+        let mut c = ctx("28.0.0", "{}", &["dockerd"], ImageStore::Classic);
+        let f = daemon_json_valid(&c).await;
+        assert_eq!(f.status, Status::Ok);
+        assert_eq!(f.evidence["exists"], false);
+        c.config_error = Some("3:31: expected a value".into());
+        let f = daemon_json_valid(&c).await;
+        assert_eq!(f.status, Status::Fail);
+        assert_eq!(
+            f.summary,
+            "daemon.json cannot be read: 3:31: expected a value"
+        );
+        assert_eq!(fix_ids(&f), [("edit-daemon-json", false)]);
+    }
 }

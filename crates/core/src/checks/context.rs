@@ -82,6 +82,26 @@ impl CheckContext {
         }
     }
 
+    /// A context from facts already known, for unit tests of checks that only read facts (no
+    /// engine answers: `docker` and `info` are `None`).
+    #[cfg(test)]
+    pub(crate) fn from_facts(engine: Engine, facts: EngineFacts, target: ImageStore) -> Self {
+        let active = facts.active_store;
+        CheckContext {
+            paths: StowagePaths::under(PathBuf::from("/nonexistent/stowage")),
+            switching: active.is_some_and(|a| a != target),
+            engine,
+            facts,
+            config_error: None,
+            target,
+            docker: None,
+            info: None,
+            buildx: None,
+            min_free_bytes: 0,
+            listing: OnceCell::new(),
+        }
+    }
+
     /// Both stores' images and containers (read once per run).
     pub async fn listing(&self) -> &Listing {
         self.listing

@@ -49,65 +49,83 @@ pub struct FixOutcome {
 
 /// Plans the automatic fix of `check` on the context's engine (nothing is written).
 pub async fn plan_fix(ctx: &CheckContext, check: &str) -> Result<(FixPlan, FixPreview)> {
-    let not_auto = || {
-        Error::InvalidRequest(format!("check `{check}` has no automatic fix here; `stowctl check --id {check}` shows what to do"))
+    match super::registry::find(check).and_then(|c| c.plan_fix) {
+        Some(plan) => plan(ctx).await,
+        None => Err(not_automatic(check)),
+    }
+}
+
+fn not_automatic(check: &str) -> Error {
+    Error::InvalidRequest(format!(
+        "check `{check}` has no automatic fix here; `stowctl check --id {check}` shows what to do"
+    ))
+}
+
+/// `registry-mirrors`: writes the `certs.d/<host>/hosts.toml` files the mirrors need.
+pub async fn plan_registry_mirrors(ctx: &CheckContext) -> Result<(FixPlan, FixPreview)> {
+    let changes = registry_mirrors::plan_fix(ctx)?;
+    let preview = FixPreview {
+        check: "registry-mirrors".into(),
+        fix: "write-hosts-toml".into(),
+        diff: changes
+            .iter()
+            .map(|c| c.diff.clone())
+            .collect::<Vec<_>>()
+            .join("\n"),
+        files: changes.iter().map(|c| c.path.clone()).collect(),
+        restart: false,
+        restart_description: None,
+        unchanged: changes.is_empty(),
     };
-    let edits: Vec<Edit> = match check {
-        "registry-mirrors" => {
-            let changes = registry_mirrors::plan_fix(ctx)?;
-            let preview = FixPreview {
-                check: check.into(),
-                fix: "write-hosts-toml".into(),
-                diff: changes
-                    .iter()
-                    .map(|c| c.diff.clone())
-                    .collect::<Vec<_>>()
-                    .join("\n"),
-                files: changes.iter().map(|c| c.path.clone()).collect(),
-                restart: false,
-                restart_description: None,
-                unchanged: changes.is_empty(),
-            };
-            return Ok((FixPlan::Files(changes), preview));
-        }
-        "storage-driver-conflict" => {
-            if ctx.facts.args.storage_driver.is_some() {
-                return Err(not_auto());
-            }
-            if ctx.switching {
-                return Err(Error::InvalidRequest(format!(
-                    "this fix belongs with the switch itself: `stowctl store use {}` translates storage-driver as part of its plan",
-                    ctx.target
-                )));
-            }
-            let to_containerd = ctx.target == crate::engine::store::ImageStore::Containerd;
-            match crate::features::edits::storage_driver_edit(&ctx.facts, to_containerd) {
-                Some((edit, _)) => vec![edit],
-                None => return Err(not_auto()),
-            }
-        }
-        "flag-and-file-conflict" => {
-            let conflicts =
-                crate::switch::lint::flag_and_file_conflicts(&ctx.facts.doc, &ctx.facts.args);
-            let keys: Vec<String> = conflicts
-                .iter()
-                .filter_map(|f| f.message.split('`').nth(1).map(str::to_string))
-                .collect();
-            if keys.is_empty() {
-                return Err(not_auto());
-            }
-            keys.iter().map(|k| Edit::Unset(KeyPath::top(k))).collect()
-        }
-        _ => return Err(not_auto()),
-    };
+    Ok((FixPlan::Files(changes), preview))
+}
+
+/// `storage-driver-conflict`: translates daemon.json's `storage-driver` for the active store (a
+/// `--storage-driver` flag is the user's to remove; during a switch the switch's plan does it).
+pub async fn plan_storage_driver(ctx: &CheckContext) -> Result<(FixPlan, FixPreview)> {
+    const CHECK: &str = "storage-driver-conflict";
+    if ctx.facts.args.storage_driver.is_some() {
+        return Err(not_automatic(CHECK));
+    }
+    if ctx.switching {
+        return Err(Error::InvalidRequest(format!(
+            "this fix belongs with the switch itself: `stowctl store use {}` translates storage-driver as part of its plan",
+            ctx.target
+        )));
+    }
+    let to_containerd = ctx.target == crate::engine::store::ImageStore::Containerd;
+    match crate::features::edits::storage_driver_edit(&ctx.facts, to_containerd) {
+        Some((edit, _)) => plan_edits(ctx, CHECK, "translate-storage-driver", vec![edit]).await,
+        None => Err(not_automatic(CHECK)),
+    }
+}
+
+/// `flag-and-file-conflict`: removes from daemon.json the keys also set as dockerd flags.
+pub async fn plan_flag_and_file(ctx: &CheckContext) -> Result<(FixPlan, FixPreview)> {
+    const CHECK: &str = "flag-and-file-conflict";
+    let conflicts = crate::switch::lint::flag_and_file_conflicts(&ctx.facts.doc, &ctx.facts.args);
+    let keys: Vec<String> = conflicts
+        .iter()
+        .filter_map(|f| f.message.split('`').nth(1).map(str::to_string))
+        .collect();
+    if keys.is_empty() {
+        return Err(not_automatic(CHECK));
+    }
+    let edits = keys.iter().map(|k| Edit::Unset(KeyPath::top(k))).collect();
+    plan_edits(ctx, CHECK, "remove-from-daemon-json", edits).await
+}
+
+/// daemon.json `edits` planned like a switch (a diff, and a restart when they need one).
+async fn plan_edits(
+    ctx: &CheckContext,
+    check: &str,
+    fix: &str,
+    edits: Vec<Edit>,
+) -> Result<(FixPlan, FixPreview)> {
     let prepared = switch::prepare(&ctx.engine, &ctx.paths, &Request::Edits(edits), None).await?;
     let preview = FixPreview {
         check: check.into(),
-        fix: match check {
-            "storage-driver-conflict" => "translate-storage-driver",
-            _ => "remove-from-daemon-json",
-        }
-        .into(),
+        fix: fix.into(),
         diff: prepared.plan.diff.clone(),
         files: vec![prepared.plan.config_file.clone()],
         restart: prepared.plan.restart,
@@ -132,7 +150,7 @@ pub async fn apply_fix(
         FixPlan::Files(changes) => {
             tokio::task::spawn_blocking(move || registry_mirrors::apply_fix(&changes))
                 .await
-                .map_err(|e| Error::InvalidRequest(format!("internal error: {e}")))??;
+                .map_err(|e| Error::internal("writing the fix's files", e))??;
             Ok(FixOutcome {
                 preview,
                 outcome: None,

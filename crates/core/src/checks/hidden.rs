@@ -3,7 +3,7 @@
 
 use serde_json::json;
 
-use super::{CheckContext, Finding, Fix, Status};
+use super::{CheckContext, Finding, Fix, FixAction, Status};
 
 use crate::text::{count, human_bytes as human};
 
@@ -53,32 +53,50 @@ pub async fn hidden_images(ctx: &CheckContext) -> Finding {
             ..f
         };
     }
-    let refs: Vec<String> = listing
-        .report
-        .images
-        .iter()
-        .filter(|i| i.store == hidden_store)
-        .flat_map(|i| i.references.iter().filter(|r| !r.contains('@')).cloned())
-        .take(5)
-        .collect();
-    let example = refs.first().cloned().unwrap_or_else(|| "IMAGE".into());
-    Finding {
+    let missing = listing.report.missing_from(hidden_store, ctx.target);
+    let examples: Vec<&str> = missing.iter().copied().take(5).collect();
+    let kept = format!(
+        "{} ({}) and {} in the {hidden_store} store {when}. They are kept, not lost: switch back to see them",
+        count(s.images, "image"),
+        human(s.bytes),
+        count(s.containers, "container")
+    );
+    let finding = Finding {
         status: Status::Warn,
-        summary: format!(
-            "{} ({}) and {} in the {hidden_store} store {when}. They are kept, not lost: switch back to see them, or migrate the images you need",
-            count(s.images, "image"),
-            human(s.bytes),
-            count(s.containers, "container")
-        ),
+        summary: if missing.is_empty() {
+            format!(
+                "{kept}; every tagged image of them is in the {} store too",
+                ctx.target
+            )
+        } else {
+            format!(
+                "{kept}, or migrate the images you need ({} not in the {} store)",
+                count(missing.len() as u64, "tag"),
+                ctx.target
+            )
+        },
         ..f
     }
-    .with("examples", json!(refs))
-    .fix(Fix::manual(
-        "migrate",
-        format!("Copy the images you need to the {} store", ctx.target),
-        &[&format!("stowctl migrate {example} --to {}", ctx.target), &format!("stowctl images --store {hidden_store}")],
-        None,
-    ))
+    .with("examples", json!(examples))
+    .with("not_in_target", missing.len());
+    match examples.first() {
+        None => finding,
+        Some(example) => finding.fix(
+            Fix::manual(
+                "migrate",
+                format!("Copy the images you need to the {} store", ctx.target),
+                &[
+                    &format!("stowctl images --store {hidden_store}"),
+                    &format!("stowctl migrate {example} --to {}", ctx.target),
+                ],
+                None,
+            )
+            .with_action(FixAction::Migrate {
+                from: hidden_store,
+                to: ctx.target,
+            }),
+        ),
+    }
 }
 
 /// `disk-space`: free space against what migrating the hidden store's images would need.

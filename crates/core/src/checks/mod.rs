@@ -1,6 +1,6 @@
 //! Known-issue checks: version-aware live probes of the user's real engine, each with a result,
 //! the evidence it saw, and fixes (automatic ones are planned first and applied through the same
-//! path as a store switch). One file per check; [`runner`] runs them concurrently with a
+//! path as a store switch). One file per check, all listed in [`registry`]; [`runner`] runs them concurrently with a
 //! per-check time limit, and each can be evaluated against the store the user is about to switch to.
 
 pub mod buildx;
@@ -13,6 +13,7 @@ pub mod hidden;
 pub mod kubernetes;
 pub mod reachability;
 pub mod reference_filter;
+pub mod registry;
 pub mod registry_mirrors;
 pub mod render;
 pub mod runner;
@@ -21,11 +22,14 @@ pub mod selftest;
 use serde::Serialize;
 use serde_json::{Map, Value};
 
+use crate::engine::store::ImageStore;
+
 pub use context::CheckContext;
+pub use registry::{Check, CHECKS};
 pub use runner::{exit_code, run_checks, RunOptions};
 
 /// A check's verdict.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, serde::Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Status {
     /// Nothing to worry about.
@@ -55,6 +59,22 @@ pub struct Fix {
     /// A documentation link.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub docs: Option<String>,
+    /// The app's own action that does it, when there is one (the CLI shows `commands`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub action: Option<FixAction>,
+}
+
+/// An action of Stowage itself that carries out a fix.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum FixAction {
+    /// Copy images from `from` to `to` (the app's Images page, Migrate).
+    Migrate {
+        /// The store the images are in.
+        from: ImageStore,
+        /// The store to copy them to.
+        to: ImageStore,
+    },
 }
 
 impl Fix {
@@ -71,7 +91,14 @@ impl Fix {
             automatic: false,
             commands: commands.iter().map(|c| c.to_string()).collect(),
             docs: docs.map(str::to_string),
+            action: None,
         }
+    }
+
+    /// Carried out by one of Stowage's own actions (`commands` say how from the CLI).
+    pub fn with_action(mut self, action: FixAction) -> Self {
+        self.action = Some(action);
+        self
     }
 
     /// A fix Stowage applies (`stowctl check fix ID`).
@@ -82,11 +109,13 @@ impl Fix {
             automatic: true,
             commands: Vec::new(),
             docs: None,
+            action: None,
         }
     }
 }
 
-/// What one check found.
+/// What one check's probe found: a verdict ([`Status`]), the evidence and the fixes. A plan's
+/// notes are another idea, [`crate::finding::PlanFinding`] (a severity that may block a change).
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Finding {
     /// Verdict.
@@ -97,6 +126,13 @@ pub struct Finding {
     pub evidence: Map<String, Value>,
     /// How to fix it.
     pub fixes: Vec<Fix>,
+}
+
+impl Status {
+    /// Whether the check found something to act on (a passed or skipped check offers no fix).
+    pub fn needs_action(self) -> bool {
+        matches!(self, Status::Warn | Status::Fail | Status::Error)
+    }
 }
 
 impl Finding {
@@ -136,7 +172,7 @@ pub struct CheckResult {
     pub summary: String,
     /// What was seen.
     pub evidence: Map<String, Value>,
-    /// How to fix it.
+    /// How to fix it; none when the check passed or does not apply.
     pub fixes: Vec<Fix>,
     /// Muted by the user (does not count for the exit code).
     pub muted: bool,
@@ -144,74 +180,7 @@ pub struct CheckResult {
     pub ms: u64,
 }
 
-/// The catalog of checks, in display order: (id, title, opt-in only).
-pub const CHECKS: &[(&str, &str, bool)] = &[
-    ("daemon-json-valid", "daemon.json is valid", false),
-    (
-        "engine-version",
-        "Engine version supports the containerd image store",
-        false,
-    ),
-    (
-        "buildx-version",
-        "Buildx can load multi-platform builds",
-        false,
-    ),
-    (
-        "storage-driver-conflict",
-        "storage-driver matches the image store",
-        false,
-    ),
-    (
-        "userns-remap",
-        "userns-remap and the containerd image store",
-        false,
-    ),
-    (
-        "flag-and-file-conflict",
-        "No option set both as a dockerd flag and in daemon.json",
-        false,
-    ),
-    (
-        "registry-mirrors",
-        "Registry mirrors and insecure registries",
-        false,
-    ),
-    (
-        "reference-filter",
-        "The `reference` image filter works",
-        false,
-    ),
-    ("kubernetes-conflict", "Kubernetes on this engine", false),
-    (
-        "containerd-reachable",
-        "The engine's containerd answers",
-        false,
-    ),
-    (
-        "hidden-images",
-        "Images and containers in the other store",
-        false,
-    ),
-    ("disk-space", "Free space for a migration", false),
-    (
-        "manifest-list-auth",
-        "Pulling images without a manifest list",
-        false,
-    ),
-    (
-        "arm-platform-digest",
-        "Pulling with --platform on ARM",
-        false,
-    ),
-    (
-        "multiplatform-selftest",
-        "Multi-platform build and load (slow, opt-in)",
-        true,
-    ),
-];
-
 /// The title of a check id.
 pub fn title_of(id: &str) -> Option<&'static str> {
-    CHECKS.iter().find(|(i, _, _)| *i == id).map(|(_, t, _)| *t)
+    registry::find(id).map(|c| c.title)
 }

@@ -39,7 +39,7 @@ fn list(ctx: &CheckContext, key: &str, flag: &str) -> Vec<String> {
 }
 
 /// Runs the check.
-pub fn run(ctx: &CheckContext) -> Finding {
+pub async fn run(ctx: &CheckContext) -> Finding {
     let mirrors = list(ctx, "registry-mirrors", "registry-mirror");
     let insecure = list(ctx, "insecure-registries", "insecure-registry");
     let base = Finding::new(Status::Ok, String::new())
@@ -59,31 +59,57 @@ pub fn run(ctx: &CheckContext) -> Finding {
             ..base
         };
     }
+    // Whether the equivalent hosts.toml files are already in place (a file that cannot be read
+    // or parsed counts as not in place: the fix's preview says why).
+    let certs = certs_dir(&ctx.engine.config_file);
+    let in_place = {
+        let (certs, mirrors, insecure) = (certs.clone(), mirrors.clone(), insecure.clone());
+        tokio::task::spawn_blocking(move || plan_hosts_toml(&certs, &mirrors, &insecure))
+            .await
+            .ok()
+            .and_then(|r| r.ok())
+            .is_some_and(|c| c.is_empty())
+    };
+    let base = base
+        .with("certs_dir", certs.display().to_string())
+        .with("hosts_toml_in_place", in_place);
     let fix = Fix::automatic(
         "write-hosts-toml",
         format!(
             "Write the equivalent certs.d/<host>/hosts.toml files under {} (preview first)",
-            certs_dir(&ctx.engine.config_file).display()
+            certs.display()
         ),
     );
-    match ctx.facts.version.as_ref().map(|v| v.major) {
-        None => Finding { status: Status::Error, summary: "the engine did not answer, so whether it honours them is unknown".into(), ..base },
-        Some(m) if m < 24 => Finding {
+    let unverified =
+        "not proven by a pull through them: Stowage judged it from the engine's version";
+    let files = if in_place {
+        "the equivalent certs.d/<host>/hosts.toml files are in place"
+    } else {
+        "Stowage can also write the equivalent certs.d/<host>/hosts.toml files"
+    };
+    let finding = match ctx.facts.version.as_ref().map(|v| v.major) {
+        None => return Finding { status: Status::Error, summary: "the engine did not answer, so whether it honours them is unknown".into(), ..base },
+        Some(m) if m < 24 => return Finding {
             status: Status::Fail,
             summary: "this engine's containerd store ignores registry-mirrors and insecure-registries (as Docker Desktop 4.12 did): pulls go straight to the registry".into(),
             ..base
         }
         .fix(Fix::manual("upgrade-engine", "Upgrade to Engine 24.0 or later, which honours them with the containerd store", &[], Some(DOCS))),
         Some(m) if m < 28 => Finding {
-            summary: "this engine honours registry-mirrors (for Docker Hub) and insecure-registries with the containerd store; Engine 28+ also reads per-registry certs.d/<host>/hosts.toml, which Stowage can write now".into(),
+            status: Status::Warn,
+            summary: format!("this engine should honour registry-mirrors (for Docker Hub) and insecure-registries with the containerd store, {unverified}; {files}"),
             ..base
-        }
-        .fix(fix),
+        },
         Some(_) => Finding {
-            summary: "Engine 28+ honours them and also reads containerd-style certs.d/<host>/hosts.toml for per-registry settings (in the engine's certs.d, not /etc/containerd/certs.d)".into(),
+            status: Status::Warn,
+            summary: format!("Engine 28+ should honour them with the containerd store and also reads per-registry certs.d/<host>/hosts.toml (in the engine's certs.d, not /etc/containerd/certs.d), {unverified}; {files}"),
             ..base
-        }
-        .fix(fix),
+        },
+    };
+    if in_place {
+        finding
+    } else {
+        finding.fix(fix)
     }
 }
 

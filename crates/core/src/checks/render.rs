@@ -1,6 +1,7 @@
 //! The human rendering of check results (`stowctl check`), kept pure so it is snapshot-tested.
 
 use super::{CheckResult, Status};
+use crate::text;
 
 fn tag(s: Status) -> &'static str {
     match s {
@@ -23,10 +24,6 @@ pub fn human(results: &[CheckResult], target_note: Option<&str>) -> String {
         let muted = if r.muted { " (muted)" } else { "" };
         out.push_str(&format!("[{:<5}] {}{muted}\n", tag(r.status), r.title));
         out.push_str(&format!("        {}\n", r.summary));
-        if matches!(r.status, Status::Ok | Status::Skipped) && !r.fixes.iter().any(|f| f.automatic)
-        {
-            continue;
-        }
         for f in &r.fixes {
             if f.automatic {
                 out.push_str(&format!(
@@ -46,12 +43,12 @@ pub fn human(results: &[CheckResult], target_note: Option<&str>) -> String {
     }
     let count = |s: Status| results.iter().filter(|r| r.status == s && !r.muted).count();
     out.push_str(&format!(
-        "\n{} ok, {} warning(s), {} failure(s), {} skipped, {} error(s)\n",
+        "\n{} ok, {}, {}, {} skipped, {}\n",
         count(Status::Ok),
-        count(Status::Warn),
-        count(Status::Fail),
+        text::count(count(Status::Warn) as u64, "warning"),
+        text::count(count(Status::Fail) as u64, "failure"),
         count(Status::Skipped),
-        count(Status::Error)
+        text::count(count(Status::Error) as u64, "error")
     ));
     out
 }
@@ -108,7 +105,7 @@ Evaluated for the containerd store (if you switch to it).
 [WARN ] Images and containers in the other store (muted)
         2 images (3.1 MB) and 1 container in the classic store are hidden while the other store is active.
 
-1 ok, 0 warning(s), 1 failure(s), 0 skipped, 0 error(s)
+1 ok, 0 warnings, 1 failure, 0 skipped, 0 errors
 ";
         assert_eq!(
             human(

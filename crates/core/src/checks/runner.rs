@@ -4,7 +4,8 @@ use std::time::{Duration, Instant};
 
 use futures_util::future::join_all;
 
-use super::{CheckContext, CheckResult, Finding, Status, CHECKS};
+use super::registry::{self, Check, CHECKS};
+use super::{CheckContext, CheckResult, Finding, Status};
 
 /// Which checks to run and how.
 #[derive(Debug, Clone, Default)]
@@ -20,76 +21,56 @@ pub struct RunOptions {
 /// Runs the selected checks at once. Unknown ids are reported as errors, not dropped.
 #[tracing::instrument(level = "info", skip_all)]
 pub async fn run_checks(ctx: &CheckContext, opts: &RunOptions) -> Vec<CheckResult> {
-    let selected: Vec<(String, String)> = if opts.ids.is_empty() {
+    let selected: Vec<(String, Option<&'static Check>)> = if opts.ids.is_empty() {
         CHECKS
             .iter()
-            .filter(|(_, _, opt_in)| !opt_in)
-            .map(|(id, t, _)| (id.to_string(), t.to_string()))
+            .filter(|c| !c.opt_in)
+            .map(|c| (c.id.to_string(), Some(c)))
             .collect()
     } else {
         opts.ids
             .iter()
-            .map(|id| {
-                (
-                    id.clone(),
-                    super::title_of(id).unwrap_or("Unknown check").to_string(),
-                )
-            })
+            .map(|id| (id.clone(), registry::find(id)))
             .collect()
     };
-    let futures = selected.into_iter().map(|(id, title)| async move {
-        let limit = opts.timeout.unwrap_or(if id == "multiplatform-selftest" {
-            Duration::from_secs(180)
-        } else {
-            Duration::from_secs(15)
-        });
+    let futures = selected.into_iter().map(|(id, check)| async move {
+        let limit = opts
+            .timeout
+            .unwrap_or(check.map_or(registry::DEFAULT_TIME_LIMIT, |c| c.time_limit));
         let start = Instant::now();
-        let finding = match tokio::time::timeout(limit, run_one(&id, ctx)).await {
-            Ok(f) => f,
-            Err(_) => Finding::new(
+        let finding = match check {
+            Some(check) => match tokio::time::timeout(limit, (check.run)(ctx)).await {
+                Ok(f) => f,
+                Err(_) => Finding::new(
+                    Status::Error,
+                    format!("the probe did not finish within {} s", limit.as_secs()),
+                ),
+            },
+            None => Finding::new(
                 Status::Error,
-                format!("the probe did not finish within {} s", limit.as_secs()),
+                format!(
+                    "unknown check `{id}`; known checks: {}",
+                    registry::ids().collect::<Vec<_>>().join(", ")
+                ),
             ),
         };
         CheckResult {
             muted: opts.muted.contains(&id),
             id,
-            title,
+            title: check.map_or("Unknown check", |c| c.title).to_string(),
             status: finding.status,
             summary: finding.summary,
             evidence: finding.evidence,
-            fixes: finding.fixes,
+            // A passed or skipped check offers no fix.
+            fixes: if finding.status.needs_action() {
+                finding.fixes
+            } else {
+                Vec::new()
+            },
             ms: start.elapsed().as_millis() as u64,
         }
     });
     join_all(futures).await
-}
-
-async fn run_one(id: &str, ctx: &CheckContext) -> Finding {
-    match id {
-        "daemon-json-valid" => super::config_lints::daemon_json_valid(ctx).await,
-        "engine-version" => super::engine_version::run(ctx),
-        "buildx-version" => super::buildx::run(ctx).await,
-        "storage-driver-conflict" => super::config_lints::storage_driver(ctx),
-        "userns-remap" => super::config_lints::userns_remap(ctx),
-        "flag-and-file-conflict" => super::config_lints::flag_and_file(ctx),
-        "registry-mirrors" => super::registry_mirrors::run(ctx),
-        "reference-filter" => super::reference_filter::run(ctx).await,
-        "kubernetes-conflict" => super::kubernetes::run(ctx).await,
-        "containerd-reachable" => super::reachability::run(ctx).await,
-        "hidden-images" => super::hidden::hidden_images(ctx).await,
-        "disk-space" => super::hidden::disk_space(ctx).await,
-        "manifest-list-auth" => super::guidance::manifest_list_auth(ctx),
-        "arm-platform-digest" => super::guidance::arm_platform_digest(ctx),
-        "multiplatform-selftest" => super::selftest::run(ctx).await,
-        other => {
-            let ids: Vec<&str> = CHECKS.iter().map(|(i, _, _)| *i).collect();
-            Finding::new(
-                Status::Error,
-                format!("unknown check `{other}`; known checks: {}", ids.join(", ")),
-            )
-        }
-    }
 }
 
 /// 0 when every unmuted check is ok or skipped, 1 with warnings (or probes that could not
@@ -122,6 +103,52 @@ mod tests {
             muted,
             ms: 0,
         }
+    }
+
+    #[tokio::test]
+    async fn selected_checks_run_from_the_registry_and_unknown_ids_are_reported() {
+        use crate::engine::store::ImageStore;
+        use crate::engine::{Engine, EngineKind};
+        use std::path::PathBuf;
+        let path = PathBuf::from("/nonexistent/daemon.json");
+        let engine = Engine::new(
+            "test",
+            EngineKind::System,
+            "unix:///nonexistent/docker.sock",
+            path.clone(),
+            PathBuf::from("/nonexistent/data"),
+            PathBuf::from("/nonexistent/exec"),
+            "test",
+        );
+        let doc =
+            crate::daemon_json::DaemonJson::parse(&path, r#"{"userns-remap": "default"}"#).unwrap();
+        let facts = crate::features::EngineFacts::new(&engine, doc, None);
+        let ctx = CheckContext::from_facts(engine, facts, ImageStore::Containerd);
+        let opts = RunOptions {
+            ids: vec![
+                "userns-remap".into(),
+                "bogus".into(),
+                "storage-driver-conflict".into(),
+            ],
+            muted: vec!["storage-driver-conflict".into()],
+            timeout: None,
+        };
+        let results = run_checks(&ctx, &opts).await;
+        assert_eq!(results.len(), 3);
+        assert_eq!(
+            results[0].title,
+            "userns-remap and the containerd image store"
+        );
+        assert_eq!(results[0].status, Status::Fail);
+        assert_eq!(results[0].fixes.len(), 1, "a failed check keeps its fixes");
+        assert_eq!(results[1].title, "Unknown check");
+        assert_eq!(results[1].status, Status::Error);
+        assert!(results[1]
+            .summary
+            .starts_with("unknown check `bogus`; known checks: daemon-json-valid, "));
+        assert_eq!(results[2].status, Status::Ok);
+        assert!(results[2].muted && !results[0].muted);
+        assert_eq!(exit_code(&results), 2);
     }
 
     #[test]

@@ -78,13 +78,7 @@ impl DaemonJson {
             let before = &bytes[..e.offset];
             let before =
                 String::from_utf8_lossy(before.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(before));
-            let (line, column) = line_col(&before, before.len());
-            Error::Parse {
-                path: path.to_path_buf(),
-                line,
-                column,
-                message: e.message,
-            }
+            Error::parse_at(path, &before, Some(before.len()), e.message)
         })?;
         let text = if encoding == Encoding::Utf8 {
             text
@@ -96,15 +90,8 @@ impl DaemonJson {
 
     fn parse_as(path: &Path, text: String, encoding: Encoding) -> Result<Self> {
         let body = text.strip_prefix(BOM).unwrap_or(&text);
-        let value = grammar::parse(body).map_err(|e| {
-            let (line, column) = line_col(body, e.offset);
-            Error::Parse {
-                path: path.to_path_buf(),
-                line,
-                column,
-                message: e.message,
-            }
-        })?;
+        let value = grammar::parse(body)
+            .map_err(|e| Error::parse_at(path, body, Some(e.offset), e.message))?;
         Ok(DaemonJson {
             path: path.to_path_buf(),
             text,

@@ -174,5 +174,5 @@ pub async fn read_config(engine: &Engine) -> crate::error::Result<DaemonJson> {
     let path = engine.config_file.clone();
     tokio::task::spawn_blocking(move || crate::daemon_json::ConfigFile::load(&path).map(|f| f.doc))
         .await
-        .map_err(|e| Error::InvalidRequest(format!("internal error reading config: {e}")))?
+        .map_err(|e| Error::internal("reading daemon.json", e))?
 }

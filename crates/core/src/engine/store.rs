@@ -14,19 +14,6 @@ pub const SNAPSHOTTER_FEATURE: &str = "containerd-snapshotter";
 /// The `DriverStatus` pair that marks the containerd image store in `GET /info`.
 pub const SNAPSHOTTER_DRIVER_TYPE: &str = "io.containerd.snapshotter.v1";
 
-/// Graphdriver names of the classic store (a `storage-driver` with one of these is classic).
-pub const GRAPHDRIVERS: &[&str] = &[
-    "overlay2",
-    "fuse-overlayfs",
-    "btrfs",
-    "zfs",
-    "vfs",
-    "aufs",
-    "devicemapper",
-    "overlay",
-    "windowsfilter",
-];
-
 /// The two image stores of Docker Engine.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -133,7 +120,7 @@ pub struct DefaultFacts {
 impl DefaultFacts {
     /// Gathers the facts from the data-root and the effective options.
     pub fn gather(data_root: &Path, storage_driver: Option<String>, userns_remap: bool) -> Self {
-        let classic_data_present = GRAPHDRIVERS.iter().any(|d| {
+        let classic_data_present = super::drivers::graphdrivers().any(|d| {
             std::fs::read_dir(data_root.join(d))
                 .map(|mut it| it.next().is_some())
                 .unwrap_or(false)
@@ -155,7 +142,7 @@ pub fn effective_default(engine_version: &semver::Version, facts: &DefaultFacts)
     let graphdriver_named = facts
         .storage_driver
         .as_deref()
-        .is_some_and(|d| GRAPHDRIVERS.contains(&d));
+        .is_some_and(super::drivers::is_graphdriver);
     if facts.classic_data_present || graphdriver_named || facts.userns_remap {
         ImageStore::Classic
     } else {

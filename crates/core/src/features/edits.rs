@@ -7,31 +7,17 @@ use super::catalog::{Catalog, ConfigBinding};
 use super::rules::FeatureChange;
 use super::state::{wasm_runtime_names, EngineFacts};
 use crate::daemon_json::{Edit, KeyPath};
+use crate::engine::drivers;
+use crate::engine::store::ImageStore;
 use crate::error::{Error, Result};
-use crate::finding::{Finding, Severity};
-
-/// graphdriver -> snapshotter, for names that are not valid snapshotters (`None`: drop the key).
-const TO_SNAPSHOTTER: &[(&str, Option<&str>)] = &[
-    ("overlay2", Some("overlayfs")),
-    ("overlay", Some("overlayfs")),
-    ("vfs", Some("native")),
-    ("aufs", None),
-    ("devicemapper", None),
-];
-
-/// snapshotter -> graphdriver, for names that are not valid graphdrivers.
-const TO_GRAPHDRIVER: &[(&str, Option<&str>)] = &[
-    ("overlayfs", Some("overlay2")),
-    ("native", Some("vfs")),
-    ("stargz", None),
-];
+use crate::finding::{PlanFinding, Severity};
 
 /// Edits for `changes`, plus findings describing what was changed beyond the checkboxes.
 pub fn edits_for(
     catalog: &Catalog,
     facts: &EngineFacts,
     changes: &[FeatureChange],
-) -> Result<(Vec<Edit>, Vec<Finding>)> {
+) -> Result<(Vec<Edit>, Vec<PlanFinding>)> {
     let mut edits = Vec::new();
     let mut findings = Vec::new();
     for ch in changes {
@@ -68,14 +54,17 @@ pub fn edits_for(
 }
 
 /// Translates a `storage-driver` in daemon.json that the target store cannot use.
-pub fn storage_driver_edit(facts: &EngineFacts, to_containerd: bool) -> Option<(Edit, Finding)> {
+pub fn storage_driver_edit(
+    facts: &EngineFacts,
+    to_containerd: bool,
+) -> Option<(Edit, PlanFinding)> {
     let current = facts.doc.get_str(&KeyPath::top("storage-driver"))?;
-    let table = if to_containerd {
-        TO_SNAPSHOTTER
+    let target = if to_containerd {
+        ImageStore::Containerd
     } else {
-        TO_GRAPHDRIVER
+        ImageStore::Classic
     };
-    let (_, replacement) = table.iter().find(|(from, _)| *from == current)?;
+    let replacement = drivers::translation(current, target)?;
     let (kind_from, kind_to) = if to_containerd {
         ("graphdriver", "snapshotter")
     } else {
@@ -89,7 +78,7 @@ pub fn storage_driver_edit(facts: &EngineFacts, to_containerd: bool) -> Option<(
     Some(match replacement {
         Some(new) => (
             Edit::Set(KeyPath::top("storage-driver"), json!(new)),
-            Finding::new(
+            PlanFinding::new(
                 "storage-driver-conflict",
                 Severity::Info,
                 format!("`storage-driver: {current}` names a {kind_from} the {store} cannot use; the plan changes it to the equivalent {kind_to} `{new}`"),
@@ -98,7 +87,7 @@ pub fn storage_driver_edit(facts: &EngineFacts, to_containerd: bool) -> Option<(
         ),
         None => (
             Edit::Unset(KeyPath::top("storage-driver")),
-            Finding::new(
+            PlanFinding::new(
                 "storage-driver-conflict",
                 Severity::Warn,
                 format!("`storage-driver: {current}` has no equivalent in the {store}; the plan removes it so the engine picks its default"),

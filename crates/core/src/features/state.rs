@@ -91,7 +91,7 @@ impl EngineFacts {
         let engine = engine.clone();
         tokio::task::spawn_blocking(move || EngineFacts::new(&engine, doc, info.as_ref()))
             .await
-            .map_err(|e| crate::Error::InvalidRequest(format!("internal error: {e}")))
+            .map_err(|e| crate::Error::internal("gathering the engine's facts", e))
     }
 
     /// The store the configuration makes the engine run (explicit value, else the default).
@@ -271,4 +271,194 @@ pub fn wasm_runtime_names(doc: &DaemonJson) -> Vec<String> {
                 .collect()
         })
         .unwrap_or_default()
+}
+
+#[cfg(test)]
+mod tests {
+    use std::path::{Path, PathBuf};
+
+    use super::*;
+
+    /// Facts of an engine of `version` (none: the API did not answer) with `json` as daemon.json
+    /// and `argv` as its command line.
+    fn facts(version: Option<&str>, json: &str, argv: &[&str]) -> EngineFacts {
+        let doc = DaemonJson::parse(Path::new("/etc/docker/daemon.json"), json).unwrap();
+        let args = DaemonArgs::parse(argv);
+        let storage_driver = args.storage_driver.clone().or_else(|| {
+            doc.get_str(&KeyPath::top("storage-driver"))
+                .map(str::to_string)
+        });
+        let userns =
+            args.userns_remap.is_some() || doc.get(&KeyPath::top("userns-remap")).is_some();
+        EngineFacts {
+            version: version.map(|v| semver::Version::parse(v).unwrap()),
+            active_store: None,
+            experimental_active: None,
+            cdi_active: None,
+            images: None,
+            containers: None,
+            containers_running: None,
+            doc,
+            args,
+            default_facts: DefaultFacts {
+                classic_data_present: false,
+                storage_driver,
+                userns_remap: userns,
+            },
+            wasm_shims: Vec::new(),
+        }
+    }
+
+    fn state<'a>(states: &'a [FeatureState], id: &str) -> &'a FeatureState {
+        states.iter().find(|s| s.feature.id == id).expect(id)
+    }
+
+    fn eval(facts: &EngineFacts) -> Vec<FeatureState> {
+        evaluate(&Catalog::builtin(), facts)
+    }
+
+    #[test]
+    fn defaults_follow_the_engine_version() {
+        let old = eval(&facts(Some("27.5.1"), "{}", &["dockerd"]));
+        let store = state(&old, "containerd-image-store");
+        assert!(!store.enabled && store.explicit.is_none() && store.available);
+        assert!(
+            !state(&old, "cdi").enabled,
+            "CDI is on by default from 28.3"
+        );
+        assert!(!state(&old, "experimental").enabled);
+
+        let new = eval(&facts(Some("29.0.0"), "{}", &["dockerd"]));
+        assert!(state(&new, "containerd-image-store").enabled);
+        assert_eq!(state(&new, "containerd-image-store").explicit, None);
+        assert!(state(&new, "cdi").enabled);
+
+        // Without a version nothing is on by default.
+        let unknown = eval(&facts(None, "{}", &["dockerd"]));
+        assert!(!state(&unknown, "containerd-image-store").enabled);
+        assert!(!state(&unknown, "cdi").enabled);
+    }
+
+    #[test]
+    fn on_engine_29_classic_data_or_a_graphdriver_keep_the_classic_default() {
+        let mut f = facts(Some("29.1.0"), "{}", &["dockerd"]);
+        f.default_facts.classic_data_present = true;
+        assert!(!state(&eval(&f), "containerd-image-store").enabled);
+        let f = facts(
+            Some("29.1.0"),
+            r#"{"storage-driver": "overlay2"}"#,
+            &["dockerd"],
+        );
+        assert!(!state(&eval(&f), "containerd-image-store").enabled);
+        let f = facts(
+            Some("29.1.0"),
+            r#"{"storage-driver": "overlayfs"}"#,
+            &["dockerd"],
+        );
+        assert!(state(&eval(&f), "containerd-image-store").enabled);
+    }
+
+    #[test]
+    fn an_explicit_value_wins_and_the_running_daemon_is_reported_apart() {
+        let mut f = facts(
+            Some("27.0.0"),
+            r#"{"features": {"containerd-snapshotter": true}, "experimental": true}"#,
+            &["dockerd"],
+        );
+        f.active_store = Some(ImageStore::Classic);
+        f.experimental_active = Some(true);
+        let states = eval(&f);
+        let store = state(&states, "containerd-image-store");
+        assert_eq!((store.enabled, store.explicit), (true, Some(true)));
+        assert_eq!(store.active, Some(false), "configured on, running classic");
+        let exp = state(&states, "experimental");
+        assert_eq!((exp.enabled, exp.active), (true, Some(true)));
+    }
+
+    #[test]
+    fn a_command_line_flag_overrides_daemon_json_and_cannot_be_toggled() {
+        let f = facts(
+            Some("28.0.0"),
+            r#"{"features": {"containerd-snapshotter": false}}"#,
+            &["dockerd", "--feature", "containerd-snapshotter=true"],
+        );
+        let states = eval(&f);
+        let store = state(&states, "containerd-image-store");
+        assert_eq!((store.enabled, store.explicit), (true, Some(true)));
+        assert!(!store.available);
+        assert!(
+            store
+                .reason
+                .as_deref()
+                .unwrap()
+                .starts_with("set on dockerd's command line"),
+            "{:?}",
+            store.reason
+        );
+    }
+
+    #[test]
+    fn versions_outside_a_features_range_make_it_unavailable() {
+        let states = eval(&facts(Some("23.0.6"), "{}", &["dockerd"]));
+        let store = state(&states, "containerd-image-store");
+        assert!(!store.available);
+        assert_eq!(
+            store.reason.as_deref(),
+            Some("needs Docker Engine 24.0.0 or later (this engine is 23.0.6)")
+        );
+        assert_eq!(
+            state(&states, "cdi").reason.as_deref(),
+            Some("needs Docker Engine 25.0.0 or later (this engine is 23.0.6)")
+        );
+    }
+
+    #[test]
+    fn a_conflicting_key_blocks_a_feature_and_what_requires_it() {
+        let mut f = facts(
+            Some("28.0.0"),
+            r#"{"userns-remap": "default"}"#,
+            &["dockerd"],
+        );
+        f.wasm_shims = vec![WasmShim {
+            name: "wasmtime".into(),
+            path: PathBuf::from("/usr/bin/containerd-shim-wasmtime-v1"),
+        }];
+        let states = eval(&f);
+        let store = state(&states, "containerd-image-store");
+        assert_eq!(
+            store.reason.as_deref(),
+            Some("not compatible with `userns-remap`, which this engine's configuration sets")
+        );
+        let wasm = state(&states, "wasm");
+        assert!(!wasm.available);
+        assert_eq!(
+            wasm.reason.as_deref(),
+            Some("needs containerd-image-store, which is not available here")
+        );
+        assert_eq!(
+            wasm.notes,
+            ["Wasm shims found: wasmtime (/usr/bin/containerd-shim-wasmtime-v1)"]
+        );
+    }
+
+    #[test]
+    fn wasm_without_a_shim_says_what_it_needs_and_registered_runtimes_count_as_on() {
+        let states = eval(&facts(Some("28.0.0"), "{}", &["dockerd"]));
+        let wasm = state(&states, "wasm");
+        assert!(!wasm.enabled && !wasm.available);
+        assert!(wasm.reason.as_deref().unwrap().contains("none was found"));
+
+        let on = facts(
+            Some("28.0.0"),
+            r#"{"features": {"containerd-snapshotter": true},
+                "runtimes": {"wasmtime": {"runtimeType": "io.containerd.wasmtime.v1"},
+                             "runc2": {"path": "/usr/bin/runc"}}}"#,
+            &["dockerd"],
+        );
+        assert_eq!(wasm_runtime_names(&on.doc), ["wasmtime"]);
+        let wasm = state(&eval(&on), "wasm").clone();
+        assert_eq!((wasm.enabled, wasm.explicit), (true, Some(true)));
+        // Enabled already: no reason to refuse turning it off, even without a shim on PATH.
+        assert!(wasm.available, "{:?}", wasm.reason);
+    }
 }

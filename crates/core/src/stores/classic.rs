@@ -10,7 +10,8 @@ use sha2::{Digest, Sha256};
 
 use super::model::ImageEntry;
 use super::reference::familiar;
-use crate::engine::store::{ImageStore, GRAPHDRIVERS};
+use crate::engine::drivers;
+use crate::engine::store::ImageStore;
 use crate::error::{Error, Result};
 
 /// What was read from a classic store directory.
@@ -26,14 +27,13 @@ pub struct ClassicContents {
 /// preferring `driver` when given.
 pub fn image_dir(data_root: &Path, driver: Option<&str>) -> Option<PathBuf> {
     let base = data_root.join("image");
-    if let Some(d) = driver.filter(|d| GRAPHDRIVERS.contains(d)) {
+    if let Some(d) = driver.filter(|d| drivers::is_graphdriver(d)) {
         let p = base.join(d);
         if p.join("imagedb").exists() {
             return Some(p);
         }
     }
-    GRAPHDRIVERS
-        .iter()
+    drivers::graphdrivers()
         .map(|d| base.join(d))
         .find(|p| p.join("imagedb").exists())
 }

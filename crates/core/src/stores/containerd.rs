@@ -67,16 +67,13 @@ struct Manifest {
     layers: Vec<Descriptor>,
 }
 
+/// An image config: when it was made, and its platform (the same fields as an index's).
 #[derive(Deserialize, Default)]
 struct Config {
     #[serde(default)]
     created: Option<String>,
-    #[serde(default)]
-    os: String,
-    #[serde(default)]
-    architecture: String,
-    #[serde(default)]
-    variant: Option<String>,
+    #[serde(flatten)]
+    platform: Platform,
 }
 
 /// A connected reader with a per-run blob cache.
@@ -353,13 +350,13 @@ impl Reader {
             .await
             .and_then(|b| serde_json::from_slice(&b).ok())
             .unwrap_or_default();
-        let platforms = if cfg.os.is_empty() {
+        let platforms = if cfg.platform.os.is_empty() {
             vec![]
         } else {
             vec![platform_string(
-                &cfg.os,
-                &cfg.architecture,
-                cfg.variant.as_deref(),
+                &cfg.platform.os,
+                &cfg.platform.architecture,
+                cfg.platform.variant.as_deref(),
             )]
         };
         (platforms, cfg.created)

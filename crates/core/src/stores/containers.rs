@@ -8,7 +8,8 @@ use std::path::Path;
 use serde::Deserialize;
 
 use super::model::ContainerEntry;
-use crate::engine::store::{ImageStore, GRAPHDRIVERS};
+use crate::engine::drivers;
+use crate::engine::store::ImageStore;
 use crate::error::{Error, Result};
 
 #[derive(Deserialize)]
@@ -72,12 +73,12 @@ pub fn store_of(driver: &str, active: Option<(ImageStore, &str)>) -> ImageStore 
         if driver == active_driver {
             return store;
         }
-        if GRAPHDRIVERS.contains(&driver) && !["btrfs", "zfs", "fuse-overlayfs"].contains(&driver) {
+        if drivers::only_store(driver) == Some(ImageStore::Classic) {
             return ImageStore::Classic;
         }
         return store.other();
     }
-    if GRAPHDRIVERS.contains(&driver) {
+    if drivers::is_graphdriver(driver) {
         ImageStore::Classic
     } else {
         ImageStore::Containerd

@@ -68,6 +68,25 @@ pub struct StoresReport {
     pub images: Vec<ImageEntry>,
 }
 
+impl StoresReport {
+    /// The tagged references of `from`'s images that `to` does not hold: what a migration from
+    /// `from` to `to` would still bring (an image already in `to` under its name is left out).
+    pub fn missing_from(&self, from: ImageStore, to: ImageStore) -> Vec<&str> {
+        let there: std::collections::HashSet<&str> = self
+            .images
+            .iter()
+            .filter(|i| i.store == to)
+            .flat_map(|i| i.references.iter().map(String::as_str))
+            .collect();
+        self.images
+            .iter()
+            .filter(|i| i.store == from)
+            .flat_map(|i| i.references.iter().map(String::as_str))
+            .filter(|r| !r.contains('@') && !there.contains(r))
+            .collect()
+    }
+}
+
 /// A container and the store it belongs to.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct ContainerEntry {
@@ -84,4 +103,45 @@ pub struct ContainerEntry {
     /// Its labels.
     #[serde(skip_serializing_if = "std::collections::BTreeMap::is_empty")]
     pub labels: std::collections::BTreeMap<String, String>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn image(store: ImageStore, refs: &[&str]) -> ImageEntry {
+        ImageEntry {
+            store,
+            references: refs.iter().map(|r| r.to_string()).collect(),
+            id: format!("sha256:{}", refs.join("+")),
+            size: 1,
+            created: None,
+            platforms: Vec::new(),
+            containers: 0,
+            dangling: false,
+        }
+    }
+
+    #[test]
+    fn what_a_migration_would_still_bring_leaves_out_images_already_there() {
+        let report = StoresReport {
+            stores: Vec::new(),
+            images: vec![
+                image(
+                    ImageStore::Classic,
+                    &["both:1", "only-classic:1", "x@sha256:ab"],
+                ),
+                image(ImageStore::Classic, &["app:2"]),
+                image(ImageStore::Containerd, &["both:1", "only-containerd:1"]),
+            ],
+        };
+        assert_eq!(
+            report.missing_from(ImageStore::Classic, ImageStore::Containerd),
+            vec!["only-classic:1", "app:2"]
+        );
+        assert_eq!(
+            report.missing_from(ImageStore::Containerd, ImageStore::Classic),
+            vec!["only-containerd:1"]
+        );
+    }
 }

@@ -10,12 +10,13 @@ use serde::Serialize;
 use crate::daemon_json::store::{self, WriteStep};
 use crate::daemon_json::validate::Validator;
 use crate::daemon_json::{ConfigFile, WriteOptions};
-use crate::engine::store::{active_store, ImageStore};
+use crate::engine::store::ImageStore;
 use crate::engine::Engine;
 use crate::error::{Error, Result};
-use crate::restart::{self, RestartMethod};
+use crate::restart::RestartMethod;
 use crate::settings::Timeouts;
 
+use super::control::{EngineControl, Live};
 use super::plan::Plan;
 use super::progress::{Progress, Stage, StageTiming};
 
@@ -31,7 +32,7 @@ pub struct ApplyOptions {
 }
 
 /// The result kind; the CLI maps it to exit codes 0 / 3 / other.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, serde::Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum OutcomeKind {
     /// Written, restarted and verified.
@@ -92,6 +93,19 @@ pub async fn apply(
     opts: &ApplyOptions,
     progress: &Progress,
 ) -> Outcome {
+    apply_with(&Live, engine, plan, file, opts, progress).await
+}
+
+/// [`apply`] with the engine behind `control` (restart, verify, logs): the real one, or a fake
+/// in tests.
+pub async fn apply_with(
+    control: &impl EngineControl,
+    engine: &Engine,
+    plan: &Plan,
+    file: &ConfigFile,
+    opts: &ApplyOptions,
+    progress: &Progress,
+) -> Outcome {
     let mut out = Outcome::failed(engine, plan.current_store);
     if plan.blocked {
         let reasons: Vec<&str> = plan
@@ -133,15 +147,16 @@ pub async fn apply(
         finish(progress, &mut out);
         return out;
     }
-    let (now, result) = restart_and_verify(
-        engine,
-        &plan.restart_method,
-        plan.target_store,
-        plan.expect_experimental,
-        opts,
-        progress,
-    )
-    .await;
+    let (now, result) = control
+        .restart_and_verify(
+            engine,
+            &plan.restart_method,
+            plan.target_store,
+            plan.expect_experimental,
+            opts,
+            progress,
+        )
+        .await;
     let restarted = progress
         .timings()
         .iter()
@@ -154,13 +169,13 @@ pub async fn apply(
             finish(progress, &mut out);
         }
         Err(cause) => {
-            out.daemon_log = plan.restart_method.last_log_lines(20).await;
+            out.daemon_log = control.last_log_lines(&plan.restart_method, 20).await;
             let cause_text = cause.to_string();
             tracing::warn!(error = %cause_text, "change failed; rolling back");
             let untouched = if restarted {
                 None
             } else {
-                never_restarted(engine, &now, plan).await
+                control.never_restarted(engine, &now, plan).await
             };
             if let Some(store) = untouched {
                 // The restart failed before stopping the engine: it still runs the old
@@ -192,7 +207,7 @@ pub async fn apply(
                 out.stages = progress.timings();
                 return out;
             }
-            match rollback(&now, plan, file, wrote.is_some(), opts, progress).await {
+            match rollback(control, &now, plan, file, wrote.is_some(), opts, progress).await {
                 Ok((engine, store)) => {
                     out.outcome = OutcomeKind::RolledBack;
                     out.active_store = Some(store);
@@ -219,7 +234,9 @@ pub async fn restart_only(
     progress: &Progress,
 ) -> Outcome {
     let mut out = Outcome::failed(engine, None);
-    let (now, result) = restart_and_verify(engine, method, None, None, opts, progress).await;
+    let (now, result) = Live
+        .restart_and_verify(engine, method, None, None, opts, progress)
+        .await;
     out.engine = now;
     match result {
         Ok(store) => {
@@ -285,39 +302,12 @@ async fn write(
     });
     let limit = Duration::from_secs(validate_limit + 30);
     match tokio::time::timeout(limit, task).await {
-        Ok(joined) => joined
-            .map_err(|e| Error::InvalidRequest(format!("internal error while writing: {e}")))?,
+        Ok(joined) => joined.map_err(|e| Error::internal("writing daemon.json", e))?,
         Err(_) => Err(Error::Timeout {
             step: "validating and writing daemon.json".into(),
             seconds: limit.as_secs(),
         }),
     }
-}
-
-/// Whether a failed restart left the engine untouched: the dockerd that ran before still runs
-/// and answers (same PID when it is known; else it answers on the store it had). Returns the
-/// store it runs then.
-async fn never_restarted(before: &Engine, now: &Engine, plan: &Plan) -> Option<ImageStore> {
-    if !crate::engine::client::ping(&before.host, Duration::from_secs(3)).await {
-        return None;
-    }
-    // With a known PID, it must be the very same dockerd; without one, the same store answering.
-    if let Some(pid) = before.process.as_ref().map(|p| p.pid) {
-        if now.process.as_ref().map(|p| p.pid) != Some(pid) || !crate::supervise::is_alive(pid) {
-            return None;
-        }
-        let host = before.host.clone();
-        let running =
-            tokio::task::spawn_blocking(move || crate::engine::discovery::running_at(&host))
-                .await
-                .ok()
-                .flatten()?;
-        if running.process.map(|p| p.pid) != Some(pid) {
-            return None;
-        }
-    }
-    let store = verify(before, None, None).await.ok()?;
-    (plan.current_store.is_none() || plan.current_store == Some(store)).then_some(store)
 }
 
 /// Puts the previous daemon.json back (the `rolling_back` stage) without restarting.
@@ -333,7 +323,7 @@ async fn put_back(file: &ConfigFile, wrote: bool, progress: &Progress) -> Result
             }
         })
         .await
-        .map_err(|e| Error::InvalidRequest(format!("internal error while restoring: {e}")))?;
+        .map_err(|e| Error::internal("restoring daemon.json", e))?;
         if let Err(e) = res {
             stage.fail(&e.to_string());
             return Err(e);
@@ -343,76 +333,8 @@ async fn put_back(file: &ConfigFile, wrote: bool, progress: &Progress) -> Result
     Ok(())
 }
 
-async fn restart_and_verify(
-    engine: &Engine,
-    method: &RestartMethod,
-    expect_store: Option<ImageStore>,
-    expect_experimental: Option<bool>,
-    opts: &ApplyOptions,
-    progress: &Progress,
-) -> (Engine, Result<ImageStore>) {
-    let (engine, restarted) = restart::restart(engine, method, &opts.timeouts, progress).await;
-    if let Err(e) = restarted {
-        return (engine, Err(e));
-    }
-    // From here on a failure is about the engine as it came back.
-    let store = restart::timed(
-        progress,
-        Stage::VerifyingStore,
-        opts.timeouts.verify,
-        verify(&engine, expect_store, expect_experimental),
-    )
-    .await;
-    (engine, store)
-}
-
-/// Reads `/info` and checks the store (and experimental flag) asked for.
-async fn verify(
-    engine: &Engine,
-    expect_store: Option<ImageStore>,
-    expect_experimental: Option<bool>,
-) -> Result<ImageStore> {
-    let docker = crate::engine::client::connect(&engine.host, 10).await?;
-    let info = docker
-        .info()
-        .await
-        .map_err(|e| crate::engine::client::engine_error(&engine.host, e))?;
-    let store = active_store(info.driver_status.as_deref().unwrap_or(&[]));
-    if let Some(want) = expect_store {
-        if store != want {
-            return Err(Error::Engine {
-                host: engine.host.clone(),
-                message: format!(
-                    "the engine came back on the {store} store (driver {}), not the {want} store that was asked for",
-                    info.driver.as_deref().unwrap_or("?")
-                ),
-            });
-        }
-    }
-    if let (Some(want), Some(got)) = (expect_experimental, info.experimental_build) {
-        if want != got {
-            return Err(Error::Engine {
-                host: engine.host.clone(),
-                message: format!(
-                    "experimental features are {} after the restart, not {}",
-                    on_off(got),
-                    on_off(want)
-                ),
-            });
-        }
-    }
-    Ok(store)
-}
-
-fn on_off(b: bool) -> &'static str {
-    if b {
-        "on"
-    } else {
-        "off"
-    }
-}
-
 async fn rollback(
+    control: &impl EngineControl,
     engine: &Engine,
     plan: &Plan,
     file: &ConfigFile,
@@ -421,14 +343,325 @@ async fn rollback(
     progress: &Progress,
 ) -> Result<(Engine, ImageStore)> {
     put_back(file, wrote, progress).await?;
-    let (engine, store) = restart_and_verify(
-        engine,
-        &plan.restart_method,
-        plan.current_store,
-        None,
-        opts,
-        progress,
-    )
-    .await;
+    let (engine, store) = control
+        .restart_and_verify(
+            engine,
+            &plan.restart_method,
+            plan.current_store,
+            None,
+            opts,
+            progress,
+        )
+        .await;
     store.map(|s| (engine, s))
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::VecDeque;
+    use std::path::Path;
+    use std::sync::Mutex;
+
+    use super::*;
+    use crate::daemon_json::DaemonJson;
+    use crate::engine::EngineKind;
+    use crate::finding::{PlanFinding, Severity};
+    use ImageStore::{Classic, Containerd};
+
+    /// What one restart of the fake engine does.
+    enum Restart {
+        /// Comes back on this store (and it is verified against the one expected).
+        ComesBackOn(ImageStore),
+        /// The restart itself fails (the verification is never reached).
+        Fails,
+    }
+
+    /// An engine that restarts as scripted and records what each restart expected.
+    struct Fake {
+        script: Mutex<VecDeque<Restart>>,
+        expected: Mutex<Vec<Option<ImageStore>>>,
+        /// What `never_restarted` answers.
+        untouched: Option<ImageStore>,
+    }
+
+    impl Fake {
+        fn new(script: Vec<Restart>, untouched: Option<ImageStore>) -> Self {
+            Fake {
+                script: Mutex::new(script.into()),
+                expected: Mutex::new(Vec::new()),
+                untouched,
+            }
+        }
+
+        fn expected(&self) -> Vec<Option<ImageStore>> {
+            self.expected.lock().unwrap().clone()
+        }
+    }
+
+    impl EngineControl for Fake {
+        async fn restart_and_verify<'a>(
+            &'a self,
+            engine: &'a Engine,
+            _method: &'a RestartMethod,
+            expect_store: Option<ImageStore>,
+            _expect_experimental: Option<bool>,
+            _opts: &'a ApplyOptions,
+            progress: &'a Progress,
+        ) -> (Engine, Result<ImageStore>) {
+            self.expected.lock().unwrap().push(expect_store);
+            let step = self.script.lock().unwrap().pop_front();
+            let result = match step.expect("a restart the test did not script") {
+                Restart::Fails => Err(Error::Command {
+                    command: "restart".into(),
+                    message: "exit status 1".into(),
+                }),
+                Restart::ComesBackOn(store) => {
+                    let stage = progress.stage(Stage::VerifyingStore);
+                    match expect_store {
+                        Some(want) if want != store => {
+                            stage.fail("wrong store");
+                            Err(Error::Engine {
+                                host: engine.host.clone(),
+                                message: format!("the engine came back on the {store} store, not the {want} store that was asked for"),
+                            })
+                        }
+                        _ => {
+                            stage.finish();
+                            Ok(store)
+                        }
+                    }
+                }
+            };
+            (engine.clone(), result)
+        }
+
+        async fn never_restarted<'a>(
+            &'a self,
+            _before: &'a Engine,
+            _now: &'a Engine,
+            _plan: &'a Plan,
+        ) -> Option<ImageStore> {
+            self.untouched
+        }
+
+        async fn last_log_lines<'a>(&'a self, _m: &'a RestartMethod, _n: usize) -> Vec<String> {
+            vec!["level=error msg=\"the fake daemon's last words\"".into()]
+        }
+    }
+
+    const OLD: &str =
+        "{\n  \"debug\": true,\n  \"features\": {\"containerd-snapshotter\": false}\n}\n";
+    const NEW: &str =
+        "{\n  \"debug\": true,\n  \"features\": {\"containerd-snapshotter\": true}\n}\n";
+
+    struct Setup {
+        _dir: tempfile::TempDir,
+        path: PathBuf,
+        engine: Engine,
+        file: ConfigFile,
+        plan: Plan,
+    }
+
+    /// A daemon.json holding `old` (none when `None`) and a plan to the containerd store.
+    fn setup(old: Option<&str>) -> Setup {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("daemon.json");
+        if let Some(old) = old {
+            std::fs::write(&path, old).unwrap();
+        }
+        let file = ConfigFile::load(&path).unwrap();
+        let engine = Engine::new(
+            "fake",
+            EngineKind::Custom,
+            "unix:///nowhere/docker.sock",
+            path.clone(),
+            dir.path().join("data"),
+            dir.path().join("exec"),
+            "test",
+        );
+        let plan = Plan {
+            engine: "fake".into(),
+            config_file: path.clone(),
+            changes: Vec::new(),
+            daemon_json_before: old.unwrap_or_default().into(),
+            daemon_json_after: NEW.into(),
+            diff: "-old\n+new\n".into(),
+            findings: Vec::new(),
+            restart: true,
+            restart_method: RestartMethod::Command {
+                command: "restart-it".into(),
+            },
+            restart_description: "run `restart-it`".into(),
+            current_store: Some(Classic),
+            target_store: Some(Containerd),
+            hidden: Default::default(),
+            containers_stopped: None,
+            needs_root: false,
+            blocked: false,
+            new_doc: DaemonJson::parse(&path, NEW).unwrap(),
+            expect_experimental: None,
+        };
+        Setup {
+            _dir: dir,
+            path,
+            engine,
+            file,
+            plan,
+        }
+    }
+
+    fn opts() -> ApplyOptions {
+        ApplyOptions {
+            timeouts: Timeouts::default(),
+            validator: None,
+            keep_backups: 3,
+        }
+    }
+
+    async fn run(s: &Setup, fake: &Fake) -> (Outcome, Vec<Stage>) {
+        let progress = Progress::silent();
+        let out = apply_with(fake, &s.engine, &s.plan, &s.file, &opts(), &progress).await;
+        let stages = progress.timings().into_iter().map(|t| t.name).collect();
+        (out, stages)
+    }
+
+    fn text(path: &Path) -> String {
+        std::fs::read_to_string(path).unwrap()
+    }
+
+    #[tokio::test]
+    async fn a_verified_restart_commits_the_new_file_and_keeps_a_backup() {
+        let s = setup(Some(OLD));
+        let fake = Fake::new(vec![Restart::ComesBackOn(Containerd)], None);
+        let (out, stages) = run(&s, &fake).await;
+        assert_eq!(out.outcome, OutcomeKind::Applied, "{:?}", out.error);
+        assert_eq!(out.active_store, Some(Containerd));
+        assert_eq!(out.error, None);
+        assert_eq!(text(&s.path), NEW);
+        let backup = out.backup.expect("a backup");
+        assert_eq!(text(&backup), OLD);
+        assert_eq!(fake.expected(), [Some(Containerd)]);
+        assert_eq!(
+            stages,
+            [Stage::WritingConfig, Stage::VerifyingStore, Stage::Done]
+        );
+    }
+
+    #[tokio::test]
+    async fn a_restart_that_never_stopped_the_engine_only_puts_the_file_back() {
+        let s = setup(Some(OLD));
+        let fake = Fake::new(vec![Restart::Fails], Some(Classic));
+        let (out, stages) = run(&s, &fake).await;
+        assert_eq!(out.outcome, OutcomeKind::RolledBack);
+        assert_eq!(out.active_store, Some(Classic));
+        let error = out.error.unwrap();
+        assert!(
+            error.starts_with(
+                "the restart command failed; the engine still runs the old configuration"
+            ),
+            "{error}"
+        );
+        assert_eq!(out.error_code, Some(crate::ErrorCode::CommandFailed));
+        assert_eq!(text(&s.path), OLD, "the old file, byte for byte");
+        assert_eq!(fake.expected(), [Some(Containerd)], "no second restart");
+        assert_eq!(out.daemon_log.len(), 1);
+        assert_eq!(stages, [Stage::WritingConfig, Stage::RollingBack]);
+    }
+
+    #[tokio::test]
+    async fn the_wrong_store_after_a_restart_rolls_back_and_restarts_on_the_old_one() {
+        let s = setup(Some(OLD));
+        let fake = Fake::new(
+            vec![Restart::ComesBackOn(Classic), Restart::ComesBackOn(Classic)],
+            None,
+        );
+        let (out, stages) = run(&s, &fake).await;
+        assert_eq!(out.outcome, OutcomeKind::RolledBack);
+        assert_eq!(out.active_store, Some(Classic));
+        assert!(
+            out.error
+                .as_deref()
+                .unwrap()
+                .contains("came back on the classic store"),
+            "{:?}",
+            out.error
+        );
+        assert_eq!(text(&s.path), OLD);
+        assert_eq!(fake.expected(), [Some(Containerd), Some(Classic)]);
+        assert!(!out.daemon_log.is_empty());
+        assert_eq!(
+            stages,
+            [
+                Stage::WritingConfig,
+                Stage::VerifyingStore,
+                Stage::RollingBack,
+                Stage::VerifyingStore
+            ]
+        );
+    }
+
+    #[tokio::test]
+    async fn a_failed_restart_that_took_the_engine_down_is_rolled_back_with_a_restart() {
+        let s = setup(Some(OLD));
+        let fake = Fake::new(vec![Restart::Fails, Restart::ComesBackOn(Classic)], None);
+        let (out, _) = run(&s, &fake).await;
+        assert_eq!(out.outcome, OutcomeKind::RolledBack);
+        assert_eq!(out.active_store, Some(Classic));
+        assert_eq!(text(&s.path), OLD);
+        assert_eq!(fake.expected(), [Some(Containerd), Some(Classic)]);
+    }
+
+    #[tokio::test]
+    async fn a_rollback_that_fails_too_is_reported_as_failed() {
+        let s = setup(Some(OLD));
+        let fake = Fake::new(vec![Restart::ComesBackOn(Classic), Restart::Fails], None);
+        let (out, _) = run(&s, &fake).await;
+        assert_eq!(out.outcome, OutcomeKind::Failed);
+        assert_eq!(out.active_store, None);
+        let error = out.error.unwrap();
+        assert!(error.contains("; rolling back also failed: "), "{error}");
+        // The old file is back even though the engine did not come back on it.
+        assert_eq!(text(&s.path), OLD);
+    }
+
+    #[tokio::test]
+    async fn a_daemon_json_that_did_not_exist_is_removed_again_on_rollback() {
+        let s = setup(None);
+        let fake = Fake::new(vec![Restart::Fails], Some(Classic));
+        let (out, _) = run(&s, &fake).await;
+        assert_eq!(out.outcome, OutcomeKind::RolledBack);
+        assert!(!s.path.exists());
+        assert_eq!(out.backup, None);
+    }
+
+    #[tokio::test]
+    async fn a_blocked_plan_writes_and_restarts_nothing() {
+        let mut s = setup(Some(OLD));
+        s.plan.blocked = true;
+        s.plan.findings = vec![
+            PlanFinding::new("userns-remap", Severity::Error, "userns-remap is set"),
+            PlanFinding::new("x", Severity::Error, "handled").handled(),
+            PlanFinding::new("y", Severity::Warn, "a warning"),
+        ];
+        let fake = Fake::new(Vec::new(), None);
+        let (out, stages) = run(&s, &fake).await;
+        assert_eq!(out.outcome, OutcomeKind::Failed);
+        assert_eq!(
+            out.error.as_deref(),
+            Some("blocked, nothing was changed: userns-remap is set")
+        );
+        assert_eq!(text(&s.path), OLD);
+        assert!(fake.expected().is_empty() && stages.is_empty());
+    }
+
+    #[tokio::test]
+    async fn a_change_without_a_restart_is_applied_without_one() {
+        let mut s = setup(Some(OLD));
+        s.plan.restart = false;
+        let fake = Fake::new(Vec::new(), None);
+        let (out, _) = run(&s, &fake).await;
+        assert_eq!(out.outcome, OutcomeKind::Applied);
+        assert_eq!(text(&s.path), NEW);
+        assert!(fake.expected().is_empty());
+    }
 }

@@ -2,8 +2,9 @@
 
 use crate::daemon_json::{DaemonJson, KeyPath};
 use crate::engine::argv::DaemonArgs;
-use crate::engine::store::{ImageStore, GRAPHDRIVERS};
-use crate::finding::{Finding, Severity};
+use crate::engine::drivers;
+use crate::engine::store::ImageStore;
+use crate::finding::{PlanFinding, Severity};
 
 /// dockerd flags (long names) and the daemon.json keys they correspond to, where they differ.
 const FLAG_TO_KEY: &[(&str, &str)] = &[
@@ -41,7 +42,7 @@ pub fn key_of_flag(flag: &str) -> Option<&str> {
 }
 
 /// Options set both as a dockerd flag and in daemon.json: dockerd refuses to start.
-pub fn flag_and_file_conflicts(doc: &DaemonJson, args: &DaemonArgs) -> Vec<Finding> {
+pub fn flag_and_file_conflicts(doc: &DaemonJson, args: &DaemonArgs) -> Vec<PlanFinding> {
     let mut seen = Vec::new();
     for (flag, _) in &args.flags {
         if let Some(key) = key_of_flag(flag) {
@@ -52,7 +53,7 @@ pub fn flag_and_file_conflicts(doc: &DaemonJson, args: &DaemonArgs) -> Vec<Findi
     }
     seen.into_iter()
         .map(|key| {
-            Finding::new(
+            PlanFinding::new(
                 "flag-and-file-conflict",
                 Severity::Error,
                 format!("`{key}` is set both on dockerd's command line and in daemon.json; dockerd refuses to start like that: remove one of them"),
@@ -67,15 +68,15 @@ pub fn lint(
     args: &DaemonArgs,
     target: Option<ImageStore>,
     version: Option<&semver::Version>,
-) -> Vec<Finding> {
+) -> Vec<PlanFinding> {
     let mut out = flag_and_file_conflicts(doc, args);
     if target == Some(ImageStore::Containerd) {
         if let Some(driver) = args
             .storage_driver
             .as_deref()
-            .filter(|d| ["overlay2", "overlay", "vfs", "aufs", "devicemapper"].contains(d))
+            .filter(|d| drivers::conflicts_with(d, ImageStore::Containerd))
         {
-            out.push(Finding::new(
+            out.push(PlanFinding::new(
                 "storage-driver-conflict",
                 Severity::Error,
                 format!("dockerd is started with `--storage-driver {driver}`, a graphdriver the containerd image store cannot use (the daemon would fail or stay classic); remove the flag from the service definition first"),
@@ -83,16 +84,18 @@ pub fn lint(
         }
         if let Some(driver) = doc
             .get_str(&KeyPath::top("storage-driver"))
-            .filter(|d| ["overlay2", "overlay", "vfs", "aufs", "devicemapper"].contains(d))
+            .filter(|d| drivers::conflicts_with(d, ImageStore::Containerd))
         {
-            out.push(Finding::new(
+            out.push(PlanFinding::new(
                 "storage-driver-conflict",
                 Severity::Error,
                 format!("daemon.json sets `storage-driver: {driver}`, which the containerd image store cannot use"),
             ));
         }
-        if doc.get(&KeyPath::top("userns-remap")).is_some() || args.userns_remap.is_some() {
-            out.push(Finding::new(
+        let userns =
+            doc.get(&KeyPath::top("userns-remap")).is_some() || args.userns_remap.is_some();
+        if userns && !drivers::supports_userns_remap(ImageStore::Containerd) {
+            out.push(PlanFinding::new(
                 "userns-remap",
                 Severity::Error,
                 "`userns-remap` is set: the containerd image store does not support user namespace remapping",
@@ -113,7 +116,7 @@ pub fn lint(
                 Some(v) if v.major >= 24 => "this engine honours them with the containerd store (mirrors apply to Docker Hub only); check pulls after switching",
                 _ => "older containerd-store engines (Docker Desktop 4.12) ignored them; check pulls after switching",
             };
-            out.push(Finding::new(
+            out.push(PlanFinding::new(
                 "registry-mirrors",
                 Severity::Info,
                 format!("{which} set: {detail}"),
@@ -123,9 +126,9 @@ pub fn lint(
     if target == Some(ImageStore::Classic) {
         if let Some(driver) = doc
             .get_str(&KeyPath::top("storage-driver"))
-            .filter(|d| !GRAPHDRIVERS.contains(d) && ["overlayfs", "native", "stargz"].contains(d))
+            .filter(|d| drivers::conflicts_with(d, ImageStore::Classic))
         {
-            out.push(Finding::new(
+            out.push(PlanFinding::new(
                 "storage-driver-conflict",
                 Severity::Error,
                 format!("daemon.json sets `storage-driver: {driver}`, a snapshotter the classic store cannot use"),

@@ -38,6 +38,14 @@ pub struct Hidden {
     pub containers: Option<u64>,
 }
 
+impl Hidden {
+    /// Whether the switch may hide anything: a count above zero, or one that is unknown (a
+    /// front door that applies without asking must ask then).
+    pub fn may_hide(&self) -> bool {
+        self.images != Some(0) || self.containers != Some(0)
+    }
+}
+
 /// A planned change; `--dry-run --json` prints it.
 #[derive(Debug, Clone, Serialize)]
 pub struct Plan {
@@ -195,7 +203,7 @@ pub fn plan(
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
     use crate::engine::argv::DaemonArgs;
     use crate::engine::store::DefaultFacts;
@@ -203,7 +211,7 @@ mod tests {
     use crate::features::wasm::WasmShim;
     use std::path::{Path, PathBuf};
 
-    fn engine() -> Engine {
+    pub(crate) fn engine() -> Engine {
         let mut e = Engine::new(
             "t",
             EngineKind::Process,
@@ -224,7 +232,7 @@ mod tests {
         e
     }
 
-    fn facts(text: &str, active: ImageStore, shims: bool) -> EngineFacts {
+    pub(crate) fn facts(text: &str, active: ImageStore, shims: bool) -> EngineFacts {
         EngineFacts {
             version: Some(semver::Version::new(26, 1, 5)),
             active_store: Some(active),
@@ -247,7 +255,7 @@ mod tests {
         }
     }
 
-    fn method() -> RestartMethod {
+    pub(crate) fn method() -> RestartMethod {
         RestartMethod::Process {
             log_file: PathBuf::from("/t/log"),
         }

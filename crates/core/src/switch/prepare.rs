@@ -49,7 +49,7 @@ pub async fn load_facts(engine: &Engine) -> Result<(ConfigFile, EngineFacts)> {
     let path = engine.config_file.clone();
     let file = tokio::task::spawn_blocking(move || ConfigFile::load(&path))
         .await
-        .map_err(|e| Error::InvalidRequest(format!("internal error: {e}")))??;
+        .map_err(|e| Error::internal("reading daemon.json", e))??;
     let facts = EngineFacts::gather(engine, file.doc.clone()).await?;
     Ok((file, facts))
 }

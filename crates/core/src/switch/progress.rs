@@ -4,10 +4,10 @@
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 /// The stages of applying a change.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Stage {
     /// `dockerd --validate` on the new daemon.json.
@@ -34,6 +34,36 @@ pub enum Stage {
 }
 
 impl Stage {
+    /// Every stage, in the order a switch may pass through them.
+    pub const ALL: [Stage; 10] = [
+        Stage::Validating,
+        Stage::WritingConfig,
+        Stage::Stopping,
+        Stage::Starting,
+        Stage::Restarting,
+        Stage::ResettingStartLimit,
+        Stage::WaitingForApi,
+        Stage::VerifyingStore,
+        Stage::RollingBack,
+        Stage::Done,
+    ];
+
+    /// The stage as people read it in a progress list ("Writing daemon.json").
+    pub fn title(self) -> &'static str {
+        match self {
+            Stage::Validating => "Validating daemon.json",
+            Stage::WritingConfig => "Writing daemon.json",
+            Stage::Stopping => "Stopping the engine",
+            Stage::Starting => "Starting the engine",
+            Stage::Restarting => "Restarting the engine",
+            Stage::ResettingStartLimit => "Resetting systemd's start limit",
+            Stage::WaitingForApi => "Waiting for the engine API",
+            Stage::VerifyingStore => "Verifying the image store",
+            Stage::RollingBack => "Rolling back",
+            Stage::Done => "Done",
+        }
+    }
+
     /// The snake_case name used in JSON.
     pub fn as_str(self) -> &'static str {
         match self {
@@ -52,7 +82,7 @@ impl Stage {
 }
 
 /// Whether a stage began or ended.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum StageStatus {
     /// The stage began.
@@ -63,21 +93,23 @@ pub enum StageStatus {
     Failed,
 }
 
-/// One progress event.
-#[derive(Debug, Clone, Serialize)]
+/// One progress event (also read back from `stowctl --json`'s lines by the app).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ProgressEvent {
     /// Which stage.
     pub stage: Stage,
     /// Began or ended.
     pub status: StageStatus,
     /// Duration of the stage when it ended.
+    #[serde(default)]
     pub ms: Option<u64>,
     /// A detail for people (e.g. the error).
+    #[serde(default)]
     pub message: Option<String>,
 }
 
 /// A finished stage's timing, as reported in the outcome.
-#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
 pub struct StageTiming {
     /// Stage name.
     pub name: Stage,

@@ -1,0 +1,392 @@
+//! Planning a migration from what the engine holds: which images move, whether there is room,
+//! and what the engine goes through. Pure: [`super::prepare`] gathers the inputs.
+
+use serde::Serialize;
+
+use crate::engine::store::ImageStore;
+use crate::error::{Error, Result};
+use crate::stores::model::{ImageEntry, StoresReport};
+use crate::stores::reference::matches;
+
+/// What to migrate.
+#[derive(Debug, Clone)]
+pub struct MigrateRequest {
+    /// References as the user typed them.
+    pub references: Vec<String>,
+    /// Target store.
+    pub to: ImageStore,
+    /// Delete from the source once verified.
+    pub remove_source: bool,
+    /// Stay on the target store at the end.
+    pub stay: bool,
+    /// Free space that must remain (settings `migration.min_free_bytes`).
+    pub min_free_bytes: u64,
+}
+
+/// A checked migration: what moves, how much, what restarts.
+#[derive(Debug, Clone, Serialize)]
+pub struct MigrationPlan {
+    /// Where the images are.
+    pub source: ImageStore,
+    /// Where they go.
+    pub target: ImageStore,
+    /// The store running now.
+    pub active: ImageStore,
+    /// The images (one per reference asked, deduplicated).
+    pub images: Vec<ImageEntry>,
+    /// The references as asked, resolved.
+    pub references: Vec<String>,
+    /// Bytes to move.
+    pub bytes: u64,
+    /// Free bytes where the temporary archive and the copies go.
+    pub free_bytes: u64,
+    /// What the engine goes through, in order (each restart is a verified switch).
+    pub steps: Vec<String>,
+    /// How many times the engine restarts.
+    pub restarts: u32,
+    /// Config digests per reference in the source store.
+    #[serde(skip)]
+    pub source_configs: Vec<(String, Vec<String>)>,
+    /// Notes (e.g. a multi-platform image going to the classic store keeps one platform).
+    pub notes: Vec<String>,
+}
+
+/// Plans moving `req.references` with the engine holding `report`, running `active`, with
+/// `free_bytes` free on its data-root. The source's config digests are left empty (reading them
+/// needs the engine's containerd). Nothing is written.
+pub fn plan_from(
+    report: &StoresReport,
+    active: ImageStore,
+    free_bytes: u64,
+    req: &MigrateRequest,
+) -> Result<MigrationPlan> {
+    let source = req.to.other();
+    if let Some(s) = report
+        .stores
+        .iter()
+        .find(|s| s.store == source && !s.readable)
+    {
+        return Err(Error::InvalidRequest(format!(
+            "the {source} store cannot be read: {}",
+            s.error.clone().unwrap_or_default()
+        )));
+    }
+    let (images, references) = resolve(report, source, req)?;
+    let bytes: u64 = images.iter().map(|i| i.size).sum();
+    check_space(bytes, free_bytes, req.min_free_bytes)?;
+    let notes = if req.to == ImageStore::Classic {
+        images
+            .iter()
+            .filter(|i| i.platforms.len() > 1)
+            .map(|img| format!(
+                "{} has {} platforms; the classic store holds one platform per tag, so only the engine's own platform is loaded",
+                img.references.first().cloned().unwrap_or_else(|| img.id.clone()),
+                img.platforms.len()
+            ))
+            .collect()
+    } else {
+        Vec::new()
+    };
+    let (steps, restarts) = steps(active, req, images.len(), bytes);
+    Ok(MigrationPlan {
+        source,
+        target: req.to,
+        active,
+        images,
+        references,
+        bytes,
+        free_bytes,
+        steps,
+        restarts,
+        source_configs: Vec::new(),
+        notes,
+    })
+}
+
+/// Each reference asked for, found in `source`: the images (each once) and the references in
+/// the form the store holds them. A reference that is only in the target, or nowhere, is refused.
+fn resolve(
+    report: &StoresReport,
+    source: ImageStore,
+    req: &MigrateRequest,
+) -> Result<(Vec<ImageEntry>, Vec<String>)> {
+    let mut images: Vec<ImageEntry> = Vec::new();
+    let mut references = Vec::new();
+    for r in &req.references {
+        let found = report
+            .images
+            .iter()
+            .find(|i| i.store == source && i.references.iter().any(|x| matches(r, x)));
+        let Some(img) = found else {
+            let elsewhere = report
+                .images
+                .iter()
+                .any(|i| i.store == req.to && i.references.iter().any(|x| matches(r, x)));
+            return Err(Error::InvalidRequest(if elsewhere {
+                format!("`{r}` is already in the {} store, not in the {source} store; nothing was changed", req.to)
+            } else {
+                format!("no image `{r}` in the {source} store (see `stowctl images --store {source}`); nothing was changed")
+            }));
+        };
+        let canonical = img
+            .references
+            .iter()
+            .find(|x| matches(r, x))
+            .cloned()
+            .unwrap_or_else(|| r.clone());
+        references.push(canonical);
+        if !images.iter().any(|i| i.id == img.id) {
+            images.push(img.clone());
+        }
+    }
+    Ok((images, references))
+}
+
+/// The archive and the copy both need room, and `min_free` must remain.
+fn check_space(bytes: u64, free: u64, min_free: u64) -> Result<()> {
+    let needed = bytes.saturating_mul(2);
+    if free < needed.saturating_add(min_free) {
+        return Err(Error::InvalidRequest(format!(
+            "not enough free space: moving {} needs about {} and must leave {} free (settings: migration.min_free_bytes), but only {} are free; nothing was changed",
+            crate::text::human_bytes(bytes),
+            crate::text::human_bytes(needed),
+            crate::text::human_bytes(min_free),
+            crate::text::human_bytes(free)
+        )));
+    }
+    Ok(())
+}
+
+/// What the engine goes through, starting on `active`, and how many restarts that is.
+fn steps(
+    active: ImageStore,
+    req: &MigrateRequest,
+    images: usize,
+    bytes: u64,
+) -> (Vec<String>, u32) {
+    let source = req.to.other();
+    let mut steps = Vec::new();
+    let mut restarts = 0;
+    let mut at = active;
+    let mut go = |to: ImageStore, why: &str, steps: &mut Vec<String>| {
+        if at != to {
+            steps.push(format!("restart the engine on the {to} store ({why})"));
+            restarts += 1;
+            at = to;
+        }
+    };
+    go(source, "to read the images", &mut steps);
+    steps.push(format!(
+        "save {} from the {source} store to a temporary archive ({})",
+        crate::text::count(images as u64, "image"),
+        crate::text::human_bytes(bytes)
+    ));
+    go(req.to, "to load them", &mut steps);
+    steps.push(format!(
+        "load them into the {} store and verify every reference",
+        req.to
+    ));
+    if req.remove_source {
+        go(source, "to remove the originals", &mut steps);
+        steps.push(format!("remove them from the {source} store"));
+    }
+    let end = if req.stay { req.to } else { active };
+    go(end, "back to where it was", &mut steps);
+    steps.push("remove the temporary archive".into());
+    (steps, restarts)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::stores::model::StoreSummary;
+    use ImageStore::{Classic, Containerd};
+
+    const GB: u64 = 1_000_000_000;
+
+    fn image(
+        store: ImageStore,
+        id: &str,
+        refs: &[&str],
+        size: u64,
+        platforms: usize,
+    ) -> ImageEntry {
+        ImageEntry {
+            store,
+            references: refs.iter().map(|r| r.to_string()).collect(),
+            id: id.into(),
+            size,
+            created: None,
+            platforms: (0..platforms).map(|i| format!("linux/arch{i}")).collect(),
+            containers: 0,
+            dangling: false,
+        }
+    }
+
+    fn summary(store: ImageStore, readable: bool) -> StoreSummary {
+        StoreSummary {
+            store,
+            active: false,
+            images: 0,
+            bytes: 0,
+            containers: 0,
+            readable,
+            error: (!readable).then(|| "permission denied".into()),
+        }
+    }
+
+    fn report() -> StoresReport {
+        StoresReport {
+            stores: vec![summary(Classic, true), summary(Containerd, true)],
+            images: vec![
+                image(Classic, "sha256:a", &["alpine:3", "alpine:latest"], GB, 1),
+                image(Classic, "sha256:b", &["busybox:1"], 2 * GB, 1),
+                image(Containerd, "sha256:n", &["nginx:1"], GB, 3),
+                image(Containerd, "sha256:r", &["redis:7"], GB, 1),
+            ],
+        }
+    }
+
+    fn req(refs: &[&str], to: ImageStore) -> MigrateRequest {
+        MigrateRequest {
+            references: refs.iter().map(|r| r.to_string()).collect(),
+            to,
+            remove_source: false,
+            stay: false,
+            min_free_bytes: GB,
+        }
+    }
+
+    #[test]
+    fn from_the_active_store_it_restarts_twice_and_comes_back() {
+        let p = plan_from(
+            &report(),
+            Classic,
+            100 * GB,
+            &req(&["alpine:3"], Containerd),
+        )
+        .unwrap();
+        assert_eq!(
+            (p.source, p.target, p.active),
+            (Classic, Containerd, Classic)
+        );
+        assert_eq!(p.references, ["alpine:3"]);
+        assert_eq!(p.bytes, GB);
+        assert_eq!(p.restarts, 2);
+        assert_eq!(
+            p.steps,
+            [
+                "save 1 image from the classic store to a temporary archive (1 GB)",
+                "restart the engine on the containerd store (to load them)",
+                "load them into the containerd store and verify every reference",
+                "restart the engine on the classic store (back to where it was)",
+                "remove the temporary archive",
+            ]
+        );
+        assert!(p.source_configs.is_empty() && p.notes.is_empty());
+    }
+
+    #[test]
+    fn staying_on_the_target_and_removing_the_source_change_the_restarts() {
+        let mut r = req(&["alpine:3"], Containerd);
+        r.stay = true;
+        assert_eq!(
+            plan_from(&report(), Classic, 100 * GB, &r)
+                .unwrap()
+                .restarts,
+            1
+        );
+        r.remove_source = true;
+        let p = plan_from(&report(), Classic, 100 * GB, &r).unwrap();
+        assert_eq!(p.restarts, 3);
+        assert!(p
+            .steps
+            .contains(&"remove them from the classic store".to_string()));
+        // Run from the target store: read, load, remove, and stay.
+        let p = plan_from(&report(), Containerd, 100 * GB, &r).unwrap();
+        assert_eq!(p.restarts, 4);
+        assert!(
+            p.steps[0].ends_with("(to read the images)"),
+            "{:?}",
+            p.steps
+        );
+    }
+
+    #[test]
+    fn references_resolve_to_each_image_once_in_the_stores_own_form() {
+        let p = plan_from(
+            &report(),
+            Classic,
+            100 * GB,
+            &req(
+                &["alpine", "docker.io/library/alpine:3", "busybox:1"],
+                Containerd,
+            ),
+        )
+        .unwrap();
+        assert_eq!(p.references, ["alpine:latest", "alpine:3", "busybox:1"]);
+        assert_eq!(p.images.len(), 2);
+        assert_eq!(p.bytes, 3 * GB);
+        assert_eq!(
+            p.steps[0],
+            "save 2 images from the classic store to a temporary archive (3 GB)"
+        );
+    }
+
+    #[test]
+    fn a_reference_in_the_target_or_nowhere_is_refused() {
+        let err = plan_from(&report(), Classic, 100 * GB, &req(&["nginx:1"], Containerd))
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("already in the containerd store"), "{err}");
+        let err = plan_from(&report(), Classic, 100 * GB, &req(&["nope:1"], Containerd))
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.starts_with("no image `nope:1` in the classic store"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn an_unreadable_source_is_refused_before_anything_else() {
+        let mut r = report();
+        r.stores[0] = summary(Classic, false);
+        let err = plan_from(&r, Classic, 100 * GB, &req(&["nope"], Containerd)).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "the classic store cannot be read: permission denied"
+        );
+    }
+
+    #[test]
+    fn room_for_the_archive_and_the_copy_and_the_reserve_is_needed() {
+        // 1 GB moves: 2 GB for archive and copy, 1 GB reserve.
+        let r = req(&["alpine:3"], Containerd);
+        assert!(plan_from(&report(), Classic, 3 * GB, &r).is_ok());
+        let err = plan_from(&report(), Classic, 3 * GB - 1, &r).unwrap_err();
+        assert_eq!(err.code(), crate::ErrorCode::InvalidRequest);
+        assert!(
+            err.to_string().starts_with("not enough free space"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn multi_platform_images_going_classic_get_a_note() {
+        let p = plan_from(
+            &report(),
+            Containerd,
+            100 * GB,
+            &req(&["nginx:1", "redis:7"], Classic),
+        )
+        .unwrap();
+        assert_eq!(p.notes.len(), 1);
+        assert!(
+            p.notes[0].starts_with("nginx:1 has 3 platforms"),
+            "{:?}",
+            p.notes
+        );
+        assert_eq!(p.restarts, 2);
+    }
+}

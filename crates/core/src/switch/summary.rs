@@ -1,0 +1,168 @@
+//! A plan in people's words, and the stages applying it walks through: what the app shows and
+//! `stowctl` prints, written once.
+
+use super::{Plan, Stage};
+use crate::features::catalog::Catalog;
+use crate::restart::RestartMethod;
+use crate::text::count;
+
+impl Plan {
+    /// What the change does, a sentence each: the features turned on or off (by the names people
+    /// use), what a store switch hides, how the engine restarts and which containers stop.
+    pub fn summary(&self) -> Vec<String> {
+        let mut out = Vec::new();
+        let catalog = Catalog::builtin();
+        for c in &self.changes {
+            let verb = if c.enable { "Turn on" } else { "Turn off" };
+            let name = catalog
+                .features
+                .iter()
+                .find(|f| f.id == c.id)
+                .map(|f| f.name().to_string())
+                .unwrap_or_else(|| format!("`{}`", c.id));
+            out.push(match &c.because {
+                Some(b) => format!("{verb} {name} ({b})."),
+                None => format!("{verb} {name}."),
+            });
+        }
+        if self.changes.is_empty() && self.diff.is_empty() {
+            out.push("daemon.json already asks for this.".into());
+        }
+        out.extend(self.hidden_note());
+        if self.restart {
+            out.push(format!(
+                "The engine restarts: {}.",
+                self.restart_description
+            ));
+            out.push(match self.containers_stopped {
+                Some(0) => "No containers are running: none will stop.".into(),
+                Some(n) => format!("{} will stop.", count(n, "running container")),
+                None => "Running containers will stop (Stowage could not count them).".into(),
+            });
+        }
+        out
+    }
+
+    /// What a store switch hides, when the plan switches stores.
+    pub fn hidden_note(&self) -> Option<String> {
+        let (from, to) = (self.current_store?, self.target_store?);
+        if from == to {
+            return None;
+        }
+        let n = |x: Option<u64>, one: &str| {
+            x.map(|n| count(n, one))
+                .unwrap_or_else(|| format!("an unknown number of {one}s"))
+        };
+        Some(format!(
+            "Switching from the {from} store to the {to} store hides {} and {} of the {from} store. They are not deleted: they come back when you switch back.",
+            n(self.hidden.images, "image"),
+            n(self.hidden.containers, "container")
+        ))
+    }
+
+    /// The stages applying the plan walks through, in order (`validates`: whether dockerd
+    /// checks the new daemon.json first).
+    pub fn expected_stages(&self, validates: bool) -> Vec<Stage> {
+        let mut stages = Vec::new();
+        if !self.diff.is_empty() {
+            if validates {
+                stages.push(Stage::Validating);
+            }
+            stages.push(Stage::WritingConfig);
+        }
+        if self.restart {
+            stages.extend(restart_stages(&self.restart_method));
+            stages.push(Stage::VerifyingStore);
+        }
+        stages.push(Stage::Done);
+        stages
+    }
+}
+
+/// The stages a restart by `method` walks through: one step where something else restarts the
+/// engine (systemd, Docker Desktop, a command), stop and start where Stowage runs it.
+pub fn restart_stages(method: &RestartMethod) -> Vec<Stage> {
+    match method {
+        RestartMethod::Desktop
+        | RestartMethod::Command { .. }
+        | RestartMethod::Systemd { .. }
+        | RestartMethod::UserSystemd { .. } => vec![Stage::Restarting, Stage::WaitingForApi],
+        _ => vec![Stage::Stopping, Stage::Starting, Stage::WaitingForApi],
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::plan::tests::{engine, facts, method};
+    use super::super::{plan, Request};
+    use super::*;
+    use crate::engine::store::ImageStore;
+
+    #[test]
+    fn a_store_switch_in_words_and_stages() {
+        let f = facts("{}\n", ImageStore::Classic, false);
+        let p = plan(
+            &Catalog::builtin(),
+            &f,
+            &engine(),
+            &Request::Store(ImageStore::Containerd),
+            &method(),
+            true,
+        )
+        .unwrap();
+        let s = p.summary();
+        assert_eq!(s[0], "Turn on the containerd image store.");
+        assert!(s.contains(&"Switching from the classic store to the containerd store hides 3 images and 1 container of the classic store. They are not deleted: they come back when you switch back.".to_string()), "{s:?}");
+        assert!(
+            s.contains(&"1 running container will stop.".to_string()),
+            "{s:?}"
+        );
+        assert_eq!(
+            p.expected_stages(true),
+            [
+                Stage::Validating,
+                Stage::WritingConfig,
+                Stage::Stopping,
+                Stage::Starting,
+                Stage::WaitingForApi,
+                Stage::VerifyingStore,
+                Stage::Done
+            ]
+        );
+        assert_eq!(
+            restart_stages(&RestartMethod::Desktop),
+            [Stage::Restarting, Stage::WaitingForApi]
+        );
+    }
+
+    #[test]
+    fn nothing_to_do_says_so_and_hides_nothing() {
+        let f = facts(
+            "{\"features\": {\"containerd-snapshotter\": true}}\n",
+            ImageStore::Containerd,
+            false,
+        );
+        let p = plan(
+            &Catalog::builtin(),
+            &f,
+            &engine(),
+            &Request::Store(ImageStore::Containerd),
+            &method(),
+            true,
+        )
+        .unwrap();
+        assert_eq!(p.summary(), ["daemon.json already asks for this."]);
+        let unknown = super::super::Hidden {
+            images: None,
+            containers: Some(0),
+        };
+        assert!(unknown.may_hide(), "an unknown count may hide something");
+        assert!(!super::super::Hidden {
+            images: Some(0),
+            containers: Some(0)
+        }
+        .may_hide());
+        assert_eq!(p.hidden_note(), None);
+        assert_eq!(p.expected_stages(true), [Stage::Done]);
+    }
+}

@@ -1,0 +1,90 @@
+//! What the page is shown of plans, progress and outcomes: plain view types over the core's,
+//! with no behaviour of the app (a leaf: `events`, `operations` and `privileged` all use it).
+
+use std::path::PathBuf;
+
+use serde::{Deserialize, Serialize};
+use stowage_core::engine::ImageStore;
+use stowage_core::switch::progress::StageTiming;
+use stowage_core::switch::{Outcome, OutcomeKind, Plan, ProgressEvent, Stage};
+use stowage_core::ErrorCode;
+
+/// A stage of a change or restart, as the page receives it: the core's event (stage and status
+/// typed, their JSON names snake_case); the page shows each stage by its title (`app_info`).
+pub type ProgressView = ProgressEvent;
+
+/// A plan as the page shows it.
+#[derive(Debug, Clone, Serialize)]
+pub struct PlanView {
+    /// Echoed back to apply exactly this plan.
+    pub id: u64,
+    /// The core's plan (diff, findings, restart, hidden, needs_root, blocked...).
+    #[serde(flatten)]
+    pub plan: Plan,
+    /// Whether applying asks for an administrator password (pkexec).
+    pub via_pkexec: bool,
+    /// The stages the progress bar walks through, in order.
+    pub expected_stages: Vec<Stage>,
+    /// What the change does, in sentences.
+    pub summary: Vec<String>,
+    /// What a store switch hides (also in `summary`; the page highlights it).
+    pub hidden_note: Option<String>,
+}
+
+/// How a change or restart ended, as the page shows it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OutcomeView {
+    /// How it ended.
+    pub outcome: OutcomeKind,
+    /// The store running at the end, when known.
+    #[serde(default)]
+    pub active_store: Option<ImageStore>,
+    /// Stage timings.
+    #[serde(default)]
+    pub stages: Vec<StageTiming>,
+    /// The error, as the core or the daemon said it.
+    #[serde(default)]
+    pub error: Option<String>,
+    /// Its stable code.
+    #[serde(default)]
+    pub error_code: Option<ErrorCode>,
+    /// The daemon's last log lines (when it failed).
+    #[serde(default)]
+    pub daemon_log: Vec<String>,
+    /// The backup of the previous daemon.json.
+    #[serde(default)]
+    pub backup: Option<PathBuf>,
+    /// One sentence for people.
+    #[serde(default)]
+    pub message: String,
+}
+
+impl OutcomeView {
+    /// Reads the JSON of a core outcome (or `stowctl --json`'s last line) and words it.
+    pub fn from_json(v: serde_json::Value) -> Option<Self> {
+        let mut o: OutcomeView = serde_json::from_value(v).ok()?;
+        o.message = sentence(&o, false);
+        Some(o)
+    }
+
+    /// The view of a core outcome (of a bare restart with `restart_only`).
+    pub(crate) fn from_core(o: &Outcome, restart_only: bool) -> Self {
+        let mut v = OutcomeView {
+            outcome: o.outcome,
+            active_store: o.active_store,
+            stages: o.stages.clone(),
+            error: o.error.clone(),
+            error_code: o.error_code,
+            daemon_log: o.daemon_log.clone(),
+            backup: o.backup.clone(),
+            message: String::new(),
+        };
+        v.message = sentence(&v, restart_only);
+        v
+    }
+}
+
+fn sentence(o: &OutcomeView, restart_only: bool) -> String {
+    o.outcome
+        .message(o.active_store, o.error.as_deref(), restart_only)
+}
