@@ -9,7 +9,10 @@
 #   - what the systemd rig needs (tests/src/rig.rs: a real systemd booted with systemd-nspawn, running
 #     the packaged docker.service behind docker.socket, and a user's rootless engine under the user
 #     manager): systemd-container at exactly the installed systemd's version (so apt never upgrades
-#     systemd itself), dbus, curl, dbus-user-session, and the rootless tools above.
+#     systemd itself), dbus, curl, dbus-user-session, and the rootless tools above; polkitd and
+#     pkexec for the administrator path's test (a non-root user runs `pkexec stowctl` in the rig,
+#     polkitd answering on the rig's system bus) and for the .deb's install test (it depends on pkexec),
+#   - dpkg-dev: dpkg-shlibdeps, which scripts/package.sh's cargo-deb uses for the .deb's Depends.
 # A rerun with everything present does not touch apt and takes well under a second.
 set -euo pipefail
 
@@ -22,7 +25,8 @@ ENGINE_PKGS=(docker.io containerd docker-cli docker-buildx)
 # uidmap, slirp4netns, rootlesskit: the rootless engine of the tests.
 BASE_PKGS=(runc busybox-static ca-certificates protobuf-compiler uidmap slirp4netns rootlesskit)
 # The systemd rig (systemd-container is handled apart: its version must equal systemd's).
-RIG_PKGS=(dbus curl dbus-user-session)
+# polkitd, pkexec: the administrator path (tests/it/admin_path.rs); dpkg-dev: scripts/package.sh.
+RIG_PKGS=(dbus curl dbus-user-session polkitd pkexec dpkg-dev)
 
 want_engine=1
 want_gui=1

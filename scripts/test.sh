@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Runs every check and test of Stowage on a Debian/Ubuntu machine: installs what is needed
-# (the real Docker Engine, GUI build packages), then fmt, clippy, unit tests, the real-engine
+# (the real Docker Engine, GUI build packages), then fmt, clippy, the .deb (scripts/package.sh,
+# installed and removed again inside the systemd rig by tests/it/package.rs), unit tests, the real-engine
 # integration tests (each on its own private dockerd, or in its own systemd-nspawn rig booting a
 # real systemd with the packaged docker.service: tests/src/rig.rs), the same integration tests
 # (the rig's excepted: they are about the packaged units) again on Docker
@@ -42,6 +43,12 @@ for line in sys.stdin:
 [ -x "$STOWAGE_APP_TEST_BIN" ] || { echo "test.sh: the app's test binary was not built" >&2; exit 1; }
 export STOWAGE_APP_TEST_BIN
 
+log "the .deb: release build, man page, completions, icons, cargo-deb (scripts/package.sh)"
+# tests/it/package.rs installs it into the systemd rig; the last line printed is its path.
+STOWAGE_DEB=$(bash scripts/package.sh | tail -n 1)
+[ -f "$STOWAGE_DEB" ] || { echo "test.sh: scripts/package.sh made no .deb" >&2; exit 1; }
+export STOWAGE_DEB
+
 log "tests: core, CLI, desktop app (unit tests)"
 cargo test --workspace --locked --no-fail-fast --exclude stowage-tests
 cargo test -p stowage-tests --locked --lib
@@ -52,9 +59,11 @@ cargo test -p stowage-tests --locked --test it --no-fail-fast -- --include-ignor
 log "real-engine integration tests again on Docker Engine 28.5 (Debian sid, unpacked under a prefix)"
 sid_prefix=$(bash scripts/install-sid-engine.sh | tail -n 1)
 [ -x "$sid_prefix/usr/sbin/dockerd" ] || { echo "test.sh: no dockerd under '$sid_prefix'" >&2; exit 1; }
-# The systemd-unit and rootless tests run the machine's packaged engine, not the prefix: not again.
+# The systemd-unit, rootless, administrator-path and package tests run the machine's packaged
+# engine, not the prefix, and the desktop test is about the app: not again.
 STOWAGE_TEST_ENGINE_PREFIX="$sid_prefix" cargo test -p stowage-tests --locked --test it --no-fail-fast \
-  -- --include-ignored --skip systemd_unit:: --skip rootless::
+  -- --include-ignored --skip systemd_unit:: --skip rootless:: --skip admin_path:: --skip package:: \
+  --skip desktop::
 
 log "end to end: the desktop app in a real webview (tauri-driver + WebKitWebDriver, Xvfb)"
 xvfb-run -a -s '-screen 0 1024x768x24' dbus-run-session -- \

@@ -18,10 +18,11 @@ pub fn file(paths: &stowage_core::paths::StowagePaths) -> PathBuf {
     dir.join("dev.stowage.app.desktop")
 }
 
-/// The autostart entry for `exe`.
+/// The autostart entry for `exe` (the running binary: `/usr/bin/stowage` once installed from
+/// the .deb), with the icon the package installs.
 pub fn entry(exe: &Path) -> String {
     format!(
-        "[Desktop Entry]\nType=Application\nName=Stowage\nComment=Docker Engine image store switcher (tray)\nExec=\"{}\" --minimized\nTerminal=false\nX-GNOME-Autostart-enabled=true\n",
+        "[Desktop Entry]\nType=Application\nName=Stowage\nComment=Docker Engine image store switcher (tray)\nExec=\"{}\" --minimized\nIcon=stowage\nTerminal=false\nX-GNOME-Autostart-enabled=true\n",
         exe.display()
     )
 }
@@ -56,6 +57,7 @@ mod tests {
             text.contains("Exec=\"/usr/bin/stowage\" --minimized"),
             "{text}"
         );
+        assert!(text.lines().any(|l| l == "Icon=stowage"), "{text}");
         set(&f, false, Path::new("/usr/bin/stowage")).unwrap();
         assert!(!f.exists());
         set(&f, false, Path::new("/usr/bin/stowage")).unwrap();

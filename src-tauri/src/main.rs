@@ -32,13 +32,17 @@ const PRODUCT_NAME: &str = "Stowage";
 /// The settings window's label (capabilities/main.json grants it the app's commands).
 pub const MAIN_WINDOW: &str = "main";
 
-const USAGE: &str = "stowage [--engine NAME | -H HOST] [--minimized]";
+const USAGE: &str = "stowage [--engine NAME | -H HOST] [--minimized] [--version] [--help]";
 
 /// Command-line options.
 #[derive(Debug, Default)]
 struct Args {
     selector: Selector,
     minimized: bool,
+    /// `--version`/`-V`: print the version and exit (no display needed).
+    version: bool,
+    /// `--help`/`-h`: print the usage and exit.
+    help: bool,
 }
 
 fn parse_args(args: impl IntoIterator<Item = String>) -> Result<Args, String> {
@@ -59,6 +63,8 @@ fn parse_args(args: impl IntoIterator<Item = String>) -> Result<Args, String> {
             "--engine" => out.selector.engine = Some(value("--engine")?),
             "-H" | "--host" => out.selector.host = Some(value("--host")?),
             "--minimized" => out.minimized = true,
+            "--version" | "-V" => out.version = true,
+            "--help" | "-h" => out.help = true,
             other => return Err(format!("unknown option `{other}`; usage: {USAGE}")),
         }
     }
@@ -90,6 +96,14 @@ fn main() {
             std::process::exit(64);
         }
     };
+    if args.version {
+        println!("stowage {}", env!("CARGO_PKG_VERSION"));
+        return;
+    }
+    if args.help {
+        println!("usage: {USAGE}");
+        return;
+    }
     let paths = match stowage_core::paths::StowagePaths::from_env() {
         Ok(p) => p,
         Err(e) => {
@@ -100,7 +114,29 @@ fn main() {
     // Keep the guard alive for the whole run so buffered log lines are flushed on exit.
     let _log_guard = logging::init(&paths.log_dir());
 
+    // Where the window's size and position are kept: with Stowage's own files (tests and
+    // `STOWAGE_HOME` runs keep theirs apart).
+    let window_state_file = paths.config_dir.join("window-state.json");
+    // The plugin creates only Tauri's own config dir before writing, not this file's folder.
+    if let Err(error) = std::fs::create_dir_all(&paths.config_dir) {
+        tracing::warn!(%error, dir = %paths.config_dir.display(), "cannot create the config folder; the window's size and place will not be kept");
+    }
     tauri::Builder::default()
+        // First: a second launch hands its arguments to this one, which shows its window, and exits.
+        .plugin(tauri_plugin_single_instance::init(|app, _argv, _cwd| {
+            show_window(app, None);
+        }))
+        .plugin(
+            tauri_plugin_window_state::Builder::default()
+                .with_filename(window_state_file.display().to_string())
+                // Size, place and maximized; never visibility (`--minimized` and the tray decide).
+                .with_state_flags(
+                    tauri_plugin_window_state::StateFlags::SIZE
+                        | tauri_plugin_window_state::StateFlags::POSITION
+                        | tauri_plugin_window_state::StateFlags::MAXIMIZED,
+                )
+                .build(),
+        )
         .plugin(tauri_plugin_opener::init())
         .plugin(tauri_plugin_dialog::init())
         .invoke_handler(tauri::generate_handler![
@@ -204,6 +240,8 @@ mod tests {
         assert_eq!(a.selector.host.as_deref(), Some("unix:///x.sock"));
         assert!(args(&["--engine"]).is_err());
         assert!(args(&["--bogus"]).unwrap_err().contains("unknown option"));
+        assert!(args(&["--version"]).unwrap().version);
+        assert!(args(&["-h"]).unwrap().help);
     }
 
     #[test]

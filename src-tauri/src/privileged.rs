@@ -6,9 +6,10 @@ use std::path::{Path, PathBuf};
 use std::process::Stdio;
 
 use serde::Deserialize;
-use stowage_core::engine::{Engine, EngineKind, ImageStore};
+use stowage_core::engine::{Engine, ImageStore};
+use stowage_core::privilege::argv;
 use stowage_core::switch::Request;
-use stowage_core::{Error, Result};
+use stowage_core::{Error, ErrorCode, Result};
 use tokio::io::{AsyncBufReadExt, BufReader};
 
 use crate::views::OutcomeView;
@@ -39,71 +40,17 @@ pub fn pkexec_path() -> Option<PathBuf> {
     stowage_core::tools::which("pkexec")
 }
 
-/// How root's `stowctl` finds the same engine: by name when discovery finds it on its own, else
-/// by address and config file (engines declared in this user's settings are unknown to root).
-fn engine_args(engine: &Engine) -> Vec<String> {
-    if engine.source == "settings" {
-        vec![
-            "-H".into(),
-            engine.host.clone(),
-            "--config-file".into(),
-            engine.config_file.display().to_string(),
-        ]
-    } else {
-        vec!["--engine".into(), engine.name.clone()]
-    }
-}
-
-fn restart_override(engine: &Engine) -> Vec<String> {
-    match (&engine.kind, &engine.restart_command) {
-        (EngineKind::Custom, Some(cmd)) if engine.source == "settings" => {
-            vec!["--restart-cmd".into(), cmd.clone()]
-        }
-        _ => Vec::new(),
-    }
-}
+// The command lines are built in the core (`stowage_core::privilege::argv`), where the root
+// side's rules that read them live; these names are the app's.
 
 /// `stowctl` arguments for a change: `store use X` or `feature enable|disable ID`.
 pub fn change_args(engine: &Engine, request: &Request) -> Result<Vec<String>> {
-    let mut args = engine_args(engine);
-    match request {
-        Request::Store(store) => {
-            args.extend(["store".into(), "use".into(), store.as_str().into()]);
-        }
-        Request::Features(list) => match list.as_slice() {
-            [(id, on)] => args.extend([
-                "feature".into(),
-                if *on { "enable" } else { "disable" }.into(),
-                id.clone(),
-            ]),
-            _ => {
-                return Err(Error::InvalidRequest(
-                    "this change needs administrator rights: change one feature at a time".into(),
-                ))
-            }
-        },
-        // Check fixes go through their own subcommand (`fix_args`), named by check id.
-        Request::Edits(_) => {
-            return Err(Error::InvalidRequest(
-                "a daemon.json edit runs as root only as a check's fix (`check fix ID`)".into(),
-            ))
-        }
-    }
-    args.extend(["--yes".into(), "--json".into()]);
-    args.extend(restart_override(engine));
-    Ok(args)
+    argv::change_args(engine, request)
 }
 
 /// `stowctl` arguments for a check's automatic fix: `check fix ID [--if-switching-to STORE]`.
 pub fn fix_args(engine: &Engine, check: &str, if_switching_to: Option<ImageStore>) -> Vec<String> {
-    let mut args = engine_args(engine);
-    args.extend(["check".into(), "fix".into(), check.into()]);
-    if let Some(s) = if_switching_to {
-        args.extend(["--if-switching-to".into(), s.as_str().into()]);
-    }
-    args.extend(["--yes".into(), "--json".into()]);
-    args.extend(restart_override(engine));
-    args
+    argv::fix_args(engine, check, if_switching_to)
 }
 
 /// `stowctl` arguments for a migration: `migrate REF... --to STORE [--stay]`.
@@ -113,20 +60,7 @@ pub fn migrate_args(
     to: ImageStore,
     stay: bool,
 ) -> Vec<String> {
-    let mut args = engine_args(engine);
-    args.push("migrate".into());
-    args.extend(references.iter().cloned());
-    args.extend([
-        "--to".into(),
-        to.as_str().into(),
-        "--yes".into(),
-        "--json".into(),
-    ]);
-    if stay {
-        args.push("--stay".into());
-    }
-    args.extend(restart_override(engine));
-    args
+    argv::migrate_args(engine, references, to, stay)
 }
 
 /// Runs `<pkexec> <stowctl> <args>` for a subcommand whose JSON lines are not a switch's:
@@ -139,13 +73,15 @@ pub async fn run_json(
     on_progress: impl Fn(&serde_json::Value),
 ) -> Result<serde_json::Value> {
     let shown = format!(
-        "{} {} {}",
+        "{} {} {} {}",
         pkexec.display(),
+        argv::PKEXEC_OPTIONS.join(" "),
         stowctl.display(),
         args.join(" ")
     );
     tracing::info!(command = %shown, "running a privileged command");
     let mut child = tokio::process::Command::new(pkexec)
+        .args(argv::PKEXEC_OPTIONS)
         .arg(stowctl)
         .args(args)
         .stdin(Stdio::null())
@@ -197,6 +133,15 @@ pub async fn run_json(
                 path: PathBuf::from(&shown),
                 hint: Some(message),
             },
+            // The root side's refusals keep their own codes (and sentences) for the window.
+            "privilege_refused" => Error::Elevated {
+                code: ErrorCode::PrivilegeRefused,
+                message,
+            },
+            "engine_not_declared" => Error::Elevated {
+                code: ErrorCode::EngineNotDeclared,
+                message,
+            },
             _ => Error::Command {
                 command: "stowctl".into(),
                 message,
@@ -219,10 +164,7 @@ pub async fn run_json(
 
 /// `stowctl` arguments for a restart.
 pub fn restart_args(engine: &Engine) -> Vec<String> {
-    let mut args = engine_args(engine);
-    args.extend(["restart".into(), "--json".into()]);
-    args.extend(restart_override(engine));
-    args
+    argv::restart_args(engine)
 }
 
 /// One line of `stowctl --json` output.
@@ -308,6 +250,7 @@ pub fn store_name(s: Option<ImageStore>) -> &'static str {
 mod tests {
     use super::*;
     use std::os::unix::fs::PermissionsExt;
+    use stowage_core::engine::EngineKind;
 
     fn engine(name: &str, source: &str) -> Engine {
         Engine::new(
@@ -319,98 +262,6 @@ mod tests {
             "/var/run/docker".into(),
             source,
         )
-    }
-
-    #[test]
-    fn narrow_subcommands_for_migrations_and_fixes() {
-        let e = engine("system", "running process");
-        let refs = vec!["app:1".to_string(), "db:2".to_string()];
-        assert_eq!(
-            migrate_args(&e, &refs, ImageStore::Containerd, false),
-            [
-                "--engine",
-                "system",
-                "migrate",
-                "app:1",
-                "db:2",
-                "--to",
-                "containerd",
-                "--yes",
-                "--json"
-            ]
-        );
-        assert_eq!(
-            migrate_args(&e, &refs, ImageStore::Classic, true)
-                .last()
-                .map(String::as_str),
-            Some("--stay")
-        );
-        let fix = fix_args(&e, "registry-mirrors", Some(ImageStore::Containerd));
-        assert_eq!(&fix[..2], ["--engine", "system"]);
-        assert!(
-            fix.windows(3)
-                .any(|w| w == ["check", "fix", "registry-mirrors"]),
-            "{fix:?}"
-        );
-        assert!(
-            fix.windows(2)
-                .any(|w| w == ["--if-switching-to", "containerd"]),
-            "{fix:?}"
-        );
-        assert!(
-            fix.iter().any(|a| a == "--yes") && fix.iter().any(|a| a == "--json"),
-            "{fix:?}"
-        );
-    }
-
-    #[test]
-    fn narrow_subcommands_for_each_request() {
-        let e = engine("system", "running process");
-        assert_eq!(
-            change_args(&e, &Request::Store(ImageStore::Containerd)).unwrap(),
-            [
-                "--engine",
-                "system",
-                "store",
-                "use",
-                "containerd",
-                "--yes",
-                "--json"
-            ]
-        );
-        assert_eq!(
-            change_args(&e, &Request::Features(vec![("cdi".into(), false)])).unwrap(),
-            ["--engine", "system", "feature", "disable", "cdi", "--yes", "--json"]
-        );
-        assert!(change_args(
-            &e,
-            &Request::Features(vec![("cdi".into(), false), ("wasm".into(), true)])
-        )
-        .is_err());
-        assert_eq!(
-            restart_args(&e),
-            ["--engine", "system", "restart", "--json"]
-        );
-
-        let mut lab = engine("lab", "settings");
-        lab.kind = EngineKind::Custom;
-        lab.restart_command = Some("systemctl restart lab".into());
-        assert_eq!(
-            change_args(&lab, &Request::Store(ImageStore::Classic)).unwrap(),
-            [
-                "-H",
-                "unix:///var/run/docker.sock",
-                "--config-file",
-                "/etc/docker/daemon.json",
-                "store",
-                "use",
-                "classic",
-                "--yes",
-                "--json",
-                "--restart-cmd",
-                "systemctl restart lab"
-            ]
-        );
     }
 
     #[test]
@@ -457,7 +308,12 @@ mod tests {
     async fn runs_the_elevated_command_and_streams_its_progress() {
         let dir = tempfile::tempdir().unwrap();
         let pkexec = dir.path().join("pkexec");
-        std::fs::write(&pkexec, "#!/bin/sh\nexec \"$@\"\n").unwrap();
+        // pkexec's own options come first, as the real one takes them.
+        std::fs::write(
+            &pkexec,
+            "#!/bin/sh\n[ \"$1\" = --disable-internal-agent ] || exit 99\nshift\nexec \"$@\"\n",
+        )
+        .unwrap();
         let stowctl = dir.path().join("stowctl");
         std::fs::write(
             &stowctl,

@@ -1,13 +1,16 @@
 //! Integration tests on real private dockerd instances (one test binary).
 
+mod admin_path;
 mod checks;
 mod config_cli;
+mod desktop;
 mod discovery;
 mod engine_versions;
 mod faults;
 mod faults_inputs;
 mod grammar;
 mod images;
+mod package;
 mod rootless;
 mod sandbox;
 mod store_status;

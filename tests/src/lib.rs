@@ -575,6 +575,7 @@ impl OutputExt for Output {
     }
 }
 pub mod bench;
+pub mod desktop;
 pub mod e2e;
 pub mod rig;
 pub mod rootless;

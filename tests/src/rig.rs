@@ -589,6 +589,57 @@ impl SystemdRig {
         self.exec_as(user, &all)
     }
 
+    /// Runs `pkexec --disable-internal-agent PROGRAM ARGS...` inside as `user` (made by [`add_user_with_lingering`]):
+    /// polkitd answers on the rig's system bus (D-Bus activated), no agent runs, so only a
+    /// polkit rule returning YES (see [`allow_polkit_action`]) lets it through; otherwise
+    /// pkexec exits 127 saying `Not authorized`.
+    ///
+    /// [`add_user_with_lingering`]: Self::add_user_with_lingering
+    /// [`allow_polkit_action`]: Self::allow_polkit_action
+    pub fn pkexec_as(&self, user: &str, program: &str, args: &[&str]) -> Output {
+        self.pkexec_as_with(user, &[], program, args)
+    }
+
+    /// Like [`pkexec_as`](Self::pkexec_as), with extra variables in the caller's environment.
+    /// PITFALL: pkexec authorizes its parent process, and refuses one it cannot see (`nsenter`
+    /// forks outside the rig's PID namespace: `getppid()` is 0 inside); a shell inside that
+    /// waits for it (no exec: `; exit $?`) is the parent instead, as a user's app would be.
+    pub fn pkexec_as_with(
+        &self,
+        user: &str,
+        env: &[(&str, &str)],
+        program: &str,
+        args: &[&str],
+    ) -> Output {
+        let mut all = vec!["sh", "-c", "pkexec \"$@\"; exit $?", "sh"];
+        // The app's own pkexec options (no textual agent: it has no terminal).
+        all.extend_from_slice(stowage_core::privilege::argv::PKEXEC_OPTIONS);
+        all.push(program);
+        all.extend_from_slice(args);
+        self.exec_as_with(user, env, &all)
+    }
+
+    /// Installs a polkit rule (`/etc/polkit-1/rules.d/50-stowage-test-USER.rules`) that returns
+    /// YES for `action` asked by `user`: non-interactive pkexec for that user only.
+    pub fn allow_polkit_action(&self, user: &str, action: &str) {
+        self.polkit_rule(user, action, "YES");
+    }
+
+    /// Like [`allow_polkit_action`](Self::allow_polkit_action), returning NO: pkexec says
+    /// `Not authorized` at once, as after an administrator's refusal.
+    pub fn deny_polkit_action(&self, user: &str, action: &str) {
+        self.polkit_rule(user, action, "NO");
+    }
+
+    fn polkit_rule(&self, user: &str, action: &str, result: &str) {
+        self.write_file(
+            &format!("/etc/polkit-1/rules.d/50-stowage-test-{user}.rules"),
+            format!(
+                "polkit.addRule(function(action, subject) {{\n  if (action.id == \"{action}\" && subject.user == \"{user}\") {{\n    return polkit.Result.{result};\n  }}\n}});\n"
+            ),
+        );
+    }
+
     /// `systemctl` inside (the system manager).
     pub fn systemctl(&self, args: &[&str]) -> Output {
         let mut all = vec!["systemctl"];

@@ -127,6 +127,12 @@ pub enum Command {
         #[command(subcommand)]
         action: SandboxAction,
     },
+    /// Write stowctl's man page and bash/zsh/fish completions under DIR (used by packaging).
+    #[command(hide = true)]
+    GenerateAssets {
+        /// Directory to write `man/stowctl.1` and `completions/{stowctl.bash,_stowctl,stowctl.fish}` in.
+        dir: PathBuf,
+    },
 }
 
 #[derive(Debug, Subcommand)]

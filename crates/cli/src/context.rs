@@ -5,6 +5,7 @@ use stowage_core::engine::client;
 use stowage_core::engine::discovery::{self, Selector};
 use stowage_core::engine::Engine;
 use stowage_core::paths::StowagePaths;
+use stowage_core::privilege::{self, Invocation};
 use stowage_core::settings::Settings;
 
 use crate::cli::Global;
@@ -16,6 +17,9 @@ pub struct Context {
     pub selector: Selector,
     /// `--no-wait`: a busy engine is an error at once.
     pub no_wait: bool,
+    /// Set when running as root through pkexec: the engine is chosen by the core's root-side
+    /// rules, from root's own discovery and `/etc/stowage/engines.toml`.
+    pub privileged: Option<Invocation>,
 }
 
 impl Context {
@@ -32,6 +36,23 @@ impl Context {
                 config_file: global.config_file.clone(),
             },
             no_wait: global.no_wait,
+            privileged: None,
+        })
+    }
+
+    /// The context of a root-side run through pkexec: root's own directories, the engines file
+    /// instead of anyone's settings, no selector of the caller's (the invocation carries it).
+    pub fn load_privileged(global: &Global, invocation: Invocation) -> Result<Self> {
+        let paths = privilege::environment::root_paths();
+        let settings =
+            privilege::engines_file::load(std::path::Path::new(privilege::ENGINES_FILE))?;
+        client::set_api_timeout(std::time::Duration::from_secs(settings.timeouts()?.api));
+        Ok(Context {
+            paths,
+            settings,
+            selector: Selector::default(),
+            no_wait: global.no_wait,
+            privileged: Some(invocation),
         })
     }
 
@@ -47,6 +68,9 @@ impl Context {
     /// `--config-file` names its daemon.json; when it answers, its data-root comes from `/info`.
     pub async fn engine(&self) -> Result<Engine> {
         let engines = self.engines().await?;
+        if let Some(invocation) = &self.privileged {
+            return Ok(invocation.select_engine(&engines, &self.settings)?);
+        }
         let mut engine = discovery::select(&engines, &self.selector, &self.settings)?;
         if discovery::is_address_only(&engine) {
             let answers = ping(&engine.host).await;

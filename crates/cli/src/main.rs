@@ -5,12 +5,18 @@ mod cli;
 mod commands;
 mod context;
 mod output;
+mod privilege;
 
 use std::process::ExitCode;
 
 use clap::Parser;
 
 fn main() -> ExitCode {
+    // As root through pkexec nothing of the caller's environment is read (clap reads
+    // STOWAGE_ENGINE, discovery DOCKER_HOST...): replaced first, before any thread starts.
+    if stowage_core::privilege::caller().is_some() {
+        stowage_core::privilege::environment::apply_clean_environment();
+    }
     let args = match cli::Cli::try_parse() {
         Ok(a) => a,
         Err(e) => return output::report_usage_error(e),

@@ -31,6 +31,12 @@ pub enum ErrorCode {
     InvalidRequest,
     /// Another operation holds the engine's lock (it is changing or restarting the engine).
     Busy,
+    /// Run as root through pkexec, the request asked for something root does not take from the
+    /// calling user (a restart command, another daemon.json, a subcommand the app never needs).
+    PrivilegeRefused,
+    /// Run as root through pkexec, the engine is not one root knows (declared only in the
+    /// calling user's own settings, not in `/etc/stowage/engines.toml`).
+    EngineNotDeclared,
     /// Something failed inside Stowage itself (a background task panicked or was cancelled); not
     /// the request's fault.
     Internal,
@@ -42,13 +48,13 @@ impl ErrorCode {
         match self {
             ErrorCode::InvalidRequest => 64,
             ErrorCode::InvalidConfig => 65,
-            ErrorCode::EngineNotFound => 66,
+            ErrorCode::EngineNotFound | ErrorCode::EngineNotDeclared => 66,
             ErrorCode::EngineUnreachable => 69,
             ErrorCode::CommandFailed | ErrorCode::Internal => 70,
             ErrorCode::Io => 74,
             ErrorCode::ConcurrentModification | ErrorCode::Busy => 75,
             ErrorCode::ValidationFailed => 76,
-            ErrorCode::PermissionDenied => 77,
+            ErrorCode::PermissionDenied | ErrorCode::PrivilegeRefused => 77,
             ErrorCode::Timeout => 79,
         }
     }
@@ -115,6 +121,16 @@ pub enum Error {
         lock_file: PathBuf,
         waited: Option<u64>,
     },
+    /// Run as root through pkexec, this part of the request is not taken from the calling user;
+    /// nothing was read or changed.
+    #[error("refused as root (through pkexec): {what}: {reason}; nothing was changed")]
+    PrivilegeRefused { what: String, reason: String },
+    /// Run as root through pkexec, the engine is not declared where root reads engines.
+    #[error("engine `{name}` is not one the administrator declared: an engine declared only in your own settings cannot be changed through pkexec; declare it in {} (owned by root) to allow it. Nothing was changed", file.display())]
+    EngineNotDeclared { name: String, file: PathBuf },
+    /// An error the root side (`pkexec stowctl`) reported: its code and its sentence, as is.
+    #[error("{message}")]
+    Elevated { code: ErrorCode, message: String },
     /// A failure inside Stowage itself (a background task that panicked or was cancelled), kept
     /// apart from the user's errors; `context` says what it was doing.
     #[error("internal error while {context}: {source}")]
@@ -140,6 +156,9 @@ impl Error {
             Error::Timeout { .. } => ErrorCode::Timeout,
             Error::InvalidRequest(_) => ErrorCode::InvalidRequest,
             Error::Busy { .. } => ErrorCode::Busy,
+            Error::PrivilegeRefused { .. } => ErrorCode::PrivilegeRefused,
+            Error::EngineNotDeclared { .. } => ErrorCode::EngineNotDeclared,
+            Error::Elevated { code, .. } => *code,
             Error::Internal { .. } => ErrorCode::Internal,
         }
     }

@@ -10,6 +10,7 @@ pub mod finding;
 pub mod links;
 pub mod lock;
 pub mod paths;
+pub mod privilege;
 #[cfg(test)]
 mod reader_proptests;
 pub mod restart;

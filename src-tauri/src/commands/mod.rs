@@ -41,6 +41,12 @@ fn lead(code: ErrorCode) -> Option<&'static str> {
         ErrorCode::Busy => {
             "Another change or restart of this engine is running (here or in a terminal): wait for it to finish."
         }
+        ErrorCode::PrivilegeRefused => {
+            "The administrator side of Stowage refused this request, so nothing was changed."
+        }
+        ErrorCode::EngineNotDeclared => {
+            "Only engines the administrator declared can be changed with administrator rights."
+        }
         ErrorCode::Internal => "Something went wrong inside Stowage.",
         ErrorCode::InvalidRequest => return None,
     })

@@ -1,5 +1,6 @@
 //! One file per subcommand; each translates arguments to one core call and prints the result.
 
+mod assets;
 mod change;
 mod check;
 mod config;
@@ -21,7 +22,20 @@ use crate::context::Context;
 
 /// Runs the parsed command line.
 pub async fn run(cli: Cli) -> Result<ExitCode> {
-    let ctx = Context::load(&cli.global)?;
+    if let Command::GenerateAssets { dir } = &cli.command {
+        if stowage_core::privilege::caller().is_none() {
+            return assets::generate(dir);
+        }
+    }
+    // As root through pkexec: only what the core's root-side rules allow, checked before
+    // anything is read.
+    let ctx = if stowage_core::privilege::caller().is_some() {
+        let invocation = crate::privilege::invocation(&cli);
+        invocation.check()?;
+        Context::load_privileged(&cli.global, invocation)?
+    } else {
+        Context::load(&cli.global)?
+    };
     let json = cli.global.json;
     match cli.command {
         Command::Status => status::run(&ctx, json).await,
@@ -36,5 +50,7 @@ pub async fn run(cli: Cli) -> Result<ExitCode> {
         Command::Migrate(args) => images::migrate(&ctx, args, json).await,
         Command::Check(args) => check::run(ctx, args, json).await,
         Command::Wizard { restart } => wizard::run(ctx, restart, json).await,
+        // Handled above (it needs no engine); as root through pkexec it was refused.
+        Command::GenerateAssets { .. } => Ok(ExitCode::from(64)),
     }
 }

@@ -1,0 +1,207 @@
+//! The command line the desktop app runs through pkexec: `pkexec /usr/bin/stowctl --engine NAME
+//! <subcommand> … --yes --json`. The engine is always named, never described: root finds it on
+//! its own (see [`super::request`]), so an engine only the user declared is refused there.
+
+use crate::engine::{Engine, ImageStore};
+use crate::error::{Error, Result};
+use crate::switch::Request;
+
+/// pkexec's own options, before the program: the app has no terminal, so pkexec must not try
+/// its textual agent (it would fail on `/dev/tty`); with no polkit agent in the session and no
+/// rule that allows the user, pkexec then says `Not authorized` (exit 127).
+pub const PKEXEC_OPTIONS: &[&str] = &["--disable-internal-agent"];
+
+/// How root's `stowctl` finds the same engine: by name, nothing else.
+fn engine_args(engine: &Engine) -> Vec<String> {
+    vec!["--engine".into(), engine.name.clone()]
+}
+
+/// `stowctl` arguments for a change: `store use X` or `feature enable|disable ID`.
+pub fn change_args(engine: &Engine, request: &Request) -> Result<Vec<String>> {
+    let mut args = engine_args(engine);
+    match request {
+        Request::Store(store) => {
+            args.extend(["store".into(), "use".into(), store.as_str().into()]);
+        }
+        Request::Features(list) => match list.as_slice() {
+            [(id, on)] => args.extend([
+                "feature".into(),
+                if *on { "enable" } else { "disable" }.into(),
+                id.clone(),
+            ]),
+            _ => {
+                return Err(Error::InvalidRequest(
+                    "this change needs administrator rights: change one feature at a time".into(),
+                ))
+            }
+        },
+        // Check fixes go through their own subcommand (`fix_args`), named by check id.
+        Request::Edits(_) => {
+            return Err(Error::InvalidRequest(
+                "a daemon.json edit runs as root only as a check's fix (`check fix ID`)".into(),
+            ))
+        }
+    }
+    args.extend(["--yes".into(), "--json".into()]);
+    Ok(args)
+}
+
+/// `stowctl` arguments for a check's automatic fix: `check fix ID [--if-switching-to STORE]`.
+pub fn fix_args(engine: &Engine, check: &str, if_switching_to: Option<ImageStore>) -> Vec<String> {
+    let mut args = engine_args(engine);
+    args.extend(["check".into(), "fix".into(), check.into()]);
+    if let Some(s) = if_switching_to {
+        args.extend(["--if-switching-to".into(), s.as_str().into()]);
+    }
+    args.extend(["--yes".into(), "--json".into()]);
+    args
+}
+
+/// `stowctl` arguments for a migration: `migrate REF... --to STORE [--stay]`.
+pub fn migrate_args(
+    engine: &Engine,
+    references: &[String],
+    to: ImageStore,
+    stay: bool,
+) -> Vec<String> {
+    let mut args = engine_args(engine);
+    args.push("migrate".into());
+    args.extend(references.iter().cloned());
+    args.extend([
+        "--to".into(),
+        to.as_str().into(),
+        "--yes".into(),
+        "--json".into(),
+    ]);
+    if stay {
+        args.push("--stay".into());
+    }
+    args
+}
+
+/// `stowctl` arguments for a restart.
+pub fn restart_args(engine: &Engine) -> Vec<String> {
+    let mut args = engine_args(engine);
+    args.extend(["restart".into(), "--json".into()]);
+    args
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::engine::EngineKind;
+
+    fn engine(name: &str, source: &str) -> Engine {
+        Engine::new(
+            name,
+            EngineKind::System,
+            "unix:///var/run/docker.sock",
+            "/etc/docker/daemon.json".into(),
+            "/var/lib/docker".into(),
+            "/var/run/docker".into(),
+            source,
+        )
+    }
+
+    #[test]
+    fn narrow_subcommands_for_migrations_and_fixes() {
+        let e = engine("system", "running process");
+        let refs = vec!["app:1".to_string(), "db:2".to_string()];
+        assert_eq!(
+            migrate_args(&e, &refs, ImageStore::Containerd, false),
+            [
+                "--engine",
+                "system",
+                "migrate",
+                "app:1",
+                "db:2",
+                "--to",
+                "containerd",
+                "--yes",
+                "--json"
+            ]
+        );
+        assert_eq!(
+            migrate_args(&e, &refs, ImageStore::Classic, true)
+                .last()
+                .map(String::as_str),
+            Some("--stay")
+        );
+        let fix = fix_args(&e, "registry-mirrors", Some(ImageStore::Containerd));
+        assert_eq!(
+            fix,
+            [
+                "--engine",
+                "system",
+                "check",
+                "fix",
+                "registry-mirrors",
+                "--if-switching-to",
+                "containerd",
+                "--yes",
+                "--json"
+            ]
+        );
+    }
+
+    #[test]
+    fn narrow_subcommands_for_each_request() {
+        let e = engine("system", "running process");
+        assert_eq!(
+            change_args(&e, &Request::Store(ImageStore::Containerd)).unwrap(),
+            [
+                "--engine",
+                "system",
+                "store",
+                "use",
+                "containerd",
+                "--yes",
+                "--json"
+            ]
+        );
+        assert_eq!(
+            change_args(&e, &Request::Features(vec![("cdi".into(), false)])).unwrap(),
+            ["--engine", "system", "feature", "disable", "cdi", "--yes", "--json"]
+        );
+        assert!(change_args(
+            &e,
+            &Request::Features(vec![("cdi".into(), false), ("wasm".into(), true)])
+        )
+        .is_err());
+        assert_eq!(
+            restart_args(&e),
+            ["--engine", "system", "restart", "--json"]
+        );
+    }
+
+    /// An engine from the user's own settings, with its own restart command: root gets its
+    /// name only, never its address, daemon.json or restart command (root decides whether it
+    /// knows that engine).
+    #[test]
+    fn a_user_declared_engine_is_named_and_nothing_of_it_is_passed() {
+        let mut lab = engine("lab", "settings");
+        lab.kind = EngineKind::Custom;
+        lab.host = "unix:///home/alice/lab.sock".into();
+        lab.restart_command = Some("touch /root/x".into());
+        let args = change_args(&lab, &Request::Store(ImageStore::Classic)).unwrap();
+        assert_eq!(
+            args,
+            ["--engine", "lab", "store", "use", "classic", "--yes", "--json"]
+        );
+        for args in [
+            args,
+            restart_args(&lab),
+            fix_args(&lab, "registry-mirrors", None),
+            migrate_args(&lab, &["app:1".into()], ImageStore::Classic, false),
+        ] {
+            assert!(
+                !args.iter().any(|a| a.contains("touch")
+                    || a.contains("/home/alice")
+                    || a.starts_with("--restart-cmd")
+                    || a.starts_with("--config-file")
+                    || a == "-H"),
+                "{args:?}"
+            );
+        }
+    }
+}
