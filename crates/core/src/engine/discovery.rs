@@ -467,6 +467,9 @@ fn plain_engine(name: &str, kind: EngineKind, d: &Defaults, source: &str) -> Eng
     e
 }
 
+/// The `source` of an engine declared in Stowage's settings (`[[engines]]`).
+pub const SETTINGS_SOURCE: &str = "settings";
+
 fn from_declared(d: &DeclaredEngine) -> Engine {
     let uid = nix::unistd::getuid().as_raw();
     let base = defaults(
@@ -483,7 +486,7 @@ fn from_declared(d: &DeclaredEngine) -> Engine {
         d.config_file.clone().unwrap_or(base.config_file),
         d.data_root.clone().unwrap_or(base.data_root),
         d.exec_root.clone().unwrap_or(base.exec_root),
-        "settings",
+        SETTINGS_SOURCE,
     );
     e.restart_command = d.restart_command.clone();
     if let Some(p) = scan_processes().into_iter().find(|p| {

@@ -192,6 +192,11 @@ impl Engine {
         }
     }
 
+    /// Whether the engine was declared in Stowage's settings (`[[engines]]`), not found.
+    pub fn declared_in_settings(&self) -> bool {
+        self.source == crate::engine::discovery::SETTINGS_SOURCE
+    }
+
     /// The managed containerd socket path for an exec-root.
     pub fn managed_containerd_socket(exec_root: &Path) -> PathBuf {
         exec_root.join("containerd").join("containerd.sock")

@@ -251,7 +251,7 @@ impl Invocation {
         let engine = discovery::select(engines, &selector, settings)?;
         let in_file = declared
             .iter()
-            .find(|d| d.name == engine.name && engine.source == "settings");
+            .find(|d| d.name == engine.name && engine.declared_in_settings());
         if in_file.is_none() {
             if discovery::is_address_only(&engine) {
                 return Err(Error::EngineNotDeclared {
