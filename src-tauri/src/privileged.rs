@@ -125,28 +125,23 @@ pub async fn run_json(
     })?;
     let stderr = err_task.await.unwrap_or_default();
     if let (Some(v), None) = (&result, &error) {
-        return Ok(v.clone());
+        // An outcome says how it ended itself (a rollback exits 3); anything else counts only
+        // with a successful exit.
+        if status.success() || v.get("outcome").is_some() {
+            return Ok(v.clone());
+        }
     }
     if let Some((code, message)) = error {
-        return Err(match code.as_str() {
-            "permission_denied" => Error::PermissionDenied {
-                path: PathBuf::from(&shown),
-                hint: Some(message),
+        // The root side's error keeps its code (and sentence) for the window, whatever it is.
+        return Err(
+            match serde_json::from_value::<ErrorCode>(serde_json::Value::String(code.clone())) {
+                Ok(code) => Error::Elevated { code, message },
+                Err(_) => Error::Command {
+                    command: shown,
+                    message: format!("{message} (code `{code}`)"),
+                },
             },
-            // The root side's refusals keep their own codes (and sentences) for the window.
-            "privilege_refused" => Error::Elevated {
-                code: ErrorCode::PrivilegeRefused,
-                message,
-            },
-            "engine_not_declared" => Error::Elevated {
-                code: ErrorCode::EngineNotDeclared,
-                message,
-            },
-            _ => Error::Command {
-                command: "stowctl".into(),
-                message,
-            },
-        });
+        );
     }
     match status.code() {
         Some(126) | Some(127) => Err(Error::PermissionDenied {
@@ -352,5 +347,24 @@ mod tests {
         let err = run(&denied, &stowctl, &args, |_| {}).await.unwrap_err();
         assert_eq!(err.code(), stowage_core::ErrorCode::PermissionDenied);
         assert!(err.to_string().contains("refused or dismissed"), "{err}");
+
+        // The root side's error keeps its code, whichever it is.
+        let timeout = dir.path().join("timeout");
+        std::fs::write(
+            &timeout,
+            "#!/bin/sh\necho '{\"error\":{\"code\":\"timeout\",\"message\":\"the engine did not answer within 60 s\"}}'\nexit 75\n",
+        )
+        .unwrap();
+        // A line that is not an outcome, then a failed exit: a failure, not a success.
+        let broken = dir.path().join("broken");
+        std::fs::write(&broken, "#!/bin/sh\necho '{\"something\": 1}'\nexit 1\n").unwrap();
+        for f in [&timeout, &broken] {
+            std::fs::set_permissions(f, std::fs::Permissions::from_mode(0o755)).unwrap();
+        }
+        let err = run(&pkexec, &timeout, &args, |_| {}).await.unwrap_err();
+        assert_eq!(err.code(), stowage_core::ErrorCode::Timeout, "{err}");
+        assert!(err.to_string().contains("within 60 s"), "{err}");
+        let err = run(&pkexec, &broken, &args, |_| {}).await.unwrap_err();
+        assert_eq!(err.code(), stowage_core::ErrorCode::CommandFailed, "{err}");
     }
 }

@@ -426,6 +426,24 @@ fn images_of_both_stores_through_the_system_containerd() {
     assert_eq!(containerd["images"], 1, "{du:#}");
     assert_eq!(containerd["paths"][0], "/var/lib/containerd", "{du:#}");
     assert!(containerd["disk_bytes"].as_u64().unwrap_or(0) > 0, "{du:#}");
+    // It writes to the system containerd's root, whose filesystem and free space are named.
+    assert!(
+        containerd["filesystem"]["mount_point"].is_string()
+            && containerd["filesystem"]["free_bytes"].as_u64().is_some(),
+        "{du:#}"
+    );
+    let out = rig.stowctl(&["check", "--id", "containerd-storage-location", "--json"]);
+    let check = &out.json()["checks"][0];
+    assert_eq!(
+        check["evidence"]["containerd"]["kind"], "system",
+        "{check:#}"
+    );
+    assert_eq!(
+        check["evidence"]["containerd_root"], "/var/lib/containerd",
+        "{check:#}"
+    );
+    // data-root (/var/lib/docker) and /var/lib/containerd share the rig's filesystem.
+    assert_eq!(check["status"], "ok", "{check:#}");
 
     // A migration from the hidden containerd store through the unit's two verified restarts.
     let out = rig.stowctl(&[

@@ -132,8 +132,8 @@ export default {
         : h("p", { class: "muted", id }, "Nothing known.");
     return [
       h("p", { id: "wizard-active" }, `${this.engineName(view.engine)} runs the ${r.active} image store.`),
-      h("p", {}, `The ${other} store holds ${plural(r.hidden_now.images, "image")} and ${plural(r.hidden_now.containers, "container")}: hidden now, kept, not lost.`),
-      h("p", { id: "wizard-would-hide" }, `Switching to the ${other} store would hide ${plural(r.hidden_if_switching.images, "image")} and ${plural(r.hidden_if_switching.containers, "container")} of the ${r.active} store until you switch back.`),
+      h("p", { id: "wizard-hidden-now" }, view.hidden_sentences[0]),
+      h("p", { id: "wizard-would-hide" }, view.hidden_sentences[1]),
       h("h3", {}, `With the ${r.active} store (now)`),
       list(now, "wizard-problems-now"),
       h("h3", {}, `With the ${other} store (if you switch)`),

@@ -111,6 +111,28 @@ pub struct CheckReport {
     pub active_references: Vec<ImageChoice>,
 }
 
+impl CheckReport {
+    /// What is hidden now, and what a switch would hide: two sentences, as every front door
+    /// says them.
+    pub fn hidden_sentences(&self) -> [String; 2] {
+        use crate::text::count;
+        let other = self.active.other();
+        [
+            format!(
+                "The {other} store holds {} and {}: hidden now, kept, not lost.",
+                count(self.hidden_now.images, "image"),
+                count(self.hidden_now.containers, "container")
+            ),
+            format!(
+                "Switching to the {other} store would hide {} and {} of the {} store until you switch back.",
+                count(self.hidden_if_switching.images, "image"),
+                count(self.hidden_if_switching.containers, "container"),
+                self.active
+            ),
+        ]
+    }
+}
+
 /// One step of the wizard and its data.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "step", rename_all = "snake_case")]
@@ -391,6 +413,44 @@ pub mod drive {
             });
         }
         Ok(out)
+    }
+
+    /// How one part of the apply step ended: whether it went through, and a sentence.
+    #[derive(Debug, Clone, PartialEq, Eq)]
+    pub struct PartDone {
+        /// It went through (a switch that had nothing to do counts).
+        pub ok: bool,
+        /// What happened, for the summary.
+        pub message: String,
+    }
+
+    /// The apply step as every front door runs it: the chosen images are copied first (the
+    /// engine stays on the store it runs), and only when that went through is the store
+    /// switched; the answer is what the wizard takes next. `copy` and `switch` are the front
+    /// door's own ways of doing each (its progress display, its path to root); `copy` is not
+    /// run when nothing was chosen.
+    pub async fn apply(
+        migrate: &[String],
+        copy: impl std::future::Future<Output = Result<PartDone>>,
+        switch: impl std::future::Future<Output = Result<PartDone>>,
+    ) -> Input {
+        let failed = |message: String| Input::Applied { ok: false, message };
+        let mut notes = String::new();
+        if !migrate.is_empty() {
+            match copy.await {
+                Ok(PartDone { ok: true, message }) => notes = message,
+                Ok(PartDone { message, .. }) => return failed(message),
+                Err(e) => return failed(format!("the images were not copied: {e}")),
+            }
+        }
+        match switch.await {
+            Ok(PartDone { ok: true, .. }) => Input::Applied {
+                ok: true,
+                message: notes,
+            },
+            Ok(PartDone { message, .. }) => failed(message),
+            Err(e) => failed(e.to_string()),
+        }
     }
 
     /// The engines to offer: those found with `current` (the managed one) marked, and added
@@ -768,6 +828,58 @@ mod tests {
         assert_eq!(
             (brief.title_or_id(), brief.status),
             ("buildx-version", Status::Fail)
+        );
+    }
+
+    #[tokio::test]
+    async fn the_apply_step_copies_first_and_switches_only_when_that_went_through() {
+        use drive::{apply, PartDone};
+        let done = |message: &'static str| async move {
+            Ok(PartDone {
+                ok: true,
+                message: message.to_string(),
+            })
+        };
+        let refs = vec!["app:1".to_string()];
+        assert_eq!(
+            apply(&refs, done("Copied app:1."), done("")).await,
+            Input::Applied {
+                ok: true,
+                message: "Copied app:1.".into()
+            }
+        );
+        // A copy that failed: no switch.
+        let switched = std::sync::atomic::AtomicBool::new(false);
+        let switch = async {
+            switched.store(true, std::sync::atomic::Ordering::SeqCst);
+            Ok(PartDone {
+                ok: true,
+                message: String::new(),
+            })
+        };
+        let copy = async { Err(Error::InvalidRequest("no room".into())) };
+        assert_eq!(
+            apply(&refs, copy, switch).await,
+            Input::Applied {
+                ok: false,
+                message: "the images were not copied: no room".into()
+            }
+        );
+        assert!(!switched.load(std::sync::atomic::Ordering::SeqCst));
+        // Nothing chosen: the copy does not run; a failed switch says why.
+        let copy = async { panic!("nothing to copy") };
+        let switch = async {
+            Ok(PartDone {
+                ok: false,
+                message: "dockerd exited".into(),
+            })
+        };
+        assert_eq!(
+            apply(&[], copy, switch).await,
+            Input::Applied {
+                ok: false,
+                message: "dockerd exited".into()
+            }
         );
     }
 }

@@ -262,6 +262,7 @@ mod tests {
             references: vec!["a:1".into()],
             bytes: 1,
             free_bytes: 1,
+            filesystem: "/".into(),
             steps: Vec::new(),
             restarts: 2,
             source_configs: Vec::new(),

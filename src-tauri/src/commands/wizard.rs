@@ -27,6 +27,23 @@ pub struct WizardView {
     pub can_go_back: bool,
     /// The engine Stowage manages (the page names it as a person knows it).
     pub managed_engine: Option<Engine>,
+    /// On the findings step: what is hidden now and what a switch would hide, in sentences.
+    pub hidden_sentences: Option<[String; 2]>,
+}
+
+impl WizardView {
+    fn of(step: Step, can_go_back: bool, managed_engine: Option<Engine>) -> Self {
+        let hidden_sentences = match &step {
+            Step::Explain { report, .. } => Some(report.hidden_sentences()),
+            _ => None,
+        };
+        WizardView {
+            step,
+            can_go_back,
+            managed_engine,
+            hidden_sentences,
+        }
+    }
 }
 
 fn state_file(state: &AppState) -> PathBuf {
@@ -94,32 +111,27 @@ async fn drive_auto(app: &AppHandle, mut w: Wizard) -> Result<WizardView> {
                 migrate,
             } => {
                 use_engine(&state, &engine).await?;
-                let mut notes = String::new();
-                let mut failed = None;
-                if !migrate.is_empty() {
+                let copy = async {
                     let o = crate::commands::images::run_migration(
                         app, &migrate, store, true, "wizard",
                     )
                     .await?;
-                    if o.outcome == OutcomeKind::Applied {
-                        notes = o.message.clone();
-                    } else {
-                        failed = Some(o.message);
-                    }
-                }
-                match failed {
-                    Some(message) => Input::Applied { ok: false, message },
-                    None => {
-                        let pending = operations::plan(&state, Request::Store(store)).await?;
-                        state.set_pending(None);
-                        let o = operations::apply(app, pending, "wizard").await?;
-                        let ok = matches!(o.outcome, OutcomeKind::Applied | OutcomeKind::Unchanged);
-                        Input::Applied {
-                            ok,
-                            message: if ok { notes } else { o.message },
-                        }
-                    }
-                }
+                    Ok(drive::PartDone {
+                        ok: o.outcome == OutcomeKind::Applied,
+                        message: o.message,
+                    })
+                };
+                let switch = async {
+                    let pending = operations::plan(&state, Request::Store(store)).await?;
+                    state.set_pending(None);
+                    let o = operations::apply(app, pending, "wizard").await?;
+                    Ok(drive::PartDone {
+                        ok: matches!(o.outcome, OutcomeKind::Applied | OutcomeKind::Unchanged),
+                        message: o.message,
+                    })
+                };
+                // Boxed: the copy and the switch are large futures (a whole migration, a whole switch).
+                drive::apply(&migrate, Box::pin(copy), Box::pin(switch)).await
             }
             Step::Done { .. } => {
                 state.update_settings(|s| {
@@ -128,18 +140,19 @@ async fn drive_auto(app: &AppHandle, mut w: Wizard) -> Result<WizardView> {
                 })?;
                 let _ = std::fs::remove_file(&file);
                 let can_go_back = false;
-                return Ok(WizardView {
-                    step: w.step,
+                return Ok(WizardView::of(
+                    w.step,
                     can_go_back,
-                    managed_engine: state.engine().await.ok(),
-                });
+                    state.engine().await.ok(),
+                ));
             }
             _ => {
-                return Ok(WizardView {
-                    can_go_back: !w.history.is_empty(),
-                    step: w.step,
-                    managed_engine: state.engine().await.ok(),
-                })
+                let can_go_back = !w.history.is_empty();
+                return Ok(WizardView::of(
+                    w.step,
+                    can_go_back,
+                    state.engine().await.ok(),
+                ));
             }
         };
         w.advance(input)?;

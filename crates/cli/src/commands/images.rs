@@ -178,11 +178,16 @@ pub async fn du(ctx: &Context, json: bool) -> Result<ExitCode> {
             crate::outln!("{}: {e}", u.summary.store);
         }
     }
-    if let Some(free) = usage.free_bytes {
-        crate::outln!(
-            "\nFree space on the data-root's filesystem: {}",
-            human_bytes(free)
-        );
+    crate::outln!();
+    for u in &usage.stores {
+        if let Some(fs) = &u.filesystem {
+            crate::outln!(
+                "The {} store writes to the filesystem on {}: {} free.",
+                u.summary.store,
+                fs.mount_point.display(),
+                human_bytes(fs.free_bytes)
+            );
+        }
     }
     Ok(ExitCode::SUCCESS)
 }

@@ -9,7 +9,7 @@ use stowage_core::engine::discovery::{self, Selector};
 use stowage_core::engine::ImageStore;
 use stowage_core::stores::migrate::{self as mig, MigrateRequest};
 use stowage_core::switch::{self, OutcomeKind, Request};
-use stowage_core::text::{count, human_bytes};
+use stowage_core::text::human_bytes;
 use stowage_core::wizard::{drive, Input, Status, Step, Wizard};
 
 use crate::context::Context;
@@ -83,17 +83,9 @@ pub async fn run(mut ctx: Context, restart: bool, json: bool) -> Result<ExitCode
             Step::Explain { report: r, .. } => {
                 let other = r.active.other();
                 crate::outln!("\nThe engine runs the {} store.", r.active);
-                crate::outln!(
-                    "The {other} store holds {} and {}, hidden now (kept, not lost).",
-                    count(r.hidden_now.images, "image"),
-                    count(r.hidden_now.containers, "container")
-                );
-                crate::outln!(
-                    "Switching to the {other} store would hide {} and {} of the {} store until you switch back.",
-                    count(r.hidden_if_switching.images, "image"),
-                    count(r.hidden_if_switching.containers, "container"),
-                    r.active
-                );
+                for line in r.hidden_sentences() {
+                    crate::outln!("{line}");
+                }
                 let problems: Vec<_> = r
                     .if_switching
                     .iter()
@@ -160,14 +152,14 @@ pub async fn run(mut ctx: Context, restart: bool, json: bool) -> Result<ExitCode
             } => {
                 let e = engine_named(&ctx, &engine).await?;
                 let opts = super::change::apply_options(&ctx, &e)?;
-                let mut notes = String::new();
-                if !migrate.is_empty() {
+                let min_free_bytes = ctx.settings.migration_min_free_bytes()?;
+                let copy = async {
                     let req = MigrateRequest {
                         references: migrate.clone(),
                         to: store,
                         remove_source: false,
                         stay: true,
-                        min_free_bytes: ctx.settings.migration_min_free_bytes()?,
+                        min_free_bytes,
                     };
                     let plan = mig::plan(&e, &req).await?;
                     let events = |ev: mig::MigrationEvent| {
@@ -177,31 +169,37 @@ pub async fn run(mut ctx: Context, restart: bool, json: bool) -> Result<ExitCode
                     };
                     let cancel = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
                     mig::migrate(&e, &ctx.paths, &plan, &req, &opts, &events, cancel).await?;
-                    notes = format!("Copied {}.", migrate.join(", "));
-                }
-                let e = engine_named(&ctx, &engine).await?;
-                let prepared =
-                    switch::prepare(&e, &ctx.paths, &Request::Store(store), None).await?;
-                let outcome = switch::apply(
-                    &e,
-                    &prepared.plan,
-                    &prepared.file,
-                    &opts,
-                    &super::change::progress_printer(json),
-                )
-                .await;
-                let ok = matches!(
-                    outcome.outcome,
-                    OutcomeKind::Applied | OutcomeKind::Unchanged
-                );
-                Input::Applied {
-                    ok,
-                    message: if ok {
-                        notes
-                    } else {
-                        outcome.error.unwrap_or_default()
-                    },
-                }
+                    Ok(drive::PartDone {
+                        ok: true,
+                        message: format!("Copied {}.", migrate.join(", ")),
+                    })
+                };
+                let switch = async {
+                    // The engine as it runs after the copy (a process engine has a new PID).
+                    let e = engine_named(&ctx, &engine).await.map_err(|e| {
+                        e.downcast::<stowage_core::Error>()
+                            .unwrap_or_else(|e| stowage_core::Error::InvalidRequest(e.to_string()))
+                    })?;
+                    let prepared =
+                        switch::prepare(&e, &ctx.paths, &Request::Store(store), None).await?;
+                    let outcome = switch::apply(
+                        &e,
+                        &prepared.plan,
+                        &prepared.file,
+                        &opts,
+                        &super::change::progress_printer(json),
+                    )
+                    .await;
+                    Ok(drive::PartDone {
+                        ok: matches!(
+                            outcome.outcome,
+                            OutcomeKind::Applied | OutcomeKind::Unchanged
+                        ),
+                        message: outcome.error.unwrap_or_default(),
+                    })
+                };
+                // Boxed: the copy and the switch are large futures (a whole migration, a whole switch).
+                drive::apply(&migrate, Box::pin(copy), Box::pin(switch)).await
             }
             Step::Done { summary, .. } => {
                 crate::outln!("\n{summary}");

@@ -110,28 +110,37 @@ pub async fn disk_space(ctx: &CheckContext) -> Finding {
         .find(|s| s.store == hidden_store)
         .map(|s| s.bytes)
         .unwrap_or(0);
-    let root = ctx.engine.data_root.clone();
-    let free = tokio::task::spawn_blocking(move || crate::stores::migrate::free_space(&root))
-        .await
-        .ok()
-        .flatten();
-    let Some(free) = free else {
+    // Copies land where the target store writes: data-root for the classic store, the
+    // containerd root for the containerd store (a system containerd's may be elsewhere).
+    let receiving = crate::stores::location::receiving_dir(&ctx.engine, ctx.target);
+    let fs =
+        tokio::task::spawn_blocking(move || crate::stores::location::filesystem_of(&receiving))
+            .await
+            .ok()
+            .flatten();
+    let Some(fs) = fs else {
         return Finding::new(
             Status::Error,
-            "the free space of the data-root's filesystem could not be read",
+            format!(
+                "the free space where the {} store writes could not be read",
+                ctx.target
+            ),
         );
     };
+    let free = fs.free_bytes;
+    let on = fs.mount_point.display().to_string();
     let needed = bytes.saturating_mul(2);
     let f = Finding::new(Status::Ok, String::new())
         .with("free_bytes", free)
         .with("migration_needs_bytes", needed)
         .with("min_free_bytes", ctx.min_free_bytes)
-        .with("data_root", ctx.engine.data_root.display().to_string());
+        .with("data_root", ctx.engine.data_root.display().to_string())
+        .with("filesystem", fs.mount_point.display().to_string());
     if free < needed {
         return Finding {
             status: Status::Fail,
             summary: format!(
-                "{} free, but migrating everything from the {hidden_store} store needs about {}",
+                "{} free on {on}, but migrating everything from the {hidden_store} store needs about {}",
                 human(free),
                 human(needed)
             ),
@@ -147,13 +156,13 @@ pub async fn disk_space(ctx: &CheckContext) -> Finding {
     if free < needed.saturating_add(ctx.min_free_bytes) {
         return Finding {
             status: Status::Warn,
-            summary: format!("{} free: migrating everything from the {hidden_store} store ({}) would leave less than the {} Stowage keeps free", human(free), human(needed), human(ctx.min_free_bytes)),
+            summary: format!("{} free on {on}: migrating everything from the {hidden_store} store ({}) would leave less than the {} Stowage keeps free", human(free), human(needed), human(ctx.min_free_bytes)),
             ..f
         };
     }
     Finding {
         summary: format!(
-            "{} free; migrating everything from the {hidden_store} store needs about {}",
+            "{} free on {on}; migrating everything from the {hidden_store} store needs about {}",
             human(free),
             human(needed)
         ),

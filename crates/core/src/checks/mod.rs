@@ -18,6 +18,7 @@ pub mod registry_mirrors;
 pub mod render;
 pub mod runner;
 pub mod selftest;
+pub mod storage_location;
 
 use serde::Serialize;
 use serde_json::{Map, Value};

@@ -9,7 +9,7 @@ use std::time::Duration;
 use super::fix::{FixPlan, FixPreview};
 use super::{
     buildx, config_lints, engine_version, fix, guidance, hidden, kubernetes, reachability,
-    reference_filter, registry_mirrors, selftest, CheckContext, Finding,
+    reference_filter, registry_mirrors, selftest, storage_location, CheckContext, Finding,
 };
 use crate::error::Result;
 
@@ -130,6 +130,11 @@ pub static CHECKS: &[Check] = &[
         Box::pin(hidden::disk_space(ctx))
     }),
     check(
+        "containerd-storage-location",
+        "Where the containerd store writes",
+        |ctx| Box::pin(storage_location::run(ctx)),
+    ),
+    check(
         "manifest-list-auth",
         "Pulling images without a manifest list",
         |ctx| Box::pin(async move { guidance::manifest_list_auth(ctx) }),
@@ -170,7 +175,7 @@ mod tests {
         for (i, id) in ids.iter().enumerate() {
             assert!(!ids[i + 1..].contains(id), "{id} twice");
         }
-        assert_eq!(ids.len(), 15);
+        assert_eq!(ids.len(), 16);
         let opt_in: Vec<&str> = CHECKS.iter().filter(|c| c.opt_in).map(|c| c.id).collect();
         assert_eq!(opt_in, ["multiplatform-selftest"]);
         for c in CHECKS {

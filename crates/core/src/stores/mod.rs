@@ -7,6 +7,7 @@ pub mod active;
 pub mod classic;
 pub mod containerd;
 pub mod containers;
+pub mod location;
 pub mod migrate;
 pub mod model;
 pub mod reference;

@@ -4,8 +4,8 @@ use std::path::{Path, PathBuf};
 
 use serde::Serialize;
 
-use crate::engine::store::ImageStore;
 use crate::engine::Engine;
+use crate::stores::location::{filesystem_of, receiving_dir, store_dirs, Filesystem};
 use crate::stores::model::StoreSummary;
 use crate::stores::{list, Selection};
 
@@ -19,6 +19,8 @@ pub struct StoreUsage {
     pub disk_bytes: Option<u64>,
     /// The directories measured.
     pub paths: Vec<PathBuf>,
+    /// The filesystem the store writes new data to, and its free space.
+    pub filesystem: Option<Filesystem>,
 }
 
 /// `stowctl du`.
@@ -37,15 +39,17 @@ pub async fn disk_usage(engine: &Engine) -> DiskUsage {
     let mut stores = Vec::new();
     for summary in listing.report.stores {
         let paths = store_dirs(engine, summary.store);
+        let receiving = receiving_dir(engine, summary.store);
         let p = paths.clone();
-        let disk_bytes = tokio::task::spawn_blocking(move || dir_usage(&p))
-            .await
-            .ok()
-            .flatten();
+        let (disk_bytes, filesystem) =
+            tokio::task::spawn_blocking(move || (dir_usage(&p), filesystem_of(&receiving)))
+                .await
+                .unwrap_or((None, None));
         stores.push(StoreUsage {
             summary,
             disk_bytes,
             paths,
+            filesystem,
         });
     }
     let root = engine.data_root.clone();
@@ -54,27 +58,6 @@ pub async fn disk_usage(engine: &Engine) -> DiskUsage {
         .ok()
         .flatten();
     DiskUsage { stores, free_bytes }
-}
-
-fn store_dirs(engine: &Engine, store: ImageStore) -> Vec<PathBuf> {
-    match store {
-        ImageStore::Classic => crate::engine::drivers::graphdrivers()
-            .map(|d| engine.data_root.join(d))
-            .filter(|p| p.exists())
-            .chain(crate::stores::classic::image_dir(&engine.data_root, None))
-            .collect(),
-        ImageStore::Containerd => {
-            let managed = engine.data_root.join("containerd/daemon");
-            if managed.exists() {
-                vec![managed]
-            } else {
-                vec![PathBuf::from("/var/lib/containerd")]
-                    .into_iter()
-                    .filter(|p| p.exists())
-                    .collect()
-            }
-        }
-    }
 }
 
 /// Bytes used by files under `dirs` (allocated blocks; each inode once). `None` if unreadable.
@@ -97,15 +80,9 @@ fn dir_usage(dirs: &[PathBuf]) -> Option<u64> {
     Some(total)
 }
 
-/// Free bytes on the filesystem holding `path` (sysinfo's disk list, longest mount prefix).
+/// Free bytes on the filesystem holding `path` (or its nearest existing parent).
 pub fn free_space(path: &Path) -> Option<u64> {
-    let path = std::fs::canonicalize(path).unwrap_or_else(|_| path.to_path_buf());
-    let disks = sysinfo::Disks::new_with_refreshed_list().ok()?;
-    disks
-        .iter()
-        .filter(|d| path.starts_with(d.mount_point()))
-        .max_by_key(|d| d.mount_point().as_os_str().len())
-        .map(|d| d.available_space())
+    filesystem_of(path).map(|f| f.free_bytes)
 }
 
 #[cfg(test)]

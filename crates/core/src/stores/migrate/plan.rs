@@ -1,10 +1,13 @@
 //! Planning a migration from what the engine holds: which images move, whether there is room,
 //! and what the engine goes through. Pure: [`super::prepare`] gathers the inputs.
 
+use std::path::PathBuf;
+
 use serde::Serialize;
 
 use crate::engine::store::ImageStore;
 use crate::error::{Error, Result};
+use crate::stores::location::Filesystem;
 use crate::stores::model::{ImageEntry, StoresReport};
 use crate::stores::reference::matches;
 
@@ -40,6 +43,8 @@ pub struct MigrationPlan {
     pub bytes: u64,
     /// Free bytes where the temporary archive and the copies go.
     pub free_bytes: u64,
+    /// The filesystem they go to (where the target store writes), by its mount point.
+    pub filesystem: PathBuf,
     /// What the engine goes through, in order (each restart is a verified switch).
     pub steps: Vec<String>,
     /// How many times the engine restarts.
@@ -51,15 +56,16 @@ pub struct MigrationPlan {
     pub notes: Vec<String>,
 }
 
-/// Plans moving `req.references` with the engine holding `report`, running `active`, with
-/// `free_bytes` free on its data-root. The source's config digests are left empty (reading them
-/// needs the engine's containerd). Nothing is written.
+/// Plans moving `req.references` with the engine holding `report`, running `active`, onto the
+/// filesystem `space` where the target store writes. The source's config digests are left empty
+/// (reading them needs the engine's containerd). Nothing is written.
 pub fn plan_from(
     report: &StoresReport,
     active: ImageStore,
-    free_bytes: u64,
+    space: &Filesystem,
     req: &MigrateRequest,
 ) -> Result<MigrationPlan> {
+    let free_bytes = space.free_bytes;
     let source = req.to.other();
     if let Some(s) = report
         .stores
@@ -73,7 +79,7 @@ pub fn plan_from(
     }
     let (images, references) = resolve(report, source, req)?;
     let bytes: u64 = images.iter().map(|i| i.size).sum();
-    check_space(bytes, free_bytes, req.min_free_bytes)?;
+    check_space(bytes, space, req.min_free_bytes)?;
     let notes = if req.to == ImageStore::Classic {
         images
             .iter()
@@ -96,6 +102,7 @@ pub fn plan_from(
         references,
         bytes,
         free_bytes,
+        filesystem: space.mount_point.clone(),
         steps,
         restarts,
         source_configs: Vec::new(),
@@ -143,15 +150,16 @@ fn resolve(
 }
 
 /// The archive and the copy both need room, and `min_free` must remain.
-fn check_space(bytes: u64, free: u64, min_free: u64) -> Result<()> {
+fn check_space(bytes: u64, space: &Filesystem, min_free: u64) -> Result<()> {
     let needed = bytes.saturating_mul(2);
-    if free < needed.saturating_add(min_free) {
+    if space.free_bytes < needed.saturating_add(min_free) {
         return Err(Error::InvalidRequest(format!(
-            "not enough free space: moving {} needs about {} and must leave {} free (settings: migration.min_free_bytes), but only {} are free; nothing was changed",
+            "not enough free space: moving {} needs about {} and must leave {} free (settings: migration.min_free_bytes), but only {} are free on {}; nothing was changed",
             crate::text::human_bytes(bytes),
             crate::text::human_bytes(needed),
             crate::text::human_bytes(min_free),
-            crate::text::human_bytes(free)
+            crate::text::human_bytes(space.free_bytes),
+            space.mount_point.display()
         )));
     }
     Ok(())
@@ -203,6 +211,14 @@ mod tests {
     use ImageStore::{Classic, Containerd};
 
     const GB: u64 = 1_000_000_000;
+
+    fn fs(free_bytes: u64) -> Filesystem {
+        Filesystem {
+            mount_point: PathBuf::from("/srv"),
+            free_bytes,
+            device: None,
+        }
+    }
 
     fn image(
         store: ImageStore,
@@ -262,7 +278,7 @@ mod tests {
         let p = plan_from(
             &report(),
             Classic,
-            100 * GB,
+            &fs(100 * GB),
             &req(&["alpine:3"], Containerd),
         )
         .unwrap();
@@ -291,19 +307,19 @@ mod tests {
         let mut r = req(&["alpine:3"], Containerd);
         r.stay = true;
         assert_eq!(
-            plan_from(&report(), Classic, 100 * GB, &r)
+            plan_from(&report(), Classic, &fs(100 * GB), &r)
                 .unwrap()
                 .restarts,
             1
         );
         r.remove_source = true;
-        let p = plan_from(&report(), Classic, 100 * GB, &r).unwrap();
+        let p = plan_from(&report(), Classic, &fs(100 * GB), &r).unwrap();
         assert_eq!(p.restarts, 3);
         assert!(p
             .steps
             .contains(&"remove them from the classic store".to_string()));
         // Run from the target store: read, load, remove, and stay.
-        let p = plan_from(&report(), Containerd, 100 * GB, &r).unwrap();
+        let p = plan_from(&report(), Containerd, &fs(100 * GB), &r).unwrap();
         assert_eq!(p.restarts, 4);
         assert!(
             p.steps[0].ends_with("(to read the images)"),
@@ -317,7 +333,7 @@ mod tests {
         let p = plan_from(
             &report(),
             Classic,
-            100 * GB,
+            &fs(100 * GB),
             &req(
                 &["alpine", "docker.io/library/alpine:3", "busybox:1"],
                 Containerd,
@@ -335,13 +351,23 @@ mod tests {
 
     #[test]
     fn a_reference_in_the_target_or_nowhere_is_refused() {
-        let err = plan_from(&report(), Classic, 100 * GB, &req(&["nginx:1"], Containerd))
-            .unwrap_err()
-            .to_string();
+        let err = plan_from(
+            &report(),
+            Classic,
+            &fs(100 * GB),
+            &req(&["nginx:1"], Containerd),
+        )
+        .unwrap_err()
+        .to_string();
         assert!(err.contains("already in the containerd store"), "{err}");
-        let err = plan_from(&report(), Classic, 100 * GB, &req(&["nope:1"], Containerd))
-            .unwrap_err()
-            .to_string();
+        let err = plan_from(
+            &report(),
+            Classic,
+            &fs(100 * GB),
+            &req(&["nope:1"], Containerd),
+        )
+        .unwrap_err()
+        .to_string();
         assert!(
             err.starts_with("no image `nope:1` in the classic store"),
             "{err}"
@@ -352,7 +378,7 @@ mod tests {
     fn an_unreadable_source_is_refused_before_anything_else() {
         let mut r = report();
         r.stores[0] = summary(Classic, false);
-        let err = plan_from(&r, Classic, 100 * GB, &req(&["nope"], Containerd)).unwrap_err();
+        let err = plan_from(&r, Classic, &fs(100 * GB), &req(&["nope"], Containerd)).unwrap_err();
         assert_eq!(
             err.to_string(),
             "the classic store cannot be read: permission denied"
@@ -363,8 +389,8 @@ mod tests {
     fn room_for_the_archive_and_the_copy_and_the_reserve_is_needed() {
         // 1 GB moves: 2 GB for archive and copy, 1 GB reserve.
         let r = req(&["alpine:3"], Containerd);
-        assert!(plan_from(&report(), Classic, 3 * GB, &r).is_ok());
-        let err = plan_from(&report(), Classic, 3 * GB - 1, &r).unwrap_err();
+        assert!(plan_from(&report(), Classic, &fs(3 * GB), &r).is_ok());
+        let err = plan_from(&report(), Classic, &fs(3 * GB - 1), &r).unwrap_err();
         assert_eq!(err.code(), crate::ErrorCode::InvalidRequest);
         assert!(
             err.to_string().starts_with("not enough free space"),
@@ -377,7 +403,7 @@ mod tests {
         let p = plan_from(
             &report(),
             Containerd,
-            100 * GB,
+            &fs(100 * GB),
             &req(&["nginx:1", "redis:7"], Classic),
         )
         .unwrap();

@@ -1,11 +1,11 @@
 //! Gathering what a migration plan needs from the engine (its stores, the free space, the source
 //! images' config digests) and planning it with [`super::plan::plan_from`].
 
-use super::du::free_space;
 use super::plan::{plan_from, MigrateRequest, MigrationPlan};
 use crate::engine::store::ImageStore;
 use crate::engine::Engine;
 use crate::error::{Error, Result};
+use crate::stores::location::{filesystem_of, receiving_dir, Filesystem};
 use crate::stores::reference::qualified;
 use crate::stores::{list, Listing, Selection};
 
@@ -18,13 +18,19 @@ pub async fn plan(engine: &Engine, req: &MigrateRequest) -> Result<MigrationPlan
         host: engine.host.clone(),
         message: "the engine does not answer; migration needs it running".into(),
     })?;
-    let root = engine.data_root.clone();
-    let free_bytes = tokio::task::spawn_blocking(move || free_space(&root))
-        .await
-        .ok()
-        .flatten()
-        .unwrap_or(0);
-    let mut plan = plan_from(&listing.report, active, free_bytes, req)?;
+    // The archive and the copies land where the target store writes (a system containerd's
+    // root may be on another filesystem than data-root).
+    let receiving = receiving_dir(engine, req.to);
+    let space = tokio::task::spawn_blocking(move || {
+        filesystem_of(&receiving).unwrap_or(Filesystem {
+            mount_point: receiving,
+            free_bytes: 0,
+            device: None,
+        })
+    })
+    .await
+    .map_err(|e| Error::internal("measuring free space", e))?;
+    let mut plan = plan_from(&listing.report, active, &space, req)?;
     plan.source_configs = source_configs(engine, &plan).await?;
     Ok(plan)
 }
