@@ -2,8 +2,9 @@
 # Builds Stowage's Debian package: target/debian/stowage_<version>_amd64.deb (under
 # $CARGO_TARGET_DIR when set), with /usr/bin/stowage and /usr/bin/stowctl, the .desktop entry,
 # hicolor icons (32-512 px, RGBA, made from icons/icon.png), the polkit action
-# org.stowage.manage, stowctl's man page and bash/zsh/fish completions (generated from its clap
-# grammar by `stowctl generate-assets`). The last line printed is the .deb's path.
+# org.stowage.manage, stowctl's man pages (stowctl.1 and one per subcommand) and bash/zsh/fish
+# completions (generated from its clap grammar by `stowctl generate-assets`). The last line
+# printed is the .deb's path.
 #
 # cargo-deb (pinned, --locked) is installed once into .tools/ in the checkout; a rerun reuses it.
 # Release build: ~6.5 min the first time on 2 cores, seconds after.
@@ -31,7 +32,7 @@ log "man page, completions and icons"
 assets="$target/release/package-assets"
 rm -rf "$assets"
 "$target/release/stowctl" generate-assets "$assets" >&2
-gzip -9n "$assets/man/stowctl.1"
+gzip -9n "$assets"/man/*.1
 if command -v magick >/dev/null 2>&1; then im=(magick); else im=(convert); fi
 for size in 32 48 64 128 256 512; do
   mkdir -p "$assets/icons/${size}x${size}"

@@ -138,10 +138,26 @@ fn one_instance_per_session_and_the_window_keeps_its_size_and_place() {
         "{text}"
     );
 
-    // Launched again: where and as large as it was left.
+    // Launched again: where and as large as it was left. The plugin restores the saved state
+    // as the window is created; under load the window can be mapped at its configured size a
+    // moment before that lands (seen once during a full test run), so what counts is where it
+    // settles.
     let _third = Running(Some(launch(&session, &d)));
-    let shown = session
+    let first_seen = session
         .wait_for_window(TITLE, Duration::from_secs(60))
         .unwrap_or_else(|e| panic!("{e}\n{}", log()));
-    assert_eq!(shown, "1000x700+200+150", "{}", log());
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let now = session.xwindow(TITLE, &["geometry"]).stdout_text();
+        if now.trim() == "1000x700+200+150" {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the window came back at {} (first mapped at {first_seen}), not where it was left:\n{}",
+            now.trim(),
+            log()
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
 }

@@ -33,6 +33,8 @@ const FILES: &[&str] = &[
     "/usr/share/applications/stowage.desktop",
     "/usr/share/polkit-1/actions/org.stowage.manage.policy",
     "/usr/share/man/man1/stowctl.1.gz",
+    "/usr/share/man/man1/stowctl-store-use.1.gz",
+    "/usr/share/man/man1/stowctl-migrate.1.gz",
     "/usr/share/bash-completion/completions/stowctl",
     "/usr/share/zsh/vendor-completions/_stowctl",
     "/usr/share/fish/vendor_completions.d/stowctl.fish",
@@ -208,6 +210,13 @@ fn the_package_installs_into_a_clean_root_works_and_removes_cleanly() {
         ],
     );
     assert!(man.contains(".TH stowctl 1"), "{man}");
+    // One page per subcommand, found by man itself.
+    assert_eq!(
+        ok(&rig, &["man", "-w", "stowctl-store-use"]).trim(),
+        "/usr/share/man/man1/stowctl-store-use.1.gz"
+    );
+    let pages = ok(&rig, &["sh", "-c", "ls /usr/share/man/man1/stowctl*"]);
+    assert!(pages.lines().count() >= 20, "{pages}");
     let bash = String::from_utf8(
         rig.read_file("/usr/share/bash-completion/completions/stowctl")
             .unwrap(),
@@ -239,6 +248,10 @@ fn the_package_installs_into_a_clean_root_works_and_removes_cleanly() {
             "{f} is left after apt-get remove"
         );
     }
+    let left = rig
+        .exec(&["sh", "-c", "ls /usr/share/man/man1/stowctl* 2>/dev/null"])
+        .stdout_text();
+    assert!(left.trim().is_empty(), "man pages left: {left}");
     let status = rig
         .exec(&["dpkg-query", "-W", "-f", "${db:Status-Status}", "stowage"])
         .stdout_text();
