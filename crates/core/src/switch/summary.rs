@@ -98,18 +98,22 @@ mod tests {
     use super::*;
     use crate::engine::store::ImageStore;
 
-    #[test]
-    fn a_store_switch_in_words_and_stages() {
-        let f = facts("{}\n", ImageStore::Classic, false);
-        let p = plan(
+    /// The plan for turning the containerd store on, with `daemon_json` on `active`.
+    fn to_containerd(daemon_json: &str, active: ImageStore) -> Plan {
+        plan(
             &Catalog::builtin(),
-            &f,
+            &facts(daemon_json, active, false),
             &engine(),
             &Request::Store(ImageStore::Containerd),
             &method(),
             true,
         )
-        .unwrap();
+        .unwrap()
+    }
+
+    #[test]
+    fn a_store_switch_in_words_and_stages() {
+        let p = to_containerd("{}\n", ImageStore::Classic);
         let s = p.summary();
         assert_eq!(s[0], "Turn on the containerd image store.");
         assert!(s.contains(&"Switching from the classic store to the containerd store hides 3 images and 1 container of the classic store. They are not deleted: they come back when you switch back.".to_string()), "{s:?}");
@@ -137,20 +141,10 @@ mod tests {
 
     #[test]
     fn nothing_to_do_says_so_and_hides_nothing() {
-        let f = facts(
+        let p = to_containerd(
             "{\"features\": {\"containerd-snapshotter\": true}}\n",
             ImageStore::Containerd,
-            false,
         );
-        let p = plan(
-            &Catalog::builtin(),
-            &f,
-            &engine(),
-            &Request::Store(ImageStore::Containerd),
-            &method(),
-            true,
-        )
-        .unwrap();
         assert_eq!(p.summary(), ["daemon.json already asks for this."]);
         let unknown = super::super::Hidden {
             images: None,
