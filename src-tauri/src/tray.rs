@@ -271,8 +271,18 @@ pub fn set_status(app: &AppHandle, st: &Status) {
 }
 
 /// Rebuilds the tray's texts, checkbox and icon from the model (forced: a click on the check
-/// item flips it before Stowage decides).
+/// item flips it before Stowage decides), on the main thread: the menu's setters wait for the
+/// main thread, so a worker holding the handles while the main thread (a menu click) waits for
+/// them would deadlock.
 pub fn refresh(app: &AppHandle) {
+    let handle = app.clone();
+    if let Err(error) = app.run_on_main_thread(move || refresh_on_main_thread(&handle)) {
+        tracing::debug!(%error, "tray not refreshed");
+    }
+}
+
+/// [`refresh`], when already on the main thread (a menu event).
+fn refresh_on_main_thread(app: &AppHandle) {
     let model = current_model(app);
     let tray = app.state::<TrayState>();
     let Ok(mut guard) = tray.handles.lock() else {
@@ -352,7 +362,7 @@ fn on_menu_event(app: &AppHandle, event: MenuEvent) {
         ids::USE_CONTAINERD => {
             // The click already flipped the check mark: decide from the model, show the model.
             let was_containerd = current_model(app).containerd_checked();
-            refresh(app);
+            refresh_on_main_thread(app);
             let want = if was_containerd {
                 ImageStore::Classic
             } else {
