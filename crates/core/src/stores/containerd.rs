@@ -370,7 +370,7 @@ fn platform_string(os: &str, arch: &str, variant: Option<&str>) -> String {
     }
 }
 
-fn grpc_error(socket: &Path, e: containerd_client::tonic::Status) -> Error {
+pub(crate) fn grpc_error(socket: &Path, e: containerd_client::tonic::Status) -> Error {
     Error::Engine {
         host: format!("unix://{}", socket.display()),
         message: format!("containerd: {}", e.message()),

@@ -10,6 +10,7 @@ pub mod containers;
 pub mod location;
 pub mod migrate;
 pub mod model;
+pub mod reclaim;
 pub mod reference;
 
 use std::collections::HashMap;

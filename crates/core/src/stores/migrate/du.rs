@@ -61,7 +61,7 @@ pub async fn disk_usage(engine: &Engine) -> DiskUsage {
 }
 
 /// Bytes used by files under `dirs` (allocated blocks; each inode once). `None` if unreadable.
-fn dir_usage(dirs: &[PathBuf]) -> Option<u64> {
+pub(crate) fn dir_usage(dirs: &[PathBuf]) -> Option<u64> {
     use std::os::unix::fs::MetadataExt;
     let mut seen = std::collections::HashSet::new();
     let mut total = 0u64;
