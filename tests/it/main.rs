@@ -5,6 +5,7 @@ mod checks;
 mod config_cli;
 mod desktop;
 mod discovery;
+mod disk;
 mod engine_versions;
 mod faults;
 mod faults_inputs;

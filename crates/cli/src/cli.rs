@@ -210,6 +210,27 @@ pub enum StoreAction {
         #[command(flatten)]
         change: ChangeArgs,
     },
+    /// Delete the images (and, when asked, the containers) of the store the engine has left, to
+    /// give its disk space back. Never the active store.
+    Reclaim(ReclaimArgs),
+}
+
+/// `stowctl store reclaim`.
+#[derive(Debug, Args)]
+pub struct ReclaimArgs {
+    /// The store to empty: `classic` or `containerd` (not the one the engine runs).
+    #[arg(value_enum)]
+    pub store: StoreArg,
+    /// Show what would be deleted (images, containers, bytes, paths or containerd objects) and
+    /// change nothing.
+    #[arg(long)]
+    pub dry_run: bool,
+    /// Delete without asking (otherwise you type the store's name to confirm).
+    #[arg(long, short = 'y')]
+    pub yes: bool,
+    /// Delete the store's containers too (otherwise containers in it refuse the reclaim).
+    #[arg(long)]
+    pub include_containers: bool,
 }
 
 #[derive(Debug, Args)]

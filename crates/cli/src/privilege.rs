@@ -19,6 +19,12 @@ pub fn invocation(cli: &Cli) -> Invocation {
                 store: name(*store),
             }
         }
+        Command::Store {
+            action: StoreAction::Reclaim(args),
+        } => Action::StoreReclaim {
+            store: name(args.store),
+            include_containers: args.include_containers,
+        },
         Command::Feature {
             action: FeatureAction::Enable { id, change },
         } => {

@@ -7,7 +7,8 @@ use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
 use stowage_core::engine::{Engine, ImageStore};
-use stowage_core::stores::migrate::{self as mig, MigrateRequest, MigrationEvent, StoreUsage};
+use stowage_core::stores::migrate::{self as mig, MigrateRequest, MigrationEvent};
+use stowage_core::stores::usage::{self, SharedUsage, StoreUsage};
 use stowage_core::stores::{self, ImageEntry, Selection};
 use stowage_core::switch::{self, OutcomeKind, Request};
 use stowage_core::{Error, Result};
@@ -27,6 +28,8 @@ pub struct ImagesView {
     pub active: Option<ImageStore>,
     /// Per store: counts, image bytes, bytes on disk, whether readable.
     pub stores: Vec<StoreUsage>,
+    /// Volumes, shared by both stores.
+    pub shared: SharedUsage,
     /// Free bytes on the data-root's filesystem.
     pub free_bytes: Option<u64>,
     /// Every image of both stores.
@@ -54,14 +57,13 @@ pub struct MigrationPlanView {
 #[tracing::instrument(skip_all)]
 pub async fn images_list(state: tauri::State<'_, AppState>) -> Result<ImagesView, CommandError> {
     let engine = state.engine().await?;
-    let (listing, usage) = tokio::join!(
-        stores::list(&engine, Selection::All),
-        mig::disk_usage(&engine)
-    );
+    let listing = stores::list(&engine, Selection::All).await;
+    let usage = usage::disk_usage(&engine, &listing).await;
     Ok(ImagesView {
         engine: engine.name,
         active: listing.active,
         stores: usage.stores,
+        shared: usage.shared,
         free_bytes: usage.free_bytes,
         images: listing.report.images,
     })

@@ -125,39 +125,32 @@ fn split_tag(r: &str) -> (String, String) {
 
 pub async fn du(ctx: &Context, json: bool) -> Result<ExitCode> {
     let engine = ctx.reachable_engine("du").await?;
-    let usage = stores::migrate::disk_usage(&engine).await;
+    let listing = stores::list(&engine, Selection::All).await;
+    let usage = stores::usage::disk_usage(&engine, &listing).await;
     if json {
         print_json(&usage)?;
         return Ok(ExitCode::SUCCESS);
     }
+    let size = |b: Option<u64>| b.map(human_bytes).unwrap_or_else(|| "-".into());
     let rows: Vec<Vec<String>> = usage
         .stores
         .iter()
         .map(|u| {
+            let s = &u.summary;
             vec![
-                u.summary.store.to_string(),
-                if u.summary.active {
-                    "active".into()
-                } else {
-                    "hidden".into()
-                },
-                if u.summary.readable {
-                    u.summary.images.to_string()
+                s.store.to_string(),
+                if s.active { "active" } else { "hidden" }.into(),
+                if s.readable {
+                    s.images.to_string()
                 } else {
                     "?".into()
                 },
-                if u.summary.readable {
-                    human_bytes(u.summary.bytes)
-                } else {
-                    "?".into()
-                },
-                u.summary.containers.to_string(),
-                u.disk_bytes.map(human_bytes).unwrap_or_else(|| "?".into()),
-                u.paths
-                    .iter()
-                    .map(|p| p.display().to_string())
-                    .collect::<Vec<_>>()
-                    .join(" "),
+                size(u.breakdown.images_bytes),
+                size(u.breakdown.content_bytes),
+                s.containers.to_string(),
+                size(u.breakdown.containers_bytes),
+                size(u.breakdown.build_cache_bytes),
+                size(u.disk_bytes),
             ]
         })
         .collect();
@@ -166,24 +159,57 @@ pub async fn du(ctx: &Context, json: bool) -> Result<ExitCode> {
             "STORE",
             "STATE",
             "IMAGES",
-            "IMAGE BYTES",
+            "IMAGES SIZE",
+            "CONTENT",
             "CONTAINERS",
+            "CONTAINER LAYERS",
+            "BUILD CACHE",
             "ON DISK",
-            "WHERE",
         ],
         &rows,
     );
-    for u in &usage.stores {
-        if let Some(e) = &u.summary.error {
-            crate::outln!("{}: {e}", u.summary.store);
-        }
-    }
     crate::outln!();
+    if let (Some(n), Some(b)) = (usage.shared.volumes, usage.shared.volumes_bytes) {
+        crate::outln!(
+            "Shared by both stores: {}, {} ({}).",
+            count(n, "volume"),
+            human_bytes(b),
+            usage
+                .shared
+                .paths
+                .iter()
+                .map(|p| p.display().to_string())
+                .collect::<Vec<_>>()
+                .join(" ")
+        );
+    }
     for u in &usage.stores {
+        let s = &u.summary;
+        if u.summary.active {
+            crate::outln!(
+                "The {} store's sizes are the engine's own, as `docker system df` prints them.",
+                s.store
+            );
+        }
+        if let Some(e) = &s.error {
+            crate::outln!("{}: {e}", s.store);
+        }
+        for n in &u.notes {
+            crate::outln!("{}: {n}", s.store);
+        }
+        crate::outln!(
+            "{}: on disk under {}",
+            s.store,
+            u.paths
+                .iter()
+                .map(|p| p.display().to_string())
+                .collect::<Vec<_>>()
+                .join(" ")
+        );
         if let Some(fs) = &u.filesystem {
             crate::outln!(
                 "The {} store writes to the filesystem on {}: {} free.",
-                u.summary.store,
+                s.store,
                 fs.mount_point.display(),
                 human_bytes(fs.free_bytes)
             );

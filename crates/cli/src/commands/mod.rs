@@ -7,6 +7,7 @@ mod config;
 mod engines;
 mod feature;
 mod images;
+mod reclaim;
 mod restart;
 mod sandbox;
 mod status;

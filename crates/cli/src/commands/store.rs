@@ -1,4 +1,4 @@
-//! `stowctl store use classic|containerd`.
+//! `stowctl store use classic|containerd` and `stowctl store reclaim …`.
 
 use std::process::ExitCode;
 
@@ -14,5 +14,6 @@ pub async fn run(ctx: &Context, action: StoreAction, json: bool) -> Result<ExitC
         StoreAction::Use { store, change } => {
             plan_and_apply(ctx, Request::Store(store.into()), &change, json).await
         }
+        StoreAction::Reclaim(args) => super::reclaim::run(ctx, args, json).await,
     }
 }

@@ -10,6 +10,7 @@ pub mod drivers;
 pub mod model;
 pub mod status;
 pub mod store;
+pub mod system_df;
 pub mod systemd;
 
 pub use model::{Engine, EngineKind, ProcessInfo, SystemdUnit};

@@ -57,6 +57,18 @@ pub fn fix_args(engine: &Engine, check: &str, if_switching_to: Option<ImageStore
     args
 }
 
+/// `stowctl` arguments for reclaiming the store the engine left: `store reclaim STORE
+/// [--include-containers]`.
+pub fn reclaim_args(engine: &Engine, store: ImageStore, include_containers: bool) -> Vec<String> {
+    let mut args = engine_args(engine);
+    args.extend(["store".into(), "reclaim".into(), store.as_str().into()]);
+    if include_containers {
+        args.push("--include-containers".into());
+    }
+    args.extend(["--yes".into(), "--json".into()]);
+    args
+}
+
 /// `stowctl` arguments for a migration: `migrate REF... --to STORE [--stay]`.
 pub fn migrate_args(
     engine: &Engine,

@@ -30,6 +30,12 @@ pub enum Action {
         /// `--remove-source`: never asked by the app, refused as root.
         remove_source: bool,
     },
+    /// `store reclaim STORE [--include-containers]`: the app's "Free" on the store the engine
+    /// left, after the user typed the store's name; root plans it again and refuses as stowctl does.
+    StoreReclaim {
+        store: String,
+        include_containers: bool,
+    },
     /// `restart`.
     Restart,
     /// Any other subcommand (named as typed): never run as root for another user.
@@ -53,7 +59,8 @@ pub struct Invocation {
 }
 
 /// The subcommands the root side runs, as people type them.
-pub const ALLOWED: &str = "store use, feature enable|disable, check fix, migrate and restart";
+pub const ALLOWED: &str =
+    "store use, store reclaim, feature enable|disable, check fix, migrate and restart";
 
 fn refused(what: impl Into<String>, reason: impl Into<String>) -> Error {
     Error::PrivilegeRefused {
@@ -148,6 +155,14 @@ impl Invocation {
                     return Err(refused(
                         format!("image `{r}`"),
                         "not an image reference or ID (letters, digits and . _ - : / @, up to 512 characters)",
+                    ));
+                }
+            }
+            Action::StoreReclaim { store, .. } => {
+                if !valid_store(store) {
+                    return Err(refused(
+                        format!("store `{store}`"),
+                        "the store is classic or containerd",
                     ));
                 }
             }

@@ -134,22 +134,22 @@ pub fn default_data_root(engine: &Engine) -> Option<PathBuf> {
     }
 }
 
-/// The filesystem holding `path` (its nearest existing ancestor), from sysinfo's disk list.
+/// The filesystem holding `path` (its nearest existing ancestor): its mount point from the
+/// mount table and its free space from `statvfs`, so tmpfs and loop mounts count too.
 pub fn filesystem_of(path: &Path) -> Option<Filesystem> {
     use std::os::unix::fs::MetadataExt;
     let existing = path.ancestors().find(|p| p.exists())?;
     let device = std::fs::metadata(existing).ok().map(|m| m.dev());
     let path = std::fs::canonicalize(existing).unwrap_or_else(|_| existing.to_path_buf());
-    let disks = sysinfo::Disks::new_with_refreshed_list().ok()?;
-    disks
-        .iter()
-        .filter(|d| path.starts_with(d.mount_point()))
-        .max_by_key(|d| d.mount_point().as_os_str().len())
-        .map(|d| Filesystem {
-            mount_point: d.mount_point().to_path_buf(),
-            free_bytes: d.available_space(),
-            device,
-        })
+    let st = nix::sys::statvfs::statvfs(&path).ok()?;
+    let free_bytes = (st.blocks_available() as u64).saturating_mul(st.fragment_size() as u64);
+    let mount_point =
+        crate::stores::mounts::mount_point_of(&path).unwrap_or_else(|| PathBuf::from("/"));
+    Some(Filesystem {
+        mount_point,
+        free_bytes,
+        device,
+    })
 }
 
 #[cfg(test)]

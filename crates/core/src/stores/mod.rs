@@ -10,8 +10,10 @@ pub mod containers;
 pub mod location;
 pub mod migrate;
 pub mod model;
+pub mod mounts;
 pub mod reclaim;
 pub mod reference;
+pub mod usage;
 
 use std::collections::HashMap;
 

@@ -1,4 +1,4 @@
-//! Disk usage per store, and migration of chosen images from one store to the other.
+//! Migration of chosen images from one store to the other.
 //!
 //! Migration uses only the engine's own, proven paths: `docker save` (`GET /images/get`) from
 //! the store that holds the images, then `docker load` (`POST /images/load`) into the other,
@@ -10,18 +10,15 @@
 //!
 //! Like `switch/`, the work is split: [`prepare`] gathers what the engine holds, [`plan`] decides
 //! what moves and what the engine goes through (pure, unit-tested without an engine), [`apply`]
-//! carries it out with [`transfer`] (save and load streams) and [`verify`]; [`du`] measures
-//! the stores' disk usage.
+//! carries it out with [`transfer`] (save and load streams) and [`verify`].
 
 pub mod apply;
-pub mod du;
 pub mod plan;
 pub mod prepare;
 pub mod transfer;
 pub mod verify;
 
 pub use apply::{migrate, MigrationEvent, MigrationOutcome};
-pub use du::{disk_usage, free_space, DiskUsage, StoreUsage};
 pub use plan::{MigrateRequest, MigrationPlan};
 pub use prepare::plan;
 pub use verify::VerifiedReference;

@@ -164,7 +164,7 @@ fn is_layer_id(s: &str) -> bool {
 /// if nothing else is left in them. A path that is mounted on is never entered.
 pub fn remove(data_root: &Path, files: &ClassicFiles) -> Result<()> {
     let order = files.removal_order();
-    if let Some(m) = super::mounts::first_under(&order) {
+    if let Some(m) = crate::stores::mounts::first_under(&order) {
         return Err(Error::InvalidRequest(format!(
             "{} is mounted on (is a container of this store running in another engine?); nothing was changed",
             m.display()

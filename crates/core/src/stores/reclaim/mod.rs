@@ -14,7 +14,6 @@
 pub mod apply;
 pub mod classic_files;
 pub mod containerd_objects;
-mod mounts;
 pub mod plan;
 pub mod prepare;
 

@@ -78,7 +78,7 @@ pub async fn plan(engine: &Engine, req: &ReclaimRequest) -> Result<ReclaimPlan> 
 /// containerd, its root also holds other namespaces' data).
 pub(crate) async fn store_bytes(engine: &Engine, store: ImageStore) -> Option<u64> {
     let dirs = crate::stores::location::store_dirs(engine, store);
-    tokio::task::spawn_blocking(move || crate::stores::migrate::du::dir_usage(&dirs))
+    tokio::task::spawn_blocking(move || crate::stores::usage::dir_usage(&dirs))
         .await
         .ok()
         .flatten()

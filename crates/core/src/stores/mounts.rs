@@ -1,4 +1,5 @@
-//! What is mounted where (`/proc/self/mountinfo`): a reclaim never deletes through a mount.
+//! What is mounted where (`/proc/self/mountinfo`): the filesystem a path is on (every mount,
+//! tmpfs and loop mounts included), and no reclaim deletes through a mount.
 
 use std::path::{Path, PathBuf};
 
@@ -8,6 +9,16 @@ pub fn first_under(paths: &[&Path]) -> Option<PathBuf> {
     mount_points(&text)
         .into_iter()
         .find(|m| paths.iter().any(|p| m.starts_with(p)))
+}
+
+/// The mount point of the filesystem holding `path` (absolute, symlinks resolved): the longest
+/// mount point it is under.
+pub fn mount_point_of(path: &Path) -> Option<PathBuf> {
+    let text = std::fs::read_to_string("/proc/self/mountinfo").ok()?;
+    mount_points(&text)
+        .into_iter()
+        .filter(|m| path.starts_with(m))
+        .max_by_key(|m| m.as_os_str().len())
 }
 
 /// The mount points listed in a mountinfo text (field 5, with its octal escapes undone).
@@ -60,5 +71,10 @@ mod tests {
         );
         let dir = tempfile::tempdir().unwrap();
         assert_eq!(first_under(&[dir.path()]), None);
+        assert_eq!(
+            mount_point_of(Path::new("/proc/self")),
+            Some(PathBuf::from("/proc"))
+        );
+        assert!(mount_point_of(dir.path()).is_some());
     }
 }
