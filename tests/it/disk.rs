@@ -492,5 +492,51 @@ fn a_migration_that_does_not_fit_the_receiving_filesystem_is_refused_naming_it()
         "{err}"
     );
     assert_eq!(d.active_store(), "classic");
+
+    // A switch says where the target store writes and what carrying the images across needs.
+    let settings = d.stowage_home.join("config/settings.toml");
+    std::fs::create_dir_all(settings.parent().unwrap()).unwrap();
+    std::fs::write(&settings, "[migration]\nmin_free_bytes = 1000000\n").unwrap();
+    let out = d
+        .stowctl()
+        .args(["store", "use", "containerd", "--dry-run", "--json"])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}\n{}",
+        out.stdout_text(),
+        out.stderr_text()
+    );
+    let plan = out.json();
+    let space = &plan["plan"]["space"];
+    assert_eq!(space["filesystem"], tmpfs.0.to_str().unwrap(), "{plan:#}");
+    assert!(
+        space["carry_bytes"].as_u64().unwrap() >= 40_000_000,
+        "{space}"
+    );
+    let ids: Vec<&str> = plan["plan"]["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f["id"].as_str().unwrap())
+        .collect();
+    assert!(ids.contains(&"carry-does-not-fit"), "{ids:?}");
+    // A switch onto a filesystem below the reserve is refused, and nothing is written.
+    std::fs::write(&settings, "[migration]\nmin_free_bytes = 100000000\n").unwrap();
+    let before = std::fs::read(&d.config_file).unwrap();
+    let out = d
+        .stowctl()
+        .args(["store", "use", "containerd", "--yes"])
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let text = format!("{}{}", out.stdout_text(), out.stderr_text());
+    assert!(
+        text.contains("less than the 100 MB Stowage keeps free"),
+        "{text}"
+    );
+    assert_eq!(std::fs::read(&d.config_file).unwrap(), before);
+    assert_eq!(d.active_store(), "classic");
     drop(d);
 }

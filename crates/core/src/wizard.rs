@@ -175,6 +175,10 @@ pub enum Step {
     Done {
         engine: Option<String>,
         summary: String,
+        /// The store left behind after a migration, whose space can now be given back
+        /// (`stowctl store reclaim STORE`, the Images page's "Free").
+        #[serde(default)]
+        reclaim: Option<ImageStore>,
     },
 }
 
@@ -298,6 +302,7 @@ fn next_step(step: &Step, input: Input) -> Result<Step> {
             0 => Step::Done {
                 engine: None,
                 summary: "No Docker Engine was found. Start one, or start Stowage's sandbox engine (`stowctl sandbox start`), then run the wizard again.".into(),
+                reclaim: None,
             },
             1 => Step::RunChecks { engine: engines[0].name.clone() },
             _ => Step::PickEngine { engines },
@@ -340,10 +345,12 @@ fn next_step(step: &Step, input: Input) -> Result<Step> {
             None => Step::Done {
                 engine: Some(engine.clone()),
                 summary: format!("Kept the {active} store. Nothing was changed."),
+                reclaim: None,
             },
             Some(s) if s == *active => Step::Done {
                 engine: Some(engine.clone()),
                 summary: format!("The engine already runs the {s} store. Nothing was changed."),
+                reclaim: None,
             },
             // Nothing would be hidden: nothing to offer.
             Some(s) if candidates.is_empty() => Step::Apply {
@@ -368,13 +375,15 @@ fn next_step(step: &Step, input: Input) -> Result<Step> {
                 migrate: references,
             }
         }
-        (Step::Apply { engine, store, .. }, Input::Applied { ok, message }) => Step::Done {
+        (Step::Apply { engine, store, migrate }, Input::Applied { ok, message }) => Step::Done {
             engine: Some(engine.clone()),
             summary: if ok {
                 format!("The engine now runs the {store} store. {message}")
             } else {
                 format!("The switch did not complete: {message}")
             },
+            // After a migration the copies are in the new store: the old one can be emptied.
+            reclaim: (ok && !migrate.is_empty()).then(|| store.other()),
         },
         (step, input) => {
             return Err(bad(&format!(
@@ -623,7 +632,7 @@ mod tests {
         let mut w = Wizard::new();
         w.advance(Input::Detected { engines: vec![] }).unwrap();
         assert!(
-            matches!(&w.step, Step::Done { engine: None, summary } if summary.contains("sandbox"))
+            matches!(&w.step, Step::Done { engine: None, summary, .. } if summary.contains("sandbox"))
         );
         assert!(w.advance(Input::Back).is_err());
     }
@@ -735,7 +744,9 @@ mod tests {
         .unwrap();
         assert!(w.is_done());
         assert!(
-            matches!(&w.step, Step::Done { summary, .. } if summary.contains("now runs the containerd store"))
+            matches!(&w.step, Step::Done { summary, reclaim: Some(ImageStore::Classic), .. } if summary.contains("now runs the containerd store")),
+            "after a migration the store left behind is offered for reclaiming: {:?}",
+            w.step
         );
     }
 

@@ -41,8 +41,8 @@ pub async fn run(ctx: &Context, args: ReclaimArgs, json: bool) -> Result<ExitCod
         eprint!("\nType the store's name ({}) to delete it: ", plan.store);
         let mut answer = String::new();
         std::io::stdin().read_line(&mut answer)?;
-        if answer.trim() != plan.store.as_str() {
-            eprintln!("Nothing was changed.");
+        if let Err(e) = plan.confirm(&answer) {
+            eprintln!("{e}");
             return Ok(ExitCode::from(super::change::EXIT_FAILED));
         }
     }
@@ -62,15 +62,7 @@ pub async fn run(ctx: &Context, args: ReclaimArgs, json: bool) -> Result<ExitCod
         out_line(&serde_json::to_string(&outcome)?);
         return Ok(ExitCode::SUCCESS);
     }
-    let size = |b: Option<u64>| b.map(human_bytes).unwrap_or_else(|| "?".into());
-    out_line(&format!(
-        "The {} store is empty: {} and {} deleted; on disk {} before, {} now.",
-        outcome.store,
-        stowage_core::text::count(outcome.removed_images, "image"),
-        stowage_core::text::count(outcome.removed_containers, "container"),
-        size(outcome.bytes_before),
-        size(outcome.bytes_after)
-    ));
+    out_line(&outcome.message());
     for l in &outcome.left_alone {
         out_line(&format!("Left alone: {l}"));
     }

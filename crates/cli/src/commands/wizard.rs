@@ -201,8 +201,15 @@ pub async fn run(mut ctx: Context, restart: bool, json: bool) -> Result<ExitCode
                 // Boxed: the copy and the switch are large futures (a whole migration, a whole switch).
                 drive::apply(&migrate, Box::pin(copy), Box::pin(switch)).await
             }
-            Step::Done { summary, .. } => {
+            Step::Done {
+                summary, reclaim, ..
+            } => {
                 crate::outln!("\n{summary}");
+                if let Some(left) = reclaim {
+                    crate::outln!(
+                        "The {left} store still holds the images you copied. When you no longer need them there, give its space back with `stowctl store reclaim {left}` (it shows what it deletes first)."
+                    );
+                }
                 ctx.settings.set_first_run_done(true);
                 ctx.settings.save()?;
                 let _ = std::fs::remove_file(&state_file);

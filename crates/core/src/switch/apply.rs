@@ -498,6 +498,7 @@ mod tests {
             containers_stopped: None,
             needs_root: false,
             blocked: false,
+            space: None,
             new_doc: DaemonJson::parse(&path, NEW).unwrap(),
             expect_experimental: None,
         };

@@ -9,6 +9,7 @@ pub mod outcome_message;
 pub mod plan;
 pub mod prepare;
 pub mod progress;
+pub mod space;
 pub mod summary;
 
 pub use apply::{apply, apply_with, restart_only, ApplyOptions, Outcome, OutcomeKind};

@@ -82,6 +82,8 @@ pub struct Plan {
     pub needs_root: bool,
     /// Whether a finding blocks the plan.
     pub blocked: bool,
+    /// What a store switch costs on disk (set by [`super::prepare`] when the store changes).
+    pub space: Option<super::space::SwitchSpace>,
     /// The new document (not serialized: `daemon_json_after` is its text).
     #[serde(skip)]
     pub new_doc: DaemonJson,
@@ -197,6 +199,7 @@ pub fn plan(
         },
         needs_root: (edited.changed && !config_writable) || (restart && method.needs_root(engine)),
         blocked,
+        space: None,
         new_doc: edited.doc,
         expect_experimental,
     })

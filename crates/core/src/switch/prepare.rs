@@ -40,7 +40,17 @@ pub async fn prepare(
     let catalog = catalog(paths)?;
     let method = RestartMethod::for_engine(engine, restart_override, paths)?;
     let writable = is_writable(file.path());
-    let plan = plan(&catalog, &facts, engine, request, &method, writable)?;
+    let mut plan = plan(&catalog, &facts, engine, request, &method, writable)?;
+    if let (Some(target), true) = (plan.target_store, plan.current_store != plan.target_store) {
+        let min_free =
+            crate::settings::Settings::load(&paths.settings_file())?.migration_min_free_bytes()?;
+        if let Some(space) = super::space::measure(engine, target, min_free).await {
+            let finding = super::space::findings(&space);
+            plan.blocked |= finding.severity == crate::finding::Severity::Error;
+            plan.findings.push(finding);
+            plan.space = Some(space);
+        }
+    }
     Ok(Prepared { plan, file, facts })
 }
 

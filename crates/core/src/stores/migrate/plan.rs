@@ -149,9 +149,15 @@ fn resolve(
     Ok((images, references))
 }
 
+/// What moving `bytes` of images takes where the target store writes: the temporary archive
+/// and the copy.
+pub fn carry_bytes(bytes: u64) -> u64 {
+    bytes.saturating_mul(2)
+}
+
 /// The archive and the copy both need room, and `min_free` must remain.
 fn check_space(bytes: u64, space: &Filesystem, min_free: u64) -> Result<()> {
-    let needed = bytes.saturating_mul(2);
+    let needed = carry_bytes(bytes);
     if space.free_bytes < needed.saturating_add(min_free) {
         return Err(Error::InvalidRequest(format!(
             "not enough free space: moving {} needs about {} and must leave {} free (settings: migration.min_free_bytes), but only {} are free on {}; nothing was changed",

@@ -2,7 +2,7 @@
 //! store choice when the engine needs it, delete the store's containers and data, and measure
 //! what is left. The engine keeps running throughout; nothing of the active store is touched.
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use super::classic_files;
 use super::containerd_objects;
@@ -13,8 +13,8 @@ use crate::engine::Engine;
 use crate::error::{Error, Result};
 use crate::switch::ApplyOptions;
 
-/// What a reclaim did.
-#[derive(Debug, Clone, Serialize)]
+/// What a reclaim did (`stowctl store reclaim --json`'s last line).
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct ReclaimOutcome {
     /// The store emptied.
     pub store: ImageStore,
@@ -30,6 +30,29 @@ pub struct ReclaimOutcome {
     pub pin_backup: Option<std::path::PathBuf>,
     /// What was left alone, and why.
     pub left_alone: Vec<String>,
+}
+
+impl ReclaimOutcome {
+    /// The outcome in a sentence, for every front door.
+    pub fn message(&self) -> String {
+        let size = |b: Option<u64>| {
+            b.map(crate::text::human_bytes)
+                .unwrap_or_else(|| "unknown".into())
+        };
+        let freed = match (self.bytes_before, self.bytes_after) {
+            (Some(b), Some(a)) => {
+                format!("freed {}", crate::text::human_bytes(b.saturating_sub(a)))
+            }
+            _ => "freed what it held".into(),
+        };
+        format!(
+            "The {} store is empty: {} and {} deleted, {freed} ({} on disk now).",
+            self.store,
+            crate::text::count(self.removed_images, "image"),
+            crate::text::count(self.removed_containers, "container"),
+            size(self.bytes_after)
+        )
+    }
 }
 
 /// Runs a checked reclaim. The caller holds the engine's lock. `step` hears each step.

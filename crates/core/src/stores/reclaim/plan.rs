@@ -61,6 +61,21 @@ pub struct ReclaimPlan {
     pub pin: Option<Pin>,
     /// Said before the fact: what switching back will show.
     pub warning: String,
+    /// Whether deleting needs root (the store's files or containerd are root's).
+    pub needs_root: bool,
+}
+
+impl ReclaimPlan {
+    /// The typed confirmation every front door asks for: the store's name, exactly.
+    pub fn confirm(&self, typed: &str) -> Result<()> {
+        if typed.trim() == self.store.as_str() {
+            return Ok(());
+        }
+        Err(Error::InvalidRequest(format!(
+            "type the store's name ({}) to confirm deleting it; nothing was changed",
+            self.store
+        )))
+    }
 }
 
 /// What [`plan_from`] needs.
@@ -80,6 +95,8 @@ pub struct ReclaimInputs<'a> {
     pub deletions: Deletions,
     /// The pin the engine needs, if any.
     pub pin: Option<Pin>,
+    /// Whether deleting needs root.
+    pub needs_root: bool,
 }
 
 /// Checks a reclaim: never the active store, never a store that could not be read, never
@@ -143,6 +160,7 @@ pub fn plan_from(req: &ReclaimRequest, inputs: ReclaimInputs<'_>) -> Result<Recl
         deletions: inputs.deletions,
         container_dirs,
         pin: inputs.pin,
+        needs_root: inputs.needs_root,
     })
 }
 
@@ -230,6 +248,7 @@ mod tests {
             bytes: Some(4096),
             deletions: Deletions::Containerd(ContainerdObjects::default()),
             pin: None,
+            needs_root: false,
         }
     }
 
@@ -287,5 +306,17 @@ mod tests {
         let cs = [c];
         let plan = plan_from(&req(ImageStore::Containerd, true), inputs(&ok, &cs)).unwrap();
         assert!(plan.container_dirs.is_empty());
+    }
+
+    #[test]
+    fn only_the_store_s_own_name_confirms() {
+        let ok = report(true);
+        let cs = [container()];
+        let plan = plan_from(&req(ImageStore::Containerd, true), inputs(&ok, &cs)).unwrap();
+        assert!(plan.confirm("containerd").is_ok());
+        assert!(plan.confirm(" containerd\n").is_ok());
+        let e = plan.confirm("yes").unwrap_err().to_string();
+        assert!(e.contains("type the store's name (containerd)"), "{e}");
+        assert!(plan.confirm("classic").is_err());
     }
 }

@@ -33,6 +33,7 @@ pub async fn plan(engine: &Engine, req: &ReclaimRequest) -> Result<ReclaimPlan> 
                 bytes: None,
                 deletions: Deletions::Classic(Default::default()),
                 pin: None,
+                needs_root: false,
             },
         );
     }
@@ -60,6 +61,7 @@ pub async fn plan(engine: &Engine, req: &ReclaimRequest) -> Result<ReclaimPlan> 
     };
     let bytes = store_bytes(engine, req.store).await;
     let pin = pin(engine, active).await?;
+    let needs_root = needs_root(engine, &deletions);
     plan_from(
         req,
         ReclaimInputs {
@@ -70,8 +72,29 @@ pub async fn plan(engine: &Engine, req: &ReclaimRequest) -> Result<ReclaimPlan> 
             bytes,
             deletions,
             pin,
+            needs_root,
         },
     )
+}
+
+/// Whether this user may delete what the plan deletes: the containers' folder and the classic
+/// store's folders, or containerd's socket.
+fn needs_root(engine: &Engine, deletions: &Deletions) -> bool {
+    use nix::unistd::{access, AccessFlags};
+    if nix::unistd::geteuid().is_root() {
+        return false;
+    }
+    let writable = |p: &std::path::Path| access(p, AccessFlags::W_OK).is_ok();
+    let containers = engine.data_root.join("containers");
+    let own = match deletions {
+        Deletions::Classic(f) => f
+            .image_dir
+            .iter()
+            .chain(&f.layer_dirs)
+            .all(|p| p.parent().is_some_and(writable)),
+        Deletions::Containerd(o) => writable(&o.socket),
+    };
+    !(own && (!containers.exists() || writable(&containers)))
 }
 
 /// Bytes the store's folders take on disk now, as `stowctl du` measures them (with a system

@@ -1,0 +1,151 @@
+//! What a switch costs on disk: the filesystem the target store writes to, its free space, and
+//! what carrying the current store's images across (`stowctl migrate`) would need there. A
+//! switch onto a filesystem already below `[migration] min_free_bytes` is refused.
+
+use std::path::PathBuf;
+
+use serde::Serialize;
+
+use crate::engine::store::ImageStore;
+use crate::engine::Engine;
+use crate::finding::{PlanFinding, Severity};
+use crate::stores::location::{filesystem_of, receiving_dir};
+use crate::text::{count, human_bytes};
+
+/// The target store's filesystem and the bytes at stake.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct SwitchSpace {
+    /// The store switched to.
+    pub target: ImageStore,
+    /// Where it writes: the mount point of that filesystem.
+    pub filesystem: PathBuf,
+    /// Free bytes there.
+    pub free_bytes: u64,
+    /// Free space Stowage keeps (`[migration] min_free_bytes`).
+    pub min_free_bytes: u64,
+    /// Images of the store being left.
+    pub images: u64,
+    /// About what carrying them across takes on that filesystem (a migration's archive and copy).
+    pub carry_bytes: u64,
+}
+
+/// Measures the target store's filesystem and the current store's images.
+#[tracing::instrument(level = "info", skip(engine), fields(engine = %engine.name))]
+pub async fn measure(
+    engine: &Engine,
+    target: ImageStore,
+    min_free_bytes: u64,
+) -> Option<SwitchSpace> {
+    let listing = crate::stores::list(engine, crate::stores::Selection::Active).await;
+    let current = listing
+        .report
+        .stores
+        .iter()
+        .find(|s| s.active && s.readable)?;
+    let (images, bytes) = (current.images, current.bytes);
+    let receiving = receiving_dir(engine, target);
+    let fs = tokio::task::spawn_blocking(move || filesystem_of(&receiving))
+        .await
+        .ok()
+        .flatten()?;
+    Some(SwitchSpace {
+        target,
+        filesystem: fs.mount_point,
+        free_bytes: fs.free_bytes,
+        min_free_bytes,
+        images,
+        carry_bytes: crate::stores::migrate::plan::carry_bytes(bytes),
+    })
+}
+
+/// What the plan says about `space`: blocked below the reserve, a warning when carrying the
+/// images across would not fit, else where the store will write. Pure.
+pub fn findings(space: &SwitchSpace) -> PlanFinding {
+    let where_ = format!(
+        "{} free on {}, where the {} store writes",
+        human_bytes(space.free_bytes),
+        space.filesystem.display(),
+        space.target
+    );
+    if space.free_bytes < space.min_free_bytes {
+        return PlanFinding::new(
+            "target-filesystem-full",
+            Severity::Error,
+            format!(
+                "only {where_}: less than the {} Stowage keeps free (settings: migration.min_free_bytes); free space there first",
+                human_bytes(space.min_free_bytes)
+            ),
+        );
+    }
+    let carry = format!(
+        "carrying the {} across (stowctl migrate) needs about {}",
+        count(space.images, "image"),
+        human_bytes(space.carry_bytes)
+    );
+    if space.images > 0 && space.free_bytes < space.carry_bytes.saturating_add(space.min_free_bytes)
+    {
+        return PlanFinding::new(
+            "carry-does-not-fit",
+            Severity::Warn,
+            format!("{where_}; {carry}, which does not fit"),
+        );
+    }
+    PlanFinding::new(
+        "target-filesystem",
+        Severity::Info,
+        if space.images > 0 {
+            format!("{where_}; {carry}")
+        } else {
+            where_
+        },
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn space(free: u64, images: u64) -> SwitchSpace {
+        SwitchSpace {
+            target: ImageStore::Containerd,
+            filesystem: PathBuf::from("/srv"),
+            free_bytes: free,
+            min_free_bytes: 1_000,
+            images,
+            carry_bytes: 10_000,
+        }
+    }
+
+    #[test]
+    fn below_the_reserve_blocks_short_of_the_carry_warns_else_it_says_where() {
+        let f = findings(&space(999, 2));
+        assert_eq!(
+            (f.id.as_str(), f.severity),
+            ("target-filesystem-full", Severity::Error)
+        );
+        assert!(
+            f.message
+                .contains("only 999 B free on /srv, where the containerd store writes"),
+            "{}",
+            f.message
+        );
+        let f = findings(&space(5_000, 2));
+        assert_eq!(
+            (f.id.as_str(), f.severity),
+            ("carry-does-not-fit", Severity::Warn)
+        );
+        assert!(
+            f.message
+                .contains("carrying the 2 images across (stowctl migrate) needs about 10 kB"),
+            "{}",
+            f.message
+        );
+        let f = findings(&space(50_000, 2));
+        assert_eq!(f.severity, Severity::Info);
+        let f = findings(&space(5_000, 0));
+        assert_eq!(
+            (f.id.as_str(), f.severity),
+            ("target-filesystem", Severity::Info)
+        );
+    }
+}
