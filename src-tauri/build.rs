@@ -26,6 +26,8 @@ const COMMANDS: &[&str] = &[
     "images_list",
     "images_migration_plan",
     "images_migrate",
+    "images_reclaim_plan",
+    "images_reclaim",
     "diagnostics_run",
     "diagnostics_mute",
     "diagnostics_fix_preview",

@@ -84,6 +84,8 @@ export const imagesList = () => call("images_list");
 /** @param {{references: string[], to: "classic"|"containerd"}} input */
 export const imagesMigrationPlan = (input) => call("images_migration_plan", { input });
 export const imagesMigrate = (input) => call("images_migrate", { input });
+export const imagesReclaimPlan = (input) => call("images_reclaim_plan", { input });
+export const imagesReclaim = (input) => call("images_reclaim", { input });
 
 // Diagnostics
 export const diagnosticsRun = (ifSwitching) => call("diagnostics_run", { ifSwitching });

@@ -17,16 +17,29 @@ const DEFAULT_PAGE = "general";
 
 let current = null;
 let pendingConfirm = null;
+let pendingIntent = null;
 let painted = false;
 
 const ctx = {
-  navigate: (id) => {
-    if (current?.id === id) return; // already on screen: keep its state (e.g. a plan shown)
+  navigate: (id, intent) => {
+    if (intent) pendingIntent = { page: id, ...intent };
+    if (current?.id === id) {
+      // Already on screen: keep its state (e.g. a plan shown), but hand it a new intent.
+      if (intent) show(id, true);
+      return;
+    }
     if (location.hash === `#${id}`) show(id, true);
     else location.hash = `#${id}`;
   },
   applyTheme,
   notice,
+  /** What another page asked `page` to open (e.g. the wizard: free a store), taken once. */
+  takeIntent(page) {
+    if (pendingIntent?.page !== page) return null;
+    const i = pendingIntent;
+    pendingIntent = null;
+    return i;
+  },
   /** A plan the tray asked to confirm, taken once by the Features page. */
   takeConfirm() {
     const p = pendingConfirm;

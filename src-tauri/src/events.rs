@@ -33,6 +33,8 @@ pub enum AppEvent {
         op: u64,
         progress: serde_json::Value,
     },
+    /// A step of reclaim `op` (a store being emptied).
+    ReclaimProgress { op: u64, step: String },
     /// Operation `op` ended.
     OperationFinished { op: u64, outcome: Box<OutcomeView> },
     /// The engine's state or daemon.json changed (by Stowage or anyone else).

@@ -162,6 +162,8 @@ fn main() {
             commands::images::images_list,
             commands::images::images_migration_plan,
             commands::images::images_migrate,
+            commands::reclaim::images_reclaim_plan,
+            commands::reclaim::images_reclaim,
             commands::diagnostics::diagnostics_run,
             commands::diagnostics::diagnostics_mute,
             commands::diagnostics::diagnostics_fix_preview,

@@ -63,6 +63,11 @@ pub fn migrate_args(
     argv::migrate_args(engine, references, to, stay)
 }
 
+/// `stowctl` arguments for reclaiming the store the engine left.
+pub fn reclaim_args(engine: &Engine, store: ImageStore, include_containers: bool) -> Vec<String> {
+    argv::reclaim_args(engine, store, include_containers)
+}
+
 /// Runs `<pkexec> <stowctl> <args>` for a subcommand whose JSON lines are not a switch's:
 /// `on_progress` gets each `{"progress": ...}` value; returns the last other JSON object
 /// (the result). Errors as [`run`].

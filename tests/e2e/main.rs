@@ -105,6 +105,13 @@ impl App {
 
     /// Clicks the element; retried for a few seconds when the page re-rendered it meanwhile.
     async fn click(&self, css: &str) -> Result {
+        // As a person does: scroll until it is clear of the sticky bars, then click (WebDriver
+        // scrolls only what is out of view, and clicks what covers a half-visible element).
+        self.js(&format!(
+            "document.querySelector({})?.scrollIntoView({{ block: 'center' }}) ?? null",
+            serde_json::to_string(css)?
+        ))
+        .await?;
         let start = Instant::now();
         loop {
             let res = tokio::time::timeout(Duration::from_secs(30), async {
@@ -566,7 +573,23 @@ async fn steps(app: &App, d: &PrivateDaemon, desk: &Desktop) -> Result {
     // The bars show use against the filesystem (a small store is not a full bar), say so, and
     // sizes say whether they are unpacked (classic) or compressed (containerd); no raw bytes.
     let du = app.text("#du-classic-label").await?;
-    assert!(du.contains("free on this filesystem"), "{du}");
+    assert!(du.contains(" free on /"), "the filesystem is named: {du}");
+    // What the bytes are, as the engine counts them for the active store.
+    let breakdown = app.text("#store-containerd-breakdown").await?;
+    assert!(
+        breakdown.starts_with("Images ")
+            && breakdown.ends_with("(as docker system df counts them)"),
+        "{breakdown}"
+    );
+    // The hidden store offers its space back.
+    assert!(
+        app.shown("#store-classic-reclaim").await?,
+        "Free … on the hidden store"
+    );
+    assert!(
+        !app.shown("#store-containerd-reclaim").await?,
+        "never on the active store"
+    );
     let fill = app.js("(() => { const m = document.querySelector('#du-classic'); return m.value / m.max; })()").await?;
     assert!(
         fill.as_f64().unwrap_or(1.0) < 0.9,
@@ -885,6 +908,7 @@ async fn steps(app: &App, d: &PrivateDaemon, desk: &Desktop) -> Result {
     .await?;
     app.c.set_window_size(900, 640).await?;
 
+    reclaim(app, d).await?;
     rollback(app, d).await
 }
 
@@ -1253,6 +1277,108 @@ async fn migration(app: &App, d: &PrivateDaemon) -> Result {
     app.js("document.querySelector('#migration-progress-card').scrollIntoView()")
         .await?;
     app.shot("images-migrated").await?;
+    Ok(())
+}
+
+/// Images: "Free …" on the hidden containerd store (it holds the migrated copy): the plan names
+/// what goes and what switching back will show, the button waits for the store's name, and the
+/// store is empty afterwards, on screen and in containerd; the classic store keeps its image.
+async fn reclaim(app: &App, d: &PrivateDaemon) -> Result {
+    app.open("images").await?;
+    assert_eq!(
+        app.text("#store-containerd-state").await?,
+        "Hidden, not lost"
+    );
+    let free = app.text("#store-containerd-reclaim").await?;
+    assert!(free.starts_with("Free ") && free.ends_with("B…"), "{free}");
+    app.click("#store-containerd-reclaim").await?;
+    app.until(
+        "!!document.querySelector('#reclaim-run')",
+        Duration::from_secs(30),
+        "the reclaim plan",
+    )
+    .await?;
+    let summary = app.text("#reclaim-summary").await?;
+    assert!(
+        summary.starts_with("Deletes 1 image of the containerd store, ")
+            && summary.ends_with("The engine runs the classic store, which is not touched."),
+        "{summary}"
+    );
+    assert!(app
+        .text("#reclaim-images")
+        .await?
+        .contains("made-in-classic:1"));
+    assert_eq!(
+        app.text("#reclaim-warning").await?,
+        "This deletes 1 image of the containerd store for good: switching back to the containerd store afterwards will show an empty store."
+    );
+    // The button waits for the store's name, exactly.
+    let disabled = "document.querySelector('#reclaim-run').disabled";
+    assert_eq!(app.js(disabled).await?, json!(true));
+    let input = app.c.find(Locator::Css("#reclaim-confirm")).await?;
+    input.send_keys("classic").await?;
+    assert_eq!(
+        app.js(disabled).await?,
+        json!(true),
+        "the other store's name does not confirm"
+    );
+    input.clear().await?;
+    input.send_keys("containerd").await?;
+    app.until(
+        &format!("!{disabled}"),
+        Duration::from_secs(5),
+        "the enabled button",
+    )
+    .await?;
+    app.audit("the reclaim plan").await?;
+    app.shot("images-reclaim").await?;
+    app.click("#reclaim-run").await?;
+    app.until(
+        "!!document.querySelector('#reclaim-outcome[data-outcome]')",
+        Duration::from_secs(120),
+        "the reclaim's outcome",
+    )
+    .await?;
+    let outcome = app.text("#reclaim-outcome").await?;
+    assert_eq!(
+        app.js("document.querySelector('#reclaim-outcome').dataset.outcome")
+            .await?,
+        "applied",
+        "{outcome}"
+    );
+    assert!(
+        app.text("#reclaim-message")
+            .await?
+            .starts_with("The containerd store is empty: 1 image and 0 containers deleted, freed "),
+        "{outcome}"
+    );
+    let steps = app
+        .js("document.querySelectorAll('#reclaim-steps li').length")
+        .await?;
+    assert!(steps.as_u64().unwrap_or(0) >= 2, "steps shown: {steps}");
+    app.until(
+        "(document.querySelector('#store-containerd')?.textContent ?? '').includes('No images.')",
+        Duration::from_secs(20),
+        "the emptied store on screen",
+    )
+    .await?;
+    assert!(
+        !app.shown("#store-containerd-reclaim").await?,
+        "nothing left to free"
+    );
+    // For real: the containerd store holds nothing; the classic store keeps its image.
+    let v: Value =
+        serde_json::from_slice(&d.stowctl_ok(&["images", "--store", "all", "--json"]).stdout)?;
+    let stores: Vec<&str> = v["images"]
+        .as_array()
+        .ok_or("images")?
+        .iter()
+        .filter_map(|i| i["store"].as_str())
+        .collect();
+    assert!(
+        !stores.is_empty() && stores.iter().all(|s| *s == "classic"),
+        "{v}"
+    );
     Ok(())
 }
 

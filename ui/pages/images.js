@@ -1,6 +1,8 @@
 // Images: the classic and the containerd image store side by side. The store the engine runs is
 // marked active; the other one is hidden, not lost. Search, platforms per image, a disk-usage bar
-// per store, and Migrate for selected images: the plan first, then its steps with progress.
+// per store (on the filesystem it writes to, with what its bytes are), Migrate for selected
+// images (the plan first, then its steps with progress), and "Free …" on the hidden store: the
+// reclaim plan, a typed confirmation (the store's name), then its steps.
 import * as ipc from "../ipc.js";
 import { capitalize, errorView, h, plural, replace, rich } from "../ui.js";
 
@@ -53,6 +55,7 @@ export default {
     this.empty = h("p", { id: "images-empty", class: "muted", hidden: true }, "No image matches the search.");
     this.planBox = h("section", { id: "migration-plan", class: "card plan", hidden: true, "aria-labelledby": "migration-plan-title" });
     this.progressBox = h("section", { id: "migration-progress-card", class: "card progress-card", hidden: true, "aria-labelledby": "migration-progress-title" });
+    this.reclaimBox = h("section", { id: "reclaim-plan", class: "card plan", hidden: true, "aria-labelledby": "reclaim-title" });
     replace(
       root,
       h("p", { class: "lead" }, "Both image stores of the engine. Only the active one is visible to docker; the other one keeps its images until you switch back."),
@@ -62,8 +65,12 @@ export default {
       h("div", { class: "actions selection-bar", id: "images-actions" }, this.migrateButton, this.selectionText),
       this.planBox,
       this.progressBox,
+      this.reclaimBox,
     );
     await this.load();
+    // The wizard's "Free the … store's space" lands here with the store to empty.
+    const intent = ctx.takeIntent?.("images");
+    if (intent?.reclaim) this.reclaimPlan(intent.reclaim);
   },
 
   async load() {
@@ -91,11 +98,13 @@ export default {
         ? h("span", { class: "badge active", id: `store-${store}-state` }, "Active")
         : h("span", { class: "badge hidden-store", id: `store-${store}-state` }, "Hidden, not lost");
       const disk = u?.disk_bytes ?? u?.bytes ?? 0;
+      const reclaimable = !active && u?.readable && view.active && (u.images > 0 || u.containers > 0);
       const body = !u || !u.readable
         ? errorView({ message: `Stowage could not read the ${store} store.`, detail: u?.error ?? "no details" })
         : [
             h("p", { class: "muted", id: `store-${store}-totals` }, `${plural(u.images, "image")}, ${humanBytes(u.bytes)} of image data (${SIZE_KIND[store]}, shared layers counted once), ${plural(u.containers, "container")}`),
-            this.diskBar(store, disk, view.free_bytes, scale),
+            this.diskBar(store, disk, u.filesystem, scale),
+            this.breakdown(store, u),
             active ? null : h("p", { class: "hidden-note" }, `The engine runs the ${view.active ?? "other"} store, so these images are hidden from docker. They are kept: they come back when you switch back.`),
             images.length
               ? h("ul", { class: "image-list", "aria-label": `Images of the ${title}` }, images.map((img, i) => this.row(img, store, i, active)))
@@ -104,7 +113,15 @@ export default {
       return h(
         "section",
         { class: `card store${active ? " is-active" : " is-hidden"}`, id: `store-${store}`, "aria-labelledby": `store-${store}-title`, dataset: { active: String(active) } },
-        h("h2", { id: `store-${store}-title` }, title, " ", badge),
+        h(
+          "div",
+          { class: "store-head" },
+          h("h2", { id: `store-${store}-title` }, title, " ", badge),
+          // The hidden store's space back: the plan first, then its name typed to confirm.
+          reclaimable
+            ? h("button", { type: "button", class: "secondary danger", id: `store-${store}-reclaim`, disabled: this.running, "aria-describedby": `du-${store}-label`, onclick: () => this.reclaimPlan(store) }, `Free ${humanBytes(disk)}…`)
+            : null,
+        ),
         body,
       );
     });
@@ -113,12 +130,13 @@ export default {
     this.selectionChanged();
   },
 
-  /** This store's use of its filesystem: what it takes against that plus what is free. */
-  diskBar(store, disk, free, scale) {
+  /** This store's use of the filesystem it writes to: what it takes against that plus what is free. */
+  diskBar(store, disk, fs, scale) {
+    const free = fs?.free_bytes;
     const known = free !== null && free !== undefined;
     const max = known ? disk + free : scale;
     const label = known
-      ? `On disk: ${humanBytes(disk)} used · ${humanBytes(free)} free on this filesystem`
+      ? `On disk: ${humanBytes(disk)} used · ${humanBytes(free)} free on ${fs.mount_point}`
       : `On disk: ${humanBytes(disk)} (the bar compares the two stores)`;
     return h(
       "div",
@@ -126,6 +144,89 @@ export default {
       h("label", { for: `du-${store}`, id: `du-${store}-label` }, label),
       h("meter", { id: `du-${store}`, min: "0", max: String(Math.max(1, max)), value: String(disk), title: known ? `${humanBytes(disk)} of ${humanBytes(disk + free)} (used + free)` : `${humanBytes(disk)} on disk` }),
     );
+  },
+
+  /** What the store's bytes are (the engine's own count for the active store, as `docker system df`). */
+  breakdown(store, u) {
+    const b = u.breakdown ?? {};
+    const parts = [
+      ["Images", b.images_bytes],
+      ["compressed content", b.content_bytes],
+      ["containers' layers", b.containers_bytes],
+      ["build cache", b.build_cache_bytes],
+    ].filter(([, n]) => n !== null && n !== undefined).map(([k, n]) => `${k} ${humanBytes(n)}`);
+    if (!parts.length) return null;
+    const from = u.source === "engine" ? " (as docker system df counts them)" : "";
+    return h("p", { class: "muted", id: `store-${store}-breakdown` }, `${parts.join(" · ")}${from}`);
+  },
+
+  /** The reclaim plan for the hidden `store`: everything it deletes, then a typed confirmation. */
+  async reclaimPlan(store) {
+    const u = this.view?.stores.find((s) => s.store === store);
+    this.reclaimRequest = { store, include_containers: (u?.containers ?? 0) > 0 };
+    const title = h("h2", { id: "reclaim-title" }, `Free the ${store} store's space`);
+    this.reclaimBox.hidden = false;
+    replace(this.reclaimBox, title, h("p", { "aria-busy": "true" }, "Planning…"));
+    this.reclaimBox.scrollIntoView?.({ block: "nearest" });
+    try {
+      const p = await ipc.imagesReclaimPlan(this.reclaimRequest);
+      const confirm = h("input", { type: "text", id: "reclaim-confirm", autocomplete: "off", spellcheck: "false", "aria-describedby": "reclaim-warning" });
+      const label = p.via_pkexec ? `Delete and free ${humanBytes(p.bytes ?? 0)} (asks for your password)` : `Delete and free ${humanBytes(p.bytes ?? 0)}`;
+      const run = h("button", { type: "button", id: "reclaim-run", class: "primary danger", disabled: true, onclick: () => this.reclaim(confirm.value) }, label);
+      // The core checks the name again (ReclaimPlan::confirm); this only enables the button.
+      confirm.addEventListener("input", () => { run.disabled = confirm.value.trim() !== store; });
+      const names = p.images.slice(0, 10).map((i) => h("li", {}, `${imageName(i)} (${humanBytes(i.size)})`));
+      const more = p.images.length > 10 ? h("li", { class: "muted" }, `and ${p.images.length - 10} more`) : null;
+      const deletions = p.deletions.kind === "containerd"
+        ? [`Through containerd (${p.deletions.socket}, namespace ${p.deletions.namespace}): ${plural(p.deletions.images.length, "image record")}, ${plural(p.deletions.container_leases.length, "container lease")}, then garbage collection.`]
+        : [...(p.deletions.image_dir ? [p.deletions.image_dir] : []), ...p.deletions.layer_dirs, ...p.deletions.links];
+      replace(
+        this.reclaimBox,
+        title,
+        h("p", { class: "summary", id: "reclaim-summary" }, `Deletes ${plural(p.images.length, "image")}${p.containers.length ? ` and ${plural(p.containers.length, "container")} (${p.containers.map((c) => c.name).join(", ")})` : ""} of the ${p.store} store, ${humanBytes(p.bytes ?? 0)} on disk. The engine runs the ${p.active} store, which is not touched.`),
+        p.images.length ? h("ul", { id: "reclaim-images", "aria-label": "Images deleted" }, names, more) : null,
+        h("details", {}, h("summary", {}, "Exactly what is deleted"), h("ul", { class: "paths" }, [...p.container_dirs, ...deletions].slice(0, 200).map((d) => h("li", {}, h("code", {}, d))))),
+        p.pin ? h("details", {}, h("summary", {}, "daemon.json pins the store the engine runs first"), h("pre", { class: "detail" }, p.pin.diff)) : null,
+        h("p", { class: "warning", id: "reclaim-warning", role: "note" }, p.warning),
+        h("div", { class: "field" }, h("label", { for: "reclaim-confirm" }, `Type ${p.store} to confirm`), confirm),
+        h("div", { class: "actions" }, run, h("button", { type: "button", class: "secondary", id: "reclaim-cancel", onclick: () => { this.reclaimBox.hidden = true; } }, "Cancel")),
+      );
+      confirm.focus();
+    } catch (error) {
+      replace(this.reclaimBox, title, errorView(error, "This store cannot be freed."), h("div", { class: "actions" }, h("button", { type: "button", class: "secondary", onclick: () => { this.reclaimBox.hidden = true; } }, "Close")));
+    }
+  },
+
+  async reclaim(typed) {
+    this.running = true;
+    this.reclaimOp = null;
+    const store = this.reclaimRequest.store;
+    this.reclaimSteps = h("ol", { id: "reclaim-steps", class: "stages" });
+    this.reclaimOutcome = h("div", { id: "reclaim-outcome", class: "outcome", tabindex: "-1", "aria-live": "polite" });
+    replace(this.reclaimBox, h("h2", { id: "reclaim-title" }, `Freeing the ${store} store's space`), this.reclaimSteps, this.reclaimOutcome);
+    try {
+      const o = await ipc.imagesReclaim({ ...this.reclaimRequest, confirmation: typed });
+      this.reclaimFinished(o);
+    } catch (error) {
+      replace(this.reclaimOutcome, errorView(error, "The space could not be freed."));
+      this.reclaimOutcome.dataset.outcome = "failed";
+    } finally {
+      this.running = false;
+      await this.load();
+    }
+  },
+
+  reclaimFinished(o) {
+    if (!this.reclaimOutcome || this.reclaimOutcome.dataset.outcome) return;
+    this.reclaimOutcome.dataset.outcome = o.outcome;
+    for (const li of this.reclaimSteps.querySelectorAll('li[data-state="started"]')) li.dataset.state = o.outcome === "applied" ? "finished" : "failed";
+    replace(
+      this.reclaimOutcome,
+      h("p", { class: "outcome-title" }, o.outcome === "applied" ? "Freed" : "Failed"),
+      h("p", { class: "outcome-message", id: "reclaim-message" }, o.message || ""),
+      o.error && o.outcome !== "applied" ? h("details", {}, h("summary", {}, "Details"), h("pre", { class: "detail" }, o.error)) : null,
+    );
+    this.reclaimOutcome.focus();
   },
 
   row(img, store, i, active) {
@@ -257,6 +358,7 @@ export default {
     switch (ev.type) {
       case "operation_started":
         if (ev.kind === "migration" && this.running) this.op = ev.op;
+        if (ev.kind === "reclaim" && this.running) this.reclaimOp = ev.op;
         break;
       case "migration_progress": {
         if (ev.op !== this.op || !this.steps) break;
@@ -273,8 +375,14 @@ export default {
         }
         break;
       }
+      case "reclaim_progress":
+        if (!this.reclaimSteps || ev.op !== this.reclaimOp) break;
+        for (const li of this.reclaimSteps.querySelectorAll('li[data-state="started"]')) li.dataset.state = "finished";
+        this.reclaimSteps.append(h("li", { dataset: { state: "started" } }, h("span", { class: "stage-state", "aria-hidden": "true" }), h("span", { class: "stage-name" }, capitalize(ev.step))));
+        break;
       case "operation_finished":
         if (ev.op === this.op && this.outcome) this.finish(ev.outcome);
+        else if (this.reclaimSteps && ev.op === this.reclaimOp) this.reclaimFinished(ev.outcome);
         break;
       case "engine_changed":
         if (!this.running && (this.view?.active ?? null) !== (ev.status.active_store ?? null)) this.load();

@@ -84,10 +84,16 @@ export default {
       case "done":
         body = [
           h("p", { id: "wizard-summary" }, view.summary),
+          view.reclaim
+            ? h("p", { id: "wizard-reclaim-note" }, `The ${view.reclaim} store still holds the images you copied. When you no longer need them there, give its space back.`)
+            : null,
           h(
             "div",
             { class: "actions" },
             h("button", { type: "button", class: "primary", id: "wizard-finish", onclick: () => this.ctx.navigate("general") }, "Finish"),
+            view.reclaim
+              ? h("button", { type: "button", class: "secondary", id: "wizard-reclaim", onclick: () => this.ctx.navigate("images", { reclaim: view.reclaim }) }, `Free the ${view.reclaim} store's space…`)
+              : null,
             h("button", { type: "button", class: "secondary", id: "wizard-again", onclick: () => { this.busy(TITLES.detect_engines, "Starting again…"); this.call(() => ipc.wizardState(true)); } }, "Run the wizard again"),
           ),
         ];

@@ -10,6 +10,7 @@ pub mod engine;
 pub mod features;
 pub mod general;
 pub mod images;
+pub mod reclaim;
 pub mod wizard;
 
 use serde::Serialize;
