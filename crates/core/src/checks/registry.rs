@@ -9,7 +9,8 @@ use std::time::Duration;
 use super::fix::{FixPlan, FixPreview};
 use super::{
     buildx, config_lints, engine_version, fix, guidance, hidden, kubernetes, reachability,
-    reference_filter, registry_mirrors, selftest, storage_location, CheckContext, Finding,
+    reference_filter, registries, registry_mirrors, selftest, storage_location, CheckContext,
+    Finding,
 };
 use crate::error::Result;
 
@@ -137,7 +138,7 @@ pub static CHECKS: &[Check] = &[
     check(
         "manifest-list-auth",
         "Pulling images without a manifest list",
-        |ctx| Box::pin(async move { guidance::manifest_list_auth(ctx) }),
+        |ctx| Box::pin(registries::login::run(ctx)),
     ),
     check(
         "arm-platform-digest",
