@@ -1,5 +1,5 @@
-//! `registry-mirrors`: mirrors and insecure registries, proven by the engine's own manifest
-//! look-ups (per registry, its error as evidence; see [`super::registries`]), and the fix that
+//! `registry-mirrors`: mirrors and insecure registries, proven by pulls through the engine
+//! (per registry, its error as evidence; see [`super::registries`]), and the fix that
 //! writes the equivalent containerd-style `certs.d/<host>/hosts.toml` files (which Engine 28+
 //! reads from the certs.d of its kind) with toml_edit, keeping anything already in them.
 
@@ -268,7 +268,7 @@ pub async fn run(ctx: &CheckContext) -> Finding {
     if gaps.is_empty() {
         Finding {
             summary: format!(
-                "proven by the engine's own look-ups on the {} store: every registry answered",
+                "proven by pulls through the engine on the {} store: every registry answered",
                 ctx.target
             ),
             ..base

@@ -1,4 +1,4 @@
-//! Registries through the engine: live probes (manifest look-ups the engine makes, with its own
+//! Registries through the engine: live probes (pulls the engine makes, with its own
 //! error as evidence), the docker CLI's credentials for a host, and where the engine reads its
 //! per-registry `certs.d/<host>/hosts.toml`.
 

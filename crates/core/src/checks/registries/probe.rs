@@ -1,6 +1,11 @@
-//! One live probe: the engine looks up an image's manifest (`GET /distribution/NAME/json`, which
-//! resolves through the engine's own registry settings: mirrors, insecure registries, certs.d),
+//! One live probe: the engine pulls an image (`POST /images/create`, the path `docker pull`
+//! takes, through the engine's own registry settings: mirrors, insecure registries, certs.d),
 //! under a short time limit. The engine's answer, or its error message, is the evidence.
+//!
+//! A pull, not a manifest look-up (`GET /distribution/NAME/json`): seen on Engine 28.5 with the
+//! containerd store, a look-up ignores `certs.d/<host>/hosts.toml` while the pull honours it, so
+//! only a pull proves what users will see. The image pulled is one the user named
+//! (`--probe-image`), or a placeholder that does not exist (nothing is stored then).
 
 use std::time::{Duration, Instant};
 
@@ -9,7 +14,7 @@ use bollard::Docker;
 use serde::Serialize;
 
 /// How long one probe may take.
-pub const PROBE_TIMEOUT: Duration = Duration::from_secs(8);
+pub const PROBE_TIMEOUT: Duration = Duration::from_secs(20);
 
 /// What a probe found.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -42,10 +47,10 @@ impl ProbeOutcome {
     /// Classifies the engine's error message.
     pub fn of_error(message: &str) -> Self {
         let m = message.to_ascii_lowercase();
-        if m.contains("manifest unknown") || m.contains("not found") || m.contains("does not exist")
-        {
-            ProbeOutcome::NotFound
-        } else if m.contains("no basic auth credentials")
+        // Auth first: the containerd store words a 401 as "pull access denied, repository does
+        // not exist or may require authorization: authorization failed: no basic auth credentials".
+        if m.contains("no basic auth credentials")
+            || m.contains("authorization failed")
             || m.contains("unauthorized")
             || m.contains("insufficient_scope")
             || m.contains("authentication required")
@@ -53,6 +58,11 @@ impl ProbeOutcome {
             ProbeOutcome::Unauthorized
         } else if m.contains("server gave http response to https client") {
             ProbeOutcome::HttpsToHttp
+        } else if m.contains("manifest unknown")
+            || m.contains(": not found")
+            || m.contains("repository does not exist")
+        {
+            ProbeOutcome::NotFound
         } else {
             ProbeOutcome::Failed
         }
@@ -64,13 +74,13 @@ impl ProbeOutcome {
 pub struct ProbeResult {
     /// The image looked up.
     pub reference: String,
-    /// How: always `manifest-lookup` (the engine's `/distribution/NAME/json`).
+    /// How: always `pull` (the engine's `/images/create`).
     pub method: &'static str,
     /// Whether credentials from the docker CLI config were sent.
     pub with_credentials: bool,
     /// What it found.
     pub outcome: ProbeOutcome,
-    /// The manifest digest, when found.
+    /// The pulled image's digest, when the engine reported one.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub digest: Option<String>,
     /// The engine's own error message.
@@ -80,7 +90,7 @@ pub struct ProbeResult {
     pub ms: u64,
 }
 
-/// Asks the engine to look up `reference`'s manifest (with `credentials` when given).
+/// Asks the engine to pull `reference` (with `credentials` when given).
 #[tracing::instrument(level = "info", skip(docker, credentials))]
 pub async fn probe(
     docker: &Docker,
@@ -90,20 +100,10 @@ pub async fn probe(
 ) -> ProbeResult {
     let start = Instant::now();
     let with_credentials = credentials.is_some();
-    let answer = tokio::time::timeout(
-        timeout,
-        docker.inspect_registry_image(reference, credentials),
-    )
-    .await;
+    let answer = tokio::time::timeout(timeout, pull(docker, reference, credentials)).await;
     let (outcome, digest, error) = match answer {
-        Ok(Ok(d)) => (ProbeOutcome::Found, d.descriptor.digest, None),
-        Ok(Err(e)) => {
-            let message = match e {
-                bollard::errors::Error::DockerResponseServerError { message, .. } => message,
-                other => other.to_string(),
-            };
-            (ProbeOutcome::of_error(&message), None, Some(message))
-        }
+        Ok(Ok(digest)) => (ProbeOutcome::Found, digest, None),
+        Ok(Err(message)) => (ProbeOutcome::of_error(&message), None, Some(message)),
         Err(_) => (
             ProbeOutcome::Timeout,
             None,
@@ -115,13 +115,49 @@ pub async fn probe(
     };
     ProbeResult {
         reference: reference.to_string(),
-        method: "manifest-lookup",
+        method: "pull",
         with_credentials,
         outcome,
         digest,
         error,
         ms: start.elapsed().as_millis() as u64,
     }
+}
+
+/// Pulls to the end; the digest the engine reported, or its error message.
+async fn pull(
+    docker: &Docker,
+    reference: &str,
+    credentials: Option<DockerCredentials>,
+) -> Result<Option<String>, String> {
+    use futures_util::StreamExt;
+    let options = bollard::query_parameters::CreateImageOptionsBuilder::new()
+        .from_image(reference)
+        .build();
+    let mut stream = docker.create_image(Some(options), None, credentials);
+    let mut digest = None;
+    while let Some(item) = stream.next().await {
+        match item {
+            Ok(info) => {
+                if let Some(e) = info.error_detail.and_then(|d| d.message) {
+                    return Err(e);
+                }
+                if let Some(d) = info
+                    .status
+                    .as_deref()
+                    .and_then(|s| s.strip_prefix("Digest: "))
+                {
+                    digest = Some(d.to_string());
+                }
+            }
+            Err(bollard::errors::Error::DockerResponseServerError { message, .. }) => {
+                return Err(message)
+            }
+            Err(bollard::errors::Error::DockerStreamError { error }) => return Err(error),
+            Err(e) => return Err(e.to_string()),
+        }
+    }
+    Ok(digest)
 }
 
 #[cfg(test)]
@@ -134,6 +170,22 @@ mod tests {
         use ProbeOutcome::*;
         let cases = [
             ("manifest unknown: manifest unknown", NotFound),
+            (
+                "manifest for 127.0.0.1:15001/stowage/probe:latest not found: manifest unknown: manifest unknown",
+                NotFound,
+            ),
+            (
+                "failed to resolve reference \"127.0.0.1:15001/stowage/probe:latest\": 127.0.0.1:15001/stowage/probe:latest: not found",
+                NotFound,
+            ),
+            (
+                "failed to resolve reference \"127.0.0.1:15003/tiny:1\": pull access denied, repository does not exist or may require authorization: authorization failed: no basic auth credentials",
+                Unauthorized,
+            ),
+            (
+                "failed to resolve reference \"docker.io/library/tiny:latest\": failed to do request: Head \"https://registry-1.docker.io/v2/library/tiny/manifests/latest\": dial tcp: lookup registry-1.docker.io on 10.255.255.53:53: no such host",
+                Failed,
+            ),
             (
                 "Head \"http://127.0.0.1:15003/v2/tiny/manifests/1\": no basic auth credentials",
                 Unauthorized,
