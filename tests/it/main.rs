@@ -11,6 +11,7 @@ mod faults_inputs;
 mod grammar;
 mod images;
 mod package;
+mod registries;
 mod rootless;
 mod sandbox;
 mod store_status;
