@@ -93,7 +93,18 @@ fn insecure_registry_pulls_on_both_stores_and_the_hosts_toml_fix_is_probed_again
     );
     assert_eq!(r["fixes"][0]["id"], "write-hosts-toml", "{r:#}");
 
-    d.use_store("containerd");
+    // The switch probes the registries in use before and after: nothing regressed here.
+    let switched = d.use_store("containerd").last_json();
+    let regs = &switched["registries"];
+    assert_eq!(
+        regs["before"][0]["registry"],
+        reg.host.as_str(),
+        "{switched:#}"
+    );
+    assert_eq!(regs["before"][0]["verdict"], "ok", "{switched:#}");
+    assert_eq!(regs["after"][0]["verdict"], "ok", "{switched:#}");
+    assert_eq!(regs["regressed"], serde_json::json!([]), "{switched:#}");
+    assert!(regs.get("rollback").is_none(), "{switched:#}");
     pull(&d, &image).expect("pull on the containerd store, before the fix");
     let v = check(&d, &["--id", "registry-mirrors", "--probe-image", &image]);
     let r = result(&v, "registry-mirrors");

@@ -138,7 +138,8 @@ impl CheckContext {
 /// Names probe images for every run: `STOWAGE_PROBE_IMAGES`, comma-separated.
 pub const PROBE_IMAGES_ENV: &str = "STOWAGE_PROBE_IMAGES";
 
-fn probe_images_from_env() -> Vec<String> {
+/// The probe images named by [`PROBE_IMAGES_ENV`].
+pub fn probe_images_from_env() -> Vec<String> {
     std::env::var(PROBE_IMAGES_ENV)
         .unwrap_or_default()
         .split(',')

@@ -40,9 +40,8 @@ pub struct RegistryProbe {
 }
 
 /// The named probe image for `host`, else a placeholder under it.
-fn image_for(ctx: &CheckContext, host: &str) -> (String, bool) {
-    match ctx
-        .probe_images
+fn image_for(probe_images: &[String], host: &str) -> (String, bool) {
+    match probe_images
         .iter()
         .find(|i| registries::registry_of(i) == host)
     {
@@ -95,25 +94,42 @@ fn judge(role: &'static str, host: &str, named: bool, probe: ProbeResult) -> Reg
 /// Probes every insecure registry and mirror through the engine (now, on the store it runs).
 pub async fn probe_all(ctx: &CheckContext) -> Option<Vec<RegistryProbe>> {
     let docker = ctx.docker.as_ref()?;
+    Some(
+        probe_registries(
+            docker,
+            &list(ctx, "registry-mirrors", "registry-mirror"),
+            &list(ctx, "insecure-registries", "insecure-registry"),
+            &ctx.probe_images,
+        )
+        .await,
+    )
+}
+
+/// Probes `insecure` registries and `mirrors` through `docker`, concurrently: for each, a pull
+/// of the named probe image it holds (else of a placeholder), and, when a Docker Hub image is
+/// named and mirrors are set, a pull of that image by its Hub name.
+pub async fn probe_registries(
+    docker: &bollard::Docker,
+    mirrors: &[String],
+    insecure: &[String],
+    probe_images: &[String],
+) -> Vec<RegistryProbe> {
     let timeout = registries::probe::PROBE_TIMEOUT;
     let (config, _) = registries::auth::load_cli_config().await;
-    let mirrors = list(ctx, "registry-mirrors", "registry-mirror");
-    let insecure = list(ctx, "insecure-registries", "insecure-registry");
     let mut jobs: Vec<(&'static str, String, String, bool)> = Vec::new();
-    for reg in &insecure {
+    for reg in insecure {
         let host = registries::host_key(reg);
         if host.contains('/') || mirrors.iter().any(|m| registries::host_key(m) == host) {
             continue; // CIDR ranges name no host; mirrors are probed below
         }
-        let (image, named) = image_for(ctx, &host);
+        let (image, named) = image_for(probe_images, &host);
         jobs.push(("insecure", host, image, named));
     }
-    let hub_image = ctx
-        .probe_images
+    let hub_image = probe_images
         .iter()
         .find(|i| registries::registry_of(i) == "docker.io")
         .cloned();
-    for m in &mirrors {
+    for m in mirrors {
         let host = registries::host_key(m);
         let (image, named) = match &hub_image {
             Some(i) => (format!("{host}/{}", hub_path(i)), true),
@@ -136,7 +152,7 @@ pub async fn probe_all(ctx: &CheckContext) -> Option<Vec<RegistryProbe>> {
             judge(role, &host, named, p)
         }
     });
-    Some(futures_util::future::join_all(futures).await)
+    futures_util::future::join_all(futures).await
 }
 
 /// Runs the check.

@@ -6,6 +6,7 @@ pub mod auth;
 pub mod certs;
 pub mod login;
 pub mod probe;
+pub mod verify;
 
 pub use probe::{probe, ProbeOutcome, ProbeResult};
 
