@@ -214,12 +214,39 @@ fn a_mirror_serves_docker_hub_names_on_both_stores_and_28_reads_its_hosts_toml_f
     d.restart().expect("restart without registry-mirrors");
     assert_eq!(d.active_store(), "containerd");
     let through_hosts_toml = pull(&d, name);
+    let v = check(
+        &d,
+        &["--id", "registry-mirrors", "--if-switching-to", "classic"],
+    );
+    let r = result(&v, "registry-mirrors");
     if expected_engine_major() >= 28 {
         through_hosts_toml.expect("28.5 reads /etc/docker/certs.d/docker.io/hosts.toml");
+        // What would stop working after a switch to classic, known before it.
+        assert_eq!(r["status"], "warn", "{r:#}");
+        assert_eq!(
+            r["evidence"]["hosts_toml_registries"],
+            serde_json::json!(["docker.io"]),
+            "{r:#}"
+        );
+        assert!(
+            r["summary"].as_str().unwrap().contains("stop applying"),
+            "{r:#}"
+        );
     } else {
         let e = through_hosts_toml.expect_err("26.1 does not read hosts.toml");
         assert!(e.contains("registry-1.docker.io"), "{e}");
+        assert_eq!(
+            r["status"], "ok",
+            "nothing configured, and 26.1 reads no hosts.toml: {r:#}"
+        );
     }
+    // The classic store ignores hosts.toml on both versions: the Hub name is not found offline.
+    d.use_store("classic");
+    let e = pull(&d, name).expect_err("the classic store does not read hosts.toml");
+    assert!(
+        e.contains("registry-1.docker.io") || e.contains("index.docker.io"),
+        "{e}"
+    );
 }
 
 #[test]

@@ -165,13 +165,46 @@ pub async fn run(ctx: &CheckContext) -> Finding {
         .with("store", ctx.target.as_str())
         .with("engine_version", json!(ctx.version_text()))
         .with("probe_images", json!(ctx.probe_images));
+    let certs = registries::certs::certs_dir(&ctx.engine, ctx.info.as_ref());
+    // What only the containerd store reads: hosts.toml files with [host] entries. Switching to
+    // the classic store, they stop working (seen on 28.5: its classic store ignores them).
+    let containerd_only = {
+        let certs = certs.clone();
+        tokio::task::spawn_blocking(move || hosts_toml_with_hosts(&certs))
+            .await
+            .unwrap_or_default()
+    };
+    let reads_hosts_toml = ctx.facts.version.as_ref().is_some_and(|v| v.major >= 28);
+    if ctx.switching
+        && ctx.target == ImageStore::Classic
+        && reads_hosts_toml
+        && !containerd_only.is_empty()
+    {
+        return Finding {
+            status: Status::Warn,
+            summary: format!(
+                "after the switch to the classic store, these registries' certs.d hosts.toml settings stop applying (only the containerd store reads them): {}",
+                containerd_only.join(", ")
+            ),
+            ..base
+        }
+        .with("certs_dir", certs.display().to_string())
+        .with("hosts_toml_registries", json!(containerd_only))
+        .fix(Fix::manual(
+            "daemon-json-equivalent",
+            "Set the equivalent registry-mirrors / insecure-registries in daemon.json before switching",
+            &[],
+            Some(DOCS),
+        ));
+    }
     if mirrors.is_empty() && insecure.is_empty() {
         return Finding {
             summary: "no registry mirrors or insecure registries are configured (daemon.json and flags read)".into(),
             ..base
-        };
+        }
+        .with("certs_dir", certs.display().to_string())
+        .with("hosts_toml_registries", json!(containerd_only));
     }
-    let certs = registries::certs::certs_dir(&ctx.engine, ctx.info.as_ref());
     let in_place = {
         let (certs, mirrors, insecure) = (certs.clone(), mirrors.clone(), insecure.clone());
         tokio::task::spawn_blocking(move || plan_hosts_toml(&certs, &mirrors, &insecure))
@@ -304,6 +337,29 @@ pub async fn run(ctx: &CheckContext) -> Finding {
 /// The certs.d the engine reads (see [`registries::certs`]).
 pub fn certs_dir(ctx: &CheckContext) -> PathBuf {
     registries::certs::certs_dir(&ctx.engine, ctx.info.as_ref())
+}
+
+/// The registries (directory names) under `certs` whose hosts.toml has `[host."..."]` entries.
+fn hosts_toml_with_hosts(certs: &Path) -> Vec<String> {
+    let Ok(dirs) = std::fs::read_dir(certs) else {
+        return Vec::new();
+    };
+    let mut out: Vec<String> = dirs
+        .filter_map(|e| e.ok())
+        .filter(|e| {
+            read_hosts_toml(&e.path().join("hosts.toml"))
+                .ok()
+                .and_then(|t| t.parse::<toml::Table>().ok())
+                .is_some_and(|t| {
+                    t.get("host")
+                        .and_then(|h| h.as_table())
+                        .is_some_and(|h| !h.is_empty())
+                })
+        })
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .collect();
+    out.sort();
+    out
 }
 
 /// One file the fix would write.
