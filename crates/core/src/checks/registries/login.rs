@@ -13,11 +13,11 @@ use crate::checks::{CheckContext, Finding, Fix, Status};
 pub struct LoginProbe {
     /// `host[:port]`.
     pub registry: String,
-    /// The look-up without credentials.
+    /// The pull without credentials.
     pub anonymous: ProbeResult,
     /// Where the CLI config would take credentials from.
     pub credentials: CredentialSource,
-    /// The look-up with the stored login, when there is one and the registry asked for it.
+    /// The pull with the stored login, when there is one and the registry asked for it.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub with_login: Option<ProbeResult>,
     /// `docker login HOST`.
