@@ -128,11 +128,15 @@ impl LocalRegistry {
         format!("{}/{repo_tag}", self.host)
     }
 
-    /// Imports a one-file image on `d` as `HOST/repo_tag`, pushes it (logging in first when the
-    /// registry asks for a login, and out after), and removes it from `d` again.
+    /// Imports a one-file image on `d` (`docker import`), tags it `HOST/repo_tag`, pushes it
+    /// (logging in first when the registry asks for a login, and out after), and removes both
+    /// names from `d` again.
     pub fn push_tiny(&self, d: &PrivateDaemon, repo_tag: &str) -> String {
         let reference = self.reference(repo_tag);
-        d.import_image(&reference);
+        let local = format!("stowage-local/{}", repo_tag.replace('/', "-"));
+        d.import_image(&local);
+        d.docker_ok(&["tag", &local, &reference]);
+        d.docker_ok(&["rmi", &local]);
         if let Some((user, password)) = &self.login {
             self.docker_login(d, user, password);
         }
