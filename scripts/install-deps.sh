@@ -20,10 +20,15 @@ set -euo pipefail
 # reads the clipboard back.
 GUI_PKGS=(libwebkit2gtk-4.1-dev libgtk-3-dev libayatana-appindicator3-dev librsvg2-dev xvfb xauth
   webkit2gtk-driver dbus-x11 imagemagick pkg-config libssl-dev xdg-utils xclip)
-ENGINE_PKGS=(docker.io containerd docker-cli docker-buildx)
+# docker-registry (distribution 2.8, taken from trixie like the engine): the local registries of
+# tests/src/registry.rs (insecure registry, mirror, login). Its package enables a
+# docker-registry.service on :5000 where systemd runs; the tests never use it.
+ENGINE_PKGS=(docker.io containerd docker-cli docker-buildx docker-registry)
 # protobuf-compiler: containerd-client generates its gRPC bindings at build time.
 # uidmap, slirp4netns, rootlesskit: the rootless engine of the tests.
-BASE_PKGS=(runc busybox-static ca-certificates protobuf-compiler uidmap slirp4netns rootlesskit)
+# apache2-utils: htpasswd -B for the registry with a login.
+BASE_PKGS=(runc busybox-static ca-certificates protobuf-compiler uidmap slirp4netns rootlesskit
+  apache2-utils)
 # The systemd rig (systemd-container is handled apart: its version must equal systemd's).
 # polkitd, pkexec: the administrator path (tests/it/admin_path.rs); dpkg-dev: scripts/package.sh.
 RIG_PKGS=(dbus curl dbus-user-session polkitd pkexec dpkg-dev)
@@ -98,10 +103,10 @@ if [ "$want_engine" = 1 ] && [ "$ID" = debian ] && [ "$codename" = bookworm ]; t
   glib=$(dpkg-query -W -f='${Version}' libglib2.0-0 2>/dev/null || true)
   if [ -n "$glib" ] && dpkg --compare-versions "$glib" ge 2.78; then
     $SUDO apt-get install -y --no-install-recommends -t trixie "${pkgs[@]}" libbz2-dev \
-      docker.io containerd docker-cli docker-buildx
+      docker.io containerd docker-cli docker-buildx docker-registry
   else
     $SUDO apt-get install -y --no-install-recommends --no-remove "${pkgs[@]}" \
-      docker.io/trixie containerd/trixie docker-cli/trixie docker-buildx/trixie
+      docker.io/trixie containerd/trixie docker-cli/trixie docker-buildx/trixie docker-registry/trixie
   fi
 else
   $SUDO apt-get update -qq

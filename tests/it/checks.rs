@@ -179,7 +179,8 @@ fn kind_like_node_containers_block_a_switch() {
 #[ignore = "needs root and dockerd (a private engine); scripts/test.sh runs it"]
 fn registry_mirrors_fix_writes_hosts_toml_after_a_preview() {
     require_engine!();
-    let d = PrivateDaemon::start_with_config(
+    // A rootful engine reads /etc/docker/certs.d: the daemon and stowctl run with a private one.
+    let d = PrivateDaemon::start_with_private_etc_docker(
         "{\"registry-mirrors\": [\"https://mirror.example.com\"], \"insecure-registries\": [\"registry.lan:5000\"]}\n",
     );
     let (_, v) = check(
@@ -192,15 +193,26 @@ fn registry_mirrors_fix_writes_hosts_toml_after_a_preview() {
         ],
     );
     let r = result(&v, "registry-mirrors");
-    // Judged from the version alone, it is unverified: a warning, never ok.
-    assert_eq!(r["status"], "warn", "{r:#}");
+    // Probed now, on the classic store: neither host exists here, so the pulls fail already
+    // (the engine's own errors are the evidence), and the containerd store is unverified.
+    assert_eq!(r["status"], "fail", "{r:#}");
+    let summary = r["summary"].as_str().unwrap();
     assert!(
-        r["summary"]
-            .as_str()
-            .unwrap()
-            .contains("not proven by a pull"),
+        summary.contains("already failing on the classic store")
+            && summary.contains("unverified for the containerd store"),
         "{r:#}"
     );
+    for p in r["evidence"]["probes"].as_array().unwrap() {
+        assert_eq!(p["probe"]["outcome"], "failed", "{r:#}");
+        assert!(
+            p["probe"]["error"]
+                .as_str()
+                .unwrap()
+                .contains("no such host")
+                || p["probe"]["error"].as_str().unwrap().contains("dial tcp"),
+            "{r:#}"
+        );
+    }
     assert_eq!(r["evidence"]["hosts_toml_in_place"], false, "{r:#}");
     assert_eq!(r["fixes"][0]["id"], "write-hosts-toml");
     assert_eq!(r["fixes"][0]["automatic"], true);
@@ -227,7 +239,7 @@ fn registry_mirrors_fix_writes_hosts_toml_after_a_preview() {
             .contains("+[host.\"https://mirror.example.com\"]"),
         "{preview:#}"
     );
-    let certs = d.dir().join("certs.d");
+    let certs = d.etc_docker().join("certs.d");
     assert!(!certs.exists(), "the preview wrote nothing");
 
     let out = d
@@ -242,7 +254,17 @@ fn registry_mirrors_fix_writes_hosts_toml_after_a_preview() {
         ])
         .output()
         .unwrap();
-    assert!(out.status.success(), "{}", out.stderr_text());
+    // The files are written, and the same probe follows: neither host exists, so it still
+    // fails, the output says so and the exit code is a failure's.
+    assert_eq!(out.status.code(), Some(2), "{}", out.stderr_text());
+    let text = out.stdout_text();
+    assert!(
+        text.contains("Wrote /etc/docker/certs.d/docker.io/hosts.toml")
+            && text.contains("Probed again: ")
+            && text.contains("already failing on the classic store")
+            && text.trim_end().ends_with("(fail)"),
+        "{text}"
+    );
     let hub = std::fs::read_to_string(certs.join("docker.io/hosts.toml")).unwrap();
     assert!(
         hub.contains("server = \"https://registry-1.docker.io\""),
@@ -269,10 +291,7 @@ fn registry_mirrors_fix_writes_hosts_toml_after_a_preview() {
     );
     let r = result(&v, "registry-mirrors");
     assert_eq!(r["evidence"]["hosts_toml_in_place"], true, "{r:#}");
-    assert!(
-        r["summary"].as_str().unwrap().contains("are in place"),
-        "{r:#}"
-    );
+    assert_eq!(r["evidence"]["certs_dir"], "/etc/docker/certs.d", "{r:#}");
     assert_eq!(r["fixes"], serde_json::json!([]), "{r:#}");
 }
 

@@ -148,6 +148,9 @@ pub struct PrivateDaemon {
     /// `STOWAGE_HOME` for `stowctl` runs of this test.
     pub stowage_home: PathBuf,
     path_env: std::ffi::OsString,
+    /// Root's `sleep` holding a private mount namespace with [`Self::etc_docker`] bound on
+    /// `/etc/docker`, when the daemon runs in one.
+    etc_docker_holder: Option<Child>,
 }
 
 impl PrivateDaemon {
@@ -164,6 +167,17 @@ impl PrivateDaemon {
     /// Like [`start_with_config`](Self::start_with_config), with `extra_path` directories put in
     /// front of the daemon's PATH (fake Wasm shims, ...).
     pub fn start_with(config: &str, extra_path: &[&Path]) -> Self {
+        let mut d = Self::prepare(config, extra_path);
+        d.spawn_and_wait().unwrap_or_else(|e| panic!("{e}"));
+        d
+    }
+
+    fn start_with_config_stopped(config: &str) -> Self {
+        Self::prepare(config, &[])
+    }
+
+    /// The daemon's files, not started yet.
+    fn prepare(config: &str, extra_path: &[&Path]) -> Self {
         // Short paths: unix socket paths are limited to 108 bytes.
         let dir = tempfile::Builder::new()
             .prefix("stw")
@@ -180,6 +194,7 @@ impl PrivateDaemon {
             stowage_home: root.join("home"),
             dir,
             child: None,
+            etc_docker_holder: None,
             path_env: std::env::join_paths(
                 extra_path
                     .iter()
@@ -196,9 +211,43 @@ impl PrivateDaemon {
             std::os::unix::fs::symlink(buildx, plugins.join("docker-buildx"))
                 .expect("link the buildx plugin");
         }
-        let mut d = d;
+        d
+    }
+
+    /// Like [`start_with_config`](Self::start_with_config), with the daemon (and every `stowctl`
+    /// run of [`stowctl`](Self::stowctl)) in a private mount namespace where a temporary
+    /// directory, [`etc_docker`](Self::etc_docker), is bound on `/etc/docker`: what a rootful
+    /// engine reads from `/etc/docker/certs.d`, and what Stowage writes there, stays in the
+    /// test. The real `/etc/docker` is never written (it only has to exist, as a mount point).
+    pub fn start_with_private_etc_docker(config: &str) -> Self {
+        let mut d = Self::start_with_config_stopped(config);
+        let etc = d.etc_docker();
+        std::fs::create_dir_all(&etc).expect("private /etc/docker");
+        d.etc_docker_holder = Some(hold_etc_docker(&etc).unwrap_or_else(|e| panic!("{e}")));
         d.spawn_and_wait().unwrap_or_else(|e| panic!("{e}"));
         d
+    }
+
+    /// The directory bound on `/etc/docker` for this daemon (see
+    /// [`start_with_private_etc_docker`](Self::start_with_private_etc_docker)).
+    pub fn etc_docker(&self) -> PathBuf {
+        self.dir().join("etc-docker")
+    }
+
+    /// `nsenter` into the private `/etc/docker` namespace, when the daemon runs in one.
+    fn in_namespace(&self, program: &Path) -> Command {
+        match &self.etc_docker_holder {
+            Some(holder) => {
+                let mut c = Command::new(
+                    which_in(&engine_path(), "nsenter").unwrap_or_else(|| "nsenter".into()),
+                );
+                c.arg(format!("--mount=/proc/{}/ns/mnt", holder.id()))
+                    .arg("--")
+                    .arg(program);
+                c
+            }
+            None => Command::new(program),
+        }
     }
 
     /// The temp dir all files are under.
@@ -250,7 +299,8 @@ impl PrivateDaemon {
             .open(&self.log_file)
             .expect("log file");
         let dockerd = which_in(&self.path_env, "dockerd").ok_or("dockerd is not on PATH")?;
-        let child = Command::new(dockerd)
+        let child = self
+            .in_namespace(&dockerd)
             .args(self.argv())
             .env("PATH", &self.path_env)
             .stdin(Stdio::null())
@@ -371,7 +421,11 @@ impl PrivateDaemon {
 
     /// A `stowctl` command aimed at this daemon (`-H`), with its own `STOWAGE_HOME`.
     pub fn stowctl(&self) -> Command {
-        let mut c = stowctl_command();
+        let mut c = self.in_namespace(&stowctl_bin());
+        c.env("PATH", engine_path());
+        if let Some(buildx) = engine_buildx() {
+            c.env(stowage_core::tools::buildx::BUILDX_ENV, buildx);
+        }
         c.arg("-H")
             .arg(self.host())
             .env("STOWAGE_HOME", &self.stowage_home)
@@ -417,6 +471,55 @@ impl PrivateDaemon {
 impl Drop for PrivateDaemon {
     fn drop(&mut self) {
         self.stop();
+        if let Some(holder) = self.etc_docker_holder.take() {
+            stop_child(holder, Duration::from_secs(5));
+        }
+    }
+}
+
+/// Starts root's holder of a private mount namespace with `dir` bound on `/etc/docker`, and
+/// waits until the bind is there.
+fn hold_etc_docker(dir: &Path) -> Result<Child, String> {
+    use std::io::Read;
+    if !Path::new("/etc/docker").is_dir() {
+        return Err("/etc/docker must exist as a mount point for the private namespace".into());
+    }
+    let unshare = which_in(&engine_path(), "unshare").ok_or("unshare is not installed")?;
+    // unshare and sh exec: the child's PID is the holder's.
+    let mut holder = Command::new(unshare)
+        .args(["--mount", "--propagation", "private", "--", "/bin/sh", "-c"])
+        .arg("mount --bind \"$1\" /etc/docker && exec sleep infinity")
+        .arg("sh")
+        .arg(dir)
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .map_err(|e| format!("cannot run unshare: {e}"))?;
+    let mountinfo = format!("/proc/{}/mountinfo", holder.id());
+    let start = Instant::now();
+    loop {
+        if let Ok(Some(status)) = holder.try_wait() {
+            let mut err = String::new();
+            if let Some(mut s) = holder.stderr.take() {
+                let _ = s.read_to_string(&mut err);
+            }
+            return Err(format!(
+                "the private mount namespace for /etc/docker failed ({status}): {err}"
+            ));
+        }
+        let bound = std::fs::read_to_string(&mountinfo).is_ok_and(|m| {
+            m.lines()
+                .any(|l| l.split(' ').nth(4) == Some("/etc/docker"))
+        });
+        if bound {
+            return Ok(holder);
+        }
+        if start.elapsed() > Duration::from_secs(10) {
+            stop_child(holder, Duration::from_secs(1));
+            return Err("the private mount namespace for /etc/docker did not appear".into());
+        }
+        std::thread::sleep(Duration::from_millis(20));
     }
 }
 
@@ -577,5 +680,6 @@ impl OutputExt for Output {
 pub mod bench;
 pub mod desktop;
 pub mod e2e;
+pub mod registry;
 pub mod rig;
 pub mod rootless;

@@ -271,6 +271,10 @@ pub struct CheckArgs {
     /// The buildx plugin to ask (default: found like the docker CLI does; $STOWAGE_BUILDX).
     #[arg(long, value_name = "PATH")]
     pub buildx: Option<PathBuf>,
+    /// A small image the registry probes pull (repeatable; also $STOWAGE_PROBE_IMAGES,
+    /// comma-separated): one per registry to prove it, a Docker Hub name to prove the mirrors.
+    #[arg(long = "probe-image", value_name = "IMAGE", global = true)]
+    pub probe_images: Vec<String>,
 }
 
 #[derive(Debug, Subcommand)]

@@ -255,6 +255,18 @@ pub fn print_outcome(outcome: &Outcome, json: bool, restart_only: bool) -> Resul
             out_line(&format!("Previous daemon.json saved as {}", b.display()));
         }
     }
+    if let Some(r) = &outcome.registries {
+        match &r.rollback {
+            Some(offer) => {
+                out_line(&format!("Registries: {}", offer.reason));
+                out_line(&format!("To switch back: {}", offer.command));
+            }
+            None => out_line(&format!(
+                "Registries: {} probed after the switch; none that worked before fails now",
+                r.after.len()
+            )),
+        }
+    }
     Ok(())
 }
 

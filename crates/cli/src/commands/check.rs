@@ -30,7 +30,7 @@ pub async fn run(mut ctx: Context, args: CheckArgs, json: bool) -> Result<ExitCo
                 if_switching_to.map(Into::into),
                 dry_run,
                 yes,
-                args.buildx,
+                (args.buildx, args.probe_images),
                 json,
             )
             .await
@@ -69,7 +69,7 @@ fn mute(ctx: &mut Context, id: &str, muted: bool, json: bool) -> Result<ExitCode
 async fn gather(
     ctx: &Context,
     target: Option<ImageStore>,
-    buildx: Option<std::path::PathBuf>,
+    (buildx, probe_images): (Option<std::path::PathBuf>, Vec<String>),
 ) -> Result<CheckContext> {
     let engine = ctx.reachable_engine("check").await?;
     Ok(CheckContext::gather(
@@ -79,14 +79,20 @@ async fn gather(
         buildx,
         ctx.settings.migration_min_free_bytes()?,
     )
-    .await)
+    .await
+    .with_probe_images(probe_images))
 }
 
 async fn check_all(ctx: &Context, args: CheckArgs, json: bool) -> Result<ExitCode> {
     for id in &args.ids {
         known(id)?;
     }
-    let cc = gather(ctx, args.if_switching_to.map(Into::into), args.buildx).await?;
+    let cc = gather(
+        ctx,
+        args.if_switching_to.map(Into::into),
+        (args.buildx, args.probe_images),
+    )
+    .await?;
     let opts = RunOptions {
         ids: args.ids.clone(),
         muted: ctx.settings.muted_checks()?,
@@ -120,11 +126,11 @@ async fn fix_one(
     target: Option<ImageStore>,
     dry_run: bool,
     yes: bool,
-    buildx: Option<std::path::PathBuf>,
+    tools: (Option<std::path::PathBuf>, Vec<String>),
     json: bool,
 ) -> Result<ExitCode> {
     known(id)?;
-    let cc = gather(ctx, target, buildx).await?;
+    let cc = gather(ctx, target, tools).await?;
     // A fix that writes goes through the engine's lock like any change.
     let _lock = if dry_run {
         None
@@ -173,13 +179,24 @@ async fn fix_one(
         None => {
             let out = crate::output::out_line;
             if json {
-                out(&serde_json::json!({ "fixed": id, "files": done.preview.files }).to_string());
+                out(&serde_json::json!({ "fixed": id, "files": done.preview.files, "after": done.after }).to_string());
             } else {
                 for f in &done.preview.files {
                     out(&format!("Wrote {}", f.display()));
                 }
+                if let Some(after) = &done.after {
+                    out(&format!(
+                        "Probed again: {} ({})",
+                        after.summary,
+                        serde_json::to_value(after.status)?.as_str().unwrap_or("?")
+                    ));
+                }
             }
-            Ok(ExitCode::SUCCESS)
+            // A fix whose probe still fails afterwards did not fix it.
+            Ok(match &done.after {
+                Some(a) if a.status == checks::Status::Fail => ExitCode::from(2),
+                _ => ExitCode::SUCCESS,
+            })
         }
     }
 }

@@ -36,6 +36,9 @@ pub struct CheckContext {
     pub buildx: Option<PathBuf>,
     /// Free space that must remain after a migration.
     pub min_free_bytes: u64,
+    /// Images the registry probes look up (`--probe-image`, `STOWAGE_PROBE_IMAGES`): per
+    /// registry, a small image it holds; a Docker Hub name proves mirrors.
+    pub probe_images: Vec<String>,
     listing: OnceCell<Listing>,
 }
 
@@ -78,6 +81,7 @@ impl CheckContext {
             info,
             buildx,
             min_free_bytes,
+            probe_images: probe_images_from_env(),
             listing: OnceCell::new(),
         }
     }
@@ -98,8 +102,19 @@ impl CheckContext {
             info: None,
             buildx: None,
             min_free_bytes: 0,
+            probe_images: Vec::new(),
             listing: OnceCell::new(),
         }
+    }
+
+    /// Adds images for the registry probes (they come after those of `STOWAGE_PROBE_IMAGES`).
+    pub fn with_probe_images(mut self, images: impl IntoIterator<Item = String>) -> Self {
+        for i in images {
+            if !self.probe_images.contains(&i) {
+                self.probe_images.push(i);
+            }
+        }
+        self
     }
 
     /// Both stores' images and containers (read once per run).
@@ -118,4 +133,18 @@ impl CheckContext {
     pub fn reachable(&self) -> bool {
         self.info.is_some()
     }
+}
+
+/// Names probe images for every run: `STOWAGE_PROBE_IMAGES`, comma-separated.
+pub const PROBE_IMAGES_ENV: &str = "STOWAGE_PROBE_IMAGES";
+
+/// The probe images named by [`PROBE_IMAGES_ENV`].
+pub fn probe_images_from_env() -> Vec<String> {
+    std::env::var(PROBE_IMAGES_ENV)
+        .unwrap_or_default()
+        .split(',')
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .map(str::to_string)
+        .collect()
 }

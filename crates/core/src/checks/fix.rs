@@ -45,6 +45,8 @@ pub struct FixOutcome {
     pub preview: FixPreview,
     /// The switch outcome, for daemon.json fixes.
     pub outcome: Option<Outcome>,
+    /// The check run again after a file fix (its probes prove the fix, or say it still fails).
+    pub after: Option<super::Finding>,
 }
 
 /// Plans the automatic fix of `check` on the context's engine (nothing is written).
@@ -151,9 +153,14 @@ pub async fn apply_fix(
             tokio::task::spawn_blocking(move || registry_mirrors::apply_fix(&changes))
                 .await
                 .map_err(|e| Error::internal("writing the fix's files", e))??;
+            let after = match super::registry::find(&preview.check) {
+                Some(check) => Some((check.run)(ctx).await),
+                None => None,
+            };
             Ok(FixOutcome {
                 preview,
                 outcome: None,
+                after,
             })
         }
         FixPlan::Daemon(prepared) => {
@@ -162,6 +169,7 @@ pub async fn apply_fix(
             Ok(FixOutcome {
                 preview,
                 outcome: Some(outcome),
+                after: None,
             })
         }
     }

@@ -13,6 +13,7 @@ pub mod hidden;
 pub mod kubernetes;
 pub mod reachability;
 pub mod reference_filter;
+pub mod registries;
 pub mod registry;
 pub mod registry_mirrors;
 pub mod render;

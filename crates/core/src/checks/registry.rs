@@ -9,7 +9,8 @@ use std::time::Duration;
 use super::fix::{FixPlan, FixPreview};
 use super::{
     buildx, config_lints, engine_version, fix, guidance, hidden, kubernetes, reachability,
-    reference_filter, registry_mirrors, selftest, storage_location, CheckContext, Finding,
+    reference_filter, registries, registry_mirrors, selftest, storage_location, CheckContext,
+    Finding,
 };
 use crate::error::Result;
 
@@ -48,6 +49,10 @@ impl std::fmt::Debug for Check {
 
 /// The time limit of most checks.
 pub const DEFAULT_TIME_LIMIT: Duration = Duration::from_secs(15);
+
+/// The time limit of the registry probes: pulls (concurrent, each under its own 20 s limit;
+/// a login probe may pull twice).
+pub const PROBE_TIME_LIMIT: Duration = Duration::from_secs(45);
 
 const fn check(
     id: &'static str,
@@ -102,6 +107,7 @@ pub static CHECKS: &[Check] = &[
     },
     Check {
         plan_fix: Some(|ctx| Box::pin(fix::plan_registry_mirrors(ctx))),
+        time_limit: PROBE_TIME_LIMIT,
         ..check(
             "registry-mirrors",
             "Registry mirrors and insecure registries",
@@ -134,11 +140,14 @@ pub static CHECKS: &[Check] = &[
         "Where the containerd store writes",
         |ctx| Box::pin(storage_location::run(ctx)),
     ),
-    check(
-        "manifest-list-auth",
-        "Pulling images without a manifest list",
-        |ctx| Box::pin(async move { guidance::manifest_list_auth(ctx) }),
-    ),
+    Check {
+        time_limit: PROBE_TIME_LIMIT,
+        ..check(
+            "manifest-list-auth",
+            "Pulling images without a manifest list",
+            |ctx| Box::pin(registries::login::run(ctx)),
+        )
+    },
     check(
         "arm-platform-digest",
         "Pulling with --platform on ARM",
@@ -179,11 +188,10 @@ mod tests {
         let opt_in: Vec<&str> = CHECKS.iter().filter(|c| c.opt_in).map(|c| c.id).collect();
         assert_eq!(opt_in, ["multiplatform-selftest"]);
         for c in CHECKS {
-            let slow = c.id == "multiplatform-selftest";
-            let want = if slow {
-                Duration::from_secs(180)
-            } else {
-                DEFAULT_TIME_LIMIT
+            let want = match c.id {
+                "multiplatform-selftest" => Duration::from_secs(180),
+                "registry-mirrors" | "manifest-list-auth" => PROBE_TIME_LIMIT,
+                _ => DEFAULT_TIME_LIMIT,
             };
             assert_eq!(c.time_limit, want, "{}", c.id);
         }

@@ -1,6 +1,7 @@
-//! `registry-mirrors`: mirrors and insecure registries under the containerd store, and the fix
-//! that writes the equivalent containerd-style `certs.d/<host>/hosts.toml` files (which Engine
-//! 28+ reads) with toml_edit, keeping anything already in them.
+//! `registry-mirrors`: mirrors and insecure registries, proven by pulls through the engine
+//! (per registry, its error as evidence; see [`super::registries`]), and the fix that
+//! writes the equivalent containerd-style `certs.d/<host>/hosts.toml` files (which Engine 28+
+//! reads from the certs.d of its kind) with toml_edit, keeping anything already in them.
 
 use std::path::{Path, PathBuf};
 
@@ -8,34 +9,150 @@ use serde::Serialize;
 use serde_json::json;
 use toml_edit::{value, Array, DocumentMut, Item, Table};
 
+use super::registries::{self, ProbeOutcome, ProbeResult};
 use super::{CheckContext, Finding, Fix, Status};
-use crate::daemon_json::KeyPath;
 use crate::engine::store::ImageStore;
 use crate::error::{Error, Result};
 
 const DOCS: &str = "https://docs.docker.com/engine/daemon/registry-mirror/";
 
+/// The repository looked up on a registry when the user named no image of it: a registry that
+/// answers `manifest unknown` for it was reached through the engine's settings.
+const PLACEHOLDER: &str = "stowage/probe:latest";
+
 fn list(ctx: &CheckContext, key: &str, flag: &str) -> Vec<String> {
-    let mut out: Vec<String> = ctx
-        .facts
-        .doc
-        .get(&KeyPath::top(key))
-        .and_then(|v| v.as_array())
-        .map(|a| {
-            a.iter()
-                .filter_map(|x| x.as_str().map(str::to_string))
-                .collect()
-        })
-        .unwrap_or_default();
-    out.extend(
-        ctx.facts
-            .args
-            .flags
-            .iter()
-            .filter(|(n, _)| n == flag)
-            .filter_map(|(_, v)| v.clone()),
-    );
-    out
+    registries::configured(ctx, key, flag)
+}
+
+/// One registry's probe, as evidence.
+#[derive(Debug, Clone, Serialize)]
+pub struct RegistryProbe {
+    /// `host[:port]`.
+    pub registry: String,
+    /// `insecure`, `mirror` or `docker-hub-through-mirrors`.
+    pub role: &'static str,
+    /// Whether the probe proves the setting works for this registry.
+    pub verdict: Status,
+    /// Why, in a few words.
+    pub reason: String,
+    /// The probe itself.
+    pub probe: ProbeResult,
+}
+
+/// The named probe image for `host`, else a placeholder under it.
+fn image_for(probe_images: &[String], host: &str) -> (String, bool) {
+    match probe_images
+        .iter()
+        .find(|i| registries::registry_of(i) == host)
+    {
+        Some(i) => (i.clone(), true),
+        None => (format!("{host}/{PLACEHOLDER}"), false),
+    }
+}
+
+/// The repository path of a Docker Hub reference (`busybox:1` -> `library/busybox:1`).
+fn hub_path(reference: &str) -> String {
+    let r = reference.trim_start_matches("docker.io/");
+    if r.contains('/') {
+        r.to_string()
+    } else {
+        format!("library/{r}")
+    }
+}
+
+fn judge(role: &'static str, host: &str, named: bool, probe: ProbeResult) -> RegistryProbe {
+    use ProbeOutcome::*;
+    let (verdict, reason) = match (probe.outcome, named) {
+        (Found, _) => (Status::Ok, format!("the engine read {} from it", probe.reference)),
+        (NotFound, true) => (
+            Status::Warn,
+            format!("reached, but it has no {}: name an image it holds", probe.reference),
+        ),
+        (NotFound, false) => (
+            Status::Ok,
+            "reached through the engine (it answered `manifest unknown` for a placeholder)".into(),
+        ),
+        (Unauthorized, _) => (
+            Status::Ok,
+            "reached through the engine; it asks for a login (see manifest-list-auth)".into(),
+        ),
+        (HttpsToHttp, _) => (
+            Status::Fail,
+            format!("the engine spoke HTTPS to {host}, which serves plain HTTP: it does not treat it as insecure"),
+        ),
+        (Failed, _) | (Timeout, _) => (Status::Fail, "the engine could not reach it".into()),
+    };
+    RegistryProbe {
+        registry: host.to_string(),
+        role,
+        verdict,
+        reason,
+        probe,
+    }
+}
+
+/// Probes every insecure registry and mirror through the engine (now, on the store it runs).
+pub async fn probe_all(ctx: &CheckContext) -> Option<Vec<RegistryProbe>> {
+    let docker = ctx.docker.as_ref()?;
+    Some(
+        probe_registries(
+            docker,
+            &list(ctx, "registry-mirrors", "registry-mirror"),
+            &list(ctx, "insecure-registries", "insecure-registry"),
+            &ctx.probe_images,
+        )
+        .await,
+    )
+}
+
+/// Probes `insecure` registries and `mirrors` through `docker`, concurrently: for each, a pull
+/// of the named probe image it holds (else of a placeholder), and, when a Docker Hub image is
+/// named and mirrors are set, a pull of that image by its Hub name.
+pub async fn probe_registries(
+    docker: &bollard::Docker,
+    mirrors: &[String],
+    insecure: &[String],
+    probe_images: &[String],
+) -> Vec<RegistryProbe> {
+    let timeout = registries::probe::PROBE_TIMEOUT;
+    let (config, _) = registries::auth::load_cli_config().await;
+    let mut jobs: Vec<(&'static str, String, String, bool)> = Vec::new();
+    for reg in insecure {
+        let host = registries::host_key(reg);
+        if host.contains('/') || mirrors.iter().any(|m| registries::host_key(m) == host) {
+            continue; // CIDR ranges name no host; mirrors are probed below
+        }
+        let (image, named) = image_for(probe_images, &host);
+        jobs.push(("insecure", host, image, named));
+    }
+    let hub_image = probe_images
+        .iter()
+        .find(|i| registries::registry_of(i) == "docker.io")
+        .cloned();
+    for m in mirrors {
+        let host = registries::host_key(m);
+        let (image, named) = match &hub_image {
+            Some(i) => (format!("{host}/{}", hub_path(i)), true),
+            None => (format!("{host}/library/{PLACEHOLDER}"), false),
+        };
+        jobs.push(("mirror", host, image, named));
+    }
+    if let (Some(i), false) = (&hub_image, mirrors.is_empty()) {
+        jobs.push((
+            "docker-hub-through-mirrors",
+            "docker.io".into(),
+            format!("docker.io/{}", hub_path(i)),
+            true,
+        ));
+    }
+    let futures = jobs.into_iter().map(|(role, host, image, named)| {
+        let creds = registries::auth::stored_credentials(&config, &host);
+        async move {
+            let p = registries::probe(docker, &image, creds, timeout).await;
+            judge(role, &host, named, p)
+        }
+    });
+    futures_util::future::join_all(futures).await
 }
 
 /// Runs the check.
@@ -46,22 +163,48 @@ pub async fn run(ctx: &CheckContext) -> Finding {
         .with("registry_mirrors", json!(mirrors))
         .with("insecure_registries", json!(insecure))
         .with("store", ctx.target.as_str())
-        .with("engine_version", json!(ctx.version_text()));
+        .with("engine_version", json!(ctx.version_text()))
+        .with("probe_images", json!(ctx.probe_images));
+    let certs = registries::certs::certs_dir(&ctx.engine, ctx.info.as_ref());
+    // What only the containerd store reads: hosts.toml files with [host] entries. Switching to
+    // the classic store, they stop working (seen on 28.5: its classic store ignores them).
+    let containerd_only = {
+        let certs = certs.clone();
+        tokio::task::spawn_blocking(move || hosts_toml_with_hosts(&certs))
+            .await
+            .unwrap_or_default()
+    };
+    let reads_hosts_toml = ctx.facts.version.as_ref().is_some_and(|v| v.major >= 28);
+    if ctx.switching
+        && ctx.target == ImageStore::Classic
+        && reads_hosts_toml
+        && !containerd_only.is_empty()
+    {
+        return Finding {
+            status: Status::Warn,
+            summary: format!(
+                "after the switch to the classic store, these registries' certs.d hosts.toml settings stop applying (only the containerd store reads them): {}",
+                containerd_only.join(", ")
+            ),
+            ..base
+        }
+        .with("certs_dir", certs.display().to_string())
+        .with("hosts_toml_registries", json!(containerd_only))
+        .fix(Fix::manual(
+            "daemon-json-equivalent",
+            "Set the equivalent registry-mirrors / insecure-registries in daemon.json before switching",
+            &[],
+            Some(DOCS),
+        ));
+    }
     if mirrors.is_empty() && insecure.is_empty() {
         return Finding {
-            summary: "no registry mirrors or insecure registries are configured".into(),
+            summary: "no registry mirrors or insecure registries are configured (daemon.json and flags read)".into(),
             ..base
-        };
+        }
+        .with("certs_dir", certs.display().to_string())
+        .with("hosts_toml_registries", json!(containerd_only));
     }
-    if ctx.target == ImageStore::Classic {
-        return Finding {
-            summary: "the classic store honours registry-mirrors and insecure-registries".into(),
-            ..base
-        };
-    }
-    // Whether the equivalent hosts.toml files are already in place (a file that cannot be read
-    // or parsed counts as not in place: the fix's preview says why).
-    let certs = certs_dir(&ctx.engine.config_file);
     let in_place = {
         let (certs, mirrors, insecure) = (certs.clone(), mirrors.clone(), insecure.clone());
         tokio::task::spawn_blocking(move || plan_hosts_toml(&certs, &mirrors, &insecure))
@@ -73,52 +216,150 @@ pub async fn run(ctx: &CheckContext) -> Finding {
     let base = base
         .with("certs_dir", certs.display().to_string())
         .with("hosts_toml_in_place", in_place);
-    let fix = Fix::automatic(
-        "write-hosts-toml",
-        format!(
-            "Write the equivalent certs.d/<host>/hosts.toml files under {} (preview first)",
-            certs.display()
-        ),
-    );
-    let unverified =
-        "not proven by a pull through them: Stowage judged it from the engine's version";
-    let files = if in_place {
-        "the equivalent certs.d/<host>/hosts.toml files are in place"
-    } else {
-        "Stowage can also write the equivalent certs.d/<host>/hosts.toml files"
+    let major = ctx.facts.version.as_ref().map(|v| v.major);
+    let containerd = ctx.target == ImageStore::Containerd;
+    let hosts_fix = (containerd && !in_place).then(|| {
+        Fix::automatic(
+            "write-hosts-toml",
+            format!(
+                "Write the equivalent certs.d/<host>/hosts.toml files under {} (preview first; the probes run again after)",
+                certs.display()
+            ),
+        )
+    });
+    let with_fix = |f: Finding| match &hosts_fix {
+        Some(fix) => f.fix(fix.clone()),
+        None => f,
     };
-    let finding = match ctx.facts.version.as_ref().map(|v| v.major) {
-        None => return Finding { status: Status::Error, summary: "the engine did not answer, so whether it honours them is unknown".into(), ..base },
-        Some(m) if m < 24 => return Finding {
+    if containerd && major.is_some_and(|m| m < 24) {
+        return with_fix(Finding {
             status: Status::Fail,
             summary: "this engine's containerd store ignores registry-mirrors and insecure-registries (as Docker Desktop 4.12 did): pulls go straight to the registry".into(),
             ..base
-        }
-        .fix(Fix::manual("upgrade-engine", "Upgrade to Engine 24.0 or later, which honours them with the containerd store", &[], Some(DOCS))),
-        Some(m) if m < 28 => Finding {
-            status: Status::Warn,
-            summary: format!("this engine should honour registry-mirrors (for Docker Hub) and insecure-registries with the containerd store, {unverified}; {files}"),
+        })
+        .fix(Fix::manual(
+            "upgrade-engine",
+            "Upgrade to Engine 24.0 or later, which honours them with the containerd store",
+            &[],
+            Some(DOCS),
+        ));
+    }
+    let Some(probes) = probe_all(ctx).await else {
+        return Finding {
+            status: Status::Error,
+            summary: "the engine did not answer, so whether it honours them is unknown".into(),
             ..base
-        },
-        Some(_) => Finding {
-            status: Status::Warn,
-            summary: format!("Engine 28+ should honour them with the containerd store and also reads per-registry certs.d/<host>/hosts.toml (in the engine's certs.d, not /etc/containerd/certs.d), {unverified}; {files}"),
-            ..base
-        },
+        };
     };
-    if in_place {
-        finding
+    let worst = probes.iter().map(|p| p.verdict).max().unwrap_or(Status::Ok);
+    let failing: Vec<String> = probes
+        .iter()
+        .filter(|p| p.verdict == Status::Fail)
+        .map(|p| {
+            format!(
+                "{} ({}): {}",
+                p.registry,
+                p.role,
+                p.probe.error.clone().unwrap_or_default()
+            )
+        })
+        .collect();
+    let hub_proven = probes
+        .iter()
+        .any(|p| p.role == "docker-hub-through-mirrors" && p.verdict == Status::Ok);
+    let base = base.with("probes", json!(probes));
+    let active = ctx
+        .facts
+        .active_store
+        .map(|s| s.as_str())
+        .unwrap_or("unknown");
+    if ctx.switching {
+        // Only the running store can be probed; the other one is judged after the switch.
+        let now = if failing.is_empty() {
+            format!("the probes pass now on the {active} store")
+        } else {
+            format!(
+                "already failing on the {active} store: {}",
+                failing.join("; ")
+            )
+        };
+        return with_fix(Finding {
+            status: if failing.is_empty() { Status::Warn } else { Status::Fail },
+            summary: format!(
+                "unverified for the {} store until the switch (only the running store can be probed); {now}; the switch's verify step probes them again and offers a rollback if one stops working",
+                ctx.target
+            ),
+            ..base
+        });
+    }
+    if !failing.is_empty() {
+        let still = if containerd && in_place {
+            " (the hosts.toml files are in place, and it still fails)"
+        } else {
+            ""
+        };
+        return with_fix(Finding {
+            status: Status::Fail,
+            summary: format!(
+                "the engine's probe failed for {}{still}",
+                failing.join("; ")
+            ),
+            ..base
+        });
+    }
+    let mut gaps = Vec::new();
+    if !mirrors.is_empty() && !hub_proven {
+        gaps.push("whether Docker Hub pulls go through the mirrors is unverified: name a Docker Hub image the mirror holds with --probe-image".to_string());
+    }
+    if worst == Status::Warn {
+        gaps.push("a named probe image is missing from its registry".into());
+    }
+    if gaps.is_empty() {
+        Finding {
+            summary: format!(
+                "proven by pulls through the engine on the {} store: every registry answered",
+                ctx.target
+            ),
+            ..base
+        }
     } else {
-        finding.fix(fix)
+        with_fix(Finding {
+            status: Status::Warn,
+            summary: format!(
+                "every registry answered the engine, but {}",
+                gaps.join("; ")
+            ),
+            ..base
+        })
     }
 }
 
-/// `certs.d` beside the engine's daemon.json (`/etc/docker/certs.d`, `~/.config/docker/certs.d`).
-pub fn certs_dir(config_file: &Path) -> PathBuf {
-    config_file
-        .parent()
-        .unwrap_or(Path::new("/etc/docker"))
-        .join("certs.d")
+/// The certs.d the engine reads (see [`registries::certs`]).
+pub fn certs_dir(ctx: &CheckContext) -> PathBuf {
+    registries::certs::certs_dir(&ctx.engine, ctx.info.as_ref())
+}
+
+/// The registries (directory names) under `certs` whose hosts.toml has `[host."..."]` entries.
+fn hosts_toml_with_hosts(certs: &Path) -> Vec<String> {
+    let Ok(dirs) = std::fs::read_dir(certs) else {
+        return Vec::new();
+    };
+    let mut out: Vec<String> = dirs
+        .filter_map(|e| e.ok())
+        .filter(|e| {
+            read_hosts_toml(&e.path().join("hosts.toml"))
+                .ok()
+                .and_then(|t| t.parse::<toml::Table>().ok())
+                .is_some_and(|t| {
+                    t.get("host")
+                        .and_then(|h| h.as_table())
+                        .is_some_and(|h| !h.is_empty())
+                })
+        })
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .collect();
+    out.sort();
+    out
 }
 
 /// One file the fix would write.
@@ -134,12 +375,7 @@ pub struct FileChange {
     pub diff: String,
 }
 
-fn host_key(addr: &str) -> String {
-    addr.trim_start_matches("https://")
-        .trim_start_matches("http://")
-        .trim_end_matches('/')
-        .to_string()
-}
+use registries::host_key;
 
 /// One `[host."URL"]` entry of a hosts.toml.
 struct HostEntry {
@@ -275,7 +511,7 @@ fn read_hosts_toml(path: &Path) -> Result<String> {
 /// The fix for this engine.
 pub fn plan_fix(ctx: &CheckContext) -> Result<Vec<FileChange>> {
     plan_hosts_toml(
-        &certs_dir(&ctx.engine.config_file),
+        &certs_dir(ctx),
         &list(ctx, "registry-mirrors", "registry-mirror"),
         &list(ctx, "insecure-registries", "insecure-registry"),
     )

@@ -66,6 +66,10 @@ pub struct Outcome {
     /// The engine as it runs now (a `process` engine has a new PID).
     #[serde(skip)]
     pub engine: Engine,
+    /// A store switch's registry probes before and after, with a rollback offer when a registry
+    /// that worked before fails now (none when no mirror or insecure registry is configured).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub registries: Option<crate::checks::registries::verify::RegistryVerify>,
 }
 
 impl Outcome {
@@ -80,6 +84,7 @@ impl Outcome {
             daemon_log: Vec::new(),
             backup: None,
             engine: engine.clone(),
+            registries: None,
         }
     }
 }
@@ -147,6 +152,13 @@ pub async fn apply_with(
         finish(progress, &mut out);
         return out;
     }
+    // A store switch probes the registries in use on the old store first (see below).
+    let switching = plan.target_store.is_some() && plan.target_store != plan.current_store;
+    let registries_before = if switching {
+        crate::checks::registries::verify::probe_engine(&engine.host, &file.doc).await
+    } else {
+        None
+    };
     let (now, result) = control
         .restart_and_verify(
             engine,
@@ -165,6 +177,16 @@ pub async fn apply_with(
         Ok(store) => {
             out.outcome = OutcomeKind::Applied;
             out.active_store = Some(store);
+            if let Some(before) = registries_before {
+                let after = crate::checks::registries::verify::probe_engine(&now.host, &file.doc)
+                    .await
+                    .unwrap_or_default();
+                out.registries = Some(crate::checks::registries::verify::compare(
+                    plan.current_store,
+                    before,
+                    after,
+                ));
+            }
             out.engine = now;
             finish(progress, &mut out);
         }
