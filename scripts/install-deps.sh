@@ -67,16 +67,26 @@ gui_ok() {
   for p in "${GUI_PKGS[@]}"; do installed "$p" || return 1; done
 }
 
+SUDO=""
+if [ "$(id -u)" != 0 ]; then SUDO="sudo"; fi
+
+# docker-registry's package enables a registry on :5000 wherever systemd boots (the systemd rig
+# boots this root too); the tests start their own on free ports, so it stays off.
+registry_service_off() {
+  local wants=/etc/systemd/system/multi-user.target.wants/docker-registry.service
+  if [ -e "$wants" ] || [ -L "$wants" ]; then
+    $SUDO systemctl disable docker-registry.service >/dev/null 2>&1 || $SUDO rm -f "$wants"
+  fi
+}
+
 need=0
 [ "$want_engine" = 1 ] && ! engine_ok && need=1
 [ "$want_engine" = 1 ] && ! rig_ok && need=1
 [ "$want_gui" = 1 ] && ! gui_ok && need=1
 if [ "$need" = 0 ]; then
+  [ "$want_engine" = 1 ] && registry_service_off
   exit 0
 fi
-
-SUDO=""
-if [ "$(id -u)" != 0 ]; then SUDO="sudo"; fi
 
 export DEBIAN_FRONTEND=noninteractive
 . /etc/os-release
@@ -122,6 +132,7 @@ fi
 if [ "$want_engine" = 1 ]; then
   # Packages may start the system daemon; Stowage's tests never use it, and the machine needs no bridge.
   if command -v systemctl >/dev/null && [ -d /run/systemd/system ]; then :; fi
+  registry_service_off
   dockerd --validate --config-file /dev/null >/dev/null 2>&1 || {
     echo "install-deps: dockerd --validate failed after install" >&2; exit 1; }
 fi
