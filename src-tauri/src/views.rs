@@ -80,6 +80,10 @@ impl OutcomeView {
             message: String::new(),
         };
         v.message = sentence(&v, restart_only);
+        // A store switch's registry probes (a rollback offer when one that worked fails now).
+        if let Some(r) = &o.registries {
+            v.message = format!("{} {}", v.message, r.sentence());
+        }
         v
     }
 }

@@ -256,16 +256,7 @@ pub fn print_outcome(outcome: &Outcome, json: bool, restart_only: bool) -> Resul
         }
     }
     if let Some(r) = &outcome.registries {
-        match &r.rollback {
-            Some(offer) => {
-                out_line(&format!("Registries: {}", offer.reason));
-                out_line(&format!("To switch back: {}", offer.command));
-            }
-            None => out_line(&format!(
-                "Registries: {} probed after the switch; none that worked before fails now",
-                r.after.len()
-            )),
-        }
+        out_line(&r.sentence());
     }
     Ok(())
 }

@@ -45,6 +45,22 @@ fn strings(doc: &DaemonJson, key: &str) -> Vec<String> {
         .unwrap_or_default()
 }
 
+impl RegistryVerify {
+    /// The result in a sentence, for every front door (the CLI's outcome, the app's).
+    pub fn sentence(&self) -> String {
+        match &self.rollback {
+            Some(offer) => format!(
+                "Registries: {}. To switch back: `{}`.",
+                offer.reason, offer.command
+            ),
+            None => format!(
+                "Registries: {} probed after the switch; none that worked before fails now.",
+                self.after.len()
+            ),
+        }
+    }
+}
+
 /// The mirrors and insecure registries of `doc` (empty: nothing to probe).
 pub fn in_use(doc: &DaemonJson) -> (Vec<String>, Vec<String>) {
     (
@@ -149,8 +165,14 @@ mod tests {
         ];
         let v = compare(Some(ImageStore::Classic), before, after);
         assert_eq!(v.regressed, ["a:1 (insecure)"], "b failed before too");
+        let sentence = v.sentence();
         let offer = v.rollback.unwrap();
         assert_eq!(offer.command, "stowctl store use classic");
+        assert!(
+            sentence.starts_with("Registries: worked on the classic store and fails now: a:1: ")
+                && sentence.ends_with("To switch back: `stowctl store use classic`."),
+            "{sentence}"
+        );
         assert!(
             offer
                 .reason
