@@ -18,3 +18,4 @@ mod sandbox;
 mod store_status;
 mod switch;
 mod systemd_unit;
+mod watch;

@@ -1,10 +1,14 @@
 //! Noticing changes made by anyone (`stowctl`, an editor, another tool, a service manager): file
-//! events on daemon.json's directory (the `notify` crate) merged with a periodic `/_ping` +
-//! `/info` poll, into one stream of [`Change`]s. GUI-free: the desktop app turns each change into
-//! a tray and window refresh.
+//! events on daemon.json's directory (the `notify` crate) merged with the engine's own `/events`
+//! stream, into one stream of [`Change`]s. GUI-free: the desktop app turns each change into a
+//! tray and window refresh.
 //!
-//! The poll also hashes daemon.json, so a change is seen even where file events are not
-//! delivered (inotify limits, network filesystems); file events only make it faster.
+//! While the engine answers, nothing is polled: an image or container created or removed, or a
+//! configuration reload, arrives as an event and is followed by one `/info`; a daemon that stops
+//! closes the stream. Only while the engine is down (or stopped behind its socket, or an engine
+//! without `/events`) is it looked at every [`WatchOptions::poll_interval`]. daemon.json is hashed
+//! every [`WatchOptions::config_interval`] as well, so a change is seen even where file events
+//! are not delivered (inotify limits, network filesystems); file events only make it faster.
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -37,8 +41,11 @@ pub struct WatchTarget {
 /// How often and how patiently to look.
 #[derive(Debug, Clone, Copy)]
 pub struct WatchOptions {
-    /// Time between two API polls (and daemon.json hash checks).
+    /// Time between two looks at an engine that is down or cannot stream its events.
     pub poll_interval: Duration,
+    /// Time between two daemon.json hash checks behind the file events (the poll interval when
+    /// the file's folder cannot be watched).
+    pub config_interval: Duration,
     /// File events closer together than this are reported once.
     pub debounce: Duration,
     /// Limit of one `/_ping` + `/info` round.
@@ -49,6 +56,7 @@ impl Default for WatchOptions {
     fn default() -> Self {
         WatchOptions {
             poll_interval: Duration::from_millis(1000),
+            config_interval: Duration::from_secs(10),
             debounce: Duration::from_millis(150),
             api_timeout: Duration::from_secs(2),
         }
@@ -160,6 +168,48 @@ fn notify_error(dir: &Path, e: notify::Error) -> Error {
     }
 }
 
+/// The engine's event stream.
+type EventStream = std::pin::Pin<
+    Box<
+        dyn futures_util::Stream<
+                Item = std::result::Result<bollard::models::EventMessage, bollard::errors::Error>,
+            > + Send,
+    >,
+>;
+
+/// What is said to the watcher, and what it takes to say it.
+struct Reporter {
+    tx: mpsc::UnboundedSender<Change>,
+    last: Option<EngineSnapshot>,
+    /// The event stream ended: the next snapshot that answers is a restart.
+    broke: bool,
+}
+
+impl Reporter {
+    /// Reports `snap` when it differs from the last one or the daemon restarted; false when
+    /// nobody listens any more.
+    fn engine(&mut self, snap: EngineSnapshot, pid_exited: bool) -> bool {
+        let came_back = (self.broke || self.last.as_ref().is_some_and(|l| !l.reachable))
+            && snap.reachable;
+        if snap.reachable {
+            self.broke = false;
+        }
+        if self.last.as_ref() == Some(&snap) && !pid_exited && !came_back {
+            return true;
+        }
+        let change = Change::Engine {
+            before: self.last.replace(snap.clone()),
+            now: snap,
+            restarted: came_back || pid_exited,
+        };
+        self.tx.send(change).is_ok()
+    }
+
+    fn config(&mut self) -> bool {
+        self.tx.send(Change::Config).is_ok()
+    }
+}
+
 async fn run(
     mut target: WatchTarget,
     config_file: PathBuf,
@@ -167,13 +217,30 @@ async fn run(
     tx: mpsc::UnboundedSender<Change>,
     mut fs_rx: mpsc::UnboundedReceiver<()>,
     // Kept alive for as long as the task runs.
-    _fs_watcher: Option<notify::RecommendedWatcher>,
+    fs_watcher: Option<notify::RecommendedWatcher>,
 ) {
     let mut config_hash = hash_file(&config_file).await;
-    let mut last: Option<EngineSnapshot> = None;
-    let mut ticker = tokio::time::interval(opts.poll_interval);
-    ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let config_every = if fs_watcher.is_some() {
+        opts.config_interval
+    } else {
+        opts.poll_interval
+    };
+    let _fs_watcher = fs_watcher;
+    let mut out = Reporter {
+        tx,
+        last: None,
+        broke: false,
+    };
+    let mut events: Option<EventStream> = None;
+    // When an engine event asks for a fresh `/info` (events in a burst are answered once).
+    let mut look_at: Option<tokio::time::Instant> = None;
+    let mut heartbeat = tokio::time::interval(opts.poll_interval);
+    heartbeat.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let mut config_tick = tokio::time::interval(config_every);
+    config_tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    config_tick.tick().await;
     loop {
+        let streaming = events.is_some();
         tokio::select! {
             Some(()) = fs_rx.recv() => {
                 // Let a burst of events (temp file, rename, chmod) settle, then report once.
@@ -182,41 +249,107 @@ async fn run(
                 let now = hash_file(&config_file).await;
                 if now != config_hash {
                     config_hash = now;
-                    if tx.send(Change::Config).is_err() {
+                    if !out.config() {
                         return;
                     }
                 }
             }
-            _ = ticker.tick() => {
+            _ = config_tick.tick() => {
                 let now = hash_file(&config_file).await;
                 if now != config_hash {
                     config_hash = now;
-                    if tx.send(Change::Config).is_err() {
+                    if !out.config() {
                         return;
                     }
                 }
+            }
+            // Down, stopped behind its socket, or not streaming: look every poll interval.
+            _ = heartbeat.tick(), if !streaming => {
                 let snap = if stopped_behind_its_socket(&target).await {
                     EngineSnapshot::default()
                 } else {
                     snapshot(&target.host, opts.api_timeout).await
                 };
-                let pid_exited = target.pid.is_some_and(|p| !crate::supervise::is_alive(p));
-                if pid_exited {
-                    target.pid = None;
+                let reachable = snap.reachable;
+                if !out.engine(snap, pid_exited(&mut target)) {
+                    return;
                 }
-                let came_back = last.as_ref().is_some_and(|l| !l.reachable) && snap.reachable;
-                if last.as_ref() != Some(&snap) || pid_exited {
-                    let change = Change::Engine {
-                        before: last.replace(snap.clone()),
-                        now: snap,
-                        restarted: came_back || pid_exited,
-                    };
-                    if tx.send(change).is_err() {
-                        return;
+                if reachable {
+                    // From now on the engine says what changes; what changed while subscribing
+                    // is caught by one more look right after.
+                    events = subscribe(&target.host, opts.api_timeout).await;
+                    if events.is_some() {
+                        look_at = Some(tokio::time::Instant::now());
                     }
                 }
             }
+            ev = next_event(&mut events), if streaming => match ev {
+                Some(Ok(_)) => {
+                    look_at.get_or_insert_with(|| tokio::time::Instant::now() + opts.debounce);
+                }
+                _ => {
+                    // The daemon closed the stream: it is stopping (or restarting).
+                    events = None;
+                    look_at = None;
+                    out.broke = true;
+                    heartbeat.reset_immediately();
+                }
+            },
+            _ = tokio::time::sleep_until(look_at.unwrap_or_else(tokio::time::Instant::now)), if look_at.is_some() => {
+                look_at = None;
+                let snap = snapshot(&target.host, opts.api_timeout).await;
+                if !out.engine(snap, pid_exited(&mut target)) {
+                    return;
+                }
+            }
         }
+    }
+}
+
+/// Whether the watched PID exited (then it is no longer watched).
+fn pid_exited(target: &mut WatchTarget) -> bool {
+    let exited = target.pid.is_some_and(|p| !crate::supervise::is_alive(p));
+    if exited {
+        target.pid = None;
+    }
+    exited
+}
+
+/// The engine's events that change what a snapshot says: images and containers created or
+/// removed, and configuration reloads (no exec, health or attach noise).
+async fn subscribe(host: &str, timeout: Duration) -> Option<EventStream> {
+    use futures_util::StreamExt;
+    use std::collections::HashMap;
+    let docker = crate::engine::client::raw_client(host, timeout.as_secs().max(1)).ok()?;
+    let filters: HashMap<&str, Vec<&str>> = HashMap::from([
+        ("type", vec!["image", "container", "daemon"]),
+        (
+            "event",
+            vec![
+                "create", "destroy", "delete", "import", "load", "pull", "tag", "untag", "reload",
+            ],
+        ),
+    ]);
+    let opts = bollard::query_parameters::EventsOptionsBuilder::new()
+        .filters(&filters)
+        .build();
+    let mut stream: EventStream = Box::pin(docker.events(Some(opts)));
+    // The engine answers with its headers at once; nothing arrives until something happens, so
+    // a stream that is still pending after a moment is a live subscription.
+    match tokio::time::timeout(Duration::from_millis(100), stream.next()).await {
+        Err(_) => Some(stream),
+        Ok(Some(Ok(_))) => Some(stream),
+        Ok(_) => None,
+    }
+}
+
+async fn next_event(
+    events: &mut Option<EventStream>,
+) -> Option<std::result::Result<bollard::models::EventMessage, bollard::errors::Error>> {
+    use futures_util::StreamExt;
+    match events {
+        Some(s) => s.next().await,
+        None => std::future::pending().await,
     }
 }
 
@@ -272,6 +405,7 @@ mod tests {
     fn fast() -> WatchOptions {
         WatchOptions {
             poll_interval: Duration::from_millis(200),
+            config_interval: Duration::from_millis(200),
             debounce: Duration::from_millis(50),
             api_timeout: Duration::from_millis(500),
         }
