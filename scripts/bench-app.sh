@@ -118,3 +118,45 @@ printf '  %-44s %6s ms %5s ms %7s %s\n' "launch to first paint (app: engine data
   "$(awk -v a="$ap" -v b="$bp" 'BEGIN {printf "%.2f", a/b}')" "app <= 600 ms"
 printf '  %-44s %5s MiB %4s MiB %6s %s\n' "idle tree PSS after ${IDLE_SECS} s" "$((am / 1024))" "$((bm / 1024))" \
   "$(awk -v a="$am" -v b="$bm" 'BEGIN {printf "%.2f", a/b}')" "ratio <= 1.25"
+
+# Idle cost: the engine's CPU (dockerd and its containerd) over CPU_SECS with no app, then with the
+# app open (from 10 s after launch), and the app's own CPU (its process tree), in % of one core.
+# The app follows the engine through its /events stream: an idle engine should not notice it.
+CPU_SECS="${CPU_SECS:-60}"
+hz=$(getconf CLK_TCK)
+engine_pid=$("$STOWCTL" --json sandbox status | awk -F: '/"pid"/ {gsub(/[ ,]/, "", $2); print $2; exit}')
+[ -n "$engine_pid" ] && [ "$engine_pid" != null ] || { echo "bench-app: the sandbox engine's pid is unknown" >&2; exit 1; }
+# utime + stime of every process in the list, in clock ticks.
+ticks() {
+  local total=0 t
+  for pid in "$@"; do
+    t=$(awk '{print $14 + $15}' "/proc/$pid/stat" 2>/dev/null || echo 0)
+    total=$((total + ${t:-0}))
+  done
+  echo "$total"
+}
+engine_tree() { echo "$engine_pid"; descendants "$engine_pid"; }
+pct() { awk -v t="$1" -v hz="$hz" -v s="$CPU_SECS" 'BEGIN {printf "%.3f", t / hz / s * 100}'; }
+
+echo
+echo "==> idle cost over ${CPU_SECS} s: the engine alone, then with the app open"
+mapfile -t eng < <(engine_tree)
+e0=$(ticks "${eng[@]}"); sleep "$CPU_SECS"; e1=$(ticks "${eng[@]}")
+alone=$((e1 - e0))
+log="$work/app-idle.log"
+DISPLAY="$display" WEBKIT_DISABLE_DMABUF_RENDERER=1 RUST_LOG=warn \
+  dbus-run-session -- "$APP" --engine sandbox >"$log" 2>&1 &
+session=$!
+sleep 10
+mapfile -t app < <(descendants "$session")
+mapfile -t eng < <(engine_tree)
+e0=$(ticks "${eng[@]}"); a0=$(ticks "${app[@]}")
+sleep "$CPU_SECS"
+e1=$(ticks "${eng[@]}"); a1=$(ticks "${app[@]}")
+for pid in "${app[@]}"; do kill "$pid" 2>/dev/null || true; done
+wait "$session" 2>/dev/null || true
+with=$((e1 - e0)); own=$((a1 - a0))
+added=$((with > alone ? with - alone : 0))
+printf '  %-44s %s%% of a core (alone %s%%, with the app %s%%)   target <= 0.05%%\n' \
+  "engine CPU the app adds" "$(pct "$added")" "$(pct "$alone")" "$(pct "$with")"
+printf '  %-44s %s%% of a core   target <= 0.2%%\n' "the app's own CPU while idle" "$(pct "$own")"
