@@ -11,7 +11,6 @@ use std::path::Path;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use sha2::{Digest, Sha256};
 use stowage_tests::bench::ms;
 use stowage_tests::{engine_unavailable, OutputExt, PrivateDaemon};
 
@@ -24,7 +23,7 @@ fn main() {
     }
     let archive = tempfile::tempdir().unwrap();
     let tar = archive.path().join("images.tar");
-    write_archive(archive.path(), &tar, IMAGES);
+    stowage_tests::bench::write_image_archive(archive.path(), &tar, IMAGES);
 
     // containerd store, hidden (the classic store runs).
     let (stowage, baseline) = {
@@ -121,47 +120,4 @@ fn store_with_images(store: &str, tar: &Path) -> PrivateDaemon {
         t.elapsed().as_secs_f64()
     );
     d
-}
-
-fn sha(b: &[u8]) -> String {
-    format!("{:x}", Sha256::digest(b))
-}
-
-/// A `docker save` archive of `n` images sharing one tiny layer, each its own config.
-fn write_archive(dir: &Path, tar: &Path, n: usize) {
-    let root = dir.join("archive");
-    let layer = dir.join("layer.tar");
-    stowage_tests::write_tiny_tar(&layer, "reclaim bench");
-    let bytes = std::fs::read(&layer).unwrap();
-    let diff_id = format!("sha256:{}", sha(&bytes));
-    let layer_dir = root.join("layer");
-    std::fs::create_dir_all(&layer_dir).unwrap();
-    std::fs::write(layer_dir.join("layer.tar"), &bytes).unwrap();
-    let mut manifest = Vec::new();
-    for i in 0..n {
-        let config = serde_json::json!({
-            "architecture": "amd64", "os": "linux", "created": "2024-01-01T00:00:00Z",
-            "config": {"Labels": {"n": i.to_string()}}, "rootfs": {"type": "layers", "diff_ids": [diff_id]}
-        })
-        .to_string();
-        let name = format!("{}.json", sha(config.as_bytes()));
-        std::fs::write(root.join(&name), &config).unwrap();
-        manifest.push(serde_json::json!({
-            "Config": name, "RepoTags": [format!("bench/app{}:v{i}", i % 50)], "Layers": ["layer/layer.tar"]
-        }));
-    }
-    std::fs::write(
-        root.join("manifest.json"),
-        serde_json::to_vec(&manifest).unwrap(),
-    )
-    .unwrap();
-    let st = Command::new("tar")
-        .arg("-C")
-        .arg(&root)
-        .arg("-cf")
-        .arg(tar)
-        .arg(".")
-        .status()
-        .unwrap();
-    assert!(st.success());
 }

@@ -50,7 +50,6 @@ fn changes_arrive_through_the_engine_s_events_and_a_restart_is_noticed() {
         eprintln!("an import was reported {:?} after it began", t0.elapsed());
         assert!(t0.elapsed() < Duration::from_secs(5));
         drop(w);
-
     });
 
     // A restart: the stream closes, the engine is looked at until it answers again.
@@ -81,5 +80,8 @@ fn changes_arrive_through_the_engine_s_events_and_a_restart_is_noticed() {
         }
         false
     });
-    assert!(restarted, "the restart is reported once the engine answers again");
+    assert!(
+        restarted,
+        "the restart is reported once the engine answers again"
+    );
 }

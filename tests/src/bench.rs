@@ -1,5 +1,7 @@
 //! Small figures shared by the benchmarks in `tests/benches/`.
 
+use std::path::Path;
+use std::process::Command;
 use std::time::Duration;
 
 /// Milliseconds, as a float for printing.
@@ -48,4 +50,49 @@ pub fn peak_rss_mib() -> f64 {
         })
         .map(|kb| kb / 1024.0)
         .unwrap_or(0.0)
+}
+
+fn sha(b: &[u8]) -> String {
+    use sha2::{Digest, Sha256};
+    format!("{:x}", Sha256::digest(b))
+}
+
+/// A `docker save` archive of `n` images (tagged `bench/appN:vI`) sharing one tiny layer, each
+/// its own config: what `docker load` takes into either store in one call.
+pub fn write_image_archive(dir: &Path, tar: &Path, n: usize) {
+    let root = dir.join("archive");
+    let layer = dir.join("layer.tar");
+    crate::write_tiny_tar(&layer, "bench image");
+    let bytes = std::fs::read(&layer).unwrap();
+    let diff_id = format!("sha256:{}", sha(&bytes));
+    let layer_dir = root.join("layer");
+    std::fs::create_dir_all(&layer_dir).unwrap();
+    std::fs::write(layer_dir.join("layer.tar"), &bytes).unwrap();
+    let mut manifest = Vec::new();
+    for i in 0..n {
+        let config = serde_json::json!({
+            "architecture": "amd64", "os": "linux", "created": "2024-01-01T00:00:00Z",
+            "config": {"Labels": {"n": i.to_string()}}, "rootfs": {"type": "layers", "diff_ids": [diff_id]}
+        })
+        .to_string();
+        let name = format!("{}.json", sha(config.as_bytes()));
+        std::fs::write(root.join(&name), &config).unwrap();
+        manifest.push(serde_json::json!({
+            "Config": name, "RepoTags": [format!("bench/app{}:v{i}", i % 50)], "Layers": ["layer/layer.tar"]
+        }));
+    }
+    std::fs::write(
+        root.join("manifest.json"),
+        serde_json::to_vec(&manifest).unwrap(),
+    )
+    .unwrap();
+    let st = Command::new("tar")
+        .arg("-C")
+        .arg(&root)
+        .arg("-cf")
+        .arg(tar)
+        .arg(".")
+        .status()
+        .unwrap();
+    assert!(st.success());
 }

@@ -189,8 +189,8 @@ impl Reporter {
     /// Reports `snap` when it differs from the last one or the daemon restarted; false when
     /// nobody listens any more.
     fn engine(&mut self, snap: EngineSnapshot, pid_exited: bool) -> bool {
-        let came_back = (self.broke || self.last.as_ref().is_some_and(|l| !l.reachable))
-            && snap.reachable;
+        let came_back =
+            (self.broke || self.last.as_ref().is_some_and(|l| !l.reachable)) && snap.reachable;
         if snap.reachable {
             self.broke = false;
         }
