@@ -81,7 +81,7 @@ fn bare_switch(rig: &SystemdRig, containerd: bool, validate: bool) -> Duration {
 mv /tmp/new.json /etc/docker/daemon.json
 systemctl reset-failed docker.service docker.socket
 systemctl restart docker.service
-until curl -sf --unix-socket /run/docker.sock http://docker/_ping >/dev/null; do sleep 0.1; done"
+until curl -sf --unix-socket /run/docker.sock http://docker/_ping >/dev/null; do sleep 0.02; done"
     );
     let start = Instant::now();
     let out = rig.exec(&["sh", "-ec", &script]);

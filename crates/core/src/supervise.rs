@@ -173,7 +173,8 @@ pub async fn wait_gone(pid: u32, timeout: Duration) -> bool {
         if !is_alive(pid) {
             return true;
         }
-        tokio::time::sleep(Duration::from_millis(50)).await;
+        // kill(pid, 0) costs microseconds: look often, the restart waits on it.
+        tokio::time::sleep(Duration::from_millis(10)).await;
     }
     !is_alive(pid)
 }
@@ -200,7 +201,10 @@ pub async fn wait_for_api(host: &str, pid: Option<u32>, timeout: Duration) -> Re
                 seconds: timeout.as_secs(),
             });
         }
-        tokio::time::sleep(Duration::from_millis(100)).await;
+        // A refused connect to a socket nobody listens on costs microseconds: look often (the
+        // switch waits on it), more slowly once the engine takes long.
+        let pause = if start.elapsed() < Duration::from_secs(10) { 20 } else { 100 };
+        tokio::time::sleep(Duration::from_millis(pause)).await;
     }
 }
 

@@ -36,7 +36,16 @@ pub async fn prepare(
     request: &Request,
     restart_override: Option<&str>,
 ) -> Result<Prepared> {
-    let (file, facts) = load_facts(engine).await?;
+    // A store switch also weighs the current store's images (for its space finding): asked for
+    // at the same time as the engine's facts.
+    let speculative = async {
+        match request {
+            Request::Store(_) => Some(super::space::current_images(engine).await),
+            _ => None,
+        }
+    };
+    let (loaded, early) = tokio::join!(load_facts(engine), speculative);
+    let (file, facts) = loaded?;
     let catalog = catalog(paths)?;
     let method = RestartMethod::for_engine(engine, restart_override, paths)?;
     let writable = is_writable(file.path());
@@ -44,7 +53,11 @@ pub async fn prepare(
     if let (Some(target), true) = (plan.target_store, plan.current_store != plan.target_store) {
         let min_free =
             crate::settings::Settings::load(&paths.settings_file())?.migration_min_free_bytes()?;
-        if let Some(space) = super::space::measure(engine, target, min_free).await {
+        let current = match early {
+            Some(c) => c,
+            None => super::space::current_images(engine).await,
+        };
+        if let Some(space) = super::space::measure(engine, target, min_free, current).await {
             let finding = super::space::findings(&space);
             plan.blocked |= finding.severity == crate::finding::Severity::Error;
             plan.findings.push(finding);

@@ -29,20 +29,22 @@ pub struct SwitchSpace {
     pub carry_bytes: u64,
 }
 
-/// Measures the target store's filesystem and the current store's images.
+/// The active store's image count and bytes, when it could be read.
+pub async fn current_images(engine: &Engine) -> Option<(u64, u64)> {
+    let listing = crate::stores::list(engine, crate::stores::Selection::Active).await;
+    let current = listing.report.stores.iter().find(|s| s.active && s.readable)?;
+    Some((current.images, current.bytes))
+}
+
+/// Measures the target store's filesystem, given the current store's images (count, bytes).
 #[tracing::instrument(level = "info", skip(engine), fields(engine = %engine.name))]
 pub async fn measure(
     engine: &Engine,
     target: ImageStore,
     min_free_bytes: u64,
+    current: Option<(u64, u64)>,
 ) -> Option<SwitchSpace> {
-    let listing = crate::stores::list(engine, crate::stores::Selection::Active).await;
-    let current = listing
-        .report
-        .stores
-        .iter()
-        .find(|s| s.active && s.readable)?;
-    let (images, bytes) = (current.images, current.bytes);
+    let (images, bytes) = current?;
     let receiving = receiving_dir(engine, target);
     let fs = tokio::task::spawn_blocking(move || filesystem_of(&receiving))
         .await
