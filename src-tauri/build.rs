@@ -15,6 +15,7 @@ const COMMANDS: &[&str] = &[
     "features_apply",
     "features_discard",
     "engine_status",
+    "engine_status_cached",
     "engine_restart",
     "engine_config",
     "engine_logs",

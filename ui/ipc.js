@@ -65,6 +65,7 @@ export const featuresDiscard = () => call("features_discard");
 
 // Engine
 export const engineStatus = () => call("engine_status");
+export const engineStatusCached = () => call("engine_status_cached");
 export const engineRestart = () => call("engine_restart");
 export const engineConfig = () => call("engine_config");
 export const engineLogs = () => call("engine_logs");

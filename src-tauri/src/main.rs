@@ -151,6 +151,7 @@ fn main() {
             commands::features::features_apply,
             commands::features::features_discard,
             commands::engine::engine_status,
+            commands::engine::engine_status_cached,
             commands::engine::engine_restart,
             commands::engine::engine_config,
             commands::engine::engine_logs,

@@ -233,6 +233,38 @@ impl AppState {
             .map(|d| d.as_secs())
     }
 
+    /// Keeps `status` for the next launch's first paint, with the selection it was read under
+    /// (best effort: a status that cannot be kept is only not shown early next time).
+    pub fn remember_status(&self, status: &stowage_core::engine::status::Status) {
+        let Some(key) = self.selection_key() else {
+            return;
+        };
+        let body = serde_json::json!({ "selection": key, "status": status });
+        if let Err(error) =
+            stowage_core::userfile::write_atomic(&self.status_cache(), body.to_string().as_bytes())
+        {
+            tracing::debug!(%error, "the last status was not kept");
+        }
+    }
+
+    /// The status the last launch kept under the same selection, if any: painted at once while
+    /// the engine is asked again.
+    pub fn last_status(&self) -> Option<serde_json::Value> {
+        let text = std::fs::read_to_string(self.status_cache()).ok()?;
+        let mut v: serde_json::Value = serde_json::from_str(&text).ok()?;
+        (v["selection"].as_str()? == self.selection_key()?).then(|| v["status"].take())
+    }
+
+    fn status_cache(&self) -> std::path::PathBuf {
+        self.paths.state_dir.join("app").join("last-status.json")
+    }
+
+    /// The engine selection as this launch was given it (`--engine`, `-H`, `--config-file`).
+    fn selection_key(&self) -> Option<String> {
+        let s = self.selector.lock().ok()?;
+        Some(format!("{:?}|{:?}|{:?}", s.engine, s.host, s.config_file))
+    }
+
     /// The engine chosen by name from now on (the General page's picker).
     pub fn select_by_name(&self, name: &str) {
         if let Ok(mut s) = self.selector.lock() {

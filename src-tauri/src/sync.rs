@@ -97,6 +97,7 @@ async fn refresh(app: &AppHandle, config_changed: bool) {
         return;
     };
     let st = status(&engine, &StatusOptions::default()).await;
+    state.remember_status(&st);
     let stopped_since = state.note_reachable(st.reachable);
     emit(
         app,

@@ -2,7 +2,6 @@
 //! keys Stowage does not know all survive a load and save. A broken file is reported with its
 //! position and never overwritten.
 
-use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
@@ -424,19 +423,7 @@ impl Settings {
 
     /// Saves atomically (temp file, fsync, rename), creating the directory.
     pub fn save(&self) -> Result<()> {
-        let dir = self.path.parent().unwrap_or(Path::new("."));
-        std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, "create directory", e))?;
-        let mut tmp = tempfile::Builder::new()
-            .prefix(".settings.")
-            .suffix(".tmp")
-            .tempfile_in(dir)
-            .map_err(|e| Error::io(dir, "create temporary file", e))?;
-        tmp.write_all(self.doc.to_string().as_bytes())
-            .and_then(|_| tmp.as_file().sync_all())
-            .map_err(|e| Error::io(tmp.path(), "write", e))?;
-        tmp.persist(&self.path)
-            .map_err(|e| Error::io(&self.path, "replace", e.error))?;
-        Ok(())
+        crate::userfile::write_atomic(&self.path, self.doc.to_string().as_bytes())
     }
 }
 

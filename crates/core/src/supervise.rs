@@ -203,7 +203,11 @@ pub async fn wait_for_api(host: &str, pid: Option<u32>, timeout: Duration) -> Re
         }
         // A refused connect to a socket nobody listens on costs microseconds: look often (the
         // switch waits on it), more slowly once the engine takes long.
-        let pause = if start.elapsed() < Duration::from_secs(10) { 20 } else { 100 };
+        let pause = if start.elapsed() < Duration::from_secs(10) {
+            20
+        } else {
+            100
+        };
         tokio::time::sleep(Duration::from_millis(pause)).await;
     }
 }

@@ -32,6 +32,13 @@ pub async fn engine_status(state: tauri::State<'_, AppState>) -> Result<EngineVi
     Ok(engine_view(&state).await?)
 }
 
+/// The status the last launch saw (same engine selection), for the first paint; `None` on a
+/// first launch. The page shows it as being checked until the engine answers.
+#[tauri::command]
+pub fn engine_status_cached(state: tauri::State<'_, AppState>) -> Option<serde_json::Value> {
+    state.last_status()
+}
+
 /// The Engine page's status of the engine the app manages.
 pub async fn engine_view(state: &AppState) -> stowage_core::Result<EngineView> {
     let engine = state.engine().await?;
@@ -45,6 +52,7 @@ pub async fn engine_view(state: &AppState) -> stowage_core::Result<EngineView> {
         None => false,
     };
     let status = status(&engine, &StatusOptions::default()).await;
+    state.remember_status(&status);
     let stopped_since = state.note_reachable(status.reachable);
     Ok(EngineView {
         status,

@@ -32,7 +32,11 @@ pub struct SwitchSpace {
 /// The active store's image count and bytes, when it could be read.
 pub async fn current_images(engine: &Engine) -> Option<(u64, u64)> {
     let listing = crate::stores::list(engine, crate::stores::Selection::Active).await;
-    let current = listing.report.stores.iter().find(|s| s.active && s.readable)?;
+    let current = listing
+        .report
+        .stores
+        .iter()
+        .find(|s| s.active && s.readable)?;
     Some((current.images, current.bytes))
 }
 
