@@ -73,6 +73,30 @@ pub fn read_to_string(path: &Path) -> io::Result<String> {
     String::from_utf8(read(path)?).map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e))
 }
 
+/// Replaces `path` with `bytes` atomically (a temporary file beside it, fsync, rename), creating
+/// its folder: a reader sees the old content or the new, never half of it.
+pub fn write_atomic(path: &Path, bytes: &[u8]) -> crate::error::Result<()> {
+    use crate::error::Error;
+    use std::io::Write;
+    let dir = path.parent().unwrap_or(Path::new("."));
+    fs::create_dir_all(dir).map_err(|e| Error::io(dir, "create directory", e))?;
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let mut tmp = tempfile::Builder::new()
+        .prefix(&format!(".{name}."))
+        .suffix(".tmp")
+        .tempfile_in(dir)
+        .map_err(|e| Error::io(dir, "create temporary file", e))?;
+    tmp.write_all(bytes)
+        .and_then(|_| tmp.as_file().sync_all())
+        .map_err(|e| Error::io(tmp.path(), "write", e))?;
+    tmp.persist(path)
+        .map_err(|e| Error::io(path, "replace", e.error))?;
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -101,28 +125,4 @@ mod tests {
         std::os::unix::fs::symlink(&file, dir.path().join("ok-link")).unwrap();
         assert_eq!(read(&dir.path().join("ok-link")).unwrap(), b"{}");
     }
-}
-
-/// Replaces `path` with `bytes` atomically (a temporary file beside it, fsync, rename), creating
-/// its folder: a reader sees the old content or the new, never half of it.
-pub fn write_atomic(path: &Path, bytes: &[u8]) -> crate::error::Result<()> {
-    use crate::error::Error;
-    use std::io::Write;
-    let dir = path.parent().unwrap_or(Path::new("."));
-    fs::create_dir_all(dir).map_err(|e| Error::io(dir, "create directory", e))?;
-    let name = path
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_default();
-    let mut tmp = tempfile::Builder::new()
-        .prefix(&format!(".{name}."))
-        .suffix(".tmp")
-        .tempfile_in(dir)
-        .map_err(|e| Error::io(dir, "create temporary file", e))?;
-    tmp.write_all(bytes)
-        .and_then(|_| tmp.as_file().sync_all())
-        .map_err(|e| Error::io(tmp.path(), "write", e))?;
-    tmp.persist(path)
-        .map_err(|e| Error::io(path, "replace", e.error))?;
-    Ok(())
 }
