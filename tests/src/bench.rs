@@ -96,3 +96,57 @@ pub fn write_image_archive(dir: &Path, tar: &Path, n: usize) {
         .unwrap();
     assert!(st.success());
 }
+
+/// An OCI image archive of `n` images (`docker.io/bench/appN:vI`) sharing one tiny layer, each its
+/// own config and manifest: what `ctr images import --no-unpack` takes into a containerd namespace
+/// in one call (a synthetic containerd store).
+pub fn write_oci_archive(dir: &Path, tar: &Path, n: usize) {
+    let root = dir.join("oci");
+    let blobs = root.join("blobs/sha256");
+    std::fs::create_dir_all(&blobs).unwrap();
+    let put = |bytes: &[u8]| -> (String, usize) {
+        let d = sha(bytes);
+        std::fs::write(blobs.join(&d), bytes).unwrap();
+        (format!("sha256:{d}"), bytes.len())
+    };
+    let layer_file = dir.join("oci-layer.tar");
+    crate::write_tiny_tar(&layer_file, "bench image");
+    let (layer, layer_size) = put(&std::fs::read(&layer_file).unwrap());
+    let mut manifests = Vec::with_capacity(n);
+    for i in 0..n {
+        let config = serde_json::json!({
+            "architecture": "amd64", "os": "linux", "created": "2024-01-01T00:00:00Z",
+            "config": {"Labels": {"n": i.to_string()}}, "rootfs": {"type": "layers", "diff_ids": [layer]}
+        })
+        .to_string();
+        let (config, config_size) = put(config.as_bytes());
+        let manifest = serde_json::json!({
+            "schemaVersion": 2, "mediaType": "application/vnd.oci.image.manifest.v1+json",
+            "config": {"mediaType": "application/vnd.oci.image.config.v1+json", "digest": config, "size": config_size},
+            "layers": [{"mediaType": "application/vnd.oci.image.layer.v1.tar", "digest": layer, "size": layer_size}]
+        })
+        .to_string();
+        let (digest, size) = put(manifest.as_bytes());
+        let name = format!("docker.io/bench/app{}:v{i}", i % 50);
+        manifests.push(serde_json::json!({
+            "mediaType": "application/vnd.oci.image.manifest.v1+json", "digest": digest, "size": size,
+            "platform": {"architecture": "amd64", "os": "linux"},
+            "annotations": {"io.containerd.image.name": name, "org.opencontainers.image.ref.name": format!("v{i}")}
+        }));
+    }
+    std::fs::write(
+        root.join("index.json"),
+        serde_json::json!({"schemaVersion": 2, "manifests": manifests}).to_string(),
+    )
+    .unwrap();
+    std::fs::write(root.join("oci-layout"), r#"{"imageLayoutVersion":"1.0.0"}"#).unwrap();
+    let st = Command::new("tar")
+        .arg("-C")
+        .arg(&root)
+        .arg("-cf")
+        .arg(tar)
+        .arg(".")
+        .status()
+        .unwrap();
+    assert!(st.success());
+}

@@ -15,6 +15,9 @@ pub struct Validator {
     /// `docker-proxy` is found, rootlesskit's variables make it validate as rootless); `None`
     /// inherits Stowage's.
     pub env: Option<BTreeMap<String, String>>,
+    /// Where the contents this dockerd accepted are remembered (`<state>/cache/validated`);
+    /// `None` asks dockerd every time.
+    pub accepted: Option<PathBuf>,
 }
 
 impl Validator {
@@ -24,9 +27,12 @@ impl Validator {
             Some(p) => p.to_path_buf(),
             None => crate::tools::which("dockerd")?,
         };
-        candidate.is_file().then_some(Validator {
+        candidate.is_file().then(|| Validator {
             dockerd: candidate,
             env: None,
+            accepted: crate::paths::StowagePaths::from_env()
+                .ok()
+                .map(|p| p.state_dir.join("cache/validated")),
         })
     }
 
@@ -41,9 +47,42 @@ impl Validator {
         Some(v)
     }
 
-    /// Validates `file`; the error carries dockerd's own message.
+    /// Validates `file`; the error carries dockerd's own message. A content this dockerd (same
+    /// binary, same environment) already accepted is not asked again: the answer is the same.
     #[tracing::instrument(level = "info", skip(self), fields(dockerd = %self.dockerd.display()))]
     pub fn validate(&self, file: &Path) -> Result<()> {
+        let accepted = self.accepted.as_deref().map(AcceptedConfigs::open);
+        let key = self.key(file);
+        if let (Some(a), Some(k)) = (&accepted, &key) {
+            if a.contains(k) {
+                tracing::debug!("this dockerd accepted the same content before");
+                return Ok(());
+            }
+        }
+        self.run(file)?;
+        if let (Some(a), Some(k)) = (accepted, key) {
+            a.add(k);
+        }
+        Ok(())
+    }
+
+    /// What decides dockerd's answer: its binary (path, size, time), the environment, the bytes.
+    fn key(&self, file: &Path) -> Option<String> {
+        use sha2::{Digest, Sha256};
+        use std::os::unix::fs::MetadataExt;
+        let bin = std::fs::metadata(&self.dockerd).ok()?;
+        let content = crate::userfile::read(file).ok()?;
+        let mut h = Sha256::new();
+        h.update(self.dockerd.as_os_str().as_encoded_bytes());
+        h.update(bin.len().to_le_bytes());
+        h.update(bin.mtime().to_le_bytes());
+        h.update(bin.mtime_nsec().to_le_bytes());
+        h.update(format!("{:?}", self.env).as_bytes());
+        h.update(&content);
+        Some(format!("{:x}", h.finalize()))
+    }
+
+    fn run(&self, file: &Path) -> Result<()> {
         let mut cmd = Command::new(&self.dockerd);
         cmd.arg("--validate").arg("--config-file").arg(file);
         if let Some(env) = &self.env {
@@ -74,6 +113,41 @@ impl Validator {
     }
 }
 
+/// The contents dockerd accepted lately (`<state>/cache/validated`, one key a line, the last
+/// [`AcceptedConfigs::KEEP`]): switching back and forth validates each file once.
+struct AcceptedConfigs {
+    path: PathBuf,
+    keys: Vec<String>,
+}
+
+impl AcceptedConfigs {
+    const KEEP: usize = 64;
+
+    fn open(path: &Path) -> Self {
+        let keys = std::fs::read_to_string(path)
+            .map(|t| t.lines().map(str::to_string).collect())
+            .unwrap_or_default();
+        AcceptedConfigs {
+            path: path.to_path_buf(),
+            keys,
+        }
+    }
+
+    fn contains(&self, key: &str) -> bool {
+        self.keys.iter().any(|k| k == key)
+    }
+
+    fn add(mut self, key: String) {
+        self.keys.retain(|k| *k != key);
+        self.keys.push(key);
+        let skip = self.keys.len().saturating_sub(Self::KEEP);
+        let body = self.keys[skip..].join("\n") + "\n";
+        if let Err(error) = crate::userfile::write_atomic(&self.path, body.as_bytes()) {
+            tracing::debug!(%error, "accepted configurations not kept");
+        }
+    }
+}
+
 /// dockerd may print logrus lines (`time=".." level=.. msg=".."`); keep the message.
 fn clean_log_line(line: &str) -> String {
     if let Some(i) = line.find("msg=\"") {
@@ -88,6 +162,54 @@ fn clean_log_line(line: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_content_this_dockerd_accepted_is_not_asked_again() {
+        let dir = tempfile::tempdir().unwrap();
+        let calls = dir.path().join("calls");
+        let dockerd = dir.path().join("dockerd");
+        // A dockerd that counts its calls and refuses a file containing "bad".
+        std::fs::write(
+            &dockerd,
+            format!(
+                "#!/bin/sh\necho x >> {}\ngrep -q bad \"$3\" && {{ echo 'bad config' >&2; exit 1; }}\nexit 0\n",
+                calls.display()
+            ),
+        )
+        .unwrap();
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&dockerd, std::fs::Permissions::from_mode(0o755)).unwrap();
+        let v = Validator {
+            dockerd: dockerd.clone(),
+            env: None,
+            accepted: Some(dir.path().join("cache/validated")),
+        };
+        let count = || {
+            std::fs::read_to_string(&calls)
+                .map(|t| t.lines().count())
+                .unwrap_or(0)
+        };
+        let a = dir.path().join("a.json");
+        std::fs::write(&a, "{\"debug\": true}\n").unwrap();
+        v.validate(&a).unwrap();
+        v.validate(&a).unwrap();
+        assert_eq!(count(), 1, "the same bytes are accepted from memory");
+        let b = dir.path().join("b.json");
+        std::fs::write(&b, "{\"debug\": false}\n").unwrap();
+        v.validate(&b).unwrap();
+        assert_eq!(count(), 2, "other bytes are asked");
+        let bad = dir.path().join("bad.json");
+        std::fs::write(&bad, "{\"bad\": 1}\n").unwrap();
+        assert!(v.validate(&bad).is_err());
+        assert!(v.validate(&bad).is_err());
+        assert_eq!(count(), 4, "a refusal is never remembered");
+        // Another dockerd binary (an upgrade): asked again.
+        std::thread::sleep(std::time::Duration::from_millis(20));
+        let body = std::fs::read(&dockerd).unwrap();
+        std::fs::write(&dockerd, [body.as_slice(), b"\n"].concat()).unwrap();
+        v.validate(&a).unwrap();
+        assert_eq!(count(), 5);
+    }
 
     #[test]
     fn logrus_lines_are_reduced_to_their_message() {

@@ -2,6 +2,11 @@
 //! namespace `moby` unless configured): image records, their index/manifest/config blobs, and
 //! sizes from the content store. Works whichever store is active, as long as dockerd's containerd
 //! runs. Read-only.
+//!
+//! The blobs an image's walk needs are fetched in waves (the images' targets, then the manifests
+//! their indexes name, then the configs), many at once over one connection, and kept parsed in a
+//! content-addressed cache ([`read_cached`]): what a digest says never changes, so a later
+//! listing fetches only what is new. Which blobs are present is always asked anew.
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::path::Path;
@@ -11,7 +16,7 @@ use containerd_client::services::v1::{ListContentRequest, ListImagesRequest, Rea
 use containerd_client::tonic::Request;
 use containerd_client::with_namespace;
 use futures_util::StreamExt;
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 
 use super::model::ImageEntry;
 use super::reference::familiar;
@@ -27,15 +32,8 @@ pub struct ContainerdContents {
     pub bytes: u64,
 }
 
-const INDEX_TYPES: &[&str] = &[
-    "application/vnd.oci.image.index.v1+json",
-    "application/vnd.docker.distribution.manifest.list.v2+json",
-];
-
 #[derive(Deserialize, Default)]
 struct Descriptor {
-    #[serde(rename = "mediaType", default)]
-    media_type: String,
     digest: String,
     #[serde(default)]
     platform: Option<Platform>,
@@ -76,13 +74,96 @@ struct Config {
     platform: Platform,
 }
 
-/// A connected reader with a per-run blob cache.
+/// What a blob says, as the walk needs it (small, and the same forever for its digest).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "k", rename_all = "snake_case")]
+enum Parsed {
+    /// An index (manifest list): its manifests.
+    Index { children: Vec<Child> },
+    /// An image manifest: its config and layers.
+    Manifest { config: String, layers: Vec<String> },
+    /// An image config (or anything else): when it was made, its platform.
+    Config {
+        created: Option<String>,
+        platform: Option<String>,
+    },
+}
+
+/// One manifest of an index.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+struct Child {
+    digest: String,
+    platform: Option<String>,
+    /// A build attestation (not an image of its own).
+    attestation: bool,
+}
+
+/// How many blobs are read at once.
+const READS_IN_FLIGHT: usize = 32;
+
+impl Parsed {
+    fn of(bytes: &[u8]) -> Parsed {
+        let v: serde_json::Value = serde_json::from_slice(bytes).unwrap_or_default();
+        if v.get("manifests").is_some() {
+            let index: Index = serde_json::from_value(v).unwrap_or_default();
+            return Parsed::Index {
+                children: index
+                    .manifests
+                    .into_iter()
+                    .map(|m| Child {
+                        attestation: m
+                            .annotations
+                            .get("vnd.docker.reference.type")
+                            .is_some_and(|t| t == "attestation-manifest")
+                            || m.platform.as_ref().is_some_and(|p| p.os == "unknown"),
+                        platform: m
+                            .platform
+                            .map(|p| platform_string(&p.os, &p.architecture, p.variant.as_deref())),
+                        digest: m.digest,
+                    })
+                    .collect(),
+            };
+        }
+        if v.pointer("/config/digest").is_some_and(|d| d.is_string()) {
+            let m: Manifest = serde_json::from_value(v).unwrap_or_default();
+            return Parsed::Manifest {
+                config: m.config.digest,
+                layers: m.layers.into_iter().map(|l| l.digest).collect(),
+            };
+        }
+        let c: Config = serde_json::from_value(v).unwrap_or_default();
+        Parsed::Config {
+            created: c.created,
+            platform: (!c.platform.os.is_empty()).then(|| {
+                platform_string(
+                    &c.platform.os,
+                    &c.platform.architecture,
+                    c.platform.variant.as_deref(),
+                )
+            }),
+        }
+    }
+
+    /// The digests this blob leads to.
+    fn children(&self) -> Vec<&str> {
+        match self {
+            Parsed::Index { children } => children.iter().map(|c| c.digest.as_str()).collect(),
+            Parsed::Manifest { config, .. } if !config.is_empty() => vec![config.as_str()],
+            _ => Vec::new(),
+        }
+    }
+}
+
+/// A connected reader: the content store's sizes (which also say which blobs exist) and the
+/// parsed blobs.
 struct Reader {
     client: containerd_client::Client,
     socket: std::path::PathBuf,
     namespace: String,
     sizes: HashMap<String, i64>,
-    blobs: HashMap<String, Vec<u8>>,
+    parsed: HashMap<String, Parsed>,
+    /// Blobs read from containerd in this run (not from the cache).
+    fetched: usize,
 }
 
 /// How long one containerd exchange may take: connecting, one call until its answer starts, or
@@ -147,9 +228,34 @@ fn unreachable(socket: &Path, why: &str) -> Error {
 }
 
 /// Reads every image of `namespace`.
-#[tracing::instrument(level = "info")]
 pub async fn read(socket: &Path, namespace: &str) -> Result<ContainerdContents> {
-    let mut r = Reader::open(socket, namespace).await?;
+    read_cached(socket, namespace, None).await
+}
+
+/// [`read`], keeping the parsed blobs in `cache_file` between listings (content-addressed, so
+/// never stale; pruned to what the images reach). A cache that cannot be read is rebuilt.
+#[tracing::instrument(level = "info")]
+pub async fn read_cached(
+    socket: &Path,
+    namespace: &str,
+    cache_file: Option<&Path>,
+) -> Result<ContainerdContents> {
+    let cached: HashMap<String, Parsed> = match cache_file {
+        Some(f) => {
+            let f = f.to_path_buf();
+            tokio::task::spawn_blocking(move || {
+                std::fs::read(&f)
+                    .ok()
+                    .and_then(|b| serde_json::from_slice(&b).ok())
+                    .unwrap_or_default()
+            })
+            .await
+            .unwrap_or_default()
+        }
+        None => HashMap::new(),
+    };
+    let cached_count = cached.len();
+    let mut r = Reader::open(socket, namespace, cached).await?;
     let req = with_namespace!(ListImagesRequest { filters: vec![] }, r.namespace.as_str());
     let images = r
         .client
@@ -159,6 +265,12 @@ pub async fn read(socket: &Path, namespace: &str) -> Result<ContainerdContents> 
         .map_err(|e| grpc_error(socket, e))?
         .into_inner()
         .images;
+    r.load(
+        images
+            .iter()
+            .filter_map(|i| i.target.as_ref().map(|t| t.digest.clone())),
+    )
+    .await;
 
     let mut by_digest: BTreeMap<String, ImageEntry> = BTreeMap::new();
     let mut all_blobs: HashSet<String> = HashSet::new();
@@ -174,14 +286,7 @@ pub async fn read(socket: &Path, namespace: &str) -> Result<ContainerdContents> 
             continue;
         }
         let mut blobs = HashSet::new();
-        let (platforms, created) = r
-            .walk(
-                &target.media_type,
-                &target.digest,
-                &mut blobs,
-                &mut Vec::new(),
-            )
-            .await;
+        let (platforms, created) = r.walk(&target.digest, &mut blobs, &mut Vec::new());
         let size: u64 = blobs
             .iter()
             .filter_map(|d| r.sizes.get(d))
@@ -218,18 +323,35 @@ pub async fn read(socket: &Path, namespace: &str) -> Result<ContainerdContents> 
             .cmp(&a.created)
             .then_with(|| a.references.cmp(&b.references))
     });
+    if let Some(f) = cache_file {
+        // Only what the images reach is kept; written when something was read or dropped.
+        let mut keep = std::mem::take(&mut r.parsed);
+        keep.retain(|d, _| all_blobs.contains(d));
+        if r.fetched > 0 || keep.len() != cached_count {
+            if let Ok(body) = serde_json::to_vec(&keep) {
+                let f = f.to_path_buf();
+                let _ = tokio::task::spawn_blocking(move || {
+                    if let Err(error) = crate::userfile::write_atomic(&f, &body) {
+                        tracing::debug!(%error, "the containerd listing cache was not kept");
+                    }
+                })
+                .await;
+            }
+        }
+    }
     Ok(ContainerdContents { images, bytes })
 }
 
 impl Reader {
     /// Connects and loads the content store's sizes (one call), which also tells which blobs exist.
-    async fn open(socket: &Path, namespace: &str) -> Result<Self> {
+    async fn open(socket: &Path, namespace: &str, parsed: HashMap<String, Parsed>) -> Result<Self> {
         let mut r = Reader {
             client: connect(socket).await?,
             socket: socket.to_path_buf(),
             namespace: namespace.to_string(),
             sizes: HashMap::new(),
-            blobs: HashMap::new(),
+            parsed,
+            fetched: 0,
         };
         r.load_sizes().await?;
         Ok(r)
@@ -245,16 +367,10 @@ impl Reader {
             .content()
             .list(req)
             .await
-            .map_err(|e| Error::Engine {
-                host: "containerd".into(),
-                message: e.message().to_string(),
-            })?
+            .map_err(|e| grpc_error(&self.socket, e))?
             .into_inner();
         while let Some(msg) = next_within(&mut stream, &self.socket).await? {
-            let msg = msg.map_err(|e| Error::Engine {
-                host: "containerd".into(),
-                message: e.message().to_string(),
-            })?;
+            let msg = msg.map_err(|e| grpc_error(&self.socket, e))?;
             for info in msg.info {
                 self.sizes.insert(info.digest, info.size);
             }
@@ -262,105 +378,116 @@ impl Reader {
         Ok(())
     }
 
-    async fn blob(&mut self, digest: &str) -> Option<Vec<u8>> {
-        if let Some(b) = self.blobs.get(digest) {
-            return Some(b.clone());
+    /// Makes sure every present blob reachable from `roots` is parsed: what the cache lacks is
+    /// read in waves (roots, then what they name), [`READS_IN_FLIGHT`] at a time.
+    async fn load(&mut self, roots: impl IntoIterator<Item = String>) {
+        let mut seen: HashSet<String> = HashSet::new();
+        let mut frontier: Vec<String> = roots.into_iter().collect();
+        while !frontier.is_empty() {
+            frontier.retain(|d| self.sizes.contains_key(d) && seen.insert(d.clone()));
+            let missing: Vec<String> = frontier
+                .iter()
+                .filter(|d| !self.parsed.contains_key(*d))
+                .cloned()
+                .collect();
+            let reads = futures_util::stream::iter(missing)
+                .map(|digest| {
+                    let content = self.client.content();
+                    let (ns, socket) = (self.namespace.clone(), self.socket.clone());
+                    async move {
+                        let bytes = read_blob(content, &ns, &socket, &digest).await;
+                        (digest, bytes)
+                    }
+                })
+                .buffer_unordered(READS_IN_FLIGHT)
+                .collect::<Vec<_>>()
+                .await;
+            for (digest, bytes) in reads {
+                if let Some(b) = bytes {
+                    self.fetched += 1;
+                    self.parsed.insert(digest, Parsed::of(&b));
+                }
+            }
+            frontier = frontier
+                .iter()
+                .filter_map(|d| self.parsed.get(d))
+                .flat_map(|p| p.children().into_iter().map(str::to_string))
+                .collect();
         }
-        if !self.sizes.contains_key(digest) {
-            return None;
-        }
-        let req = with_namespace!(
-            ReadContentRequest {
-                digest: digest.to_string(),
-                offset: 0,
-                size: 0
-            },
-            self.namespace.as_str()
-        );
-        let mut stream = self.client.content().read(req).await.ok()?.into_inner();
-        let mut data = Vec::new();
-        while let Some(chunk) = next_within(&mut stream, &self.socket).await.ok()? {
-            data.extend_from_slice(&chunk.ok()?.data);
-        }
-        self.blobs.insert(digest.to_string(), data.clone());
-        Some(data)
     }
 
-    /// Platforms and creation time of the image at `digest`; every blob reached goes into
-    /// `blobs`, and the config digest of every image manifest (attestations excluded) into `configs`.
-    async fn walk(
-        &mut self,
-        media_type: &str,
+    /// Platforms and creation time of the image at `digest` (loaded first); every blob reached
+    /// goes into `blobs`, and the config digest of every image manifest (attestations excluded)
+    /// into `configs`.
+    fn walk(
+        &self,
         digest: &str,
         blobs: &mut HashSet<String>,
         configs: &mut Vec<String>,
     ) -> (Vec<String>, Option<String>) {
         blobs.insert(digest.to_string());
-        let Some(bytes) = self.blob(digest).await else {
-            return (vec![], None);
-        };
-        let is_index = INDEX_TYPES.contains(&media_type)
-            || serde_json::from_slice::<serde_json::Value>(&bytes)
-                .ok()
-                .is_some_and(|v| v.get("manifests").is_some());
-        if is_index {
-            let index: Index = serde_json::from_slice(&bytes).unwrap_or_default();
-            let mut platforms = Vec::new();
-            let mut created = None;
-            for m in index.manifests {
-                let attestation = m
-                    .annotations
-                    .get("vnd.docker.reference.type")
-                    .is_some_and(|t| t == "attestation-manifest")
-                    || m.platform.as_ref().is_some_and(|p| p.os == "unknown");
-                if !self.sizes.contains_key(&m.digest) {
-                    continue; // a platform that was not pulled
+        let present = |d: &str| self.sizes.contains_key(d);
+        match self.parsed.get(digest).filter(|_| present(digest)) {
+            Some(Parsed::Index { children }) => {
+                let mut platforms = Vec::new();
+                let mut created = None;
+                for m in children {
+                    if !present(&m.digest) {
+                        continue; // a platform that was not pulled
+                    }
+                    let mut child_configs = Vec::new();
+                    let (_, c) = self.walk(&m.digest, blobs, &mut child_configs);
+                    if m.attestation {
+                        continue;
+                    }
+                    configs.extend(child_configs);
+                    created = created.or(c);
+                    platforms.extend(m.platform.clone());
                 }
-                let mut child_configs = Vec::new();
-                let (_, c) =
-                    Box::pin(self.walk(&m.media_type, &m.digest, blobs, &mut child_configs)).await;
-                if attestation {
-                    continue;
+                (platforms, created)
+            }
+            Some(Parsed::Manifest { config, layers }) => {
+                blobs.extend(layers.iter().filter(|l| present(l)).cloned());
+                if config.is_empty() {
+                    return (vec![], None);
                 }
-                configs.extend(child_configs);
-                created = created.or(c);
-                if let Some(p) = m.platform {
-                    platforms.push(platform_string(
-                        &p.os,
-                        &p.architecture,
-                        p.variant.as_deref(),
-                    ));
+                blobs.insert(config.clone());
+                configs.push(config.clone());
+                match self.parsed.get(config).filter(|_| present(config)) {
+                    Some(Parsed::Config { created, platform }) => {
+                        (platform.iter().cloned().collect(), created.clone())
+                    }
+                    _ => (vec![], None),
                 }
             }
-            return (platforms, created);
+            _ => (vec![], None),
         }
-        let manifest: Manifest = serde_json::from_slice(&bytes).unwrap_or_default();
-        for l in &manifest.layers {
-            if self.sizes.contains_key(&l.digest) {
-                blobs.insert(l.digest.clone());
-            }
-        }
-        if manifest.config.digest.is_empty() {
-            return (vec![], None);
-        }
-        blobs.insert(manifest.config.digest.clone());
-        configs.push(manifest.config.digest.clone());
-        let cfg: Config = self
-            .blob(&manifest.config.digest)
-            .await
-            .and_then(|b| serde_json::from_slice(&b).ok())
-            .unwrap_or_default();
-        let platforms = if cfg.platform.os.is_empty() {
-            vec![]
-        } else {
-            vec![platform_string(
-                &cfg.platform.os,
-                &cfg.platform.architecture,
-                cfg.platform.variant.as_deref(),
-            )]
-        };
-        (platforms, cfg.created)
     }
+}
+
+/// One blob's bytes, or `None` when it cannot be read.
+async fn read_blob(
+    mut content: containerd_client::services::v1::content_client::ContentClient<
+        containerd_client::tonic::transport::Channel,
+    >,
+    namespace: &str,
+    socket: &Path,
+    digest: &str,
+) -> Option<Vec<u8>> {
+    let req = with_namespace!(
+        ReadContentRequest {
+            digest: digest.to_string(),
+            offset: 0,
+            size: 0
+        },
+        namespace
+    );
+    let mut stream = content.read(req).await.ok()?.into_inner();
+    let mut data = Vec::new();
+    while let Some(chunk) = next_within(&mut stream, socket).await.ok()? {
+        data.extend_from_slice(&chunk.ok()?.data);
+    }
+    Some(data)
 }
 
 fn platform_string(os: &str, arch: &str, variant: Option<&str>) -> String {
@@ -385,7 +512,7 @@ pub async fn config_digests(
     name: &str,
 ) -> Result<Option<(Vec<String>, Vec<String>)>> {
     use containerd_client::services::v1::GetImageRequest;
-    let mut r = Reader::open(socket, namespace).await?;
+    let mut r = Reader::open(socket, namespace, HashMap::new()).await?;
     let req = with_namespace!(
         GetImageRequest {
             name: name.to_string()
@@ -400,14 +527,47 @@ pub async fn config_digests(
     let Some(target) = image.and_then(|i| i.target) else {
         return Ok(None);
     };
+    r.load([target.digest.clone()]).await;
     let mut configs = Vec::new();
-    let (platforms, _) = r
-        .walk(
-            &target.media_type,
-            &target.digest,
-            &mut HashSet::new(),
-            &mut configs,
-        )
-        .await;
+    let (platforms, _) = r.walk(&target.digest, &mut HashSet::new(), &mut configs);
     Ok(Some((configs, platforms)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn blobs_are_told_apart_by_what_they_hold() {
+        let index = br#"{"schemaVersion":2,"manifests":[
+            {"mediaType":"application/vnd.oci.image.manifest.v1+json","digest":"sha256:a","size":1,"platform":{"os":"linux","architecture":"arm64","variant":"v8"}},
+            {"mediaType":"application/vnd.oci.image.manifest.v1+json","digest":"sha256:b","size":1,"platform":{"os":"unknown","architecture":"unknown"}},
+            {"mediaType":"application/vnd.oci.image.manifest.v1+json","digest":"sha256:c","size":1,"annotations":{"vnd.docker.reference.type":"attestation-manifest"}}]}"#;
+        let Parsed::Index { children } = Parsed::of(index) else {
+            panic!("an index")
+        };
+        assert_eq!(children[0].platform.as_deref(), Some("linux/arm64/v8"));
+        assert_eq!(
+            children.iter().map(|c| c.attestation).collect::<Vec<_>>(),
+            [false, true, true]
+        );
+        let manifest = br#"{"schemaVersion":2,"config":{"digest":"sha256:cfg","size":2},"layers":[{"digest":"sha256:l1","size":3}]}"#;
+        assert_eq!(
+            Parsed::of(manifest),
+            Parsed::Manifest {
+                config: "sha256:cfg".into(),
+                layers: vec!["sha256:l1".into()]
+            }
+        );
+        // An image config has a "config" too (the container's), without a digest.
+        let config = br#"{"architecture":"amd64","os":"linux","created":"2024-01-01T00:00:00Z","config":{"Cmd":["sh"]}}"#;
+        assert_eq!(
+            Parsed::of(config),
+            Parsed::Config {
+                created: Some("2024-01-01T00:00:00Z".into()),
+                platform: Some("linux/amd64".into())
+            }
+        );
+        assert_eq!(Parsed::of(manifest).children(), ["sha256:cfg"]);
+    }
 }

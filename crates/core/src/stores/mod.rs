@@ -133,7 +133,10 @@ pub async fn list(engine: &Engine, selection: Selection) -> Listing {
         }
         let data_root = engine.data_root.clone();
         tokio::task::spawn_blocking(move || match classic::image_dir(&data_root, None) {
-            Some(dir) => classic::read_cached(&dir, classic_cache_file(&dir).as_deref()),
+            Some(dir) => classic::read_cached(
+                &dir,
+                cache_file("classic", &dir.to_string_lossy()).as_deref(),
+            ),
             None => Ok(classic::ClassicContents::default()),
         })
         .await
@@ -147,7 +150,11 @@ pub async fn list(engine: &Engine, selection: Selection) -> Listing {
             Ok(s) => s,
             Err(e) => return Some(Err(e)),
         };
-        Some(containerd::read(&socket, &engine.containerd_namespace).await)
+        let cache = cache_file(
+            "containerd",
+            &format!("{}#{}", socket.display(), engine.containerd_namespace),
+        );
+        Some(containerd::read_cached(&socket, &engine.containerd_namespace, cache.as_deref()).await)
     };
     let (info, on_disk, mut api_images, mut classic_disk, mut containerd_grpc) =
         tokio::join!(info, on_disk, api_images, classic_disk, containerd_grpc);
@@ -250,16 +257,17 @@ pub async fn list(engine: &Engine, selection: Selection) -> Listing {
     }
 }
 
-/// Where what was read of a classic store directory is remembered (Stowage's state dir).
-fn classic_cache_file(dir: &std::path::Path) -> Option<std::path::PathBuf> {
+/// Where what was read of a store is remembered between listings (Stowage's state dir), by
+/// store (`classic`, `containerd`) and what it was read from (a folder, a socket and namespace).
+fn cache_file(store: &str, source: &str) -> Option<std::path::PathBuf> {
     use sha2::{Digest, Sha256};
     let paths = crate::paths::StowagePaths::from_env().ok()?;
-    let key = format!("{:x}", Sha256::digest(dir.as_os_str().as_encoded_bytes()));
+    let key = format!("{:x}", Sha256::digest(source.as_bytes()));
     Some(
         paths
             .state_dir
             .join("cache")
-            .join(format!("classic-{}.json", &key[..16])),
+            .join(format!("{store}-{}.json", &key[..16])),
     )
 }
 

@@ -29,15 +29,19 @@ pub struct SwitchSpace {
     pub carry_bytes: u64,
 }
 
-/// The active store's image count and bytes, when it could be read.
+/// The active store's image count and bytes, from the engine's image list (one call; layers
+/// shared by several images count for each, so the bytes err on the high side).
 pub async fn current_images(engine: &Engine) -> Option<(u64, u64)> {
-    let listing = crate::stores::list(engine, crate::stores::Selection::Active).await;
-    let current = listing
-        .report
-        .stores
-        .iter()
-        .find(|s| s.active && s.readable)?;
-    Some((current.images, current.bytes))
+    use crate::engine::client::{api_timeout, connect, within};
+    let docker = connect(&engine.host, api_timeout().as_secs()).await.ok()?;
+    let images = within(
+        &engine.host,
+        "listing images",
+        crate::stores::active::images(&docker, &engine.host, ImageStore::Classic),
+    )
+    .await
+    .ok()?;
+    Some((images.len() as u64, images.iter().map(|i| i.size).sum()))
 }
 
 /// Measures the target store's filesystem, given the current store's images (count, bytes).

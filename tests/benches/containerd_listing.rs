@@ -1,0 +1,74 @@
+//! Benchmark (not a test): listing a hidden containerd store of 1k and 10k images over containerd's
+//! gRPC API (namespace `moby` of a private daemon's managed containerd, the classic store active),
+//! first and later listings. Target: 10k images <= 150 ms.
+//!
+//! Run: `cargo bench -p stowage-tests --bench containerd_listing`
+
+use std::time::Instant;
+
+use stowage_core::stores::containerd;
+use stowage_tests::bench::{median, ms, target_max, write_oci_archive};
+use stowage_tests::{engine_unavailable, OutputExt, PrivateDaemon};
+
+fn main() {
+    if let Some(why) = engine_unavailable() {
+        println!("containerd listing benchmark skipped: {why}");
+        return;
+    }
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    println!("hidden containerd store, listed over gRPC:");
+    for n in [1_000usize, 10_000] {
+        let d = PrivateDaemon::start();
+        let dir = tempfile::tempdir().unwrap();
+        let tar = dir.path().join("oci.tar");
+        write_oci_archive(dir.path(), &tar, n);
+        let sock = d.exec_root.join("containerd/containerd.sock");
+        let t = Instant::now();
+        let out = stowage_tests::engine_command("ctr")
+            .args([
+                "-a",
+                sock.to_str().unwrap(),
+                "-n",
+                "moby",
+                "images",
+                "import",
+                "--no-unpack",
+            ])
+            .arg(&tar)
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{}", out.stderr_text());
+        let imported = t.elapsed();
+        let mut runs = Vec::new();
+        for _ in 0..5 {
+            let t = Instant::now();
+            let got = rt.block_on(containerd::read(&sock, "moby")).unwrap();
+            runs.push(t.elapsed());
+            assert_eq!(got.images.len(), n, "every synthetic image is listed");
+        }
+        let first = runs[0];
+        let later = ms(median(&mut runs[1..].to_vec()));
+        println!(
+            "  {n:>6} images: first listing {:.1} ms, later {later:.1} ms (imported in {:.1} s)",
+            ms(first),
+            imported.as_secs_f64()
+        );
+        if n == 10_000 {
+            target_max(
+                "hidden containerd store of 10k images, first listing",
+                ms(first),
+                "ms",
+                150.0,
+            );
+            target_max(
+                "hidden containerd store of 10k images, later listings",
+                later,
+                "ms",
+                150.0,
+            );
+        }
+    }
+}
