@@ -75,6 +75,15 @@ fn image_ids(d: &PrivateDaemon) -> BTreeMap<String, String> {
     .collect()
 }
 
+fn assert_ok(out: &std::process::Output) {
+    assert!(
+        out.status.success(),
+        "{}\n{}",
+        out.stdout_text(),
+        out.stderr_text()
+    );
+}
+
 fn ctr(d: &PrivateDaemon, args: &[&str]) -> String {
     let sock = d.exec_root.join("containerd/containerd.sock");
     let out = stowage_tests::engine_command("ctr")
@@ -283,12 +292,7 @@ fn reclaiming_the_hidden_containerd_store_empties_it_through_containerd_and_keep
         ])
         .output()
         .unwrap();
-    assert!(
-        out.status.success(),
-        "{}\n{}",
-        out.stdout_text(),
-        out.stderr_text()
-    );
+    assert_ok(&out);
     eprintln!("reclaim took {:?}", start.elapsed());
     let outcome = out.last_json();
     assert_eq!(outcome["removed_images"], 2);
@@ -387,12 +391,7 @@ fn reclaiming_the_hidden_classic_store_removes_only_its_own_files() {
         ])
         .output()
         .unwrap();
-    assert!(
-        out.status.success(),
-        "{}\n{}",
-        out.stdout_text(),
-        out.stderr_text()
-    );
+    assert_ok(&out);
     let outcome = out.last_json();
     assert_eq!(outcome["removed_images"], 1);
     assert!(

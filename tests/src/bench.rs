@@ -86,15 +86,7 @@ pub fn write_image_archive(dir: &Path, tar: &Path, n: usize) {
         serde_json::to_vec(&manifest).unwrap(),
     )
     .unwrap();
-    let st = Command::new("tar")
-        .arg("-C")
-        .arg(&root)
-        .arg("-cf")
-        .arg(tar)
-        .arg(".")
-        .status()
-        .unwrap();
-    assert!(st.success());
+    tar_folder(&root, tar);
 }
 
 /// An OCI image archive of `n` images (`docker.io/bench/appN:vI`) sharing one tiny layer, each its
@@ -140,9 +132,14 @@ pub fn write_oci_archive(dir: &Path, tar: &Path, n: usize) {
     )
     .unwrap();
     std::fs::write(root.join("oci-layout"), r#"{"imageLayoutVersion":"1.0.0"}"#).unwrap();
+    tar_folder(&root, tar);
+}
+
+/// `tar -C root -cf tar .`
+fn tar_folder(root: &Path, tar: &Path) {
     let st = Command::new("tar")
         .arg("-C")
-        .arg(&root)
+        .arg(root)
         .arg("-cf")
         .arg(tar)
         .arg(".")

@@ -21,23 +21,9 @@ pub async fn plan(engine: &Engine, req: &ReclaimRequest) -> Result<ReclaimPlan> 
         host: engine.host.clone(),
         message: "the engine does not answer; a reclaim needs it running (it tells which store is in use)".into(),
     })?;
-    if req.store == active {
-        // Refused by the plan before anything else is read.
-        return plan_from(
-            req,
-            ReclaimInputs {
-                report: &listing.report,
-                containers: &listing.containers,
-                active,
-                data_root: &engine.data_root,
-                bytes: None,
-                deletions: Deletions::Classic(Default::default()),
-                pin: None,
-                needs_root: false,
-            },
-        );
-    }
+    // The active store is refused by the plan: nothing of it is read.
     let deletions = match req.store {
+        _ if req.store == active => Deletions::Classic(Default::default()),
         ImageStore::Classic => {
             let root = engine.data_root.clone();
             Deletions::Classic(
@@ -59,9 +45,15 @@ pub async fn plan(engine: &Engine, req: &ReclaimRequest) -> Result<ReclaimPlan> 
             )
         }
     };
-    let bytes = store_bytes(engine, req.store).await;
-    let pin = pin(engine, active).await?;
-    let needs_root = needs_root(engine, &deletions);
+    let (bytes, pin, needs_root) = if req.store == active {
+        (None, None, false)
+    } else {
+        (
+            store_bytes(engine, req.store).await,
+            pin(engine, active).await?,
+            needs_root(engine, &deletions),
+        )
+    };
     plan_from(
         req,
         ReclaimInputs {
