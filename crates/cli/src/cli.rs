@@ -207,9 +207,15 @@ pub enum StoreAction {
         /// `classic` or `containerd`.
         #[arg(value_enum)]
         store: StoreArg,
+        /// The containerd store's snapshotter (`overlayfs`, `native`, `stargz`, ...; see
+        /// `stowctl store snapshotters`); only with `containerd`.
+        #[arg(long, value_name = "NAME")]
+        snapshotter: Option<String>,
         #[command(flatten)]
         change: ChangeArgs,
     },
+    /// The snapshotters the engine's containerd offers, each with why it is usable or not.
+    Snapshotters,
     /// Delete the images (and, when asked, the containers) of the store the engine has left, to
     /// give its disk space back. Never the active store.
     Reclaim(ReclaimArgs),

@@ -23,6 +23,13 @@ pub fn change_args(engine: &Engine, request: &Request) -> Result<Vec<String>> {
         Request::Store(store) => {
             args.extend(["store".into(), "use".into(), store.as_str().into()]);
         }
+        Request::Snapshotter(name) => args.extend([
+            "store".into(),
+            "use".into(),
+            ImageStore::Containerd.as_str().into(),
+            "--snapshotter".into(),
+            name.clone(),
+        ]),
         Request::Features(list) => match list.as_slice() {
             [(id, on)] => args.extend([
                 "feature".into(),

@@ -165,6 +165,7 @@ pub async fn apply_with(
             &plan.restart_method,
             plan.target_store,
             plan.expect_experimental,
+            plan.snapshotter.as_deref(),
             opts,
             progress,
         )
@@ -257,7 +258,7 @@ pub async fn restart_only(
 ) -> Outcome {
     let mut out = Outcome::failed(engine, None);
     let (now, result) = Live
-        .restart_and_verify(engine, method, None, None, opts, progress)
+        .restart_and_verify(engine, method, None, None, None, opts, progress)
         .await;
     out.engine = now;
     match result {
@@ -371,6 +372,7 @@ async fn rollback(
             &plan.restart_method,
             plan.current_store,
             None,
+            None,
             opts,
             progress,
         )
@@ -427,6 +429,7 @@ mod tests {
             _method: &'a RestartMethod,
             expect_store: Option<ImageStore>,
             _expect_experimental: Option<bool>,
+            _expect_driver: Option<&'a str>,
             _opts: &'a ApplyOptions,
             progress: &'a Progress,
         ) -> (Engine, Result<ImageStore>) {
@@ -523,6 +526,7 @@ mod tests {
             space: None,
             new_doc: DaemonJson::parse(&path, NEW).unwrap(),
             expect_experimental: None,
+            snapshotter: None,
         };
         Setup {
             _dir: dir,

@@ -16,7 +16,8 @@ use super::progress::{Progress, Stage};
 
 /// What applying a plan asks of the engine.
 pub trait EngineControl: Sync {
-    /// Restarts `engine` with `method` and verifies the store (and experimental flag) asked for;
+    /// Restarts `engine` with `method` and verifies the store (experimental flag, and `/info`'s
+    /// Driver: the snapshotter) asked for;
     /// returns the engine as it runs now (a new PID) with the store, or why not. Reaching the
     /// verification is recorded as the `verifying_store` stage.
     fn restart_and_verify<'a>(
@@ -25,6 +26,7 @@ pub trait EngineControl: Sync {
         method: &'a RestartMethod,
         expect_store: Option<ImageStore>,
         expect_experimental: Option<bool>,
+        expect_driver: Option<&'a str>,
         opts: &'a ApplyOptions,
         progress: &'a Progress,
     ) -> impl Future<Output = (Engine, Result<ImageStore>)> + Send + 'a;
@@ -57,6 +59,7 @@ impl EngineControl for Live {
         method: &'a RestartMethod,
         expect_store: Option<ImageStore>,
         expect_experimental: Option<bool>,
+        expect_driver: Option<&'a str>,
         opts: &'a ApplyOptions,
         progress: &'a Progress,
     ) -> (Engine, Result<ImageStore>) {
@@ -65,6 +68,7 @@ impl EngineControl for Live {
             method,
             expect_store,
             expect_experimental,
+            expect_driver,
             opts,
             progress,
         )
@@ -107,7 +111,7 @@ async fn never_restarted(before: &Engine, now: &Engine, plan: &Plan) -> Option<I
             return None;
         }
     }
-    let store = verify(before, None, None).await.ok()?;
+    let store = verify(before, None, None, None).await.ok()?;
     (plan.current_store.is_none() || plan.current_store == Some(store)).then_some(store)
 }
 
@@ -116,6 +120,7 @@ async fn restart_and_verify(
     method: &RestartMethod,
     expect_store: Option<ImageStore>,
     expect_experimental: Option<bool>,
+    expect_driver: Option<&str>,
     opts: &ApplyOptions,
     progress: &Progress,
 ) -> (Engine, Result<ImageStore>) {
@@ -128,17 +133,18 @@ async fn restart_and_verify(
         progress,
         Stage::VerifyingStore,
         opts.timeouts.verify,
-        verify(&engine, expect_store, expect_experimental),
+        verify(&engine, expect_store, expect_experimental, expect_driver),
     )
     .await;
     (engine, store)
 }
 
-/// Reads `/info` and checks the store (and experimental flag) asked for.
+/// Reads `/info` and checks the store (experimental flag, Driver) asked for.
 async fn verify(
     engine: &Engine,
     expect_store: Option<ImageStore>,
     expect_experimental: Option<bool>,
+    expect_driver: Option<&str>,
 ) -> Result<ImageStore> {
     let docker = crate::engine::client::connect(&engine.host, 10).await?;
     let info = docker
@@ -153,6 +159,17 @@ async fn verify(
                 message: format!(
                     "the engine came back on the {store} store (driver {}), not the {want} store that was asked for",
                     info.driver.as_deref().unwrap_or("?")
+                ),
+            });
+        }
+    }
+    if let Some(want) = expect_driver {
+        let got = info.driver.as_deref().unwrap_or("?");
+        if got != want {
+            return Err(Error::Engine {
+                host: engine.host.clone(),
+                message: format!(
+                    "the engine came back with Driver `{got}`, not the snapshotter `{want}` that was asked for"
                 ),
             });
         }
