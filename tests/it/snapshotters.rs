@@ -1,0 +1,205 @@
+//! Choosing the containerd store's snapshotter on real private engines: what the engine's
+//! containerd offers, `store use containerd --snapshotter NAME` verified by `/info`'s Driver,
+//! back to classic (translated), and an unavailable one refused before anything is written.
+
+use stowage_tests::{require_engine, OutputExt, PrivateDaemon};
+
+fn driver(d: &PrivateDaemon) -> String {
+    d.docker_ok(&["info", "--format", "{{.Driver}}"])
+        .trim()
+        .to_string()
+}
+
+fn status(d: &PrivateDaemon) -> serde_json::Value {
+    let out = d.stowctl().args(["status", "--json"]).output().unwrap();
+    assert!(out.status.success(), "status failed: {}", out.stderr_text());
+    out.json()
+}
+
+fn configured_driver(d: &PrivateDaemon) -> Option<String> {
+    let text = std::fs::read_to_string(&d.config_file).unwrap();
+    let v: serde_json::Value = serde_json::from_str(&text).unwrap();
+    v.get("storage-driver")
+        .and_then(|s| s.as_str())
+        .map(str::to_string)
+}
+
+/// `store use ARGS… --yes --json`, which must be applied, landing on `want_driver`.
+fn switch(d: &PrivateDaemon, args: &[&str], want_store: &str, want_driver: &str) {
+    let out = d
+        .stowctl()
+        .args(["store", "use"])
+        .args(args)
+        .args(["--yes", "--json"])
+        .output()
+        .unwrap();
+    let o = out.last_json();
+    assert_eq!(out.status.code(), Some(0), "{o}\n{}", out.stderr_text());
+    assert_eq!(o["outcome"], "applied", "{o}");
+    assert_eq!(o["active_store"], want_store, "{o}");
+    assert_eq!(driver(d), want_driver, "{args:?}");
+    let st = status(d);
+    assert_eq!(st["active_store"], want_store, "{st:#}");
+    assert_eq!(st["driver"], want_driver, "{st:#}");
+    if want_store == "containerd" {
+        assert_eq!(st["snapshotter"], want_driver, "{st:#}");
+    } else {
+        assert!(st["snapshotter"].is_null(), "{st:#}");
+    }
+}
+
+fn runs(d: &PrivateDaemon, image: &str) {
+    let out = d.docker_ok(&["run", "--rm", image, "sh", "-c", "echo ran-on-$0"]);
+    assert_eq!(out.trim(), "ran-on-sh", "{out}");
+}
+
+#[test]
+#[ignore = "needs root and dockerd (a private engine); scripts/test.sh runs it"]
+fn the_managed_containerd_offers_overlayfs_and_native_and_no_proxy() {
+    require_engine!();
+    let d = PrivateDaemon::start();
+    let a = d.stowctl_ok(&["store", "snapshotters", "--json"]).json();
+    let list = a["snapshotters"].as_array().expect("a list");
+    for name in ["overlayfs", "native"] {
+        let s = list
+            .iter()
+            .find(|s| s["name"] == name)
+            .unwrap_or_else(|| panic!("{name} missing: {a:#}"));
+        assert_eq!(s["usable"], true, "{s}");
+        assert_eq!(s["source"], "builtin", "{s}");
+    }
+    // Snapshotters whose prerequisites do not hold are listed with containerd's reason.
+    for s in list.iter().filter(|s| s["usable"] == false) {
+        assert!(
+            s["reason"]
+                .as_str()
+                .unwrap()
+                .starts_with("containerd could not load it: "),
+            "{s}"
+        );
+    }
+    assert_eq!(a["managed"], true, "{a:#}");
+    assert!(a["error"].is_null(), "{a:#}");
+    assert!(
+        a["note"]
+            .as_str()
+            .unwrap()
+            .contains("cannot load proxy snapshotters"),
+        "{a:#}"
+    );
+    let text = d.stowctl_ok(&["store", "snapshotters"]).stdout_text();
+    assert!(
+        text.lines()
+            .any(|l| l.starts_with("overlayfs") && l.contains(" usable ")),
+        "{text}"
+    );
+}
+
+#[test]
+#[ignore = "needs root and dockerd (a private engine); scripts/test.sh runs it"]
+fn overlayfs_and_native_are_chosen_and_verified_both_ways() {
+    require_engine!();
+    let d = PrivateDaemon::start();
+    assert_eq!(driver(&d), "overlay2");
+
+    switch(
+        &d,
+        &["containerd", "--snapshotter", "native"],
+        "containerd",
+        "native",
+    );
+    assert_eq!(configured_driver(&d).as_deref(), Some("native"));
+    d.import_busybox_image("snap-native:1");
+    runs(&d, "snap-native:1");
+
+    // Another snapshotter on the store already running: a restart, verified.
+    switch(
+        &d,
+        &["containerd", "--snapshotter", "overlayfs"],
+        "containerd",
+        "overlayfs",
+    );
+    assert_eq!(configured_driver(&d).as_deref(), Some("overlayfs"));
+    d.import_busybox_image("snap-overlayfs:1");
+    runs(&d, "snap-overlayfs:1");
+
+    // Back to classic: the snapshotter is translated to its graphdriver.
+    switch(&d, &["classic"], "classic", "overlay2");
+    assert_eq!(configured_driver(&d).as_deref(), Some("overlay2"));
+
+    switch(
+        &d,
+        &["containerd", "--snapshotter", "native"],
+        "containerd",
+        "native",
+    );
+    switch(&d, &["classic"], "classic", "vfs");
+    assert_eq!(configured_driver(&d).as_deref(), Some("vfs"));
+
+    // From a graphdriver straight to a chosen snapshotter: the choice wins over the translation.
+    switch(
+        &d,
+        &["containerd", "--snapshotter", "overlayfs"],
+        "containerd",
+        "overlayfs",
+    );
+}
+
+#[test]
+#[ignore = "needs root and dockerd (a private engine); scripts/test.sh runs it"]
+fn an_unavailable_snapshotter_is_refused_before_anything_is_written() {
+    require_engine!();
+    let d = PrivateDaemon::start_with_config("{\"debug\": false}\n");
+    let before = std::fs::read(&d.config_file).unwrap();
+    let pid = d.current_pid();
+    for name in ["stargz", "nydus", "no-such-snapshotter"] {
+        let out = d
+            .stowctl()
+            .args(["store", "use", "containerd", "--snapshotter", name])
+            .args(["--yes", "--json"])
+            .output()
+            .unwrap();
+        assert_ne!(out.status.code(), Some(0), "{name}: {}", out.stdout_text());
+        let o = out.last_json();
+        assert_eq!(o["outcome"], "failed", "{o}");
+        let error = o["error"].as_str().unwrap();
+        assert!(error.starts_with("blocked, nothing was changed"), "{error}");
+        assert!(error.contains(&format!("`{name}`")), "{error}");
+        assert!(error.contains("cannot load proxy snapshotters"), "{error}");
+
+        let plan = d
+            .stowctl()
+            .args(["store", "use", "containerd", "--snapshotter", name])
+            .args(["--dry-run", "--json"])
+            .output()
+            .unwrap();
+        assert_eq!(plan.status.code(), Some(1));
+        let p = plan.json();
+        assert_eq!(p["plan"]["blocked"], true, "{p}");
+        assert!(p["plan"]["findings"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|f| f["id"] == "snapshotter-unavailable" && f["severity"] == "error"));
+    }
+    assert_eq!(std::fs::read(&d.config_file).unwrap(), before);
+    assert_eq!(d.current_pid(), pid, "the engine was restarted");
+    assert_eq!(driver(&d), "overlay2");
+
+    let out = d
+        .stowctl()
+        .args([
+            "store",
+            "use",
+            "classic",
+            "--snapshotter",
+            "native",
+            "--yes",
+        ])
+        .output()
+        .unwrap();
+    assert_ne!(out.status.code(), Some(0));
+    assert!(out
+        .stderr_text()
+        .contains("--snapshotter is for the containerd store"));
+}
