@@ -203,3 +203,54 @@ fn an_unavailable_snapshotter_is_refused_before_anything_is_written() {
         .stderr_text()
         .contains("--snapshotter is for the containerd store"));
 }
+
+fn check_snapshotter(d: &PrivateDaemon) -> serde_json::Value {
+    let out = d
+        .stowctl()
+        .args(["check", "--id", "snapshotter-available", "--json"])
+        .output()
+        .unwrap();
+    let v = out.json();
+    v["checks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["id"] == "snapshotter-available")
+        .unwrap_or_else(|| panic!("missing: {v:#}"))
+        .clone()
+}
+
+#[test]
+#[ignore = "needs root and dockerd (a private engine); scripts/test.sh runs it"]
+fn a_configured_snapshotter_containerd_does_not_offer_is_a_fail_with_the_fix() {
+    require_engine!();
+    let d = PrivateDaemon::start();
+    switch(
+        &d,
+        &["containerd", "--snapshotter", "native"],
+        "containerd",
+        "native",
+    );
+    let r = check_snapshotter(&d);
+    assert_eq!(r["status"], "ok", "{r:#}");
+
+    // daemon.json edited by hand (not yet restarted) to a snapshotter containerd lacks.
+    let text = std::fs::read_to_string(&d.config_file).unwrap();
+    std::fs::write(&d.config_file, text.replace("\"native\"", "\"stargz\"")).unwrap();
+    let r = check_snapshotter(&d);
+    assert_eq!(r["status"], "fail", "{r:#}");
+    let summary = r["summary"].as_str().unwrap();
+    assert!(summary.contains("`stargz`"), "{summary}");
+    assert!(summary.contains("fails to start"), "{summary}");
+    let fixes: Vec<&str> = r["fixes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f["id"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        fixes,
+        ["choose-usable-snapshotter", "set-up-stargz"],
+        "{r:#}"
+    );
+}
