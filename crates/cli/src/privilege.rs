@@ -29,6 +29,9 @@ pub fn invocation(cli: &Cli) -> Invocation {
             action: StoreAction::Snapshotters,
         } => other("store snapshotters"),
         Command::Store {
+            action: StoreAction::StargzSetup { .. },
+        } => other("store stargz-setup"),
+        Command::Store {
             action: StoreAction::Reclaim(args),
         } => Action::StoreReclaim {
             store: name(args.store),

@@ -27,6 +27,7 @@ pub async fn run(ctx: &Context, action: StoreAction, json: bool) -> Result<ExitC
             plan_and_apply(ctx, request, &change, json).await
         }
         StoreAction::Snapshotters => snapshotters(ctx, json).await,
+        StoreAction::StargzSetup { dry_run, yes } => stargz_setup(ctx, dry_run, yes, json).await,
         StoreAction::Reclaim(args) => super::reclaim::run(ctx, args, json).await,
     }
 }
@@ -53,4 +54,61 @@ async fn snapshotters(ctx: &Context, json: bool) -> Result<ExitCode> {
         println!("Note: {note}.");
     }
     Ok(ExitCode::SUCCESS)
+}
+
+async fn stargz_setup(ctx: &Context, dry_run: bool, yes: bool, json: bool) -> Result<ExitCode> {
+    use stowage_core::snapshotters::stargz;
+    let engine = ctx.engine().await?;
+    let plan = stargz::prepare(&engine).await?;
+    if json && dry_run {
+        crate::output::print_json(&serde_json::json!({ "plan": plan }))?;
+    } else if !json {
+        println!("Set up stargz for engine {}:", engine.name);
+        println!(
+            "  containerd config: {} (backup: {})",
+            plan.config.display(),
+            plan.backup.display()
+        );
+        println!("  services, in order: {}", plan.services.join(", "));
+        if plan.diff.is_empty() {
+            println!(
+                "  the config already declares [proxy_plugins.{}]",
+                stargz::NAME
+            );
+        } else {
+            print!("{}", plan.diff);
+        }
+        if let Some(why) = &plan.refusal {
+            println!("Cannot set stargz up here: {why}");
+        }
+    }
+    if plan.refusal.is_some() {
+        if json && !dry_run {
+            crate::output::print_json(&stargz::apply(&engine, &plan).await)?;
+        }
+        return Ok(ExitCode::from(super::change::EXIT_FAILED));
+    }
+    if dry_run {
+        return Ok(ExitCode::SUCCESS);
+    }
+    if !yes {
+        anyhow::bail!("this restarts containerd and the engine: run again with --yes");
+    }
+    let out = stargz::apply(&engine, &plan).await;
+    if json {
+        crate::output::print_json(&out)?;
+    } else {
+        for s in &out.steps {
+            println!("  {s}");
+        }
+        match &out.error {
+            None => println!("stargz is set up: stowctl store use containerd --snapshotter stargz"),
+            Some(e) => println!("Failed: {e}"),
+        }
+    }
+    Ok(if out.applied {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(super::change::EXIT_FAILED)
+    })
 }

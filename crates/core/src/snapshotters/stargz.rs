@@ -7,7 +7,9 @@ use std::path::{Path, PathBuf};
 
 use serde::Serialize;
 
+use crate::engine::Engine;
 use crate::error::{Error, Result};
+use crate::stores::location::{containerd_root, ContainerdRoot};
 
 /// The plugin's name (what `storage-driver` names).
 pub const NAME: &str = "stargz";
@@ -30,8 +32,23 @@ pub struct SetupPlan {
     /// The new config text.
     #[serde(skip)]
     pub new_text: String,
-    /// The services restarted, in order.
+    /// The services started or restarted, in order.
     pub services: Vec<String>,
+    /// Why it cannot be done here, when it cannot (nothing is touched then).
+    pub refusal: Option<String>,
+}
+
+/// What the set-up did.
+#[derive(Debug, Clone, Serialize)]
+pub struct SetupOutcome {
+    /// Whether stargz is usable at the end.
+    pub applied: bool,
+    /// The backup of containerd's config, when it was written.
+    pub backup: Option<PathBuf>,
+    /// Each step as it went.
+    pub steps: Vec<String>,
+    /// Why it failed (the old config is back then, and the services restarted on it).
+    pub error: Option<String>,
 }
 
 /// `text` (a containerd config) with `[proxy_plugins.stargz]` of type `snapshot` on
@@ -75,6 +92,228 @@ pub fn plan(config: &Path, text: &str) -> Result<SetupPlan> {
         ],
         diff,
         new_text,
+        refusal: None,
+    })
+}
+
+/// Why stargz cannot be set up for `engine` (`None` when it can): the managed containerd
+/// cannot load proxy plugins, the engine must run under systemd beside containerd.service, and
+/// the daemon must be installed.
+fn refusal(engine: &Engine, root: &ContainerdRoot) -> Option<String> {
+    if matches!(root, ContainerdRoot::Managed { .. }) {
+        return Some(super::MANAGED_NO_PROXY.to_string());
+    }
+    if engine.unit.as_ref().is_none_or(|u| u.user) {
+        return Some(
+            "Stowage sets stargz up for an engine run by the system's systemd (docker.service beside containerd.service)".into(),
+        );
+    }
+    if crate::tools::which(BINARY).is_none() {
+        let ctr_remote = crate::tools::which("ctr-remote").is_some();
+        return Some(format!(
+            "`{BINARY}` is not installed{}: Debian's stargz-snapshotter package (0.14 in trixie) ships only `ctr-remote` (it converts images to eStargz), not the snapshotter's daemon; install `{BINARY}` with a `{SERVICE}` unit from the stargz-snapshotter project, then run this again",
+            if ctr_remote { " (ctr-remote is)" } else { "" }
+        ));
+    }
+    None
+}
+
+/// The set-up plan for `engine`: containerd's config file, its diff, the services, or why not.
+#[tracing::instrument(level = "info", skip_all, fields(engine = %engine.name))]
+pub async fn prepare(engine: &Engine) -> Result<SetupPlan> {
+    let e = engine.clone();
+    tokio::task::spawn_blocking(move || {
+        let root = containerd_root(&e, None);
+        let config = match &root {
+            ContainerdRoot::System { config, .. } => config
+                .clone()
+                .unwrap_or_else(|| PathBuf::from("/etc/containerd/config.toml")),
+            ContainerdRoot::Managed { root } => root.join("containerd.toml"),
+        };
+        let text = match std::fs::read_to_string(&config) {
+            Ok(t) => t,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => String::new(),
+            Err(e) => return Err(Error::io(&config, "reading", e)),
+        };
+        let mut p = plan(&config, &text)?;
+        if let Some(unit) = &e.unit {
+            if let Some(last) = p.services.last_mut() {
+                *last = unit.name.clone();
+            }
+        }
+        p.refusal = refusal(&e, &root);
+        Ok(p)
+    })
+    .await
+    .map_err(|e| Error::internal("planning the stargz set-up", e))?
+}
+
+async fn run(step: &str, program: &str, args: &[&str]) -> Result<()> {
+    let out = tokio::process::Command::new(program)
+        .args(args)
+        .output()
+        .await
+        .map_err(|e| Error::Command {
+            command: format!("{program} {}", args.join(" ")),
+            message: e.to_string(),
+        })?;
+    if out.status.success() {
+        Ok(())
+    } else {
+        Err(Error::Command {
+            command: format!("{program} {}", args.join(" ")),
+            message: format!(
+                "{step} failed: {}",
+                String::from_utf8_lossy(&out.stderr).trim()
+            ),
+        })
+    }
+}
+
+/// Carries out `plan` on `engine`: back up and write containerd's config (validated by
+/// `containerd config dump` first), start the stargz daemon, restart containerd and then the
+/// engine, and verify that containerd offers a usable `stargz`; on any failure after the
+/// write, the old config is put back and the services restarted on it.
+#[tracing::instrument(level = "info", skip_all, fields(engine = %engine.name))]
+pub async fn apply(engine: &Engine, plan: &SetupPlan) -> SetupOutcome {
+    let mut out = SetupOutcome {
+        applied: false,
+        backup: None,
+        steps: Vec::new(),
+        error: None,
+    };
+    if let Some(why) = &plan.refusal {
+        out.error = Some(format!("nothing was changed: {why}"));
+        return out;
+    }
+    let wrote = if plan.diff.is_empty() {
+        false
+    } else {
+        match write_config(plan).await {
+            Ok(backup) => {
+                out.backup = backup;
+                out.steps
+                    .push(format!("wrote {} (validated)", plan.config.display()));
+                true
+            }
+            Err(e) => {
+                out.error = Some(format!("nothing was changed: {e}"));
+                return out;
+            }
+        }
+    };
+    let result = restart_all(engine, plan, &mut out.steps).await;
+    let result = match result {
+        Ok(()) => {
+            let a = super::available(engine).await;
+            match a.refusal(NAME) {
+                None => Ok(()),
+                Some(why) => Err(Error::InvalidRequest(why)),
+            }
+        }
+        Err(e) => Err(e),
+    };
+    match result {
+        Ok(()) => {
+            out.steps.push("containerd offers a usable stargz".into());
+            out.applied = true;
+        }
+        Err(e) => {
+            let mut error = e.to_string();
+            if wrote {
+                let restored = restore(plan, out.backup.as_deref()).await;
+                let restarted = restart_all(engine, plan, &mut out.steps).await;
+                match (restored, restarted) {
+                    (Ok(()), Ok(())) => error
+                        .push_str("; the previous config is back and the services restarted on it"),
+                    (Err(r), _) | (_, Err(r)) => {
+                        error.push_str(&format!("; rolling back also failed: {r}"))
+                    }
+                }
+            }
+            out.error = Some(error);
+        }
+    }
+    out
+}
+
+async fn write_config(plan: &SetupPlan) -> Result<Option<PathBuf>> {
+    let (config, backup, text) = (
+        plan.config.clone(),
+        plan.backup.clone(),
+        plan.new_text.clone(),
+    );
+    let staged = {
+        let mut name = config.file_name().unwrap_or_default().to_os_string();
+        name.push(".stowage-new");
+        config.with_file_name(name)
+    };
+    let staged2 = staged.clone();
+    let backed_up = tokio::task::spawn_blocking(move || -> Result<Option<PathBuf>> {
+        if let Some(dir) = config.parent() {
+            std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, "creating", e))?;
+        }
+        std::fs::write(&staged2, &text).map_err(|e| Error::io(&staged2, "writing", e))?;
+        Ok(if config.exists() {
+            std::fs::copy(&config, &backup).map_err(|e| Error::io(&backup, "backing up to", e))?;
+            Some(backup)
+        } else {
+            None
+        })
+    })
+    .await
+    .map_err(|e| Error::internal("writing containerd's config", e))??;
+    let staged_s = staged.display().to_string();
+    if let Err(e) = run(
+        "validating the new config",
+        "containerd",
+        &["--config", &staged_s, "config", "dump"],
+    )
+    .await
+    {
+        let _ = tokio::fs::remove_file(&staged).await;
+        return Err(e);
+    }
+    tokio::fs::rename(&staged, &plan.config)
+        .await
+        .map_err(|e| Error::io(&plan.config, "replacing", e))?;
+    Ok(backed_up)
+}
+
+async fn restore(plan: &SetupPlan, backup: Option<&Path>) -> Result<()> {
+    match backup {
+        Some(b) => tokio::fs::copy(b, &plan.config)
+            .await
+            .map(|_| ())
+            .map_err(|e| Error::io(&plan.config, "restoring", e)),
+        None => tokio::fs::remove_file(&plan.config)
+            .await
+            .map_err(|e| Error::io(&plan.config, "removing", e)),
+    }
+}
+
+async fn restart_all(engine: &Engine, plan: &SetupPlan, steps: &mut Vec<String>) -> Result<()> {
+    let _ = engine;
+    for (i, unit) in plan.services.iter().enumerate() {
+        let verb = if i == 0 { "enable" } else { "restart" };
+        let args: Vec<&str> = if i == 0 {
+            vec!["enable", "--now", unit.as_str()]
+        } else {
+            vec!["restart", unit.as_str()]
+        };
+        run(&format!("{verb} {unit}"), "systemctl", &args).await?;
+        steps.push(format!("systemctl {}", args.join(" ")));
+    }
+    // The engine answers again before containerd is asked.
+    for _ in 0..60 {
+        if crate::engine::client::ping(&engine.host, std::time::Duration::from_secs(2)).await {
+            return Ok(());
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(250)).await;
+    }
+    Err(Error::Engine {
+        host: engine.host.clone(),
+        message: "the engine did not answer after the restart".into(),
     })
 }
 
