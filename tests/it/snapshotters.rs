@@ -254,3 +254,148 @@ fn a_configured_snapshotter_containerd_does_not_offer_is_a_fail_with_the_fix() {
         "{r:#}"
     );
 }
+
+/// Inside the systemd rig, where docker.service runs on the system containerd: what it offers,
+/// a snapshotter chosen there and back, and the stargz set-up: planned (the files and services
+/// it touches), refused with the reason while `containerd-stargz-grpc` is missing (Debian's
+/// package ships only `ctr-remote`), and a declared proxy whose daemon does not answer listed
+/// as not usable and refused.
+#[test]
+#[ignore = "needs root and systemd-nspawn (the systemd rig); scripts/test.sh runs it"]
+fn in_the_rig_the_system_containerd_is_read_and_stargz_is_planned_or_refused_with_the_reason() {
+    use stowage_tests::require_rig;
+    use stowage_tests::rig::SystemdRig;
+    require_rig!();
+    let rig = SystemdRig::boot();
+    let a = rig.stowctl(&["store", "snapshotters", "--json"]).json();
+    assert_eq!(a["managed"], false, "{a:#}");
+    assert_eq!(a["config"], "/etc/containerd/config.toml", "{a:#}");
+    assert!(a["note"].is_null(), "{a:#}");
+    assert_eq!(a["socket"], "/run/containerd/containerd.sock", "{a:#}");
+    for name in ["overlayfs", "native"] {
+        assert!(
+            a["snapshotters"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .any(|s| s["name"] == name && s["usable"] == true),
+            "{name}: {a:#}"
+        );
+    }
+
+    let out = rig.stowctl(&[
+        "store",
+        "use",
+        "containerd",
+        "--snapshotter",
+        "native",
+        "--yes",
+        "--json",
+    ]);
+    assert_eq!(out.status.code(), Some(0), "{}", out.stdout_text());
+    assert_eq!(
+        rig.docker_ok(&["info", "--format", "{{.Driver}}"]).trim(),
+        "native"
+    );
+    let out = rig.stowctl(&["store", "use", "classic", "--yes", "--json"]);
+    assert_eq!(out.status.code(), Some(0), "{}", out.stdout_text());
+    assert_eq!(
+        rig.docker_ok(&["info", "--format", "{{.Driver}}"]).trim(),
+        "vfs"
+    );
+
+    let config = "/etc/containerd/config.toml";
+    let before = rig.read_file(config).expect("containerd's config");
+    let plan = rig
+        .stowctl(&["store", "stargz-setup", "--dry-run", "--json"])
+        .json();
+    let p = &plan["plan"];
+    assert_eq!(p["config"], config, "{plan:#}");
+    assert_eq!(p["backup"], "/etc/containerd/config.toml.stowage-bak");
+    assert_eq!(
+        p["services"],
+        serde_json::json!([
+            "stargz-snapshotter.service",
+            "containerd.service",
+            "docker.service"
+        ])
+    );
+    let diff = p["diff"].as_str().unwrap();
+    assert!(diff.contains("+[proxy_plugins.stargz]"), "{diff}");
+    assert!(
+        diff.contains("+address = \"/run/containerd-stargz-grpc/containerd-stargz-grpc.sock\""),
+        "{diff}"
+    );
+    let refusal = p["refusal"].as_str().unwrap();
+    assert!(
+        refusal.contains("`containerd-stargz-grpc` is not installed"),
+        "{refusal}"
+    );
+    assert!(refusal.contains("ships only `ctr-remote`"), "{refusal}");
+
+    let out = rig.stowctl(&["store", "stargz-setup", "--yes", "--json"]);
+    assert_eq!(out.status.code(), Some(1));
+    let o = out.json();
+    assert!(
+        o["error"]
+            .as_str()
+            .unwrap()
+            .starts_with("nothing was changed"),
+        "{o}"
+    );
+    assert_eq!(rig.read_file(config).unwrap(), before);
+    assert!(rig
+        .read_file("/etc/containerd/config.toml.stowage-bak")
+        .is_none());
+
+    // The entry the set-up writes, declared by hand, containerd and docker restarted: containerd
+    // loads the proxy, but its daemon does not answer, so stargz is listed as not usable and
+    // choosing it is refused before anything is written.
+    let text = String::from_utf8(before).unwrap();
+    let new = stowage_core::snapshotters::stargz::with_proxy_entry(&text)
+        .unwrap()
+        .unwrap();
+    rig.write_file(config, new);
+    rig.systemctl(&["reset-failed", "docker.service", "docker.socket"]);
+    let r = rig.systemctl(&["restart", "containerd.service", "docker.service"]);
+    assert!(r.status.success(), "{}", r.stderr_text());
+    rig.wait_for_docker(std::time::Duration::from_secs(30))
+        .unwrap();
+    let a = rig.stowctl(&["store", "snapshotters", "--json"]).json();
+    let stargz = a["snapshotters"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["name"] == "stargz")
+        .unwrap_or_else(|| panic!("stargz missing: {a:#}"))
+        .clone();
+    assert_eq!(stargz["source"], "proxy", "{stargz}");
+    assert_eq!(stargz["usable"], false, "{stargz}");
+    assert!(
+        stargz["reason"]
+            .as_str()
+            .unwrap()
+            .contains("does not answer"),
+        "{stargz}"
+    );
+    let daemon_json = rig.read_file("/etc/docker/daemon.json");
+    let out = rig.stowctl(&[
+        "store",
+        "use",
+        "containerd",
+        "--snapshotter",
+        "stargz",
+        "--yes",
+        "--json",
+    ]);
+    assert_eq!(out.status.code(), Some(1), "{}", out.stdout_text());
+    let o = out.last_json();
+    let error = o["error"].as_str().unwrap();
+    assert!(error.starts_with("blocked, nothing was changed"), "{error}");
+    assert!(error.contains("does not answer"), "{error}");
+    assert_eq!(rig.read_file("/etc/docker/daemon.json"), daemon_json);
+    assert_eq!(
+        rig.docker_ok(&["info", "--format", "{{.Driver}}"]).trim(),
+        "vfs"
+    );
+}
