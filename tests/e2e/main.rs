@@ -437,6 +437,25 @@ async fn steps(app: &App, d: &PrivateDaemon, desk: &Desktop) -> Result {
         .text(&format!("label[for=\"{}\"]", &FEATURE[1..]))
         .await?;
     assert_eq!(label, "Use containerd for pulling and storing images");
+    // The containerd store's snapshotter selector: what the engine's containerd offers, the
+    // unusable ones disabled with their reason listed.
+    let options = app.js("[...document.querySelectorAll('#snapshotter-select option')].filter(o => o.value).map(o => [o.value, o.disabled])").await?;
+    let options = options.as_array().expect("options").clone();
+    for name in ["overlayfs", "native"] {
+        assert!(
+            options.contains(&json!([name, false])),
+            "{name} offered and enabled: {options:?}"
+        );
+    }
+    for o in options.iter().filter(|o| o[1] == json!(true)) {
+        let name = o[0].as_str().unwrap();
+        assert!(
+            app.shown(&format!("#snapshotter-reasons [data-snapshotter='{name}']")).await?,
+            "the reason {name} is not usable"
+        );
+    }
+    let note = app.text("#snapshotter-reasons").await?;
+    assert!(note.contains("cannot load proxy snapshotters"), "{note}");
     // Its documentation opens in the browser (the desktop's, here a recorder).
     let learn = "[data-feature='containerd-image-store'] a.external";
     assert!(app.shown(learn).await?);

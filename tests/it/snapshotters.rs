@@ -59,6 +59,7 @@ fn the_managed_containerd_offers_overlayfs_and_native_and_no_proxy() {
     require_engine!();
     let d = PrivateDaemon::start();
     let a = d.stowctl_ok(&["store", "snapshotters", "--json"]).json();
+    eprintln!("{a:#}");
     let list = a["snapshotters"].as_array().expect("a list");
     for name in ["overlayfs", "native"] {
         let s = list

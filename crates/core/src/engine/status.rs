@@ -176,6 +176,13 @@ pub async fn status(engine: &Engine, opts: &StatusOptions) -> Status {
     st
 }
 
+/// `/info`'s Driver of `engine` (a graphdriver, or the containerd store's snapshotter), when the
+/// engine answers.
+pub async fn active_driver(engine: &Engine) -> Option<String> {
+    let docker = crate::engine::client::connect(&engine.host, 10).await.ok()?;
+    docker.info().await.ok()?.driver
+}
+
 /// Reads and parses the engine's daemon.json (a missing file is an empty document).
 pub async fn read_config(engine: &Engine) -> crate::error::Result<DaemonJson> {
     let path = engine.config_file.clone();

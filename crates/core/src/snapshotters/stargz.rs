@@ -293,9 +293,18 @@ async fn restore(plan: &SetupPlan, backup: Option<&Path>) -> Result<()> {
 }
 
 async fn restart_all(engine: &Engine, plan: &SetupPlan, steps: &mut Vec<String>) -> Result<()> {
-    let _ = engine;
     for (i, unit) in plan.services.iter().enumerate() {
         let verb = if i == 0 { "enable" } else { "restart" };
+        if i > 0 {
+            // A restart must not meet systemd's start limit (the engine's socket too).
+            let mut reset = vec!["reset-failed", unit.as_str()];
+            if let Some(socket) = engine.unit.as_ref().and_then(|u| u.socket.as_deref()) {
+                if i + 1 == plan.services.len() {
+                    reset.push(socket);
+                }
+            }
+            let _ = run("reset-failed", "systemctl", &reset).await;
+        }
         let args: Vec<&str> = if i == 0 {
             vec!["enable", "--now", unit.as_str()]
         } else {
