@@ -198,11 +198,16 @@ export default {
       " ",
       select,
       h(
-        "ul",
-        { id: "snapshotter-reasons", class: "muted" },
-        unusable.map((s) => h("li", { dataset: { snapshotter: s.name } }, `${s.name}: ${s.reason}`)),
-        a.error ? h("li", {}, `The engine's containerd did not answer: ${a.error}`) : null,
-        a.note ? h("li", {}, `${a.note}.`) : null,
+        "details",
+        { id: "snapshotter-reasons", class: "muted snapshotter-reasons" },
+        h("summary", {}, unusable.length ? `Why ${plural(unusable.length, "snapshotter is", "snapshotters are")} not usable` : "About snapshotters"),
+        h(
+          "ul",
+          {},
+          unusable.map((s) => h("li", { dataset: { snapshotter: s.name } }, `${s.name}: ${s.reason}`)),
+          a.error ? h("li", {}, `The engine's containerd did not answer: ${a.error}`) : null,
+          a.note ? h("li", {}, `${a.note}.`) : null,
+        ),
       ),
     );
   },

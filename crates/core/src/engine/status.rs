@@ -179,7 +179,9 @@ pub async fn status(engine: &Engine, opts: &StatusOptions) -> Status {
 /// `/info`'s Driver of `engine` (a graphdriver, or the containerd store's snapshotter), when the
 /// engine answers.
 pub async fn active_driver(engine: &Engine) -> Option<String> {
-    let docker = crate::engine::client::connect(&engine.host, 10).await.ok()?;
+    let docker = crate::engine::client::connect(&engine.host, 10)
+        .await
+        .ok()?;
     docker.info().await.ok()?.driver
 }
 

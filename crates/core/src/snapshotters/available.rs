@@ -219,7 +219,11 @@ async fn plugins(socket: &std::path::Path) -> Result<Vec<(String, Option<String>
         .into_iter()
         .filter(|p| p.r#type == SNAPSHOTTER_TYPE && !NOT_ON_LINUX.contains(&p.id.as_str()))
         .map(|p| {
-            let err = p.init_err.map(|s| s.message).filter(|m| !m.is_empty());
+            // containerd ends a skipped plugin's error with its own ": skip plugin".
+            let err = p
+                .init_err
+                .map(|s| s.message.trim_end_matches(": skip plugin").to_string())
+                .filter(|m| !m.is_empty());
             (p.id, err)
         })
         .collect())
