@@ -16,7 +16,7 @@ use crate::error::{Error, Result};
 use crate::restart::RestartMethod;
 use crate::settings::Timeouts;
 
-use super::control::{EngineControl, Live};
+use super::control::{EngineControl, Expected, Live};
 use super::plan::Plan;
 use super::progress::{Progress, Stage, StageTiming};
 
@@ -163,9 +163,11 @@ pub async fn apply_with(
         .restart_and_verify(
             engine,
             &plan.restart_method,
-            plan.target_store,
-            plan.expect_experimental,
-            plan.snapshotter.as_deref(),
+            Expected {
+                store: plan.target_store,
+                experimental: plan.expect_experimental,
+                driver: plan.snapshotter.as_deref(),
+            },
             opts,
             progress,
         )
@@ -258,7 +260,7 @@ pub async fn restart_only(
 ) -> Outcome {
     let mut out = Outcome::failed(engine, None);
     let (now, result) = Live
-        .restart_and_verify(engine, method, None, None, None, opts, progress)
+        .restart_and_verify(engine, method, Expected::default(), opts, progress)
         .await;
     out.engine = now;
     match result {
@@ -370,9 +372,7 @@ async fn rollback(
         .restart_and_verify(
             engine,
             &plan.restart_method,
-            plan.current_store,
-            None,
-            None,
+            Expected::store(plan.current_store),
             opts,
             progress,
         )
@@ -427,12 +427,11 @@ mod tests {
             &'a self,
             engine: &'a Engine,
             _method: &'a RestartMethod,
-            expect_store: Option<ImageStore>,
-            _expect_experimental: Option<bool>,
-            _expect_driver: Option<&'a str>,
+            expect: Expected<'a>,
             _opts: &'a ApplyOptions,
             progress: &'a Progress,
         ) -> (Engine, Result<ImageStore>) {
+            let expect_store = expect.store;
             self.expected.lock().unwrap().push(expect_store);
             let step = self.script.lock().unwrap().pop_front();
             let result = match step.expect("a restart the test did not script") {

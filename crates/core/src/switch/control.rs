@@ -24,9 +24,7 @@ pub trait EngineControl: Sync {
         &'a self,
         engine: &'a Engine,
         method: &'a RestartMethod,
-        expect_store: Option<ImageStore>,
-        expect_experimental: Option<bool>,
-        expect_driver: Option<&'a str>,
+        expect: Expected<'a>,
         opts: &'a ApplyOptions,
         progress: &'a Progress,
     ) -> impl Future<Output = (Engine, Result<ImageStore>)> + Send + 'a;
@@ -48,6 +46,27 @@ pub trait EngineControl: Sync {
     ) -> impl Future<Output = Vec<String>> + Send + 'a;
 }
 
+/// What the engine must show after a restart (`None`: not checked).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Expected<'a> {
+    /// The image store.
+    pub store: Option<ImageStore>,
+    /// `/info`'s ExperimentalBuild.
+    pub experimental: Option<bool>,
+    /// `/info`'s Driver (the snapshotter asked for).
+    pub driver: Option<&'a str>,
+}
+
+impl Expected<'_> {
+    /// Only the store.
+    pub fn store(store: Option<ImageStore>) -> Self {
+        Expected {
+            store,
+            ..Default::default()
+        }
+    }
+}
+
 /// The real engine: restart through [`crate::restart`], verify through the Engine API.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct Live;
@@ -57,22 +76,11 @@ impl EngineControl for Live {
         &'a self,
         engine: &'a Engine,
         method: &'a RestartMethod,
-        expect_store: Option<ImageStore>,
-        expect_experimental: Option<bool>,
-        expect_driver: Option<&'a str>,
+        expect: Expected<'a>,
         opts: &'a ApplyOptions,
         progress: &'a Progress,
     ) -> (Engine, Result<ImageStore>) {
-        restart_and_verify(
-            engine,
-            method,
-            expect_store,
-            expect_experimental,
-            expect_driver,
-            opts,
-            progress,
-        )
-        .await
+        restart_and_verify(engine, method, expect, opts, progress).await
     }
 
     async fn never_restarted<'a>(
@@ -111,16 +119,14 @@ async fn never_restarted(before: &Engine, now: &Engine, plan: &Plan) -> Option<I
             return None;
         }
     }
-    let store = verify(before, None, None, None).await.ok()?;
+    let store = verify(before, Expected::default()).await.ok()?;
     (plan.current_store.is_none() || plan.current_store == Some(store)).then_some(store)
 }
 
 async fn restart_and_verify(
     engine: &Engine,
     method: &RestartMethod,
-    expect_store: Option<ImageStore>,
-    expect_experimental: Option<bool>,
-    expect_driver: Option<&str>,
+    expect: Expected<'_>,
     opts: &ApplyOptions,
     progress: &Progress,
 ) -> (Engine, Result<ImageStore>) {
@@ -133,26 +139,21 @@ async fn restart_and_verify(
         progress,
         Stage::VerifyingStore,
         opts.timeouts.verify,
-        verify(&engine, expect_store, expect_experimental, expect_driver),
+        verify(&engine, expect),
     )
     .await;
     (engine, store)
 }
 
 /// Reads `/info` and checks the store (experimental flag, Driver) asked for.
-async fn verify(
-    engine: &Engine,
-    expect_store: Option<ImageStore>,
-    expect_experimental: Option<bool>,
-    expect_driver: Option<&str>,
-) -> Result<ImageStore> {
+async fn verify(engine: &Engine, expect: Expected<'_>) -> Result<ImageStore> {
     let docker = crate::engine::client::connect(&engine.host, 10).await?;
     let info = docker
         .info()
         .await
         .map_err(|e| crate::engine::client::engine_error(&engine.host, e))?;
     let store = active_store(info.driver_status.as_deref().unwrap_or(&[]));
-    if let Some(want) = expect_store {
+    if let Some(want) = expect.store {
         if store != want {
             return Err(Error::Engine {
                 host: engine.host.clone(),
@@ -163,7 +164,7 @@ async fn verify(
             });
         }
     }
-    if let Some(want) = expect_driver {
+    if let Some(want) = expect.driver {
         let got = info.driver.as_deref().unwrap_or("?");
         if got != want {
             return Err(Error::Engine {
@@ -174,7 +175,7 @@ async fn verify(
             });
         }
     }
-    if let (Some(want), Some(got)) = (expect_experimental, info.experimental_build) {
+    if let (Some(want), Some(got)) = (expect.experimental, info.experimental_build) {
         if want != got {
             return Err(Error::Engine {
                 host: engine.host.clone(),
