@@ -465,6 +465,21 @@ async fn steps(app: &App, d: &PrivateDaemon, desk: &Desktop) -> Result {
         .await?;
     let note = note.as_str().unwrap_or_default();
     assert!(note.contains("cannot load proxy snapshotters"), "{note}");
+    // Choosing one plans the switch with `storage-driver` naming it; Cancel leaves all as it was.
+    app.js("(() => { const s = document.querySelector('#snapshotter-select'); s.value = 'native'; s.dispatchEvent(new Event('change')); return true; })()").await?;
+    app.until(
+        "!!document.querySelector('#plan-apply') && document.querySelector('#plan').textContent.includes('\"storage-driver\": \"native\"')",
+        Duration::from_secs(20),
+        "the plan of the snapshotter",
+    )
+    .await?;
+    app.click("#plan-cancel").await?;
+    app.until(
+        "document.querySelector('#plan').hidden && document.querySelector('#snapshotter-select').value === ''",
+        Duration::from_secs(10),
+        "the snapshotter plan cancelled",
+    )
+    .await?;
     // Its documentation opens in the browser (the desktop's, here a recorder).
     let learn = "[data-feature='containerd-image-store'] a.external";
     assert!(app.shown(learn).await?);
