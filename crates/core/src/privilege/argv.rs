@@ -167,6 +167,20 @@ mod tests {
     fn narrow_subcommands_for_each_request() {
         let e = engine("system", "running process");
         assert_eq!(
+            change_args(&e, &Request::Snapshotter("native".into())).unwrap(),
+            [
+                "--engine",
+                "system",
+                "store",
+                "use",
+                "containerd",
+                "--snapshotter",
+                "native",
+                "--yes",
+                "--json"
+            ]
+        );
+        assert_eq!(
             change_args(&e, &Request::Store(ImageStore::Containerd)).unwrap(),
             [
                 "--engine",

@@ -390,6 +390,10 @@ mod tests {
                 store: "containerd".into(),
                 snapshotter: None,
             },
+            Action::StoreUse {
+                store: "containerd".into(),
+                snapshotter: Some("native".into()),
+            },
             Action::Feature {
                 id: "containerd-image-store".into(),
                 on: true,
@@ -418,6 +422,13 @@ mod tests {
                     snapshotter: None,
                 },
                 "classic or containerd",
+            ),
+            (
+                Action::StoreUse {
+                    store: "containerd".into(),
+                    snapshotter: Some("--config=/tmp/x".into()),
+                },
+                "a snapshotter is named with",
             ),
             (
                 Action::Feature {
