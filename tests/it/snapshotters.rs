@@ -396,3 +396,91 @@ fn in_the_rig_the_system_containerd_is_read_and_stargz_is_planned_or_refused_wit
         "vfs"
     );
 }
+
+/// The stargz set-up carried out in the rig up to its verification, with a stand-in daemon that
+/// never answers (the real one is not packaged for Debian): containerd's config is validated and
+/// written (backup kept), the daemon's unit enabled, containerd then docker restarted; stargz is
+/// then not usable, so the old config comes back byte for byte and the services restart on it.
+#[test]
+#[ignore = "needs root and systemd-nspawn (the systemd rig); scripts/test.sh runs it"]
+fn in_the_rig_a_stargz_set_up_whose_daemon_does_not_answer_is_rolled_back() {
+    use stowage_tests::require_rig;
+    use stowage_tests::rig::SystemdRig;
+    require_rig!();
+    let rig = SystemdRig::boot();
+    rig.write_file(
+        "/usr/local/bin/containerd-stargz-grpc",
+        "#!/bin/sh\nexec sleep infinity\n",
+    );
+    rig.exec(&["chmod", "755", "/usr/local/bin/containerd-stargz-grpc"]);
+    rig.write_file(
+        "/etc/systemd/system/stargz-snapshotter.service",
+        "[Unit]\nDescription=stand-in that never answers\n[Service]\nExecStart=/usr/local/bin/containerd-stargz-grpc\n[Install]\nWantedBy=multi-user.target\n",
+    );
+    rig.systemctl(&["daemon-reload"]);
+    let config = "/etc/containerd/config.toml";
+    let before = rig.read_file(config).expect("containerd's config");
+
+    let plan = rig
+        .stowctl(&["store", "stargz-setup", "--dry-run", "--json"])
+        .json();
+    assert!(plan["plan"]["refusal"].is_null(), "{plan:#}");
+    let out = rig.stowctl(&["store", "stargz-setup", "--yes", "--json"]);
+    assert_eq!(out.status.code(), Some(1), "{}", out.stderr_text());
+    let o = out.json();
+    assert_eq!(o["applied"], false, "{o:#}");
+    let error = o["error"].as_str().unwrap();
+    assert!(error.contains("does not answer"), "{error}");
+    assert!(
+        error.contains("the previous config is back and the services restarted on it"),
+        "{error}"
+    );
+    let steps: Vec<&str> = o["steps"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s.as_str().unwrap())
+        .collect();
+    assert_eq!(
+        steps,
+        [
+            "wrote /etc/containerd/config.toml (validated)",
+            "systemctl enable --now stargz-snapshotter.service",
+            "systemctl restart containerd.service",
+            "systemctl restart docker.service",
+            "systemctl disable --now stargz-snapshotter.service",
+            "systemctl restart containerd.service",
+            "systemctl restart docker.service",
+        ],
+        "{o:#}"
+    );
+    assert_eq!(o["backup"], "/etc/containerd/config.toml.stowage-bak");
+    assert_eq!(rig.read_file(config).unwrap(), before, "config restored");
+    assert_eq!(
+        rig.read_file("/etc/containerd/config.toml.stowage-bak")
+            .unwrap(),
+        before
+    );
+    assert!(rig
+        .read_file("/etc/containerd/config.toml.stowage-new")
+        .is_none());
+    assert_eq!(rig.unit_property("docker.service", "ActiveState"), "active");
+    assert_eq!(
+        rig.unit_property("stargz-snapshotter.service", "UnitFileState"),
+        "disabled"
+    );
+    assert_eq!(
+        rig.unit_property("stargz-snapshotter.service", "ActiveState"),
+        "inactive"
+    );
+    let a = rig.stowctl(&["store", "snapshotters", "--json"]).json();
+    assert!(
+        !a["snapshotters"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|s| s["name"] == "stargz"),
+        "{a:#}"
+    );
+    assert!(rig.docker(&["info"]).status.success());
+}

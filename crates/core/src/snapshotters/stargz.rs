@@ -202,7 +202,15 @@ pub async fn apply(engine: &Engine, plan: &SetupPlan) -> SetupOutcome {
             }
         }
     };
-    let result = restart_all(engine, plan, &mut out.steps).await;
+    // Whether the daemon's unit was enabled already (a rollback leaves it as it was).
+    let was_enabled = run(
+        "is-enabled",
+        "systemctl",
+        &["is-enabled", "--quiet", SERVICE],
+    )
+    .await
+    .is_ok();
+    let result = restart_all(engine, plan, true, &mut out.steps).await;
     let result = match result {
         Ok(()) => {
             let a = super::available(engine).await;
@@ -222,7 +230,14 @@ pub async fn apply(engine: &Engine, plan: &SetupPlan) -> SetupOutcome {
             let mut error = e.to_string();
             if wrote {
                 let restored = restore(plan, out.backup.as_deref()).await;
-                let restarted = restart_all(engine, plan, &mut out.steps).await;
+                if !was_enabled
+                    && run("disable", "systemctl", &["disable", "--now", SERVICE])
+                        .await
+                        .is_ok()
+                {
+                    out.steps.push(format!("systemctl disable --now {SERVICE}"));
+                }
+                let restarted = restart_all(engine, plan, false, &mut out.steps).await;
                 match (restored, restarted) {
                     (Ok(()), Ok(())) => error
                         .push_str("; the previous config is back and the services restarted on it"),
@@ -292,8 +307,18 @@ async fn restore(plan: &SetupPlan, backup: Option<&Path>) -> Result<()> {
     }
 }
 
-async fn restart_all(engine: &Engine, plan: &SetupPlan, steps: &mut Vec<String>) -> Result<()> {
+/// Starts the stargz daemon (`with_daemon`: not when rolling back), then restarts containerd and
+/// the engine, and waits until the engine answers.
+async fn restart_all(
+    engine: &Engine,
+    plan: &SetupPlan,
+    with_daemon: bool,
+    steps: &mut Vec<String>,
+) -> Result<()> {
     for (i, unit) in plan.services.iter().enumerate() {
+        if i == 0 && !with_daemon {
+            continue;
+        }
         let verb = if i == 0 { "enable" } else { "restart" };
         if i > 0 {
             // A restart must not meet systemd's start limit (the engine's socket too).
