@@ -396,6 +396,9 @@ mod tests {
     enum Restart {
         /// Comes back on this store (and it is verified against the one expected).
         ComesBackOn(ImageStore),
+        /// Comes back on this store with this `/info` Driver (verified against the snapshotter
+        /// expected).
+        ComesBackWith(ImageStore, &'static str),
         /// The restart itself fails (the verification is never reached).
         Fails,
     }
@@ -404,6 +407,8 @@ mod tests {
     struct Fake {
         script: Mutex<VecDeque<Restart>>,
         expected: Mutex<Vec<Option<ImageStore>>>,
+        /// The Driver each restart expected.
+        drivers: Mutex<Vec<Option<String>>>,
         /// What `never_restarted` answers.
         untouched: Option<ImageStore>,
     }
@@ -413,6 +418,7 @@ mod tests {
             Fake {
                 script: Mutex::new(script.into()),
                 expected: Mutex::new(Vec::new()),
+                drivers: Mutex::new(Vec::new()),
                 untouched,
             }
         }
@@ -433,12 +439,32 @@ mod tests {
         ) -> (Engine, Result<ImageStore>) {
             let expect_store = expect.store;
             self.expected.lock().unwrap().push(expect_store);
+            self.drivers
+                .lock()
+                .unwrap()
+                .push(expect.driver.map(str::to_string));
             let step = self.script.lock().unwrap().pop_front();
             let result = match step.expect("a restart the test did not script") {
                 Restart::Fails => Err(Error::Command {
                     command: "restart".into(),
                     message: "exit status 1".into(),
                 }),
+                Restart::ComesBackWith(store, driver) => {
+                    let stage = progress.stage(Stage::VerifyingStore);
+                    match expect.driver {
+                        Some(want) if want != driver => {
+                            stage.fail("wrong driver");
+                            Err(Error::Engine {
+                                host: engine.host.clone(),
+                                message: format!("the engine came back with Driver `{driver}`, not the snapshotter `{want}` that was asked for"),
+                            })
+                        }
+                        _ => {
+                            stage.finish();
+                            Ok(store)
+                        }
+                    }
+                }
                 Restart::ComesBackOn(store) => {
                     let stage = progress.stage(Stage::VerifyingStore);
                     match expect_store {
@@ -689,5 +715,34 @@ mod tests {
         assert_eq!(out.outcome, OutcomeKind::Applied);
         assert_eq!(text(&s.path), NEW);
         assert!(fake.expected().is_empty());
+    }
+
+    #[tokio::test]
+    async fn the_snapshotter_asked_for_is_verified_and_another_driver_rolls_back() {
+        let mut s = setup(Some(OLD));
+        s.plan.snapshotter = Some("native".into());
+        let fake = Fake::new(
+            vec![
+                Restart::ComesBackWith(Containerd, "overlayfs"),
+                Restart::ComesBackOn(Classic),
+            ],
+            None,
+        );
+        let (out, _) = run(&s, &fake).await;
+        assert_eq!(out.outcome, OutcomeKind::RolledBack);
+        assert!(
+            out.error.as_deref().unwrap().contains("Driver `overlayfs`"),
+            "{:?}",
+            out.error
+        );
+        assert_eq!(text(&s.path), OLD, "the old file, byte for byte");
+        // The switch expects the snapshotter; the rollback only the old store.
+        assert_eq!(
+            *fake.drivers.lock().unwrap(),
+            [Some("native".to_string()), None]
+        );
+        let fake = Fake::new(vec![Restart::ComesBackWith(Containerd, "native")], None);
+        let (out, _) = run(&s, &fake).await;
+        assert_eq!(out.outcome, OutcomeKind::Applied, "{:?}", out.error);
     }
 }
