@@ -12,6 +12,7 @@ const COMMANDS: &[&str] = &[
     "general_set_prefs",
     "features_list",
     "features_plan",
+    "features_plan_snapshotter",
     "features_apply",
     "features_discard",
     "engine_status",

@@ -60,6 +60,7 @@ export const generalSetPrefs = (prefs) => call("general_set_prefs", { prefs });
 export const featuresList = () => call("features_list");
 /** @param {{id: string, enable: boolean}[]} changes */
 export const featuresPlan = (changes) => call("features_plan", { changes });
+export const featuresPlanSnapshotter = (name) => call("features_plan_snapshotter", { name });
 export const featuresApply = (planId) => call("features_apply", { planId });
 export const featuresDiscard = () => call("features_discard");
 

@@ -148,6 +148,7 @@ fn main() {
             commands::general::general_set_prefs,
             commands::features::features_list,
             commands::features::features_plan,
+            commands::features::features_plan_snapshotter,
             commands::features::features_apply,
             commands::features::features_discard,
             commands::engine::engine_status,

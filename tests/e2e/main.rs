@@ -437,6 +437,49 @@ async fn steps(app: &App, d: &PrivateDaemon, desk: &Desktop) -> Result {
         .text(&format!("label[for=\"{}\"]", &FEATURE[1..]))
         .await?;
     assert_eq!(label, "Use containerd for pulling and storing images");
+    // The containerd store's snapshotter selector: what the engine's containerd offers, the
+    // unusable ones disabled with their reason listed.
+    let options = app.js("[...document.querySelectorAll('#snapshotter-select option')].filter(o => o.value).map(o => [o.value, o.disabled])").await?;
+    let options = options.as_array().expect("options").clone();
+    for name in ["overlayfs", "native"] {
+        assert!(
+            options.contains(&json!([name, false])),
+            "{name} offered and enabled: {options:?}"
+        );
+    }
+    for o in options.iter().filter(|o| o[1] == json!(true)) {
+        let name = o[0].as_str().unwrap();
+        let reason = app
+            .js(&format!("document.querySelector(\"#snapshotter-reasons [data-snapshotter='{name}']\")?.textContent ?? ''"))
+            .await?;
+        assert!(
+            reason
+                .as_str()
+                .unwrap_or_default()
+                .starts_with(&format!("{name}: containerd could not load it: ")),
+            "the reason {name} is not usable: {reason}"
+        );
+    }
+    let note = app
+        .js("document.querySelector('#snapshotter-reasons').textContent")
+        .await?;
+    let note = note.as_str().unwrap_or_default();
+    assert!(note.contains("cannot load proxy snapshotters"), "{note}");
+    // Choosing one plans the switch with `storage-driver` naming it; Cancel leaves all as it was.
+    app.js("(() => { const s = document.querySelector('#snapshotter-select'); s.value = 'native'; s.dispatchEvent(new Event('change')); return true; })()").await?;
+    app.until(
+        "!!document.querySelector('#plan-apply') && document.querySelector('#plan').textContent.includes('\"storage-driver\": \"native\"')",
+        Duration::from_secs(20),
+        "the plan of the snapshotter",
+    )
+    .await?;
+    app.click("#plan-cancel").await?;
+    app.until(
+        "document.querySelector('#plan').hidden && document.querySelector('#snapshotter-select').value === ''",
+        Duration::from_secs(10),
+        "the snapshotter plan cancelled",
+    )
+    .await?;
     // Its documentation opens in the browser (the desktop's, here a recorder).
     let learn = "[data-feature='containerd-image-store'] a.external";
     assert!(app.shown(learn).await?);

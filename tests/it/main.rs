@@ -15,6 +15,7 @@ mod package;
 mod registries;
 mod rootless;
 mod sandbox;
+mod snapshotters;
 mod store_status;
 mod switch;
 mod systemd_unit;

@@ -48,6 +48,7 @@ export default {
       if (key === this.shown) return; // nothing changed: keep the DOM (and the focus) as it is
       this.shown = key;
       this.features = view.features;
+      this.view = view;
       const focused = document.activeElement?.id;
       this.render(view);
       if (focused) document.getElementById(focused)?.focus();
@@ -156,11 +157,77 @@ export default {
         h("p", { id: `${id}-state`, class: "state" }, stateText(f)),
         f.reason ? h("p", { id: `${id}-reason`, class: "reason" }, `Not available: ${f.reason}`) : null,
         (f.notes ?? []).map((n) => h("p", { class: "muted" }, n)),
+        f.id === "containerd-image-store" ? this.snapshotterSelector(f) : null,
         f.docs
           ? h("p", { class: "docs" }, docsLink(f.docs, ["Learn more", h("span", { class: "visually-hidden" }, ` about ${f.title}`)], (error) => this.ctx.notice("The documentation could not be opened.", error?.detail ?? error?.message ?? String(error))))
           : null,
       ),
     );
+  },
+
+  /** The containerd store's snapshotter: one option per snapshotter containerd offers;
+   *  unusable ones are disabled, with the reason listed below. Choosing one plans the switch. */
+  snapshotterSelector(f) {
+    const a = this.view?.snapshotters;
+    if (!a) return null;
+    const list = a.snapshotters ?? [];
+    const current = this.view.snapshotter ?? "";
+    const select = h(
+      "select",
+      {
+        id: "snapshotter-select",
+        "aria-describedby": "snapshotter-reasons",
+        disabled: !f.available || this.applying || !list.length,
+        onchange: () => this.snapshotterChosen(select.value),
+      },
+      current ? null : h("option", { value: "" }, "Choose…"),
+      list.map((s) =>
+        h(
+          "option",
+          { value: s.name, disabled: !s.usable, selected: s.name === current },
+          s.usable ? s.name : `${s.name} (not usable)`,
+        ),
+      ),
+    );
+    select.value = current;
+    const unusable = list.filter((s) => !s.usable);
+    return h(
+      "div",
+      { class: "snapshotter", id: "snapshotter" },
+      h("label", { for: "snapshotter-select" }, "Snapshotter"),
+      " ",
+      select,
+      h(
+        "details",
+        { id: "snapshotter-reasons", class: "muted snapshotter-reasons" },
+        h("summary", {}, unusable.length ? `Why ${plural(unusable.length, "snapshotter is", "snapshotters are")} not usable` : "About snapshotters"),
+        h(
+          "ul",
+          {},
+          unusable.map((s) => h("li", { dataset: { snapshotter: s.name } }, `${s.name}: ${s.reason}`)),
+          a.error ? h("li", {}, `The engine's containerd did not answer: ${a.error}`) : null,
+          a.note ? h("li", {}, `${a.note}.`) : null,
+        ),
+      ),
+    );
+  },
+
+  async snapshotterChosen(name) {
+    if (!name || name === (this.view?.snapshotter ?? "")) {
+      this.hidePlan();
+      await ipc.featuresDiscard().catch(() => {});
+      return;
+    }
+    this.planBox.hidden = false;
+    this.planBox.setAttribute("aria-busy", "true");
+    replace(this.planBox, h("h2", { id: "plan-title" }, "Review the change"), h("p", { class: "muted" }, "Planning…"));
+    try {
+      this.showPlan(await ipc.featuresPlanSnapshotter(name), {});
+    } catch (error) {
+      replace(this.planBox, h("h2", { id: "plan-title" }, "Review the change"), errorView(error, "This change cannot be made."), this.cancelButton());
+    } finally {
+      this.planBox.setAttribute("aria-busy", "false");
+    }
   },
 
   selectTab(id, focus) {
@@ -201,6 +268,9 @@ export default {
   },
 
   syncCheckboxes() {
+    const select = this.listBox.querySelector("#snapshotter-select");
+    const store = this.features.find((x) => x.id === "containerd-image-store");
+    if (select && store) select.disabled = !store.available || this.applying;
     for (const box of this.listBox.querySelectorAll("input[data-feature-id]")) {
       const f = this.features.find((x) => x.id === box.dataset.featureId);
       if (f) box.disabled = !f.available || this.applying;
@@ -234,6 +304,8 @@ export default {
 
   async cancel() {
     await ipc.featuresDiscard().catch(() => {});
+    const select = this.listBox.querySelector("#snapshotter-select");
+    if (select) select.value = this.view?.snapshotter ?? "";
     for (const box of this.listBox.querySelectorAll("input[data-feature-id]")) {
       const f = this.features.find((x) => x.id === box.dataset.featureId);
       if (f) box.checked = f.enabled;

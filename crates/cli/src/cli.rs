@@ -207,8 +207,26 @@ pub enum StoreAction {
         /// `classic` or `containerd`.
         #[arg(value_enum)]
         store: StoreArg,
+        /// The containerd store's snapshotter (`overlayfs`, `native`, `stargz`, ...; see
+        /// `stowctl store snapshotters`); only with `containerd`.
+        #[arg(long, value_name = "NAME")]
+        snapshotter: Option<String>,
         #[command(flatten)]
         change: ChangeArgs,
+    },
+    /// The snapshotters the engine's containerd offers, each with why it is usable or not.
+    Snapshotters,
+    /// Set up the stargz snapshotter where the engine uses a system containerd: add
+    /// `[proxy_plugins.stargz]` to containerd's config (backup kept, validated), start the
+    /// stargz daemon, restart containerd and then the engine, and verify.
+    #[command(name = "stargz-setup")]
+    StargzSetup {
+        /// Show the plan (files and services touched) and change nothing.
+        #[arg(long)]
+        dry_run: bool,
+        /// Do not ask for confirmation.
+        #[arg(long, short = 'y')]
+        yes: bool,
     },
     /// Delete the images (and, when asked, the containers) of the store the engine has left, to
     /// give its disk space back. Never the active store.

@@ -12,13 +12,25 @@ pub fn invocation(cli: &Cli) -> Invocation {
     let mut restart_cmd = None;
     let action = match &cli.command {
         Command::Store {
-            action: StoreAction::Use { store, change },
+            action:
+                StoreAction::Use {
+                    store,
+                    snapshotter,
+                    change,
+                },
         } => {
             restart_cmd = change.apply.restart_cmd.clone();
             Action::StoreUse {
                 store: name(*store),
+                snapshotter: snapshotter.clone(),
             }
         }
+        Command::Store {
+            action: StoreAction::Snapshotters,
+        } => other("store snapshotters"),
+        Command::Store {
+            action: StoreAction::StargzSetup { .. },
+        } => other("store stargz-setup"),
         Command::Store {
             action: StoreAction::Reclaim(args),
         } => Action::StoreReclaim {

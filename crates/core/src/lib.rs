@@ -16,6 +16,7 @@ mod reader_proptests;
 pub mod restart;
 pub mod sandbox;
 pub mod settings;
+pub mod snapshotters;
 pub mod stores;
 pub mod supervise;
 pub mod switch;

@@ -25,6 +25,10 @@ pub struct FeaturesView {
     /// edit that waits for a restart).
     pub configured_store: Option<ImageStore>,
     pub features: Vec<FeatureState>,
+    /// The snapshotters the engine's containerd offers (the containerd store row's selector).
+    pub snapshotters: stowage_core::snapshotters::Availability,
+    /// The snapshotter the containerd store runs on now (`/info`'s Driver), if it runs.
+    pub snapshotter: Option<String>,
 }
 
 /// One checkbox the user changed.
@@ -43,13 +47,33 @@ pub async fn features_list(
     let engine = state.engine().await?;
     let (_, facts) = prepare::load_facts(&engine).await?;
     let catalog = prepare::catalog(&state.paths)?;
+    let snapshotters = stowage_core::snapshotters::available(&engine).await;
+    let snapshotter = if facts.active_store == Some(ImageStore::Containerd) {
+        stowage_core::engine::status::active_driver(&engine).await
+    } else {
+        None
+    };
     Ok(FeaturesView {
         engine: engine.clone(),
         reachable: facts.version.is_some(),
         active_store: facts.active_store,
         configured_store: facts.configured_store(),
         features: evaluate(&catalog, &facts),
+        snapshotters,
+        snapshotter,
     })
+}
+
+/// Plans running the containerd store on snapshotter `name` (the containerd store row's
+/// selector); an unavailable one comes back blocked with the reason.
+#[tauri::command]
+#[tracing::instrument(skip(state))]
+pub async fn features_plan_snapshotter(
+    state: tauri::State<'_, AppState>,
+    name: String,
+) -> Result<PlanView, CommandError> {
+    let pending = operations::plan(&state, Request::Snapshotter(name)).await?;
+    Ok(operations::view(&pending))
 }
 
 /// Plans the changed checkboxes; the plan stays on screen until applied or discarded.

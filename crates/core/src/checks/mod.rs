@@ -19,6 +19,7 @@ pub mod registry_mirrors;
 pub mod render;
 pub mod runner;
 pub mod selftest;
+pub mod snapshotter;
 pub mod storage_location;
 
 use serde::Serialize;

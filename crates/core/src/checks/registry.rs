@@ -9,8 +9,8 @@ use std::time::Duration;
 use super::fix::{FixPlan, FixPreview};
 use super::{
     buildx, config_lints, engine_version, fix, guidance, hidden, kubernetes, reachability,
-    reference_filter, registries, registry_mirrors, selftest, storage_location, CheckContext,
-    Finding,
+    reference_filter, registries, registry_mirrors, selftest, snapshotter, storage_location,
+    CheckContext, Finding,
 };
 use crate::error::Result;
 
@@ -92,6 +92,11 @@ pub static CHECKS: &[Check] = &[
             |ctx| Box::pin(async move { config_lints::storage_driver(ctx) }),
         )
     },
+    check(
+        "snapshotter-available",
+        "The snapshotter named is one containerd offers",
+        |ctx| Box::pin(snapshotter::run(ctx)),
+    ),
     check(
         "userns-remap",
         "userns-remap and the containerd image store",
@@ -184,7 +189,7 @@ mod tests {
         for (i, id) in ids.iter().enumerate() {
             assert!(!ids[i + 1..].contains(id), "{id} twice");
         }
-        assert_eq!(ids.len(), 16);
+        assert_eq!(ids.len(), 17);
         let opt_in: Vec<&str> = CHECKS.iter().filter(|c| c.opt_in).map(|c| c.id).collect();
         assert_eq!(opt_in, ["multiplatform-selftest"]);
         for c in CHECKS {

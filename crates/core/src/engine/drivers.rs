@@ -83,6 +83,8 @@ pub const DRIVERS: &[Driver] = &[
     ),
     d("native", DriverKind::Snapshotter, Counterpart::Named("vfs")),
     d("stargz", DriverKind::Snapshotter, Counterpart::Dropped),
+    d("nydus", DriverKind::Snapshotter, Counterpart::Dropped),
+    d("devmapper", DriverKind::Snapshotter, Counterpart::Dropped),
 ];
 
 /// The entry for `name`, if Stowage knows it.
@@ -121,8 +123,12 @@ pub fn conflicts_with(name: &str, store: ImageStore) -> bool {
 
 /// What a switch to `store` does with `storage-driver: name`: `None` when it keeps it (the name
 /// suits `store`, or nothing is known), `Some(Some(new))` to replace it, `Some(None)` to remove it.
+/// A name Stowage does not know is kept for the containerd store (it may be a proxy snapshotter
+/// of the system containerd) and removed for the classic store, which knows only graphdrivers.
 pub fn translation(name: &str, store: ImageStore) -> Option<Option<&'static str>> {
-    let d = driver(name)?;
+    let Some(d) = driver(name) else {
+        return (store == ImageStore::Classic).then_some(None);
+    };
     if !conflicts_with(name, store) {
         return None;
     }
@@ -192,7 +198,7 @@ mod tests {
             assert!(conflicts_with(name, Containerd), "{name}");
             assert!(!conflicts_with(name, Classic), "{name}");
         }
-        for name in ["overlayfs", "native", "stargz"] {
+        for name in ["overlayfs", "native", "stargz", "nydus", "devmapper"] {
             assert!(conflicts_with(name, Classic), "{name}");
             assert!(!conflicts_with(name, Containerd), "{name}");
         }
@@ -218,7 +224,11 @@ mod tests {
         assert_eq!(translation("overlayfs", Containerd), None);
         assert_eq!(translation("btrfs", Containerd), None);
         assert_eq!(translation("windowsfilter", Containerd), None);
-        assert_eq!(translation("nope", Classic), None);
+        assert_eq!(translation("nope", Containerd), None);
+        // Any name that is not a graphdriver leaves when the store goes back to classic.
+        assert_eq!(translation("nydus", Classic), Some(None));
+        assert_eq!(translation("devmapper", Classic), Some(None));
+        assert_eq!(translation("my-proxy-snapshotter", Classic), Some(None));
     }
 
     #[test]

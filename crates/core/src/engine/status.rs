@@ -30,6 +30,9 @@ pub struct Status {
     pub active_store: Option<ImageStore>,
     /// `Driver` from `/info`: a graphdriver (classic) or a snapshotter (containerd store).
     pub driver: Option<String>,
+    /// The containerd snapshotter the containerd image store runs on (`/info`'s Driver then;
+    /// `None` on the classic store).
+    pub snapshotter: Option<String>,
     /// Whether the daemon runs rootless (`name=rootless` in `/info` SecurityOptions).
     pub rootless: Option<bool>,
     /// What daemon.json (and dockerd's `--feature` flags) ask for.
@@ -84,6 +87,7 @@ pub async fn status(engine: &Engine, opts: &StatusOptions) -> Status {
         arch: None,
         active_store: None,
         driver: None,
+        snapshotter: None,
         rootless: None,
         configured_store,
         effective_default: None,
@@ -139,6 +143,9 @@ pub async fn status(engine: &Engine, opts: &StatusOptions) -> Status {
     st.containers_running = info.containers_running;
     let active = store::active_store(info.driver_status.as_deref().unwrap_or(&[]));
     st.active_store = Some(active);
+    st.snapshotter = (active == ImageStore::Containerd)
+        .then(|| st.driver.clone())
+        .flatten();
 
     if let Some(v) = st
         .engine_version
@@ -167,6 +174,15 @@ pub async fn status(engine: &Engine, opts: &StatusOptions) -> Status {
         st.in_agreement = configured_store.map(|c| store::expected_store(c, default) == active);
     }
     st
+}
+
+/// `/info`'s Driver of `engine` (a graphdriver, or the containerd store's snapshotter), when the
+/// engine answers.
+pub async fn active_driver(engine: &Engine) -> Option<String> {
+    let docker = crate::engine::client::connect(&engine.host, 10)
+        .await
+        .ok()?;
+    docker.info().await.ok()?.driver
 }
 
 /// Reads and parses the engine's daemon.json (a missing file is an empty document).

@@ -23,6 +23,13 @@ pub fn change_args(engine: &Engine, request: &Request) -> Result<Vec<String>> {
         Request::Store(store) => {
             args.extend(["store".into(), "use".into(), store.as_str().into()]);
         }
+        Request::Snapshotter(name) => args.extend([
+            "store".into(),
+            "use".into(),
+            ImageStore::Containerd.as_str().into(),
+            "--snapshotter".into(),
+            name.clone(),
+        ]),
         Request::Features(list) => match list.as_slice() {
             [(id, on)] => args.extend([
                 "feature".into(),
@@ -159,6 +166,20 @@ mod tests {
     #[test]
     fn narrow_subcommands_for_each_request() {
         let e = engine("system", "running process");
+        assert_eq!(
+            change_args(&e, &Request::Snapshotter("native".into())).unwrap(),
+            [
+                "--engine",
+                "system",
+                "store",
+                "use",
+                "containerd",
+                "--snapshotter",
+                "native",
+                "--yes",
+                "--json"
+            ]
+        );
         assert_eq!(
             change_args(&e, &Request::Store(ImageStore::Containerd)).unwrap(),
             [

@@ -14,8 +14,11 @@ use super::ENGINES_FILE;
 /// The subcommand asked for.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Action {
-    /// `store use STORE`.
-    StoreUse { store: String },
+    /// `store use STORE [--snapshotter NAME]`.
+    StoreUse {
+        store: String,
+        snapshotter: Option<String>,
+    },
     /// `feature enable ID` (`on`) or `feature disable ID`.
     Feature { id: String, on: bool },
     /// `check fix ID [--if-switching-to STORE]`.
@@ -86,6 +89,14 @@ fn valid_reference(s: &str) -> bool {
             .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-' | ':' | '/' | '@'))
 }
 
+fn valid_snapshotter(s: &str) -> bool {
+    !s.is_empty()
+        && s.len() <= 64
+        && !s.starts_with('-')
+        && s.chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-'))
+}
+
 fn valid_store(s: &str) -> bool {
     matches!(s, "classic" | "containerd")
 }
@@ -95,11 +106,17 @@ impl Invocation {
     /// is read or discovered). Errors are [`Error::PrivilegeRefused`].
     pub fn check(&self) -> Result<()> {
         match &self.action {
-            Action::StoreUse { store } => {
+            Action::StoreUse { store, snapshotter } => {
                 if !valid_store(store) {
                     return Err(refused(
                         format!("store `{store}`"),
                         "the store is classic or containerd",
+                    ));
+                }
+                if let Some(name) = snapshotter.as_deref().filter(|n| !valid_snapshotter(n)) {
+                    return Err(refused(
+                        format!("snapshotter `{name}`"),
+                        "a snapshotter is named with letters, digits, `-`, `_` or `.`",
                     ));
                 }
             }
@@ -371,6 +388,11 @@ mod tests {
         for ok in [
             Action::StoreUse {
                 store: "containerd".into(),
+                snapshotter: None,
+            },
+            Action::StoreUse {
+                store: "containerd".into(),
+                snapshotter: Some("native".into()),
             },
             Action::Feature {
                 id: "containerd-image-store".into(),
@@ -397,8 +419,16 @@ mod tests {
             (
                 Action::StoreUse {
                     store: "zfs".into(),
+                    snapshotter: None,
                 },
                 "classic or containerd",
+            ),
+            (
+                Action::StoreUse {
+                    store: "containerd".into(),
+                    snapshotter: Some("--config=/tmp/x".into()),
+                },
+                "a snapshotter is named with",
             ),
             (
                 Action::Feature {
@@ -486,6 +516,7 @@ mod tests {
         let (_d, s) = settings("");
         let mut i = inv(Action::StoreUse {
             store: "classic".into(),
+            snapshotter: None,
         });
         i.engine = Some("lab".into());
         let err = i.select_engine(&[system()], &s).unwrap_err();

@@ -16,7 +16,7 @@ use crate::error::{Error, Result};
 use crate::restart::RestartMethod;
 use crate::settings::Timeouts;
 
-use super::control::{EngineControl, Live};
+use super::control::{EngineControl, Expected, Live};
 use super::plan::Plan;
 use super::progress::{Progress, Stage, StageTiming};
 
@@ -163,8 +163,11 @@ pub async fn apply_with(
         .restart_and_verify(
             engine,
             &plan.restart_method,
-            plan.target_store,
-            plan.expect_experimental,
+            Expected {
+                store: plan.target_store,
+                experimental: plan.expect_experimental,
+                driver: plan.snapshotter.as_deref(),
+            },
             opts,
             progress,
         )
@@ -257,7 +260,7 @@ pub async fn restart_only(
 ) -> Outcome {
     let mut out = Outcome::failed(engine, None);
     let (now, result) = Live
-        .restart_and_verify(engine, method, None, None, opts, progress)
+        .restart_and_verify(engine, method, Expected::default(), opts, progress)
         .await;
     out.engine = now;
     match result {
@@ -369,8 +372,7 @@ async fn rollback(
         .restart_and_verify(
             engine,
             &plan.restart_method,
-            plan.current_store,
-            None,
+            Expected::store(plan.current_store),
             opts,
             progress,
         )
@@ -394,6 +396,9 @@ mod tests {
     enum Restart {
         /// Comes back on this store (and it is verified against the one expected).
         ComesBackOn(ImageStore),
+        /// Comes back on this store with this `/info` Driver (verified against the snapshotter
+        /// expected).
+        ComesBackWith(ImageStore, &'static str),
         /// The restart itself fails (the verification is never reached).
         Fails,
     }
@@ -402,6 +407,8 @@ mod tests {
     struct Fake {
         script: Mutex<VecDeque<Restart>>,
         expected: Mutex<Vec<Option<ImageStore>>>,
+        /// The Driver each restart expected.
+        drivers: Mutex<Vec<Option<String>>>,
         /// What `never_restarted` answers.
         untouched: Option<ImageStore>,
     }
@@ -411,6 +418,7 @@ mod tests {
             Fake {
                 script: Mutex::new(script.into()),
                 expected: Mutex::new(Vec::new()),
+                drivers: Mutex::new(Vec::new()),
                 untouched,
             }
         }
@@ -425,18 +433,38 @@ mod tests {
             &'a self,
             engine: &'a Engine,
             _method: &'a RestartMethod,
-            expect_store: Option<ImageStore>,
-            _expect_experimental: Option<bool>,
+            expect: Expected<'a>,
             _opts: &'a ApplyOptions,
             progress: &'a Progress,
         ) -> (Engine, Result<ImageStore>) {
+            let expect_store = expect.store;
             self.expected.lock().unwrap().push(expect_store);
+            self.drivers
+                .lock()
+                .unwrap()
+                .push(expect.driver.map(str::to_string));
             let step = self.script.lock().unwrap().pop_front();
             let result = match step.expect("a restart the test did not script") {
                 Restart::Fails => Err(Error::Command {
                     command: "restart".into(),
                     message: "exit status 1".into(),
                 }),
+                Restart::ComesBackWith(store, driver) => {
+                    let stage = progress.stage(Stage::VerifyingStore);
+                    match expect.driver {
+                        Some(want) if want != driver => {
+                            stage.fail("wrong driver");
+                            Err(Error::Engine {
+                                host: engine.host.clone(),
+                                message: format!("the engine came back with Driver `{driver}`, not the snapshotter `{want}` that was asked for"),
+                            })
+                        }
+                        _ => {
+                            stage.finish();
+                            Ok(store)
+                        }
+                    }
+                }
                 Restart::ComesBackOn(store) => {
                     let stage = progress.stage(Stage::VerifyingStore);
                     match expect_store {
@@ -523,6 +551,7 @@ mod tests {
             space: None,
             new_doc: DaemonJson::parse(&path, NEW).unwrap(),
             expect_experimental: None,
+            snapshotter: None,
         };
         Setup {
             _dir: dir,
@@ -686,5 +715,34 @@ mod tests {
         assert_eq!(out.outcome, OutcomeKind::Applied);
         assert_eq!(text(&s.path), NEW);
         assert!(fake.expected().is_empty());
+    }
+
+    #[tokio::test]
+    async fn the_snapshotter_asked_for_is_verified_and_another_driver_rolls_back() {
+        let mut s = setup(Some(OLD));
+        s.plan.snapshotter = Some("native".into());
+        let fake = Fake::new(
+            vec![
+                Restart::ComesBackWith(Containerd, "overlayfs"),
+                Restart::ComesBackOn(Classic),
+            ],
+            None,
+        );
+        let (out, _) = run(&s, &fake).await;
+        assert_eq!(out.outcome, OutcomeKind::RolledBack);
+        assert!(
+            out.error.as_deref().unwrap().contains("Driver `overlayfs`"),
+            "{:?}",
+            out.error
+        );
+        assert_eq!(text(&s.path), OLD, "the old file, byte for byte");
+        // The switch expects the snapshotter; the rollback only the old store.
+        assert_eq!(
+            *fake.drivers.lock().unwrap(),
+            [Some("native".to_string()), None]
+        );
+        let fake = Fake::new(vec![Restart::ComesBackWith(Containerd, "native")], None);
+        let (out, _) = run(&s, &fake).await;
+        assert_eq!(out.outcome, OutcomeKind::Applied, "{:?}", out.error);
     }
 }

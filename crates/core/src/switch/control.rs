@@ -16,15 +16,15 @@ use super::progress::{Progress, Stage};
 
 /// What applying a plan asks of the engine.
 pub trait EngineControl: Sync {
-    /// Restarts `engine` with `method` and verifies the store (and experimental flag) asked for;
+    /// Restarts `engine` with `method` and verifies the store (experimental flag, and `/info`'s
+    /// Driver: the snapshotter) asked for;
     /// returns the engine as it runs now (a new PID) with the store, or why not. Reaching the
     /// verification is recorded as the `verifying_store` stage.
     fn restart_and_verify<'a>(
         &'a self,
         engine: &'a Engine,
         method: &'a RestartMethod,
-        expect_store: Option<ImageStore>,
-        expect_experimental: Option<bool>,
+        expect: Expected<'a>,
         opts: &'a ApplyOptions,
         progress: &'a Progress,
     ) -> impl Future<Output = (Engine, Result<ImageStore>)> + Send + 'a;
@@ -46,6 +46,27 @@ pub trait EngineControl: Sync {
     ) -> impl Future<Output = Vec<String>> + Send + 'a;
 }
 
+/// What the engine must show after a restart (`None`: not checked).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Expected<'a> {
+    /// The image store.
+    pub store: Option<ImageStore>,
+    /// `/info`'s ExperimentalBuild.
+    pub experimental: Option<bool>,
+    /// `/info`'s Driver (the snapshotter asked for).
+    pub driver: Option<&'a str>,
+}
+
+impl Expected<'_> {
+    /// Only the store.
+    pub fn store(store: Option<ImageStore>) -> Self {
+        Expected {
+            store,
+            ..Default::default()
+        }
+    }
+}
+
 /// The real engine: restart through [`crate::restart`], verify through the Engine API.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct Live;
@@ -55,20 +76,11 @@ impl EngineControl for Live {
         &'a self,
         engine: &'a Engine,
         method: &'a RestartMethod,
-        expect_store: Option<ImageStore>,
-        expect_experimental: Option<bool>,
+        expect: Expected<'a>,
         opts: &'a ApplyOptions,
         progress: &'a Progress,
     ) -> (Engine, Result<ImageStore>) {
-        restart_and_verify(
-            engine,
-            method,
-            expect_store,
-            expect_experimental,
-            opts,
-            progress,
-        )
-        .await
+        restart_and_verify(engine, method, expect, opts, progress).await
     }
 
     async fn never_restarted<'a>(
@@ -107,15 +119,14 @@ async fn never_restarted(before: &Engine, now: &Engine, plan: &Plan) -> Option<I
             return None;
         }
     }
-    let store = verify(before, None, None).await.ok()?;
+    let store = verify(before, Expected::default()).await.ok()?;
     (plan.current_store.is_none() || plan.current_store == Some(store)).then_some(store)
 }
 
 async fn restart_and_verify(
     engine: &Engine,
     method: &RestartMethod,
-    expect_store: Option<ImageStore>,
-    expect_experimental: Option<bool>,
+    expect: Expected<'_>,
     opts: &ApplyOptions,
     progress: &Progress,
 ) -> (Engine, Result<ImageStore>) {
@@ -128,25 +139,21 @@ async fn restart_and_verify(
         progress,
         Stage::VerifyingStore,
         opts.timeouts.verify,
-        verify(&engine, expect_store, expect_experimental),
+        verify(&engine, expect),
     )
     .await;
     (engine, store)
 }
 
-/// Reads `/info` and checks the store (and experimental flag) asked for.
-async fn verify(
-    engine: &Engine,
-    expect_store: Option<ImageStore>,
-    expect_experimental: Option<bool>,
-) -> Result<ImageStore> {
+/// Reads `/info` and checks the store (experimental flag, Driver) asked for.
+async fn verify(engine: &Engine, expect: Expected<'_>) -> Result<ImageStore> {
     let docker = crate::engine::client::connect(&engine.host, 10).await?;
     let info = docker
         .info()
         .await
         .map_err(|e| crate::engine::client::engine_error(&engine.host, e))?;
     let store = active_store(info.driver_status.as_deref().unwrap_or(&[]));
-    if let Some(want) = expect_store {
+    if let Some(want) = expect.store {
         if store != want {
             return Err(Error::Engine {
                 host: engine.host.clone(),
@@ -157,7 +164,18 @@ async fn verify(
             });
         }
     }
-    if let (Some(want), Some(got)) = (expect_experimental, info.experimental_build) {
+    if let Some(want) = expect.driver {
+        let got = info.driver.as_deref().unwrap_or("?");
+        if got != want {
+            return Err(Error::Engine {
+                host: engine.host.clone(),
+                message: format!(
+                    "the engine came back with Driver `{got}`, not the snapshotter `{want}` that was asked for"
+                ),
+            });
+        }
+    }
+    if let (Some(want), Some(got)) = (expect.experimental, info.experimental_build) {
         if want != got {
             return Err(Error::Engine {
                 host: engine.host.clone(),

@@ -27,6 +27,9 @@ pub enum Request {
     Store(ImageStore),
     /// Apply these daemon.json edits (an automatic fix of a check), restarting the engine.
     Edits(Vec<crate::daemon_json::Edit>),
+    /// Run the containerd image store on this snapshotter (`stowctl store use containerd
+    /// --snapshotter NAME`, the Features page's selector): `storage-driver` names it.
+    Snapshotter(String),
 }
 
 /// Images and containers that a store switch hides (they stay in the store being left).
@@ -90,6 +93,8 @@ pub struct Plan {
     /// `/info` ExperimentalBuild expected afterwards, when the plan changes it.
     #[serde(skip)]
     pub expect_experimental: Option<bool>,
+    /// The snapshotter asked for: `/info`'s Driver must name it after the restart.
+    pub snapshotter: Option<String>,
 }
 
 impl Plan {
@@ -120,9 +125,30 @@ pub fn plan(
             Vec::new(),
         ),
         Request::Edits(edits) => (Vec::new(), None, edits.clone()),
+        Request::Snapshotter(name) => (
+            vec![(features::CONTAINERD_STORE.to_string(), true)],
+            Some(ImageStore::Containerd),
+            vec![crate::daemon_json::Edit::Set(
+                crate::daemon_json::KeyPath::top("storage-driver"),
+                serde_json::json!(name),
+            )],
+        ),
+    };
+    let snapshotter = match request {
+        Request::Snapshotter(name) => Some(name.clone()),
+        _ => None,
     };
     let changes = features::resolve(&states, &requested)?;
     let (mut edits, mut findings) = edits_for(catalog, facts, &changes)?;
+    if let Some(name) = &snapshotter {
+        // The snapshotter asked for replaces whatever the switch would translate.
+        findings.retain(|f| f.id != "storage-driver-conflict");
+        findings.push(crate::finding::PlanFinding::new(
+            "snapshotter",
+            Severity::Info,
+            format!("`storage-driver: {name}`: the containerd image store runs on the `{name}` snapshotter, which `/info`'s Driver must name after the restart"),
+        ));
+    }
     let raw_edits = !extra_edits.is_empty();
     edits.extend(extra_edits);
     let edited = apply_edits(&facts.doc, &edits)?;
@@ -202,6 +228,7 @@ pub fn plan(
         space: None,
         new_doc: edited.doc,
         expect_experimental,
+        snapshotter,
     })
 }
 
@@ -371,5 +398,68 @@ pub(crate) mod tests {
         .unwrap();
         assert!(p.needs_root && p.restart);
         assert_eq!(p.expect_experimental, Some(true));
+    }
+
+    #[test]
+    fn a_snapshotter_is_written_as_storage_driver_and_expected_after_the_restart() {
+        let f = facts(
+            "{\"storage-driver\": \"overlay2\"}\n",
+            ImageStore::Classic,
+            false,
+        );
+        let p = plan(
+            &Catalog::builtin(),
+            &f,
+            &engine(),
+            &Request::Snapshotter("native".into()),
+            &method(),
+            true,
+        )
+        .unwrap();
+        assert_eq!(
+            after(&p),
+            serde_json::json!({"storage-driver": "native", "features": {"containerd-snapshotter": true}})
+        );
+        assert_eq!(p.snapshotter.as_deref(), Some("native"));
+        assert_eq!(p.target_store, Some(ImageStore::Containerd));
+        assert!(p.restart && !p.blocked);
+        assert!(!p.findings.iter().any(|f| f.id == "storage-driver-conflict"));
+        // Another snapshotter on the store already running restarts it too.
+        let f = facts(
+            "{\"features\": {\"containerd-snapshotter\": true}}",
+            ImageStore::Containerd,
+            false,
+        );
+        let p = plan(
+            &Catalog::builtin(),
+            &f,
+            &engine(),
+            &Request::Snapshotter("native".into()),
+            &method(),
+            true,
+        )
+        .unwrap();
+        assert!(p.restart && p.hidden == Hidden::default());
+        assert_eq!(after(&p)["storage-driver"], "native");
+    }
+
+    #[test]
+    fn back_to_classic_removes_a_proxy_snapshotter() {
+        let f = facts(
+            "{\"storage-driver\": \"nydus\", \"features\": {\"containerd-snapshotter\": true}}",
+            ImageStore::Containerd,
+            false,
+        );
+        let p = plan(
+            &Catalog::builtin(),
+            &f,
+            &engine(),
+            &Request::Store(ImageStore::Classic),
+            &method(),
+            true,
+        )
+        .unwrap();
+        assert_eq!(after(&p).get("storage-driver"), None);
+        assert_eq!(p.snapshotter, None);
     }
 }

@@ -50,6 +50,18 @@ pub async fn prepare(
     let method = RestartMethod::for_engine(engine, restart_override, paths)?;
     let writable = is_writable(file.path());
     let mut plan = plan(&catalog, &facts, engine, request, &method, writable)?;
+    if let Request::Snapshotter(name) = request {
+        // An unavailable snapshotter is refused here, before anything is written: the engine
+        // would not start on it.
+        if let Some(why) = crate::snapshotters::available(engine).await.refusal(name) {
+            plan.findings.push(crate::finding::PlanFinding::new(
+                "snapshotter-unavailable",
+                crate::finding::Severity::Error,
+                why,
+            ));
+            plan.blocked = true;
+        }
+    }
     if let (Some(target), true) = (plan.target_store, plan.current_store != plan.target_store) {
         let min_free =
             crate::settings::Settings::load(&paths.settings_file())?.migration_min_free_bytes()?;
