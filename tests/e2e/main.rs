@@ -279,7 +279,9 @@ async fn apply_and_wait(app: &App) -> Result<(String, Duration)> {
 fn the_app_switches_stores_follows_outside_changes_and_shows_a_rollback() {
     require_e2e!();
     let started = Instant::now();
-    let d = PrivateDaemon::start_with_config(REALISTIC_DAEMON_JSON);
+    // In a private mount namespace with its own /etc/docker, where the registry fix writes the
+    // hosts.toml this rootful engine reads: the machine's /etc/docker is never touched.
+    let d = PrivateDaemon::start_with_private_etc_docker(REALISTIC_DAEMON_JSON);
     d.import_image("made-in-classic:1");
     let home = d.stowage_home.display().to_string();
     let host = d.host();
@@ -291,7 +293,8 @@ fn the_app_switches_stores_follows_outside_changes_and_shows_a_rollback() {
         user_home.display().to_string(),
         browser.script.display().to_string(),
     );
-    let driver = TauriDriver::start(
+    let driver = TauriDriver::start_with(
+        |program| d.command(program),
         &[
             ("STOWAGE_HOME", home.as_str()),
             ("HOME", user_home_s.as_str()),
@@ -1113,12 +1116,19 @@ async fn diagnostics(app: &App, d: &PrivateDaemon) -> Result {
         "the checks",
     )
     .await?;
-    // It passes, so it is folded: its text is there, not on screen.
-    let now = app
-        .js("document.querySelector('#check-registry-mirrors').textContent")
-        .await?;
-    let now = now.as_str().unwrap_or_default();
-    assert!(now.contains("classic store honours"), "{now}");
+    // The mirror is probed through the engine: mirror.example.com does not resolve here, so the
+    // check fails with the engine's own words, on screen (a failure is never folded away).
+    assert_eq!(
+        app.js("document.querySelector('#check-registry-mirrors').dataset.status")
+            .await?,
+        json!("fail")
+    );
+    assert!(app.shown("#check-registry-mirrors").await?);
+    let now = app.text("#check-registry-mirrors").await?;
+    assert!(
+        now.contains("the engine's probe failed for mirror.example.com (mirror)"),
+        "{now}"
+    );
     // A summary first, problems first, the checks that passed folded.
     let summary = app.text("#diag-summary").await?;
     let order = app
@@ -1159,8 +1169,8 @@ async fn diagnostics(app: &App, d: &PrivateDaemon) -> Result {
         "the checks for the containerd store",
     )
     .await?;
-    // A check that passed offers no fix; the registry settings, judged from the version alone,
-    // are a warning (unverified), on screen with their fix.
+    // A check that passed offers no fix; the registry settings cannot be probed for a store that
+    // does not run: unverified, and failing already on this one, with their fix on screen.
     assert_eq!(
         app.js("document.querySelectorAll('#checks article.check[data-status=ok] .fixes, #checks article.check[data-status=skipped] .fixes').length").await?,
         json!(0),
@@ -1169,8 +1179,12 @@ async fn diagnostics(app: &App, d: &PrivateDaemon) -> Result {
     assert_eq!(
         app.js("document.querySelector('#check-registry-mirrors').dataset.status")
             .await?,
-        json!("warn")
+        json!("fail")
     );
+    assert!(app
+        .text("#check-registry-mirrors")
+        .await?
+        .contains("unverified for the containerd store until the switch"));
     // Images the switch would hide: the fix leads to the app's own Migrate, not a command line.
     assert_eq!(
         app.text("#fix-action-hidden-images").await?,
@@ -1208,6 +1222,13 @@ async fn diagnostics(app: &App, d: &PrivateDaemon) -> Result {
         "applied",
         "{outcome}"
     );
+    // The check ran again once the files were in place, and says the mirror still fails.
+    assert!(
+        outcome.contains("Probed again: ")
+            && outcome.contains("mirror.example.com")
+            && outcome.ends_with("(fail)"),
+        "{outcome}"
+    );
     // The fix's progress sits with its check, every step ticked, and in view.
     app.until(
         "document.querySelector('#checks').getAttribute('aria-busy') === 'false' && !!document.querySelector('#check-registry-mirrors #fix-outcome')",
@@ -1221,7 +1242,7 @@ async fn diagnostics(app: &App, d: &PrivateDaemon) -> Result {
         json!(["finished"])
     );
     assert!(app.shown("#fix-outcome").await?);
-    let certs = d.config_file.parent().unwrap().join("certs.d");
+    let certs = d.etc_docker().join("certs.d");
     let written: Vec<_> = walk(&certs)
         .into_iter()
         .filter(|p| p.ends_with("hosts.toml"))

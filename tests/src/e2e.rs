@@ -133,10 +133,20 @@ impl TauriDriver {
     /// Starts tauri-driver with `envs` (inherited by WebKitWebDriver and the app it launches)
     /// and waits until its port accepts connections.
     pub fn start(envs: &[(&str, &str)], log_file: &Path) -> Self {
+        Self::start_with(|p| Command::new(p), envs, log_file)
+    }
+
+    /// [`start`](Self::start), running tauri-driver (and so the app) with the command `wrap`
+    /// makes of its binary (e.g. inside a private daemon's mount namespace).
+    pub fn start_with(
+        wrap: impl Fn(&Path) -> Command,
+        envs: &[(&str, &str)],
+        log_file: &Path,
+    ) -> Self {
         let port = free_port();
         let native = free_port();
         let log = std::fs::File::create(log_file).expect("driver log");
-        let mut cmd = Command::new(tauri_driver().expect("tauri-driver"));
+        let mut cmd = wrap(&tauri_driver().expect("tauri-driver"));
         cmd.args([
             "--port",
             &port.to_string(),

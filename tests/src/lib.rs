@@ -234,6 +234,12 @@ impl PrivateDaemon {
         self.dir().join("etc-docker")
     }
 
+    /// A command running `program` where this daemon runs: inside its private `/etc/docker`
+    /// mount namespace when it has one (what the engine reads there, a program run so writes).
+    pub fn command(&self, program: &Path) -> Command {
+        self.in_namespace(program)
+    }
+
     /// `nsenter` into the private `/etc/docker` namespace, when the daemon runs in one.
     fn in_namespace(&self, program: &Path) -> Command {
         match &self.etc_docker_holder {

@@ -180,7 +180,9 @@ async fn apply(app: &AppHandle, pending: PendingFix) -> Result<OutcomeView> {
     let (guard, op) = operations::begin(app, &state, "Applying a fix…", "fix", "window", None)?;
     let sink = operations::progress_sink(app, op);
     let files = pending.preview.files.clone();
-    let written = |files: &[std::path::PathBuf]| OutcomeView {
+    // Files written; the check's own verdict afterwards when it ran again (a fix that does not
+    // make its probe pass says so).
+    let written = |files: &[std::path::PathBuf], after: Option<String>| OutcomeView {
         outcome: stowage_core::switch::OutcomeKind::Applied,
         active_store: None,
         stages: Vec::new(),
@@ -189,12 +191,13 @@ async fn apply(app: &AppHandle, pending: PendingFix) -> Result<OutcomeView> {
         daemon_log: Vec::new(),
         backup: None,
         message: format!(
-            "Fixed: wrote {}.",
+            "Fixed: wrote {}.{}",
             files
                 .iter()
                 .map(|f| f.display().to_string())
                 .collect::<Vec<_>>()
-                .join(", ")
+                .join(", "),
+            after.map(|a| format!(" {a}")).unwrap_or_default()
         ),
     };
     let result = if elevated {
@@ -210,7 +213,10 @@ async fn apply(app: &AppHandle, pending: PendingFix) -> Result<OutcomeView> {
                 .await
                 .and_then(|v| {
                     if v.get("outcome").is_none() {
-                        return Ok(written(&files));
+                        let after = v["after"]["summary"].as_str().map(|s| {
+                            fix::probed_again_text(s, v["after"]["status"].as_str().unwrap_or(""))
+                        });
+                        return Ok(written(&files, after));
                     }
                     // An outcome that cannot be read is said so, never taken for success.
                     OutcomeView::from_json(v.clone()).ok_or_else(|| Error::Command {
@@ -240,7 +246,10 @@ async fn apply(app: &AppHandle, pending: PendingFix) -> Result<OutcomeView> {
         match applied {
             Ok(done) => Ok(match done.outcome {
                 Some(o) => OutcomeView::from_core(&o, false),
-                None => written(&done.preview.files),
+                None => written(
+                    &done.preview.files,
+                    done.after.as_ref().map(fix::probed_again),
+                ),
             }),
             Err(e) => Err(e),
         }

@@ -185,11 +185,7 @@ async fn fix_one(
                     out(&format!("Wrote {}", f.display()));
                 }
                 if let Some(after) = &done.after {
-                    out(&format!(
-                        "Probed again: {} ({})",
-                        after.summary,
-                        serde_json::to_value(after.status)?.as_str().unwrap_or("?")
-                    ));
+                    out(&checks::fix::probed_again(after));
                 }
             }
             // A fix whose probe still fails afterwards did not fix it.

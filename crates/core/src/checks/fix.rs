@@ -49,6 +49,20 @@ pub struct FixOutcome {
     pub after: Option<super::Finding>,
 }
 
+/// What the check said once a file fix was in place, in a sentence (the CLI's and the app's).
+pub fn probed_again(after: &super::Finding) -> String {
+    let status = serde_json::to_value(after.status)
+        .ok()
+        .and_then(|v| v.as_str().map(str::to_string))
+        .unwrap_or_default();
+    probed_again_text(&after.summary, &status)
+}
+
+/// [`probed_again`] from the JSON of `stowctl check fix --json` (its `after`: summary, status).
+pub fn probed_again_text(summary: &str, status: &str) -> String {
+    format!("Probed again: {summary} ({status})")
+}
+
 /// Plans the automatic fix of `check` on the context's engine (nothing is written).
 pub async fn plan_fix(ctx: &CheckContext, check: &str) -> Result<(FixPlan, FixPreview)> {
     match super::registry::find(check).and_then(|c| c.plan_fix) {
