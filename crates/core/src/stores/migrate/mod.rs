@@ -15,6 +15,8 @@
 pub mod apply;
 pub mod plan;
 pub mod prepare;
+pub mod stream;
+pub mod tar_stream;
 pub mod transfer;
 pub mod verify;
 
