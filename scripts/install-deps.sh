@@ -23,7 +23,9 @@ GUI_PKGS=(libwebkit2gtk-4.1-dev libgtk-3-dev libayatana-appindicator3-dev librsv
 # docker-registry (distribution 2.8, taken from trixie like the engine): the local registries of
 # tests/src/registry.rs (insecure registry, mirror, login). Its package enables a
 # docker-registry.service on :5000 where systemd runs; the tests never use it.
-ENGINE_PKGS=(docker.io containerd docker-cli docker-buildx docker-registry)
+# docker-compose (trixie: compose v2, the `docker compose` plugin): compose projects brought
+# back after a switch (tests/it/projects.rs).
+ENGINE_PKGS=(docker.io containerd docker-cli docker-buildx docker-registry docker-compose)
 # protobuf-compiler: containerd-client generates its gRPC bindings at build time.
 # uidmap, slirp4netns, rootlesskit: the rootless engine of the tests.
 # apache2-utils: htpasswd -B for the registry with a login.
@@ -113,10 +115,11 @@ if [ "$want_engine" = 1 ] && [ "$ID" = debian ] && [ "$codename" = bookworm ]; t
   glib=$(dpkg-query -W -f='${Version}' libglib2.0-0 2>/dev/null || true)
   if [ -n "$glib" ] && dpkg --compare-versions "$glib" ge 2.78; then
     $SUDO apt-get install -y --no-install-recommends -t trixie "${pkgs[@]}" libbz2-dev \
-      docker.io containerd docker-cli docker-buildx docker-registry
+      docker.io containerd docker-cli docker-buildx docker-registry docker-compose
   else
     $SUDO apt-get install -y --no-install-recommends --no-remove "${pkgs[@]}" \
-      docker.io/trixie containerd/trixie docker-cli/trixie docker-buildx/trixie docker-registry/trixie
+      docker.io/trixie containerd/trixie docker-cli/trixie docker-buildx/trixie docker-registry/trixie \
+      docker-compose/trixie
   fi
 else
   $SUDO apt-get update -qq

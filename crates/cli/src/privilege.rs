@@ -12,7 +12,14 @@ pub fn invocation(cli: &Cli) -> Invocation {
     let mut restart_cmd = None;
     let action = match &cli.command {
         Command::Store {
-            action: StoreAction::Use { store, change },
+            action:
+                StoreAction::Use {
+                    bring_projects: Some(_),
+                    ..
+                },
+        } => other("store use --bring-projects"),
+        Command::Store {
+            action: StoreAction::Use { store, change, .. },
         } => {
             restart_cmd = change.apply.restart_cmd.clone();
             Action::StoreUse {
@@ -76,6 +83,7 @@ pub fn invocation(cli: &Cli) -> Invocation {
         } => other("feature list"),
         Command::Images { .. } => other("images"),
         Command::Du => other("du"),
+        Command::Projects => other("projects"),
         Command::Wizard { .. } => other("wizard"),
         Command::Sandbox { .. } => other("sandbox"),
         Command::GenerateAssets { .. } => other("generate-assets"),

@@ -285,8 +285,9 @@ async fn active_now(engine: &Engine) -> Result<ImageStore> {
     ))
 }
 
-/// Switches with the full transaction (validate, write, restart, verify, roll back).
-async fn switch_to(
+/// Switches with the full transaction (validate, write, restart, verify, roll back); nothing
+/// when the engine runs `store` already.
+pub(crate) async fn switch_to(
     engine: &mut Engine,
     paths: &StowagePaths,
     store: ImageStore,
