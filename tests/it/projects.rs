@@ -83,6 +83,21 @@ fn a_compose_project_comes_back_running_on_the_containerd_store_with_its_volume_
     assert_eq!(lonely["state"], "created");
     assert_eq!(lonely["volumes"], serde_json::json!(["lonelyvol:/x"]));
 
+    // The switch's own plan groups what it hides.
+    let sw = d
+        .stowctl_ok(&["store", "use", "containerd", "--dry-run", "--json"])
+        .json();
+    let hidden = &sw["plan"]["hidden_containers"];
+    assert_eq!(hidden["projects"][0]["name"], "shop", "{sw:#}");
+    assert_eq!(hidden["standalone"][0]["name"], "lonely", "{sw:#}");
+    let text = d
+        .stowctl_ok(&["store", "use", "containerd", "--dry-run"])
+        .stdout_text();
+    assert!(
+        text.contains("Compose projects left behind: shop (web, worker)"),
+        "{text}"
+    );
+
     // The plan: the image streams, the switch is the one restart.
     let plan = d
         .stowctl_ok(&[
