@@ -524,3 +524,80 @@ fn a_cancelled_stream_leaves_nothing_in_containerd_and_the_source_untouched() {
         "the source is untouched"
     );
 }
+
+#[test]
+#[ignore = "needs root and dockerd (a private engine); scripts/test.sh runs it"]
+fn containerd_images_stream_into_the_classic_store_without_an_archive_and_run() {
+    require_engine!();
+    let d = PrivateDaemon::start();
+    d.use_store("containerd");
+    d.import_busybox_image("c8d-runner:1");
+    build_multiplatform(&d, "multi:1");
+    d.use_store("classic");
+    let pid = d.current_pid().unwrap();
+
+    let out = d.stowctl_ok(&[
+        "migrate",
+        "c8d-runner:1",
+        "multi:1",
+        "--to",
+        "classic",
+        "--yes",
+        "--json",
+    ]);
+    let (last, progress) = outcome_and_progress(&out);
+    assert_eq!(last["verified"], true, "{last}");
+    assert_eq!(
+        d.current_pid(),
+        Some(pid),
+        "no restart: the classic store ran already"
+    );
+    assert!(
+        !d.stowage_home.join("data/migrations").exists(),
+        "no archive"
+    );
+    assert!(
+        progress.iter().any(|p| p["progress"]["phase"] == "stream"),
+        "{progress:?}"
+    );
+    // The multi-platform image arrives as the engine's own platform, with a config digest the
+    // source had.
+    let multi = last["references"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["reference"] == "multi:1")
+        .unwrap();
+    assert_eq!(
+        multi["source_configs"].as_array().unwrap().len(),
+        2,
+        "{multi}"
+    );
+    assert_eq!(
+        d.docker_ok(&[
+            "image",
+            "inspect",
+            "--format",
+            "{{.Os}}/{{.Architecture}}",
+            "multi:1"
+        ])
+        .trim(),
+        "linux/amd64"
+    );
+    let ran = d.docker_ok(&[
+        "run",
+        "--rm",
+        "--network",
+        "none",
+        "c8d-runner:1",
+        "/bin/sh",
+        "-c",
+        "echo loaded-and-ran",
+    ]);
+    assert_eq!(ran.trim(), "loaded-and-ran");
+    // The source is untouched.
+    assert_eq!(
+        ctr_refs(&d),
+        BTreeSet::from(["c8d-runner:1".to_string(), "multi:1".to_string()])
+    );
+}

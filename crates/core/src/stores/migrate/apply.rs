@@ -10,7 +10,7 @@ use serde::Serialize;
 
 use super::plan::{MigrateRequest, MigrationPlan, TransferMode};
 use super::verify::{self, VerifiedReference};
-use super::{stream, transfer};
+use super::{stream, stream_load, transfer};
 use crate::engine::store::ImageStore;
 use crate::engine::Engine;
 use crate::error::{Error, Result};
@@ -166,7 +166,7 @@ async fn run_steps(
     req: &MigrateRequest,
     opts: &ApplyOptions,
     events: &(dyn Fn(MigrationEvent) + Send + Sync),
-    cancel: &AtomicBool,
+    cancel: &Arc<AtomicBool>,
     archive: &Path,
 ) -> Result<MigrationOutcome> {
     let check_cancel = || -> Result<()> {
@@ -180,16 +180,26 @@ async fn run_steps(
     };
     let step = |m: String| events(MigrationEvent::Step { message: m });
 
-    if active_now(engine).await? != plan.source {
-        step(format!(
-            "Switching to the {} store to read the images",
-            plan.source
-        ));
-        switch_to(engine, paths, plan.source, opts).await?;
+    // Streaming runs on the classic store whichever way the images go; the archive is written
+    // from the source store.
+    let (reader, why) = match (plan.mode, plan.target) {
+        (TransferMode::Stream, ImageStore::Classic) => (ImageStore::Classic, "to load them"),
+        _ => (plan.source, "to read the images"),
+    };
+    if active_now(engine).await? != reader {
+        step(format!("Switching to the {reader} store {why}"));
+        switch_to(engine, paths, reader, opts).await?;
     }
     check_cancel()?;
 
-    if plan.mode == TransferMode::Stream {
+    if plan.mode == TransferMode::Stream && plan.target == ImageStore::Classic {
+        step(format!(
+            "Streaming {} from the content store of the engine's containerd into docker load (no archive)",
+            crate::text::count(plan.images.len() as u64, "image"),
+        ));
+        stream_load::to_classic(engine, &plan.references, plan.bytes, events, cancel.clone())
+            .await?;
+    } else if plan.mode == TransferMode::Stream {
         step(format!(
             "Streaming {} into the content store of the engine's containerd (no archive)",
             crate::text::count(plan.images.len() as u64, "image"),

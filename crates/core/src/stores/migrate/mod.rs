@@ -16,6 +16,7 @@ pub mod apply;
 pub mod plan;
 pub mod prepare;
 pub mod stream;
+pub mod stream_load;
 pub mod tar_stream;
 pub mod transfer;
 pub mod verify;

@@ -30,8 +30,10 @@ pub struct MigrateRequest {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum TransferMode {
-    /// classic → containerd: `docker save` streamed blob by blob into containerd's content store
-    /// while the classic store runs ([`super::stream`]); no archive, no restart of its own.
+    /// No archive: classic → containerd, `docker save` streamed blob by blob into containerd's
+    /// content store ([`super::stream`]); containerd → classic, the content store read into
+    /// `docker load` ([`super::stream_load`]). Both while the classic store runs, with no
+    /// restart of their own.
     Stream,
     /// `docker save` to a temporary archive, switch, `docker load`.
     Archive,
@@ -94,7 +96,7 @@ pub fn plan_from(
     }
     let (images, references) = resolve(report, source, req)?;
     let bytes: u64 = images.iter().map(|i| i.size).sum();
-    let mode = if streamable && req.to == ImageStore::Containerd {
+    let mode = if streamable {
         TransferMode::Stream
     } else {
         TransferMode::Archive
@@ -214,24 +216,51 @@ fn steps(
             at = to;
         }
     };
-    go(source, "to read the images", &mut steps);
     if mode == TransferMode::Stream {
+        // The engine's containerd runs under either store: the images stream while the
+        // classic store runs (the one that cannot be reached from outside the engine).
+        go(
+            ImageStore::Classic,
+            if source == ImageStore::Classic {
+                "to read the images"
+            } else {
+                "to load them"
+            },
+            &mut steps,
+        );
+        let (from, into) = if req.to == ImageStore::Containerd {
+            (
+                format!("from the {source} store"),
+                "into the content store of the engine's containerd".to_string(),
+            )
+        } else {
+            (
+                "from the content store of the engine's containerd".to_string(),
+                format!("into the {} store (docker load)", req.to),
+            )
+        };
         steps.push(format!(
-            "stream {} from the {source} store into the content store of the engine's containerd ({}); no archive is written",
+            "stream {} {from} {into} ({}); no archive is written",
             crate::text::count(images as u64, "image"),
             crate::text::human_bytes(bytes)
         ));
-        steps.push(format!(
-            "create their records in the {} store and verify every reference",
-            req.to
-        ));
+        steps.push(if req.to == ImageStore::Containerd {
+            format!(
+                "create their records in the {} store and verify every reference",
+                req.to
+            )
+        } else {
+            format!("verify every reference in the {} store", req.to)
+        });
         if req.remove_source {
+            go(source, "to remove the originals", &mut steps);
             steps.push(format!("remove them from the {source} store"));
         }
         let end = if req.stay { req.to } else { active };
         go(end, "where it ends", &mut steps);
         return (steps, restarts);
     }
+    go(source, "to read the images", &mut steps);
     steps.push(format!(
         "save {} from the {source} store to a temporary archive ({})",
         crate::text::count(images as u64, "image"),
@@ -373,7 +402,7 @@ mod tests {
         r.stay = false;
         assert!(plan_from(&report(), Classic, &fs(2 * GB), &r, true).is_ok());
         assert!(plan_from(&report(), Classic, &fs(2 * GB), &r, false).is_err());
-        // To the classic store it is the archive.
+        // To the classic store, run from the containerd store: the switch, then the stream.
         let p = plan_from(
             &report(),
             Containerd,
@@ -382,7 +411,20 @@ mod tests {
             true,
         )
         .unwrap();
-        assert_eq!(p.mode, TransferMode::Archive);
+        assert_eq!(p.mode, TransferMode::Stream);
+        assert_eq!(p.restarts, 2, "{:?}", p.steps);
+        assert_eq!(
+            p.steps[..3],
+            [
+                "restart the engine on the classic store (to load them)",
+                "stream 1 image from the content store of the engine's containerd into the classic store (docker load) (1 GB); no archive is written",
+                "verify every reference in the classic store",
+            ]
+        );
+        let mut r = req(&["redis:7"], Classic);
+        r.stay = true;
+        let p = plan_from(&report(), Containerd, &fs(100 * GB), &r, true).unwrap();
+        assert_eq!(p.restarts, 1, "only the switch itself: {:?}", p.steps);
     }
 
     #[test]
