@@ -23,9 +23,13 @@ GUI_PKGS=(libwebkit2gtk-4.1-dev libgtk-3-dev libayatana-appindicator3-dev librsv
 # docker-registry (distribution 2.8, taken from trixie like the engine): the local registries of
 # tests/src/registry.rs (insecure registry, mirror, login). Its package enables a
 # docker-registry.service on :5000 where systemd runs; the tests never use it.
-# stargz-snapshotter (containerd-stargz-grpc, 0.14 in trixie): the lazy-pulling proxy snapshotter
-# Stowage sets up for an engine on a system containerd (tests/it/snapshotters.rs, in the rig).
-ENGINE_PKGS=(docker.io containerd docker-cli docker-buildx docker-registry stargz-snapshotter)
+# stargz-snapshotter (0.14 in trixie): for the stargz set-up on a system containerd
+# (tests/it/snapshotters.rs, in the rig); Debian's package ships only ctr-remote, not the
+# containerd-stargz-grpc daemon, which Stowage then names as missing.
+# docker-compose (trixie: compose v2, the `docker compose` plugin): compose projects brought
+# back after a switch (tests/it/projects.rs).
+ENGINE_PKGS=(docker.io containerd docker-cli docker-buildx docker-registry stargz-snapshotter
+  docker-compose)
 # protobuf-compiler: containerd-client generates its gRPC bindings at build time.
 # uidmap, slirp4netns, rootlesskit: the rootless engine of the tests.
 # apache2-utils: htpasswd -B for the registry with a login.
@@ -115,11 +119,11 @@ if [ "$want_engine" = 1 ] && [ "$ID" = debian ] && [ "$codename" = bookworm ]; t
   glib=$(dpkg-query -W -f='${Version}' libglib2.0-0 2>/dev/null || true)
   if [ -n "$glib" ] && dpkg --compare-versions "$glib" ge 2.78; then
     $SUDO apt-get install -y --no-install-recommends -t trixie "${pkgs[@]}" libbz2-dev \
-      docker.io containerd docker-cli docker-buildx docker-registry stargz-snapshotter
+      docker.io containerd docker-cli docker-buildx docker-registry stargz-snapshotter docker-compose
   else
     $SUDO apt-get install -y --no-install-recommends --no-remove "${pkgs[@]}" \
       docker.io/trixie containerd/trixie docker-cli/trixie docker-buildx/trixie docker-registry/trixie \
-      stargz-snapshotter/trixie
+      stargz-snapshotter/trixie docker-compose/trixie
   fi
 else
   $SUDO apt-get update -qq

@@ -400,8 +400,10 @@ fn migrate_until(
 fn a_migration_stopped_by_sigterm_leaves_no_archive() {
     require_engine!();
     let d = PrivateDaemon::start();
-    d.import_image("moving:1");
-    let (child, mut r) = migrate_until(&d, "moving:1", "Saving");
+    let tar = d.dir().join("moving.tar");
+    write_big_tar(&tar, 200 << 20);
+    d.docker_ok(&["import", tar.to_str().unwrap(), "moving:1"]);
+    let (child, mut r) = migrate_until(&d, "moving:1", "Streaming");
     kill(Pid::from_raw(child.id() as i32), Signal::SIGTERM).unwrap();
     let mut rest = String::new();
     std::io::Read::read_to_string(&mut r, &mut rest).unwrap();
@@ -450,14 +452,14 @@ fn write_big_tar(path: &std::path::Path, len: usize) {
 
 #[test]
 #[ignore = "needs root and dockerd (a private engine); scripts/test.sh runs it"]
-fn an_engine_that_dies_while_loading_is_described_with_where_things_stand() {
+fn an_engine_that_dies_while_streaming_is_described_with_where_things_stand() {
     require_engine!();
     let d = PrivateDaemon::start();
     let tar = d.dir().join("big.tar");
-    write_big_tar(&tar, 48 << 20);
+    write_big_tar(&tar, 200 << 20);
     d.docker_ok(&["import", tar.to_str().unwrap(), "big:1"]);
-    let (child, mut r) = migrate_until(&d, "big:1", "Loading");
-    // The engine dies under the load (SIGKILL: no shutdown, as in a crash).
+    let (child, mut r) = migrate_until(&d, "big:1", "Streaming");
+    // The engine dies under the stream (SIGKILL: no shutdown, as in a crash).
     let pid = d.current_pid().expect("the engine runs");
     kill(Pid::from_raw(pid as i32), Signal::SIGKILL).unwrap();
     let mut rest = String::new();
@@ -472,7 +474,8 @@ fn an_engine_that_dies_while_loading_is_described_with_where_things_stand() {
     for said in [
         "stopped answering during the migration",
         &format!("dockerd (pid {pid}) is no longer running"),
-        "asks for the containerd store",
+        // Streaming runs on the classic store: daemon.json was never changed ({}).
+        "asks for the default store",
         "Nothing was removed from the classic store",
         "stowctl store use classic",
     ] {

@@ -321,3 +321,283 @@ fn refused_migrations_write_nothing() {
         "nothing reached the containerd store"
     );
 }
+
+/// Containerd's content store as `ctr content ls -q` lists it, and its leases and active writes.
+fn ctr_lines(d: &PrivateDaemon, args: &[&str]) -> Vec<String> {
+    let sock = d.exec_root.join("containerd/containerd.sock");
+    let out = stowage_tests::engine_command("ctr")
+        .args(["-a", sock.to_str().unwrap(), "-n", "moby"])
+        .args(args)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "ctr: {}", out.stderr_text());
+    out.stdout_text()
+        .lines()
+        .skip_while(|l| l.starts_with("REF") || l.starts_with("ID") || l.starts_with("DIGEST"))
+        .filter(|l| !l.trim().is_empty())
+        .map(str::to_string)
+        .collect()
+}
+
+/// The last JSON line stowctl printed (the outcome), and the progress lines before it.
+fn outcome_and_progress(out: &std::process::Output) -> (serde_json::Value, Vec<serde_json::Value>) {
+    let text = out.stdout_text();
+    let lines: Vec<serde_json::Value> = text
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    let (last, progress) = lines.split_last().unwrap();
+    (last.clone(), progress.to_vec())
+}
+
+#[test]
+#[ignore = "needs root and dockerd (a private engine); scripts/test.sh runs it"]
+fn classic_images_stream_into_containerd_without_a_restart_or_an_archive_and_run() {
+    require_engine!();
+    let d = PrivateDaemon::start();
+    d.import_busybox_image("runner:1");
+    d.import_image("plain:1");
+    d.docker_ok(&["tag", "plain:1", "reg.example:5000/team/plain:2"]);
+    let ids: Vec<String> = ["runner:1", "plain:1"]
+        .iter()
+        .map(|r| {
+            d.docker_ok(&["image", "inspect", "--format", "{{.Id}}", r])
+                .trim()
+                .to_string()
+        })
+        .collect();
+    let pid = d.current_pid().unwrap();
+
+    // The plan says how: streamed, no restart.
+    let out = d.stowctl_ok(&[
+        "migrate",
+        "runner:1",
+        "plain:1",
+        "reg.example:5000/team/plain:2",
+        "--to",
+        "containerd",
+        "--dry-run",
+        "--json",
+    ]);
+    let plan = out.json();
+    assert_eq!(plan["migration"]["mode"], "stream", "{plan}");
+    assert_eq!(plan["migration"]["restarts"], 0, "{plan}");
+
+    let out = d.stowctl_ok(&[
+        "migrate",
+        "runner:1",
+        "plain:1",
+        "reg.example:5000/team/plain:2",
+        "--to",
+        "containerd",
+        "--yes",
+        "--json",
+    ]);
+    let (last, progress) = outcome_and_progress(&out);
+    assert_eq!(last["verified"], true, "{last}");
+    assert_eq!(last["active_store"], "classic");
+    assert_eq!(d.current_pid(), Some(pid), "no restart happened");
+    assert!(
+        !d.stowage_home.join("data/migrations").exists(),
+        "no archive, no temporary directory"
+    );
+    assert!(
+        progress
+            .iter()
+            .any(|p| p["progress"]["phase"] == "stream" && p["progress"]["done"].as_u64() > Some(0)),
+        "progress in bytes: {progress:?}"
+    );
+    for (r, id) in last["references"].as_array().unwrap().iter().zip(&ids) {
+        assert_eq!(&r["target_configs"][0], id, "{r}");
+    }
+    assert_eq!(
+        ctr_refs(&d),
+        BTreeSet::from([
+            "runner:1".to_string(),
+            "plain:1".to_string(),
+            "reg.example:5000/team/plain:2".to_string()
+        ])
+    );
+    assert!(
+        ctr_lines(&d, &["leases", "ls"]).is_empty(),
+        "the lease is gone"
+    );
+    // The source is untouched.
+    assert!(docker_refs(&d).contains("runner:1"));
+
+    // The one restart of the switch, and the engine runs what was streamed (it unpacks on
+    // first use).
+    d.use_store("containerd");
+    let listed = docker_refs(&d);
+    assert!(
+        listed.contains("runner:1") && listed.contains("plain:1"),
+        "{listed:?}"
+    );
+    let ran = d.docker_ok(&[
+        "run",
+        "--rm",
+        "--network",
+        "none",
+        "runner:1",
+        "/bin/sh",
+        "-c",
+        "echo streamed-and-ran",
+    ]);
+    assert_eq!(ran.trim(), "streamed-and-ran");
+}
+
+#[test]
+#[ignore = "needs root and dockerd (a private engine); scripts/test.sh runs it"]
+fn a_cancelled_stream_leaves_nothing_in_containerd_and_the_source_untouched() {
+    use std::io::BufRead;
+    require_engine!();
+    let d = PrivateDaemon::start();
+    // ~300 MB of incompressible data, so the stream is still running when cancelled.
+    let root = d.dir().join("big-root");
+    std::fs::create_dir_all(&root).unwrap();
+    let mut data = vec![0u8; 300 << 20];
+    let mut x: u64 = 0x9e37_79b9_7f4a_7c15;
+    for b in data.iter_mut() {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        *b = x as u8;
+    }
+    std::fs::write(root.join("blob"), &data).unwrap();
+    drop(data);
+    let tar = d.dir().join("big.tar");
+    assert!(std::process::Command::new("tar")
+        .arg("-C")
+        .arg(&root)
+        .arg("-cf")
+        .arg(&tar)
+        .arg(".")
+        .status()
+        .unwrap()
+        .success());
+    d.docker_ok(&["import", tar.to_str().unwrap(), "big:1"]);
+    let id_before = d.docker_ok(&["image", "inspect", "--format", "{{.Id}}", "big:1"]);
+    let content_before = ctr_lines(&d, &["content", "ls", "-q"]);
+
+    let mut child = d
+        .stowctl()
+        .args(["migrate", "big:1", "--to", "containerd", "--yes", "--json"])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let stdout = std::io::BufReader::new(child.stdout.take().unwrap());
+    let mut signalled = false;
+    for line in stdout.lines() {
+        let line = line.unwrap();
+        if !signalled && line.contains(r#""phase":"stream""#) {
+            nix::sys::signal::kill(
+                nix::unistd::Pid::from_raw(child.id() as i32),
+                nix::sys::signal::Signal::SIGINT,
+            )
+            .unwrap();
+            signalled = true;
+        }
+    }
+    let out = child.wait_with_output().unwrap();
+    assert!(signalled, "the stream reported bytes");
+    assert!(!out.status.success(), "a cancelled migration fails");
+    assert!(
+        out.stderr_text().contains("migration cancelled"),
+        "{}",
+        out.stderr_text()
+    );
+    assert!(ctr_refs(&d).is_empty(), "no image record");
+    assert!(ctr_lines(&d, &["leases", "ls"]).is_empty(), "no lease");
+    assert!(
+        ctr_lines(&d, &["content", "active"]).is_empty(),
+        "no write left open"
+    );
+    assert_eq!(
+        ctr_lines(&d, &["content", "ls", "-q"]),
+        content_before,
+        "no blob left behind"
+    );
+    assert_eq!(
+        d.docker_ok(&["image", "inspect", "--format", "{{.Id}}", "big:1"]),
+        id_before,
+        "the source is untouched"
+    );
+}
+
+#[test]
+#[ignore = "needs root and dockerd (a private engine); scripts/test.sh runs it"]
+fn containerd_images_stream_into_the_classic_store_without_an_archive_and_run() {
+    require_engine!();
+    let d = PrivateDaemon::start();
+    d.use_store("containerd");
+    d.import_busybox_image("c8d-runner:1");
+    build_multiplatform(&d, "multi:1");
+    d.use_store("classic");
+    let pid = d.current_pid().unwrap();
+
+    let out = d.stowctl_ok(&[
+        "migrate",
+        "c8d-runner:1",
+        "multi:1",
+        "--to",
+        "classic",
+        "--yes",
+        "--json",
+    ]);
+    let (last, progress) = outcome_and_progress(&out);
+    assert_eq!(last["verified"], true, "{last}");
+    assert_eq!(
+        d.current_pid(),
+        Some(pid),
+        "no restart: the classic store ran already"
+    );
+    assert!(
+        !d.stowage_home.join("data/migrations").exists(),
+        "no archive"
+    );
+    assert!(
+        progress.iter().any(|p| p["progress"]["phase"] == "stream"),
+        "{progress:?}"
+    );
+    // The multi-platform image arrives as the engine's own platform, with a config digest the
+    // source had.
+    let multi = last["references"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["reference"] == "multi:1")
+        .unwrap();
+    assert_eq!(
+        multi["source_configs"].as_array().unwrap().len(),
+        2,
+        "{multi}"
+    );
+    assert_eq!(
+        d.docker_ok(&[
+            "image",
+            "inspect",
+            "--format",
+            "{{.Os}}/{{.Architecture}}",
+            "multi:1"
+        ])
+        .trim(),
+        "linux/amd64"
+    );
+    let ran = d.docker_ok(&[
+        "run",
+        "--rm",
+        "--network",
+        "none",
+        "c8d-runner:1",
+        "/bin/sh",
+        "-c",
+        "echo loaded-and-ran",
+    ]);
+    assert_eq!(ran.trim(), "loaded-and-ran");
+    // The source is untouched.
+    assert_eq!(
+        ctr_refs(&d),
+        BTreeSet::from(["c8d-runner:1".to_string(), "multi:1".to_string()])
+    );
+}

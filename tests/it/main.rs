@@ -12,6 +12,7 @@ mod faults_inputs;
 mod grammar;
 mod images;
 mod package;
+mod projects;
 mod registries;
 mod rootless;
 mod sandbox;

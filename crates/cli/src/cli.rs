@@ -109,6 +109,9 @@ pub enum Command {
     Du,
     /// Copy chosen images from the store that holds them to the other one.
     Migrate(MigrateArgs),
+    /// Compose projects per store (name, services, images, working dir, whether its files are
+    /// still there) and the standalone containers.
+    Projects,
     /// Known-issue checks with fixes (exit code 0 ok, 1 warnings, 2 failures).
     Check(CheckArgs),
     /// The first-run compatibility wizard, in the terminal.
@@ -211,6 +214,10 @@ pub enum StoreAction {
         /// `stowctl store snapshotters`); only with `containerd`.
         #[arg(long, value_name = "NAME")]
         snapshotter: Option<String>,
+        /// Bring compose projects of the other store across: migrate the images they use,
+        /// switch, and `docker compose up -d --no-build` each (`all`, or names: `P,Q`).
+        #[arg(long, value_name = "all|P,Q")]
+        bring_projects: Option<String>,
         #[command(flatten)]
         change: ChangeArgs,
     },

@@ -14,9 +14,17 @@ pub fn invocation(cli: &Cli) -> Invocation {
         Command::Store {
             action:
                 StoreAction::Use {
+                    bring_projects: Some(_),
+                    ..
+                },
+        } => other("store use --bring-projects"),
+        Command::Store {
+            action:
+                StoreAction::Use {
                     store,
                     snapshotter,
                     change,
+                    ..
                 },
         } => {
             restart_cmd = change.apply.restart_cmd.clone();
@@ -88,6 +96,7 @@ pub fn invocation(cli: &Cli) -> Invocation {
         } => other("feature list"),
         Command::Images { .. } => other("images"),
         Command::Du => other("du"),
+        Command::Projects => other("projects"),
         Command::Wizard { .. } => other("wizard"),
         Command::Sandbox { .. } => other("sandbox"),
         Command::GenerateAssets { .. } => other("generate-assets"),

@@ -11,6 +11,7 @@ pub mod links;
 pub mod lock;
 pub mod paths;
 pub mod privilege;
+pub mod projects;
 #[cfg(test)]
 mod reader_proptests;
 pub mod restart;

@@ -262,6 +262,7 @@ mod tests {
             active: ImageStore::Classic,
             images: Vec::new(),
             references: vec!["a:1".into()],
+            mode: mig::plan::TransferMode::Stream,
             bytes: 1,
             free_bytes: 1,
             filesystem: "/".into(),

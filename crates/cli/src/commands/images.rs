@@ -220,10 +220,8 @@ pub async fn du(ctx: &Context, json: bool) -> Result<ExitCode> {
 
 pub async fn migrate(ctx: &Context, args: MigrateArgs, json: bool) -> Result<ExitCode> {
     use crate::output::out_line;
-    use std::io::{IsTerminal, Write};
-    use std::sync::atomic::{AtomicBool, Ordering};
-    use std::sync::Arc;
-    use stowage_core::stores::migrate::{self as mig, MigrateRequest, MigrationEvent};
+    use std::io::IsTerminal;
+    use stowage_core::stores::migrate::{self as mig, MigrateRequest};
 
     let engine = ctx.reachable_engine("migrate").await?;
     let req = MigrateRequest {
@@ -276,50 +274,8 @@ pub async fn migrate(ctx: &Context, args: MigrateArgs, json: bool) -> Result<Exi
         }
     }
     let _lock = super::change::lock_engine(ctx, &engine, json).await?;
-    // Ctrl-C, SIGTERM and SIGHUP cancel after the current step (never mid-restart): the engine
-    // goes back to the store it ran, and the temporary archive is removed.
-    let cancel = Arc::new(AtomicBool::new(false));
-    {
-        use tokio::signal::unix::{signal, SignalKind};
-        for (kind, name) in [
-            (SignalKind::interrupt(), "SIGINT"),
-            (SignalKind::terminate(), "SIGTERM"),
-            (SignalKind::hangup(), "SIGHUP"),
-        ] {
-            let mut sig = signal(kind)?;
-            let c2 = cancel.clone();
-            tokio::spawn(async move {
-                while sig.recv().await.is_some() {
-                    tracing::warn!(
-                        "received {name}: cancelling the migration after the current step"
-                    );
-                    let _ = writeln!(
-                        std::io::stderr(),
-                        "\n{name}: cancelling after the current step (the engine is never left mid-restart)..."
-                    );
-                    c2.store(true, Ordering::SeqCst);
-                }
-            });
-        }
-    }
-    let events = move |ev: MigrationEvent| {
-        if json {
-            if let Ok(line) = serde_json::to_string(&serde_json::json!({ "progress": ev })) {
-                out_line(&line);
-            }
-            return;
-        }
-        let mut err = std::io::stderr().lock();
-        let _ = match ev {
-            MigrationEvent::Step { message } => writeln!(err, "  {message}"),
-            MigrationEvent::Bytes { phase, done, total } => writeln!(
-                err,
-                "    {phase}: {} of {}",
-                human_bytes(done),
-                human_bytes(total.max(done))
-            ),
-        };
-    };
+    let cancel = cancel_on_signals()?;
+    let events = migration_printer(json);
     let opts = super::change::apply_options(ctx, &engine)?;
     let outcome = mig::migrate(&engine, &ctx.paths, &plan, &req, &opts, &events, cancel).await?;
     let line = serde_json::to_string(&outcome)?;
@@ -343,4 +299,59 @@ pub async fn migrate(ctx: &Context, args: MigrateArgs, json: bool) -> Result<Exi
         }
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// Ctrl-C, SIGTERM and SIGHUP cancel a migration after the current step (never mid-restart):
+/// the engine goes back to the store it ran, and nothing temporary is kept.
+pub(super) fn cancel_on_signals() -> Result<std::sync::Arc<std::sync::atomic::AtomicBool>> {
+    use std::io::Write;
+    use std::sync::atomic::{AtomicBool, Ordering};
+    use std::sync::Arc;
+    use tokio::signal::unix::{signal, SignalKind};
+    let cancel = Arc::new(AtomicBool::new(false));
+    for (kind, name) in [
+        (SignalKind::interrupt(), "SIGINT"),
+        (SignalKind::terminate(), "SIGTERM"),
+        (SignalKind::hangup(), "SIGHUP"),
+    ] {
+        let mut sig = signal(kind)?;
+        let c2 = cancel.clone();
+        tokio::spawn(async move {
+            while sig.recv().await.is_some() {
+                tracing::warn!("received {name}: cancelling the migration after the current step");
+                let _ = writeln!(
+                    std::io::stderr(),
+                    "\n{name}: cancelling after the current step (the engine is never left mid-restart)..."
+                );
+                c2.store(true, Ordering::SeqCst);
+            }
+        });
+    }
+    Ok(cancel)
+}
+
+/// Prints migration progress: JSON lines on stdout with --json, lines on stderr otherwise.
+pub(super) fn migration_printer(
+    json: bool,
+) -> impl Fn(stowage_core::stores::migrate::MigrationEvent) + Send + Sync {
+    use std::io::Write;
+    use stowage_core::stores::migrate::MigrationEvent;
+    move |ev: MigrationEvent| {
+        if json {
+            if let Ok(line) = serde_json::to_string(&serde_json::json!({ "progress": ev })) {
+                crate::output::out_line(&line);
+            }
+            return;
+        }
+        let mut err = std::io::stderr().lock();
+        let _ = match ev {
+            MigrationEvent::Step { message } => writeln!(err, "  {message}"),
+            MigrationEvent::Bytes { phase, done, total } => writeln!(
+                err,
+                "    {phase}: {} of {}",
+                human_bytes(done),
+                human_bytes(total.max(done))
+            ),
+        };
+    }
 }

@@ -7,6 +7,7 @@ mod config;
 mod engines;
 mod feature;
 mod images;
+mod projects;
 mod reclaim;
 mod restart;
 mod sandbox;
@@ -49,6 +50,7 @@ pub async fn run(cli: Cli) -> Result<ExitCode> {
         Command::Images { store } => images::list(&ctx, store.into(), json).await,
         Command::Du => images::du(&ctx, json).await,
         Command::Migrate(args) => images::migrate(&ctx, args, json).await,
+        Command::Projects => projects::list(&ctx, json).await,
         Command::Check(args) => check::run(ctx, args, json).await,
         Command::Wizard { restart } => wizard::run(ctx, restart, json).await,
         // Handled above (it needs no engine); as root through pkexec it was refused.

@@ -14,8 +14,21 @@ pub async fn run(ctx: &Context, action: StoreAction, json: bool) -> Result<ExitC
     match action {
         StoreAction::Use {
             store,
+            bring_projects: Some(which),
+            snapshotter: None,
+            change,
+        } => super::projects::bring(ctx, store.into(), &which, &change, json).await,
+        StoreAction::Use {
+            bring_projects: Some(_),
+            ..
+        } => anyhow::bail!(stowage_core::Error::InvalidRequest(
+            "--bring-projects switches with the store's default snapshotter: choose the snapshotter in a switch of its own first".into()
+        )),
+        StoreAction::Use {
+            store,
             snapshotter,
             change,
+            ..
         } => {
             let request = match (store, snapshotter) {
                 (_, None) => Request::Store(store.into()),

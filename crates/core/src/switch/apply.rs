@@ -549,6 +549,7 @@ mod tests {
             needs_root: false,
             blocked: false,
             space: None,
+            hidden_containers: None,
             new_doc: DaemonJson::parse(&path, NEW).unwrap(),
             expect_experimental: None,
             snapshotter: None,

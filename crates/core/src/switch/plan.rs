@@ -87,6 +87,10 @@ pub struct Plan {
     pub blocked: bool,
     /// What a store switch costs on disk (set by [`super::prepare`] when the store changes).
     pub space: Option<super::space::SwitchSpace>,
+    /// The compose projects and standalone containers the switch hides, grouped (set by
+    /// [`super::prepare`] when the store changes and the containers can be read).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub hidden_containers: Option<crate::projects::ProjectsReport>,
     /// The new document (not serialized: `daemon_json_after` is its text).
     #[serde(skip)]
     pub new_doc: DaemonJson,
@@ -226,6 +230,7 @@ pub fn plan(
         needs_root: (edited.changed && !config_writable) || (restart && method.needs_root(engine)),
         blocked,
         space: None,
+        hidden_containers: None,
         new_doc: edited.doc,
         expect_experimental,
         snapshotter,

@@ -75,6 +75,13 @@ pub async fn prepare(
             plan.findings.push(finding);
             plan.space = Some(space);
         }
+        if let Some(leaving) = plan.current_store {
+            plan.hidden_containers = crate::projects::projects(engine)
+                .await
+                .ok()
+                .map(|r| r.of_store(leaving))
+                .filter(|r| !r.projects.is_empty() || !r.standalone.is_empty());
+        }
     }
     Ok(Prepared { plan, file, facts })
 }

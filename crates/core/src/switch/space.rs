@@ -64,7 +64,10 @@ pub async fn measure(
         free_bytes: fs.free_bytes,
         min_free_bytes,
         images,
-        carry_bytes: crate::stores::migrate::plan::carry_bytes(bytes),
+        carry_bytes: crate::stores::migrate::plan::carry_bytes(
+            bytes,
+            crate::stores::migrate::plan::TransferMode::Archive,
+        ),
     })
 }
 

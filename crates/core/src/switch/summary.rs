@@ -29,6 +29,7 @@ impl Plan {
             out.push("daemon.json already asks for this.".into());
         }
         out.extend(self.hidden_note());
+        out.extend(self.containers_note());
         if self.restart {
             out.push(format!(
                 "The engine restarts: {}.",
@@ -39,6 +40,44 @@ impl Plan {
                 Some(n) => format!("{} will stop.", count(n, "running container")),
                 None => "Running containers will stop (Stowage could not count them).".into(),
             });
+        }
+        out
+    }
+
+    /// The containers a store switch hides, by compose project and standalone, a sentence each.
+    pub fn containers_note(&self) -> Vec<String> {
+        let Some(h) = &self.hidden_containers else {
+            return Vec::new();
+        };
+        let mut out = Vec::new();
+        if !h.projects.is_empty() {
+            let names: Vec<String> = h
+                .projects
+                .iter()
+                .map(|p| {
+                    let gone = if p.files_present {
+                        ""
+                    } else {
+                        "; its files are gone"
+                    };
+                    format!("{} ({}{gone})", p.name, p.services.join(", "))
+                })
+                .collect();
+            out.push(format!(
+                "Compose projects left behind: {}. `--bring-projects` migrates their images and brings them up on the new store.",
+                names.join(", ")
+            ));
+        }
+        if !h.standalone.is_empty() {
+            let names: Vec<String> = h
+                .standalone
+                .iter()
+                .map(|c| format!("{} (from {}, {})", c.name, c.image, c.facts.state))
+                .collect();
+            out.push(format!(
+                "Standalone containers stay in the store being left: {}.",
+                names.join(", ")
+            ));
         }
         out
     }
@@ -137,6 +176,46 @@ mod tests {
             restart_stages(&RestartMethod::Desktop),
             [Stage::Restarting, Stage::WaitingForApi]
         );
+    }
+
+    #[test]
+    fn hidden_containers_are_told_by_project_and_standalone() {
+        use crate::projects::{ComposeProject, ProjectsReport, StandaloneContainer};
+        let mut p = to_containerd("{}\n", ImageStore::Classic);
+        assert!(p.containers_note().is_empty());
+        let project = |name: &str, present: bool| ComposeProject {
+            store: ImageStore::Classic,
+            name: name.into(),
+            working_dir: None,
+            config_files: vec![],
+            files_present: present,
+            services: vec!["db".into(), "web".into()],
+            images: vec![],
+            containers: vec![],
+            running: 0,
+        };
+        p.hidden_containers = Some(ProjectsReport {
+            active: Some(ImageStore::Classic),
+            projects: vec![project("shop", true), project("old", false)],
+            standalone: vec![StandaloneContainer {
+                store: ImageStore::Classic,
+                name: "lonely".into(),
+                image: "busybox:1".into(),
+                image_id: "sha256:1".into(),
+                facts: crate::projects::facts::ContainerFacts {
+                    state: "exited".into(),
+                    ..Default::default()
+                },
+            }],
+        });
+        assert_eq!(
+            p.containers_note(),
+            [
+                "Compose projects left behind: shop (db, web), old (db, web; its files are gone). `--bring-projects` migrates their images and brings them up on the new store.",
+                "Standalone containers stay in the store being left: lonely (from busybox:1, exited).",
+            ]
+        );
+        assert!(p.summary().contains(&p.containers_note()[1]));
     }
 
     #[test]

@@ -8,9 +8,9 @@ use std::sync::Arc;
 
 use serde::Serialize;
 
-use super::plan::{MigrateRequest, MigrationPlan};
-use super::transfer;
+use super::plan::{MigrateRequest, MigrationPlan, TransferMode};
 use super::verify::{self, VerifiedReference};
+use super::{stream, stream_load, transfer};
 use crate::engine::store::ImageStore;
 use crate::engine::Engine;
 use crate::error::{Error, Result};
@@ -71,17 +71,22 @@ pub async fn migrate(
     events: &(dyn Fn(MigrationEvent) + Send + Sync),
     cancel: Arc<AtomicBool>,
 ) -> Result<MigrationOutcome> {
-    let tmp_root = paths.data_dir.join("migrations");
-    tokio::fs::create_dir_all(&tmp_root)
-        .await
-        .map_err(|e| Error::io(&tmp_root, "create directory", e))?;
-    let tmp = tempfile::Builder::new()
-        .prefix("migrate-")
-        .tempdir_in(&tmp_root)
-        .map_err(|e| Error::io(&tmp_root, "create temporary directory", e))?
-        .keep();
-    let _guard = TempDirGuard(tmp.clone());
-    let archive = tmp.join("images.tar");
+    // Only the archive mode writes a temporary file; streaming writes nothing outside the target.
+    let mut _guard = None;
+    let mut archive = PathBuf::new();
+    if plan.mode == TransferMode::Archive {
+        let tmp_root = paths.data_dir.join("migrations");
+        tokio::fs::create_dir_all(&tmp_root)
+            .await
+            .map_err(|e| Error::io(&tmp_root, "create directory", e))?;
+        let tmp = tempfile::Builder::new()
+            .prefix("migrate-")
+            .tempdir_in(&tmp_root)
+            .map_err(|e| Error::io(&tmp_root, "create temporary directory", e))?
+            .keep();
+        _guard = Some(TempDirGuard(tmp.clone()));
+        archive = tmp.join("images.tar");
+    }
     let mut engine = engine.clone();
 
     let result = run_steps(
@@ -161,7 +166,7 @@ async fn run_steps(
     req: &MigrateRequest,
     opts: &ApplyOptions,
     events: &(dyn Fn(MigrationEvent) + Send + Sync),
-    cancel: &AtomicBool,
+    cancel: &Arc<AtomicBool>,
     archive: &Path,
 ) -> Result<MigrationOutcome> {
     let check_cancel = || -> Result<()> {
@@ -175,30 +180,50 @@ async fn run_steps(
     };
     let step = |m: String| events(MigrationEvent::Step { message: m });
 
-    step(format!(
-        "Switching to the {} store to read the images",
-        plan.source
-    ));
-    switch_to(engine, paths, plan.source, opts).await?;
+    // Streaming runs on the classic store whichever way the images go; the archive is written
+    // from the source store.
+    let (reader, why) = match (plan.mode, plan.target) {
+        (TransferMode::Stream, ImageStore::Classic) => (ImageStore::Classic, "to load them"),
+        _ => (plan.source, "to read the images"),
+    };
+    if active_now(engine).await? != reader {
+        step(format!("Switching to the {reader} store {why}"));
+        switch_to(engine, paths, reader, opts).await?;
+    }
     check_cancel()?;
 
-    step(format!(
-        "Saving {} to {}",
-        crate::text::count(plan.images.len() as u64, "image"),
-        archive.display()
-    ));
-    transfer::save(engine, &plan.references, archive, plan.bytes, events).await?;
-    check_cancel()?;
+    if plan.mode == TransferMode::Stream && plan.target == ImageStore::Classic {
+        step(format!(
+            "Streaming {} from the content store of the engine's containerd into docker load (no archive)",
+            crate::text::count(plan.images.len() as u64, "image"),
+        ));
+        stream_load::to_classic(engine, &plan.references, plan.bytes, events, cancel.clone())
+            .await?;
+    } else if plan.mode == TransferMode::Stream {
+        step(format!(
+            "Streaming {} into the content store of the engine's containerd (no archive)",
+            crate::text::count(plan.images.len() as u64, "image"),
+        ));
+        stream::to_containerd(engine, &plan.references, plan.bytes, events, cancel).await?;
+    } else {
+        step(format!(
+            "Saving {} to {}",
+            crate::text::count(plan.images.len() as u64, "image"),
+            archive.display()
+        ));
+        transfer::save(engine, &plan.references, archive, plan.bytes, events).await?;
+        check_cancel()?;
 
-    step(format!(
-        "Switching to the {} store to load them",
-        plan.target
-    ));
-    switch_to(engine, paths, plan.target, opts).await?;
-    check_cancel()?;
+        step(format!(
+            "Switching to the {} store to load them",
+            plan.target
+        ));
+        switch_to(engine, paths, plan.target, opts).await?;
+        check_cancel()?;
 
-    step("Loading the images".into());
-    transfer::load(engine, archive, events).await?;
+        step("Loading the images".into());
+        transfer::load(engine, archive, events).await?;
+    }
 
     step("Verifying every reference in the target store".into());
     let verified = verify::verify(engine, plan).await?;
@@ -221,10 +246,14 @@ async fn run_steps(
     let mut removed = false;
     if req.remove_source {
         check_cancel()?;
-        step(format!(
-            "Switching to the {} store to remove the originals",
-            plan.source
-        ));
+        step(if active_now(engine).await? == plan.source {
+            format!("Removing the originals from the {} store", plan.source)
+        } else {
+            format!(
+                "Switching to the {} store to remove the originals",
+                plan.source
+            )
+        });
         switch_to(engine, paths, plan.source, opts).await?;
         let docker = crate::engine::client::connect(&engine.host, 60).await?;
         for r in &plan.references {
@@ -266,8 +295,9 @@ async fn active_now(engine: &Engine) -> Result<ImageStore> {
     ))
 }
 
-/// Switches with the full transaction (validate, write, restart, verify, roll back).
-async fn switch_to(
+/// Switches with the full transaction (validate, write, restart, verify, roll back); nothing
+/// when the engine runs `store` already.
+pub(crate) async fn switch_to(
     engine: &mut Engine,
     paths: &StowagePaths,
     store: ImageStore,

@@ -26,6 +26,19 @@ pub struct MigrateRequest {
     pub min_free_bytes: u64,
 }
 
+/// How the images travel.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum TransferMode {
+    /// No archive: classic → containerd, `docker save` streamed blob by blob into containerd's
+    /// content store ([`super::stream`]); containerd → classic, the content store read into
+    /// `docker load` ([`super::stream_load`]). Both while the classic store runs, with no
+    /// restart of their own.
+    Stream,
+    /// `docker save` to a temporary archive, switch, `docker load`.
+    Archive,
+}
+
 /// A checked migration: what moves, how much, what restarts.
 #[derive(Debug, Clone, Serialize)]
 pub struct MigrationPlan {
@@ -39,6 +52,8 @@ pub struct MigrationPlan {
     pub images: Vec<ImageEntry>,
     /// The references as asked, resolved.
     pub references: Vec<String>,
+    /// How the images travel.
+    pub mode: TransferMode,
     /// Bytes to move.
     pub bytes: u64,
     /// Free bytes where the temporary archive and the copies go.
@@ -58,12 +73,14 @@ pub struct MigrationPlan {
 
 /// Plans moving `req.references` with the engine holding `report`, running `active`, onto the
 /// filesystem `space` where the target store writes. The source's config digests are left empty
-/// (reading them needs the engine's containerd). Nothing is written.
+/// (reading them needs the engine's containerd). `streamable`: the engine's `docker save` writes
+/// an OCI layout ([`super::stream::engine_can_stream`]). Nothing is written.
 pub fn plan_from(
     report: &StoresReport,
     active: ImageStore,
     space: &Filesystem,
     req: &MigrateRequest,
+    streamable: bool,
 ) -> Result<MigrationPlan> {
     let free_bytes = space.free_bytes;
     let source = req.to.other();
@@ -79,7 +96,12 @@ pub fn plan_from(
     }
     let (images, references) = resolve(report, source, req)?;
     let bytes: u64 = images.iter().map(|i| i.size).sum();
-    check_space(bytes, space, req.min_free_bytes)?;
+    let mode = if streamable {
+        TransferMode::Stream
+    } else {
+        TransferMode::Archive
+    };
+    check_space(bytes, mode, space, req.min_free_bytes)?;
     let notes = if req.to == ImageStore::Classic {
         images
             .iter()
@@ -93,13 +115,14 @@ pub fn plan_from(
     } else {
         Vec::new()
     };
-    let (steps, restarts) = steps(active, req, images.len(), bytes);
+    let (steps, restarts) = steps(active, req, mode, images.len(), bytes);
     Ok(MigrationPlan {
         source,
         target: req.to,
         active,
         images,
         references,
+        mode,
         bytes,
         free_bytes,
         filesystem: space.mount_point.clone(),
@@ -149,15 +172,18 @@ fn resolve(
     Ok((images, references))
 }
 
-/// What moving `bytes` of images takes where the target store writes: the temporary archive
-/// and the copy.
-pub fn carry_bytes(bytes: u64) -> u64 {
-    bytes.saturating_mul(2)
+/// What moving `bytes` of images takes where the target store writes: the copy, and with an
+/// archive the temporary archive too.
+pub fn carry_bytes(bytes: u64, mode: TransferMode) -> u64 {
+    match mode {
+        TransferMode::Stream => bytes,
+        TransferMode::Archive => bytes.saturating_mul(2),
+    }
 }
 
-/// The archive and the copy both need room, and `min_free` must remain.
-fn check_space(bytes: u64, space: &Filesystem, min_free: u64) -> Result<()> {
-    let needed = carry_bytes(bytes);
+/// The copy (and the archive, if any) need room, and `min_free` must remain.
+fn check_space(bytes: u64, mode: TransferMode, space: &Filesystem, min_free: u64) -> Result<()> {
+    let needed = carry_bytes(bytes, mode);
     if space.free_bytes < needed.saturating_add(min_free) {
         return Err(Error::InvalidRequest(format!(
             "not enough free space: moving {} needs about {} and must leave {} free (settings: migration.min_free_bytes), but only {} are free on {}; nothing was changed",
@@ -175,6 +201,7 @@ fn check_space(bytes: u64, space: &Filesystem, min_free: u64) -> Result<()> {
 fn steps(
     active: ImageStore,
     req: &MigrateRequest,
+    mode: TransferMode,
     images: usize,
     bytes: u64,
 ) -> (Vec<String>, u32) {
@@ -189,6 +216,50 @@ fn steps(
             at = to;
         }
     };
+    if mode == TransferMode::Stream {
+        // The engine's containerd runs under either store: the images stream while the
+        // classic store runs (the one that cannot be reached from outside the engine).
+        go(
+            ImageStore::Classic,
+            if source == ImageStore::Classic {
+                "to read the images"
+            } else {
+                "to load them"
+            },
+            &mut steps,
+        );
+        let (from, into) = if req.to == ImageStore::Containerd {
+            (
+                format!("from the {source} store"),
+                "into the content store of the engine's containerd".to_string(),
+            )
+        } else {
+            (
+                "from the content store of the engine's containerd".to_string(),
+                format!("into the {} store (docker load)", req.to),
+            )
+        };
+        steps.push(format!(
+            "stream {} {from} {into} ({}); no archive is written",
+            crate::text::count(images as u64, "image"),
+            crate::text::human_bytes(bytes)
+        ));
+        steps.push(if req.to == ImageStore::Containerd {
+            format!(
+                "create their records in the {} store and verify every reference",
+                req.to
+            )
+        } else {
+            format!("verify every reference in the {} store", req.to)
+        });
+        if req.remove_source {
+            go(source, "to remove the originals", &mut steps);
+            steps.push(format!("remove them from the {source} store"));
+        }
+        let end = if req.stay { req.to } else { active };
+        go(end, "where it ends", &mut steps);
+        return (steps, restarts);
+    }
     go(source, "to read the images", &mut steps);
     steps.push(format!(
         "save {} from the {source} store to a temporary archive ({})",
@@ -286,6 +357,7 @@ mod tests {
             Classic,
             &fs(100 * GB),
             &req(&["alpine:3"], Containerd),
+            false,
         )
         .unwrap();
         assert_eq!(
@@ -309,23 +381,70 @@ mod tests {
     }
 
     #[test]
+    fn streaming_to_containerd_writes_no_archive_and_restarts_only_to_stay() {
+        let mut r = req(&["alpine:3"], Containerd);
+        let p = plan_from(&report(), Classic, &fs(100 * GB), &r, true).unwrap();
+        assert_eq!(p.mode, TransferMode::Stream);
+        assert_eq!(p.restarts, 0);
+        assert_eq!(
+            p.steps,
+            [
+                "stream 1 image from the classic store into the content store of the engine's containerd (1 GB); no archive is written",
+                "create their records in the containerd store and verify every reference",
+            ]
+        );
+        r.stay = true;
+        r.remove_source = true;
+        let p = plan_from(&report(), Classic, &fs(100 * GB), &r, true).unwrap();
+        assert_eq!(p.restarts, 1, "only the switch itself: {:?}", p.steps);
+        assert_eq!(p.steps[2], "remove them from the classic store");
+        // Only the copy needs room: 1 GB and the 1 GB reserve.
+        r.stay = false;
+        assert!(plan_from(&report(), Classic, &fs(2 * GB), &r, true).is_ok());
+        assert!(plan_from(&report(), Classic, &fs(2 * GB), &r, false).is_err());
+        // To the classic store, run from the containerd store: the switch, then the stream.
+        let p = plan_from(
+            &report(),
+            Containerd,
+            &fs(100 * GB),
+            &req(&["redis:7"], Classic),
+            true,
+        )
+        .unwrap();
+        assert_eq!(p.mode, TransferMode::Stream);
+        assert_eq!(p.restarts, 2, "{:?}", p.steps);
+        assert_eq!(
+            p.steps[..3],
+            [
+                "restart the engine on the classic store (to load them)",
+                "stream 1 image from the content store of the engine's containerd into the classic store (docker load) (1 GB); no archive is written",
+                "verify every reference in the classic store",
+            ]
+        );
+        let mut r = req(&["redis:7"], Classic);
+        r.stay = true;
+        let p = plan_from(&report(), Containerd, &fs(100 * GB), &r, true).unwrap();
+        assert_eq!(p.restarts, 1, "only the switch itself: {:?}", p.steps);
+    }
+
+    #[test]
     fn staying_on_the_target_and_removing_the_source_change_the_restarts() {
         let mut r = req(&["alpine:3"], Containerd);
         r.stay = true;
         assert_eq!(
-            plan_from(&report(), Classic, &fs(100 * GB), &r)
+            plan_from(&report(), Classic, &fs(100 * GB), &r, false)
                 .unwrap()
                 .restarts,
             1
         );
         r.remove_source = true;
-        let p = plan_from(&report(), Classic, &fs(100 * GB), &r).unwrap();
+        let p = plan_from(&report(), Classic, &fs(100 * GB), &r, false).unwrap();
         assert_eq!(p.restarts, 3);
         assert!(p
             .steps
             .contains(&"remove them from the classic store".to_string()));
         // Run from the target store: read, load, remove, and stay.
-        let p = plan_from(&report(), Containerd, &fs(100 * GB), &r).unwrap();
+        let p = plan_from(&report(), Containerd, &fs(100 * GB), &r, false).unwrap();
         assert_eq!(p.restarts, 4);
         assert!(
             p.steps[0].ends_with("(to read the images)"),
@@ -344,6 +463,7 @@ mod tests {
                 &["alpine", "docker.io/library/alpine:3", "busybox:1"],
                 Containerd,
             ),
+            false,
         )
         .unwrap();
         assert_eq!(p.references, ["alpine:latest", "alpine:3", "busybox:1"]);
@@ -362,6 +482,7 @@ mod tests {
             Classic,
             &fs(100 * GB),
             &req(&["nginx:1"], Containerd),
+            false,
         )
         .unwrap_err()
         .to_string();
@@ -371,6 +492,7 @@ mod tests {
             Classic,
             &fs(100 * GB),
             &req(&["nope:1"], Containerd),
+            false,
         )
         .unwrap_err()
         .to_string();
@@ -384,7 +506,14 @@ mod tests {
     fn an_unreadable_source_is_refused_before_anything_else() {
         let mut r = report();
         r.stores[0] = summary(Classic, false);
-        let err = plan_from(&r, Classic, &fs(100 * GB), &req(&["nope"], Containerd)).unwrap_err();
+        let err = plan_from(
+            &r,
+            Classic,
+            &fs(100 * GB),
+            &req(&["nope"], Containerd),
+            false,
+        )
+        .unwrap_err();
         assert_eq!(
             err.to_string(),
             "the classic store cannot be read: permission denied"
@@ -395,8 +524,8 @@ mod tests {
     fn room_for_the_archive_and_the_copy_and_the_reserve_is_needed() {
         // 1 GB moves: 2 GB for archive and copy, 1 GB reserve.
         let r = req(&["alpine:3"], Containerd);
-        assert!(plan_from(&report(), Classic, &fs(3 * GB), &r).is_ok());
-        let err = plan_from(&report(), Classic, &fs(3 * GB - 1), &r).unwrap_err();
+        assert!(plan_from(&report(), Classic, &fs(3 * GB), &r, false).is_ok());
+        let err = plan_from(&report(), Classic, &fs(3 * GB - 1), &r, false).unwrap_err();
         assert_eq!(err.code(), crate::ErrorCode::InvalidRequest);
         assert!(
             err.to_string().starts_with("not enough free space"),
@@ -411,6 +540,7 @@ mod tests {
             Containerd,
             &fs(100 * GB),
             &req(&["nginx:1", "redis:7"], Classic),
+            false,
         )
         .unwrap();
         assert_eq!(p.notes.len(), 1);

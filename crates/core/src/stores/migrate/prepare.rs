@@ -30,9 +30,21 @@ pub async fn plan(engine: &Engine, req: &MigrateRequest) -> Result<MigrationPlan
     })
     .await
     .map_err(|e| Error::internal("measuring free space", e))?;
-    let mut plan = plan_from(&listing.report, active, &space, req)?;
+    let streamable = streamable(engine).await;
+    let mut plan = plan_from(&listing.report, active, &space, req, streamable)?;
     plan.source_configs = source_configs(engine, &plan).await?;
     Ok(plan)
+}
+
+/// Whether the engine's `docker save` writes an OCI layout, which streaming reads.
+async fn streamable(engine: &Engine) -> bool {
+    match crate::engine::client::connect(&engine.host, 10).await {
+        Ok(d) => {
+            let v = d.client_version();
+            super::stream::engine_can_stream((v.major_version as u64, v.minor_version as u64))
+        }
+        Err(_) => false,
+    }
 }
 
 /// The config digests of each planned reference in the source store (what the copies are
