@@ -307,7 +307,7 @@ export default {
       replace(
         this.planBox,
         h("h2", { id: "migration-plan-title" }, "Migration plan"),
-        h("p", { class: "summary" }, `Migrate ${plural(p.images.length, "image")}, ${humanBytes(p.bytes)}, from the ${p.source} store to the ${p.target} store (${humanBytes(p.free_bytes)} free). The engine restarts ${({ 1: "once", 2: "twice" })[p.restarts] ?? plural(p.restarts, "time")} and ends on the ${p.active} store.`),
+        h("p", { class: "summary" }, `Migrate ${plural(p.images.length, "image")}, ${humanBytes(p.bytes)}, from the ${p.source} store to the ${p.target} store (${humanBytes(p.free_bytes)} free). ${p.restarts ? `The engine restarts ${({ 1: "once", 2: "twice" })[p.restarts] ?? plural(p.restarts, "time")} and ends on the ${p.active} store.` : `The engine keeps running the ${p.active} store: no restart.`}`),
         h("ol", { id: "migration-steps" }, p.steps.map((s) => h("li", {}, capitalize(s)))),
         p.notes.length ? h("ul", { class: "notes" }, p.notes.map((n) => h("li", {}, rich(n)))) : null,
         h("div", { class: "actions" }, run, h("button", { type: "button", class: "secondary", onclick: () => { this.planBox.hidden = true; } }, "Cancel")),

@@ -245,10 +245,17 @@ pub async fn migrate(ctx: &Context, args: MigrateArgs, json: bool) -> Result<Exi
             plan.target,
             human_bytes(plan.free_bytes)
         );
-        crate::outln!(
-            "The engine restarts {}:",
-            stowage_core::text::times(plan.restarts as u64)
-        );
+        if plan.restarts == 0 {
+            crate::outln!(
+                "The engine keeps running the {} store: no restart.",
+                plan.active
+            );
+        } else {
+            crate::outln!(
+                "The engine restarts {}:",
+                stowage_core::text::times(plan.restarts as u64)
+            );
+        }
         for (i, s) in plan.steps.iter().enumerate() {
             crate::outln!("  {}. {s}", i + 1);
         }
