@@ -123,11 +123,22 @@ pub async fn disk_usage(engine: &Engine, listing: &Listing) -> DiskUsage {
         volumes_bytes: df.as_ref().ok().map(|d| d.volumes_bytes),
         paths: vec![engine.data_root.join("volumes")],
     };
-    let root = engine.data_root.clone();
-    let free_bytes = tokio::task::spawn_blocking(move || free_space(&root))
-        .await
-        .ok()
-        .flatten();
+    // The classic store writes to data-root: its filesystem was just measured.
+    let measured = stores
+        .iter()
+        .find(|u| u.summary.store == ImageStore::Classic)
+        .and_then(|u| u.filesystem.as_ref())
+        .map(|f| f.free_bytes);
+    let free_bytes = match measured {
+        Some(free) => Some(free),
+        None => {
+            let root = engine.data_root.clone();
+            tokio::task::spawn_blocking(move || free_space(&root))
+                .await
+                .ok()
+                .flatten()
+        }
+    };
     DiskUsage {
         stores,
         shared,
