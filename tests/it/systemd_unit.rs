@@ -309,7 +309,7 @@ fn a_start_failure_with_the_start_limit_spent_is_rolled_back_byte_for_byte() {
         rig.journal("docker.service", 40)
     );
     assert_eq!(outcome["outcome"], "rolled_back", "{outcome:#}");
-    // The limit was spent: the start of the new config needed a reset first.
+    // The limit was spent and the new config failed to start: the rollback resets the unit first.
     assert!(
         progress(&lines)
             .iter()

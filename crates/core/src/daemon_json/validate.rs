@@ -43,7 +43,7 @@ impl Validator {
             .process
             .as_ref()
             .filter(|p| p.env.contains_key("PATH"))
-            .map(|p| p.env.clone());
+            .map(|p| without_per_start_variables(&p.env));
         Some(v)
     }
 
@@ -111,6 +111,33 @@ impl Validator {
             },
         })
     }
+}
+
+/// Variables a service manager sets anew for each start of a daemon (systemd's invocation id,
+/// socket-activation fds, notify socket, journal stream, watchdog),
+/// which say nothing about its configuration: dropped from the environment a file is validated
+/// in, so that the same file under the same daemon is the same question after a restart.
+const PER_START_VARIABLES: &[&str] = &[
+    "INVOCATION_ID",
+    "JOURNAL_STREAM",
+    "LISTEN_FDNAMES",
+    "LISTEN_FDS",
+    "LISTEN_PID",
+    "MAINPID",
+    "MANAGERPID",
+    "MEMORY_PRESSURE_WATCH",
+    "MEMORY_PRESSURE_WRITE",
+    "NOTIFY_SOCKET",
+    "SYSTEMD_EXEC_PID",
+    "WATCHDOG_PID",
+    "WATCHDOG_USEC",
+];
+
+fn without_per_start_variables(env: &BTreeMap<String, String>) -> BTreeMap<String, String> {
+    env.iter()
+        .filter(|(k, _)| !PER_START_VARIABLES.contains(&k.as_str()))
+        .map(|(k, v)| (k.clone(), v.clone()))
+        .collect()
 }
 
 /// The contents dockerd accepted lately (`<state>/cache/validated`, one key a line, the last
@@ -209,6 +236,33 @@ mod tests {
         std::fs::write(&dockerd, [body.as_slice(), b"\n"].concat()).unwrap();
         v.validate(&a).unwrap();
         assert_eq!(count(), 5);
+    }
+
+    #[test]
+    fn a_restart_under_systemd_asks_the_same_question() {
+        let env = |invocation: &str, pid: &str| -> BTreeMap<String, String> {
+            [
+                ("PATH", "/usr/bin:/bin"),
+                ("INVOCATION_ID", invocation),
+                ("LISTEN_PID", pid),
+                ("LISTEN_FDS", "1"),
+                ("NOTIFY_SOCKET", "/run/systemd/notify"),
+                ("HTTPS_PROXY", "http://proxy:3128"),
+            ]
+            .into_iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
+        };
+        let (a, b) = (
+            without_per_start_variables(&env("0a", "100")),
+            without_per_start_variables(&env("0b", "200")),
+        );
+        assert_eq!(a, b);
+        assert_eq!(
+            a.keys().collect::<Vec<_>>(),
+            ["HTTPS_PROXY", "PATH"],
+            "what can change dockerd's answer stays"
+        );
     }
 
     #[test]

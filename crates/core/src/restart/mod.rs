@@ -260,6 +260,22 @@ pub async fn restart(
     (engine, Ok(()))
 }
 
+/// Before the restart of a rollback: clears what a failed start may have left behind that could
+/// keep the engine from starting again (a systemd unit's failed state and start
+/// limit). Nothing for other methods.
+pub async fn before_recovery(method: &RestartMethod, timeouts: &Timeouts, progress: &Progress) {
+    if let RestartMethod::Systemd { unit, socket } | RestartMethod::UserSystemd { unit, socket } =
+        method
+    {
+        let unit = systemd::Unit {
+            name: unit,
+            socket: socket.as_deref(),
+            user: matches!(method, RestartMethod::UserSystemd { .. }),
+        };
+        systemd::before_recovery(&unit, timeouts, progress).await;
+    }
+}
+
 /// Runs a stage future under a time limit, reporting it.
 pub(crate) async fn timed<T>(
     progress: &Progress,

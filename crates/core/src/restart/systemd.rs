@@ -3,11 +3,15 @@
 //!
 //! systemd counts every start of a unit in its `StartLimitIntervalSec` (boot, restarts, socket
 //! activations, `Restart=always`): the packaged docker.service allows 3 per 60 s, and a start
-//! beyond that leaves the service *and* its socket failed with the engine down. Before each
-//! restart Stowage counts the unit's recent starts in the journal and, when one more would hit the
-//! limit, runs `systemctl reset-failed <unit> <socket>` first (a stage of its own in the
-//! progress). If a start still hits the limit, it resets and starts once more, so a rollback
-//! brings the engine back even when the limit was spent.
+//! beyond that is refused, leaving the service *and* its socket failed with the engine down.
+//! Stowage restarts as asked; when systemd refused the start for that reason (`Result=
+//! start-limit-hit`), it runs `systemctl reset-failed <unit> <socket>` (a stage of its own,
+//! saying why) and starts both again. A refused start costs no time (systemd refuses at once,
+//! after the stop a restart makes anyway), so the limit is not counted beforehand, which would
+//! mean reading the journal before every restart. A unit that has just failed keeps its first
+//! failure as its `Result` even when the next start is refused for the limit, so before a
+//! rollback's restart Stowage resets the unit first ([`before_recovery`]): the old configuration
+//! always gets its start.
 
 use std::time::Duration;
 
@@ -15,9 +19,6 @@ use super::{run_checked, timed, timed_saying};
 use crate::error::Result;
 use crate::settings::Timeouts;
 use crate::switch::progress::{Progress, Stage};
-
-/// `MESSAGE_ID` of systemd's "Starting <unit>..." journal entry (SD_MESSAGE_UNIT_STARTING).
-const UNIT_STARTING: &str = "7d4958e842da4a758f6c1cdc7b36dcc5";
 
 /// A unit as `systemctl` addresses it.
 pub(super) struct Unit<'a> {
@@ -54,12 +55,9 @@ impl Unit<'_> {
     }
 }
 
-/// Restarts the unit: start-limit check (and reset), `systemctl restart`, and when that start
-/// hit the limit anyway, reset and start once more.
+/// Restarts the unit with `systemctl restart`; when systemd refused the start because of its
+/// start limit, resets the limit and starts the unit and its socket once more.
 pub(super) async fn restart(unit: &Unit<'_>, t: &Timeouts, progress: &Progress) -> Result<()> {
-    if let Some(why) = start_limit_near(unit).await {
-        reset_start_limit(unit, why, t, progress).await?;
-    }
     let first = timed(
         progress,
         Stage::Restarting,
@@ -90,6 +88,20 @@ pub(super) async fn restart(unit: &Unit<'_>, t: &Timeouts, progress: &Progress) 
     .await
 }
 
+/// Before the restart that brings the old configuration back: the unit may be failed and its
+/// start limit spent, so both are reset (the `resetting_start_limit`
+/// stage). A reset that fails is reported in that stage; the restart is tried anyway.
+pub(super) async fn before_recovery(unit: &Unit<'_>, t: &Timeouts, progress: &Progress) {
+    let why = format!(
+        "{} starts once more, with the old configuration: systemctl reset-failed {} first, so that a failed state or a spent start limit cannot keep it down",
+        unit.name,
+        unit.with_socket().join(" ")
+    );
+    if let Err(e) = reset_start_limit(unit, why, t, progress).await {
+        tracing::warn!(error = %e, "resetting the unit before the rollback failed");
+    }
+}
+
 /// The `resetting_start_limit` stage: `systemctl reset-failed <unit> <socket>`, saying why.
 async fn reset_start_limit(
     unit: &Unit<'_>,
@@ -105,103 +117,6 @@ async fn reset_start_limit(
         unit.reset_failed(),
     )
     .await
-}
-
-/// How far back the journal is read for the unit's starts: the packaged docker.service counts
-/// 60 s, systemd's default 10 s; a longer interval counts as unknown.
-const JOURNAL_WINDOW: Duration = Duration::from_secs(600);
-
-/// Why the next start may hit the unit's start limit, when it may: the starts the journal shows
-/// in the limit's interval, plus this one, exceed the burst (or cannot be counted). The unit's
-/// limit and its journal are read at once.
-async fn start_limit_near(unit: &Unit<'_>) -> Option<String> {
-    let (props, starts) = tokio::join!(
-        unit.show(&["StartLimitBurst", "StartLimitIntervalUSec"]),
-        recent_starts(unit)
-    );
-    let burst: u64 = prop(&props, "StartLimitBurst")?.parse().ok()?;
-    let interval = parse_timespan(prop(&props, "StartLimitIntervalUSec")?)?;
-    if burst == 0 || interval.is_zero() {
-        return None;
-    }
-    let reset = unit.with_socket().join(" ");
-    let secs = interval.as_secs().max(1);
-    let counted = starts.filter(|_| interval <= JOURNAL_WINDOW).map(|times| {
-        let now = std::time::SystemTime::now();
-        times
-            .iter()
-            .filter(|t| now.duration_since(**t).unwrap_or_default() <= interval)
-            .count() as u64
-    });
-    match counted {
-        Some(n) if n < burst => None,
-        Some(n) => Some(format!(
-            "{} started {n} times in the last {secs} s (systemd allows {burst}): systemctl reset-failed {reset}",
-            unit.name
-        )),
-        None => Some(format!(
-            "{}'s recent starts cannot be read from the journal (systemd allows {burst} per {secs} s): systemctl reset-failed {reset}",
-            unit.name
-        )),
-    }
-}
-
-/// When the journal saw the unit start within [`JOURNAL_WINDOW`].
-async fn recent_starts(unit: &Unit<'_>) -> Option<Vec<std::time::SystemTime>> {
-    let since = format!("--since=-{}s", JOURNAL_WINDOW.as_secs());
-    let mut args = vec![
-        "-u",
-        unit.name,
-        &since,
-        "-o",
-        "json",
-        "--output-fields=MESSAGE_ID",
-        "--no-pager",
-        "-q",
-    ];
-    if unit.user {
-        args.insert(0, "--user");
-    }
-    let out = capture("journalctl", &args).await?;
-    Some(start_times(&out))
-}
-
-/// The times of the "Starting <unit>" entries in `journalctl -o json` output.
-fn start_times(journal_json: &str) -> Vec<std::time::SystemTime> {
-    journal_json
-        .lines()
-        .filter(|l| l.contains(UNIT_STARTING))
-        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
-        .filter(|v| v["MESSAGE_ID"] == UNIT_STARTING)
-        .filter_map(|v| v["__REALTIME_TIMESTAMP"].as_str()?.parse::<u64>().ok())
-        .map(|us| std::time::UNIX_EPOCH + Duration::from_micros(us))
-        .collect()
-}
-
-/// A systemd time span (`1min`, `10s`, `1min 30s`, `500ms`, `infinity`, `0`).
-fn parse_timespan(s: &str) -> Option<Duration> {
-    let s = s.trim();
-    if s == "infinity" {
-        return Some(Duration::MAX);
-    }
-    let mut total = Duration::ZERO;
-    for part in s.split_whitespace() {
-        let digits = part
-            .find(|c: char| !c.is_ascii_digit())
-            .unwrap_or(part.len());
-        let n: u64 = part[..digits].parse().ok()?;
-        let unit_us: u64 = match &part[digits..] {
-            "" | "s" | "sec" => 1_000_000,
-            "us" | "usec" => 1,
-            "ms" | "msec" => 1_000,
-            "m" | "min" => 60_000_000,
-            "h" | "hr" => 3_600_000_000,
-            "d" => 86_400_000_000,
-            _ => return None,
-        };
-        total += Duration::from_micros(n.checked_mul(unit_us)?);
-    }
-    Some(total)
 }
 
 fn prop<'a>(props: &'a str, name: &str) -> Option<&'a str> {
@@ -264,34 +179,6 @@ pub(super) async fn journal_tail(unit: &str, user: bool, n: usize) -> Vec<String
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn timespans_as_systemctl_prints_them() {
-        assert_eq!(parse_timespan("1min"), Some(Duration::from_secs(60)));
-        assert_eq!(parse_timespan("10s"), Some(Duration::from_secs(10)));
-        assert_eq!(parse_timespan("1min 30s"), Some(Duration::from_secs(90)));
-        assert_eq!(parse_timespan("500ms"), Some(Duration::from_millis(500)));
-        assert_eq!(parse_timespan("0"), Some(Duration::ZERO));
-        assert_eq!(parse_timespan("infinity"), Some(Duration::MAX));
-        assert_eq!(parse_timespan("1fortnight"), None);
-    }
-
-    #[test]
-    fn starts_are_the_units_starting_entries_with_their_times() {
-        let journal = format!(
-            "{{\"__REALTIME_TIMESTAMP\":\"1764500000000000\",\"MESSAGE_ID\":\"{UNIT_STARTING}\"}}\n\
-             {{\"__REALTIME_TIMESTAMP\":\"1764500001000000\"}}\n\
-             {{\"__REALTIME_TIMESTAMP\":\"1764500002000000\",\"MESSAGE_ID\":\"39f53479d3a045ac8e11786248231fbf\"}}\n\
-             {{\"__REALTIME_TIMESTAMP\":\"1764500003000000\",\"MESSAGE_ID\":\"{UNIT_STARTING}\"}}\n"
-        );
-        assert_eq!(
-            start_times(&journal),
-            vec![
-                std::time::UNIX_EPOCH + Duration::from_secs(1_764_500_000),
-                std::time::UNIX_EPOCH + Duration::from_secs(1_764_500_003),
-            ]
-        );
-    }
 
     #[test]
     fn unit_arguments_name_the_socket_too() {

@@ -368,6 +368,9 @@ async fn rollback(
     progress: &Progress,
 ) -> Result<(Engine, ImageStore)> {
     put_back(file, wrote, progress).await?;
+    control
+        .before_recovery(&plan.restart_method, opts, progress)
+        .await;
     let (engine, store) = control
         .restart_and_verify(
             engine,
@@ -411,6 +414,8 @@ mod tests {
         drivers: Mutex<Vec<Option<String>>>,
         /// What `never_restarted` answers.
         untouched: Option<ImageStore>,
+        /// Restarts and recoveries, in order.
+        calls: Mutex<Vec<&'static str>>,
     }
 
     impl Fake {
@@ -420,7 +425,12 @@ mod tests {
                 expected: Mutex::new(Vec::new()),
                 drivers: Mutex::new(Vec::new()),
                 untouched,
+                calls: Mutex::new(Vec::new()),
             }
+        }
+
+        fn calls(&self) -> Vec<&'static str> {
+            self.calls.lock().unwrap().clone()
         }
 
         fn expected(&self) -> Vec<Option<ImageStore>> {
@@ -438,6 +448,7 @@ mod tests {
             progress: &'a Progress,
         ) -> (Engine, Result<ImageStore>) {
             let expect_store = expect.store;
+            self.calls.lock().unwrap().push("restart");
             self.expected.lock().unwrap().push(expect_store);
             self.drivers
                 .lock()
@@ -492,6 +503,15 @@ mod tests {
             _plan: &'a Plan,
         ) -> Option<ImageStore> {
             self.untouched
+        }
+
+        async fn before_recovery<'a>(
+            &'a self,
+            _method: &'a RestartMethod,
+            _opts: &'a ApplyOptions,
+            _progress: &'a Progress,
+        ) {
+            self.calls.lock().unwrap().push("recovery");
         }
 
         async fn last_log_lines<'a>(&'a self, _m: &'a RestartMethod, _n: usize) -> Vec<String> {
@@ -617,6 +637,7 @@ mod tests {
         assert_eq!(out.error_code, Some(crate::ErrorCode::CommandFailed));
         assert_eq!(text(&s.path), OLD, "the old file, byte for byte");
         assert_eq!(fake.expected(), [Some(Containerd)], "no second restart");
+        assert_eq!(fake.calls(), ["restart"], "nothing to recover from");
         assert_eq!(out.daemon_log.len(), 1);
         assert_eq!(stages, [Stage::WritingConfig, Stage::RollingBack]);
     }
@@ -662,6 +683,11 @@ mod tests {
         assert_eq!(out.active_store, Some(Classic));
         assert_eq!(text(&s.path), OLD);
         assert_eq!(fake.expected(), [Some(Containerd), Some(Classic)]);
+        assert_eq!(
+            fake.calls(),
+            ["restart", "recovery", "restart"],
+            "what the failed start left behind is cleared before the old config's start"
+        );
     }
 
     #[tokio::test]

@@ -38,6 +38,17 @@ pub trait EngineControl: Sync {
         plan: &'a Plan,
     ) -> impl Future<Output = Option<ImageStore>> + Send + 'a;
 
+    /// Before a rollback's restart: clears what the failed start left behind that could keep
+    /// the engine from starting again (see [`restart::before_recovery`]). Nothing by default.
+    fn before_recovery<'a>(
+        &'a self,
+        _method: &'a RestartMethod,
+        _opts: &'a ApplyOptions,
+        _progress: &'a Progress,
+    ) -> impl Future<Output = ()> + Send + 'a {
+        async {}
+    }
+
     /// The daemon's last `n` log lines, for a failure.
     fn last_log_lines<'a>(
         &'a self,
@@ -90,6 +101,15 @@ impl EngineControl for Live {
         plan: &'a Plan,
     ) -> Option<ImageStore> {
         never_restarted(before, now, plan).await
+    }
+
+    async fn before_recovery<'a>(
+        &'a self,
+        method: &'a RestartMethod,
+        opts: &'a ApplyOptions,
+        progress: &'a Progress,
+    ) {
+        restart::before_recovery(method, &opts.timeouts, progress).await
     }
 
     async fn last_log_lines<'a>(&'a self, method: &'a RestartMethod, n: usize) -> Vec<String> {

@@ -36,15 +36,22 @@ pub async fn prepare(
     request: &Request,
     restart_override: Option<&str>,
 ) -> Result<Prepared> {
-    // A store switch also weighs the current store's images (for its space finding): asked for
-    // at the same time as the engine's facts.
+    // A store switch also weighs the current store's images (for its space finding) and lists
+    // the containers it would hide: asked for at the same time as the engine's facts.
     let speculative = async {
         match request {
-            Request::Store(_) => Some(super::space::current_images(engine).await),
+            Request::Store(_) => Some(tokio::join!(
+                super::space::current_images(engine),
+                crate::projects::projects(engine)
+            )),
             _ => None,
         }
     };
     let (loaded, early) = tokio::join!(load_facts(engine), speculative);
+    let (early, early_projects) = match early {
+        Some((images, projects)) => (Some(images), Some(projects)),
+        None => (None, None),
+    };
     let (file, facts) = loaded?;
     let catalog = catalog(paths)?;
     let method = RestartMethod::for_engine(engine, restart_override, paths)?;
@@ -76,8 +83,11 @@ pub async fn prepare(
             plan.space = Some(space);
         }
         if let Some(leaving) = plan.current_store {
-            plan.hidden_containers = crate::projects::projects(engine)
-                .await
+            let projects = match early_projects {
+                Some(p) => p,
+                None => crate::projects::projects(engine).await,
+            };
+            plan.hidden_containers = projects
                 .ok()
                 .map(|r| r.of_store(leaving))
                 .filter(|r| !r.projects.is_empty() || !r.standalone.is_empty());
