@@ -17,6 +17,7 @@ use containerd_client::tonic::Request;
 use containerd_client::with_namespace;
 use futures_util::StreamExt;
 use serde::{Deserialize, Serialize};
+use tracing::Instrument;
 
 use super::model::ImageEntry;
 use super::reference::familiar;
@@ -233,69 +234,95 @@ pub async fn read(socket: &Path, namespace: &str) -> Result<ContainerdContents> 
 }
 
 /// [`read`], keeping the parsed blobs in `cache_file` between listings (content-addressed, so
-/// never stale; pruned to what the images reach). A cache that cannot be read is rebuilt.
+/// never stale; pruned to what the images reach). A cache that cannot be read is rebuilt. The
+/// cache, the image records and the content store's sizes are asked for at once.
 #[tracing::instrument(level = "info")]
 pub async fn read_cached(
     socket: &Path,
     namespace: &str,
     cache_file: Option<&Path>,
 ) -> Result<ContainerdContents> {
-    let cached: HashMap<String, Parsed> = match cache_file {
-        Some(f) => {
-            let f = f.to_path_buf();
-            tokio::task::spawn_blocking(move || {
-                std::fs::read(&f)
-                    .ok()
-                    .and_then(|b| serde_json::from_slice(&b).ok())
-                    .unwrap_or_default()
-            })
-            .await
-            .unwrap_or_default()
-        }
-        None => HashMap::new(),
-    };
-    let cached_count = cached.len();
-    let mut r = Reader::open(socket, namespace, cached).await?;
-    let req = with_namespace!(ListImagesRequest { filters: vec![] }, r.namespace.as_str());
-    let images = r
-        .client
-        .images()
-        .list(req)
+    let cached = async {
+        let Some(f) = cache_file.map(Path::to_path_buf) else {
+            return HashMap::new();
+        };
+        tokio::task::spawn_blocking(move || -> HashMap<String, Parsed> {
+            std::fs::read(&f)
+                .ok()
+                .and_then(|b| serde_json::from_slice(&b).ok())
+                .unwrap_or_default()
+        })
+        .instrument(tracing::info_span!("read_cache"))
         .await
-        .map_err(|e| grpc_error(socket, e))?
-        .into_inner()
-        .images;
+        .unwrap_or_default()
+    };
+    let client = connect(socket).await?;
+    let listing = async {
+        let req = with_namespace!(ListImagesRequest { filters: vec![] }, namespace);
+        client
+            .images()
+            .list(req)
+            .instrument(tracing::info_span!("list_images"))
+            .await
+            .map(|r| r.into_inner().images)
+            .map_err(|e| grpc_error(socket, e))
+    };
+    let (cached, sizes, images) = tokio::join!(
+        cached,
+        content_sizes(&client, namespace, socket).instrument(tracing::info_span!("list_content")),
+        listing
+    );
+    let (sizes, images) = (sizes?, images?);
+    let cached_count = cached.len();
+    let mut r = Reader {
+        client,
+        socket: socket.to_path_buf(),
+        namespace: namespace.to_string(),
+        sizes,
+        parsed: cached,
+        fetched: 0,
+    };
     r.load(
         images
             .iter()
             .filter_map(|i| i.target.as_ref().map(|t| t.digest.clone())),
     )
+    .instrument(tracing::info_span!(
+        "load_blobs",
+        images = images.len(),
+        cached = cached_count
+    ))
     .await;
 
-    let mut by_digest: BTreeMap<String, ImageEntry> = BTreeMap::new();
-    let mut all_blobs: HashSet<String> = HashSet::new();
-    for img in images {
-        let Some(target) = img.target else { continue };
+    let walking = tracing::info_span!("walk").entered();
+    let mut by_digest: HashMap<&str, ImageEntry> = HashMap::with_capacity(images.len());
+    let mut all_blobs: HashSet<&str> = HashSet::new();
+    let mut blobs: HashSet<&str> = HashSet::new();
+    for img in &images {
+        let Some(target) = &img.target else { continue };
         let dangling_name = img.name.starts_with("moby-dangling@");
-        if let Some(e) = by_digest.get_mut(&target.digest) {
+        if let Some(e) = by_digest.get_mut(target.digest.as_str()) {
             if !dangling_name {
                 e.references.push(familiar(&img.name));
-                e.references.sort();
                 e.dangling = false;
             }
             continue;
         }
-        let mut blobs = HashSet::new();
+        blobs.clear();
         let (platforms, created) = r.walk(&target.digest, &mut blobs, &mut Vec::new());
         let size: u64 = blobs
             .iter()
-            .filter_map(|d| r.sizes.get(d))
+            .filter_map(|d| r.sizes.get(*d))
             .map(|s| *s as u64)
             .sum();
-        all_blobs.extend(blobs);
-        let created = created.or_else(|| img.created_at.map(|t| crate::time::rfc3339(t.seconds)));
+        all_blobs.extend(blobs.iter().copied());
+        let created = created.or_else(|| {
+            img.created_at
+                .as_ref()
+                .map(|t| crate::time::rfc3339(t.seconds))
+        });
         by_digest.insert(
-            target.digest.clone(),
+            target.digest.as_str(),
             ImageEntry {
                 store: ImageStore::Containerd,
                 references: if dangling_name {
@@ -303,7 +330,7 @@ pub async fn read_cached(
                 } else {
                     vec![familiar(&img.name)]
                 },
-                id: target.digest,
+                id: target.digest.clone(),
                 size,
                 created,
                 platforms,
@@ -314,20 +341,33 @@ pub async fn read_cached(
     }
     let bytes = all_blobs
         .iter()
-        .filter_map(|d| r.sizes.get(d))
+        .filter_map(|d| r.sizes.get(*d))
         .map(|s| *s as u64)
         .sum();
     let mut images: Vec<ImageEntry> = by_digest.into_values().collect();
+    for i in &mut images {
+        i.references.sort();
+    }
     images.sort_by(|a, b| {
         b.created
             .cmp(&a.created)
             .then_with(|| a.references.cmp(&b.references))
+            .then_with(|| a.id.cmp(&b.id))
     });
+    drop(walking);
     if let Some(f) = cache_file {
         // Only what the images reach is kept; written when something was read or dropped.
-        let mut keep = std::mem::take(&mut r.parsed);
-        keep.retain(|d, _| all_blobs.contains(d));
-        if r.fetched > 0 || keep.len() != cached_count {
+        if r.fetched > 0
+            || all_blobs
+                .iter()
+                .filter(|d| r.parsed.contains_key(**d))
+                .count()
+                != cached_count
+        {
+            let keep: HashMap<&str, &Parsed> = all_blobs
+                .iter()
+                .filter_map(|d| r.parsed.get(*d).map(|p| (*d, p)))
+                .collect();
             if let Ok(body) = serde_json::to_vec(&keep) {
                 let f = f.to_path_buf();
                 let _ = tokio::task::spawn_blocking(move || {
@@ -342,40 +382,40 @@ pub async fn read_cached(
     Ok(ContainerdContents { images, bytes })
 }
 
+/// Every blob of the content store with its size (one streamed call): which blobs exist.
+async fn content_sizes(
+    client: &containerd_client::Client,
+    namespace: &str,
+    socket: &Path,
+) -> Result<HashMap<String, i64>> {
+    let req = with_namespace!(ListContentRequest { filters: vec![] }, namespace);
+    let mut stream = client
+        .content()
+        .list(req)
+        .await
+        .map_err(|e| grpc_error(socket, e))?
+        .into_inner();
+    let mut sizes = HashMap::new();
+    while let Some(msg) = next_within(&mut stream, socket).await? {
+        let msg = msg.map_err(|e| grpc_error(socket, e))?;
+        sizes.extend(msg.info.into_iter().map(|i| (i.digest, i.size)));
+    }
+    Ok(sizes)
+}
+
 impl Reader {
     /// Connects and loads the content store's sizes (one call), which also tells which blobs exist.
     async fn open(socket: &Path, namespace: &str, parsed: HashMap<String, Parsed>) -> Result<Self> {
-        let mut r = Reader {
-            client: connect(socket).await?,
+        let client = connect(socket).await?;
+        let sizes = content_sizes(&client, namespace, socket).await?;
+        Ok(Reader {
+            client,
             socket: socket.to_path_buf(),
             namespace: namespace.to_string(),
-            sizes: HashMap::new(),
+            sizes,
             parsed,
             fetched: 0,
-        };
-        r.load_sizes().await?;
-        Ok(r)
-    }
-
-    async fn load_sizes(&mut self) -> Result<()> {
-        let req = with_namespace!(
-            ListContentRequest { filters: vec![] },
-            self.namespace.as_str()
-        );
-        let mut stream = self
-            .client
-            .content()
-            .list(req)
-            .await
-            .map_err(|e| grpc_error(&self.socket, e))?
-            .into_inner();
-        while let Some(msg) = next_within(&mut stream, &self.socket).await? {
-            let msg = msg.map_err(|e| grpc_error(&self.socket, e))?;
-            for info in msg.info {
-                self.sizes.insert(info.digest, info.size);
-            }
-        }
-        Ok(())
+        })
     }
 
     /// Makes sure every present blob reachable from `roots` is parsed: what the cache lacks is
@@ -419,13 +459,13 @@ impl Reader {
     /// Platforms and creation time of the image at `digest` (loaded first); every blob reached
     /// goes into `blobs`, and the config digest of every image manifest (attestations excluded)
     /// into `configs`.
-    fn walk(
-        &self,
-        digest: &str,
-        blobs: &mut HashSet<String>,
+    fn walk<'a>(
+        &'a self,
+        digest: &'a str,
+        blobs: &mut HashSet<&'a str>,
         configs: &mut Vec<String>,
     ) -> (Vec<String>, Option<String>) {
-        blobs.insert(digest.to_string());
+        blobs.insert(digest);
         let present = |d: &str| self.sizes.contains_key(d);
         match self.parsed.get(digest).filter(|_| present(digest)) {
             Some(Parsed::Index { children }) => {
@@ -447,11 +487,11 @@ impl Reader {
                 (platforms, created)
             }
             Some(Parsed::Manifest { config, layers }) => {
-                blobs.extend(layers.iter().filter(|l| present(l)).cloned());
+                blobs.extend(layers.iter().map(String::as_str).filter(|l| present(l)));
                 if config.is_empty() {
                     return (vec![], None);
                 }
-                blobs.insert(config.clone());
+                blobs.insert(config);
                 configs.push(config.clone());
                 match self.parsed.get(config).filter(|_| present(config)) {
                     Some(Parsed::Config { created, platform }) => {
