@@ -163,8 +163,10 @@ struct Reader {
     namespace: String,
     sizes: HashMap<String, i64>,
     parsed: HashMap<String, Parsed>,
-    /// Blobs read from containerd in this run (not from the cache).
+    /// Blobs read in this run (not from the cache).
     fetched: usize,
+    /// containerd's `blobs/sha256` folder, read directly when readable.
+    blobs_dir: Option<std::path::PathBuf>,
 }
 
 /// How long one containerd exchange may take: connecting, one call until its answer starts, or
@@ -230,17 +232,22 @@ fn unreachable(socket: &Path, why: &str) -> Error {
 
 /// Reads every image of `namespace`.
 pub async fn read(socket: &Path, namespace: &str) -> Result<ContainerdContents> {
-    read_cached(socket, namespace, None).await
+    read_cached(socket, namespace, None, None).await
 }
 
 /// [`read`], keeping the parsed blobs in `cache_file` between listings (content-addressed, so
 /// never stale; pruned to what the images reach). A cache that cannot be read is rebuilt. The
-/// cache, the image records and the content store's sizes are asked for at once.
+/// cache, the image records and the content store's sizes are asked for at once. Blobs not in
+/// the cache are read from `content_dir` (containerd's `<root>/io.containerd.content.v1.content`)
+/// when Stowage may read it: each file is named by the digest of its bytes, so a file that is
+/// missing, unreadable or does not hash to its name is read over gRPC instead. Which blobs exist
+/// and their sizes always come from containerd.
 #[tracing::instrument(level = "info")]
 pub async fn read_cached(
     socket: &Path,
     namespace: &str,
     cache_file: Option<&Path>,
+    content_dir: Option<&Path>,
 ) -> Result<ContainerdContents> {
     let cached = async {
         let Some(f) = cache_file.map(Path::to_path_buf) else {
@@ -281,6 +288,7 @@ pub async fn read_cached(
         sizes,
         parsed: cached,
         fetched: 0,
+        blobs_dir: content_dir.map(|d| d.join("blobs/sha256")),
     };
     r.load(
         images
@@ -415,6 +423,7 @@ impl Reader {
             sizes,
             parsed,
             fetched: 0,
+            blobs_dir: None,
         })
     }
 
@@ -425,11 +434,22 @@ impl Reader {
         let mut frontier: Vec<String> = roots.into_iter().collect();
         while !frontier.is_empty() {
             frontier.retain(|d| self.sizes.contains_key(d) && seen.insert(d.clone()));
-            let missing: Vec<String> = frontier
+            let mut missing: Vec<String> = frontier
                 .iter()
                 .filter(|d| !self.parsed.contains_key(*d))
                 .cloned()
                 .collect();
+            if let (Some(dir), false) = (&self.blobs_dir, missing.is_empty()) {
+                let (dir, wanted) = (dir.clone(), std::mem::take(&mut missing));
+                let (read, left) = tokio::task::spawn_blocking(move || read_files(&dir, wanted))
+                    .await
+                    .unwrap_or_default();
+                for (digest, bytes) in read {
+                    self.fetched += 1;
+                    self.parsed.insert(digest, Parsed::of(&bytes));
+                }
+                missing = left;
+            }
             let reads = futures_util::stream::iter(missing)
                 .map(|digest| {
                     let content = self.client.content();
@@ -505,6 +525,62 @@ impl Reader {
     }
 }
 
+/// A blob read from disk, or its digest when it must be read over gRPC.
+type FileRead = std::result::Result<(String, Vec<u8>), String>;
+
+/// Reads the blobs `wanted` from containerd's `blobs/sha256` folder `dir`, on as many threads as
+/// pay off: those whose file hashes to its digest, and the rest (to be read over gRPC).
+fn read_files(dir: &Path, wanted: Vec<String>) -> (Vec<(String, Vec<u8>)>, Vec<String>) {
+    use sha2::{Digest, Sha256};
+    let one = |digest: String| -> FileRead {
+        let Some(hex) = digest.strip_prefix("sha256:") else {
+            return Err(digest);
+        };
+        if hex.len() != 64 || !hex.bytes().all(|b| b.is_ascii_hexdigit()) {
+            return Err(digest);
+        }
+        match std::fs::read(dir.join(hex)) {
+            Ok(bytes) if format!("{:x}", Sha256::digest(&bytes)) == hex => Ok((digest, bytes)),
+            _ => Err(digest),
+        }
+    };
+    let threads = if wanted.len() < 256 {
+        1
+    } else {
+        std::thread::available_parallelism()
+            .map(|n| n.get())
+            .unwrap_or(2)
+            .min(8)
+    };
+    let chunk = wanted.len().div_ceil(threads).max(1);
+    let mut parts: Vec<Vec<String>> = Vec::new();
+    let mut rest = wanted;
+    while rest.len() > chunk {
+        let tail = rest.split_off(chunk);
+        parts.push(rest);
+        rest = tail;
+    }
+    parts.push(rest);
+    let results: Vec<Vec<FileRead>> = std::thread::scope(|s| {
+        let handles: Vec<_> = parts
+            .into_iter()
+            .map(|part| s.spawn(move || part.into_iter().map(one).collect::<Vec<_>>()))
+            .collect();
+        handles
+            .into_iter()
+            .map(|h| h.join().unwrap_or_default())
+            .collect()
+    });
+    let (mut read, mut left) = (Vec::new(), Vec::new());
+    for r in results.into_iter().flatten() {
+        match r {
+            Ok(blob) => read.push(blob),
+            Err(digest) => left.push(digest),
+        }
+    }
+    (read, left)
+}
+
 /// One blob's bytes, or `None` when it cannot be read.
 async fn read_blob(
     mut content: containerd_client::services::v1::content_client::ContentClient<
@@ -576,6 +652,37 @@ pub async fn config_digests(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn blobs_on_disk_are_used_only_when_they_hash_to_their_name() {
+        use sha2::{Digest, Sha256};
+        let dir = tempfile::tempdir().unwrap();
+        let hex = |b: &[u8]| format!("{:x}", Sha256::digest(b));
+        let good = b"{\"os\":\"linux\"}";
+        std::fs::write(dir.path().join(hex(good)), good).unwrap();
+        // A file whose bytes are not what its name says (a torn or tampered write).
+        let claimed = hex(b"something else");
+        std::fs::write(dir.path().join(&claimed), b"not it").unwrap();
+        let absent = hex(b"never written");
+        let wanted = vec![
+            format!("sha256:{}", hex(good)),
+            format!("sha256:{claimed}"),
+            format!("sha256:{absent}"),
+            "sha512:abcd".to_string(),
+            "sha256:../../etc/passwd".to_string(),
+        ];
+        let (read, mut left) = read_files(dir.path(), wanted);
+        assert_eq!(read, vec![(format!("sha256:{}", hex(good)), good.to_vec())]);
+        left.sort();
+        let mut expected = vec![
+            format!("sha256:{claimed}"),
+            format!("sha256:{absent}"),
+            "sha512:abcd".to_string(),
+            "sha256:../../etc/passwd".to_string(),
+        ];
+        expected.sort();
+        assert_eq!(left, expected, "the rest is read over gRPC");
+    }
 
     #[test]
     fn blobs_are_told_apart_by_what_they_hold() {

@@ -154,7 +154,25 @@ pub async fn list(engine: &Engine, selection: Selection) -> Listing {
             "containerd",
             &format!("{}#{}", socket.display(), engine.containerd_namespace),
         );
-        Some(containerd::read_cached(&socket, &engine.containerd_namespace, cache.as_deref()).await)
+        // Its blobs are read from disk when Stowage may (content-addressed, checked), else
+        // over gRPC.
+        let e = engine.clone();
+        let content_dir = tokio::task::spawn_blocking(move || {
+            location::containerd_root(&e, None)
+                .root()
+                .join("io.containerd.content.v1.content")
+        })
+        .await
+        .ok();
+        Some(
+            containerd::read_cached(
+                &socket,
+                &engine.containerd_namespace,
+                cache.as_deref(),
+                content_dir.as_deref(),
+            )
+            .await,
+        )
     };
     let (info, on_disk, mut api_images, mut classic_disk, mut containerd_grpc) =
         tokio::join!(info, on_disk, api_images, classic_disk, containerd_grpc);
