@@ -20,6 +20,13 @@ type Result<T = ()> = std::result::Result<T, Box<dyn std::error::Error>>;
 
 const FEATURE: &str = "#feature-containerd-image-store";
 
+/// The tests of this binary take turns: each starts its own tauri-driver on the same port.
+static ONE_AT_A_TIME: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
+fn one_at_a_time() -> std::sync::MutexGuard<'static, ()> {
+    ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner())
+}
+
 /// A JS expression: whether the element `css` is on screen (rendered boxes, no hidden ancestor).
 fn visible(css: &str) -> String {
     format!(
@@ -278,6 +285,7 @@ async fn apply_and_wait(app: &App) -> Result<(String, Duration)> {
 #[ignore = "needs a display, tauri-driver and a real engine; scripts/test.sh runs it under Xvfb"]
 fn the_app_switches_stores_follows_outside_changes_and_shows_a_rollback() {
     require_e2e!();
+    let _turn = one_at_a_time();
     let started = Instant::now();
     // In a private mount namespace with its own /etc/docker, where the registry fix writes the
     // hosts.toml this rootful engine reads: the machine's /etc/docker is never touched.
@@ -1830,6 +1838,7 @@ async fn stopped_engine_stays_chosen(app: &App, d: &PrivateDaemon) -> Result {
 #[ignore = "needs a display, tauri-driver, docker compose and a real engine; scripts/test.sh runs it under Xvfb"]
 fn the_app_brings_a_compose_project_across_a_store_switch() {
     require_e2e!();
+    let _turn = one_at_a_time();
     let d = PrivateDaemon::start_with_private_etc_docker(REALISTIC_DAEMON_JSON);
     stowage_tests::compose::shop_with_a_lonely_container(&d);
     // Not a first launch: no wizard.
