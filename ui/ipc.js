@@ -61,7 +61,8 @@ export const featuresList = () => call("features_list");
 /** @param {{id: string, enable: boolean}[]} changes */
 export const featuresPlan = (changes) => call("features_plan", { changes });
 export const featuresPlanSnapshotter = (name) => call("features_plan_snapshotter", { name });
-export const featuresApply = (planId) => call("features_apply", { planId });
+/** @param {string[]} [projects] compose projects to bring across a store switch */
+export const featuresApply = (planId, projects = []) => call("features_apply", { planId, projects });
 export const featuresDiscard = () => call("features_discard");
 
 // Engine

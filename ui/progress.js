@@ -1,5 +1,5 @@
 // A staged progress bar with the list of stages and the outcome, for a change or a restart.
-import { h, replace, stageName, storeText } from "./ui.js";
+import { capitalize, h, replace, stageName, storeText } from "./ui.js";
 
 export class ProgressPanel {
   /** @param {string} prefix id prefix ("change" -> #change-progress, #change-outcome) */
@@ -35,6 +35,37 @@ export class ProgressPanel {
     replace(this.outcome);
     delete this.outcome.dataset.outcome;
     replace(this.list, this.expected.map((s) => this.item(s)));
+    this.projects?.remove();
+    this.projects = null;
+  }
+
+  /** A migration's step or byte count ({event: "step", message} or {event: "bytes", phase, done, total}). */
+  migration(p) {
+    if (this.finished) return;
+    if (p.event === "step") {
+      for (const li of this.list.querySelectorAll('li[data-state="started"]')) li.dataset.state = "finished";
+      this.list.append(h("li", { dataset: { state: "started" } }, h("span", { class: "stage-state", "aria-hidden": "true" }), h("span", { class: "stage-name" }, capitalize(p.message)), h("span", { class: "stage-ms" })));
+      this.label.textContent = `${capitalize(p.message)}…`;
+    } else if (p.event === "bytes") {
+      const mb = (n) => `${(n / 1e6).toFixed(1)} MB`;
+      this.label.textContent = `${capitalize(p.phase)}: ${mb(p.done)} of ${mb(Math.max(p.total, p.done))}`;
+    }
+  }
+
+  /** One compose project's step ({project, phase, sentence}): its own list, in order. */
+  project(p) {
+    if (this.finished) return;
+    if (!this.projects) {
+      this.projects = h("ul", { id: `${this.prefix}-projects`, class: "projects-progress", "aria-label": "Compose projects", "aria-live": "polite" });
+      this.outcome.before(this.projects);
+    }
+    let li = [...this.projects.children].find((x) => x.dataset.project === p.project);
+    if (!li) {
+      li = h("li", { dataset: { project: p.project } }, h("strong", {}, p.project), h("ol", { class: "project-steps" }));
+      this.projects.append(li);
+    }
+    li.dataset.phase = p.phase;
+    li.querySelector("ol").append(h("li", { dataset: { phase: p.phase } }, p.sentence));
   }
 
   item(stage) {
@@ -134,6 +165,9 @@ export class ProgressPanel {
         ? h("details", {}, h("summary", {}, "The daemon's last log lines"), h("pre", { class: "detail" }, o.daemon_log.join("\n")))
         : null,
       o.backup && o.outcome === "applied" ? h("p", { class: "muted" }, `The previous daemon.json is saved as ${o.backup}.`) : null,
+      o.projects?.length
+        ? h("ul", { class: "project-outcomes", id: `${this.prefix}-project-outcomes`, "aria-label": "Compose projects" }, o.projects.map((p) => h("li", { dataset: { project: p.project, phase: p.phase } }, p.sentence)))
+        : null,
       o.active_store ? h("p", { class: "muted" }, `Running now: ${storeText(o.active_store)}.`) : null,
     );
   }

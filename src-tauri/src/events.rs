@@ -8,7 +8,7 @@ use stowage_core::engine::status::Status;
 
 use tauri::{AppHandle, Emitter, Manager};
 
-use crate::views::{OutcomeView, PlanView, ProgressView};
+use crate::views::{OutcomeView, PlanView, ProgressView, ProjectView};
 
 /// The channel name the page listens on.
 pub const CHANNEL: &str = "stowage:event";
@@ -33,6 +33,9 @@ pub enum AppEvent {
         op: u64,
         progress: serde_json::Value,
     },
+    /// A step of one compose project brought across by change `op` (its images migrating,
+    /// brought up, each service running, or why it failed).
+    ProjectProgress { op: u64, progress: ProjectView },
     /// A step of reclaim `op` (a store being emptied).
     ReclaimProgress { op: u64, step: String },
     /// Operation `op` ended.

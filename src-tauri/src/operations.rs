@@ -29,6 +29,20 @@ pub fn view(p: &Pending) -> PlanView {
         expected_stages: plan.expected_stages(Validator::for_engine(&p.engine).is_some()),
         summary: plan.summary(),
         hidden_note: plan.hidden_note(),
+        containers_note: plan.containers_note(),
+        bring_projects_refusal: match (plan.target_store, privileged::needed(plan.needs_root)) {
+            (Some(to), true) => Some(stowage_core::projects::progress::not_through_pkexec(to)),
+            _ if plan.changes.len() > 1 => {
+                Some(stowage_core::projects::progress::ONLY_WITH_A_SWITCH_ALONE.into())
+            }
+            _ => None,
+        },
+        project_refusals: plan
+            .hidden_containers
+            .iter()
+            .flat_map(|h| &h.projects)
+            .filter_map(|p| p.refusal().map(|r| (p.name.clone(), r)))
+            .collect(),
     }
 }
 
@@ -149,6 +163,83 @@ pub async fn apply(app: &AppHandle, pending: Pending, source: &'static str) -> R
     finish(app, &state, op, guard, result).await
 }
 
+/// Applies a pending store switch bringing the compose projects `names` across (the core's
+/// `projects::carry`: their images migrated, the switch, each brought up), with each project's
+/// steps sent as `project_progress` events and the migration's as `migration_progress`.
+#[tracing::instrument(skip_all, fields(plan = pending.id))]
+pub async fn apply_with_projects(
+    app: &AppHandle,
+    pending: Pending,
+    names: Vec<String>,
+) -> Result<OutcomeView> {
+    use stowage_core::projects::{carry, ProjectEvent, Which};
+    use stowage_core::stores::migrate::MigrationEvent;
+    let state = app.state::<AppState>();
+    let plan = &pending.prepared.plan;
+    let to = match (plan.current_store, plan.target_store) {
+        (Some(from), Some(to)) if from != to && plan.changes.len() <= 1 => to,
+        _ => {
+            return Err(Error::InvalidRequest(
+                stowage_core::projects::progress::ONLY_WITH_A_SWITCH_ALONE.into(),
+            ))
+        }
+    };
+    if privileged::needed(pending.prepared.plan.needs_root) {
+        return Err(Error::InvalidRequest(
+            stowage_core::projects::progress::not_through_pkexec(to),
+        ));
+    }
+    let opts = apply_options(&state, &pending.engine)?;
+    let min_free = state.settings()?.migration_min_free_bytes()?;
+    let plan = carry::plan(&pending.engine, to, &Which::Named(names), min_free).await?;
+    tracing::info!(projects = ?plan.projects.iter().map(|p| &p.name).collect::<Vec<_>>(), "bringing compose projects across");
+    let (guard, op) = begin(
+        app,
+        &state,
+        "Bringing compose projects across…",
+        "change",
+        "window",
+        Some(Box::new(view(&pending))),
+    )?;
+    let app2 = app.clone();
+    let events = move |ev: MigrationEvent| {
+        if let MigrationEvent::Step { message } = &ev {
+            app2.state::<AppState>().set_busy_detail(message);
+        }
+        if let Ok(progress) = serde_json::to_value(&ev) {
+            emit(&app2, AppEvent::MigrationProgress { op, progress });
+        }
+    };
+    let app3 = app.clone();
+    let on_project = move |ev: ProjectEvent| {
+        emit(
+            &app3,
+            AppEvent::ProjectProgress {
+                op,
+                progress: ev.into(),
+            },
+        );
+    };
+    let result = match engine_lock(app, &state, &pending.engine).await {
+        Err(e) => Err(e),
+        Ok(_lock) => {
+            let cancel = Arc::new(std::sync::atomic::AtomicBool::new(false));
+            carry::carry(
+                &pending.engine,
+                &state.paths,
+                &plan,
+                &opts,
+                &events,
+                &on_project,
+                cancel,
+            )
+            .await
+            .map(|o| OutcomeView::from_carry(&o))
+        }
+    };
+    finish(app, &state, op, guard, result).await
+}
+
 /// Restarts the managed engine the way it runs, and waits until it answers.
 #[tracing::instrument(skip_all, fields(source))]
 pub async fn restart(app: &AppHandle, source: &'static str) -> Result<OutcomeView> {
@@ -252,6 +343,7 @@ pub(crate) async fn finish(
             error_code: Some(e.code()),
             daemon_log: Vec::new(),
             backup: None,
+            projects: Vec::new(),
             message: format!("The change failed: {e}"),
         },
     };
@@ -323,6 +415,51 @@ pub async fn toggle_store_from_tray(app: &AppHandle, want: ImageStore) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn projects_brought_across_end_the_outcome_a_line_each() {
+        use stowage_core::projects::bring::{ProjectOutcome, ServiceState};
+        use stowage_core::projects::CarryOutcome;
+        let o = OutcomeView::from_carry(&CarryOutcome {
+            migration: None,
+            active_store: ImageStore::Containerd,
+            projects: vec![
+                ProjectOutcome {
+                    project: "shop".into(),
+                    ok: true,
+                    services: vec![ServiceState {
+                        service: "web".into(),
+                        running: true,
+                    }],
+                    error: None,
+                },
+                ProjectOutcome {
+                    project: "blog".into(),
+                    ok: false,
+                    services: vec![],
+                    error: Some("`docker compose up` failed: boom".into()),
+                },
+            ],
+        });
+        assert_eq!(
+            o.message,
+            "Done: the engine runs the containerd image store."
+        );
+        let lines: Vec<&str> = o.projects.iter().map(|p| p.sentence.as_str()).collect();
+        assert_eq!(
+            lines,
+            [
+                "shop: running (web)",
+                "blog: FAILED: `docker compose up` failed: boom"
+            ]
+        );
+        // The page reads `project`, `phase` and `sentence` flat, and so does the view again.
+        let v = serde_json::to_value(&o.projects[1]).unwrap();
+        assert_eq!(v["project"], "blog");
+        assert_eq!(v["phase"], "failed");
+        let back: crate::views::ProjectView = serde_json::from_value(v).unwrap();
+        assert_eq!(back, o.projects[1]);
+    }
 
     #[test]
     fn outcomes_are_worded_for_people() {

@@ -5,6 +5,7 @@ use std::path::PathBuf;
 
 use serde::{Deserialize, Serialize};
 use stowage_core::engine::ImageStore;
+use stowage_core::projects::{CarryOutcome, ProjectEvent};
 use stowage_core::switch::progress::StageTiming;
 use stowage_core::switch::{Outcome, OutcomeKind, Plan, ProgressEvent, Stage};
 use stowage_core::ErrorCode;
@@ -29,6 +30,33 @@ pub struct PlanView {
     pub summary: Vec<String>,
     /// What a store switch hides (also in `summary`; the page highlights it).
     pub hidden_note: Option<String>,
+    /// The sentences about the containers a switch hides (also in `summary`; the page shows them
+    /// in its Containers section, with `hidden_containers`).
+    pub containers_note: Vec<String>,
+    /// Why no compose project can be brought across from the app, when none can.
+    pub bring_projects_refusal: Option<String>,
+    /// Why a project cannot be brought across (its files are gone), by project name.
+    pub project_refusals: std::collections::BTreeMap<String, String>,
+}
+
+/// One compose project's step or outcome as the page shows it: the core's event and its
+/// sentence.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ProjectView {
+    /// The core's event.
+    #[serde(flatten)]
+    pub event: ProjectEvent,
+    /// It in words.
+    pub sentence: String,
+}
+
+impl From<ProjectEvent> for ProjectView {
+    fn from(event: ProjectEvent) -> Self {
+        ProjectView {
+            sentence: event.sentence(),
+            event,
+        }
+    }
 }
 
 /// How a change or restart ended, as the page shows it.
@@ -57,6 +85,9 @@ pub struct OutcomeView {
     /// One sentence for people.
     #[serde(default)]
     pub message: String,
+    /// Per compose project brought across: its last event (running, or failed with why).
+    #[serde(default)]
+    pub projects: Vec<ProjectView>,
 }
 
 impl OutcomeView {
@@ -78,12 +109,33 @@ impl OutcomeView {
             daemon_log: o.daemon_log.clone(),
             backup: o.backup.clone(),
             message: String::new(),
+            projects: Vec::new(),
         };
         v.message = sentence(&v, restart_only);
         // A store switch's registry probes (a rollback offer when one that worked fails now).
         if let Some(r) = &o.registries {
             v.message = format!("{} {}", v.message, r.sentence());
         }
+        v
+    }
+}
+
+impl OutcomeView {
+    /// The view of compose projects brought across a switch: the switch applied, and each
+    /// project's outcome.
+    pub fn from_carry(o: &CarryOutcome) -> Self {
+        let mut v = OutcomeView {
+            outcome: OutcomeKind::Applied,
+            active_store: Some(o.active_store),
+            stages: Vec::new(),
+            error: None,
+            error_code: None,
+            daemon_log: Vec::new(),
+            backup: None,
+            message: String::new(),
+            projects: o.projects.iter().map(|p| p.event().into()).collect(),
+        };
+        v.message = sentence(&v, false);
         v
     }
 }

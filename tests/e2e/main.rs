@@ -20,6 +20,13 @@ type Result<T = ()> = std::result::Result<T, Box<dyn std::error::Error>>;
 
 const FEATURE: &str = "#feature-containerd-image-store";
 
+/// The tests of this binary take turns: each starts its own tauri-driver on the same port.
+static ONE_AT_A_TIME: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
+fn one_at_a_time() -> std::sync::MutexGuard<'static, ()> {
+    ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner())
+}
+
 /// A JS expression: whether the element `css` is on screen (rendered boxes, no hidden ancestor).
 fn visible(css: &str) -> String {
     format!(
@@ -278,6 +285,7 @@ async fn apply_and_wait(app: &App) -> Result<(String, Duration)> {
 #[ignore = "needs a display, tauri-driver and a real engine; scripts/test.sh runs it under Xvfb"]
 fn the_app_switches_stores_follows_outside_changes_and_shows_a_rollback() {
     require_e2e!();
+    let _turn = one_at_a_time();
     let started = Instant::now();
     // In a private mount namespace with its own /etc/docker, where the registry fix writes the
     // hosts.toml this rootful engine reads: the machine's /etc/docker is never touched.
@@ -1819,5 +1827,188 @@ async fn stopped_engine_stays_chosen(app: &App, d: &PrivateDaemon) -> Result {
         "e2e: stopped engine kept and started again in {:.1} s",
         t0.elapsed().as_secs_f64()
     );
+    Ok(())
+}
+
+/// A compose project on the classic store, brought across a switch from the Features page: the
+/// plan's Containers section lists it (services, images, folder, a checkbox) and the standalone
+/// container that stays; ticked and applied, its steps show as they happen and it ends running
+/// on the containerd store, its volume's file intact.
+#[test]
+#[ignore = "needs a display, tauri-driver, docker compose and a real engine; scripts/test.sh runs it under Xvfb"]
+fn the_app_brings_a_compose_project_across_a_store_switch() {
+    require_e2e!();
+    let _turn = one_at_a_time();
+    let d = PrivateDaemon::start_with_private_etc_docker(REALISTIC_DAEMON_JSON);
+    stowage_tests::compose::shop_with_a_lonely_container(&d);
+    // Not a first launch: no wizard.
+    let config = d.stowage_home.join("config");
+    std::fs::create_dir_all(&config).unwrap();
+    std::fs::write(config.join("settings.toml"), "first_run_done = true\n").unwrap();
+    let home = d.stowage_home.display().to_string();
+    let host = d.host();
+    let user_home = d.dir().join("home");
+    std::fs::create_dir_all(&user_home).unwrap();
+    let user_home_s = user_home.display().to_string();
+    let driver = TauriDriver::start_with(
+        |program| d.command(program),
+        &[
+            ("STOWAGE_HOME", home.as_str()),
+            ("HOME", user_home_s.as_str()),
+            ("DOCKER_HOST", host.as_str()),
+            ("RUST_LOG", "info,stowage=debug"),
+            ("WEBKIT_DISABLE_DMABUF_RENDERER", "1"),
+        ],
+        &d.dir().join("tauri-driver.log"),
+    );
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let result = rt.block_on(async {
+        let app = App::start(&driver, &[]).await?;
+        let result = bring_projects(&app, &d).await;
+        if result.is_err() && app.shot("failure-projects").await.is_ok() {
+            eprintln!(
+                "e2e: screenshot of the failure: {}",
+                app.shots.join("failure-projects.png").display()
+            );
+        }
+        let _ = tokio::time::timeout(Duration::from_secs(20), app.c.close()).await;
+        result
+    });
+    e2e::wait_for_exit(
+        &e2e::app_bin(),
+        &format!("STOWAGE_HOME={home}"),
+        Duration::from_secs(10),
+    );
+    if let Err(e) = result {
+        let log = std::fs::read_to_string(&driver.log_file).unwrap_or_default();
+        let tail: Vec<&str> = log.lines().rev().take(60).collect();
+        let tail: Vec<&str> = tail.into_iter().rev().collect();
+        panic!(
+            "{e}\n--- app and driver log (last lines) ---\n{}\n--- dockerd log ---\n{}",
+            tail.join("\n"),
+            d.log_tail(20)
+        );
+    }
+}
+
+async fn bring_projects(app: &App, d: &PrivateDaemon) -> Result {
+    app.until(
+        "document.querySelector('#engine-chip')?.getAttribute('aria-busy') === 'false'",
+        Duration::from_secs(30),
+        "the engine chip",
+    )
+    .await?;
+    app.open("features").await?;
+    app.click(FEATURE).await?;
+    app.until(
+        &visible("#plan-containers"),
+        Duration::from_secs(60),
+        "the plan's Containers section",
+    )
+    .await?;
+    // The project, with its services, image and folder, and a checkbox of its own.
+    let box_css = "#plan-projects input[type=checkbox][data-project=\"shop\"]";
+    assert!(app.shown(box_css).await?, "the project's checkbox");
+    assert!(!app.checked(box_css).await?, "unticked until chosen");
+    let enabled = app
+        .js(&format!(
+            "document.querySelector({}).disabled === false",
+            json!(box_css)
+        ))
+        .await?;
+    assert_eq!(
+        enabled,
+        json!(true),
+        "a project with its files can be chosen"
+    );
+    let label = app
+        .js(&format!(
+            "document.querySelector('label[for=\"' + document.querySelector({}).id + '\"]').innerText",
+            json!(box_css)
+        ))
+        .await?;
+    assert_eq!(label, json!("Bring shop to the containerd store"));
+    let row = app.text("[data-project-row=\"shop\"]").await?;
+    assert!(
+        row.contains("Services: web, worker (2 of 2 containers running)"),
+        "{row}"
+    );
+    assert!(row.contains("Images: shop-app:1"), "{row}");
+    let folder = d.dir().join("shop");
+    assert!(
+        row.contains(&format!("Folder: {}", folder.display())),
+        "{row}"
+    );
+    // The standalone container stays, with what it was made from.
+    let lonely = app
+        .text("#plan-standalone li[data-container=\"lonely\"]")
+        .await?;
+    assert!(
+        lonely.starts_with("lonely — from shop-app:1, created"),
+        "{lonely}"
+    );
+    assert!(lonely.contains("volumes lonelyvol:/x"), "{lonely}");
+    let standalone = app.text("#plan-standalone").await?;
+    assert!(
+        standalone.contains("Standalone containers stay in the store being left"),
+        "{standalone}"
+    );
+    app.audit("the plan's Containers section").await?;
+    app.js("document.querySelector('#plan-containers').scrollIntoView({ block: 'start' }) ?? null")
+        .await?;
+    app.shot("features-projects").await?;
+
+    // Ticked (with the keyboard, as a person may) and applied.
+    app.js(&format!(
+        "document.querySelector({}).focus() ?? null",
+        json!(box_css)
+    ))
+    .await?;
+    app.c.active_element().await?.send_keys(" ").await?;
+    assert!(app.checked(box_css).await?, "Space ticks the project");
+    let (outcome, took) = apply_and_wait(app).await?;
+    eprintln!(
+        "e2e: the project was brought across in {:.1} s",
+        took.as_secs_f64()
+    );
+    assert_eq!(outcome, "applied");
+    let steps = app.text("#change-projects").await?;
+    for line in [
+        "shop: migrating its images (shop-app:1) to the containerd store",
+        "shop: bringing it up (docker compose up -d --no-build)",
+        "shop: service web running",
+        "shop: service worker running",
+        "shop: running (web, worker)",
+    ] {
+        assert!(steps.contains(line), "{line:?} in the progress:\n{steps}");
+    }
+    let outcomes = app.text("#change-project-outcomes").await?;
+    assert_eq!(outcomes, "shop: running (web, worker)");
+    app.shot("features-projects-done").await?;
+
+    // For real: the engine runs the containerd store, the services run, the file is there.
+    assert!(uses_containerd(d), "{}", driver_status(d));
+    let ps = d.docker_ok(&[
+        "ps",
+        "--filter",
+        "label=com.docker.compose.project=shop",
+        "--format",
+        "{{.Names}} {{.State}}",
+    ]);
+    let mut lines: Vec<&str> = ps.lines().collect();
+    lines.sort();
+    assert_eq!(
+        lines,
+        ["shop-web-1 running", "shop-worker-1 running"],
+        "{ps}"
+    );
+    let kept = d.docker_ok(&[
+        "exec",
+        "shop-web-1",
+        "/bin/busybox",
+        "cat",
+        "/data/kept.txt",
+    ]);
+    assert_eq!(kept.trim(), "precious");
     Ok(())
 }

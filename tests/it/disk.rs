@@ -4,6 +4,7 @@
 use std::collections::BTreeMap;
 use std::path::Path;
 
+use stowage_core::stores::migrate::plan::{carry_bytes, TransferMode};
 use stowage_tests::{require_engine, OutputExt, PrivateDaemon};
 
 /// `docker system df`'s sizes (go-units `HumanSizeWithPrecision(n, 4)`: decimal, `%.4g`).
@@ -458,7 +459,7 @@ fn a_migration_that_does_not_fit_the_receiving_filesystem_is_refused_naming_it()
     let _ = std::fs::remove_dir_all(&d.data_root);
     let tmpfs = Tmpfs::mount(&d.data_root, "48m");
     d.spawn_and_wait().unwrap();
-    // A 20 MB image: its archive and its copy need 40 MB, more than what is left.
+    // A 20 MB image: its copy leaves less than the 512 MiB reserve a migration keeps by default.
     let big = d.dir().join("big");
     std::fs::create_dir_all(&big).unwrap();
     let noise: Vec<u8> = (0..20_000_000u32)
@@ -510,17 +511,54 @@ fn a_migration_that_does_not_fit_the_receiving_filesystem_is_refused_naming_it()
     let plan = out.json();
     let space = &plan["plan"]["space"];
     assert_eq!(space["filesystem"], tmpfs.0.to_str().unwrap(), "{plan:#}");
-    assert!(
-        space["carry_bytes"].as_u64().unwrap() >= 40_000_000,
+    // The estimate is the migration's own rule for the mode this engine migrates in: streamed
+    // (engine 25 and later), the copy only.
+    assert_eq!(space["mode"], "stream", "{space}");
+    let image_bytes: u64 = d
+        .docker_ok(&["image", "inspect", "big:1", "--format", "{{.Size}}"])
+        .trim()
+        .parse()
+        .unwrap();
+    let carry = space["carry_bytes"].as_u64().unwrap();
+    assert_eq!(
+        carry,
+        carry_bytes(image_bytes, TransferMode::Stream),
         "{space}"
     );
-    let ids: Vec<&str> = plan["plan"]["findings"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|f| f["id"].as_str().unwrap())
-        .collect();
-    assert!(ids.contains(&"carry-does-not-fit"), "{ids:?}");
+    assert!(carry < carry_bytes(image_bytes, TransferMode::Archive));
+    let finding = |plan: &serde_json::Value, id: &str| {
+        plan["plan"]["findings"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|f| f["id"] == id)
+            .map(|f| f["message"].as_str().unwrap().to_string())
+    };
+    let free = space["free_bytes"].as_u64().unwrap();
+    assert!(free > carry + 1_000_000, "{space}");
+    let fits = finding(&plan, "target-filesystem").expect("the copy fits");
+    assert!(
+        fits.contains("streamed: the copy only, no archive"),
+        "{fits}"
+    );
+    // A reserve that leaves less room than the copy: the plan warns it does not fit.
+    let reserve = free - carry + 1_000_000;
+    std::fs::write(
+        &settings,
+        format!("[migration]\nmin_free_bytes = {reserve}\n"),
+    )
+    .unwrap();
+    let out = d
+        .stowctl()
+        .args(["store", "use", "containerd", "--dry-run", "--json"])
+        .output()
+        .unwrap();
+    let plan = out.json();
+    assert!(
+        finding(&plan, "carry-does-not-fit").is_some(),
+        "{:#}",
+        plan["plan"]["findings"]
+    );
     // A switch onto a filesystem below the reserve is refused, and nothing is written.
     std::fs::write(&settings, "[migration]\nmin_free_bytes = 100000000\n").unwrap();
     let before = std::fs::read(&d.config_file).unwrap();

@@ -3,35 +3,8 @@
 //! images, switches once and brings them up, with a named volume's data intact; a project whose
 //! files are gone is refused before anything changes.
 
+use stowage_tests::compose::{compose_up, shop_with_a_lonely_container, write_project};
 use stowage_tests::{require_engine, OutputExt, PrivateDaemon};
-
-/// A two-service project in `dir` using `image`, with a named volume, and no network (the
-/// private engines run without a bridge).
-fn write_project(dir: &std::path::Path, image: &str) -> std::path::PathBuf {
-    std::fs::create_dir_all(dir).unwrap();
-    let file = dir.join("compose.yaml");
-    std::fs::write(
-        &file,
-        format!(
-            "services:\n  web:\n    image: {image}\n    network_mode: none\n    command: [\"/bin/sleep\", \"3600\"]\n    volumes: [\"data:/data\"]\n  worker:\n    image: {image}\n    network_mode: none\n    command: [\"/bin/sleep\", \"3600\"]\nvolumes:\n  data: {{}}\n"
-        ),
-    )
-    .unwrap();
-    file
-}
-
-fn compose_up(d: &PrivateDaemon, project: &str, file: &std::path::Path) {
-    d.docker_ok(&[
-        "compose",
-        "-p",
-        project,
-        "-f",
-        file.to_str().unwrap(),
-        "up",
-        "-d",
-        "--no-build",
-    ]);
-}
 
 fn last_json(out: &std::process::Output) -> serde_json::Value {
     let text = out.stdout_text();
@@ -43,26 +16,7 @@ fn last_json(out: &std::process::Output) -> serde_json::Value {
 fn a_compose_project_comes_back_running_on_the_containerd_store_with_its_volume_data() {
     require_engine!();
     let d = PrivateDaemon::start();
-    d.import_busybox_image("shop-app:1");
-    let file = write_project(&d.dir().join("shop"), "shop-app:1");
-    compose_up(&d, "shop", &file);
-    d.docker_ok(&[
-        "exec",
-        "shop-web-1",
-        "/bin/sh",
-        "-c",
-        "echo precious > /data/kept.txt",
-    ]);
-    d.docker_ok(&[
-        "create",
-        "--name",
-        "lonely",
-        "-v",
-        "lonelyvol:/x",
-        "shop-app:1",
-        "/bin/sleep",
-        "1",
-    ]);
+    shop_with_a_lonely_container(&d);
 
     // Listed per store, grouped.
     let v = d.stowctl_ok(&["projects", "--json"]).json();
@@ -129,6 +83,32 @@ fn a_compose_project_comes_back_running_on_the_containerd_store_with_its_volume_
     assert_eq!(outcome["projects"][0]["project"], "shop");
     assert_eq!(outcome["projects"][0]["ok"], true, "{outcome:#}");
     assert_eq!(outcome["migration"]["verified"], true);
+    // The project's own steps, in order: its image migrates, it is brought up, each service runs.
+    let phases: Vec<String> = out
+        .stdout_text()
+        .lines()
+        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+        .filter(|v| v["project_event"]["project"] == "shop")
+        .map(|v| {
+            let e = &v["project_event"];
+            match e["service"].as_str() {
+                Some(s) => format!("{}:{s}", e["phase"].as_str().unwrap()),
+                None => e["phase"].as_str().unwrap().to_string(),
+            }
+        })
+        .collect();
+    assert_eq!(
+        phases,
+        [
+            "migrating_images",
+            "bringing_up",
+            "service_running:web",
+            "service_running:worker",
+            "running"
+        ],
+        "{}",
+        out.stdout_text()
+    );
     assert_ne!(
         d.current_pid(),
         Some(pid),

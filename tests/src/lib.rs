@@ -684,6 +684,7 @@ impl OutputExt for Output {
     }
 }
 pub mod bench;
+pub mod compose;
 pub mod desktop;
 pub mod e2e;
 pub mod registry;

@@ -333,8 +333,9 @@ export default {
       this.planBox,
       h("h2", { id: "plan-title", tabindex: "-1" }, "Review the change"),
       fromTray ? h("p", { class: "warning" }, "You asked for this from the tray. It hides images or containers, so Stowage asks first.") : null,
-      h("ul", { class: "summary" }, plan.summary.filter((s) => s !== plan.hidden_note).map((s) => h("li", {}, rich(s)))),
+      h("ul", { class: "summary" }, plan.summary.filter((s) => s !== plan.hidden_note && !(plan.containers_note ?? []).includes(s)).map((s) => h("li", {}, rich(s)))),
       plan.hidden_note ? h("p", { class: "hidden-note", id: "plan-hidden" }, plan.hidden_note) : null,
+      this.containersSection(plan),
       findings.length
         ? h(
             "ul",
@@ -355,17 +356,100 @@ export default {
     this.planBox.querySelector("#plan-title").focus();
   },
 
+  /** A store switch's Containers section: the compose projects it hides, a checkbox each to
+   *  bring them across (disabled with the core's reason when that cannot be done), and the
+   *  standalone containers that stay in the old store. */
+  containersSection(plan) {
+    const hidden = plan.hidden_containers;
+    if (!hidden || (!hidden.projects.length && !hidden.standalone.length)) return null;
+    const from = plan.current_store;
+    const to = plan.target_store;
+    const refusal = plan.bring_projects_refusal;
+    const projectRow = (p, i) => {
+      const id = `project-${i}`;
+      const why = plan.project_refusals?.[p.name] ?? null;
+      const box = h("input", {
+        type: "checkbox",
+        id,
+        dataset: { project: p.name },
+        disabled: !!refusal || !!why || plan.blocked,
+        "aria-describedby": [`${id}-facts`, why ? `${id}-reason` : null, refusal ? "plan-projects-refusal" : null].filter(Boolean).join(" "),
+      });
+      return h(
+        "div",
+        { class: `feature project${why || refusal ? " unavailable" : ""}`, dataset: { projectRow: p.name } },
+        box,
+        h(
+          "div",
+          { class: "feature-text" },
+          h("label", { for: id }, `Bring ${p.name} to the ${to} store`),
+          h(
+            "ul",
+            { class: "desc project-facts", id: `${id}-facts` },
+            h("li", { class: "project-services" }, `Services: ${p.services.join(", ") || "—"} (${p.running} of ${plural(p.containers.length, "container")} running)`),
+            h("li", {}, `Images: ${p.images.join(", ") || "—"}`),
+            h("li", {}, `Folder: ${p.working_dir ?? "—"}`),
+          ),
+          why ? h("p", { id: `${id}-reason`, class: "reason" }, `Cannot be brought across: ${why}`) : null,
+        ),
+      );
+    };
+    const standaloneNote = (plan.containers_note ?? []).find((s) => s.startsWith("Standalone")) ?? null;
+    return h(
+      "section",
+      { id: "plan-containers", class: "containers", "aria-labelledby": "plan-containers-title" },
+      h("h3", { id: "plan-containers-title" }, "Containers"),
+      hidden.projects.length
+        ? h(
+            "fieldset",
+            { id: "plan-projects" },
+            h("legend", {}, `Compose projects in the ${from} store: ticked ones have their images migrated, then come back up on the ${to} store`),
+            refusal ? h("p", { class: "warning", id: "plan-projects-refusal" }, refusal) : null,
+            hidden.projects.map(projectRow),
+          )
+        : null,
+      hidden.standalone.length
+        ? h(
+            "div",
+            { id: "plan-standalone" },
+            standaloneNote ? h("p", { class: "muted" }, standaloneNote) : null,
+            h(
+              "ul",
+              { class: "standalone", "aria-label": "Standalone containers" },
+              hidden.standalone.map((c) =>
+                h(
+                  "li",
+                  { dataset: { container: c.name } },
+                  h("strong", {}, c.name),
+                  ` — from ${c.image}, ${c.state}`,
+                  c.ports?.length ? `; ports ${c.ports.join(", ")}` : "",
+                  c.volumes?.length ? `; volumes ${c.volumes.join(", ")}` : "",
+                ),
+              ),
+            ),
+          )
+        : null,
+    );
+  },
+
+  /** The compose projects ticked in the plan's Containers section. */
+  tickedProjects() {
+    return [...this.planBox.querySelectorAll("input[data-project]:checked")].map((b) => b.dataset.project);
+  },
+
   async apply() {
     if (!this.plan || this.applying) return;
     const plan = this.plan;
+    const projects = this.tickedProjects();
     this.applied = plan;
     this.applying = true;
     this.syncCheckboxes();
-    for (const b of this.planBox.querySelectorAll("button")) b.disabled = true;
-    this.progress.start(plan.expected_stages);
+    for (const b of this.planBox.querySelectorAll("button, input[data-project]")) b.disabled = true;
+    // Bringing projects across runs the migration's own steps, told as they come.
+    this.progress.start(projects.length ? [] : plan.expected_stages);
     this.progress.el.scrollIntoView({ block: "nearest" });
     try {
-      const outcome = await ipc.featuresApply(plan.id);
+      const outcome = await ipc.featuresApply(plan.id, projects);
       this.done(outcome);
     } catch (error) {
       this.applying = false;
@@ -418,6 +502,12 @@ export default {
         break;
       case "progress":
         if (ev.op === this.op) this.progress.update(ev.progress);
+        break;
+      case "migration_progress":
+        if (ev.op === this.op) this.progress.migration(ev.progress);
+        break;
+      case "project_progress":
+        if (ev.op === this.op) this.progress.project(ev.progress);
         break;
       case "operation_finished":
         if (ev.op === this.op && !this.restarting) this.done(ev.outcome);

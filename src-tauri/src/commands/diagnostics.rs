@@ -190,6 +190,7 @@ async fn apply(app: &AppHandle, pending: PendingFix) -> Result<OutcomeView> {
         error_code: None,
         daemon_log: Vec::new(),
         backup: None,
+        projects: Vec::new(),
         message: format!(
             "Fixed: wrote {}.{}",
             files

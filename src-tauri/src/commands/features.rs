@@ -89,17 +89,23 @@ pub async fn features_plan(
 }
 
 /// Applies the plan on screen (`plan_id`): progress arrives as events; returns the outcome.
+/// With `projects` (compose projects ticked in a store switch's Containers section) they are
+/// brought across: their images migrated, the switch, each brought up.
 #[tauri::command]
 #[tracing::instrument(skip(app, state))]
 pub async fn features_apply(
     app: AppHandle,
     state: tauri::State<'_, AppState>,
     plan_id: u64,
+    projects: Option<Vec<String>>,
 ) -> Result<OutcomeView, CommandError> {
     let pending = state.take_pending(plan_id).ok_or_else(|| {
         Error::InvalidRequest("this plan is no longer current: review the change again".into())
     })?;
-    Ok(operations::apply(&app, pending, "window").await?)
+    match projects.filter(|p| !p.is_empty()) {
+        Some(names) => Ok(operations::apply_with_projects(&app, pending, names).await?),
+        None => Ok(operations::apply(&app, pending, "window").await?),
+    }
 }
 
 /// Drops the plan on screen (Cancel).

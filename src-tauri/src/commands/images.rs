@@ -247,6 +247,7 @@ fn outcome_view(v: &serde_json::Value, plan: &mig::MigrationPlan) -> OutcomeView
         daemon_log: Vec::new(),
         backup: None,
         message,
+        projects: Vec::new(),
     }
 }
 

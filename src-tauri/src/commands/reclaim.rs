@@ -126,6 +126,7 @@ async fn run(app: &AppHandle, input: &ReclaimInput) -> Result<OutcomeView> {
         daemon_log: Vec::new(),
         backup: o.pin_backup.clone(),
         message: o.message(),
+        projects: Vec::new(),
     });
     operations::finish(app, &state, op, guard, result).await
 }

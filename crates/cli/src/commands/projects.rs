@@ -6,7 +6,7 @@ use anyhow::Result;
 use stowage_core::engine::ImageStore;
 use stowage_core::projects::{self, carry, Which};
 
-use super::images::{cancel_on_signals, human_bytes, migration_printer};
+use super::images::{cancel_on_signals, migration_printer};
 use crate::cli::ChangeArgs;
 use crate::context::Context;
 use crate::output::{out_line, print_json, print_table};
@@ -108,24 +108,32 @@ pub async fn bring(
     let cancel = cancel_on_signals()?;
     let events = migration_printer(json);
     let opts = super::change::apply_options(ctx, &engine)?;
-    let outcome = carry::carry(&engine, &ctx.paths, &plan, &opts, &events, cancel).await?;
+    let on_project = |ev: projects::ProjectEvent| {
+        if json {
+            if let Ok(line) = serde_json::to_string(&serde_json::json!({ "project_event": ev })) {
+                out_line(&line);
+            }
+        } else {
+            eprintln!("  {}", ev.sentence());
+        }
+    };
+    let outcome = carry::carry(
+        &engine,
+        &ctx.paths,
+        &plan,
+        &opts,
+        &events,
+        &on_project,
+        cancel,
+    )
+    .await?;
     let all_ok = outcome.projects.iter().all(|p| p.ok);
     if json {
         out_line(&serde_json::to_string(&outcome)?);
     } else {
+        out_line("");
         for p in &outcome.projects {
-            match &p.error {
-                None => out_line(&format!(
-                    "{}: running ({})",
-                    p.project,
-                    p.services
-                        .iter()
-                        .map(|s| s.service.as_str())
-                        .collect::<Vec<_>>()
-                        .join(", ")
-                )),
-                Some(e) => out_line(&format!("{}: FAILED: {e}", p.project)),
-            }
+            out_line(&p.sentence());
         }
         out_line(&format!(
             "The engine runs the {} store.",
@@ -140,40 +148,7 @@ pub async fn bring(
 }
 
 fn print_plan(plan: &carry::CarryPlan) {
-    crate::outln!(
-        "Bring {} across to the {} store:",
-        stowage_core::text::count(plan.projects.len() as u64, "compose project"),
-        plan.to
-    );
-    for p in &plan.projects {
-        crate::outln!(
-            "  {} ({}) from {}",
-            p.name,
-            p.services.join(", "),
-            p.working_dir
-                .as_ref()
-                .map(|d| d.display().to_string())
-                .unwrap_or_default()
-        );
+    for line in plan.sentences() {
+        crate::outln!("{line}");
     }
-    match &plan.migration {
-        Some(m) => {
-            crate::outln!(
-                "Their images ({}, {}) move first; the engine restarts {}:",
-                m.references.join(", "),
-                human_bytes(m.bytes),
-                stowage_core::text::times(m.restarts as u64)
-            );
-            for (i, s) in m.steps.iter().enumerate() {
-                crate::outln!("  {}. {s}", i + 1);
-            }
-        }
-        None => crate::outln!(
-            "The {} store has their images already: only the switch restarts the engine.",
-            plan.to
-        ),
-    }
-    crate::outln!(
-        "Then `docker compose up -d --no-build` for each, and every service is checked running."
-    );
 }

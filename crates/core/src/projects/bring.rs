@@ -6,7 +6,7 @@
 use std::collections::HashMap;
 use std::time::Duration;
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use super::group::{ComposeProject, ProjectsReport, PROJECT, SERVICE};
 use crate::engine::store::ImageStore;
@@ -63,27 +63,7 @@ pub fn choose(
             out
         }
     };
-    let gone: Vec<String> = chosen
-        .iter()
-        .filter(|p| !p.files_present)
-        .map(|p| {
-            let files: Vec<String> = p
-                .working_dir
-                .iter()
-                .chain(p.config_files.iter())
-                .map(|f| f.display().to_string())
-                .collect();
-            format!(
-                "`{}` ({})",
-                p.name,
-                if files.is_empty() {
-                    "its labels name no files".to_string()
-                } else {
-                    files.join(", ")
-                }
-            )
-        })
-        .collect();
+    let gone: Vec<String> = chosen.iter().filter_map(gone_files).collect();
     if !gone.is_empty() {
         return Err(Error::InvalidRequest(format!(
             "the compose files of {} are gone, so they cannot be brought up again; nothing was changed",
@@ -91,6 +71,36 @@ pub fn choose(
         )));
     }
     Ok(chosen)
+}
+
+/// `` `name` (its folder and files) `` when the project's files are gone, else `None`.
+fn gone_files(p: &ComposeProject) -> Option<String> {
+    if p.files_present {
+        return None;
+    }
+    let files: Vec<String> = p
+        .working_dir
+        .iter()
+        .chain(p.config_files.iter())
+        .map(|f| f.display().to_string())
+        .collect();
+    Some(format!(
+        "`{}` ({})",
+        p.name,
+        if files.is_empty() {
+            "its labels name no files".to_string()
+        } else {
+            files.join(", ")
+        }
+    ))
+}
+
+impl ComposeProject {
+    /// Why it cannot be brought across (its files are gone), or `None` when it can.
+    pub fn refusal(&self) -> Option<String> {
+        gone_files(self)
+            .map(|g| format!("the compose files of {g} are gone, so it cannot be brought up again"))
+    }
 }
 
 /// The images the projects use, each once.
@@ -117,7 +127,7 @@ pub fn compose_args(p: &ComposeProject) -> Vec<String> {
 }
 
 /// One service after bringing its project up.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ServiceState {
     /// The service.
     pub service: String,
@@ -126,7 +136,7 @@ pub struct ServiceState {
 }
 
 /// What happened to one project.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ProjectOutcome {
     /// The project.
     pub project: String,
@@ -302,6 +312,12 @@ mod tests {
             .to_string();
         assert!(err.starts_with("the compose files of `old` (/srv/old, /srv/old/compose.yaml, /srv/old/more.yaml) are gone"), "{err}");
         assert!(err.ends_with("nothing was changed"), "{err}");
+        let old = project("old", false);
+        assert_eq!(
+            old.refusal().unwrap(),
+            "the compose files of `old` (/srv/old, /srv/old/compose.yaml, /srv/old/more.yaml) are gone, so it cannot be brought up again"
+        );
+        assert_eq!(project("shop", true).refusal(), None);
     }
 
     #[test]

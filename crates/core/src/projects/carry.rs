@@ -10,6 +10,7 @@ use serde::Serialize;
 use super::bring::{bring_up, choose, images_of, ProjectOutcome, Which};
 use super::group::ComposeProject;
 use super::list::projects;
+use super::progress::{ProjectEvent, ProjectPhase};
 use crate::engine::store::ImageStore;
 use crate::engine::Engine;
 use crate::error::Result;
@@ -88,7 +89,7 @@ pub async fn plan(
 }
 
 /// Carries out `plan`: migrate (or only switch), then bring each project up. A failed project
-/// does not stop the others; its outcome says why.
+/// does not stop the others; its outcome says why. `on_project` hears each project's steps.
 #[tracing::instrument(level = "info", skip_all)]
 pub async fn carry(
     engine: &Engine,
@@ -96,9 +97,34 @@ pub async fn carry(
     plan: &CarryPlan,
     opts: &ApplyOptions,
     events: &(dyn Fn(MigrationEvent) + Send + Sync),
+    on_project: &(dyn Fn(ProjectEvent) + Send + Sync),
     cancel: Arc<AtomicBool>,
 ) -> Result<CarryOutcome> {
     let mut engine = engine.clone();
+    let moving = plan
+        .migration
+        .as_ref()
+        .map(|m| m.references.clone())
+        .unwrap_or_default();
+    for p in &plan.projects {
+        let images: Vec<String> = p
+            .images
+            .iter()
+            .filter(|i| moving.iter().any(|m| matches(i, m)))
+            .cloned()
+            .collect();
+        on_project(ProjectEvent {
+            project: p.name.clone(),
+            phase: if images.is_empty() {
+                ProjectPhase::ImagesPresent { to: plan.to }
+            } else {
+                ProjectPhase::MigratingImages {
+                    images,
+                    to: plan.to,
+                }
+            },
+        });
+    }
     let migration = match (&plan.migration, &plan.request) {
         (Some(m), Some(req)) => {
             Some(migrate::migrate(&engine, paths, m, req, opts, events, cancel).await?)
@@ -116,7 +142,21 @@ pub async fn carry(
         events(MigrationEvent::Step {
             message: format!("Bringing up compose project {}", p.name),
         });
-        outcomes.push(bring_up(&engine, p).await);
+        on_project(ProjectEvent {
+            project: p.name.clone(),
+            phase: ProjectPhase::BringingUp,
+        });
+        let outcome = bring_up(&engine, p).await;
+        for s in outcome.services.iter().filter(|s| s.running) {
+            on_project(ProjectEvent {
+                project: p.name.clone(),
+                phase: ProjectPhase::ServiceRunning {
+                    service: s.service.clone(),
+                },
+            });
+        }
+        on_project(outcome.event());
+        outcomes.push(outcome);
     }
     Ok(CarryOutcome {
         migration,

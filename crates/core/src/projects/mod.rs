@@ -7,15 +7,17 @@
 //!
 //! [`facts`] reads what a container is (state, ports, volumes) from disk, [`group`] groups
 //! containers into projects (pure), [`list`] gathers both stores, [`bring`] brings projects up, [`carry`] migrates their
-//! images, switches and brings them up.
+//! images, switches and brings them up, [`progress`] words each project's steps.
 
 pub mod bring;
 pub mod carry;
 pub mod facts;
 pub mod group;
 pub mod list;
+pub mod progress;
 
 pub use bring::{bring_up, ProjectOutcome, Which};
 pub use carry::{carry, CarryOutcome, CarryPlan};
 pub use group::{ComposeProject, ProjectsReport, StandaloneContainer};
 pub use list::projects;
+pub use progress::{ProjectEvent, ProjectPhase};

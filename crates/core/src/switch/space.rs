@@ -10,6 +10,7 @@ use crate::engine::store::ImageStore;
 use crate::engine::Engine;
 use crate::finding::{PlanFinding, Severity};
 use crate::stores::location::{filesystem_of, receiving_dir};
+use crate::stores::migrate::plan::{carry_bytes, TransferMode};
 use crate::text::{count, human_bytes};
 
 /// The target store's filesystem and the bytes at stake.
@@ -25,7 +26,10 @@ pub struct SwitchSpace {
     pub min_free_bytes: u64,
     /// Images of the store being left.
     pub images: u64,
-    /// About what carrying them across takes on that filesystem (a migration's archive and copy).
+    /// How a migration would carry them on this engine (the mode `stowctl migrate` and the app use).
+    pub mode: TransferMode,
+    /// About what carrying them across takes on that filesystem in that mode (the copy, and with
+    /// an archive the archive too).
     pub carry_bytes: u64,
 }
 
@@ -54,20 +58,24 @@ pub async fn measure(
 ) -> Option<SwitchSpace> {
     let (images, bytes) = current?;
     let receiving = receiving_dir(engine, target);
-    let fs = tokio::task::spawn_blocking(move || filesystem_of(&receiving))
-        .await
-        .ok()
-        .flatten()?;
+    let (fs, streamable) = tokio::join!(
+        tokio::task::spawn_blocking(move || filesystem_of(&receiving)),
+        crate::stores::migrate::prepare::streamable(engine)
+    );
+    let fs = fs.ok().flatten()?;
+    let mode = if streamable {
+        TransferMode::Stream
+    } else {
+        TransferMode::Archive
+    };
     Some(SwitchSpace {
         target,
         filesystem: fs.mount_point,
         free_bytes: fs.free_bytes,
         min_free_bytes,
         images,
-        carry_bytes: crate::stores::migrate::plan::carry_bytes(
-            bytes,
-            crate::stores::migrate::plan::TransferMode::Archive,
-        ),
+        mode,
+        carry_bytes: carry_bytes(bytes, mode),
     })
 }
 
@@ -91,8 +99,12 @@ pub fn findings(space: &SwitchSpace) -> PlanFinding {
         );
     }
     let carry = format!(
-        "carrying the {} across (stowctl migrate) needs about {}",
+        "carrying the {} across (stowctl migrate, {}) needs about {}",
         count(space.images, "image"),
+        match space.mode {
+            TransferMode::Stream => "streamed: the copy only, no archive",
+            TransferMode::Archive => "through an archive: the archive and the copy",
+        },
         human_bytes(space.carry_bytes)
     );
     if space.images > 0 && space.free_bytes < space.carry_bytes.saturating_add(space.min_free_bytes)
@@ -125,7 +137,8 @@ mod tests {
             free_bytes: free,
             min_free_bytes: 1_000,
             images,
-            carry_bytes: 10_000,
+            mode: TransferMode::Stream,
+            carry_bytes: carry_bytes(10_000, TransferMode::Stream),
         }
     }
 
@@ -149,10 +162,28 @@ mod tests {
         );
         assert!(
             f.message
-                .contains("carrying the 2 images across (stowctl migrate) needs about 10 kB"),
+                .contains("carrying the 2 images across (stowctl migrate, streamed: the copy only, no archive) needs about 10 kB"),
             "{}",
             f.message
         );
+        // Through an archive the same images need twice that, and no longer fit.
+        let archived = SwitchSpace {
+            mode: TransferMode::Archive,
+            carry_bytes: carry_bytes(10_000, TransferMode::Archive),
+            ..space(15_000, 2)
+        };
+        let f = findings(&archived);
+        assert_eq!(
+            (f.id.as_str(), f.severity),
+            ("carry-does-not-fit", Severity::Warn)
+        );
+        assert!(
+            f.message
+                .contains("through an archive: the archive and the copy) needs about 20 kB"),
+            "{}",
+            f.message
+        );
+        assert_eq!(findings(&space(15_000, 2)).severity, Severity::Info);
         let f = findings(&space(50_000, 2));
         assert_eq!(f.severity, Severity::Info);
         let f = findings(&space(5_000, 0));

@@ -271,7 +271,12 @@ async fn run_steps(
     let end = if req.stay { plan.target } else { plan.active };
     // Only when the engine is elsewhere: no "switching back" step when nothing switches back.
     if active_now(engine).await? != end {
-        step(format!("Switching back to the {end} store"));
+        // Back when the engine ends where it started; else (`stay`) on to the target.
+        step(if end == plan.active {
+            format!("Switching back to the {end} store")
+        } else {
+            format!("Switching to the {end} store")
+        });
         switch_to(engine, paths, end, opts).await?;
     }
 

@@ -37,7 +37,7 @@ pub async fn plan(engine: &Engine, req: &MigrateRequest) -> Result<MigrationPlan
 }
 
 /// Whether the engine's `docker save` writes an OCI layout, which streaming reads.
-async fn streamable(engine: &Engine) -> bool {
+pub(crate) async fn streamable(engine: &Engine) -> bool {
     match crate::engine::client::connect(&engine.host, 10).await {
         Ok(d) => {
             let v = d.client_version();
