@@ -30,6 +30,11 @@ pub fn view(p: &Pending) -> PlanView {
         summary: plan.summary(),
         hidden_note: plan.hidden_note(),
         containers_note: plan.containers_note(),
+        standalone_heading: plan
+            .hidden_containers
+            .as_ref()
+            .is_some_and(|h| !h.standalone.is_empty())
+            .then_some(stowage_core::switch::summary::STANDALONE_STAY),
         bring_projects_refusal: match (plan.target_store, privileged::needed(plan.needs_root)) {
             (Some(to), true) => Some(stowage_core::projects::progress::not_through_pkexec(to)),
             _ if plan.changes.len() > 1 => {

@@ -33,6 +33,9 @@ pub struct PlanView {
     /// The sentences about the containers a switch hides (also in `summary`; the page shows them
     /// in its Containers section, with `hidden_containers`).
     pub containers_note: Vec<String>,
+    /// The heading of the standalone containers' list (the core's sentence, without the names
+    /// the list shows), when the switch hides some.
+    pub standalone_heading: Option<&'static str>,
     /// Why no compose project can be brought across from the app, when none can.
     pub bring_projects_refusal: Option<String>,
     /// Why a project cannot be brought across (its files are gone), by project name.

@@ -1950,8 +1950,12 @@ async fn bring_projects(app: &App, d: &PrivateDaemon) -> Result {
     assert!(lonely.contains("volumes lonelyvol:/x"), "{lonely}");
     let standalone = app.text("#plan-standalone").await?;
     assert!(
-        standalone.contains("Standalone containers stay in the store being left"),
+        standalone.contains("Standalone containers stay in the store being left:"),
         "{standalone}"
+    );
+    assert!(
+        !standalone.contains("lonely (from"),
+        "each standalone container is named once, in the list: {standalone}"
     );
     app.audit("the plan's Containers section").await?;
     app.js("document.querySelector('#plan-containers').scrollIntoView({ block: 'start' }) ?? null")

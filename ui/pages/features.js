@@ -394,7 +394,7 @@ export default {
         ),
       );
     };
-    const standaloneNote = (plan.containers_note ?? []).find((s) => s.startsWith("Standalone")) ?? null;
+    const standaloneNote = plan.standalone_heading ? `${plan.standalone_heading}:` : null;
     return h(
       "section",
       { id: "plan-containers", class: "containers", "aria-labelledby": "plan-containers-title" },

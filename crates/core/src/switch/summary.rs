@@ -6,6 +6,10 @@ use crate::features::catalog::Catalog;
 use crate::restart::RestartMethod;
 use crate::text::count;
 
+/// What happens to the containers a switch hides that no compose project made (the start of the
+/// plan's sentence about them, and the heading of the app's list of them).
+pub const STANDALONE_STAY: &str = "Standalone containers stay in the store being left";
+
 impl Plan {
     /// What the change does, a sentence each: the features turned on or off (by the names people
     /// use), what a store switch hides, how the engine restarts and which containers stop.
@@ -74,10 +78,7 @@ impl Plan {
                 .iter()
                 .map(|c| format!("{} (from {}, {})", c.name, c.image, c.facts.state))
                 .collect();
-            out.push(format!(
-                "Standalone containers stay in the store being left: {}.",
-                names.join(", ")
-            ));
+            out.push(format!("{STANDALONE_STAY}: {}.", names.join(", ")));
         }
         out
     }
