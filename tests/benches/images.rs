@@ -20,10 +20,29 @@ use stowage_tests::{engine_unavailable, stowctl_bin, PrivateDaemon};
 /// memory figure of a listing, apart from the generator's.
 const LIST_ONLY: &str = "STOWAGE_BENCH_LIST_ONLY";
 
+/// With [`LIST_ONLY`], the cache file to list with (a warm listing when it exists), and how many
+/// times to list (for a profiler; the figure printed is the last listing's time).
+const LIST_CACHE: &str = "STOWAGE_BENCH_LIST_CACHE";
+const LIST_TIMES: &str = "STOWAGE_BENCH_LIST_TIMES";
+
 fn main() {
     if let Ok(dir) = std::env::var(LIST_ONLY) {
-        let got = classic::read(Path::new(&dir)).unwrap();
-        println!("{} {:.1}", got.images.len(), peak_rss_mib());
+        let cache = std::env::var_os(LIST_CACHE).map(std::path::PathBuf::from);
+        let times: usize = std::env::var(LIST_TIMES)
+            .ok()
+            .and_then(|t| t.parse().ok())
+            .unwrap_or(1);
+        let mut took = std::time::Duration::ZERO;
+        let mut n = 0;
+        for _ in 0..times.max(1) {
+            let t = Instant::now();
+            n = classic::read_cached(Path::new(&dir), cache.as_deref())
+                .unwrap()
+                .images
+                .len();
+            took = t.elapsed();
+        }
+        println!("{n} {:.1} {:.1}", peak_rss_mib(), ms(took));
         return;
     }
     let mut cold_at = std::collections::BTreeMap::new();
