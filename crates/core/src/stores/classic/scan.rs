@@ -157,16 +157,26 @@ pub(super) fn chain_digests<S: AsRef<str>>(diff_ids: &[S]) -> Vec<Digest> {
 }
 
 /// Reads a small file at `rel` under the directory `dir` into `buf` (reused across calls): one
-/// `openat` relative to an open directory (no walk of the whole path), one read, no stat.
+/// `openat` relative to an open directory (no walk of the whole path), one read, no stat. The
+/// file's access time is left alone (`O_NOATIME`, allowed to the files' owner, root) so that a
+/// listing does not write an inode per file; who may not gets a plain open.
 pub(super) fn read_into<'a>(dir: &File, rel: &str, buf: &'a mut Scratch) -> Option<&'a [u8]> {
+    use nix::errno::Errno;
     use nix::fcntl::{openat, OFlag};
     use std::io::Read;
-    let fd = openat(
-        dir,
-        rel,
-        OFlag::O_RDONLY | OFlag::O_CLOEXEC,
-        nix::sys::stat::Mode::empty(),
-    )
+    let flags = OFlag::O_RDONLY | OFlag::O_CLOEXEC;
+    let mode = nix::sys::stat::Mode::empty();
+    let fd = if buf.noatime {
+        match openat(dir, rel, flags | OFlag::O_NOATIME, mode) {
+            Err(Errno::EPERM) => {
+                buf.noatime = false;
+                openat(dir, rel, flags, mode)
+            }
+            other => other,
+        }
+    } else {
+        openat(dir, rel, flags, mode)
+    }
     .ok()?;
     let mut f = File::from(fd);
     // One read is enough for a small regular file: a short read is its end.
@@ -180,10 +190,12 @@ pub(super) fn read_into<'a>(dir: &File, rel: &str, buf: &'a mut Scratch) -> Opti
     Some(buf.spill.as_slice())
 }
 
-/// A reusable read buffer: fixed for small files, growing for the rare large one.
+/// A reusable read buffer: fixed for small files, growing for the rare large one; and whether
+/// opening with `O_NOATIME` is allowed (until refused once).
 pub(super) struct Scratch {
     fixed: Box<[u8]>,
     spill: Vec<u8>,
+    noatime: bool,
 }
 
 impl Scratch {
@@ -192,6 +204,7 @@ impl Scratch {
         Scratch {
             fixed: vec![0u8; 16 * 1024].into_boxed_slice(),
             spill: Vec::new(),
+            noatime: true,
         }
     }
 }
