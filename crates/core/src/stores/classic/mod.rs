@@ -53,14 +53,31 @@ pub fn read(dir: &Path) -> Result<ClassicContents> {
 /// foreign or unwritable cache is ignored, and rewritten when it can be).
 #[tracing::instrument(level = "info")]
 pub fn read_cached(dir: &Path, cache_file: Option<&Path>) -> Result<ClassicContents> {
-    // repositories.json is parsed on its own thread while the directories and the cache are read.
+    // repositories.json and the cache (when there is one) are parsed on threads of their own
+    // while the directories are read.
     let (refs_by_id, found) = std::thread::scope(|s| {
         let refs = s.spawn(|| read_repositories(dir));
-        let found = find_images(dir, cache_file);
+        let cached = cache_file.map(|f| s.spawn(move || cache::load(f, dir)));
+        let found = find_images(dir);
         let refs = refs
             .join()
             .map_err(|_| Error::internal("reading repositories.json", "the thread panicked"))?;
-        Ok::<_, Error>((refs?, found?))
+        let cached = match cached {
+            Some(h) => h
+                .join()
+                .map_err(|_| Error::internal("reading the cache", "the thread panicked"))?,
+            None => None,
+        };
+        let (ids, parents) = found?;
+        Ok::<_, Error>((
+            refs?,
+            Found {
+                ids,
+                parents,
+                cache_used: cached.is_some(),
+                cache: cached.unwrap_or_default(),
+            },
+        ))
     })?;
     let Found {
         ids,
@@ -118,21 +135,15 @@ fn read_repositories(dir: &Path) -> Result<RefsById> {
     }
 }
 
-fn find_images(dir: &Path, cache_file: Option<&Path>) -> Result<Found> {
+/// The ids of the images on disk, and those that are the parent of another.
+fn find_images(dir: &Path) -> Result<(Vec<Digest>, DigestSet)> {
     let content = dir.join("imagedb/content/sha256");
     let ids = match list_digests(&content) {
         Ok(ids) => ids,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => Vec::new(),
         Err(e) => return Err(permission_hint(Error::io(&content, "list", e))),
     };
-    let parents = read_parents(&dir.join("imagedb/metadata/sha256"));
-    let cached = cache_file.and_then(|f| cache::load(f, dir));
-    Ok(Found {
-        ids,
-        parents,
-        cache_used: cached.is_some(),
-        cache: cached.unwrap_or_default(),
-    })
+    Ok((ids, read_parents(&dir.join("imagedb/metadata/sha256"))))
 }
 
 /// The digests named by the entries of `dir` (other names, such as a temporary file Docker is
