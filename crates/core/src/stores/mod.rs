@@ -135,7 +135,9 @@ pub async fn list(engine: &Engine, selection: Selection) -> Listing {
         tokio::task::spawn_blocking(move || match classic::image_dir(&data_root, None) {
             Some(dir) => classic::read_cached(
                 &dir,
-                cache_file("classic", &dir.to_string_lossy()).as_deref(),
+                cache_file("classic", &dir.to_string_lossy())
+                    .map(|f| f.with_extension("bin"))
+                    .as_deref(),
             ),
             None => Ok(classic::ClassicContents::default()),
         })
