@@ -50,7 +50,7 @@ fn main() {
         careful.iter().map(|d| ms(*d).round()).collect::<Vec<_>>()
     );
     println!(
-        "  stowctl store use (plan, validate, write, start-limit check, restart, verify): median {:>7.1} ms  all {:?}",
+        "  stowctl store use (plan, validate once per content, write, restart, verify): median {:>7.1} ms  all {:?}",
         ms(s),
         stow.iter().map(|d| ms(*d).round()).collect::<Vec<_>>()
     );
