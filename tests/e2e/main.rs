@@ -1992,20 +1992,7 @@ async fn bring_projects(app: &App, d: &PrivateDaemon) -> Result {
 
     // For real: the engine runs the containerd store, the services run, the file is there.
     assert!(uses_containerd(d), "{}", driver_status(d));
-    let ps = d.docker_ok(&[
-        "ps",
-        "--filter",
-        "label=com.docker.compose.project=shop",
-        "--format",
-        "{{.Names}} {{.State}}",
-    ]);
-    let mut lines: Vec<&str> = ps.lines().collect();
-    lines.sort();
-    assert_eq!(
-        lines,
-        ["shop-web-1 running", "shop-worker-1 running"],
-        "{ps}"
-    );
+    stowage_tests::compose::assert_shop_running(d);
     let kept = d.docker_ok(&[
         "exec",
         "shop-web-1",

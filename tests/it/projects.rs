@@ -117,20 +117,7 @@ fn a_compose_project_comes_back_running_on_the_containerd_store_with_its_volume_
     assert_eq!(d.active_store(), "containerd");
 
     // Running on the containerd store, the volume's file intact.
-    let ps = d.docker_ok(&[
-        "ps",
-        "--filter",
-        "label=com.docker.compose.project=shop",
-        "--format",
-        "{{.Names}} {{.State}}",
-    ]);
-    let mut lines: Vec<&str> = ps.lines().collect();
-    lines.sort();
-    assert_eq!(
-        lines,
-        ["shop-web-1 running", "shop-worker-1 running"],
-        "{ps}"
-    );
+    stowage_tests::compose::assert_shop_running(&d);
     assert_eq!(
         d.docker_ok(&[
             "exec",

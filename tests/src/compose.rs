@@ -60,3 +60,21 @@ pub fn shop_with_a_lonely_container(d: &PrivateDaemon) {
         "1",
     ]);
 }
+
+/// Asserts that the `shop` project's two services run on `d`.
+pub fn assert_shop_running(d: &PrivateDaemon) {
+    let ps = d.docker_ok(&[
+        "ps",
+        "--filter",
+        "label=com.docker.compose.project=shop",
+        "--format",
+        "{{.Names}} {{.State}}",
+    ]);
+    let mut lines: Vec<&str> = ps.lines().collect();
+    lines.sort();
+    assert_eq!(
+        lines,
+        ["shop-web-1 running", "shop-worker-1 running"],
+        "{ps}"
+    );
+}

@@ -544,14 +544,7 @@ fn read_files(dir: &Path, wanted: Vec<String>) -> (Vec<(String, Vec<u8>)>, Vec<S
             _ => Err(digest),
         }
     };
-    let threads = if wanted.len() < 256 {
-        1
-    } else {
-        std::thread::available_parallelism()
-            .map(|n| n.get())
-            .unwrap_or(2)
-            .min(8)
-    };
+    let threads = super::reader_threads(wanted.len(), 256);
     let chunk = wanted.len().div_ceil(threads).max(1);
     let mut parts: Vec<Vec<String>> = Vec::new();
     let mut rest = wanted;

@@ -277,6 +277,18 @@ pub async fn list(engine: &Engine, selection: Selection) -> Listing {
     }
 }
 
+/// How many threads reading `items` small files should use: one below `worth_from` (threads cost
+/// more than they save, and asking the CPU count reads cgroup files), else one per CPU, at most 8.
+pub(crate) fn reader_threads(items: usize, worth_from: usize) -> usize {
+    if items < worth_from {
+        return 1;
+    }
+    std::thread::available_parallelism()
+        .map(|n| n.get())
+        .unwrap_or(2)
+        .min(8)
+}
+
 /// Where what was read of a store is remembered between listings (Stowage's state dir), by
 /// store (`classic`, `containerd`) and what it was read from (a folder, a socket and namespace).
 fn cache_file(store: &str, source: &str) -> Option<std::path::PathBuf> {

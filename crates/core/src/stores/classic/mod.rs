@@ -94,15 +94,7 @@ pub fn read_cached(dir: &Path, cache_file: Option<&Path>) -> Result<ClassicConte
     let changed = !cache_used || !missing.is_empty() || cache.images.len() != ids.len();
     if !missing.is_empty() {
         let _span = tracing::info_span!("scan", images = missing.len()).entered();
-        // Threads pay off only for many unread images (and asking the CPU count reads cgroup files).
-        let threads = if missing.len() < 512 {
-            1
-        } else {
-            std::thread::available_parallelism()
-                .map(|n| n.get())
-                .unwrap_or(2)
-                .min(8)
-        };
+        let threads = super::reader_threads(missing.len(), 512);
         let (images, sizes) = scan::scan(dir, &missing, &cache.layers, threads);
         cache.images.extend(images);
         cache
