@@ -1,19 +1,21 @@
 // The settings window's shell: sidebar navigation (hash routes), the engine chip, notices, the
 // theme, and dispatching backend events to the page on screen. Talks to the backend only
-// through ./ipc.js; each page is one module in ./pages/.
+// through ./ipc.js; each page is one module in ./pages/, loaded when it is first shown, so the
+// engine's status is painted before any page's code is read.
 import * as ipc from "./ipc.js";
-import about from "./pages/about.js";
-import diagnostics from "./pages/diagnostics.js";
-import engine from "./pages/engine.js";
-import features from "./pages/features.js";
-import general from "./pages/general.js";
-import images from "./pages/images.js";
-import wizard from "./pages/wizard.js";
 import { sinceText } from "./time.js";
 import { engineLabel, errorView, h, replace, setStageTitles } from "./ui.js";
 
-const PAGES = [general, features, engine, images, diagnostics, about, wizard];
+/** The pages, by id: ./pages/<id>.js. */
+const PAGE_IDS = ["general", "features", "engine", "images", "diagnostics", "about", "wizard"];
 const DEFAULT_PAGE = "general";
+const loadedPages = new Map();
+
+/** The page module `id` (one of PAGE_IDS), imported once. */
+function loadPage(id) {
+  if (!loadedPages.has(id)) loadedPages.set(id, import(`./pages/${id}.js`).then((m) => m.default));
+  return loadedPages.get(id);
+}
 
 let current = null;
 let pendingConfirm = null;
@@ -62,11 +64,21 @@ function notice(message, detail, level = "error") {
 
 function pageFromHash() {
   const id = location.hash.replace(/^#/, "");
-  return PAGES.some((p) => p.id === id) ? id : DEFAULT_PAGE;
+  return PAGE_IDS.includes(id) ? id : DEFAULT_PAGE;
 }
 
+let showing = 0;
+
 async function show(id, focus) {
-  const page = PAGES.find((p) => p.id === id) ?? PAGES[0];
+  const asked = ++showing;
+  let page;
+  try {
+    page = await loadPage(PAGE_IDS.includes(id) ? id : DEFAULT_PAGE);
+  } catch (error) {
+    replace(document.getElementById("page-body"), errorView(error, "This page could not be loaded."));
+    return;
+  }
+  if (asked !== showing) return; // another page was asked for meanwhile
   if (current && current !== page && current.unmount) current.unmount();
   current = page;
   for (const a of document.querySelectorAll("#nav-list a")) {
