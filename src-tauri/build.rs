@@ -18,6 +18,7 @@ const COMMANDS: &[&str] = &[
     "engine_status",
     "engine_status_cached",
     "engine_restart",
+    "engine_restart_plan",
     "engine_config",
     "engine_logs",
     "about_versions",
@@ -37,6 +38,7 @@ const COMMANDS: &[&str] = &[
     "wizard_pending",
     "wizard_state",
     "wizard_advance",
+    "wizard_plan",
 ];
 
 fn main() {

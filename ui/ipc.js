@@ -61,14 +61,20 @@ export const featuresList = () => call("features_list");
 /** @param {{id: string, enable: boolean}[]} changes */
 export const featuresPlan = (changes) => call("features_plan", { changes });
 export const featuresPlanSnapshotter = (name) => call("features_plan_snapshotter", { name });
-/** @param {string[]} [projects] compose projects to bring across a store switch */
-export const featuresApply = (planId, projects = []) => call("features_apply", { planId, projects });
+/**
+ * @param {string[]} [projects] compose projects to bring across a store switch
+ * @param {boolean} [startAgain] start the containers the restart stops again (the default)
+ */
+export const featuresApply = (planId, projects = [], startAgain = true) => call("features_apply", { planId, projects, startAgain });
 export const featuresDiscard = () => call("features_discard");
 
 // Engine
 export const engineStatus = () => call("engine_status");
 export const engineStatusCached = () => call("engine_status_cached");
-export const engineRestart = () => call("engine_restart");
+/** What a restart stops, and the offer to start those containers again. */
+export const engineRestartPlan = () => call("engine_restart_plan");
+/** @param {boolean} [startAgain] start the containers the restart stops again (the default) */
+export const engineRestart = (startAgain = true) => call("engine_restart", { startAgain });
 export const engineConfig = () => call("engine_config");
 export const engineLogs = () => call("engine_logs");
 
@@ -101,3 +107,5 @@ export const wizardPending = () => call("wizard_pending");
 export const wizardState = (restart = false) => call("wizard_state", { restart });
 /** @param {{input: string}} input e.g. {input: "chose", store: null} */
 export const wizardAdvance = (input) => call("wizard_advance", { input });
+/** The plan of the wizard's switch to `store` (nothing is written). */
+export const wizardPlan = (store) => call("wizard_plan", { store });

@@ -1,10 +1,17 @@
-// A staged progress bar with the list of stages and the outcome, for a change or a restart.
+// The one progress view of everything that restarts the engine: a staged progress bar with the
+// list of stages (the transaction's own, or a migration's steps as they come) and the core's
+// outcome sentence. Every page follows its operation's events with it (`follow`).
 import { capitalize, h, replace, stageName, storeText } from "./ui.js";
 
 export class ProgressPanel {
-  /** @param {string} prefix id prefix ("change" -> #change-progress, #change-outcome) */
-  constructor(prefix, title) {
+  /**
+   * @param {string} prefix id prefix ("change" -> #change-progress, #change-outcome)
+   * @param {string} title the heading while it runs ("Applying the change")
+   * @param {string} doneTitle the heading once it has ended ("The change")
+   */
+  constructor(prefix, title, doneTitle = "Result") {
     this.prefix = prefix;
+    this.titles = { running: title, done: doneTitle };
     this.bar = h("progress", { id: `${prefix}-progress`, max: "1", value: "0", "aria-labelledby": `${prefix}-progress-label` });
     this.label = h("p", { id: `${prefix}-progress-label`, class: "progress-label", "aria-live": "polite" }, "");
     this.list = h("ol", { class: "stages", id: `${prefix}-stages` });
@@ -12,7 +19,7 @@ export class ProgressPanel {
     this.el = h(
       "section",
       { class: "card progress-card", "aria-labelledby": `${prefix}-progress-title`, hidden: true },
-      h("h2", { id: `${prefix}-progress-title` }, title),
+      (this.heading = h("h2", { id: `${prefix}-progress-title` }, title)),
       this.bar,
       this.label,
       this.list,
@@ -27,6 +34,7 @@ export class ProgressPanel {
     this.expected = [...expected];
     this.finished = false;
     this.el.hidden = false;
+    this.heading.textContent = this.titles.running;
     this.el.classList.remove("rolled-back", "failed");
     this.bar.max = Math.max(1, this.expected.length);
     this.bar.value = 0;
@@ -39,6 +47,12 @@ export class ProgressPanel {
     this.projects = null;
   }
 
+  /** Hides the panel (a new plan replaces what an earlier one did). */
+  hide() {
+    this.el.hidden = true;
+    this.op = null;
+  }
+
   /** A migration's step or byte count ({event: "step", message} or {event: "bytes", phase, done, total}). */
   migration(p) {
     if (this.finished) return;
@@ -47,8 +61,14 @@ export class ProgressPanel {
       this.list.append(h("li", { dataset: { state: "started" } }, h("span", { class: "stage-state", "aria-hidden": "true" }), h("span", { class: "stage-name" }, capitalize(p.message)), h("span", { class: "stage-ms" })));
       this.label.textContent = `${capitalize(p.message)}…`;
     } else if (p.event === "bytes") {
+      const total = Math.max(p.total, p.done, 1);
       const mb = (n) => `${(n / 1e6).toFixed(1)} MB`;
-      this.label.textContent = `${capitalize(p.phase)}: ${mb(p.done)} of ${mb(Math.max(p.total, p.done))}`;
+      this.label.textContent = `${capitalize(p.phase)}: ${mb(p.done)} of ${mb(total)}`;
+      if (!this.expected.length) {
+        // No stages planned (a migration tells its steps as they come): the bar counts bytes.
+        this.bar.max = total;
+        this.bar.value = p.done;
+      }
     }
   }
 
@@ -125,6 +145,14 @@ export class ProgressPanel {
         if (ev.op !== this.op) return false;
         this.update(ev.progress);
         return true;
+      case "migration_progress":
+        if (ev.op !== this.op) return false;
+        this.migration(ev.progress);
+        return true;
+      case "project_progress":
+        if (ev.op !== this.op) return false;
+        this.project(ev.progress);
+        return true;
       case "operation_finished":
         if (ev.op !== this.op) return false;
         this.finish(ev.outcome);
@@ -139,6 +167,7 @@ export class ProgressPanel {
     if (this.finished) return;
     this.finished = true;
     this.el.hidden = false;
+    this.heading.textContent = this.titles.done;
     this.outcome.dataset.outcome = o.outcome;
     this.el.classList.toggle("rolled-back", o.outcome === "rolled_back");
     this.el.classList.toggle("failed", o.outcome === "failed");

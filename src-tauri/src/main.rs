@@ -154,6 +154,7 @@ fn main() {
             commands::engine::engine_status,
             commands::engine::engine_status_cached,
             commands::engine::engine_restart,
+            commands::engine::engine_restart_plan,
             commands::engine::engine_config,
             commands::engine::engine_logs,
             commands::about::about_versions,
@@ -173,6 +174,7 @@ fn main() {
             commands::wizard::wizard_pending,
             commands::wizard::wizard_state,
             commands::wizard::wizard_advance,
+            commands::wizard::wizard_plan,
         ])
         .setup(move |app| {
             let info = app.package_info();

@@ -48,6 +48,17 @@ pub fn view(p: &Pending) -> PlanView {
             .flat_map(|h| &h.projects)
             .filter_map(|p| p.refusal().map(|r| (p.name.clone(), r)))
             .collect(),
+        start_again_offer: plan.start_again_offer(),
+        stopping_note: plan
+            .stopping
+            .as_ref()
+            .filter(|_| plan.restart)
+            .map(|s| s.sentence(plan.restarts())),
+        stopping_heading: plan
+            .stopping
+            .as_ref()
+            .filter(|_| plan.restart)
+            .and_then(|s| s.heading(plan.restarts())),
     }
 }
 
@@ -138,7 +149,9 @@ pub async fn apply(app: &AppHandle, pending: Pending, source: &'static str) -> R
     let plan = &pending.prepared.plan;
     let result = if privileged::needed(plan.needs_root) {
         privileged_run(
-            |engine| privileged::change_args(engine, &pending.request),
+            |engine| {
+                privileged::change_args(engine, &pending.request, !plan.start_again.is_empty())
+            },
             &pending.engine,
             sink,
         )
@@ -168,14 +181,17 @@ pub async fn apply(app: &AppHandle, pending: Pending, source: &'static str) -> R
     finish(app, &state, op, guard, result).await
 }
 
-/// Applies a pending store switch bringing the compose projects `names` across (the core's
-/// `projects::carry`: their images migrated, the switch, each brought up), with each project's
-/// steps sent as `project_progress` events and the migration's as `migration_progress`.
-#[tracing::instrument(skip_all, fields(plan = pending.id))]
+/// Applies a pending store switch bringing the compose projects `names` and the images `images`
+/// of the store being left across (the core's `projects::carry`: the images migrated, the
+/// switch, each project brought up), with each project's steps sent as `project_progress`
+/// events and the migration's as `migration_progress`.
+#[tracing::instrument(skip_all, fields(plan = pending.id, source))]
 pub async fn apply_with_projects(
     app: &AppHandle,
     pending: Pending,
     names: Vec<String>,
+    images: Vec<String>,
+    source: &'static str,
 ) -> Result<OutcomeView> {
     use stowage_core::projects::{carry, ProjectEvent, Which};
     use stowage_core::stores::migrate::MigrationEvent;
@@ -196,14 +212,14 @@ pub async fn apply_with_projects(
     }
     let opts = apply_options(&state, &pending.engine)?;
     let min_free = state.settings()?.migration_min_free_bytes()?;
-    let plan = carry::plan(&pending.engine, to, &Which::Named(names), min_free).await?;
+    let plan = carry::plan(&pending.engine, to, &Which::Named(names), &images, min_free).await?;
     tracing::info!(projects = ?plan.projects.iter().map(|p| &p.name).collect::<Vec<_>>(), "bringing compose projects across");
     let (guard, op) = begin(
         app,
         &state,
-        "Bringing compose projects across…",
+        "Bringing images and compose projects across…",
         "change",
-        "window",
+        source,
         Some(Box::new(view(&pending))),
     )?;
     let app2 = app.clone();
@@ -247,10 +263,20 @@ pub async fn apply_with_projects(
 
 /// Restarts the managed engine the way it runs, and waits until it answers.
 #[tracing::instrument(skip_all, fields(source))]
-pub async fn restart(app: &AppHandle, source: &'static str) -> Result<OutcomeView> {
+pub async fn restart(
+    app: &AppHandle,
+    source: &'static str,
+    start_again: bool,
+) -> Result<OutcomeView> {
     let state = app.state::<AppState>();
     let engine = state.refresh_engine().await?;
     let method = RestartMethod::for_engine(&engine, None, &state.paths)?;
+    // The containers the restart stops, to start again afterwards (when the user said yes).
+    let again = if start_again {
+        switch::Stopping::read(&engine).await.to_start_again()
+    } else {
+        Vec::new()
+    };
     let opts = apply_options(&state, &engine)?;
     let (guard, op) = begin(
         app,
@@ -262,14 +288,20 @@ pub async fn restart(app: &AppHandle, source: &'static str) -> Result<OutcomeVie
     )?;
     let sink = progress_sink(app, op);
     let result = if privileged::needed(method.needs_root(&engine)) {
-        privileged_run(|e| Ok(privileged::restart_args(e)), &engine, sink).await
+        privileged_run(
+            |e| Ok(privileged::restart_args(e, start_again)),
+            &engine,
+            sink,
+        )
+        .await
     } else {
         match engine_lock(app, &state, &engine).await {
             Err(e) => Err(e),
             Ok(_lock) => {
                 let s2 = sink.clone();
                 let progress = Progress::new(Arc::new(move |e: &ProgressEvent| s2(e.clone())));
-                let outcome = switch::restart_only(&engine, &method, &opts, &progress).await;
+                let outcome =
+                    switch::restart_only(&engine, &method, &opts, &progress, &again).await;
                 state.set_engine(outcome.engine.clone()).await;
                 Ok(OutcomeView::from_core(&outcome, true))
             }

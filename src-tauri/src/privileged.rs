@@ -44,8 +44,8 @@ pub fn pkexec_path() -> Option<PathBuf> {
 // side's rules that read them live; these names are the app's.
 
 /// `stowctl` arguments for a change: `store use X` or `feature enable|disable ID`.
-pub fn change_args(engine: &Engine, request: &Request) -> Result<Vec<String>> {
-    argv::change_args(engine, request)
+pub fn change_args(engine: &Engine, request: &Request, start_again: bool) -> Result<Vec<String>> {
+    argv::change_args(engine, request, start_again)
 }
 
 /// `stowctl` arguments for a check's automatic fix: `check fix ID [--if-switching-to STORE]`.
@@ -59,8 +59,9 @@ pub fn migrate_args(
     references: &[String],
     to: ImageStore,
     stay: bool,
+    start_again: bool,
 ) -> Vec<String> {
-    argv::migrate_args(engine, references, to, stay)
+    argv::migrate_args(engine, references, to, stay, start_again)
 }
 
 /// `stowctl` arguments for reclaiming the store the engine left.
@@ -163,8 +164,8 @@ pub async fn run_json(
 }
 
 /// `stowctl` arguments for a restart.
-pub fn restart_args(engine: &Engine) -> Vec<String> {
-    argv::restart_args(engine)
+pub fn restart_args(engine: &Engine, start_again: bool) -> Vec<String> {
+    argv::restart_args(engine, start_again)
 }
 
 /// One line of `stowctl --json` output.
@@ -239,11 +240,6 @@ pub async fn run(
 /// Whether this change would go through `pkexec`.
 pub fn needed(needs_root: bool) -> bool {
     needs_root && !stowage_core::tools::is_root()
-}
-
-/// A store name for messages.
-pub fn store_name(s: Option<ImageStore>) -> &'static str {
-    s.map(ImageStore::as_str).unwrap_or("unknown")
 }
 
 #[cfg(test)]
@@ -329,6 +325,7 @@ mod tests {
         let args = change_args(
             &engine("system", "running process"),
             &Request::Store(ImageStore::Containerd),
+            true,
         )
         .unwrap();
         let o = run(&pkexec, &stowctl, &args, |p| {

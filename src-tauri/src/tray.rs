@@ -376,7 +376,8 @@ fn on_menu_event(app: &AppHandle, event: MenuEvent) {
         ids::RESTART => {
             let app = app.clone();
             tauri::async_runtime::spawn(async move {
-                match crate::operations::restart(&app, "tray").await {
+                // The tray cannot ask: the containers the restart stops are started again.
+                match crate::operations::restart(&app, "tray", true).await {
                     Ok(o) if o.outcome == stowage_core::switch::OutcomeKind::Applied => {}
                     Ok(o) => {
                         crate::show_window(&app, Some("engine"));

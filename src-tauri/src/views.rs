@@ -40,6 +40,12 @@ pub struct PlanView {
     pub bring_projects_refusal: Option<String>,
     /// Why a project cannot be brought across (its files are gone), by project name.
     pub project_refusals: std::collections::BTreeMap<String, String>,
+    /// The label of the "start the stopped containers again" choice, when there is one.
+    pub start_again_offer: Option<String>,
+    /// What stops, as the plan's summary says it (the page lists the containers instead).
+    pub stopping_note: Option<String>,
+    /// The heading of the list of containers that stop.
+    pub stopping_heading: Option<String>,
 }
 
 /// One compose project's step or outcome as the page shows it: the core's event and its
@@ -96,8 +102,16 @@ pub struct OutcomeView {
 impl OutcomeView {
     /// Reads the JSON of a core outcome (or `stowctl --json`'s last line) and words it.
     pub fn from_json(v: serde_json::Value) -> Option<Self> {
+        let started_again: Option<stowage_core::switch::StartedAgain> =
+            serde_json::from_value(v["started_again"].clone()).ok();
         let mut o: OutcomeView = serde_json::from_value(v).ok()?;
         o.message = sentence(&o, false);
+        if let Some(s) = started_again
+            .map(|s| s.sentence())
+            .filter(|s| !s.is_empty())
+        {
+            o.message = format!("{} {s}", o.message);
+        }
         Some(o)
     }
 
@@ -114,11 +128,8 @@ impl OutcomeView {
             message: String::new(),
             projects: Vec::new(),
         };
-        v.message = sentence(&v, restart_only);
-        // A store switch's registry probes (a rollback offer when one that worked fails now).
-        if let Some(r) = &o.registries {
-            v.message = format!("{} {}", v.message, r.sentence());
-        }
+        // The core's sentences: the ending, the registries' verdict, containers started again.
+        v.message = o.sentence(restart_only);
         v
     }
 }
@@ -138,7 +149,7 @@ impl OutcomeView {
             message: String::new(),
             projects: o.projects.iter().map(|p| p.event().into()).collect(),
         };
-        v.message = sentence(&v, false);
+        v.message = o.sentence();
         v
     }
 }

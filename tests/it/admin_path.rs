@@ -85,7 +85,7 @@ fn a_user_allowed_by_polkit_switches_the_system_engine_through_pkexec() {
     let engine = system_engine(&rig);
     assert_eq!(active_store(&rig), "classic");
 
-    let args = argv::change_args(&engine, &Request::Store(ImageStore::Containerd)).unwrap();
+    let args = argv::change_args(&engine, &Request::Store(ImageStore::Containerd), true).unwrap();
     let args: Vec<&str> = args.iter().map(String::as_str).collect();
     let out = rig.pkexec_as("alice", STOWCTL, &args);
     assert!(
@@ -111,12 +111,12 @@ fn a_user_allowed_by_polkit_switches_the_system_engine_through_pkexec() {
     assert!(home.trim().is_empty(), "{home}");
 
     // And back, with the restart the app runs after a hand edit.
-    let back = argv::change_args(&engine, &Request::Store(ImageStore::Classic)).unwrap();
+    let back = argv::change_args(&engine, &Request::Store(ImageStore::Classic), true).unwrap();
     let back: Vec<&str> = back.iter().map(String::as_str).collect();
     let out = rig.pkexec_as("alice", STOWCTL, &back);
     assert!(out.status.success(), "{}", out.stderr_text());
     assert_eq!(active_store(&rig), "classic");
-    let restart = argv::restart_args(&engine);
+    let restart = argv::restart_args(&engine, true);
     let restart: Vec<&str> = restart.iter().map(String::as_str).collect();
     let out = rig.pkexec_as("alice", STOWCTL, &restart);
     assert!(out.status.success(), "{}", out.stderr_text());
@@ -132,7 +132,7 @@ fn a_user_polkit_does_not_allow_is_not_authorized_and_nothing_changes() {
     let engine = system_engine(&rig);
     let before = config(&rig);
     let pid_before = rig.unit_property("docker.service", "MainPID");
-    let args = argv::change_args(&engine, &Request::Store(ImageStore::Containerd)).unwrap();
+    let args = argv::change_args(&engine, &Request::Store(ImageStore::Containerd), true).unwrap();
     let args: Vec<&str> = args.iter().map(String::as_str).collect();
 
     let out = rig.pkexec_as("bob", STOWCTL, &args);
@@ -167,7 +167,7 @@ fn root_side_stowctl_refuses_what_the_caller_controls_and_changes_nothing() {
     let engine = system_engine(&rig);
     let before = config(&rig);
     let pid_before = rig.unit_property("docker.service", "MainPID");
-    let store = argv::change_args(&engine, &Request::Store(ImageStore::Containerd)).unwrap();
+    let store = argv::change_args(&engine, &Request::Store(ImageStore::Containerd), true).unwrap();
     let with = |extra: &[&str]| -> Vec<String> {
         let mut a: Vec<String> = extra.iter().map(|s| s.to_string()).collect();
         a.extend(store.iter().cloned());
@@ -281,7 +281,7 @@ fn an_engine_root_declared_is_taken_and_a_loose_engines_file_is_refused() {
         "/var/run/docker".into(),
         "settings",
     );
-    let args = argv::restart_args(&main);
+    let args = argv::restart_args(&main, true);
     let args: Vec<&str> = args.iter().map(String::as_str).collect();
     let pid_before = rig.unit_property("docker.service", "MainPID");
     let out = rig.pkexec_as("alice", STOWCTL, &args);

@@ -1,22 +1,14 @@
 // "Features in development": Beta and Experimental tabs, one checkbox per catalog feature.
 // A changed checkbox shows the plan; Apply & Restart runs it with a staged progress bar.
 import * as ipc from "../ipc.js";
+import { PlanView } from "../plan-view.js";
 import { ProgressPanel } from "../progress.js";
-import { diffView, docsLink, engineLabel, errorView, h, plural, replace, rich, storeText } from "../ui.js";
+import { docsLink, engineLabel, errorView, h, plural, replace, rich, storeText } from "../ui.js";
 
 const TABS = [
   { id: "beta", title: "Beta features" },
   { id: "experimental", title: "Experimental features" },
 ];
-
-function stateText(f) {
-  const configured = f.enabled ? "On" : "Off";
-  const how = f.explicit === null || f.explicit === undefined ? " (default)" : "";
-  let running = "";
-  if (f.active === true) running = " · running";
-  else if (f.active === false) running = " · not running";
-  return `${configured}${how}${running}`;
-}
 
 export default {
   id: "features",
@@ -33,8 +25,9 @@ export default {
     this.shown = null;
     this.intro = h("p", { class: "lead" }, "Try the engine's features before they are final. Changing one shows what Stowage will do; nothing happens until you apply it.");
     this.listBox = h("div", { id: "features-list", "aria-busy": "true" });
-    this.planBox = h("section", { id: "plan", class: "card plan", hidden: true, "aria-labelledby": "plan-title" });
-    this.progress = new ProgressPanel("change", "Applying the change");
+    this.planView = new PlanView("plan");
+    this.planBox = this.planView.el;
+    this.progress = new ProgressPanel("change", "Applying the change", "The change");
     replace(root, this.intro, this.listBox, this.planBox, this.progress.el);
     await this.load();
     const confirm = ctx.takeConfirm();
@@ -153,10 +146,10 @@ export default {
         "div",
         { class: "feature-text" },
         h("label", { for: id }, f.title),
-        h("p", { id: `${id}-desc`, class: "desc" }, f.description),
-        h("p", { id: `${id}-state`, class: "state" }, stateText(f)),
-        f.reason ? h("p", { id: `${id}-reason`, class: "reason" }, `Not available: ${f.reason}`) : null,
-        (f.notes ?? []).map((n) => h("p", { class: "muted" }, n)),
+        h("p", { id: `${id}-desc`, class: "desc" }, rich(f.description)),
+        h("p", { id: `${id}-state`, class: "state" }, f.state_text),
+        f.reason ? h("p", { id: `${id}-reason`, class: "reason" }, "Not available: ", rich(f.reason)) : null,
+        (f.notes ?? []).map((n) => h("p", { class: "muted" }, rich(n))),
         f.id === "containerd-image-store" ? this.snapshotterSelector(f) : null,
         f.docs
           ? h("p", { class: "docs" }, docsLink(f.docs, ["Learn more", h("span", { class: "visually-hidden" }, ` about ${f.title}`)], (error) => this.ctx.notice("The documentation could not be opened.", error?.detail ?? error?.message ?? String(error))))
@@ -218,15 +211,11 @@ export default {
       await ipc.featuresDiscard().catch(() => {});
       return;
     }
-    this.planBox.hidden = false;
-    this.planBox.setAttribute("aria-busy", "true");
-    replace(this.planBox, h("h2", { id: "plan-title" }, "Review the change"), h("p", { class: "muted" }, "Planning…"));
+    this.planning();
     try {
       this.showPlan(await ipc.featuresPlanSnapshotter(name), {});
     } catch (error) {
-      replace(this.planBox, h("h2", { id: "plan-title" }, "Review the change"), errorView(error, "This change cannot be made."), this.cancelButton());
-    } finally {
-      this.planBox.setAttribute("aria-busy", "false");
+      this.planView.failed("Review the change", errorView(error, "This change cannot be made."), () => this.cancel());
     }
   },
 
@@ -284,22 +273,20 @@ export default {
       await ipc.featuresDiscard().catch(() => {});
       return;
     }
-    this.planBox.hidden = false;
-    this.planBox.setAttribute("aria-busy", "true");
-    replace(this.planBox, h("h2", { id: "plan-title" }, "Review the change"), h("p", { class: "muted" }, "Planning…"));
+    this.planning();
     try {
       const plan = await ipc.featuresPlan(changes);
       if (JSON.stringify(changes) !== JSON.stringify(this.staged())) return; // a newer click wins
       this.showPlan(plan, {});
     } catch (error) {
-      replace(this.planBox, h("h2", { id: "plan-title" }, "Review the change"), errorView(error, "This change cannot be made."), this.cancelButton());
-    } finally {
-      this.planBox.setAttribute("aria-busy", "false");
+      this.planView.failed("Review the change", errorView(error, "This change cannot be made."), () => this.cancel());
     }
   },
 
-  cancelButton() {
-    return h("button", { type: "button", id: "plan-cancel", class: "secondary", onclick: () => this.cancel() }, "Cancel");
+  /** A new plan is on its way: what an earlier change did leaves the screen. */
+  planning() {
+    if (!this.applying) this.progress.hide();
+    this.planView.busy("Review the change");
   },
 
   async cancel() {
@@ -316,146 +303,39 @@ export default {
 
   hidePlan() {
     this.plan = null;
-    this.planBox.hidden = true;
-    replace(this.planBox);
+    this.planView.hide();
   },
 
   showPlan(plan, { fromTray }) {
     this.plan = plan;
     if (fromTray) this.tickPlan(plan); // the tray's request, as ticked checkboxes too
-    const findings = plan.findings ?? [];
-    const apply = h(
-      "button",
-      { type: "button", id: "plan-apply", class: "primary", disabled: plan.blocked, onclick: () => this.apply() },
-      plan.restart ? "Apply & Restart" : "Apply",
-    );
-    replace(
-      this.planBox,
-      h("h2", { id: "plan-title", tabindex: "-1" }, "Review the change"),
-      fromTray ? h("p", { class: "warning" }, "You asked for this from the tray. It hides images or containers, so Stowage asks first.") : null,
-      h("ul", { class: "summary" }, plan.summary.filter((s) => s !== plan.hidden_note && !(plan.containers_note ?? []).includes(s)).map((s) => h("li", {}, rich(s)))),
-      plan.hidden_note ? h("p", { class: "hidden-note", id: "plan-hidden" }, plan.hidden_note) : null,
-      this.containersSection(plan),
-      findings.length
-        ? h(
-            "ul",
-            { class: "findings", "aria-label": "Findings" },
-            findings.map((f) =>
-              h("li", { class: `finding ${f.handled_by_plan ? "handled" : f.severity}` }, h("span", { class: "tag" }, f.handled_by_plan ? "handled" : { info: "note", warn: "warning", error: "blocks" }[f.severity] ?? f.severity), " ", rich(f.message)),
-            ),
-          )
-        : null,
-      plan.blocked ? h("p", { class: "error-text" }, "This change is blocked by the findings above; nothing will be written.") : null,
-      plan.via_pkexec ? h("p", { class: "muted" }, "This needs administrator rights: you will be asked for a password (pkexec runs stowctl for this one change).") : null,
-      plan.diff
-        ? h("details", { open: true }, h("summary", {}, `Changes to ${plan.config_file}`), diffView(plan.diff))
-        : h("p", { class: "muted" }, "daemon.json stays as it is."),
-      h("div", { class: "actions" }, apply, this.cancelButton()),
-    );
-    this.planBox.hidden = false;
-    this.planBox.querySelector("#plan-title").focus();
+    if (!this.applying) this.progress.hide();
+    this.planView.show(plan, {
+      lead: fromTray ? "You asked for this from the tray. It hides images or containers, so Stowage asks first." : null,
+      applyLabel: plan.restart ? "Apply & Restart" : "Apply",
+      onApply: (choices) => this.apply(choices),
+      onCancel: () => this.cancel(),
+    });
   },
 
-  /** A store switch's Containers section: the compose projects it hides, a checkbox each to
-   *  bring them across (disabled with the core's reason when that cannot be done), and the
-   *  standalone containers that stay in the old store. */
-  containersSection(plan) {
-    const hidden = plan.hidden_containers;
-    if (!hidden || (!hidden.projects.length && !hidden.standalone.length)) return null;
-    const from = plan.current_store;
-    const to = plan.target_store;
-    const refusal = plan.bring_projects_refusal;
-    const projectRow = (p, i) => {
-      const id = `project-${i}`;
-      const why = plan.project_refusals?.[p.name] ?? null;
-      const box = h("input", {
-        type: "checkbox",
-        id,
-        dataset: { project: p.name },
-        disabled: !!refusal || !!why || plan.blocked,
-        "aria-describedby": [`${id}-facts`, why ? `${id}-reason` : null, refusal ? "plan-projects-refusal" : null].filter(Boolean).join(" "),
-      });
-      return h(
-        "div",
-        { class: `feature project${why || refusal ? " unavailable" : ""}`, dataset: { projectRow: p.name } },
-        box,
-        h(
-          "div",
-          { class: "feature-text" },
-          h("label", { for: id }, `Bring ${p.name} to the ${to} store`),
-          h(
-            "ul",
-            { class: "desc project-facts", id: `${id}-facts` },
-            h("li", { class: "project-services" }, `Services: ${p.services.join(", ") || "—"} (${p.running} of ${plural(p.containers.length, "container")} running)`),
-            h("li", {}, `Images: ${p.images.join(", ") || "—"}`),
-            h("li", {}, `Folder: ${p.working_dir ?? "—"}`),
-          ),
-          why ? h("p", { id: `${id}-reason`, class: "reason" }, `Cannot be brought across: ${why}`) : null,
-        ),
-      );
-    };
-    const standaloneNote = plan.standalone_heading ? `${plan.standalone_heading}:` : null;
-    return h(
-      "section",
-      { id: "plan-containers", class: "containers", "aria-labelledby": "plan-containers-title" },
-      h("h3", { id: "plan-containers-title" }, "Containers"),
-      hidden.projects.length
-        ? h(
-            "fieldset",
-            { id: "plan-projects" },
-            h("legend", {}, `Compose projects in the ${from} store: ticked ones have their images migrated, then come back up on the ${to} store`),
-            refusal ? h("p", { class: "warning", id: "plan-projects-refusal" }, refusal) : null,
-            hidden.projects.map(projectRow),
-          )
-        : null,
-      hidden.standalone.length
-        ? h(
-            "div",
-            { id: "plan-standalone" },
-            standaloneNote ? h("p", { class: "muted" }, standaloneNote) : null,
-            h(
-              "ul",
-              { class: "standalone", "aria-label": "Standalone containers" },
-              hidden.standalone.map((c) =>
-                h(
-                  "li",
-                  { dataset: { container: c.name } },
-                  h("strong", {}, c.name),
-                  ` — from ${c.image}, ${c.state}`,
-                  c.ports?.length ? `; ports ${c.ports.join(", ")}` : "",
-                  c.volumes?.length ? `; volumes ${c.volumes.join(", ")}` : "",
-                ),
-              ),
-            ),
-          )
-        : null,
-    );
-  },
-
-  /** The compose projects ticked in the plan's Containers section. */
-  tickedProjects() {
-    return [...this.planBox.querySelectorAll("input[data-project]:checked")].map((b) => b.dataset.project);
-  },
-
-  async apply() {
+  async apply({ projects, startAgain }) {
     if (!this.plan || this.applying) return;
     const plan = this.plan;
-    const projects = this.tickedProjects();
     this.applied = plan;
     this.applying = true;
     this.syncCheckboxes();
-    for (const b of this.planBox.querySelectorAll("button, input[data-project]")) b.disabled = true;
+    this.planView.lock();
     // Bringing projects across runs the migration's own steps, told as they come.
     this.progress.start(projects.length ? [] : plan.expected_stages);
     this.progress.el.scrollIntoView({ block: "nearest" });
     try {
-      const outcome = await ipc.featuresApply(plan.id, projects);
+      const outcome = await ipc.featuresApply(plan.id, projects, startAgain);
       this.done(outcome);
     } catch (error) {
       this.applying = false;
       this.syncCheckboxes();
       replace(this.progress.outcome, errorView(error));
-      for (const b of this.planBox.querySelectorAll("button")) b.disabled = false;
+      this.planView.lock(false);
     }
   },
 
@@ -487,31 +367,24 @@ export default {
   },
 
   onEvent(ev) {
+    if (ev.type === "operation_started" && ev.kind === "change" && ev.source !== "wizard" && !this.applying) {
+      // Started elsewhere (the tray): show its progress here too.
+      this.applying = true;
+      this.syncCheckboxes();
+      this.progress.start(ev.plan?.expected_stages ?? []);
+    }
+    const mine = (e) => (e.kind === "restart" && this.restarting) || (e.kind === "change" && e.source !== "wizard");
+    if (ev.type === "operation_started" && mine(ev)) {
+      // The page started it (its stages are on screen already) or the tray did (just above).
+      this.progress.op = ev.op;
+      return;
+    }
+    if (ev.type === "operation_finished" && ev.op === this.progress.op) {
+      if (!this.restarting) this.done(ev.outcome);
+      return;
+    }
+    if (this.progress.follow(ev, () => false)) return;
     switch (ev.type) {
-      case "operation_started":
-        if (ev.kind === "restart" && this.restarting) this.op = ev.op;
-        if (ev.kind === "change") {
-          this.op = ev.op;
-          if (!this.applying) {
-            // Started elsewhere (the tray): show its progress here too.
-            this.applying = true;
-            this.syncCheckboxes();
-            this.progress.start(ev.plan?.expected_stages ?? []);
-          }
-        }
-        break;
-      case "progress":
-        if (ev.op === this.op) this.progress.update(ev.progress);
-        break;
-      case "migration_progress":
-        if (ev.op === this.op) this.progress.migration(ev.progress);
-        break;
-      case "project_progress":
-        if (ev.op === this.op) this.progress.project(ev.progress);
-        break;
-      case "operation_finished":
-        if (ev.op === this.op && !this.restarting) this.done(ev.outcome);
-        break;
       case "engine_changed":
         if (!this.applying && !this.plan && !this.restarting) this.load();
         break;

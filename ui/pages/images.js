@@ -4,12 +4,11 @@
 // images (the plan first, then its steps with progress), and "Free …" on the hidden store: the
 // reclaim plan, a typed confirmation (the store's name), then its steps.
 import * as ipc from "../ipc.js";
+import { PlanView } from "../plan-view.js";
+import { ProgressPanel } from "../progress.js";
 import { capitalize, errorView, h, plural, replace, rich } from "../ui.js";
 
 const STORES = ["classic", "containerd"];
-
-/** Why the stores' sizes differ: classic counts layers unpacked, containerd its compressed blobs. */
-const SIZE_KIND = { classic: "unpacked", containerd: "compressed" };
 
 /** Decimal units, as `docker images` prints sizes. */
 export function humanBytes(n) {
@@ -22,6 +21,11 @@ export function humanBytes(n) {
     i += 1;
   }
   return i === 0 ? `${n} B` : `${v.toFixed(v < 10 ? 2 : 1).replace(/\.?0+$/, "")} ${units[i]}`;
+}
+
+/** An error from a command as one line. */
+function errorText(error) {
+  return error?.message ?? String(error);
 }
 
 function imageName(img) {
@@ -53,8 +57,10 @@ export default {
     this.migrateButton = h("button", { type: "button", id: "images-migrate", class: "primary", disabled: true, onclick: () => this.plan() }, "Migrate selected…");
     this.selectionText = h("span", { id: "images-selection", class: "muted", "aria-live": "polite" }, "Select images to migrate them to the other store.");
     this.empty = h("p", { id: "images-empty", class: "muted", hidden: true }, "No image matches the search.");
-    this.planBox = h("section", { id: "migration-plan", class: "card plan", hidden: true, "aria-labelledby": "migration-plan-title" });
-    this.progressBox = h("section", { id: "migration-progress-card", class: "card progress-card", hidden: true, "aria-labelledby": "migration-progress-title" });
+    this.planView = new PlanView("migration-plan");
+    this.planBox = this.planView.el;
+    this.progress = new ProgressPanel("migration", "Migrating images", "The migration");
+    this.progressBox = this.progress.el;
     this.reclaimBox = h("section", { id: "reclaim-plan", class: "card plan", hidden: true, "aria-labelledby": "reclaim-title" });
     replace(
       root,
@@ -86,6 +92,7 @@ export default {
   },
 
   render(view) {
+    this.inBoth = new Set(view.in_both ?? []);
     const usage = Object.fromEntries(view.stores.map((s) => [s.store, s]));
     // Without the filesystem's free space the bars compare the two stores: the larger one is full.
     const scale = Math.max(1, ...view.stores.map((s) => s.disk_bytes ?? s.bytes ?? 0));
@@ -102,7 +109,7 @@ export default {
       const body = !u || !u.readable
         ? errorView({ message: `Stowage could not read the ${store} store.`, detail: u?.error ?? "no details" })
         : [
-            h("p", { class: "muted", id: `store-${store}-totals` }, `${plural(u.images, "image")}, ${humanBytes(u.bytes)} of image data (${SIZE_KIND[store]}, shared layers counted once), ${plural(u.containers, "container")}`),
+            h("p", { class: "muted", id: `store-${store}-totals` }, `${plural(u.images, "image")}, ${plural(u.containers, "container")}`),
             this.diskBar(store, disk, u.filesystem, scale),
             this.breakdown(store, u),
             active ? null : h("p", { class: "hidden-note" }, `The engine runs the ${view.active ?? "other"} store, so these images are hidden from docker. They are kept: they come back when you switch back.`),
@@ -125,9 +132,21 @@ export default {
         body,
       );
     });
-    replace(this.storesBox, columns);
+    replace(this.storesBox, columns, this.sizeTerms(view));
     this.filter();
     this.selectionChanged();
+  },
+
+  /** What each size on the page counts (the core's words, one vocabulary). */
+  sizeTerms(view) {
+    const terms = view.size_terms ?? [];
+    if (!terms.length) return null;
+    return h(
+      "details",
+      { id: "size-terms", class: "size-terms" },
+      h("summary", {}, "What the sizes count"),
+      h("dl", {}, terms.map(([term, meaning]) => [h("dt", {}, term), h("dd", {}, rich(meaning))])),
+    );
   },
 
   /** This store's use of the filesystem it writes to: what it takes against that plus what is free. */
@@ -151,9 +170,9 @@ export default {
     const b = u.breakdown ?? {};
     const parts = [
       ["Images", b.images_bytes],
-      ["compressed content", b.content_bytes],
-      ["containers' layers", b.containers_bytes],
-      ["build cache", b.build_cache_bytes],
+      ["Compressed content", b.content_bytes],
+      ["Containers' layers", b.containers_bytes],
+      ["Build cache", b.build_cache_bytes],
     ].filter(([, n]) => n !== null && n !== undefined).map(([k, n]) => `${k} ${humanBytes(n)}`);
     if (!parts.length) return null;
     const from = u.source === "engine" ? " (as docker system df counts them)" : "";
@@ -244,7 +263,7 @@ export default {
         h(
           "p",
           { class: "muted meta", id: `${id}-meta` },
-          `${img.platforms.length ? img.platforms.join(", ") : "platform unknown"} · ${humanBytes(img.size)} ${SIZE_KIND[store]}${img.containers ? ` · ${plural(img.containers, "container")}` : ""}${active ? "" : " · hidden"}`,
+          `${img.platforms.length ? img.platforms.join(", ") : "platform unknown"} · image size ${humanBytes(img.size)}${img.containers ? ` · ${plural(img.containers, "container")}` : ""}${active ? "" : " · hidden"}${this.inBoth?.has(ref) ? ` · also in the ${store === "classic" ? "containerd" : "classic"} store` : ""}`,
         ),
       ),
     );
@@ -299,90 +318,52 @@ export default {
   async plan() {
     const references = this.selected().map((s) => s.ref);
     this.request = { references, to: this.target };
-    this.planBox.hidden = false;
-    replace(this.planBox, h("h2", { id: "migration-plan-title" }, "Migration plan"), h("p", { "aria-busy": "true" }, "Planning…"));
+    this.progress.hide();
+    this.planView.busy("Migration plan");
+    this.planBox.scrollIntoView?.({ block: "nearest" });
     try {
       const p = await ipc.imagesMigrationPlan(this.request);
-      const run = h("button", { type: "button", id: "migration-run", class: "primary", onclick: () => this.run() }, p.via_pkexec ? "Migrate (asks for your password)" : "Migrate");
-      replace(
-        this.planBox,
-        h("h2", { id: "migration-plan-title" }, "Migration plan"),
-        h("p", { class: "summary" }, `Migrate ${plural(p.images.length, "image")}, ${humanBytes(p.bytes)}, from the ${p.source} store to the ${p.target} store (${humanBytes(p.free_bytes)} free). ${p.restarts ? `The engine restarts ${({ 1: "once", 2: "twice" })[p.restarts] ?? plural(p.restarts, "time")} and ends on the ${p.active} store.` : `The engine keeps running the ${p.active} store: no restart.`}`),
-        h("ol", { id: "migration-steps" }, p.steps.map((s) => h("li", {}, capitalize(s)))),
-        p.notes.length ? h("ul", { class: "notes" }, p.notes.map((n) => h("li", {}, rich(n)))) : null,
-        h("div", { class: "actions" }, run, h("button", { type: "button", class: "secondary", onclick: () => { this.planBox.hidden = true; } }, "Cancel")),
-      );
-      run.focus();
+      this.planView.show(p, {
+        title: "Migration plan",
+        applyLabel: p.restarts ? "Migrate & Restart" : "Migrate",
+        onApply: (choices) => this.run(choices),
+        onCancel: () => this.planView.hide(),
+      });
     } catch (error) {
-      replace(this.planBox, h("h2", { id: "migration-plan-title" }, "Migration plan"), errorView(error, "This migration cannot run."));
+      this.planView.failed("Migration plan", errorView(error, "This migration cannot run."), () => this.planView.hide());
     }
   },
 
-  async run() {
+  async run({ startAgain }) {
     this.running = true;
-    this.planBox.hidden = true;
+    this.planView.hide();
     this.migrateButton.disabled = true;
-    this.steps = h("ol", { id: "migration-progress-steps", class: "stages" });
-    this.bytes = h("progress", { id: "migration-bytes", max: "1", value: "0", "aria-labelledby": "migration-bytes-label" });
-    this.bytesLabel = h("p", { id: "migration-bytes-label", class: "progress-label", "aria-live": "polite" }, "Starting…");
-    this.outcome = h("div", { id: "migration-outcome", class: "outcome", tabindex: "-1", "aria-live": "polite" });
-    this.progressBox.hidden = false;
-    replace(this.progressBox, h("h2", { id: "migration-progress-title" }, "Migrating"), this.bytes, this.bytesLabel, this.steps, this.outcome);
+    this.progress.start([]);
+    this.progressBox.scrollIntoView?.({ block: "nearest" });
     try {
-      const o = await ipc.imagesMigrate(this.request);
-      this.finish(o);
+      this.progress.finish(await ipc.imagesMigrate({ ...this.request, start_again: startAgain }));
     } catch (error) {
-      replace(this.outcome, errorView(error, "The migration could not start."));
-      this.outcome.dataset.outcome = "failed";
+      this.progress.finish({ outcome: "failed", message: "The migration could not start.", error: errorText(error) });
     } finally {
       this.running = false;
       await this.load();
+      this.progress.outcome.focus();
     }
   },
 
-  finish(o) {
-    if (this.outcome.dataset.outcome) return;
-    this.outcome.dataset.outcome = o.outcome;
-    for (const li of this.steps.querySelectorAll('li[data-state="started"]')) li.dataset.state = o.outcome === "applied" ? "finished" : "failed";
-    if (o.outcome === "applied") this.bytes.value = this.bytes.max;
-    this.bytesLabel.textContent = o.outcome === "applied" ? "Done" : "Failed";
-    replace(
-      this.outcome,
-      h("p", { class: "outcome-title" }, o.outcome === "applied" ? "Migrated" : "Failed"),
-      h("p", { class: "outcome-message" }, o.message || ""),
-      o.error && o.outcome !== "applied" ? h("details", {}, h("summary", {}, "Details"), h("pre", { class: "detail" }, o.error)) : null,
-    );
-  },
-
   onEvent(ev) {
+    if (this.progress.follow(ev, (e) => e.kind === "migration" && e.source === "window" && this.running)) return;
     switch (ev.type) {
       case "operation_started":
-        if (ev.kind === "migration" && this.running) this.op = ev.op;
         if (ev.kind === "reclaim" && this.running) this.reclaimOp = ev.op;
         break;
-      case "migration_progress": {
-        if (ev.op !== this.op || !this.steps) break;
-        const p = ev.progress;
-        if (p.event === "step") {
-          for (const li of this.steps.querySelectorAll('li[data-state="started"]')) li.dataset.state = "finished";
-          this.steps.append(h("li", { dataset: { state: "started" } }, h("span", { class: "stage-state", "aria-hidden": "true" }), h("span", { class: "stage-name" }, capitalize(p.message))));
-          this.bytesLabel.textContent = capitalize(p.message);
-        } else if (p.event === "bytes") {
-          const total = Math.max(p.total, p.done, 1);
-          this.bytes.max = String(total);
-          this.bytes.value = String(p.done);
-          this.bytesLabel.textContent = `${capitalize(p.phase)}: ${humanBytes(p.done)} of ${humanBytes(total)}`;
-        }
-        break;
-      }
       case "reclaim_progress":
         if (!this.reclaimSteps || ev.op !== this.reclaimOp) break;
         for (const li of this.reclaimSteps.querySelectorAll('li[data-state="started"]')) li.dataset.state = "finished";
         this.reclaimSteps.append(h("li", { dataset: { state: "started" } }, h("span", { class: "stage-state", "aria-hidden": "true" }), h("span", { class: "stage-name" }, capitalize(ev.step))));
         break;
       case "operation_finished":
-        if (ev.op === this.op && this.outcome) this.finish(ev.outcome);
-        else if (this.reclaimSteps && ev.op === this.reclaimOp) this.reclaimFinished(ev.outcome);
+        if (this.reclaimSteps && ev.op === this.reclaimOp) this.reclaimFinished(ev.outcome);
         break;
       case "engine_changed":
         if (!this.running && (this.view?.active ?? null) !== (ev.status.active_store ?? null)) this.load();

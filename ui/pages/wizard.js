@@ -2,6 +2,7 @@
 // detected engines -> checks for both stores -> what a switch would hide or break -> choice ->
 // optional migration -> apply (with progress) -> done. Shown on first launch; here later too.
 import * as ipc from "../ipc.js";
+import { PlanView } from "../plan-view.js";
 import { ProgressPanel } from "../progress.js";
 import { engineLabel, errorView, h, plural, replace, rich } from "../ui.js";
 import { humanBytes } from "./images.js";
@@ -12,7 +13,7 @@ const TITLES = {
   run_checks: "Checking both image stores",
   explain: "What Stowage found",
   choose_store: "Which image store?",
-  offer_migration: "Take images along?",
+  offer_migration: "Review the switch",
   apply: "Switching",
   done: "Done",
 };
@@ -28,7 +29,7 @@ export default {
   async mount(root, ctx) {
     this.ctx = ctx;
     this.root = root;
-    this.progress = new ProgressPanel("wizard", "Switching the image store");
+    this.progress = new ProgressPanel("wizard", "Switching the image store", "The switch");
     this.box = h("section", { class: "card wizard", id: "wizard", "aria-labelledby": "wizard-title", "aria-busy": "true" });
     replace(root, h("p", { class: "lead" }, "A few questions to set Stowage up: which engine, and which image store suits what you run."), this.box, this.progress.el);
     this.busy(TITLES.detect_engines, "Looking for engines and checking both image stores…");
@@ -79,7 +80,7 @@ export default {
         body = this.choose(view, back);
         break;
       case "offer_migration":
-        body = this.offer(view, back);
+        body = this.offer(view);
         break;
       case "done":
         body = [
@@ -132,44 +133,54 @@ export default {
     const other = r.active === "classic" ? "containerd" : "classic";
     const now = problems(r.current);
     const then = problems(r.if_switching);
-    const list = (items, id) =>
+    const list = (items, id, store) =>
       items.length
         ? h("ul", { class: "findings", id }, items.map((c) => h("li", { class: `finding ${c.status}` }, h("span", { class: "tag" }, c.status === "fail" ? "Problem" : "Warning"), " ", h("strong", {}, c.title || c.id), ": ", rich(c.summary))))
-        : h("p", { class: "muted", id }, "Nothing known.");
+        : h("p", { class: "muted", id }, `No check found a problem with the ${store} store on this engine.`);
     return [
       h("p", { id: "wizard-active" }, `${this.engineName(view.engine)} runs the ${r.active} image store.`),
       h("p", { id: "wizard-hidden-now" }, view.hidden_sentences[0]),
       h("p", { id: "wizard-would-hide" }, view.hidden_sentences[1]),
       h("h3", {}, `With the ${r.active} store (now)`),
-      list(now, "wizard-problems-now"),
+      list(now, "wizard-problems-now", r.active),
       h("h3", {}, `With the ${other} store (if you switch)`),
-      list(then, "wizard-problems-switching"),
+      list(then, "wizard-problems-switching", other),
       h("div", { class: "actions" }, back, h("button", { type: "button", class: "primary", id: "wizard-next", onclick: () => this.advance({ input: "continue" }) }, "Continue")),
     ];
   },
 
   choose(view, back) {
+    const hides = view.candidates.length
+      ? `Hides ${plural(view.candidates.length, "image")} of the ${view.active} store until you switch back. The next step shows what stops and what can come along.`
+      : "The next step shows what stops and what can come along.";
     const options = [
-      { value: "", label: `Keep the ${view.active} store`, desc: "Nothing changes." },
-      ...["classic", "containerd"].filter((s) => s !== view.active).map((s) => ({ value: s, label: `Switch to the ${s} store`, desc: view.candidates.length ? `Hides ${plural(view.candidates.length, "image")} of the ${view.active} store until you switch back; you can migrate some first.` : "Hides nothing." })),
+      { value: "", store: view.active, label: `Keep the ${view.active} store`, desc: "Nothing changes." },
+      ...["classic", "containerd"].filter((s) => s !== view.active).map((s) => ({ value: s, store: s, label: `Switch to the ${s} store`, desc: hides })),
     ];
+    const key = (o) => o.value || "keep";
     const fieldset = h(
       "fieldset",
       { class: "choices" },
-      h("legend", {}, `Recommended for this engine: the ${view.recommended} store.`),
-      h("p", { class: "muted", id: "wizard-why" }, view.why),
+      h("legend", {}, "Which image store should this engine run?"),
+      h("p", { class: "muted", id: "wizard-why" }, `Recommended: the ${view.recommended} store. ${view.why}`),
       options.map((o) =>
         h(
           "div",
           { class: "choice" },
-          h("input", { type: "radio", name: "wizard-store", id: `wizard-store-${o.value || "keep"}`, value: o.value, checked: o.value === "", "aria-describedby": `wizard-store-${o.value || "keep"}-desc` }),
-          h("div", {}, h("label", { for: `wizard-store-${o.value || "keep"}` }, o.label), h("p", { class: "muted", id: `wizard-store-${o.value || "keep"}-desc` }, o.desc)),
+          // The recommended store is the one chosen unless the user picks the other.
+          h("input", { type: "radio", name: "wizard-store", id: `wizard-store-${key(o)}`, value: o.value, checked: o.store === view.recommended, "aria-describedby": `wizard-store-${key(o)}-desc` }),
+          h(
+            "div",
+            {},
+            h("label", { for: `wizard-store-${key(o)}` }, o.label, o.store === view.recommended ? h("span", { class: "badge recommended" }, "recommended") : null),
+            h("p", { class: "muted", id: `wizard-store-${key(o)}-desc` }, o.desc),
+          ),
         ),
       ),
     );
     const next = () => {
       const v = this.box.querySelector("input[name=wizard-store]:checked")?.value ?? "";
-      this.advance({ input: "chose", store: v || null }, v ? "Preparing the switch…" : "Finishing…");
+      this.advance({ input: "chose", store: v || null }, v ? "Planning the switch…" : "Finishing…");
     };
     return [
       view.blockers.length ? h("div", { class: "warning", id: "wizard-blockers" }, h("p", {}, "What fails with the other store:"), h("ul", {}, view.blockers.map((b) => h("li", {}, rich(b))))) : null,
@@ -178,7 +189,9 @@ export default {
     ];
   },
 
-  offer(view, back) {
+  /** The switch's plan, as the Features page shows it (what stops, what is hidden, compose
+   *  projects to bring along), with the images of the store being left to copy first. */
+  offer(view) {
     const boxes = view.candidates.map((c, i) =>
       h(
         "div",
@@ -196,25 +209,32 @@ export default {
       },
     });
     this.offerTotal = h("p", { id: "wizard-migrate-total", class: "muted", "aria-live": "polite" });
-    const next = () => {
+    const images = view.candidates.length
+      ? h(
+          "fieldset",
+          { class: "choices", id: "wizard-images" },
+          h("legend", {}, `Images of the ${view.from} store to copy to the ${view.to} store first (nothing is deleted either way)`),
+          h("div", { class: "choice select-all" }, all, h("label", { for: "wizard-migrate-all" }, "Select all")),
+          boxes,
+          this.offerTotal,
+        )
+      : null;
+    const plan = new PlanView("wizard-plan");
+    plan.busy(`Switch to the ${view.to} store`);
+    plan.el.classList.remove("card");
+    const run = ({ projects }) => {
       const references = this.pickedImages().map((c) => c.reference);
-      this.progress.start(["writing_config", "stopping", "starting", "waiting_for_api", "verifying_store", "done"]);
-      this.advance({ input: "migrate", references }, references.length ? "Copying the images, then switching…" : "Switching…");
+      this.progress.start([]);
+      this.advance({ input: "migrate", references, projects }, "Switching the image store; each step shows below as it happens.");
     };
-    const body = [
-      h("p", {}, `These images of the ${view.from} store would be hidden after the switch to the ${view.to} store. Copy some of them first? (Nothing is deleted either way.)`),
-      h(
-        "fieldset",
-        { class: "choices" },
-        h("legend", {}, "Images to copy"),
-        h("div", { class: "choice select-all" }, all, h("label", { for: "wizard-migrate-all" }, "Select all")),
-        boxes,
-      ),
-      this.offerTotal,
-      h("div", { class: "actions" }, back, h("button", { type: "button", class: "primary", id: "wizard-next", onclick: next }, "Switch")),
-    ];
-    queueMicrotask(() => this.offerCount());
-    return body;
+    ipc.wizardPlan(view.to).then(
+      (p) => {
+        plan.show(p, { title: `Switch to the ${view.to} store`, extra: images, applyLabel: "Switch", cancelLabel: "Back", onApply: run, onCancel: () => this.advance({ input: "back" }) });
+        this.offerCount();
+      },
+      (error) => plan.failed(`Switch to the ${view.to} store`, errorView(error, "The switch cannot be planned."), () => this.advance({ input: "back" })),
+    );
+    return plan.el;
   },
 
   /** The images ticked in the migration offer. */
@@ -243,6 +263,7 @@ export default {
   },
 
   onEvent(ev) {
-    this.progress.follow(ev, (e) => e.source === "wizard" && e.kind === "change");
+    // The switch (with its migration and projects) is one operation of the wizard's.
+    this.progress.follow(ev, (e) => e.source === "wizard");
   },
 };

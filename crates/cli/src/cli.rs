@@ -168,6 +168,10 @@ pub struct ApplyArgs {
     /// Restart the engine with this shell command instead of its usual method (this call only).
     #[arg(long, value_name = "CMD")]
     pub restart_cmd: Option<String>,
+    /// Leave the containers the restart stops stopped (by default Stowage starts them again
+    /// when the engine is back on their store, unless the engine restarts them itself).
+    #[arg(long)]
+    pub leave_stopped: bool,
 }
 
 /// Options of commands that change the engine.

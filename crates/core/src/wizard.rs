@@ -165,11 +165,14 @@ pub enum Step {
         to: ImageStore,
         candidates: Vec<ImageChoice>,
     },
-    /// Switch (and migrate the chosen images) on the engine.
+    /// Switch (and migrate the chosen images, bring the chosen compose projects) on the engine.
     Apply {
         engine: String,
         store: ImageStore,
         migrate: Vec<String>,
+        /// Compose projects of the store being left to bring up on the new one.
+        #[serde(default)]
+        projects: Vec<String>,
     },
     /// Finished.
     Done {
@@ -196,8 +199,12 @@ pub enum Input {
     Continue,
     /// The store chosen; `None` keeps the current one.
     Chose { store: Option<ImageStore> },
-    /// The images to copy (empty: none).
-    Migrate { references: Vec<String> },
+    /// The images to copy and the compose projects to bring across (empty: none).
+    Migrate {
+        references: Vec<String>,
+        #[serde(default)]
+        projects: Vec<String>,
+    },
     /// The result of applying.
     Applied { ok: bool, message: String },
     /// Go back one step.
@@ -328,7 +335,7 @@ fn next_step(step: &Step, input: Input) -> Result<Step> {
                 blockers.len()
             };
             let (recommended, why) = if failing_containerd == 0 {
-                (ImageStore::Containerd, "No check fails with the containerd store on this engine, and it adds multi-platform images, attestations and Wasm.".to_string())
+                (ImageStore::Containerd, "No check fails with the containerd store on this engine, and it adds multi-platform images and attestations.".to_string())
             } else {
                 (ImageStore::Classic, format!("With the containerd store, {} on this engine (see the list); the classic store keeps what you run working.", crate::text::count_as(failing_containerd as u64, "check fails", "checks fail")))
             };
@@ -352,12 +359,8 @@ fn next_step(step: &Step, input: Input) -> Result<Step> {
                 summary: format!("The engine already runs the {s} store. Nothing was changed."),
                 reclaim: None,
             },
-            // Nothing would be hidden: nothing to offer.
-            Some(s) if candidates.is_empty() => Step::Apply {
-                engine: engine.clone(),
-                store: s,
-                migrate: Vec::new(),
-            },
+            // The switch's plan (what stops, what is hidden, what can come along) is shown
+            // before anything changes, even when no image would be hidden.
             Some(s) => Step::OfferMigration {
                 engine: engine.clone(),
                 from: *active,
@@ -365,7 +368,7 @@ fn next_step(step: &Step, input: Input) -> Result<Step> {
                 candidates: candidates.clone(),
             },
         },
-        (Step::OfferMigration { engine, to, candidates, .. }, Input::Migrate { references }) => {
+        (Step::OfferMigration { engine, to, candidates, .. }, Input::Migrate { references, projects }) => {
             if let Some(r) = references.iter().find(|r| !candidates.iter().any(|c| &c.reference == *r)) {
                 return Err(bad(&format!("`{r}` is not an image of the store being left")));
             }
@@ -373,12 +376,16 @@ fn next_step(step: &Step, input: Input) -> Result<Step> {
                 engine: engine.clone(),
                 store: *to,
                 migrate: references,
+                projects,
             }
         }
-        (Step::Apply { engine, store, migrate }, Input::Applied { ok, message }) => Step::Done {
+        (Step::Apply { engine, store, migrate, .. }, Input::Applied { ok, message }) => Step::Done {
             engine: Some(engine.clone()),
-            summary: if ok {
-                format!("The engine now runs the {store} store. {message}")
+            // The front door's outcome sentence, as it said it (it names the store it ends on).
+            summary: if ok && !message.is_empty() {
+                message
+            } else if ok {
+                format!("The engine now runs the {store} store.")
             } else {
                 format!("The switch did not complete: {message}")
             },
@@ -424,41 +431,34 @@ pub mod drive {
         Ok(out)
     }
 
-    /// How one part of the apply step ended: whether it went through, and a sentence.
+    /// How the apply step ended: whether it went through, and the front door's outcome
+    /// sentence (which names the store the engine runs).
     #[derive(Debug, Clone, PartialEq, Eq)]
     pub struct PartDone {
-        /// It went through (a switch that had nothing to do counts).
+        /// It went through.
         pub ok: bool,
         /// What happened, for the summary.
         pub message: String,
     }
 
-    /// The apply step as every front door runs it: the chosen images are copied first (the
-    /// engine stays on the store it runs), and only when that went through is the store
-    /// switched; the answer is what the wizard takes next. `copy` and `switch` are the front
-    /// door's own ways of doing each (its progress display, its path to root); `copy` is not
-    /// run when nothing was chosen.
+    /// The apply step as every front door runs it: with images chosen, the copy, which ends on
+    /// the new store (it is the switch: one transaction, one outcome); without, the switch
+    /// alone. The answer is what the wizard takes next. `copy` and `switch` are the front
+    /// door's own ways of doing each (its progress display, its path to root); only one runs.
     pub async fn apply(
         migrate: &[String],
         copy: impl std::future::Future<Output = Result<PartDone>>,
         switch: impl std::future::Future<Output = Result<PartDone>>,
     ) -> Input {
-        let failed = |message: String| Input::Applied { ok: false, message };
-        let mut notes = String::new();
-        if !migrate.is_empty() {
-            match copy.await {
-                Ok(PartDone { ok: true, message }) => notes = message,
-                Ok(PartDone { message, .. }) => return failed(message),
-                Err(e) => return failed(format!("the images were not copied: {e}")),
-            }
-        }
-        match switch.await {
-            Ok(PartDone { ok: true, .. }) => Input::Applied {
-                ok: true,
-                message: notes,
-            },
-            Ok(PartDone { message, .. }) => failed(message),
-            Err(e) => failed(e.to_string()),
+        let result = if migrate.is_empty() {
+            switch.await.map_err(|e| e.to_string())
+        } else {
+            copy.await
+                .map_err(|e| format!("the images were not copied: {e}"))
+        };
+        match result {
+            Ok(PartDone { ok, message }) => Input::Applied { ok, message },
+            Err(message) => Input::Applied { ok: false, message },
         }
     }
 
@@ -722,11 +722,13 @@ mod tests {
         );
         assert!(w
             .advance(Input::Migrate {
-                references: vec!["other:1".into()]
+                references: vec!["other:1".into()],
+                projects: vec![],
             })
             .is_err());
         w.advance(Input::Migrate {
             references: vec!["app:1".into()],
+            projects: vec!["shop".into()],
         })
         .unwrap();
         assert_eq!(
@@ -734,24 +736,26 @@ mod tests {
             Step::Apply {
                 engine: "e0".into(),
                 store: ImageStore::Containerd,
-                migrate: vec!["app:1".into()]
+                migrate: vec!["app:1".into()],
+                projects: vec!["shop".into()],
             }
         );
+        let said = "Copied app:1 to the containerd store and verified the copies. The engine runs the containerd store.";
         w.advance(Input::Applied {
             ok: true,
-            message: "app:1 copied.".into(),
+            message: said.into(),
         })
         .unwrap();
         assert!(w.is_done());
         assert!(
-            matches!(&w.step, Step::Done { summary, reclaim: Some(ImageStore::Classic), .. } if summary.contains("now runs the containerd store")),
+            matches!(&w.step, Step::Done { summary, reclaim: Some(ImageStore::Classic), .. } if summary == said),
             "after a migration the store left behind is offered for reclaiming: {:?}",
             w.step
         );
     }
 
     #[test]
-    fn nothing_to_hide_skips_the_migration_offer() {
+    fn nothing_to_hide_still_shows_the_switch_before_it_runs() {
         let mut w = Wizard::new();
         w.advance(Input::Detected {
             engines: engines(1),
@@ -765,7 +769,23 @@ mod tests {
             store: Some(ImageStore::Containerd),
         })
         .unwrap();
+        assert!(
+            matches!(w.step, Step::OfferMigration { ref candidates, .. } if candidates.is_empty())
+        );
+        w.advance(Input::Migrate {
+            references: vec![],
+            projects: vec![],
+        })
+        .unwrap();
         assert!(matches!(w.step, Step::Apply { ref migrate, .. } if migrate.is_empty()));
+        w.advance(Input::Applied {
+            ok: true,
+            message: String::new(),
+        })
+        .unwrap();
+        assert!(
+            matches!(&w.step, Step::Done { summary, reclaim: None, .. } if summary == "The engine now runs the containerd store.")
+        );
     }
 
     #[test]
@@ -776,7 +796,11 @@ mod tests {
             store: Some(ImageStore::Containerd),
         })
         .unwrap();
-        w.advance(Input::Migrate { references: vec![] }).unwrap();
+        w.advance(Input::Migrate {
+            references: vec![],
+            projects: vec![],
+        })
+        .unwrap();
         w.advance(Input::Applied {
             ok: false,
             message: "rolled back".into(),
@@ -843,7 +867,7 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn the_apply_step_copies_first_and_switches_only_when_that_went_through() {
+    async fn the_apply_step_copies_onto_the_new_store_or_switches_alone() {
         use drive::{apply, PartDone};
         let done = |message: &'static str| async move {
             Ok(PartDone {
@@ -859,7 +883,7 @@ mod tests {
                 message: "Copied app:1.".into()
             }
         );
-        // A copy that failed: no switch.
+        // The copy ends on the new store: the switch does not run after it, failed or not.
         let switched = std::sync::atomic::AtomicBool::new(false);
         let switch = async {
             switched.store(true, std::sync::atomic::Ordering::SeqCst);

@@ -62,11 +62,52 @@ pub async fn engine_view(state: &AppState) -> stowage_core::Result<EngineView> {
     })
 }
 
-/// Restarts the engine; progress arrives as events.
+/// What a restart of the engine does, before it is asked for: how it restarts, which running
+/// containers stop, and the offer to start them again.
+#[derive(Debug, Clone, Serialize)]
+pub struct RestartPlanView {
+    /// In sentences: how the engine restarts and which containers stop.
+    pub summary: Vec<String>,
+    /// The running containers, by name.
+    pub stopping: stowage_core::switch::Stopping,
+    /// The label of the "start them again" choice, when some would stay stopped.
+    pub start_again_offer: Option<String>,
+    /// What stops, as the summary says it (the page lists the containers instead).
+    pub stopping_note: Option<String>,
+    /// The heading of the list of containers that stop.
+    pub stopping_heading: Option<String>,
+}
+
+/// The plan of a restart (Engine → Restart asks with it first).
 #[tauri::command]
 #[tracing::instrument(skip_all)]
-pub async fn engine_restart(app: AppHandle) -> Result<OutcomeView, CommandError> {
-    Ok(operations::restart(&app, "window").await?)
+pub async fn engine_restart_plan(
+    state: tauri::State<'_, AppState>,
+) -> Result<RestartPlanView, CommandError> {
+    let engine = state.refresh_engine().await?;
+    let method = stowage_core::restart::RestartMethod::for_engine(&engine, None, &state.paths)?;
+    let stopping = stowage_core::switch::Stopping::read(&engine).await;
+    Ok(RestartPlanView {
+        summary: vec![
+            format!("The engine restarts: {}.", method.describe(&engine)),
+            stopping.sentence(1),
+        ],
+        start_again_offer: stopping.start_again_offer(),
+        stopping_note: Some(stopping.sentence(1)),
+        stopping_heading: stopping.heading(1),
+        stopping,
+    })
+}
+
+/// Restarts the engine (`start_again`: start the containers it stops again, the default);
+/// progress arrives as events.
+#[tauri::command]
+#[tracing::instrument(skip_all)]
+pub async fn engine_restart(
+    app: AppHandle,
+    start_again: Option<bool>,
+) -> Result<OutcomeView, CommandError> {
+    Ok(operations::restart(&app, "window", start_again.unwrap_or(true)).await?)
 }
 
 /// daemon.json as it is on disk.

@@ -89,7 +89,7 @@ pub async fn features_plan(
 }
 
 /// Applies the plan on screen (`plan_id`): progress arrives as events; returns the outcome.
-/// With `projects` (compose projects ticked in a store switch's Containers section) they are
+/// `start_again: false` leaves the containers the restart stops stopped. With `projects` (compose projects ticked in a store switch's Containers section) they are
 /// brought across: their images migrated, the switch, each brought up.
 #[tauri::command]
 #[tracing::instrument(skip(app, state))]
@@ -98,12 +98,18 @@ pub async fn features_apply(
     state: tauri::State<'_, AppState>,
     plan_id: u64,
     projects: Option<Vec<String>>,
+    start_again: Option<bool>,
 ) -> Result<OutcomeView, CommandError> {
-    let pending = state.take_pending(plan_id).ok_or_else(|| {
+    let mut pending = state.take_pending(plan_id).ok_or_else(|| {
         Error::InvalidRequest("this plan is no longer current: review the change again".into())
     })?;
+    if start_again == Some(false) {
+        pending.prepared.plan.start_again.clear();
+    }
     match projects.filter(|p| !p.is_empty()) {
-        Some(names) => Ok(operations::apply_with_projects(&app, pending, names).await?),
+        Some(names) => {
+            Ok(operations::apply_with_projects(&app, pending, names, Vec::new(), "window").await?)
+        }
         None => Ok(operations::apply(&app, pending, "window").await?),
     }
 }

@@ -34,6 +34,10 @@ pub struct ImagesView {
     pub free_bytes: Option<u64>,
     /// Every image of both stores.
     pub images: Vec<ImageEntry>,
+    /// Tagged references both stores hold (already carried across).
+    pub in_both: Vec<String>,
+    /// What each size on the page counts, a term and its meaning each.
+    pub size_terms: &'static [(&'static str, &'static str)],
 }
 
 /// What to migrate.
@@ -41,6 +45,13 @@ pub struct ImagesView {
 pub struct MigrateInput {
     pub references: Vec<String>,
     pub to: ImageStore,
+    /// Start the containers the restarts stop again at the end (the default).
+    #[serde(default = "yes")]
+    pub start_again: bool,
+}
+
+fn yes() -> bool {
+    true
 }
 
 /// A migration plan as the page shows it.
@@ -50,6 +61,14 @@ pub struct MigrationPlanView {
     pub plan: mig::MigrationPlan,
     /// Whether running it asks for an administrator password (pkexec).
     pub via_pkexec: bool,
+    /// The plan in the core's sentences (what moves, restarts, which containers stop).
+    pub summary: Vec<String>,
+    /// The label of the "start the stopped containers again" choice, when there is one.
+    pub start_again_offer: Option<String>,
+    /// What stops, as the summary says it (the page lists the containers instead).
+    pub stopping_note: Option<String>,
+    /// The heading of the list of containers that stop.
+    pub stopping_heading: Option<String>,
 }
 
 /// Images and disk usage of both stores.
@@ -65,7 +84,14 @@ pub async fn images_list(state: tauri::State<'_, AppState>) -> Result<ImagesView
         stores: usage.stores,
         shared: usage.shared,
         free_bytes: usage.free_bytes,
+        in_both: listing
+            .report
+            .in_both()
+            .into_iter()
+            .map(str::to_string)
+            .collect(),
         images: listing.report.images,
+        size_terms: usage::SIZE_TERMS,
     })
 }
 
@@ -103,7 +129,15 @@ pub async fn images_migration_plan(
     let req = request(&state, &input, false)?;
     let plan = mig::plan(&engine, &req).await?;
     let via_pkexec = needs_root(&state, &engine, &plan).await?;
-    Ok(MigrationPlanView { plan, via_pkexec })
+    let stopping = plan.stopping.as_ref();
+    Ok(MigrationPlanView {
+        summary: plan.summary(),
+        start_again_offer: plan.start_again_offer(),
+        stopping_note: stopping.map(|s| s.sentence(plan.restarts)),
+        stopping_heading: stopping.and_then(|s| s.heading(plan.restarts)),
+        plan,
+        via_pkexec,
+    })
 }
 
 /// Copies `references` to the `to` store (the engine ends on the store it runs now): steps and
@@ -114,7 +148,15 @@ pub async fn images_migrate(
     app: AppHandle,
     input: MigrateInput,
 ) -> Result<OutcomeView, CommandError> {
-    Ok(run_migration(&app, &input.references, input.to, false, "window").await?)
+    Ok(run_migration(
+        &app,
+        &input.references,
+        input.to,
+        false,
+        input.start_again,
+        "window",
+    )
+    .await?)
 }
 
 /// Runs a migration as one operation (also the wizard's optional migration). With `stay` the
@@ -124,6 +166,7 @@ pub async fn run_migration(
     references: &[String],
     to: ImageStore,
     stay: bool,
+    start_again: bool,
     source: &'static str,
 ) -> Result<OutcomeView> {
     let state = app.state::<AppState>();
@@ -133,10 +176,14 @@ pub async fn run_migration(
         &MigrateInput {
             references: references.to_vec(),
             to,
+            start_again,
         },
         stay,
     )?;
-    let plan = mig::plan(&engine, &req).await?;
+    let mut plan = mig::plan(&engine, &req).await?;
+    if !start_again {
+        plan.start_again.clear();
+    }
     let opts = operations::apply_options(&state, &engine)?;
     let elevated = needs_root(&state, &engine, &plan).await?;
     let (guard, op) =
@@ -151,7 +198,7 @@ pub async fn run_migration(
     let result = if elevated {
         match operations::privileged_command(
             &engine,
-            privileged::migrate_args(&engine, references, to, stay),
+            privileged::migrate_args(&engine, references, to, stay, start_again),
         ) {
             Ok((pkexec, stowctl, args)) => {
                 privileged::run_json(&pkexec, &stowctl, &args, |p| send(p.clone()))
@@ -193,54 +240,24 @@ fn step_text(v: &serde_json::Value) -> Option<MigrationStep> {
         .flatten()
 }
 
-/// The core's (or `stowctl migrate --json`'s) outcome, in a sentence.
+/// The core's (or `stowctl migrate --json`'s) outcome, in the core's sentence.
 fn outcome_view(v: &serde_json::Value, plan: &mig::MigrationPlan) -> OutcomeView {
-    let verified = v["verified"].as_bool().unwrap_or(false);
-    let active_store = v["active_store"]
-        .as_str()
-        .and_then(ImageStore::parse)
-        .or(Some(plan.active));
-    let refs: Vec<String> = v["references"]
-        .as_array()
-        .map(|a| {
-            a.iter()
-                .filter_map(|r| r["reference"].as_str().map(str::to_string))
-                .collect()
-        })
-        .unwrap_or_else(|| plan.references.clone());
-    let notes: Vec<String> = v["notes"]
-        .as_array()
-        .map(|a| {
-            a.iter()
-                .filter_map(|n| n.as_str().map(str::to_string))
-                .collect()
-        })
-        .unwrap_or_default();
-    let mut message = if verified {
-        format!(
-            "Copied {} to the {} store and verified the copies; the engine runs the {} store.",
-            refs.join(", "),
-            plan.target,
-            privileged::store_name(active_store)
-        )
-    } else {
-        format!(
-            "Copied {} to the {} store, but the copies do not match the originals: check them with `stowctl images`.",
-            refs.join(", "),
-            plan.target
-        )
+    let o: Option<mig::MigrationOutcome> = serde_json::from_value(v.clone()).ok();
+    let verified = o.as_ref().is_some_and(|o| o.verified);
+    let message = match &o {
+        Some(o) => o.sentence(plan.target),
+        None => format!("The migration's outcome could not be read: {v}"),
     };
-    for n in &notes {
-        message.push(' ');
-        message.push_str(n);
-    }
     OutcomeView {
         outcome: if verified {
             OutcomeKind::Applied
         } else {
             OutcomeKind::Failed
         },
-        active_store,
+        active_store: o
+            .as_ref()
+            .and_then(|o| o.active_store)
+            .or(Some(plan.active)),
         stages: Vec::new(),
         error: (!verified).then(|| "verification mismatch".into()),
         error_code: None,
@@ -269,17 +286,25 @@ mod tests {
             filesystem: "/".into(),
             steps: Vec::new(),
             restarts: 2,
+            ends_on_target: false,
             source_configs: Vec::new(),
             notes: Vec::new(),
+            stopping: None,
+            start_again: Vec::new(),
         };
+        let o = outcome_view(
+            &serde_json::json!({"verified": true, "references": [{"reference": "a:1"}], "active_store": "classic", "notes": [], "started_again": {"started": ["web"], "failed": []}}),
+            &plan,
+        );
+        assert_eq!(o.outcome, OutcomeKind::Applied);
+        assert!(o.message.ends_with(" Running again: web."), "{}", o.message);
         let o = outcome_view(
             &serde_json::json!({"verified": true, "references": [{"reference": "a:1"}], "active_store": "classic", "notes": []}),
             &plan,
         );
-        assert_eq!(o.outcome, OutcomeKind::Applied);
         assert_eq!(
             o.message,
-            "Copied a:1 to the containerd store and verified the copies; the engine runs the classic store."
+            "Copied a:1 to the containerd store and verified the copies. The engine runs the classic store."
         );
         assert_eq!(
             step_text(&serde_json::json!({"event": "step", "message": "Saving"})).map(|s| s.0),

@@ -8,7 +8,7 @@ use std::path::PathBuf;
 
 use serde::Serialize;
 use stowage_core::engine::discovery::{self, Selector};
-use stowage_core::engine::Engine;
+use stowage_core::engine::{Engine, ImageStore};
 use stowage_core::switch::{OutcomeKind, Request};
 use stowage_core::wizard::{drive, EngineChoice, Input, Step, Wizard};
 use stowage_core::{Error, Result};
@@ -89,6 +89,18 @@ pub async fn wizard_advance(app: AppHandle, input: Input) -> Result<WizardView, 
     Ok(drive_auto(&app, w).await?)
 }
 
+/// The plan of the wizard's switch to `store` (the review step shows it as the Features page
+/// does: what stops, what is hidden, what can come along). Nothing is written.
+#[tauri::command]
+#[tracing::instrument(skip(state))]
+pub async fn wizard_plan(
+    state: tauri::State<'_, AppState>,
+    store: ImageStore,
+) -> Result<operations::PlanView, CommandError> {
+    let pending = operations::plan(&state, Request::Store(store)).await?;
+    Ok(operations::view(&pending))
+}
+
 /// Runs the automatic steps until one needs the user (or the end), saving after each.
 async fn drive_auto(app: &AppHandle, mut w: Wizard) -> Result<WizardView> {
     let state = app.state::<AppState>();
@@ -109,29 +121,20 @@ async fn drive_auto(app: &AppHandle, mut w: Wizard) -> Result<WizardView> {
                 engine,
                 store,
                 migrate,
+                projects,
             } => {
                 use_engine(&state, &engine).await?;
-                let copy = async {
-                    let o = crate::commands::images::run_migration(
-                        app, &migrate, store, true, "wizard",
-                    )
-                    .await?;
-                    Ok(drive::PartDone {
+                let o = apply(app, store, migrate, projects).await;
+                match o {
+                    Ok(o) => Input::Applied {
                         ok: o.outcome == OutcomeKind::Applied,
                         message: o.message,
-                    })
-                };
-                let switch = async {
-                    let pending = operations::plan(&state, Request::Store(store)).await?;
-                    state.set_pending(None);
-                    let o = operations::apply(app, pending, "wizard").await?;
-                    Ok(drive::PartDone {
-                        ok: matches!(o.outcome, OutcomeKind::Applied | OutcomeKind::Unchanged),
-                        message: o.message,
-                    })
-                };
-                // Boxed: the copy and the switch are large futures (a whole migration, a whole switch).
-                drive::apply(&migrate, Box::pin(copy), Box::pin(switch)).await
+                    },
+                    Err(e) => Input::Applied {
+                        ok: false,
+                        message: e.to_string(),
+                    },
+                }
             }
             Step::Done { .. } => {
                 state.update_settings(|s| {
@@ -157,6 +160,30 @@ async fn drive_auto(app: &AppHandle, mut w: Wizard) -> Result<WizardView> {
         };
         w.advance(input)?;
     }
+}
+
+/// The wizard's switch to `store`, the same transaction as the Features page's: planned again
+/// on the engine as it is now, then applied with the images `migrate` copied and the compose
+/// projects `projects` brought up on the new store (one restart), or, through pkexec (where
+/// projects cannot come along), the images copied by root's `stowctl migrate --stay`. Its
+/// progress arrives as the operation's events (source `wizard`).
+async fn apply(
+    app: &AppHandle,
+    store: ImageStore,
+    migrate: Vec<String>,
+    projects: Vec<String>,
+) -> Result<operations::OutcomeView> {
+    let state = app.state::<AppState>();
+    let pending = operations::plan(&state, Request::Store(store)).await?;
+    state.set_pending(None);
+    if migrate.is_empty() && projects.is_empty() {
+        return operations::apply(app, pending, "wizard").await;
+    }
+    if crate::privileged::needed(pending.prepared.plan.needs_root) && projects.is_empty() {
+        return crate::commands::images::run_migration(app, &migrate, store, true, true, "wizard")
+            .await;
+    }
+    operations::apply_with_projects(app, pending, projects, migrate, "wizard").await
 }
 
 /// The engines found, the managed one marked (the wizard offers it first; with several engines

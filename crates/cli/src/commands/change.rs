@@ -44,6 +44,10 @@ pub async fn plan_and_apply(
     )
     .await
     .map_err(with_sudo_hint)?;
+    let mut prepared = prepared;
+    if args.apply.leave_stopped {
+        prepared.plan.start_again.clear();
+    }
     let plan = &prepared.plan;
 
     if args.dry_run {
@@ -239,11 +243,7 @@ pub fn print_outcome(outcome: &Outcome, json: bool, restart_only: bool) -> Resul
             outcome.error.as_deref().unwrap_or("the change failed")
         ));
     }
-    out_line(&outcome.outcome.message(
-        outcome.active_store,
-        outcome.error.as_deref(),
-        restart_only,
-    ));
+    out_line(&outcome.sentence(restart_only));
     if !outcome.daemon_log.is_empty() && outcome.outcome != OutcomeKind::Applied {
         out_line("\nLast lines of the daemon's log:");
         for l in &outcome.daemon_log {
@@ -254,9 +254,6 @@ pub fn print_outcome(outcome: &Outcome, json: bool, restart_only: bool) -> Resul
         if outcome.outcome == OutcomeKind::Applied {
             out_line(&format!("Previous daemon.json saved as {}", b.display()));
         }
-    }
-    if let Some(r) = &outcome.registries {
-        out_line(&r.sentence());
     }
     Ok(())
 }

@@ -231,30 +231,23 @@ pub async fn migrate(ctx: &Context, args: MigrateArgs, json: bool) -> Result<Exi
         stay: args.stay,
         min_free_bytes: ctx.settings.migration_min_free_bytes()?,
     };
-    let plan = mig::plan(&engine, &req).await?;
+    let mut plan = mig::plan(&engine, &req).await?;
+    if args.apply.leave_stopped {
+        plan.start_again.clear();
+    }
     if args.dry_run || !json {
         if json {
             print_json(&serde_json::json!({ "migration": plan }))?;
             return Ok(ExitCode::SUCCESS);
         }
-        crate::outln!(
-            "Migrate {}, {}, from the {} store to the {} store ({} free).",
-            count(plan.images.len() as u64, "image"),
-            human_bytes(plan.bytes),
-            plan.source,
-            plan.target,
-            human_bytes(plan.free_bytes)
-        );
-        if plan.restarts == 0 {
-            crate::outln!(
-                "The engine keeps running the {} store: no restart.",
-                plan.active
-            );
-        } else {
-            crate::outln!(
-                "The engine restarts {}:",
-                stowage_core::text::times(plan.restarts as u64)
-            );
+        for line in plan.summary() {
+            crate::outln!("{line}");
+        }
+        if let Some(offer) = plan.start_again_offer() {
+            crate::outln!("{offer} (--leave-stopped: leave them stopped).");
+        }
+        if plan.restarts > 0 {
+            crate::outln!("Steps:");
         }
         for (i, s) in plan.steps.iter().enumerate() {
             crate::outln!("  {}. {s}", i + 1);
@@ -301,9 +294,7 @@ pub async fn migrate(ctx: &Context, args: MigrateArgs, json: bool) -> Result<Exi
         if outcome.removed_source {
             out_line(&format!("Removed from the {} store.", plan.source));
         }
-        if let Some(s) = outcome.active_store {
-            out_line(&format!("The engine runs the {s} store."));
-        }
+        out_line(&outcome.sentence(plan.target));
     }
     Ok(ExitCode::SUCCESS)
 }

@@ -85,6 +85,7 @@ pub async fn bring(
         &engine,
         to,
         &which,
+        &[],
         ctx.settings.migration_min_free_bytes()?,
     )
     .await?;

@@ -143,12 +143,14 @@ pub async fn run(mut ctx: Context, restart: bool, json: bool) -> Result<ExitCode
                 let a = ask(&format!("Copy some to the {to} store first? Names separated by spaces, or Enter for none: "))?;
                 Input::Migrate {
                     references: a.split_whitespace().map(str::to_string).collect(),
+                    projects: Vec::new(),
                 }
             }
             Step::Apply {
                 engine,
                 store,
                 migrate,
+                ..
             } => {
                 let e = engine_named(&ctx, &engine).await?;
                 let opts = super::change::apply_options(&ctx, &e)?;
@@ -168,10 +170,11 @@ pub async fn run(mut ctx: Context, restart: bool, json: bool) -> Result<ExitCode
                         }
                     };
                     let cancel = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
-                    mig::migrate(&e, &ctx.paths, &plan, &req, &opts, &events, cancel).await?;
+                    let o =
+                        mig::migrate(&e, &ctx.paths, &plan, &req, &opts, &events, cancel).await?;
                     Ok(drive::PartDone {
-                        ok: true,
-                        message: format!("Copied {}.", migrate.join(", ")),
+                        ok: o.verified,
+                        message: o.sentence(store),
                     })
                 };
                 let switch = async {
@@ -195,7 +198,7 @@ pub async fn run(mut ctx: Context, restart: bool, json: bool) -> Result<ExitCode
                             outcome.outcome,
                             OutcomeKind::Applied | OutcomeKind::Unchanged
                         ),
-                        message: outcome.error.unwrap_or_default(),
+                        message: outcome.sentence(false),
                     })
                 };
                 // Boxed: the copy and the switch are large futures (a whole migration, a whole switch).

@@ -185,6 +185,17 @@ pub async fn active_driver(engine: &Engine) -> Option<String> {
     docker.info().await.ok()?.driver
 }
 
+/// The image store `engine` runs, from `/info`, when the engine answers.
+pub async fn active_store(engine: &Engine) -> Option<ImageStore> {
+    let docker = crate::engine::client::connect(&engine.host, 10)
+        .await
+        .ok()?;
+    let info = docker.info().await.ok()?;
+    Some(store::active_store(
+        info.driver_status.as_deref().unwrap_or(&[]),
+    ))
+}
+
 /// Reads and parses the engine's daemon.json (a missing file is an empty document).
 pub async fn read_config(engine: &Engine) -> crate::error::Result<DaemonJson> {
     let path = engine.config_file.clone();

@@ -137,6 +137,7 @@ mod tests {
             available,
             reason: (!available).then(|| "no shim".to_string()),
             notes: vec![],
+            state_text: String::new(),
         }
     }
 

@@ -124,6 +124,32 @@ pub struct FeatureState {
     pub reason: Option<String>,
     /// Extra facts (e.g. Wasm shims found).
     pub notes: Vec<String>,
+    /// Its state in words, as the panel shows it ([`FeatureState::state_sentence`]).
+    pub state_text: String,
+}
+
+impl FeatureState {
+    /// Its state in words: "On", "Off (the engine's default)"; what the running engine shows is
+    /// said only when it differs from the configuration (a change waiting for a restart).
+    pub fn state_sentence(&self) -> String {
+        let configured = if self.enabled { "On" } else { "Off" };
+        let default = if self.explicit.is_none() {
+            " (the engine's default)"
+        } else {
+            ""
+        };
+        let running = match self.active {
+            Some(a) if a != self.enabled => {
+                if a {
+                    " · still in effect until the engine restarts"
+                } else {
+                    " · not in effect until the engine restarts"
+                }
+            }
+            _ => "",
+        };
+        format!("{configured}{default}{running}")
+    }
 }
 
 /// Evaluates every feature of the catalog on an engine.
@@ -153,6 +179,9 @@ pub fn evaluate(catalog: &Catalog, facts: &EngineFacts) -> Vec<FeatureState> {
                 missing.join(", ")
             ));
         }
+    }
+    for s in &mut states {
+        s.state_text = s.state_sentence();
     }
     states
 }
@@ -223,6 +252,7 @@ fn evaluate_one(f: &Feature, facts: &EngineFacts) -> FeatureState {
         available: reason.is_none(),
         reason,
         notes,
+        state_text: String::new(),
     }
 }
 
@@ -307,6 +337,26 @@ mod tests {
             },
             wasm_shims: Vec::new(),
         }
+    }
+
+    #[test]
+    fn the_state_in_words_names_running_only_when_it_differs() {
+        let catalog = Catalog::builtin();
+        let mut f = facts(Some("26.1.5"), r#"{"experimental": true}"#, &[]);
+        f.experimental_active = Some(true);
+        let states = evaluate(&catalog, &f);
+        assert_eq!(state(&states, "experimental").state_text, "On");
+        f.experimental_active = Some(false);
+        let states = evaluate(&catalog, &f);
+        assert_eq!(
+            state(&states, "experimental").state_text,
+            "On · not in effect until the engine restarts"
+        );
+        let plain = evaluate(&catalog, &facts(Some("26.1.5"), "{}", &[]));
+        assert_eq!(
+            state(&plain, "experimental").state_text,
+            "Off (the engine's default)"
+        );
     }
 
     fn state<'a>(states: &'a [FeatureState], id: &str) -> &'a FeatureState {

@@ -16,8 +16,14 @@ fn engine_args(engine: &Engine) -> Vec<String> {
     vec!["--engine".into(), engine.name.clone()]
 }
 
-/// `stowctl` arguments for a change: `store use X` or `feature enable|disable ID`.
-pub fn change_args(engine: &Engine, request: &Request) -> Result<Vec<String>> {
+/// `--leave-stopped` when the user said no to starting the stopped containers again.
+fn leave_stopped(start_again: bool) -> Option<String> {
+    (!start_again).then(|| "--leave-stopped".to_string())
+}
+
+/// `stowctl` arguments for a change: `store use X` or `feature enable|disable ID`
+/// (`start_again`: false adds `--leave-stopped`).
+pub fn change_args(engine: &Engine, request: &Request, start_again: bool) -> Result<Vec<String>> {
     let mut args = engine_args(engine);
     match request {
         Request::Store(store) => {
@@ -49,6 +55,7 @@ pub fn change_args(engine: &Engine, request: &Request) -> Result<Vec<String>> {
             ))
         }
     }
+    args.extend(leave_stopped(start_again));
     args.extend(["--yes".into(), "--json".into()]);
     Ok(args)
 }
@@ -82,10 +89,12 @@ pub fn migrate_args(
     references: &[String],
     to: ImageStore,
     stay: bool,
+    start_again: bool,
 ) -> Vec<String> {
     let mut args = engine_args(engine);
     args.push("migrate".into());
     args.extend(references.iter().cloned());
+    args.extend(leave_stopped(start_again));
     args.extend([
         "--to".into(),
         to.as_str().into(),
@@ -99,9 +108,11 @@ pub fn migrate_args(
 }
 
 /// `stowctl` arguments for a restart.
-pub fn restart_args(engine: &Engine) -> Vec<String> {
+pub fn restart_args(engine: &Engine, start_again: bool) -> Vec<String> {
     let mut args = engine_args(engine);
-    args.extend(["restart".into(), "--json".into()]);
+    args.push("restart".into());
+    args.extend(leave_stopped(start_again));
+    args.push("--json".into());
     args
 }
 
@@ -127,7 +138,7 @@ mod tests {
         let e = engine("system", "running process");
         let refs = vec!["app:1".to_string(), "db:2".to_string()];
         assert_eq!(
-            migrate_args(&e, &refs, ImageStore::Containerd, false),
+            migrate_args(&e, &refs, ImageStore::Containerd, false, true),
             [
                 "--engine",
                 "system",
@@ -141,7 +152,7 @@ mod tests {
             ]
         );
         assert_eq!(
-            migrate_args(&e, &refs, ImageStore::Classic, true)
+            migrate_args(&e, &refs, ImageStore::Classic, true, true)
                 .last()
                 .map(String::as_str),
             Some("--stay")
@@ -167,7 +178,7 @@ mod tests {
     fn narrow_subcommands_for_each_request() {
         let e = engine("system", "running process");
         assert_eq!(
-            change_args(&e, &Request::Snapshotter("native".into())).unwrap(),
+            change_args(&e, &Request::Snapshotter("native".into()), true).unwrap(),
             [
                 "--engine",
                 "system",
@@ -181,7 +192,7 @@ mod tests {
             ]
         );
         assert_eq!(
-            change_args(&e, &Request::Store(ImageStore::Containerd)).unwrap(),
+            change_args(&e, &Request::Store(ImageStore::Containerd), true).unwrap(),
             [
                 "--engine",
                 "system",
@@ -193,17 +204,22 @@ mod tests {
             ]
         );
         assert_eq!(
-            change_args(&e, &Request::Features(vec![("cdi".into(), false)])).unwrap(),
+            change_args(&e, &Request::Features(vec![("cdi".into(), false)]), true).unwrap(),
             ["--engine", "system", "feature", "disable", "cdi", "--yes", "--json"]
         );
         assert!(change_args(
             &e,
-            &Request::Features(vec![("cdi".into(), false), ("wasm".into(), true)])
+            &Request::Features(vec![("cdi".into(), false), ("wasm".into(), true)]),
+            true
         )
         .is_err());
         assert_eq!(
-            restart_args(&e),
+            restart_args(&e, true),
             ["--engine", "system", "restart", "--json"]
+        );
+        assert_eq!(
+            restart_args(&e, false),
+            ["--engine", "system", "restart", "--leave-stopped", "--json"]
         );
     }
 
@@ -216,16 +232,16 @@ mod tests {
         lab.kind = EngineKind::Custom;
         lab.host = "unix:///home/alice/lab.sock".into();
         lab.restart_command = Some("touch /root/x".into());
-        let args = change_args(&lab, &Request::Store(ImageStore::Classic)).unwrap();
+        let args = change_args(&lab, &Request::Store(ImageStore::Classic), true).unwrap();
         assert_eq!(
             args,
             ["--engine", "lab", "store", "use", "classic", "--yes", "--json"]
         );
         for args in [
             args,
-            restart_args(&lab),
+            restart_args(&lab, true),
             fix_args(&lab, "registry-mirrors", None),
-            migrate_args(&lab, &["app:1".into()], ImageStore::Classic, false),
+            migrate_args(&lab, &["app:1".into()], ImageStore::Classic, false, false),
         ] {
             assert!(
                 !args.iter().any(|a| a.contains("touch")

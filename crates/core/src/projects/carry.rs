@@ -47,15 +47,38 @@ pub struct CarryOutcome {
     pub projects: Vec<ProjectOutcome>,
 }
 
-/// Plans bringing `which` projects of the other store onto `to`. Nothing is written.
+impl CarryOutcome {
+    /// How it ended, in sentences: the images copied (when there were some) and the store the
+    /// engine runs; each project's outcome is a sentence of its own ([`ProjectOutcome`]).
+    pub fn sentence(&self) -> String {
+        let mut out = Vec::new();
+        if let Some(m) = &self.migration {
+            out.push(m.sentence(self.active_store));
+        } else {
+            out.push(format!(
+                "Done: the engine runs the {} image store.",
+                self.active_store
+            ));
+        }
+        out.join(" ")
+    }
+}
+
+/// Plans bringing `which` projects of the other store onto `to`, with the images `also` of that
+/// store copied too (the wizard's choice). Nothing is written.
 pub async fn plan(
     engine: &Engine,
     to: ImageStore,
     which: &Which,
+    also: &[String],
     min_free_bytes: u64,
 ) -> Result<CarryPlan> {
     let report = projects(engine).await?;
-    let chosen = choose(&report, to.other(), which)?;
+    let chosen = if matches!(which, Which::Named(n) if n.is_empty()) {
+        Vec::new()
+    } else {
+        choose(&report, to.other(), which)?
+    };
     let listing = crate::stores::list(engine, crate::stores::Selection::All).await;
     let in_target = |r: &String| {
         listing
@@ -64,10 +87,13 @@ pub async fn plan(
             .iter()
             .any(|i| i.store == to && i.references.iter().any(|x| matches(r, x)))
     };
-    let references: Vec<String> = images_of(&chosen)
-        .into_iter()
-        .filter(|r| !in_target(r))
-        .collect();
+    let mut references: Vec<String> = images_of(&chosen);
+    for r in also {
+        if !references.contains(r) {
+            references.push(r.clone());
+        }
+    }
+    references.retain(|r| !in_target(r));
     let (migration, request) = if references.is_empty() {
         (None, None)
     } else {

@@ -87,6 +87,24 @@ impl StoresReport {
     }
 }
 
+impl StoresReport {
+    /// The tagged references both stores hold: images already carried across, which a
+    /// migration would leave out.
+    pub fn in_both(&self) -> Vec<&str> {
+        let classic = self.missing_from(ImageStore::Classic, ImageStore::Containerd);
+        let mut out: Vec<&str> = self
+            .images
+            .iter()
+            .filter(|i| i.store == ImageStore::Classic)
+            .flat_map(|i| i.references.iter().map(String::as_str))
+            .filter(|r| !r.contains('@') && !classic.contains(r))
+            .collect();
+        out.sort_unstable();
+        out.dedup();
+        out
+    }
+}
+
 /// A container and the store it belongs to.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct ContainerEntry {
@@ -135,6 +153,11 @@ mod tests {
                 image(ImageStore::Containerd, &["both:1", "only-containerd:1"]),
             ],
         };
+        assert_eq!(
+            report.missing_from(ImageStore::Classic, ImageStore::Containerd),
+            vec!["only-classic:1", "app:2"]
+        );
+        assert_eq!(report.in_both(), vec!["both:1"]);
         assert_eq!(
             report.missing_from(ImageStore::Classic, ImageStore::Containerd),
             vec!["only-classic:1", "app:2"]

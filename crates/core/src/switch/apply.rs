@@ -70,6 +70,9 @@ pub struct Outcome {
     /// that worked before fails now (none when no mirror or insecure registry is configured).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub registries: Option<crate::checks::registries::verify::RegistryVerify>,
+    /// The stopped containers Stowage started again once the engine was back on their store.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub started_again: Option<super::StartedAgain>,
 }
 
 impl Outcome {
@@ -85,7 +88,34 @@ impl Outcome {
             backup: None,
             engine: engine.clone(),
             registries: None,
+            started_again: None,
         }
+    }
+
+    /// How it ended, in sentences: the ending (`restart_only`: a bare restart), then the
+    /// registries' verdict and the containers started again, when there are any. The app and
+    /// `stowctl` say this alike.
+    pub fn sentence(&self, restart_only: bool) -> String {
+        let mut out =
+            vec![self
+                .outcome
+                .message(self.active_store, self.error.as_deref(), restart_only)];
+        out.extend(self.registries.as_ref().map(|r| r.sentence()));
+        out.extend(
+            self.started_again
+                .as_ref()
+                .map(|s| s.sentence())
+                .filter(|s| !s.is_empty()),
+        );
+        out.join(" ")
+    }
+
+    /// Starts `names` again when the engine ended on `store` (where they live) and answers.
+    async fn start_again_on(&mut self, store: Option<ImageStore>, names: &[String]) {
+        if names.is_empty() || store.is_none() || self.active_store != store {
+            return;
+        }
+        self.started_again = Some(super::stopping::start_again(&self.engine, names).await);
     }
 }
 
@@ -248,6 +278,8 @@ pub async fn apply_with(
             out.stages = progress.timings();
         }
     }
+    out.start_again_on(plan.current_store, &plan.start_again)
+        .await;
     out
 }
 
@@ -257,8 +289,14 @@ pub async fn restart_only(
     method: &RestartMethod,
     opts: &ApplyOptions,
     progress: &Progress,
+    start_again: &[String],
 ) -> Outcome {
     let mut out = Outcome::failed(engine, None);
+    // The store the containers to start again live in (only asked when there are some).
+    let before = match start_again {
+        [] => None,
+        _ => crate::engine::status::active_store(engine).await,
+    };
     let (now, result) = Live
         .restart_and_verify(engine, method, Expected::default(), opts, progress)
         .await;
@@ -275,6 +313,7 @@ pub async fn restart_only(
             out.stages = progress.timings();
         }
     }
+    out.start_again_on(before, start_again).await;
     out
 }
 
@@ -570,6 +609,8 @@ mod tests {
             blocked: false,
             space: None,
             hidden_containers: None,
+            stopping: None,
+            start_again: Vec::new(),
             new_doc: DaemonJson::parse(&path, NEW).unwrap(),
             expect_experimental: None,
             snapshotter: None,

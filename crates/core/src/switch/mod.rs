@@ -10,6 +10,7 @@ pub mod plan;
 pub mod prepare;
 pub mod progress;
 pub mod space;
+pub mod stopping;
 pub mod summary;
 
 pub use apply::{apply, apply_with, restart_only, ApplyOptions, Outcome, OutcomeKind};
@@ -17,3 +18,4 @@ pub use control::{EngineControl, Live};
 pub use plan::{plan, Hidden, Plan, Request};
 pub use prepare::{prepare, Prepared};
 pub use progress::{Progress, ProgressEvent, Stage};
+pub use stopping::{StartedAgain, Stopping, StoppingContainer};

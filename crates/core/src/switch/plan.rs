@@ -81,6 +81,12 @@ pub struct Plan {
     /// The running containers the restart stops (`None` without a restart, or when the API
     /// did not answer).
     pub containers_stopped: Option<u64>,
+    /// The running containers by name, with whether the engine starts each again by itself
+    /// (set by [`super::prepare`] when the engine restarts).
+    pub stopping: Option<super::stopping::Stopping>,
+    /// The containers Stowage starts again once the engine is back on the store they live in
+    /// (the ones the engine leaves stopped); a front door clears it when the user says no.
+    pub start_again: Vec<String>,
     /// Whether root is needed (config not writable, or the restart needs it).
     pub needs_root: bool,
     /// Whether a finding blocks the plan.
@@ -231,6 +237,8 @@ pub fn plan(
         blocked,
         space: None,
         hidden_containers: None,
+        stopping: None,
+        start_again: Vec::new(),
         new_doc: edited.doc,
         expect_experimental,
         snapshotter,

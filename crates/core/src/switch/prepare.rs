@@ -40,14 +40,19 @@ pub async fn prepare(
     // the containers it would hide: asked for at the same time as the engine's facts.
     let speculative = async {
         match request {
-            Request::Store(_) => Some(tokio::join!(
-                super::space::current_images(engine),
+            Request::Store(to) => Some(tokio::join!(
+                super::space::images_to_carry(engine, *to),
                 crate::projects::projects(engine)
             )),
             _ => None,
         }
     };
-    let (loaded, early) = tokio::join!(load_facts(engine), speculative);
+    // The running containers, which a restart would stop (named in the plan).
+    let (loaded, early, stopping) = tokio::join!(
+        load_facts(engine),
+        speculative,
+        super::stopping::Stopping::read(engine)
+    );
     let (early, early_projects) = match early {
         Some((images, projects)) => (Some(images), Some(projects)),
         None => (None, None),
@@ -57,6 +62,12 @@ pub async fn prepare(
     let method = RestartMethod::for_engine(engine, restart_override, paths)?;
     let writable = is_writable(file.path());
     let mut plan = plan(&catalog, &facts, engine, request, &method, writable)?;
+    if plan.restart {
+        if plan.stays_on_its_store() {
+            plan.start_again = stopping.to_start_again();
+        }
+        plan.stopping = Some(stopping);
+    }
     if let Request::Snapshotter(name) = request {
         // An unavailable snapshotter is refused here, before anything is written: the engine
         // would not start on it.
@@ -74,7 +85,7 @@ pub async fn prepare(
             crate::settings::Settings::load(&paths.settings_file())?.migration_min_free_bytes()?;
         let current = match early {
             Some(c) => c,
-            None => super::space::current_images(engine).await,
+            None => super::space::images_to_carry(engine, target).await,
         };
         if let Some(space) = super::space::measure(engine, target, min_free, current).await {
             let finding = super::space::findings(&space);

@@ -24,7 +24,7 @@ pub struct SwitchSpace {
     pub free_bytes: u64,
     /// Free space Stowage keeps (`[migration] min_free_bytes`).
     pub min_free_bytes: u64,
-    /// Images of the store being left.
+    /// Images of the store being left that the target store does not hold yet.
     pub images: u64,
     /// How a migration would carry them on this engine (the mode `stowctl migrate` and the app use).
     pub mode: TransferMode,
@@ -33,19 +33,24 @@ pub struct SwitchSpace {
     pub carry_bytes: u64,
 }
 
-/// The active store's image count and bytes, from the engine's image list (one call; layers
-/// shared by several images count for each, so the bytes err on the high side).
-pub async fn current_images(engine: &Engine) -> Option<(u64, u64)> {
-    use crate::engine::client::{api_timeout, connect, within};
-    let docker = connect(&engine.host, api_timeout().as_secs()).await.ok()?;
-    let images = within(
-        &engine.host,
-        "listing images",
-        crate::stores::active::images(&docker, &engine.host, ImageStore::Classic),
-    )
-    .await
-    .ok()?;
-    Some((images.len() as u64, images.iter().map(|i| i.size).sum()))
+/// The active store's images that `target` does not hold yet (by tagged reference, as a
+/// migration would bring them): their count and bytes, from both stores' listings. Layers
+/// shared by several images count for each, so the bytes err on the high side.
+pub async fn images_to_carry(engine: &Engine, target: ImageStore) -> Option<(u64, u64)> {
+    let listing = crate::stores::list(engine, crate::stores::Selection::All).await;
+    let current = listing.active?;
+    let missing: std::collections::HashSet<&str> = listing
+        .report
+        .missing_from(current, target)
+        .into_iter()
+        .collect();
+    let carried: Vec<&crate::stores::ImageEntry> = listing
+        .report
+        .images
+        .iter()
+        .filter(|i| i.store == current && i.references.iter().any(|r| missing.contains(r.as_str())))
+        .collect();
+    Some((carried.len() as u64, carried.iter().map(|i| i.size).sum()))
 }
 
 /// Measures the target store's filesystem, given the current store's images (count, bytes).
@@ -99,8 +104,9 @@ pub fn findings(space: &SwitchSpace) -> PlanFinding {
         );
     }
     let carry = format!(
-        "carrying the {} across (stowctl migrate, {}) needs about {}",
+        "carrying the {} not yet in the {} store across ({}) needs about {}",
         count(space.images, "image"),
+        space.target,
         match space.mode {
             TransferMode::Stream => "streamed: the copy only, no archive",
             TransferMode::Archive => "through an archive: the archive and the copy",
@@ -162,7 +168,7 @@ mod tests {
         );
         assert!(
             f.message
-                .contains("carrying the 2 images across (stowctl migrate, streamed: the copy only, no archive) needs about 10 kB"),
+                .contains("carrying the 2 images not yet in the containerd store across (streamed: the copy only, no archive) needs about 10 kB"),
             "{}",
             f.message
         );

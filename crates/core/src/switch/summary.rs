@@ -39,13 +39,35 @@ impl Plan {
                 "The engine restarts: {}.",
                 self.restart_description
             ));
-            out.push(match self.containers_stopped {
-                Some(0) => "No containers are running: none will stop.".into(),
-                Some(n) => format!("{} will stop.", count(n, "running container")),
-                None => "Running containers will stop (Stowage could not count them).".into(),
+            out.push(match (&self.stopping, self.containers_stopped) {
+                (Some(s), _) => s.sentence(self.restarts()),
+                (None, Some(0)) => "No containers are running: none will stop.".into(),
+                (None, Some(n)) => format!("{} will stop.", count(n, "running container")),
+                (None, None) => {
+                    "Running containers will stop (Stowage could not count them).".into()
+                }
             });
         }
         out
+    }
+
+    /// How many times the engine restarts.
+    pub fn restarts(&self) -> u32 {
+        u32::from(self.restart)
+    }
+
+    /// Whether the engine ends on the store it runs now (nothing is hidden by the restart).
+    pub fn stays_on_its_store(&self) -> bool {
+        self.target_store.is_none() || self.target_store == self.current_store
+    }
+
+    /// The offer to start the stopped containers again (the label of its checkbox), when the
+    /// engine comes back on their store and leaves some of them stopped.
+    pub fn start_again_offer(&self) -> Option<String> {
+        if !self.restart || !self.stays_on_its_store() {
+            return None;
+        }
+        self.stopping.as_ref()?.start_again_offer()
     }
 
     /// The containers a store switch hides, by compose project and standalone, a sentence each.

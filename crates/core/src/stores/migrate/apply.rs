@@ -32,7 +32,8 @@ pub enum MigrationEvent {
 }
 
 /// The result of a migration.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Default, Serialize, serde::Deserialize)]
+#[serde(default)]
 pub struct MigrationOutcome {
     /// Whether every reference was verified in the target store.
     pub verified: bool,
@@ -44,6 +45,42 @@ pub struct MigrationOutcome {
     pub active_store: Option<ImageStore>,
     /// Notes for the user.
     pub notes: Vec<String>,
+    /// The stopped containers Stowage started again at the end.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub started_again: Option<crate::switch::StartedAgain>,
+}
+
+impl MigrationOutcome {
+    /// How the migration to `target` ended, in sentences (the app and `stowctl migrate` alike).
+    pub fn sentence(&self, target: ImageStore) -> String {
+        let refs: Vec<&str> = self
+            .references
+            .iter()
+            .map(|r| r.reference.as_str())
+            .collect();
+        let mut out = vec![if self.verified {
+            format!(
+                "Copied {} to the {target} store and verified the copies.",
+                refs.join(", ")
+            )
+        } else {
+            format!(
+                "Copied {} to the {target} store, but the copies do not match the originals: check them with `stowctl images`.",
+                refs.join(", ")
+            )
+        }];
+        if let Some(s) = self.active_store {
+            out.push(format!("The engine runs the {s} store."));
+        }
+        out.extend(self.notes.iter().cloned());
+        out.extend(
+            self.started_again
+                .as_ref()
+                .map(|s| s.sentence())
+                .filter(|s| !s.is_empty()),
+        );
+        out.join(" ")
+    }
 }
 
 /// Removes the temporary directory when dropped (success, failure or cancellation).
@@ -101,7 +138,10 @@ pub async fn migrate(
     )
     .await;
     match result {
-        Ok(out) => Ok(out),
+        Ok(mut out) => {
+            out.started_again = start_again(&engine, plan, events).await;
+            Ok(out)
+        }
         Err(e) => {
             // Put the engine back where it was.
             match active_now(&engine).await {
@@ -112,12 +152,35 @@ pub async fn migrate(
                         });
                         let _ = switch_to(&mut engine, paths, plan.active, opts).await;
                     }
+                    // The containers the restarts stopped come back even when the copy failed.
+                    if let Some(s) = start_again(&engine, plan, events).await {
+                        tracing::info!(started = ?s.started, failed = ?s.failed, "containers started again after a failed migration");
+                    }
                     Err(e)
                 }
                 Err(_) => Err(engine_gone(&engine, plan, e).await),
             }
         }
     }
+}
+
+/// Starts the containers the restarts stopped (`plan.start_again`) when the engine runs their
+/// store again.
+async fn start_again(
+    engine: &Engine,
+    plan: &MigrationPlan,
+    events: &(dyn Fn(MigrationEvent) + Send + Sync),
+) -> Option<crate::switch::StartedAgain> {
+    if plan.start_again.is_empty() || active_now(engine).await.ok()? != plan.active {
+        return None;
+    }
+    events(MigrationEvent::Step {
+        message: format!(
+            "starting {} again",
+            crate::text::count(plan.start_again.len() as u64, "container")
+        ),
+    });
+    Some(crate::switch::stopping::start_again(engine, &plan.start_again).await)
 }
 
 /// The error of a migration during which the engine stopped answering: what happened, and
@@ -286,6 +349,7 @@ async fn run_steps(
         removed_source: removed,
         active_store: Some(end),
         notes: plan.notes.clone(),
+        started_again: None,
     })
 }
 

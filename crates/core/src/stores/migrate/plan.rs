@@ -64,11 +64,69 @@ pub struct MigrationPlan {
     pub steps: Vec<String>,
     /// How many times the engine restarts.
     pub restarts: u32,
+    /// Whether the engine ends on the target store (`stay`) rather than the one it runs.
+    pub ends_on_target: bool,
     /// Config digests per reference in the source store.
     #[serde(skip)]
     pub source_configs: Vec<(String, Vec<String>)>,
     /// Notes (e.g. a multi-platform image going to the classic store keeps one platform).
     pub notes: Vec<String>,
+    /// The running containers the restarts stop (set by [`super::prepare`] when the engine
+    /// restarts).
+    pub stopping: Option<crate::switch::Stopping>,
+    /// The containers Stowage starts again when the engine ends on their store (a front door
+    /// clears it when the user says no).
+    pub start_again: Vec<String>,
+}
+
+impl MigrationPlan {
+    /// The plan in sentences: what moves and how much, what the engine goes through, which
+    /// running containers stop. The app and `stowctl migrate` say these alike.
+    pub fn summary(&self) -> Vec<String> {
+        let mut out = vec![format!(
+            "Migrate {}, {}, from the {} store to the {} store ({} free on {}).",
+            crate::text::count(self.images.len() as u64, "image"),
+            crate::text::human_bytes(self.bytes),
+            self.source,
+            self.target,
+            crate::text::human_bytes(self.free_bytes),
+            self.filesystem.display()
+        )];
+        let end = self.end_store();
+        if self.restarts == 0 {
+            out.push(format!(
+                "The engine keeps running the {} store: no restart, nothing stops.",
+                self.active
+            ));
+        } else {
+            out.push(format!(
+                "The engine restarts {} and ends on the {end} store.",
+                crate::text::times(self.restarts as u64)
+            ));
+            if let Some(s) = &self.stopping {
+                out.push(s.sentence(self.restarts));
+            }
+        }
+        out
+    }
+
+    /// The store the engine runs when the migration ends.
+    pub fn end_store(&self) -> ImageStore {
+        if self.ends_on_target {
+            self.target
+        } else {
+            self.active
+        }
+    }
+
+    /// The offer to start the stopped containers again (the label of its checkbox), when the
+    /// engine restarts, ends on their store and leaves some of them stopped.
+    pub fn start_again_offer(&self) -> Option<String> {
+        if self.restarts == 0 || self.end_store() != self.active {
+            return None;
+        }
+        self.stopping.as_ref()?.start_again_offer()
+    }
 }
 
 /// Plans moving `req.references` with the engine holding `report`, running `active`, onto the
@@ -128,8 +186,11 @@ pub fn plan_from(
         filesystem: space.mount_point.clone(),
         steps,
         restarts,
+        ends_on_target: req.stay,
         source_configs: Vec::new(),
         notes,
+        stopping: None,
+        start_again: Vec::new(),
     })
 }
 

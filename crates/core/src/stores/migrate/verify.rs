@@ -10,7 +10,8 @@ use crate::error::Result;
 use crate::stores::reference::qualified;
 
 /// One reference after the migration.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Default, Serialize, serde::Deserialize)]
+#[serde(default)]
 pub struct VerifiedReference {
     /// The reference.
     pub reference: String,

@@ -30,6 +30,31 @@ pub struct Breakdown {
     pub build_cache_bytes: Option<u64>,
 }
 
+/// What each size Stowage shows for the stores counts: one vocabulary, defined once, for the
+/// Images page and `stowctl du`. Each is `(term, meaning)`.
+pub const SIZE_TERMS: &[(&str, &str)] = &[
+    (
+        "Image size",
+        "one image as its store counts it: in the active store the engine's own figure (as `docker images` shows it); in the hidden classic store its layers unpacked; in the hidden containerd store its compressed content. Layers shared with other images count for each image.",
+    ),
+    (
+        "On disk",
+        "what the store's folders take on the filesystem now, shared layers once.",
+    ),
+    (
+        "Images",
+        "the store's images as `docker system df` counts them (classic: unpacked layers; containerd: unpacked snapshots), shared layers once.",
+    ),
+    (
+        "Compressed content",
+        "containerd store only: the compressed layers it keeps beside the unpacked snapshots.",
+    ),
+    (
+        "Containers' layers",
+        "what the containers wrote on top of their images.",
+    ),
+];
+
 /// One store's disk usage.
 #[derive(Debug, Clone, Serialize)]
 pub struct StoreUsage {
