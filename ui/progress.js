@@ -1,7 +1,7 @@
 // The one progress view of everything that restarts the engine: a staged progress bar with the
 // list of stages (the transaction's own, or a migration's steps as they come) and the core's
 // outcome sentence. Every page follows its operation's events with it (`follow`).
-import { capitalize, h, replace, stageName, storeText } from "./ui.js";
+import { capitalize, h, replace, stageName } from "./ui.js";
 
 export class ProgressPanel {
   /**
@@ -197,7 +197,6 @@ export class ProgressPanel {
       o.projects?.length
         ? h("ul", { class: "project-outcomes", id: `${this.prefix}-project-outcomes`, "aria-label": "Compose projects" }, o.projects.map((p) => h("li", { dataset: { project: p.project, phase: p.phase } }, p.sentence)))
         : null,
-      o.active_store ? h("p", { class: "muted" }, `Running now: ${storeText(o.active_store)}.`) : null,
     );
   }
 }

@@ -121,6 +121,20 @@ fn main() {
     if let Err(error) = std::fs::create_dir_all(&paths.config_dir) {
         tracing::warn!(%error, dir = %paths.config_dir.display(), "cannot create the config folder; the window's size and place will not be kept");
     }
+    // The async runtime the commands run on, with the stack a switch nested in a migration in
+    // a carry needs (tokio's 2 MiB default overflowed in a debug build: a SIGSEGV, no message).
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .thread_stack_size(8 << 20)
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("stowage: cannot start the async runtime: {e}");
+            std::process::exit(1);
+        }
+    };
+    tauri::async_runtime::set(runtime.handle().clone());
     tauri::Builder::default()
         // First: a second launch hands its arguments to this one, which shows its window, and exits.
         .plugin(tauri_plugin_single_instance::init(|app, _argv, _cwd| {

@@ -220,7 +220,8 @@ pub async fn apply_with_projects(
         "Bringing images and compose projects across…",
         "change",
         source,
-        Some(Box::new(view(&pending))),
+        // No planned stages: the migration tells its steps as they come.
+        None,
     )?;
     let app2 = app.clone();
     let events = move |ev: MigrationEvent| {

@@ -16,6 +16,8 @@ use serde_json::{json, Value};
 use stowage_tests::e2e::{self, TauriDriver};
 use stowage_tests::{require_e2e, PrivateDaemon, REALISTIC_DAEMON_JSON};
 
+mod doors;
+
 type Result<T = ()> = std::result::Result<T, Box<dyn std::error::Error>>;
 
 const FEATURE: &str = "#feature-containerd-image-store";
@@ -1031,9 +1033,29 @@ async fn wizard(app: &App, d: &PrivateDaemon) -> Result {
         "the store choice",
     )
     .await?;
+    // The recommended store is the one chosen, and marked as such.
+    let recommended = app
+        .js("document.querySelector('input[name=wizard-store]:checked')?.id")
+        .await?;
+    let recommended = recommended.as_str().unwrap_or_default().to_string();
+    let label = app.text(&format!("label[for={recommended}]")).await?;
     assert!(
-        app.checked("#wizard-store-keep").await?,
-        "keeping is the default"
+        label.ends_with("recommended"),
+        "the chosen option is the recommended one: {label}"
+    );
+    let why = app.text("#wizard-why").await?;
+    let store = if recommended == "wizard-store-keep" {
+        "classic"
+    } else {
+        "containerd"
+    };
+    assert!(
+        why.starts_with(&format!("Recommended: the {store} store.")),
+        "{why} / {recommended}"
+    );
+    assert!(
+        !why.contains("Wasm"),
+        "no promise Features cannot keep: {why}"
     );
     // Back and forth works.
     app.click("#wizard-back").await?;
@@ -1053,8 +1075,8 @@ async fn wizard(app: &App, d: &PrivateDaemon) -> Result {
     // Why it recommends what it does.
     let why = app.text("#wizard-why").await?;
     assert!(
-        why.starts_with("No check fails with the containerd store")
-            || why.starts_with("With the containerd store, "),
+        why.contains("No check fails with the containerd store")
+            || why.contains("With the containerd store, "),
         "{why}"
     );
     app.shot("wizard-choose").await?;
@@ -1062,11 +1084,18 @@ async fn wizard(app: &App, d: &PrivateDaemon) -> Result {
     app.click("#wizard-store-containerd").await?;
     app.click("#wizard-next").await?;
     app.until(
-        "document.querySelector('#wizard')?.dataset.step === 'offer_migration'",
-        Duration::from_secs(20),
-        "the migration offer",
+        "document.querySelector('#wizard')?.dataset.step === 'offer_migration' && !!document.querySelector('#wizard-plan-apply')",
+        Duration::from_secs(30),
+        "the switch's plan",
     )
     .await?;
+    // The switch's plan, as the Features page shows it: nothing runs, so nothing stops.
+    let plan = app.text("#wizard-plan-summary").await?;
+    assert!(
+        plan.contains("No containers are running: none will stop."),
+        "{plan}"
+    );
+    assert_eq!(app.text("#wizard-plan-apply").await?, "Switch");
     let image = app.text("label[for=wizard-migrate-0]").await?;
     assert!(
         image.starts_with("made-in-classic:1 (") && image.ends_with("B)"),
@@ -1083,7 +1112,8 @@ async fn wizard(app: &App, d: &PrivateDaemon) -> Result {
     app.audit("the wizard's migration offer").await?;
     app.shot("wizard-migrate").await?;
     // Back, and keep the store after all.
-    app.click("#wizard-back").await?;
+    assert_eq!(app.text("#wizard-plan-cancel").await?, "Back");
+    app.click("#wizard-plan-cancel").await?;
     app.until(
         "document.querySelector('#wizard')?.dataset.step === 'choose_store'",
         Duration::from_secs(20),
@@ -1301,7 +1331,7 @@ async fn migration(app: &App, d: &PrivateDaemon) -> Result {
         .await?;
     app.click("#images-migrate").await?;
     app.until(
-        "!!document.querySelector('#migration-run')",
+        "!!document.querySelector('#migration-plan-apply')",
         Duration::from_secs(30),
         "the migration plan",
     )
@@ -1309,12 +1339,13 @@ async fn migration(app: &App, d: &PrivateDaemon) -> Result {
     // The classic store runs: its images stream into containerd's content store, no restart.
     let plan = app.text("#migration-plan").await?;
     assert!(
-        plan.contains("The engine keeps running the classic store: no restart."),
+        plan.contains("The engine keeps running the classic store: no restart, nothing stops."),
         "{plan}"
     );
+    assert_eq!(app.text("#migration-plan-apply").await?, "Migrate");
     let pid = d.current_pid();
     let t0 = Instant::now();
-    app.click("#migration-run").await?;
+    app.click("#migration-plan-apply").await?;
     app.until(
         "!!document.querySelector('#migration-outcome[data-outcome]')",
         Duration::from_secs(180),
@@ -1330,12 +1361,12 @@ async fn migration(app: &App, d: &PrivateDaemon) -> Result {
     );
     assert!(outcome.contains("verified"), "{outcome}");
     let steps = app
-        .js("document.querySelectorAll('#migration-progress-steps li').length")
+        .js("document.querySelectorAll('#migration-stages li').length")
         .await?;
     assert!(steps.as_u64().unwrap_or(0) >= 2, "steps shown: {steps}");
     assert_eq!(d.current_pid(), pid, "the engine was not restarted");
     // Step names are sentences (capitalised).
-    let names = app.js("[...document.querySelectorAll('#migration-progress-steps .stage-name')].map(s => s.textContent)").await?;
+    let names = app.js("[...document.querySelectorAll('#migration-stages .stage-name')].map(s => s.textContent)").await?;
     for n in names.as_array().into_iter().flatten() {
         let n = n.as_str().unwrap_or_default();
         assert!(
@@ -1354,7 +1385,7 @@ async fn migration(app: &App, d: &PrivateDaemon) -> Result {
     )
     .await?;
     assert!(!uses_containerd(d), "the engine ends on the classic store");
-    app.js("document.querySelector('#migration-progress-card').scrollIntoView()")
+    app.js("document.querySelector('#migration-outcome').scrollIntoView()")
         .await?;
     app.shot("images-migrated").await?;
     Ok(())
@@ -1842,9 +1873,26 @@ fn the_app_brings_a_compose_project_across_a_store_switch() {
     let d = PrivateDaemon::start_with_private_etc_docker(REALISTIC_DAEMON_JSON);
     stowage_tests::compose::shop_with_a_lonely_container(&d);
     // Not a first launch: no wizard.
-    let config = d.stowage_home.join("config");
-    std::fs::create_dir_all(&config).unwrap();
-    std::fs::write(config.join("settings.toml"), "first_run_done = true\n").unwrap();
+    run_app(&d, false, "projects", |app, d| {
+        Box::pin(bring_projects(app, d))
+    });
+}
+
+/// A scenario's steps, given the app and its engine.
+type Steps = for<'a> fn(
+    &'a App,
+    &'a PrivateDaemon,
+) -> std::pin::Pin<Box<dyn std::future::Future<Output = Result> + 'a>>;
+
+/// Runs `steps` in the app on engine `d` (a first launch, with the wizard, when `first_run`),
+/// the user's home and Stowage's own under the engine's folder; on failure a screenshot
+/// `failure-NAME` and the last lines of the app's and dockerd's logs.
+fn run_app(d: &PrivateDaemon, first_run: bool, name: &str, steps: Steps) {
+    if !first_run {
+        let config = d.stowage_home.join("config");
+        std::fs::create_dir_all(&config).unwrap();
+        std::fs::write(config.join("settings.toml"), "first_run_done = true\n").unwrap();
+    }
     let home = d.stowage_home.display().to_string();
     let host = d.host();
     let user_home = d.dir().join("home");
@@ -1862,13 +1910,14 @@ fn the_app_brings_a_compose_project_across_a_store_switch() {
         &d.dir().join("tauri-driver.log"),
     );
     let rt = tokio::runtime::Runtime::new().unwrap();
+    let failure = format!("failure-{name}");
     let result = rt.block_on(async {
         let app = App::start(&driver, &[]).await?;
-        let result = bring_projects(&app, &d).await;
-        if result.is_err() && app.shot("failure-projects").await.is_ok() {
+        let result = steps(&app, d).await;
+        if result.is_err() && app.shot(&failure).await.is_ok() {
             eprintln!(
                 "e2e: screenshot of the failure: {}",
-                app.shots.join("failure-projects.png").display()
+                app.shots.join(format!("{failure}.png")).display()
             );
         }
         let _ = tokio::time::timeout(Duration::from_secs(20), app.c.close()).await;
@@ -1881,6 +1930,11 @@ fn the_app_brings_a_compose_project_across_a_store_switch() {
     );
     if let Err(e) = result {
         let log = std::fs::read_to_string(&driver.log_file).unwrap_or_default();
+        // The whole log beside the failure's screenshot (the engine's folder is removed).
+        let _ = std::fs::write(
+            e2e::repo_root().join(format!("target/e2e-screenshots/{failure}.log")),
+            &log,
+        );
         let tail: Vec<&str> = log.lines().rev().take(60).collect();
         let tail: Vec<&str> = tail.into_iter().rev().collect();
         panic!(

@@ -115,7 +115,8 @@ impl Outcome {
         if names.is_empty() || store.is_none() || self.active_store != store {
             return;
         }
-        self.started_again = Some(super::stopping::start_again(&self.engine, names).await);
+        self.started_again =
+            Some(Box::pin(super::stopping::start_again(&self.engine, names)).await);
     }
 }
 

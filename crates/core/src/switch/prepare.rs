@@ -40,9 +40,11 @@ pub async fn prepare(
     // the containers it would hide: asked for at the same time as the engine's facts.
     let speculative = async {
         match request {
+            // Boxed: both listings are large futures, and a switch runs deep inside others
+            // (a migration's, a carry's) on a worker thread's stack.
             Request::Store(to) => Some(tokio::join!(
-                super::space::images_to_carry(engine, *to),
-                crate::projects::projects(engine)
+                Box::pin(super::space::images_to_carry(engine, *to)),
+                Box::pin(crate::projects::projects(engine))
             )),
             _ => None,
         }
@@ -51,7 +53,7 @@ pub async fn prepare(
     let (loaded, early, stopping) = tokio::join!(
         load_facts(engine),
         speculative,
-        super::stopping::Stopping::read(engine)
+        Box::pin(super::stopping::Stopping::read(engine))
     );
     let (early, early_projects) = match early {
         Some((images, projects)) => (Some(images), Some(projects)),
@@ -85,7 +87,7 @@ pub async fn prepare(
             crate::settings::Settings::load(&paths.settings_file())?.migration_min_free_bytes()?;
         let current = match early {
             Some(c) => c,
-            None => super::space::images_to_carry(engine, target).await,
+            None => Box::pin(super::space::images_to_carry(engine, target)).await,
         };
         if let Some(space) = super::space::measure(engine, target, min_free, current).await {
             let finding = super::space::findings(&space);

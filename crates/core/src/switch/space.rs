@@ -37,7 +37,7 @@ pub struct SwitchSpace {
 /// migration would bring them): their count and bytes, from both stores' listings. Layers
 /// shared by several images count for each, so the bytes err on the high side.
 pub async fn images_to_carry(engine: &Engine, target: ImageStore) -> Option<(u64, u64)> {
-    let listing = crate::stores::list(engine, crate::stores::Selection::All).await;
+    let listing = Box::pin(crate::stores::list(engine, crate::stores::Selection::All)).await;
     let current = listing.active?;
     let missing: std::collections::HashSet<&str> = listing
         .report

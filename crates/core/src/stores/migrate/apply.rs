@@ -180,7 +180,13 @@ async fn start_again(
             crate::text::count(plan.start_again.len() as u64, "container")
         ),
     });
-    Some(crate::switch::stopping::start_again(engine, &plan.start_again).await)
+    Some(
+        Box::pin(crate::switch::stopping::start_again(
+            engine,
+            &plan.start_again,
+        ))
+        .await,
+    )
 }
 
 /// The error of a migration during which the engine stopped answering: what happened, and

@@ -34,7 +34,7 @@ pub async fn plan(engine: &Engine, req: &MigrateRequest) -> Result<MigrationPlan
     let mut plan = plan_from(&listing.report, active, &space, req, streamable)?;
     plan.source_configs = source_configs(engine, &plan).await?;
     if plan.restarts > 0 {
-        let stopping = crate::switch::Stopping::read(engine).await;
+        let stopping = Box::pin(crate::switch::Stopping::read(engine)).await;
         if plan.end_store() == plan.active {
             plan.start_again = stopping.to_start_again();
         }
