@@ -90,7 +90,7 @@ export class PlanView {
       plan.via_pkexec ? h("p", { class: "muted" }, "This needs administrator rights: you will be asked for a password (pkexec runs stowctl for this one change).") : null,
       plan.diff !== undefined
         ? plan.diff
-          ? h("details", {}, h("summary", {}, `Changes to ${plan.config_file}`), diffView(plan.diff))
+          ? h("details", { open: true }, h("summary", {}, `Changes to ${plan.config_file}`), diffView(plan.diff))
           : h("p", { class: "muted" }, "daemon.json stays as it is.")
         : null,
       h("div", { class: "actions" }, apply, this.cancelButton(onCancel, cancelLabel)),

@@ -626,8 +626,8 @@ async fn steps(app: &App, d: &PrivateDaemon, desk: &Desktop) -> Result {
             == Some(true),
         "a disk-usage bar per store"
     );
-    // The bars show use against the filesystem (a small store is not a full bar), say so, and
-    // sizes say whether they are unpacked (classic) or compressed (containerd); no raw bytes.
+    // The bars show use against the filesystem (a small store is not a full bar) and say so;
+    // no raw bytes.
     let du = app.text("#du-classic-label").await?;
     assert!(du.contains(" free on /"), "the filesystem is named: {du}");
     // What the bytes are, as the engine counts them for the active store.
@@ -651,12 +651,22 @@ async fn steps(app: &App, d: &PrivateDaemon, desk: &Desktop) -> Result {
         fill.as_f64().unwrap_or(1.0) < 0.9,
         "the classic bar is not full: {fill}"
     );
+    // One vocabulary of sizes: each row's "image size", the store's counts without a second
+    // byte figure to contradict it, and what each size counts, said once on the page.
     let totals = app.text("#store-classic-totals").await?;
-    assert!(
-        totals.contains("1 image,") && totals.contains("unpacked"),
-        "{totals}"
+    assert_eq!(totals, "1 image, 0 containers");
+    assert!(classic.contains("image size "), "{classic}");
+    assert_eq!(
+        app.js("document.querySelector('#size-terms').open").await?,
+        json!(false),
+        "the definitions are one click away"
     );
-    assert!(classic.contains(" unpacked"), "{classic}");
+    app.click("#size-terms summary").await?;
+    let terms = app.text("#size-terms").await?;
+    for term in ["Image size", "On disk", "Images", "Compressed content"] {
+        assert!(terms.contains(term), "{term} in {terms}");
+    }
+    app.click("#size-terms summary").await?;
     let raw = app.js("/\\d bytes/.test(document.querySelector('#page').innerText) || document.querySelector('#page').innerText.includes('(s)')").await?;
     assert_eq!(raw, json!(false), "no raw byte counts, no \"(s)\" plurals");
     // Search filters both stores.
@@ -704,7 +714,7 @@ async fn steps(app: &App, d: &PrivateDaemon, desk: &Desktop) -> Result {
     );
     app.click("#images-migrate").await?;
     app.until(
-        "!!document.querySelector('#migration-run')",
+        "!!document.querySelector('#migration-plan-apply')",
         Duration::from_secs(30),
         "the migration plan",
     )
