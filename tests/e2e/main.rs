@@ -1394,8 +1394,16 @@ async fn diagnostics(app: &App, d: &PrivateDaemon) -> Result {
         .js("[...document.querySelectorAll('#fix-stages li')].map(li => li.dataset.stage)")
         .await?;
     let listed: Vec<String> = serde_json::from_value(listed)?;
-    assert_eq!(listed.last().map(String::as_str), Some("done"), "{listed:?}");
-    assert_eq!(listed.first().map(String::as_str), Some("validating"), "{listed:?}");
+    assert_eq!(
+        listed.last().map(String::as_str),
+        Some("done"),
+        "{listed:?}"
+    );
+    assert_eq!(
+        listed.first().map(String::as_str),
+        Some("validating"),
+        "{listed:?}"
+    );
     app.until(
         "!!document.querySelector('#fix-outcome[data-outcome]')",
         Duration::from_secs(120),
@@ -1431,7 +1439,11 @@ async fn diagnostics(app: &App, d: &PrivateDaemon) -> Result {
     assert_eq!(shown[0].2, "Validating daemon.json");
     assert_eq!(shown.last().unwrap().2, "Done");
     eprintln!("e2e: the daemon.json fix's stages: {shown:?}");
-    let stop_s: f64 = shown[2].3.trim_end_matches(" s").parse().unwrap_or(f64::MAX);
+    let stop_s: f64 = shown[2]
+        .3
+        .trim_end_matches(" s")
+        .parse()
+        .unwrap_or(f64::MAX);
     assert!(
         stop_s < 4.0,
         "stopping a dockerd with no containers takes no fixed wait: {shown:?}"
@@ -1719,7 +1731,10 @@ async fn note_badge_reads_as_a_badge(app: &App, theme: &str) -> Result {
         "a filled badge, not the card's background: {got}"
     );
     assert!(
-        got["border"].as_str().unwrap_or_default().starts_with("none")
+        got["border"]
+            .as_str()
+            .unwrap_or_default()
+            .starts_with("none")
             || got["border"].as_str().unwrap_or_default().ends_with(" 0px"),
         "no text-field border: {got}"
     );
@@ -2176,7 +2191,10 @@ async fn stopped_engine_stays_chosen(app: &App, d: &PrivateDaemon) -> Result {
         "{}",
         app.text("#restart-outcome").await?
     );
-    assert_eq!(app.text("#restart-outcome .outcome-title").await?, "Started");
+    assert_eq!(
+        app.text("#restart-outcome .outcome-title").await?,
+        "Started"
+    );
     let said = app.text("#restart-outcome .outcome-message").await?;
     assert!(said.starts_with("The engine started and answers"), "{said}");
     let ran = app

@@ -108,7 +108,10 @@ fn a_stopped_engine_is_reported_as_soon_as_it_is_gone() {
             "{first:?}"
         );
         // Let the watch subscribe to the events (it looks once more right after).
-        while next_within(&mut w, Duration::from_millis(500)).await.is_some() {}
+        while next_within(&mut w, Duration::from_millis(500))
+            .await
+            .is_some()
+        {}
         let t0 = std::time::Instant::now();
         nix::sys::signal::kill(
             nix::unistd::Pid::from_raw(pid as i32),

@@ -9,9 +9,9 @@ use std::sync::Arc;
 use serde::Serialize;
 use stowage_core::checks::fix::{self, FixPlan, FixPreview};
 use stowage_core::checks::{self, CheckContext, CheckResult, RunOptions, Tally};
-use stowage_core::text::Door;
 use stowage_core::engine::{Engine, ImageStore};
 use stowage_core::switch::{Progress, ProgressEvent};
+use stowage_core::text::Door;
 use stowage_core::{Error, Result};
 use tauri::{AppHandle, Manager};
 

@@ -110,7 +110,10 @@ pub async fn plan_registry_mirrors(ctx: &CheckContext) -> Result<(FixPlan, FixPr
 /// When `certs` is the machine's own `/etc/docker/certs.d` and `engine` is not the system
 /// engine: a sentence saying that every rootful engine on this machine reads it, so the fix
 /// changes more than this engine.
-pub fn shared_certs_note(engine: &crate::engine::Engine, certs: &std::path::Path) -> Option<String> {
+pub fn shared_certs_note(
+    engine: &crate::engine::Engine,
+    certs: &std::path::Path,
+) -> Option<String> {
     use crate::engine::EngineKind;
     let shared = certs == std::path::Path::new(super::registries::certs::ROOTFUL_CERTS_DIR);
     (shared && engine.kind != EngineKind::System).then(|| {

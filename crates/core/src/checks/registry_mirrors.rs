@@ -63,10 +63,16 @@ fn hub_path(reference: &str) -> String {
 fn judge(role: &'static str, host: &str, named: bool, probe: ProbeResult) -> RegistryProbe {
     use ProbeOutcome::*;
     let (verdict, reason) = match (probe.outcome, named) {
-        (Found, _) => (Status::Ok, format!("the engine read {} from it", probe.reference)),
+        (Found, _) => (
+            Status::Ok,
+            format!("the engine read {} from it", probe.reference),
+        ),
         (NotFound, true) => (
             Status::Warn,
-            format!("reached, but it has no {}: name an image it holds", probe.reference),
+            format!(
+                "reached, but it has no {}: name an image it holds",
+                probe.reference
+            ),
         ),
         (NotFound, false) => (
             Status::Ok,
@@ -217,7 +223,8 @@ pub async fn run(ctx: &CheckContext) -> Finding {
         .with("hosts_toml_in_place", in_place);
     let major = ctx.facts.version.as_ref().map(|v| v.major);
     let containerd = ctx.target == ImageStore::Containerd;
-    let hosts_fix_for = |helps: bool| (containerd && !in_place && helps).then(|| {
+    let hosts_fix_for = |helps: bool| {
+        (containerd && !in_place && helps).then(|| {
         Fix::automatic(
             "write-hosts-toml",
             format!(
@@ -225,7 +232,8 @@ pub async fn run(ctx: &CheckContext) -> Finding {
                 certs.display()
             ),
         )
-    });
+    })
+    };
     let hosts_fix = hosts_fix_for(true);
     let with_fix = |f: Finding| match &hosts_fix {
         Some(fix) => f.fix(fix.clone()),
@@ -252,7 +260,10 @@ pub async fn run(ctx: &CheckContext) -> Finding {
         };
     };
     let worst = probes.iter().map(|p| p.verdict).max().unwrap_or(Status::Ok);
-    let failed: Vec<&RegistryProbe> = probes.iter().filter(|p| p.verdict == Status::Fail).collect();
+    let failed: Vec<&RegistryProbe> = probes
+        .iter()
+        .filter(|p| p.verdict == Status::Fail)
+        .collect();
     let failing: Vec<String> = failed
         .iter()
         .map(|p| {

@@ -70,7 +70,10 @@ mod tests {
             t.sentence(),
             "0 problems, 1 warning, 13 OK, 2 not applicable, 1 muted"
         );
-        assert_eq!(t.passed_heading().as_deref(), Some("13 passed, 2 not applicable"));
+        assert_eq!(
+            t.passed_heading().as_deref(),
+            Some("13 passed, 2 not applicable")
+        );
         let none = super::super::Tally::of(&[r(Status::Error, false)]);
         assert_eq!(
             none.sentence(),

@@ -21,7 +21,7 @@ pub(super) async fn restart(
     let info = known(engine.process.as_ref(), engine, "dockerd")?;
     // A dockerd that stopped on its own is started again (a start: no stop stage); its PID may
     // belong to another process by now, which is left alone.
-    let stop = still_runs(&info).then(|| async {
+    let stop = still_runs(&info).then_some(async {
         supervise::stop_pid(info.pid, std::time::Duration::from_secs(t.stop))
             .await
             .map(|_| ())

@@ -24,7 +24,10 @@ pub(super) async fn restart(
     let limit = Duration::from_secs(t.stop);
     // Nothing of the tree runs any more: a start, with no stop stage.
     let running = super::process::still_runs(&launcher)
-        || engine.process.as_ref().is_some_and(super::process::still_runs);
+        || engine
+            .process
+            .as_ref()
+            .is_some_and(super::process::still_runs);
     let stop = running.then_some(async {
         if let Some(p) = &engine.process {
             supervise::stop_pid(p.pid, limit).await?;
