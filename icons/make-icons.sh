@@ -52,16 +52,22 @@ for size in 32 128 256; do
 done
 
 # Tray icons (32x32, transparent): the same crates, amber for the classic store and
-# blue for the containerd store. Drawn at 512 with thick strokes, then scaled down.
+# blue for the containerd store, told apart by shape too (not by colour alone): the containerd
+# one carries a round badge in its top right corner, where the classic one has none. Drawn at
+# 512 with thick strokes, then scaled down. Extra arguments are -draw options on the 360x360
+# canvas before the scaling.
 tray() {
   local out=$1 fill=$2 stroke=$3
+  shift 3
   local glyph
   mapfile -t glyph < <(crates "$fill" "$stroke" 24 "$stroke")
   "${im[@]}" -size 512x512 xc:none "${glyph[@]}" \
     -trim +repage -background none -gravity center -extent 360x360 \
+    "$@" \
     -filter Lanczos -resize 32x32 "${png_opts[@]}" "PNG32:$out"
 }
 tray tray-classic.png '#f5a623' '#7a4a00'
-tray tray-containerd.png '#3aa0ff' '#0b3a6b'
+tray tray-containerd.png '#3aa0ff' '#0b3a6b' \
+  -fill '#0b3a6b' -stroke '#ffffff' -strokewidth 20 -draw 'circle 296,64 296,0'
 
 echo "make-icons.sh: wrote $(ls -1 ./*.png | wc -l) icons to $here"

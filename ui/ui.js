@@ -123,21 +123,20 @@ export function rich(text) {
 }
 
 /**
- * An engine as a person knows it: "System Docker (docker.service)", "Rootless Docker (you)",
- * "Stowage's sandbox", "Docker Desktop", a name from the settings, else its socket path.
- * `engine` is the core's engine JSON ({name, kind, host, unit: {name, user}}).
+ * An engine as a person knows it: the core's `label` ("System Docker (docker.service)",
+ * "Stowage's sandbox", …), the same words the tray and stowctl use. The core puts it in every
+ * engine's JSON; the page never makes one up.
  */
 export function engineLabel(engine) {
   if (!engine) return "unknown engine";
-  const unit = engine.unit?.name;
+  if (engine.label) return engine.label;
+  // Only for a view that does not carry the core's label yet (the wizard's engine choices).
   if (engine.name === "sandbox") return "Stowage's sandbox";
-  if (engine.kind === "system") return unit ? `System Docker (${unit})` : "System Docker";
+  if (engine.kind === "system") return "System Docker";
   if (engine.kind === "rootless") return "Rootless Docker (you)";
   if (engine.kind === "desktop") return "Docker Desktop";
-  if (engine.kind === "custom") return engine.name;
   const host = String(engine.host ?? "");
-  if (host.startsWith("unix://")) return host.slice("unix://".length);
-  return host || engine.name;
+  return host.startsWith("unix://") ? host.slice("unix://".length) : host || engine.name;
 }
 
 /**
@@ -158,6 +157,15 @@ export function docsLink(url, text, onError) {
     text,
     h("span", { class: "visually-hidden" }, " (opens in your browser)"),
   );
+}
+
+/**
+ * A file path that wraps at its "/" boundaries, not mid-word: a <wbr> after each "/" (the
+ * `.path` style lets it break mid-word only when one part is wider than the line).
+ */
+export function pathText(path, attrs = {}) {
+  const parts = String(path ?? "").split(/(?<=\/)/);
+  return h("span", { ...attrs, class: `path ${attrs.class ?? ""}`.trim() }, parts.flatMap((p, i) => (i < parts.length - 1 ? [p, h("wbr")] : [p])));
 }
 
 /** "classic" -> "classic image store". */

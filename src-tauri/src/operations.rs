@@ -279,14 +279,11 @@ pub async fn restart(
         Vec::new()
     };
     let opts = apply_options(&state, &engine)?;
-    let (guard, op) = begin(
-        app,
-        &state,
-        "Restarting the engine…",
-        "restart",
-        source,
-        None,
-    )?;
+    // A stopped engine is started (the core's words and stages), a running one restarted.
+    let reachable =
+        stowage_core::engine::client::ping(&engine.host, std::time::Duration::from_secs(1)).await;
+    let kind = method.kind_for(&engine, reachable);
+    let (guard, op) = begin(app, &state, &kind.busy(), "restart", source, None)?;
     let sink = progress_sink(app, op);
     let result = if privileged::needed(method.needs_root(&engine)) {
         privileged_run(
@@ -308,6 +305,12 @@ pub async fn restart(
             }
         }
     };
+    let result = result.map(|mut o| {
+        if o.outcome == OutcomeKind::Applied {
+            o.message = kind.done_message(o.active_store);
+        }
+        o
+    });
     finish(app, &state, op, guard, result).await
 }
 

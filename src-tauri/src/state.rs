@@ -66,6 +66,8 @@ pub struct AppState {
     settings_cache: SyncMutex<Option<(SettingsStamp, Settings)>>,
     /// Serializes changes to the settings file.
     settings_writer: SyncMutex<()>,
+    /// Whether this launch started the sandbox because no Docker Engine was found.
+    sandbox_started: std::sync::atomic::AtomicBool,
 }
 
 /// When and how large the settings file was (None: missing).
@@ -90,7 +92,20 @@ impl AppState {
             saved_files: SyncMutex::new(Vec::new()),
             settings_cache: SyncMutex::new(None),
             settings_writer: SyncMutex::new(()),
+            sandbox_started: std::sync::atomic::AtomicBool::new(false),
         }
+    }
+
+    /// When the managed engine is Stowage's sandbox: the core's sentences saying why it runs
+    /// (no Docker Engine was found, when this launch started it) and what becomes of it when
+    /// the window closes.
+    pub fn sandbox_notice(&self, engine: &Engine) -> Option<String> {
+        (engine.name == stowage_core::engine::discovery::SANDBOX_NAME).then(|| {
+            stowage_core::sandbox::Sandbox::new(&self.paths).notice(
+                self.sandbox_started
+                    .load(std::sync::atomic::Ordering::Relaxed),
+            )
+        })
     }
 
     /// Remembers a file saved for the user (see [`AppState::saved_by_app`]).
@@ -160,6 +175,8 @@ impl AppState {
             stowage_core::sandbox::engine_or_sandbox(&self.paths, &settings, &selector, timeout)
                 .await?;
         tracing::info!(engine = %engine.name, host = %engine.host, sandbox, "managing engine");
+        self.sandbox_started
+            .store(sandbox, std::sync::atomic::Ordering::Relaxed);
         *guard = Some(engine.clone());
         Ok(engine)
     }

@@ -75,7 +75,10 @@ pub struct TrayModel {
 /// The facts the model is made from.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct TrayInput {
-    /// Engine name, once known.
+    /// The engine as a person knows it (the core's [`Engine::label`], the window's words),
+    /// once known.
+    ///
+    /// [`Engine::label`]: stowage_core::engine::Engine::label
     pub engine: Option<String>,
     /// Whether its API answers.
     pub reachable: bool,
@@ -91,7 +94,7 @@ impl TrayInput {
     /// From the engine's status and the running operation.
     pub fn from_status(st: Option<&Status>, busy: Option<String>) -> Self {
         TrayInput {
-            engine: st.map(|s| s.engine.name.clone()),
+            engine: st.map(|s| s.engine.label()),
             reachable: st.is_some_and(|s| s.reachable),
             version: st.and_then(|s| s.engine_version.clone()),
             active_store: st.and_then(|s| s.active_store),
@@ -106,7 +109,7 @@ impl TrayModel {
         let status = match (&input.engine, &input.busy) {
             (_, Some(busy)) => busy.clone(),
             (None, None) => "Looking for the engine…".to_string(),
-            (Some(name), None) if !input.reachable => format!("{name}: not answering"),
+            (Some(name), None) if !input.reachable => format!("{name} · Engine stopped"),
             (Some(name), None) => format!(
                 "{name} · Docker {} · {} store",
                 input.version.as_deref().unwrap_or("?"),
@@ -474,7 +477,7 @@ mod tests {
 
     fn running(store: ImageStore) -> TrayInput {
         TrayInput {
-            engine: Some("sandbox".into()),
+            engine: Some("Stowage's sandbox".into()),
             reachable: true,
             version: Some("26.1.5+dfsg1".into()),
             active_store: Some(store),
@@ -502,7 +505,7 @@ mod tests {
         assert_eq!(
             t[0],
             (
-                "sandbox · Docker 26.1.5+dfsg1 · classic store".into(),
+                "Stowage's sandbox · Docker 26.1.5+dfsg1 · classic store".into(),
                 false,
                 None
             )
@@ -514,8 +517,30 @@ mod tests {
         assert_eq!(t[2], ("Restart engine".into(), true, None));
         assert_eq!(
             m.tooltip,
-            "Stowage: sandbox · Docker 26.1.5+dfsg1 · classic store"
+            "Stowage: Stowage's sandbox · Docker 26.1.5+dfsg1 · classic store"
         );
+    }
+
+    #[test]
+    fn the_tray_names_the_engine_with_the_cores_label() {
+        let engine = stowage_core::engine::Engine::new(
+            "sandbox",
+            stowage_core::engine::EngineKind::Process,
+            "unix:///s/sandbox/docker.sock",
+            "/s/sandbox/daemon.json".into(),
+            "/s/sandbox/data".into(),
+            "/s/sandbox/exec".into(),
+            "running process",
+        );
+        let json = serde_json::to_value(&engine).unwrap();
+        assert_eq!(json["label"], "Stowage's sandbox", "the window's words");
+        let input = TrayInput {
+            engine: Some(engine.label()),
+            ..running(ImageStore::Classic)
+        };
+        assert!(texts(&TrayModel::new(&input))[0]
+            .0
+            .starts_with("Stowage's sandbox · Docker "));
     }
 
     #[test]
@@ -538,11 +563,11 @@ mod tests {
         assert!(!t[2].1, "no restart while a change runs");
 
         let down = TrayInput {
-            engine: Some("system".into()),
+            engine: Some("System Docker (docker.service)".into()),
             ..Default::default()
         };
         let t = texts(&TrayModel::new(&down));
-        assert_eq!(t[0].0, "system: not answering");
+        assert_eq!(t[0].0, "System Docker (docker.service) · Engine stopped");
         assert!(!t[1].1);
         assert!(t[2].1, "a down engine can be restarted");
 

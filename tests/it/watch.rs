@@ -85,3 +85,91 @@ fn changes_arrive_through_the_engine_s_events_and_a_restart_is_noticed() {
         "the restart is reported once the engine answers again"
     );
 }
+
+/// A daemon told to stop is reported at once: it removes its API socket right away, while the
+/// `/events` stream it serves stays open until it exits (and a stream held open makes its
+/// shutdown wait ~5 s longer). The times from SIGTERM to the report and to its exit are printed.
+#[test]
+#[ignore = "needs root and dockerd (a private engine); scripts/test.sh runs it"]
+fn a_stopped_engine_is_reported_as_soon_as_it_is_gone() {
+    require_engine!();
+    let d = PrivateDaemon::start();
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let pid = d.current_pid().expect("the private dockerd runs");
+    let (reported, gone) = rt.block_on(async {
+        // The app's own options.
+        let mut w = watch(target(&d), WatchOptions::default()).unwrap();
+        let first = next_within(&mut w, Duration::from_secs(5)).await;
+        assert!(
+            matches!(&first, Some(Change::Engine { now, .. }) if now.reachable),
+            "{first:?}"
+        );
+        // Let the watch subscribe to the events (it looks once more right after).
+        while next_within(&mut w, Duration::from_millis(500))
+            .await
+            .is_some()
+        {}
+        let t0 = std::time::Instant::now();
+        nix::sys::signal::kill(
+            nix::unistd::Pid::from_raw(pid as i32),
+            nix::sys::signal::Signal::SIGTERM,
+        )
+        .unwrap();
+        let watcher = async {
+            loop {
+                match next_within(&mut w, Duration::from_secs(30)).await {
+                    Some(Change::Engine { now, .. }) if !now.reachable => return t0.elapsed(),
+                    Some(_) => continue,
+                    None => panic!("no report within 30 s"),
+                }
+            }
+        };
+        let exit = async {
+            while stowage_core::supervise::is_alive(pid) {
+                tokio::time::sleep(Duration::from_millis(5)).await;
+            }
+            t0.elapsed()
+        };
+        let (reported, gone) = tokio::join!(watcher, exit);
+        (reported, gone)
+    });
+    eprintln!(
+        "dockerd exited {:.3} s after SIGTERM; the watch reported it stopped {:.3} s after SIGTERM",
+        gone.as_secs_f64(),
+        reported.as_secs_f64()
+    );
+    // Seen here before the socket was watched: reported 6.02 s after SIGTERM, when dockerd
+    // exited 6.02 s after it (its graceful shutdown waited ~5 s for the watch's open stream).
+    assert!(
+        reported < Duration::from_secs(1),
+        "reported {reported:?} after SIGTERM (dockerd exited after {gone:?})"
+    );
+    // What the app does next on such a report: the engine's status (and, for a restart, a
+    // discovery), each timed, so a slow one shows here.
+    rt.block_on(async {
+        let engine = stowage_core::engine::Engine::new(
+            "private",
+            stowage_core::engine::EngineKind::Process,
+            d.host(),
+            d.config_file.clone(),
+            d.data_root.clone(),
+            d.exec_root.clone(),
+            "test",
+        );
+        let t = std::time::Instant::now();
+        let st = stowage_core::engine::status::status(
+            &engine,
+            &stowage_core::engine::status::StatusOptions::default(),
+        )
+        .await;
+        assert!(!st.reachable);
+        eprintln!(
+            "the status of the stopped engine took {:.3} s",
+            t.elapsed().as_secs_f64()
+        );
+        assert!(t.elapsed() < Duration::from_secs(1), "{:?}", t.elapsed());
+    });
+}

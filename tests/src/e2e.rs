@@ -357,6 +357,51 @@ impl TrayMenu {
         .is_some()
     }
 
+    /// A StatusNotifierItem property's value as gdbus prints it.
+    fn property(&self, name: &str) -> String {
+        gdbus(&[
+            "call",
+            "--session",
+            "--dest",
+            &self.dest,
+            "--object-path",
+            &self.path,
+            "--method",
+            "org.freedesktop.DBus.Properties.Get",
+            "org.kde.StatusNotifierItem",
+            name,
+        ])
+        .unwrap_or_default()
+    }
+
+    /// The icon's shape as a tray host draws it: the signature of the alpha channel of the
+    /// image the tray shows now (ImageMagick), so two icons that differ only by colour have the
+    /// same shape. `None` when the image cannot be found or read.
+    pub fn icon_shape(&self) -> Option<String> {
+        let quoted = |s: String| s.split('\'').nth(1).map(str::to_string);
+        let name = quoted(self.property("IconName")).filter(|n| !n.is_empty())?;
+        let file = if name.starts_with('/') {
+            std::path::PathBuf::from(&name)
+        } else {
+            let dir = quoted(self.property("IconThemePath"))?;
+            let base = std::path::Path::new(&dir).join(&name);
+            ["png", "svg"]
+                .iter()
+                .map(|e| base.with_extension(e))
+                .find(|p| p.exists())
+                .unwrap_or(base)
+        };
+        let out = Command::new("convert")
+            .arg(&file)
+            .args(["-alpha", "extract", "-format", "%#", "info:"])
+            .output()
+            .ok()?;
+        out.status
+            .success()
+            .then(|| String::from_utf8_lossy(&out.stdout).trim().to_string())
+            .filter(|s| !s.is_empty())
+    }
+
     /// The icon the tray shows now (a file path written by the tray library).
     pub fn icon(&self) -> String {
         gdbus(&[

@@ -1,6 +1,6 @@
 // About / Troubleshoot: versions, the log folder, and a diagnostics bundle to attach to a report.
 import * as ipc from "../ipc.js";
-import { errorView, facts, h, replace } from "../ui.js";
+import { errorView, facts, h, pathText, replace } from "../ui.js";
 
 function webkitVersion() {
   const m = /AppleWebKit\/([\d.]+)/.exec(navigator.userAgent);
@@ -43,8 +43,8 @@ export default {
           ["buildx", v.buildx ?? "not found"],
           ["System", [v.os, v.kernel].filter(Boolean).join(", ") || "unknown"],
           ["stowctl", v.stowctl ?? "not found"],
-          ["Log folder", v.log_dir],
-          ["Settings file", v.settings_file],
+          ["Log folder", pathText(v.log_dir), "about-log-dir"],
+          ["Settings file", pathText(v.settings_file), "about-settings-file"],
         ]),
       );
     } catch (error) {
@@ -65,7 +65,7 @@ export default {
       const copied = h("span", { id: "about-copied", class: "muted", "aria-live": "polite" });
       replace(
         this.result,
-        h("p", {}, "Saved the diagnostics bundle as ", h("code", { id: "about-bundle-path" }, path), "."),
+        h("p", {}, "Saved the diagnostics bundle as ", h("code", { id: "about-bundle-path", class: "path" }, pathText(path)), "."),
         h(
           "div",
           { class: "actions" },
@@ -107,7 +107,7 @@ export default {
   async openLogs() {
     try {
       const path = await ipc.aboutOpenLogFolder();
-      replace(this.result, h("p", {}, "Opened ", h("code", {}, path), "."));
+      replace(this.result, h("p", {}, "Opened ", h("code", { class: "path" }, pathText(path)), "."));
     } catch (error) {
       replace(this.result, errorView(error, "The log folder could not be opened."));
     }

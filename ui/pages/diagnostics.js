@@ -72,17 +72,16 @@ export default {
       const rank = { fail: 0, error: 1, warn: 2, skipped: 4, ok: 5 };
       const key = (c) => (c.muted ? 3 : rank[c.status] ?? 3);
       const sorted = [...view.checks].sort((a, b) => key(a) - key(b));
-      const count = (s) => view.checks.filter((c) => !c.muted && c.status === s).length;
-      const [fail, warn, ok] = [count("fail") + count("error"), count("warn"), count("ok")];
-      const plural = (n, one, many) => `${n} ${n === 1 ? one : many}`;
-      const summary = h("p", { id: "diag-summary", class: fail ? "error-text" : warn ? "warning" : "muted", role: "status" }, `${plural(fail, "problem", "problems")}, ${plural(warn, "warning", "warnings")}, ${ok} OK`);
+      // The core's counts, each check once; the fold's heading says the same numbers.
+      const t = view.tally;
+      const summary = h("p", { id: "diag-summary", class: t.problems || t.could_not_check ? "error-text" : t.warnings ? "warning" : "muted", role: "status" }, view.summary);
       const open = sorted.filter((c) => c.muted || (c.status !== "ok" && c.status !== "skipped"));
       const passed = sorted.filter((c) => !c.muted && (c.status === "ok" || c.status === "skipped"));
       replace(
         this.list,
         summary,
         open.map((c) => this.check(c)),
-        passed.length ? h("details", { id: "diag-passed", open: !!this.passedOpen, ontoggle: (e) => { this.passedOpen = e.target.open; } }, h("summary", {}, `${plural(passed.length, "check", "checks")} passed or did not apply`), passed.map((c) => this.check(c))) : null,
+        passed.length ? h("details", { id: "diag-passed", open: !!this.passedOpen, ontoggle: (e) => { this.passedOpen = e.target.open; } }, h("summary", {}, view.passed_heading), passed.map((c) => this.check(c))) : null,
       );
       this.placeProgress();
     } catch (error) {
@@ -115,15 +114,18 @@ export default {
         : null,
       c.fixes.length && !c.muted ? h("div", { class: "fixes" }, c.fixes.map((f) => this.fix(c, f, fixBox))) : null,
       fixBox,
-      h(
-        "div",
-        { class: "actions" },
-        h(
-          "button",
-          { type: "button", class: "link", id: `mute-${c.id}`, onclick: () => this.mute(c.id, !c.muted) },
-          c.muted ? `Unmute “${c.title}”` : `Mute “${c.title}”`,
-        ),
-      ),
+      // Only a check that warns, fails or could not check has something to mute.
+      c.offers_mute
+        ? h(
+            "div",
+            { class: "actions" },
+            h(
+              "button",
+              { type: "button", class: "link", id: `mute-${c.id}`, onclick: () => this.mute(c.id, !c.muted) },
+              c.muted ? `Unmute “${c.title}”` : `Mute “${c.title}”`,
+            ),
+          )
+        : null,
     );
   },
 
@@ -151,7 +153,7 @@ export default {
       "div",
       { class: "fix manual" },
       h("p", {}, rich(f.description)),
-      f.commands.length ? h("pre", { class: "code", tabindex: "0", "aria-label": "Commands to run" }, f.commands.join("\n")) : null,
+      f.commands?.length ? h("pre", { class: "code", tabindex: "0", "aria-label": "Commands to run" }, f.commands.join("\n")) : null,
       docs,
     );
   },
@@ -175,11 +177,12 @@ export default {
         replace(box, h("p", { id: "fix-unchanged" }, "Nothing to change: this fix is already in place."));
         return;
       }
-      const apply = h("button", { type: "button", class: "primary", id: "fix-apply", onclick: () => this.apply(c.id, p.id, box) }, p.via_pkexec ? "Apply (asks for your password)" : "Apply");
+      const apply = h("button", { type: "button", class: "primary", id: "fix-apply", onclick: () => this.apply(c.id, p.id, p.stages, box) }, p.via_pkexec ? "Apply (asks for your password)" : "Apply");
       replace(
         box,
         h("h3", {}, "The fix would change"),
         h("ul", { id: "fix-files" }, p.files.map((f) => h("li", {}, h("code", {}, f)))),
+        p.notes?.length ? h("div", { id: "fix-notes", class: "warning", role: "note" }, p.notes.map((n) => h("p", {}, rich(n)))) : null,
         diffView(p.diff),
         p.restart ? h("p", { class: "warning" }, `The engine restarts: ${p.restart_description}.`) : h("p", { class: "muted" }, "No restart is needed."),
         h("div", { class: "actions" }, apply, h("button", { type: "button", class: "secondary", onclick: () => { box.hidden = true; } }, "Cancel")),
@@ -190,13 +193,13 @@ export default {
     }
   },
 
-  async apply(checkId, fixId, box) {
+  async apply(checkId, fixId, stages, box) {
     this.applying = true;
     box.hidden = true;
     this.fixing = checkId;
     this.placeProgress();
-    const expected = ["done"];
-    this.progress.start(expected);
+    // The core's stages for this fix, in the order they happen (done last).
+    this.progress.start(stages?.length ? stages : ["done"]);
     try {
       const o = await ipc.diagnosticsFixApply(fixId);
       this.progress.finish(o);

@@ -2,7 +2,7 @@
 import * as ipc from "../ipc.js";
 import { ProgressPanel } from "../progress.js";
 import { sinceText } from "../time.js";
-import { engineLabel, errorView, facts, h, replace, storeText } from "../ui.js";
+import { engineLabel, errorView, facts, h, pathText, replace, rich, storeText } from "../ui.js";
 
 function configured(st) {
   if (st.configured_store === null || st.configured_store === undefined) {
@@ -35,10 +35,12 @@ export default {
       const st = await ipc.engineStatus();
       const e = st.engine;
       this.containersRunning = st.containers_running ?? 0;
+      this.bringUp = st.bring_up;
       this.restartButton.hidden = !st.reachable;
       replace(
         this.statusBox,
         h("h2", { id: "engine-status-title" }, "Status"),
+        st.sandbox_notice ? h("p", { class: "warning", id: "engine-sandbox", role: "note" }, rich(st.sandbox_notice)) : null,
         st.reachable ? null : this.stoppedView(st),
         st.reachable && st.in_agreement === false ? this.pendingView(st) : null,
         facts([
@@ -47,8 +49,8 @@ export default {
           ["Active image store", st.active_store ? `${st.active_store} (${st.driver})` : "unknown", "engine-active-store"],
           ["Configured image store", configured(st), "engine-configured-store"],
           ["Images / containers", st.reachable ? `${st.images} / ${st.containers} (${st.containers_running ?? 0} running)` : "—", "engine-counts"],
-          ["Socket", e.host, "engine-socket"],
-          ["Config file", e.config_file, "engine-config-file"],
+          ["Socket", pathText(e.host), "engine-socket"],
+          ["Config file", pathText(e.config_file), "engine-config-file"],
           ["Restart method", st.restart_method ?? "unknown", "engine-restart-method"],
         ]),
       );
@@ -148,10 +150,15 @@ export default {
     this.restartButton.disabled = true;
     for (const b of this.statusBox.querySelectorAll("button")) b.disabled = true;
     this.running = true;
-    this.progress.start(["stopping", "starting", "waiting_for_api", "verifying_store", "done"]);
+    // A stopped engine is started, a running one restarted: the core's title and stages.
+    const b = this.bringUp ?? { title: "Restarting the engine", done_title: "Restarted", stages: ["waiting_for_api", "verifying_store", "done"] };
+    document.getElementById("restart-progress-title").textContent = b.title;
+    this.progress.start(b.stages);
     try {
       const outcome = await ipc.engineRestart();
       this.progress.finish(outcome);
+      const title = this.progress.outcome.querySelector(".outcome-title");
+      if (title && outcome.outcome === "applied") title.textContent = b.done_title;
     } catch (error) {
       replace(this.progress.outcome, errorView(error));
     } finally {

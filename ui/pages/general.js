@@ -1,6 +1,6 @@
 // General: which engine Stowage manages, start at login, the tray icon, the theme.
 import * as ipc from "../ipc.js";
-import { engineLabel, errorView, h, replace } from "../ui.js";
+import { engineLabel, errorView, h, replace, rich } from "../ui.js";
 
 export default {
   id: "general",
@@ -27,12 +27,14 @@ export default {
           "div",
           { class: "choice" },
           input,
-          h("div", {}, h("label", { for: id }, engineLabel(e)), h("p", { class: "muted", id: `${id}-desc` }, `${e.host} · found by ${e.source}${e.running ? "" : " · not running"}`)),
+          h("div", {}, h("label", { for: id }, engineLabel(e)), h("p", { class: "muted", id: `${id}-desc` }, `${e.host} · ${e.origin}${e.running ? "" : " · not running"}`)),
         );
       });
       replace(
         this.engineBox,
         title,
+        // Why Stowage runs its own sandbox, and what becomes of it when this window closes.
+        view.sandbox_notice ? h("p", { class: "warning", id: "general-sandbox", role: "note" }, rich(view.sandbox_notice)) : null,
         h("fieldset", { class: "choices" }, h("legend", {}, "Which Docker Engine Stowage manages"), radios.length ? radios : h("p", { class: "muted" }, "No engine was found.")),
       );
     } catch (error) {

@@ -13,6 +13,9 @@ use crate::error::{Error, Result};
 use crate::paths::StowagePaths;
 use crate::supervise::{self, SpawnSpec};
 
+/// What becomes of the sandbox when Stowage's window closes, and how to stop it.
+pub const SANDBOX_KEEPS_RUNNING: &str = "It keeps running as root after you close this window and after Stowage quits, until you stop it with `sudo stowctl sandbox stop`.";
+
 /// The sandbox's files.
 #[derive(Debug, Clone)]
 pub struct Sandbox {
@@ -172,6 +175,23 @@ impl Sandbox {
         }
     }
 
+    /// What a front door says while it manages the sandbox: why (`started_now`: no Docker
+    /// Engine was found, so Stowage started it on this launch) and what becomes of it when
+    /// Stowage's window closes. The sandbox is started in its own session (setsid): it keeps
+    /// running after the window closes and after Stowage quits, until it is stopped.
+    pub fn notice(&self, started_now: bool) -> String {
+        let what = format!(
+            "a private dockerd under {}, with its own daemon.json, images and socket, apart from any system Docker",
+            self.dir.display()
+        );
+        let why = if started_now {
+            format!("No Docker Engine was found on this machine, so Stowage started its own sandbox engine: {what}.")
+        } else {
+            format!("Stowage manages its own sandbox engine: {what}.")
+        };
+        format!("{why} {SANDBOX_KEEPS_RUNNING}")
+    }
+
     /// Whether it runs, and where.
     pub fn status(&self) -> SandboxStatus {
         let engine = self.engine();
@@ -218,6 +238,21 @@ pub async fn engine_or_sandbox(
 mod tests {
     use super::*;
     use crate::engine::discovery::Selector;
+
+    #[test]
+    fn the_notice_says_why_the_sandbox_runs_and_that_it_outlives_the_window() {
+        let paths = StowagePaths::under("/s".into());
+        let sb = Sandbox::new(&paths);
+        let now = sb.notice(true);
+        assert!(
+            now.starts_with("No Docker Engine was found on this machine, so Stowage started its own sandbox engine: a private dockerd under /s/"),
+            "{now}"
+        );
+        assert!(now.ends_with(SANDBOX_KEEPS_RUNNING), "{now}");
+        assert!(sb
+            .notice(false)
+            .starts_with("Stowage manages its own sandbox engine: "));
+    }
 
     #[tokio::test]
     async fn a_chosen_engine_that_is_stopped_stays_chosen() {

@@ -39,6 +39,41 @@ pub fn human_bytes(n: u64) -> String {
     format!("{s} {}", UNITS[i])
 }
 
+/// Which front door a sentence is for: the words differ only where a person acts differently
+/// through it. The one rule for that lives here; checks and plans ask it rather than building
+/// two sentences, and no page rewrites a core sentence.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Door {
+    /// `stowctl`: its own flags may be named, and the engine's own error follows the sentence.
+    #[default]
+    Cli,
+    /// The desktop app: sentences for people, no command-line flags; the engine's own error
+    /// stays in the evidence, one click away.
+    App,
+}
+
+impl Door {
+    /// How a person names the images the registry probes pull, through this door.
+    pub fn name_probe_images(self) -> &'static str {
+        match self {
+            Door::Cli => "with --probe-image",
+            Door::App => {
+                "in the STOWAGE_PROBE_IMAGES environment variable (comma-separated) when starting Stowage"
+            }
+        }
+    }
+
+    /// What went wrong, said for this door: the sentence, and for the CLI the engine's own error
+    /// after it (the app keeps that in the evidence).
+    pub fn engine_error(self, sentence: &str, raw: Option<&str>) -> String {
+        match (self, raw.map(str::trim).filter(|r| !r.is_empty())) {
+            (Door::Cli, Some(raw)) => format!("{sentence} (the engine said: {raw})"),
+            _ => sentence.to_string(),
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -52,6 +87,21 @@ mod tests {
         assert_eq!(times(1), "once");
         assert_eq!(times(2), "twice");
         assert_eq!(times(3), "3 times");
+    }
+
+    #[test]
+    fn each_door_gets_its_words() {
+        assert!(Door::Cli.name_probe_images().contains("--probe-image"));
+        assert!(!Door::App.name_probe_images().contains("--"));
+        let raw = "dial tcp 127.0.0.1:5999: connect: connection refused";
+        assert_eq!(
+            Door::App.engine_error("nothing listens there", Some(raw)),
+            "nothing listens there"
+        );
+        assert_eq!(
+            Door::Cli.engine_error("nothing listens there", Some(raw)),
+            format!("nothing listens there (the engine said: {raw})")
+        );
     }
 
     #[test]

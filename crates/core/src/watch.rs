@@ -130,8 +130,40 @@ pub fn watch(target: WatchTarget, opts: WatchOptions) -> Result<Watch> {
     let (fs_tx, fs_rx) = mpsc::unbounded_channel::<()>();
     let config_file = resolve(&target.config_file);
     let fs_watcher = file_watcher(&config_file, fs_tx)?;
-    let task = tokio::spawn(run(target, config_file, opts, tx, fs_rx, fs_watcher));
+    // The API socket's file: a dockerd that is told to stop removes it at once, while the
+    // `/events` stream it serves stays open until it exits (and holding that stream open makes
+    // its graceful shutdown wait ~5 s longer). Not for a socket unit's socket, which stays.
+    let (sock_tx, sock_rx) = mpsc::unbounded_channel::<()>();
+    let socket = target
+        .host
+        .strip_prefix("unix://")
+        .filter(|_| target.socket_activated.is_none())
+        .map(PathBuf::from);
+    let sock_watcher = socket
+        .as_deref()
+        .and_then(|s| file_watcher(s, sock_tx).ok().flatten());
+    let socket = socket.filter(|_| sock_watcher.is_some());
+    let files = Files {
+        config_file,
+        fs_rx,
+        _fs_watcher: fs_watcher,
+        socket,
+        sock_rx,
+        _sock_watcher: sock_watcher,
+    };
+    let task = tokio::spawn(run(target, files, opts, tx));
     Ok(Watch { rx, task })
+}
+
+/// The files a watch follows: daemon.json, and the API socket when it is a file the daemon
+/// owns. The watchers are kept alive for as long as the task runs.
+struct Files {
+    config_file: PathBuf,
+    fs_rx: mpsc::UnboundedReceiver<()>,
+    _fs_watcher: Option<notify::RecommendedWatcher>,
+    socket: Option<PathBuf>,
+    sock_rx: mpsc::UnboundedReceiver<()>,
+    _sock_watcher: Option<notify::RecommendedWatcher>,
 }
 
 /// A notify watcher on the directory of `file` (non-recursive) that signals events about `file`
@@ -212,20 +244,24 @@ impl Reporter {
 
 async fn run(
     mut target: WatchTarget,
-    config_file: PathBuf,
+    files: Files,
     opts: WatchOptions,
     tx: mpsc::UnboundedSender<Change>,
-    mut fs_rx: mpsc::UnboundedReceiver<()>,
-    // Kept alive for as long as the task runs.
-    fs_watcher: Option<notify::RecommendedWatcher>,
 ) {
+    let Files {
+        config_file,
+        mut fs_rx,
+        _fs_watcher,
+        socket,
+        mut sock_rx,
+        _sock_watcher,
+    } = files;
     let mut config_hash = hash_file(&config_file).await;
-    let config_every = if fs_watcher.is_some() {
+    let config_every = if _fs_watcher.is_some() {
         opts.config_interval
     } else {
         opts.poll_interval
     };
-    let _fs_watcher = fs_watcher;
     let mut out = Reporter {
         tx,
         last: None,
@@ -252,6 +288,20 @@ async fn run(
                     if !out.config() {
                         return;
                     }
+                }
+            }
+            Some(()) = sock_rx.recv() => {
+                while sock_rx.try_recv().is_ok() {}
+                let gone = socket.as_ref().is_some_and(|s| !s.exists());
+                if streaming && gone {
+                    // The daemon is stopping: let go of its stream (its shutdown waits for
+                    // it) and look now.
+                    events = None;
+                    look_at = None;
+                    out.broke = true;
+                }
+                if gone || !streaming {
+                    heartbeat.reset_immediately();
                 }
             }
             _ = config_tick.tick() => {

@@ -8,9 +8,10 @@ use std::sync::Arc;
 
 use serde::Serialize;
 use stowage_core::checks::fix::{self, FixPlan, FixPreview};
-use stowage_core::checks::{self, CheckContext, CheckResult, RunOptions};
+use stowage_core::checks::{self, CheckContext, CheckResult, RunOptions, Tally};
 use stowage_core::engine::{Engine, ImageStore};
 use stowage_core::switch::{Progress, ProgressEvent};
+use stowage_core::text::Door;
 use stowage_core::{Error, Result};
 use tauri::{AppHandle, Manager};
 
@@ -29,7 +30,22 @@ pub struct DiagnosticsView {
     pub target: ImageStore,
     /// Whether that is the other store ("what would break if I switch?").
     pub switching: bool,
-    pub checks: Vec<CheckResult>,
+    pub checks: Vec<CheckView>,
+    /// The counts, each check once (the core's [`Tally`]).
+    pub tally: Tally,
+    /// The counts in a sentence ("0 problems, 1 warning, 13 OK, 2 not applicable").
+    pub summary: String,
+    /// The folded list's heading, the same counts ("13 passed, 2 not applicable").
+    pub passed_heading: Option<String>,
+}
+
+/// One check's result as the page shows it.
+#[derive(Debug, Clone, Serialize)]
+pub struct CheckView {
+    #[serde(flatten)]
+    pub result: CheckResult,
+    /// Whether Mute (or Unmute) is offered.
+    pub offers_mute: bool,
 }
 
 /// A fix's preview as the page shows it.
@@ -49,7 +65,9 @@ pub(crate) async fn gather(
     if_switching: bool,
 ) -> Result<CheckContext> {
     let min_free = state.settings()?.migration_min_free_bytes()?;
-    let now = CheckContext::gather(engine, &state.paths, None, None, min_free).await;
+    let now = CheckContext::gather(engine, &state.paths, None, None, min_free)
+        .await
+        .for_door(Door::App);
     if !if_switching {
         return Ok(now);
     }
@@ -57,7 +75,11 @@ pub(crate) async fn gather(
         host: engine.host.clone(),
         message: "the engine does not answer, so the other store is unknown".into(),
     })?;
-    Ok(CheckContext::gather(engine, &state.paths, Some(active.other()), None, min_free).await)
+    Ok(
+        CheckContext::gather(engine, &state.paths, Some(active.other()), None, min_free)
+            .await
+            .for_door(Door::App),
+    )
 }
 
 /// Runs every check (muted ones are reported as muted), for the running store or, with
@@ -70,12 +92,22 @@ pub async fn diagnostics_run(
 ) -> Result<DiagnosticsView, CommandError> {
     let engine = state.refresh_engine().await?;
     let (cc, results) = run_all(&state, &engine, if_switching).await?;
+    let tally = Tally::of(&results);
     Ok(DiagnosticsView {
         engine: engine.name,
         active: cc.facts.active_store,
         target: cc.target,
         switching: cc.switching,
-        checks: results,
+        summary: tally.sentence(),
+        passed_heading: tally.passed_heading(),
+        tally,
+        checks: results
+            .into_iter()
+            .map(|r| CheckView {
+                offers_mute: r.offers_mute(),
+                result: r,
+            })
+            .collect(),
     })
 }
 
@@ -236,7 +268,8 @@ async fn apply(app: &AppHandle, pending: PendingFix) -> Result<OutcomeView> {
             None,
             state.settings()?.migration_min_free_bytes()?,
         )
-        .await;
+        .await
+        .for_door(Door::App);
         let s2 = sink.clone();
         let progress = Progress::new(Arc::new(move |e: &ProgressEvent| s2(e.clone())));
         let lock = operations::engine_lock(app, &state, &pending.engine).await;

@@ -5,7 +5,8 @@ use std::path::{Path, PathBuf};
 use serde::Serialize;
 use stowage_core::engine::status::{status, Status, StatusOptions};
 use stowage_core::engine::Engine;
-use stowage_core::restart::RestartMethod;
+use stowage_core::restart::{RestartKind, RestartMethod};
+use stowage_core::switch::progress::Stage;
 use tauri::AppHandle;
 
 use super::CommandError;
@@ -23,6 +24,23 @@ pub struct EngineView {
     /// Whether Stowage can start it when it is stopped (it knows how it runs: a unit, a
     /// command line it saw, the sandbox).
     pub can_start: bool,
+    /// What the Restart (or Start) button does now, in the core's words and stages.
+    pub bring_up: Option<BringUpView>,
+    /// When the engine is Stowage's sandbox: why it runs and what happens to it when the
+    /// window closes (the core's sentences).
+    pub sandbox_notice: Option<String>,
+}
+
+/// A restart of a running engine or a start of a stopped one.
+#[derive(Debug, Clone, Serialize)]
+pub struct BringUpView {
+    pub kind: RestartKind,
+    /// "Starting the engine" / "Restarting the engine".
+    pub title: &'static str,
+    /// "Started" / "Restarted".
+    pub done_title: &'static str,
+    /// The stages it walks through, in order.
+    pub stages: Vec<Stage>,
 }
 
 /// Status of the managed engine.
@@ -54,11 +72,22 @@ pub async fn engine_view(state: &AppState) -> stowage_core::Result<EngineView> {
     let status = status(&engine, &StatusOptions::default()).await;
     state.remember_status(&status);
     let stopped_since = state.note_reachable(status.reachable);
+    let bring_up = method.as_ref().map(|m| {
+        let kind = m.kind_for(&engine, status.reachable);
+        BringUpView {
+            kind,
+            title: kind.title(),
+            done_title: kind.done_title(),
+            stages: m.stages(kind),
+        }
+    });
     Ok(EngineView {
+        sandbox_notice: state.sandbox_notice(&engine),
         status,
         restart_method,
         stopped_since,
         can_start,
+        bring_up,
     })
 }
 

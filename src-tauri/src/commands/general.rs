@@ -2,7 +2,7 @@
 
 use serde::Serialize;
 use stowage_core::engine::status::{status, Status, StatusOptions};
-use stowage_core::engine::SystemdUnit;
+use stowage_core::engine::{Engine, SystemdUnit};
 use stowage_core::Error;
 use tauri::AppHandle;
 
@@ -22,6 +22,27 @@ pub struct EngineEntry {
     pub running: bool,
     /// The systemd unit running it, for a name a person knows ("System Docker (docker.service)").
     pub unit: Option<SystemdUnit>,
+    /// The name a person knows it by (the core's [`Engine::label`]).
+    pub label: String,
+    /// How Stowage came to know it ("found by running process", "started by Stowage as its
+    /// own sandbox engine").
+    pub origin: String,
+}
+
+impl From<&Engine> for EngineEntry {
+    fn from(e: &Engine) -> Self {
+        EngineEntry {
+            name: e.name.clone(),
+            kind: e.kind.as_str().into(),
+            host: e.host.clone(),
+            config_file: e.config_file.display().to_string(),
+            source: e.source.clone(),
+            running: e.process.is_some(),
+            unit: e.unit.clone(),
+            label: e.label(),
+            origin: e.origin(),
+        }
+    }
 }
 
 /// The picker: every engine found, and the managed one.
@@ -29,6 +50,9 @@ pub struct EngineEntry {
 pub struct EnginesView {
     pub current: Option<String>,
     pub engines: Vec<EngineEntry>,
+    /// When the managed engine is Stowage's sandbox: why, and what happens to it when the
+    /// window closes (the core's sentences).
+    pub sandbox_notice: Option<String>,
 }
 
 /// Engines found on this machine (discovered again on every call).
@@ -41,35 +65,17 @@ pub async fn general_engines(
     let mut engines: Vec<EngineEntry> = state
         .discover()
         .await?
-        .into_iter()
-        .map(|e| EngineEntry {
-            running: e.process.is_some(),
-            unit: e.unit.clone(),
-            kind: e.kind.as_str().into(),
-            config_file: e.config_file.display().to_string(),
-            name: e.name,
-            host: e.host,
-            source: e.source,
-        })
+        .iter()
+        .map(EngineEntry::from)
         .collect();
     // The managed engine is always listed (e.g. chosen through DOCKER_HOST).
     if let Some(c) = &current {
         if !engines.iter().any(|e| e.name == c.name) {
-            engines.insert(
-                0,
-                EngineEntry {
-                    name: c.name.clone(),
-                    kind: c.kind.as_str().into(),
-                    host: c.host.clone(),
-                    config_file: c.config_file.display().to_string(),
-                    source: c.source.clone(),
-                    running: c.process.is_some(),
-                    unit: c.unit.clone(),
-                },
-            );
+            engines.insert(0, EngineEntry::from(c));
         }
     }
     Ok(EnginesView {
+        sandbox_notice: current.as_ref().and_then(|e| state.sandbox_notice(e)),
         current: current.map(|e| e.name),
         engines,
     })

@@ -149,6 +149,9 @@ async fn fix_one(
             if let Some(r) = &preview.restart_description {
                 crate::outln!("\nRestart: {r}");
             }
+            for n in &preview.notes {
+                crate::outln!("\nNote: {n}");
+            }
         }
         if dry_run || preview.unchanged {
             return Ok(ExitCode::SUCCESS);

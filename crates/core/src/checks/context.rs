@@ -39,6 +39,9 @@ pub struct CheckContext {
     /// Images the registry probes look up (`--probe-image`, `STOWAGE_PROBE_IMAGES`): per
     /// registry, a small image it holds; a Docker Hub name proves mirrors.
     pub probe_images: Vec<String>,
+    /// The front door the results are for (which words the summaries use): the CLI unless the
+    /// caller says otherwise ([`CheckContext::for_door`]).
+    pub door: crate::text::Door,
     listing: OnceCell<Listing>,
 }
 
@@ -82,6 +85,7 @@ impl CheckContext {
             buildx,
             min_free_bytes,
             probe_images: probe_images_from_env(),
+            door: crate::text::Door::Cli,
             listing: OnceCell::new(),
         }
     }
@@ -103,8 +107,15 @@ impl CheckContext {
             buildx: None,
             min_free_bytes: 0,
             probe_images: Vec::new(),
+            door: crate::text::Door::Cli,
             listing: OnceCell::new(),
         }
+    }
+
+    /// The results are for `door` (its words in the summaries).
+    pub fn for_door(mut self, door: crate::text::Door) -> Self {
+        self.door = door;
+        self
     }
 
     /// Adds images for the registry probes (they come after those of `STOWAGE_PROBE_IMAGES`).

@@ -8,6 +8,7 @@ use super::registry_mirrors::{self, FileChange};
 use super::CheckContext;
 use crate::daemon_json::{Edit, KeyPath};
 use crate::error::{Error, Result};
+use crate::switch::progress::Stage;
 use crate::switch::{self, ApplyOptions, Outcome, Prepared, Progress, Request};
 
 /// A planned fix.
@@ -36,6 +37,12 @@ pub struct FixPreview {
     pub restart_description: Option<String>,
     /// Whether there is nothing to do.
     pub unchanged: bool,
+    /// The stages applying it walks through, in order (`done` last): what a progress list
+    /// shows before the first event arrives.
+    pub stages: Vec<Stage>,
+    /// What else a person must know before applying it (sentences), e.g. that the files are
+    /// shared with other engines.
+    pub notes: Vec<String>,
 }
 
 /// What applying did.
@@ -92,8 +99,30 @@ pub async fn plan_registry_mirrors(ctx: &CheckContext) -> Result<(FixPlan, FixPr
         restart: false,
         restart_description: None,
         unchanged: changes.is_empty(),
+        stages: vec![Stage::Done],
+        notes: shared_certs_note(&ctx.engine, &registry_mirrors::certs_dir(ctx))
+            .into_iter()
+            .collect(),
     };
     Ok((FixPlan::Files(changes), preview))
+}
+
+/// When `certs` is the machine's own `/etc/docker/certs.d` and `engine` is not the system
+/// engine: a sentence saying that every rootful engine on this machine reads it, so the fix
+/// changes more than this engine.
+pub fn shared_certs_note(
+    engine: &crate::engine::Engine,
+    certs: &std::path::Path,
+) -> Option<String> {
+    use crate::engine::EngineKind;
+    let shared = certs == std::path::Path::new(super::registries::certs::ROOTFUL_CERTS_DIR);
+    (shared && engine.kind != EngineKind::System).then(|| {
+        format!(
+            "{} is the machine's own folder: every rootful Docker Engine on this machine reads it, the system's docker.service included, not only {}. These files change how all of them pull from these registries.",
+            certs.display(),
+            engine.label()
+        )
+    })
 }
 
 /// `storage-driver-conflict`: translates daemon.json's `storage-driver` for the active store (a
@@ -150,6 +179,10 @@ async fn plan_edits(
             .restart
             .then(|| prepared.plan.restart_description.clone()),
         unchanged: prepared.plan.is_noop(),
+        stages: prepared.plan.expected_stages(
+            crate::daemon_json::validate::Validator::for_engine(&ctx.engine).is_some(),
+        ),
+        notes: Vec::new(),
     };
     Ok((FixPlan::Daemon(Box::new(prepared)), preview))
 }
@@ -186,5 +219,43 @@ pub async fn apply_fix(
                 after: None,
             })
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::engine::{Engine, EngineKind};
+    use std::path::{Path, PathBuf};
+
+    fn engine(kind: EngineKind) -> Engine {
+        Engine::new(
+            "e",
+            kind,
+            "unix:///tmp/stw/docker.sock",
+            PathBuf::from("/tmp/stw/daemon.json"),
+            PathBuf::from("/tmp/stw/data"),
+            PathBuf::from("/tmp/stw/exec"),
+            "test",
+        )
+    }
+
+    #[test]
+    fn a_private_engine_is_told_that_etc_docker_certs_d_is_shared() {
+        let certs = Path::new("/etc/docker/certs.d");
+        let note = shared_certs_note(&engine(EngineKind::Process), certs).unwrap();
+        assert!(
+            note.starts_with("/etc/docker/certs.d is the machine's own folder: every rootful Docker Engine on this machine reads it")
+                && note.contains("not only /tmp/stw/docker.sock"),
+            "{note}"
+        );
+        assert_eq!(shared_certs_note(&engine(EngineKind::System), certs), None);
+        assert_eq!(
+            shared_certs_note(
+                &engine(EngineKind::Process),
+                Path::new("/home/u/.config/docker/certs.d")
+            ),
+            None
+        );
     }
 }

@@ -183,6 +183,91 @@ pub struct CheckResult {
     pub ms: u64,
 }
 
+impl CheckResult {
+    /// Whether a person is offered to mute it: a check that warns, fails or could not check
+    /// (muted ones are offered Unmute); one that passed or did not apply has nothing to mute.
+    pub fn offers_mute(&self) -> bool {
+        self.muted || self.status.needs_action()
+    }
+}
+
+/// How a run of checks ended, each check counted exactly once: muted ones as muted whatever
+/// their verdict, the others by verdict. The one summary every front door shows.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+pub struct Tally {
+    /// Failed (unmuted).
+    pub problems: usize,
+    /// Could not be checked (unmuted).
+    pub could_not_check: usize,
+    /// Warnings (unmuted).
+    pub warnings: usize,
+    /// Passed (unmuted).
+    pub ok: usize,
+    /// Did not apply here (unmuted).
+    pub not_applicable: usize,
+    /// Muted by the user.
+    pub muted: usize,
+}
+
+impl Tally {
+    /// Counts `results`.
+    pub fn of(results: &[CheckResult]) -> Self {
+        let mut t = Tally::default();
+        for r in results {
+            let n = match (r.muted, r.status) {
+                (true, _) => &mut t.muted,
+                (false, Status::Fail) => &mut t.problems,
+                (false, Status::Error) => &mut t.could_not_check,
+                (false, Status::Warn) => &mut t.warnings,
+                (false, Status::Ok) => &mut t.ok,
+                (false, Status::Skipped) => &mut t.not_applicable,
+            };
+            *n += 1;
+        }
+        t
+    }
+
+    /// Every check counted.
+    pub fn total(&self) -> usize {
+        self.problems
+            + self.could_not_check
+            + self.warnings
+            + self.ok
+            + self.not_applicable
+            + self.muted
+    }
+
+    /// "1 problem, 2 warnings, 11 OK, 2 not applicable" (then "1 could not be checked", "1
+    /// muted" when there are such): the counts add up to every check run.
+    pub fn sentence(&self) -> String {
+        use crate::text::count;
+        let mut parts = vec![
+            count(self.problems as u64, "problem"),
+            count(self.warnings as u64, "warning"),
+            format!("{} OK", self.ok),
+            format!("{} not applicable", self.not_applicable),
+        ];
+        if self.could_not_check > 0 {
+            parts.push(format!("{} could not be checked", self.could_not_check));
+        }
+        if self.muted > 0 {
+            parts.push(format!("{} muted", self.muted));
+        }
+        parts.join(", ")
+    }
+
+    /// The heading of the folded list of checks that passed or did not apply ("11 passed, 2
+    /// not applicable"), the same counts as [`Tally::sentence`]; `None` when there are none.
+    pub fn passed_heading(&self) -> Option<String> {
+        match (self.ok, self.not_applicable) {
+            (0, 0) => None,
+            (ok, 0) => Some(format!("{ok} passed")),
+            (0, na) => Some(format!("{na} not applicable")),
+            (ok, na) => Some(format!("{ok} passed, {na} not applicable")),
+        }
+    }
+}
+
 /// The title of a check id.
 pub fn title_of(id: &str) -> Option<&'static str> {
     registry::find(id).map(|c| c.title)

@@ -63,10 +63,16 @@ fn hub_path(reference: &str) -> String {
 fn judge(role: &'static str, host: &str, named: bool, probe: ProbeResult) -> RegistryProbe {
     use ProbeOutcome::*;
     let (verdict, reason) = match (probe.outcome, named) {
-        (Found, _) => (Status::Ok, format!("the engine read {} from it", probe.reference)),
+        (Found, _) => (
+            Status::Ok,
+            format!("the engine read {} from it", probe.reference),
+        ),
         (NotFound, true) => (
             Status::Warn,
-            format!("reached, but it has no {}: name an image it holds", probe.reference),
+            format!(
+                "reached, but it has no {}: name an image it holds",
+                probe.reference
+            ),
         ),
         (NotFound, false) => (
             Status::Ok,
@@ -76,11 +82,10 @@ fn judge(role: &'static str, host: &str, named: bool, probe: ProbeResult) -> Reg
             Status::Ok,
             "reached through the engine; it asks for a login (see manifest-list-auth)".into(),
         ),
-        (HttpsToHttp, _) => (
+        (HttpsToHttp | Tls | Refused | NameNotResolved | Failed | Timeout, _) => (
             Status::Fail,
-            format!("the engine spoke HTTPS to {host}, which serves plain HTTP: it does not treat it as insecure"),
+            probe.outcome.failure(host).unwrap_or_default(),
         ),
-        (Failed, _) | (Timeout, _) => (Status::Fail, "the engine could not reach it".into()),
     };
     RegistryProbe {
         registry: host.to_string(),
@@ -218,7 +223,8 @@ pub async fn run(ctx: &CheckContext) -> Finding {
         .with("hosts_toml_in_place", in_place);
     let major = ctx.facts.version.as_ref().map(|v| v.major);
     let containerd = ctx.target == ImageStore::Containerd;
-    let hosts_fix = (containerd && !in_place).then(|| {
+    let hosts_fix_for = |helps: bool| {
+        (containerd && !in_place && helps).then(|| {
         Fix::automatic(
             "write-hosts-toml",
             format!(
@@ -226,7 +232,9 @@ pub async fn run(ctx: &CheckContext) -> Finding {
                 certs.display()
             ),
         )
-    });
+    })
+    };
+    let hosts_fix = hosts_fix_for(true);
     let with_fix = |f: Finding| match &hosts_fix {
         Some(fix) => f.fix(fix.clone()),
         None => f,
@@ -252,18 +260,51 @@ pub async fn run(ctx: &CheckContext) -> Finding {
         };
     };
     let worst = probes.iter().map(|p| p.verdict).max().unwrap_or(Status::Ok);
-    let failing: Vec<String> = probes
+    let failed: Vec<&RegistryProbe> = probes
         .iter()
         .filter(|p| p.verdict == Status::Fail)
+        .collect();
+    let failing: Vec<String> = failed
+        .iter()
         .map(|p| {
             format!(
                 "{} ({}): {}",
                 p.registry,
                 p.role,
-                p.probe.error.clone().unwrap_or_default()
+                ctx.door.engine_error(&p.reason, p.probe.error.as_deref())
             )
         })
         .collect();
+    // hosts.toml fixes how the engine speaks to a registry it reaches (HTTPS to a plain-HTTP
+    // one, an untrusted certificate); before a switch with nothing failing, it prepares the
+    // other store. A registry that is not there (refused, unresolved, silent) gets what does
+    // fix it instead, in the same words as the summary.
+    let hosts_fix = hosts_fix_for(if failed.is_empty() {
+        ctx.switching
+    } else {
+        failed.iter().any(|p| p.probe.outcome.fixed_by_hosts_toml())
+    });
+    let not_there: Vec<String> = failed
+        .iter()
+        .filter(|p| !p.probe.outcome.fixed_by_hosts_toml())
+        .map(|p| format!("{}: {}", p.registry, p.reason))
+        .collect();
+    let with_fix = |f: Finding| {
+        let f = match &hosts_fix {
+            Some(fix) => f.fix(fix.clone()),
+            None => f,
+        };
+        if not_there.is_empty() {
+            f
+        } else {
+            f.fix(Fix::manual(
+                "registry-address",
+                not_there.join("; "),
+                &[],
+                Some(DOCS),
+            ))
+        }
+    };
     let hub_proven = probes
         .iter()
         .any(|p| p.role == "docker-hub-through-mirrors" && p.verdict == Status::Ok);
@@ -309,7 +350,10 @@ pub async fn run(ctx: &CheckContext) -> Finding {
     }
     let mut gaps = Vec::new();
     if !mirrors.is_empty() && !hub_proven {
-        gaps.push("whether Docker Hub pulls go through the mirrors is unverified: name a Docker Hub image the mirror holds with --probe-image".to_string());
+        gaps.push(format!(
+            "whether Docker Hub pulls go through the mirrors is unverified: name a Docker Hub image the mirror holds {}",
+            ctx.door.name_probe_images()
+        ));
     }
     if worst == Status::Warn {
         gaps.push("a named probe image is missing from its registry".into());

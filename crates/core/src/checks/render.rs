@@ -1,7 +1,6 @@
 //! The human rendering of check results (`stowctl check`), kept pure so it is snapshot-tested.
 
 use super::{CheckResult, Status};
-use crate::text;
 
 fn tag(s: Status) -> &'static str {
     match s {
@@ -41,15 +40,7 @@ pub fn human(results: &[CheckResult], target_note: Option<&str>) -> String {
             }
         }
     }
-    let count = |s: Status| results.iter().filter(|r| r.status == s && !r.muted).count();
-    out.push_str(&format!(
-        "\n{} ok, {}, {}, {} skipped, {}\n",
-        count(Status::Ok),
-        text::count(count(Status::Warn) as u64, "warning"),
-        text::count(count(Status::Fail) as u64, "failure"),
-        count(Status::Skipped),
-        text::count(count(Status::Error) as u64, "error")
-    ));
+    out.push_str(&format!("\n{}\n", super::Tally::of(results).sentence()));
     out
 }
 
@@ -57,6 +48,39 @@ pub fn human(results: &[CheckResult], target_note: Option<&str>) -> String {
 mod tests {
     use super::super::Fix;
     use super::*;
+
+    #[test]
+    fn the_tally_counts_every_check_once_and_the_fold_agrees() {
+        let r = |status, muted| CheckResult {
+            id: "x".into(),
+            title: "X".into(),
+            status,
+            summary: String::new(),
+            evidence: Default::default(),
+            fixes: vec![],
+            muted,
+            ms: 0,
+        };
+        let mut results = vec![r(Status::Warn, false), r(Status::Fail, true)];
+        results.extend((0..13).map(|_| r(Status::Ok, false)));
+        results.extend((0..2).map(|_| r(Status::Skipped, false)));
+        let t = super::super::Tally::of(&results);
+        assert_eq!(t.total(), results.len());
+        assert_eq!(
+            t.sentence(),
+            "0 problems, 1 warning, 13 OK, 2 not applicable, 1 muted"
+        );
+        assert_eq!(
+            t.passed_heading().as_deref(),
+            Some("13 passed, 2 not applicable")
+        );
+        let none = super::super::Tally::of(&[r(Status::Error, false)]);
+        assert_eq!(
+            none.sentence(),
+            "0 problems, 0 warnings, 0 OK, 0 not applicable, 1 could not be checked"
+        );
+        assert_eq!(none.passed_heading(), None);
+    }
 
     #[test]
     fn human_output_snapshot() {
@@ -105,7 +129,7 @@ Evaluated for the containerd store (if you switch to it).
 [WARN ] Images and containers in the other store (muted)
         2 images (3.1 MB) and 1 container in the classic store are hidden while the other store is active.
 
-1 ok, 0 warnings, 1 failure, 0 skipped, 0 errors
+1 problem, 0 warnings, 1 OK, 0 not applicable, 1 muted
 ";
         assert_eq!(
             human(

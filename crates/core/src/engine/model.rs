@@ -80,8 +80,10 @@ pub struct SystemdUnit {
     pub user: bool,
 }
 
-/// One Docker Engine: where its API, config and stores are, and how it restarts.
+/// One Docker Engine: where its API, config and stores are, and how it restarts. Its JSON also
+/// carries `label`, the name a person knows it by ([`Engine::label`]), for every front door.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(remote = "Self")]
 pub struct Engine {
     /// Name used with `--engine` (e.g. `system`, `rootless`, `sandbox`, `pid-1234`, a settings name).
     pub name: String,
@@ -123,7 +125,70 @@ pub struct Engine {
     pub source: String,
 }
 
+impl Serialize for Engine {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        /// The derived fields, as they are.
+        struct Fields<'a>(&'a Engine);
+        impl Serialize for Fields<'_> {
+            fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+                Engine::serialize(self.0, s)
+            }
+        }
+        #[derive(Serialize)]
+        struct Labelled<'a> {
+            #[serde(flatten)]
+            fields: Fields<'a>,
+            label: String,
+        }
+        Labelled {
+            fields: Fields(self),
+            label: self.label(),
+        }
+        .serialize(s)
+    }
+}
+
+impl<'de> Deserialize<'de> for Engine {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        // `label` is derived, not read back.
+        Engine::deserialize(d)
+    }
+}
+
 impl Engine {
+    /// The engine as a person knows it, the same words in the window, the tray and the CLI:
+    /// "Stowage's sandbox", "System Docker (docker.service)", "Rootless Docker (you)", "Docker
+    /// Desktop", a name from the settings, else its socket path (or address).
+    pub fn label(&self) -> String {
+        if self.name == crate::engine::discovery::SANDBOX_NAME {
+            return "Stowage's sandbox".into();
+        }
+        match self.kind {
+            EngineKind::System => match &self.unit {
+                Some(u) => format!("System Docker ({})", u.name),
+                None => "System Docker".into(),
+            },
+            EngineKind::Rootless => "Rootless Docker (you)".into(),
+            EngineKind::Desktop => "Docker Desktop".into(),
+            EngineKind::Custom => self.name.clone(),
+            EngineKind::Process => match self.socket_path() {
+                Some(p) => p.display().to_string(),
+                None if !self.host.is_empty() => self.host.clone(),
+                None => self.name.clone(),
+            },
+        }
+    }
+
+    /// How Stowage came to know the engine, for people: "found by running process", or for
+    /// the sandbox "started by Stowage as its own sandbox engine".
+    pub fn origin(&self) -> String {
+        if self.name == crate::engine::discovery::SANDBOX_NAME {
+            "started by Stowage as its own sandbox engine".into()
+        } else {
+            format!("found by {}", self.source)
+        }
+    }
+
     /// An engine at `host` with these files, nothing else known yet (namespace `moby`, no
     /// process, unit or restart command).
     pub fn new(

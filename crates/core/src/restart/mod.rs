@@ -128,15 +128,61 @@ impl RestartMethod {
             RestartMethod::Service { name } => format!("service {name} stop, then service {name} start"),
             RestartMethod::Desktop => "docker desktop restart (Docker Desktop restarts its VM)".into(),
             RestartMethod::Command { command } => format!("sh -c '{command}'"),
-            RestartMethod::Process { log_file } => match &engine.process {
+            RestartMethod::Process { log_file } => match engine
+                .process
+                .as_ref()
+                .filter(|p| process::still_runs(p))
+            {
                 Some(p) => format!(
                     "stop dockerd (pid {}) with SIGTERM, then start it again with the same command line, logging to {}",
                     p.pid,
                     log_file.display()
                 ),
-                None => format!("start dockerd again, logging to {}", log_file.display()),
+                // Stopped: no PID to name (the one seen before is gone, or is another process).
+                None => format!(
+                    "start dockerd again with the command line it last ran with, logging to {}",
+                    log_file.display()
+                ),
             },
         }
+    }
+
+    /// Whether bringing `engine` up this way now is a start (nothing of it runs: no stop) or a
+    /// restart. Process and rootlesskit engines are judged by their processes, which a restart
+    /// stops; the others by whether the API answers (`reachable`).
+    pub fn kind_for(&self, engine: &Engine, reachable: bool) -> RestartKind {
+        let runs = |p: Option<&crate::engine::ProcessInfo>| p.is_some_and(process::still_runs);
+        let running = match self {
+            RestartMethod::Process { .. } => runs(engine.process.as_ref()),
+            RestartMethod::Rootlesskit { .. } => {
+                runs(engine.launcher.as_ref()) || runs(engine.process.as_ref())
+            }
+            _ => reachable,
+        };
+        if running {
+            RestartKind::Restart
+        } else {
+            RestartKind::Start
+        }
+    }
+
+    /// The stages a bare restart (or start) of `kind` by this method walks through, in order,
+    /// `done` last: one step where something else restarts the engine (systemd, Docker
+    /// Desktop, a command), stop (only when something runs) and start where Stowage runs it.
+    pub fn stages(&self, kind: RestartKind) -> Vec<Stage> {
+        let mut stages = match self {
+            RestartMethod::Desktop
+            | RestartMethod::Command { .. }
+            | RestartMethod::Systemd { .. }
+            | RestartMethod::UserSystemd { .. } => vec![Stage::Restarting],
+            RestartMethod::Service { .. } => vec![Stage::Stopping, Stage::Starting],
+            RestartMethod::Process { .. } | RestartMethod::Rootlesskit { .. } => match kind {
+                RestartKind::Start => vec![Stage::Starting],
+                RestartKind::Restart => vec![Stage::Stopping, Stage::Starting],
+            },
+        };
+        stages.extend([Stage::WaitingForApi, Stage::VerifyingStore, Stage::Done]);
+        stages
     }
 
     /// Whether restarting this way needs root from the current user.
@@ -167,6 +213,52 @@ impl RestartMethod {
                     .unwrap_or_default()
             }
             _ => Vec::new(),
+        }
+    }
+}
+
+/// A start of a stopped engine, or a restart of a running one: the words each says.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RestartKind {
+    /// Nothing of the engine runs: it is started.
+    Start,
+    /// It runs: it is stopped and started again.
+    Restart,
+}
+
+impl RestartKind {
+    /// The operation's title ("Starting the engine").
+    pub fn title(self) -> &'static str {
+        match self {
+            RestartKind::Start => "Starting the engine",
+            RestartKind::Restart => "Restarting the engine",
+        }
+    }
+
+    /// What a status line says while it runs ("Starting the engine…").
+    pub fn busy(self) -> String {
+        format!("{}…", self.title())
+    }
+
+    /// The outcome's title when it went well ("Started").
+    pub fn done_title(self) -> &'static str {
+        match self {
+            RestartKind::Start => "Started",
+            RestartKind::Restart => "Restarted",
+        }
+    }
+
+    /// The outcome in a sentence when it went well, with the store the engine runs.
+    pub fn done_message(self, store: Option<crate::engine::ImageStore>) -> String {
+        let store = store.map_or("unknown", crate::engine::ImageStore::as_str);
+        match self {
+            RestartKind::Start => {
+                format!("The engine started and answers; it runs the {store} image store.")
+            }
+            RestartKind::Restart => {
+                format!("The engine restarted and answers again; it runs the {store} image store.")
+            }
         }
     }
 }

@@ -19,17 +19,13 @@ pub(super) async fn restart(
     progress: &Progress,
 ) -> Result<ProcessInfo> {
     let info = known(engine.process.as_ref(), engine, "dockerd")?;
-    // A dockerd that stopped on its own is started again; its PID may belong to another
-    // process by now, which is left alone.
-    let still_ours = still_runs(&info);
-    let stop = async {
-        if !still_ours {
-            return Ok(());
-        }
+    // A dockerd that stopped on its own is started again (a start: no stop stage); its PID may
+    // belong to another process by now, which is left alone.
+    let stop = still_runs(&info).then_some(async {
         supervise::stop_pid(info.pid, std::time::Duration::from_secs(t.stop))
             .await
             .map(|_| ())
-    };
+    });
     stop_then_start_again(stop, &info, log_file, t, progress).await
 }
 
@@ -47,16 +43,18 @@ pub(super) fn known(
     })
 }
 
-/// The `stopping` stage (`stop`), then the `starting` stage: `again` started anew the way it
-/// was started before. Returns the new process.
+/// The `stopping` stage (`stop`, when something runs to be stopped), then the `starting`
+/// stage: `again` started anew the way it was started before. Returns the new process.
 pub(super) async fn stop_then_start_again(
-    stop: impl Future<Output = Result<()>>,
+    stop: Option<impl Future<Output = Result<()>>>,
     again: &ProcessInfo,
     log_file: &Path,
     t: &Timeouts,
     progress: &Progress,
 ) -> Result<ProcessInfo> {
-    timed(progress, Stage::Stopping, t.stop, stop).await?;
+    if let Some(stop) = stop {
+        timed(progress, Stage::Stopping, t.stop, stop).await?;
+    }
     timed(progress, Stage::Starting, t.start, async {
         let pid = supervise::spawn_detached(&SpawnSpec::same_as(again, log_file)?)?;
         Ok(ProcessInfo {
@@ -68,7 +66,7 @@ pub(super) async fn stop_then_start_again(
 }
 
 /// Whether `info.pid` still runs the command line Stowage saw for it.
-fn still_runs(info: &ProcessInfo) -> bool {
+pub(super) fn still_runs(info: &ProcessInfo) -> bool {
     if !supervise::is_alive(info.pid) {
         return false;
     }

@@ -22,7 +22,13 @@ pub(super) async fn restart(
 ) -> Result<ProcessInfo> {
     let launcher = super::process::known(engine.launcher.as_ref(), engine, "rootlesskit")?;
     let limit = Duration::from_secs(t.stop);
-    let stop = async {
+    // Nothing of the tree runs any more: a start, with no stop stage.
+    let running = super::process::still_runs(&launcher)
+        || engine
+            .process
+            .as_ref()
+            .is_some_and(super::process::still_runs);
+    let stop = running.then_some(async {
         if let Some(p) = &engine.process {
             supervise::stop_pid(p.pid, limit).await?;
         }
@@ -31,6 +37,6 @@ pub(super) async fn restart(
             supervise::stop_pid(launcher.pid, limit).await?;
         }
         Ok(())
-    };
+    });
     super::process::stop_then_start_again(stop, &launcher, log_file, t, progress).await
 }

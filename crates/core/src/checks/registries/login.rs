@@ -34,7 +34,10 @@ pub async fn run(ctx: &CheckContext) -> Finding {
     if hosts.is_empty() {
         return Finding {
             status: Status::Skipped,
-            summary: "no registry to probe: none is configured, and no image was named with --probe-image".into(),
+            summary: format!(
+                "no registry to probe: none is configured, and no image was named {}",
+                ctx.door.name_probe_images()
+            ),
             ..base
         };
     }

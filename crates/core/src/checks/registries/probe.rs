@@ -29,6 +29,12 @@ pub enum ProbeOutcome {
     Unauthorized,
     /// The engine spoke HTTPS to a plain-HTTP registry (it is not treated as insecure).
     HttpsToHttp,
+    /// The engine does not trust the registry's TLS certificate (`x509: ...`).
+    Tls,
+    /// Nothing listens at the registry's address (`connect: connection refused`).
+    Refused,
+    /// The registry's host name does not resolve (`lookup HOST ...: no such host`).
+    NameNotResolved,
     /// The engine could not reach the registry, or another error.
     Failed,
     /// The probe did not finish in time.
@@ -42,6 +48,44 @@ impl ProbeOutcome {
             self,
             ProbeOutcome::Found | ProbeOutcome::NotFound | ProbeOutcome::Unauthorized
         )
+    }
+
+    /// Whether a `certs.d/<host>/hosts.toml` (plain HTTP or `skip_verify` for the host) can fix
+    /// a probe that ended so: only for how the engine speaks to a registry it reaches (HTTPS to
+    /// a plain-HTTP one, a certificate it does not trust); never for a registry that is not
+    /// there (refused, a name that does not resolve, no answer).
+    pub fn fixed_by_hosts_toml(self) -> bool {
+        matches!(self, ProbeOutcome::HttpsToHttp | ProbeOutcome::Tls)
+    }
+
+    /// Why a probe of `host` failed and what fixes it, for people (`None`: it did not fail).
+    /// The one place these words live: the check's summary, its evidence and its manual fix.
+    pub fn failure(self, host: &str) -> Option<String> {
+        let name = host.rsplit_once(':').map_or(host, |(n, _)| n);
+        Some(match self {
+            ProbeOutcome::Found | ProbeOutcome::NotFound | ProbeOutcome::Unauthorized => {
+                return None
+            }
+            ProbeOutcome::HttpsToHttp => format!(
+                "the engine spoke HTTPS to {host}, which serves plain HTTP: list it in insecure-registries in daemon.json, or write its certs.d hosts.toml"
+            ),
+            ProbeOutcome::Tls => format!(
+                "the engine does not trust the TLS certificate of {host}: add its CA under certs.d/{host}/, or list it in insecure-registries in daemon.json"
+            ),
+            ProbeOutcome::Refused => format!(
+                "the registry is not listening at {host} (the connection was refused): start it, or correct the address in daemon.json"
+            ),
+            ProbeOutcome::NameNotResolved => format!(
+                "the name {name} does not resolve (DNS): correct the address in daemon.json, or make the name resolvable on this machine"
+            ),
+            ProbeOutcome::Timeout => format!(
+                "{host} did not answer the engine within {} s: check that the registry runs and the network reaches it",
+                PROBE_TIMEOUT.as_secs()
+            ),
+            ProbeOutcome::Failed => format!(
+                "the engine could not reach {host}: check that the registry runs at that address"
+            ),
+        })
     }
 
     /// Classifies the engine's error message.
@@ -58,6 +102,15 @@ impl ProbeOutcome {
             ProbeOutcome::Unauthorized
         } else if m.contains("server gave http response to https client") {
             ProbeOutcome::HttpsToHttp
+        } else if m.contains("x509:")
+            || m.contains("tls: ")
+            || m.contains("certificate signed by unknown authority")
+        {
+            ProbeOutcome::Tls
+        } else if m.contains("connection refused") {
+            ProbeOutcome::Refused
+        } else if m.contains("no such host") || m.contains("lookup ") {
+            ProbeOutcome::NameNotResolved
         } else if m.contains("manifest unknown")
             || m.contains(": not found")
             || m.contains("repository does not exist")
@@ -184,7 +237,7 @@ mod tests {
             ),
             (
                 "failed to resolve reference \"docker.io/library/tiny:latest\": failed to do request: Head \"https://registry-1.docker.io/v2/library/tiny/manifests/latest\": dial tcp: lookup registry-1.docker.io on 10.255.255.53:53: no such host",
-                Failed,
+                NameNotResolved,
             ),
             (
                 "Head \"http://127.0.0.1:15003/v2/tiny/manifests/1\": no basic auth credentials",
@@ -200,12 +253,41 @@ mod tests {
             ),
             (
                 "Get \"http://127.0.0.1:1/v2/\": dial tcp 127.0.0.1:1: connect: connection refused",
-                Failed,
+                Refused,
             ),
+            (
+                "Get \"https://127.0.0.1:5999/v2/\": dial tcp 127.0.0.1:5999: connect: connection refused",
+                Refused,
+            ),
+            (
+                "Get \"https://r.example:5000/v2/\": tls: failed to verify certificate: x509: certificate signed by unknown authority",
+                Tls,
+            ),
+            (
+                "failed to do request: Head \"https://mirror.example.com/v2/library/x/manifests/latest\": dial tcp: lookup mirror.example.com on 10.255.255.53:53: no such host",
+                NameNotResolved,
+            ),
+            ("unexpected EOF", Failed),
         ];
         for (m, want) in cases {
             assert_eq!(ProbeOutcome::of_error(m), want, "{m}");
         }
         assert!(Unauthorized.reached() && NotFound.reached() && !HttpsToHttp.reached());
+        // hosts.toml fixes how the engine speaks to a registry, never one that is not there.
+        assert!(HttpsToHttp.fixed_by_hosts_toml() && Tls.fixed_by_hosts_toml());
+        for o in [Refused, NameNotResolved, Timeout, Failed] {
+            assert!(!o.fixed_by_hosts_toml(), "{o:?}");
+        }
+        let refused = Refused.failure("127.0.0.1:5999").unwrap();
+        assert!(
+            refused.contains("not listening at 127.0.0.1:5999")
+                && refused.contains("start it, or correct the address in daemon.json"),
+            "{refused}"
+        );
+        assert!(NameNotResolved
+            .failure("mirror.example.com")
+            .unwrap()
+            .starts_with("the name mirror.example.com does not resolve"));
+        assert_eq!(Found.failure("x"), None);
     }
 }
