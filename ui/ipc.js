@@ -100,7 +100,8 @@ export const imagesReclaim = (input) => call("images_reclaim", { input });
 export const diagnosticsRun = (ifSwitching) => call("diagnostics_run", { ifSwitching });
 export const diagnosticsMute = (id, muted) => call("diagnostics_mute", { id, muted });
 export const diagnosticsFixPreview = (id, ifSwitching) => call("diagnostics_fix_preview", { id, ifSwitching });
-export const diagnosticsFixApply = (fixId) => call("diagnostics_fix_apply", { fixId });
+/** @param {boolean} [startAgain] start the containers its restart stops again (the default) */
+export const diagnosticsFixApply = (fixId, startAgain = true) => call("diagnostics_fix_apply", { fixId, startAgain });
 
 // First-run wizard
 export const wizardPending = () => call("wizard_pending");

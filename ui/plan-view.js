@@ -100,11 +100,12 @@ export class PlanView {
     this.el.querySelector(`#${this.prefix}-title`).focus();
   }
 
-  /** What the user chose: the compose projects ticked, whether to start containers again. */
-  choices() {
-    const again = this.el.querySelector(`#${this.prefix}-start-again`);
+  /** What the user chose (in `root`, the card by default): the compose projects ticked, whether
+   *  to start containers again. */
+  choices(root = this.el) {
+    const again = root.querySelector(`#${this.prefix}-start-again`);
     return {
-      projects: [...this.el.querySelectorAll("input[data-project]:checked")].map((b) => b.dataset.project),
+      projects: [...root.querySelectorAll("input[data-project]:checked")].map((b) => b.dataset.project),
       startAgain: again ? again.checked : true,
     };
   }

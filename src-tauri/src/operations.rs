@@ -305,12 +305,6 @@ pub async fn restart(
             }
         }
     };
-    let result = result.map(|mut o| {
-        if o.outcome == OutcomeKind::Applied {
-            o.message = kind.done_message(o.active_store);
-        }
-        o
-    });
     finish(app, &state, op, guard, result).await
 }
 

@@ -1,6 +1,6 @@
 //! Every door that restarts the engine says first what stops and brings it back: the first-run
-//! wizard's switch and Images → Migrate, walked with a running compose project and running
-//! standalone containers, read on screen and then checked in the engine.
+//! wizard's switch, Images → Migrate and Engine → Restart, walked with a running compose project
+//! and running standalone containers, read on screen and then checked in the engine.
 
 use super::*;
 
@@ -263,6 +263,40 @@ async fn doors(app: &App, d: &PrivateDaemon) -> Result {
     assert!(uses_containerd(d), "{}", driver_status(d));
     stowage_tests::compose::assert_shop_running(d);
     d.docker_ok(&["image", "inspect", "left-behind:1"]);
+
+    // Engine → Restart: the same plan first, then the same progress, and they run again.
+    app.open("engine").await?;
+    app.click("#engine-restart").await?;
+    app.until(
+        "!!document.querySelector('#restart-plan-apply')",
+        Duration::from_secs(30),
+        "the restart's plan",
+    )
+    .await?;
+    assert_eq!(
+        app.text("#restart-plan-stopping-heading").await?,
+        "2 running containers will stop:"
+    );
+    assert_eq!(
+        listed(app, "#restart-plan-stopping").await?,
+        ["shop-web-1", "shop-worker-1"]
+    );
+    assert!(app.checked("#restart-plan-start-again").await?);
+    app.audit("the restart's plan").await?;
+    app.click("#restart-plan-apply").await?;
+    app.until(
+        "!!document.querySelector('#restart-outcome[data-outcome]')",
+        Duration::from_secs(120),
+        "the restart's outcome",
+    )
+    .await?;
+    let outcome = app.text("#restart-outcome").await?;
+    assert!(
+        outcome.contains("Running again: shop-web-1 and shop-worker-1."),
+        "{outcome}"
+    );
+    assert!(!app.shown("#restart-plan").await?, "the plan gave way");
+    stowage_tests::compose::assert_shop_running(d);
 
     // A short window (800x600): the selection bar does not cover the lists.
     app.c.set_window_size(800, 600).await?;

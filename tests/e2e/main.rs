@@ -770,7 +770,8 @@ async fn steps(app: &App, d: &PrivateDaemon, desk: &Desktop) -> Result {
     assert_eq!(restarted, "Restarted", "a restart's result says so");
     assert_eq!(
         app.text("#restart-progress-title").await?,
-        "Restarting the engine"
+        "The restart",
+        "the heading says it has ended"
     );
     let stop = app
         .text("#restart-stages li[data-stage='stopping'] .stage-ms")

@@ -4,6 +4,7 @@
 // preview (its diff) first, then Apply runs it with its progress beside the check. Mute/Unmute,
 // Re-run, and "What would break if I switch?" (the checks evaluated for the other store).
 import * as ipc from "../ipc.js";
+import { PlanView } from "../plan-view.js";
 import { ProgressPanel } from "../progress.js";
 import { diffView, docsLink, errorView, h, replace, rich } from "../ui.js";
 
@@ -35,7 +36,7 @@ export default {
     this.rerun = h("button", { type: "button", id: "diag-rerun", class: "secondary", onclick: () => this.run() }, "Re-run checks");
     this.note = h("p", { id: "diag-note", class: "muted", "aria-live": "polite" });
     this.list = h("div", { id: "checks", class: "checks", "aria-busy": "true" });
-    this.progress = new ProgressPanel("fix", "Applying the fix");
+    this.progress = new ProgressPanel("fix", "Applying the fix", "The fix");
     replace(
       root,
       h("p", { class: "lead" }, "Known issues of your setup, checked for the image store the engine runs, or for the other one before you switch."),
@@ -177,7 +178,9 @@ export default {
         replace(box, h("p", { id: "fix-unchanged" }, "Nothing to change: this fix is already in place."));
         return;
       }
-      const apply = h("button", { type: "button", class: "primary", id: "fix-apply", onclick: () => this.apply(c.id, p.id, p.stages, box) }, p.via_pkexec ? "Apply (asks for your password)" : "Apply");
+      // What its restart stops, with the offer to start it again: the plan view's own section.
+      const plan = new PlanView("fix-plan");
+      const apply = h("button", { type: "button", class: "primary", id: "fix-apply", onclick: () => this.apply(c.id, p.id, p.stages, box, plan.choices(box).startAgain) }, p.via_pkexec ? "Apply (asks for your password)" : "Apply");
       replace(
         box,
         h("h3", {}, "The fix would change"),
@@ -185,6 +188,7 @@ export default {
         p.notes?.length ? h("div", { id: "fix-notes", class: "warning", role: "note" }, p.notes.map((n) => h("p", {}, rich(n)))) : null,
         diffView(p.diff),
         p.restart ? h("p", { class: "warning" }, `The engine restarts: ${p.restart_description}.`) : h("p", { class: "muted" }, "No restart is needed."),
+        plan.containers(p),
         h("div", { class: "actions" }, apply, h("button", { type: "button", class: "secondary", onclick: () => { box.hidden = true; } }, "Cancel")),
       );
       apply.focus();
@@ -193,7 +197,7 @@ export default {
     }
   },
 
-  async apply(checkId, fixId, stages, box) {
+  async apply(checkId, fixId, stages, box, startAgain = true) {
     this.applying = true;
     box.hidden = true;
     this.fixing = checkId;
@@ -201,7 +205,7 @@ export default {
     // The core's stages for this fix, in the order they happen (done last).
     this.progress.start(stages?.length ? stages : ["done"]);
     try {
-      const o = await ipc.diagnosticsFixApply(fixId);
+      const o = await ipc.diagnosticsFixApply(fixId, startAgain);
       this.progress.finish(o);
     } catch (error) {
       replace(this.progress.outcome, errorView(error));

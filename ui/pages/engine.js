@@ -1,5 +1,6 @@
 // Engine: status, Restart (with progress), the daemon.json preview and recent daemon log lines.
 import * as ipc from "../ipc.js";
+import { PlanView } from "../plan-view.js";
 import { ProgressPanel } from "../progress.js";
 import { sinceText } from "../time.js";
 import { engineLabel, errorView, facts, h, pathText, replace, rich, storeText } from "../ui.js";
@@ -22,8 +23,9 @@ export default {
     this.ctx = ctx;
     this.statusBox = h("section", { class: "card", "aria-labelledby": "engine-status-title", "aria-busy": "true" }, h("h2", { id: "engine-status-title" }, "Status"));
     this.restartButton = h("button", { type: "button", id: "engine-restart", class: "secondary", onclick: () => this.askRestart() }, "Restart engine");
-    this.confirmBox = h("div", { id: "engine-restart-ask" });
-    this.progress = new ProgressPanel("restart", "Restarting the engine");
+    this.planView = new PlanView("restart-plan");
+    this.confirmBox = this.planView.el;
+    this.progress = new ProgressPanel("restart", "Restarting the engine", "The restart");
     this.configBox = h("section", { class: "card", "aria-labelledby": "engine-config-title" }, h("h2", { id: "engine-config-title" }, "daemon.json"));
     this.logBox = h("section", { class: "card", "aria-labelledby": "engine-log-title" }, h("h2", { id: "engine-log-title" }, "Recent daemon log"));
     replace(root, this.statusBox, h("div", { class: "actions" }, this.restartButton), this.confirmBox, this.progress.el, this.configBox, this.logBox);
@@ -70,7 +72,7 @@ export default {
       h("p", {}, h("strong", {}, `Engine stopped${since}.`), ` ${engineLabel(st.engine)} does not answer at ${st.engine.host}; nothing can be applied until it runs again.`),
       st.error ? h("p", { class: "muted" }, st.error) : null,
       st.can_start
-        ? h("button", { type: "button", id: "engine-start", class: "primary", onclick: () => this.restart() }, "Start engine")
+        ? h("button", { type: "button", id: "engine-start", class: "primary", onclick: () => this.restart(true) }, "Start engine")
         : h("p", { class: "muted" }, "Stowage does not know how to start this engine: start it the way it is usually started."),
     );
   },
@@ -121,41 +123,41 @@ export default {
     }
   },
 
-  /** A bare restart stops running containers: say how many and ask first. */
-  askRestart() {
-    const n = this.containersRunning ?? 0;
-    if (n === 0) {
-      this.restart();
+  /** A restart that stops running containers shows its plan first (the same plan view as every
+   *  door that restarts the engine: which containers stop, and the offer to start them again). */
+  async askRestart() {
+    if (!(this.containersRunning > 0)) {
+      this.restart(true);
       return;
     }
-    const cancel = () => replace(this.confirmBox);
-    replace(
-      this.confirmBox,
-      h(
-        "div",
-        { class: "warning", role: "alertdialog", "aria-labelledby": "engine-restart-question" },
-        h("p", { id: "engine-restart-question" }, `${n} running container${n === 1 ? "" : "s"} will stop when the engine restarts.`),
-        h(
-          "div",
-          { class: "actions" },
-          h("button", { type: "button", id: "engine-restart-confirm", class: "primary", onclick: () => { cancel(); this.restart(); } }, `Restart and stop ${n} container${n === 1 ? "" : "s"}`),
-          h("button", { type: "button", id: "engine-restart-cancel", class: "secondary", onclick: cancel }, "Cancel"),
-        ),
-      ),
-    );
-    this.confirmBox.querySelector("#engine-restart-confirm").focus();
+    this.progress.hide();
+    this.planView.busy("Restart the engine?");
+    try {
+      const plan = await ipc.engineRestartPlan();
+      this.planView.show(plan, {
+        title: "Restart the engine?",
+        applyLabel: "Restart engine",
+        onApply: ({ startAgain }) => {
+          this.planView.hide();
+          this.restart(startAgain);
+        },
+        onCancel: () => this.planView.hide(),
+      });
+    } catch (error) {
+      this.planView.failed("Restart the engine?", errorView(error, "The restart cannot be planned."), () => this.planView.hide());
+    }
   },
 
-  async restart() {
+  async restart(startAgain = true) {
     this.restartButton.disabled = true;
     for (const b of this.statusBox.querySelectorAll("button")) b.disabled = true;
     this.running = true;
     // A stopped engine is started, a running one restarted: the core's title and stages.
-    const b = this.bringUp ?? { title: "Restarting the engine", done_title: "Restarted", stages: ["waiting_for_api", "verifying_store", "done"] };
-    document.getElementById("restart-progress-title").textContent = b.title;
+    const b = this.bringUp ?? { title: "Restarting the engine", result_title: "The restart", done_title: "Restarted", stages: ["waiting_for_api", "verifying_store", "done"] };
+    this.progress.titles = { running: b.title, done: b.result_title };
     this.progress.start(b.stages);
     try {
-      const outcome = await ipc.engineRestart();
+      const outcome = await ipc.engineRestart(startAgain);
       this.progress.finish(outcome);
       const title = this.progress.outcome.querySelector(".outcome-title");
       if (title && outcome.outcome === "applied") title.textContent = b.done_title;

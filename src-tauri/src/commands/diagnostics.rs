@@ -198,10 +198,17 @@ pub async fn diagnostics_fix_apply(
     app: AppHandle,
     state: tauri::State<'_, AppState>,
     fix_id: u64,
+    start_again: Option<bool>,
 ) -> Result<OutcomeView, CommandError> {
-    let pending = state.take_pending_fix(fix_id).ok_or_else(|| {
+    let mut pending = state.take_pending_fix(fix_id).ok_or_else(|| {
         Error::InvalidRequest("this fix is no longer current: preview it again".into())
     })?;
+    // `false`: the containers its restart stops stay stopped.
+    if let (Some(false), stowage_core::checks::fix::FixPlan::Daemon(p)) =
+        (start_again, &mut pending.plan)
+    {
+        p.plan.start_again.clear();
+    }
     Ok(apply(&app, pending).await?)
 }
 

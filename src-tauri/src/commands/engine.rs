@@ -37,6 +37,8 @@ pub struct BringUpView {
     pub kind: RestartKind,
     /// "Starting the engine" / "Restarting the engine".
     pub title: &'static str,
+    /// "The start" / "The restart": the progress's heading once it has ended.
+    pub result_title: &'static str,
     /// "Started" / "Restarted".
     pub done_title: &'static str,
     /// The stages it walks through, in order.
@@ -77,6 +79,7 @@ pub async fn engine_view(state: &AppState) -> stowage_core::Result<EngineView> {
         BringUpView {
             kind,
             title: kind.title(),
+            result_title: kind.result_title(),
             done_title: kind.done_title(),
             stages: m.stages(kind),
         }

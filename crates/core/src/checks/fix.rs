@@ -43,6 +43,12 @@ pub struct FixPreview {
     /// What else a person must know before applying it (sentences), e.g. that the files are
     /// shared with other engines.
     pub notes: Vec<String>,
+    /// The running containers its restart stops (a daemon.json fix that restarts).
+    pub stopping: Option<crate::switch::Stopping>,
+    /// The heading of their list ("2 running containers will stop:").
+    pub stopping_heading: Option<String>,
+    /// The label of the "start them again" choice, when some would stay stopped.
+    pub start_again_offer: Option<String>,
 }
 
 /// What applying did.
@@ -103,6 +109,9 @@ pub async fn plan_registry_mirrors(ctx: &CheckContext) -> Result<(FixPlan, FixPr
         notes: shared_certs_note(&ctx.engine, &registry_mirrors::certs_dir(ctx))
             .into_iter()
             .collect(),
+        stopping: None,
+        stopping_heading: None,
+        start_again_offer: None,
     };
     Ok((FixPlan::Files(changes), preview))
 }
@@ -183,6 +192,18 @@ async fn plan_edits(
             crate::daemon_json::validate::Validator::for_engine(&ctx.engine).is_some(),
         ),
         notes: Vec::new(),
+        stopping: prepared
+            .plan
+            .stopping
+            .clone()
+            .filter(|_| prepared.plan.restart),
+        stopping_heading: prepared
+            .plan
+            .stopping
+            .as_ref()
+            .filter(|_| prepared.plan.restart)
+            .and_then(|s| s.heading(prepared.plan.restarts())),
+        start_again_offer: prepared.plan.start_again_offer(),
     };
     Ok((FixPlan::Daemon(Box::new(prepared)), preview))
 }

@@ -241,6 +241,14 @@ impl RestartKind {
         format!("{}…", self.title())
     }
 
+    /// The heading of its progress once it has ended ("The start").
+    pub fn result_title(self) -> &'static str {
+        match self {
+            RestartKind::Start => "The start",
+            RestartKind::Restart => "The restart",
+        }
+    }
+
     /// The outcome's title when it went well ("Started").
     pub fn done_title(self) -> &'static str {
         match self {

@@ -73,6 +73,9 @@ pub struct Outcome {
     /// The stopped containers Stowage started again once the engine was back on their store.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub started_again: Option<super::StartedAgain>,
+    /// A bare restart's kind: a start of a stopped engine, or a restart of a running one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub restart_kind: Option<crate::restart::RestartKind>,
 }
 
 impl Outcome {
@@ -89,6 +92,7 @@ impl Outcome {
             engine: engine.clone(),
             registries: None,
             started_again: None,
+            restart_kind: None,
         }
     }
 
@@ -96,10 +100,12 @@ impl Outcome {
     /// registries' verdict and the containers started again, when there are any. The app and
     /// `stowctl` say this alike.
     pub fn sentence(&self, restart_only: bool) -> String {
-        let mut out =
-            vec![self
+        let mut out = vec![match (self.outcome, self.restart_kind) {
+            (OutcomeKind::Applied, Some(kind)) => kind.done_message(self.active_store),
+            _ => self
                 .outcome
-                .message(self.active_store, self.error.as_deref(), restart_only)];
+                .message(self.active_store, self.error.as_deref(), restart_only),
+        }];
         out.extend(self.registries.as_ref().map(|r| r.sentence()));
         out.extend(
             self.started_again
@@ -293,11 +299,10 @@ pub async fn restart_only(
     start_again: &[String],
 ) -> Outcome {
     let mut out = Outcome::failed(engine, None);
-    // The store the containers to start again live in (only asked when there are some).
-    let before = match start_again {
-        [] => None,
-        _ => crate::engine::status::active_store(engine).await,
-    };
+    // The store the containers to start again live in, and whether the engine answers (a
+    // stopped engine is started, not restarted).
+    let before = crate::engine::status::active_store(engine).await;
+    out.restart_kind = Some(method.kind_for(engine, before.is_some()));
     let (now, result) = Live
         .restart_and_verify(engine, method, Expected::default(), opts, progress)
         .await;
