@@ -106,10 +106,7 @@ impl OutcomeView {
             serde_json::from_value(v["started_again"].clone()).ok();
         let mut o: OutcomeView = serde_json::from_value(v).ok()?;
         o.message = sentence(&o, false);
-        if let Some(s) = started_again
-            .map(|s| s.sentence())
-            .filter(|s| !s.is_empty())
-        {
+        if let Some(s) = started_again.and_then(|s| s.sentence()) {
             o.message = format!("{} {s}", o.message);
         }
         Some(o)

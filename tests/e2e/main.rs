@@ -456,6 +456,26 @@ async fn steps(app: &App, d: &PrivateDaemon, desk: &Desktop) -> Result {
         !app.checked(FEATURE).await?,
         "the classic store runs: the box starts unticked"
     );
+    // Each state in words: what runs is said only when it differs from daemon.json, and the
+    // catalog's `code` is set as code, never as literal backticks.
+    let states = app
+        .js("[...document.querySelectorAll('#features-list .state')].map(p => p.textContent)")
+        .await?;
+    for st in states.as_array().into_iter().flatten() {
+        let st = st.as_str().unwrap_or_default();
+        assert!(
+            st.starts_with("On") || st.starts_with("Off"),
+            "a state: {st}"
+        );
+        assert!(!st.contains("not running"), "{st}");
+    }
+    let list = app
+        .js("document.querySelector('#features-list').textContent")
+        .await?;
+    assert!(
+        !list.as_str().unwrap_or_default().contains('`'),
+        "no literal backticks: {list}"
+    );
     let label = app
         .text(&format!("label[for=\"{}\"]", &FEATURE[1..]))
         .await?;
@@ -619,6 +639,11 @@ async fn steps(app: &App, d: &PrivateDaemon, desk: &Desktop) -> Result {
     assert_eq!(
         app.text("#switch-back").await?,
         "Switch back to the classic store"
+    );
+    assert_eq!(
+        app.text("#change-progress-title").await?,
+        "The change",
+        "the heading says the change is over"
     );
 
     // Images: the classic store's image is hidden, not lost; the containerd store is active.
@@ -863,6 +888,16 @@ async fn steps(app: &App, d: &PrivateDaemon, desk: &Desktop) -> Result {
         plan.contains("Switching from the containerd store to the classic store"),
         "{plan}"
     );
+    // The new plan replaces what the last change showed: one card, one button to press.
+    assert!(
+        !app.shown("#change-outcome").await?,
+        "the earlier change's progress and outcome are gone"
+    );
+    assert!(!app.shown("#switch-back").await?);
+    let buttons = app
+        .js("[...document.querySelectorAll('#page-body button.primary')].filter(b => b.getClientRects().length > 0).map(b => b.textContent)")
+        .await?;
+    assert_eq!(buttons, json!(["Apply & Restart"]), "one primary button");
     let (outcome, _) = apply_and_wait(app).await?;
     assert_eq!(outcome, "applied", "{}", app.text("#change-outcome").await?);
     assert!(!uses_containerd(d), "Engine API: {}", driver_status(d));
@@ -1067,6 +1102,22 @@ async fn wizard(app: &App, d: &PrivateDaemon) -> Result {
     );
     let text = app.text("#wizard").await?;
     assert!(text.contains("runs the classic image store"), "{text}");
+    // A store with no problem found says so in words, not "Nothing known".
+    assert!(!text.contains("Nothing known"), "{text}");
+    for id in ["#wizard-problems-now", "#wizard-problems-switching"] {
+        let t = app.text(id).await?;
+        let tag = app
+            .js(&format!("document.querySelector('{id}').tagName"))
+            .await?;
+        if tag == json!("P") {
+            assert!(
+                t.starts_with("No check found a problem with the "),
+                "{id}: {t}"
+            );
+        } else {
+            assert!(t.contains(": "), "a list of findings, each named: {t}");
+        }
+    }
     assert!(
         text.contains("would hide 1 image and 0 containers of the classic store"),
         "{text}"

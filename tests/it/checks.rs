@@ -537,10 +537,18 @@ fn the_terminal_wizard_switches_and_migrates_what_the_user_picks() {
         text.contains("Switching to the containerd store would hide 2 images"),
         "{text}"
     );
+    // The switch's plan before the images are offered, as `store use` prints it.
     assert!(
-        text.contains("The engine now runs the containerd store. Copied wanted:1."),
+        text.contains("The switch to the containerd store:")
+            && text.contains("No containers are running: none will stop."),
         "{text}"
     );
+    // The copy is the switch: one outcome, in the core's sentence, said once.
+    assert!(
+        text.contains("Copied wanted:1 to the containerd store and verified the copies. The engine runs the containerd store."),
+        "{text}"
+    );
+    assert!(!text.contains("Nothing to change"), "{text}");
     let st = d
         .stowctl()
         .args(["status", "--json"])

@@ -127,11 +127,18 @@ pub async fn run(mut ctx: Context, restart: bool, json: bool) -> Result<ExitCode
                 Input::Chose { store }
             }
             Step::OfferMigration {
+                engine,
                 from,
                 to,
                 candidates,
-                ..
             } => {
+                // The switch's plan first, as `store use` prints it: what stops, what is hidden.
+                let e = engine_named(&ctx, &engine).await?;
+                let prepared = switch::prepare(&e, &ctx.paths, &Request::Store(to), None).await?;
+                crate::outln!("The switch to the {to} store:");
+                for line in prepared.plan.summary() {
+                    crate::outln!("  {line}");
+                }
                 crate::outln!(
                     "Images of the {from} store that the switch would hide: {}",
                     candidates

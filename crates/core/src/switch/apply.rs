@@ -107,12 +107,7 @@ impl Outcome {
                 .message(self.active_store, self.error.as_deref(), restart_only),
         }];
         out.extend(self.registries.as_ref().map(|r| r.sentence()));
-        out.extend(
-            self.started_again
-                .as_ref()
-                .map(|s| s.sentence())
-                .filter(|s| !s.is_empty()),
-        );
+        out.extend(self.started_again.as_ref().and_then(|s| s.sentence()));
         out.join(" ")
     }
 

@@ -192,8 +192,8 @@ pub struct StartedAgain {
 }
 
 impl StartedAgain {
-    /// The outcome's sentence about them.
-    pub fn sentence(&self) -> String {
+    /// The outcome's sentence about them (`None` when there were none).
+    pub fn sentence(&self) -> Option<String> {
         let mut out = Vec::new();
         if !self.started.is_empty() {
             out.push(format!("Running again: {}.", join(&self.started)));
@@ -201,7 +201,7 @@ impl StartedAgain {
         for (name, why) in &self.failed {
             out.push(format!("{name} did not start again: {why}."));
         }
-        out.join(" ")
+        (!out.is_empty()).then(|| out.join(" "))
     }
 }
 
@@ -309,8 +309,9 @@ mod tests {
             failed: vec![("c".into(), "no such container".into())],
         };
         assert_eq!(
-            s.sentence(),
-            "Running again: a and b. c did not start again: no such container."
+            s.sentence().as_deref(),
+            Some("Running again: a and b. c did not start again: no such container.")
         );
+        assert_eq!(StartedAgain::default().sentence(), None);
     }
 }

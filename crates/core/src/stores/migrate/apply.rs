@@ -73,12 +73,7 @@ impl MigrationOutcome {
             out.push(format!("The engine runs the {s} store."));
         }
         out.extend(self.notes.iter().cloned());
-        out.extend(
-            self.started_again
-                .as_ref()
-                .map(|s| s.sentence())
-                .filter(|s| !s.is_empty()),
-        );
+        out.extend(self.started_again.as_ref().and_then(|s| s.sentence()));
         out.join(" ")
     }
 }

@@ -412,6 +412,63 @@ mod tests {
     }
 
     #[test]
+    fn the_plan_says_what_stops_and_offers_to_start_it_again_only_where_it_comes_back() {
+        use crate::switch::{Stopping, StoppingContainer};
+        let stopping = Stopping {
+            containers: vec![StoppingContainer {
+                name: "web".into(),
+                image: "app:1".into(),
+                project: None,
+                engine_restarts_it: false,
+            }],
+            known: true,
+        };
+        // Out of the hidden classic store while containerd runs: two restarts, back on it.
+        let mut p = plan_from(
+            &report(),
+            Containerd,
+            &fs(100 * GB),
+            &req(&["alpine:3"], Containerd),
+            true,
+        )
+        .unwrap();
+        p.stopping = Some(stopping.clone());
+        let said = p.summary();
+        assert_eq!(
+            said[1],
+            "The engine restarts twice and ends on the containerd store."
+        );
+        assert_eq!(
+            said[2],
+            "1 running container will stop (the engine restarts twice): web."
+        );
+        assert_eq!(
+            p.start_again_offer().as_deref(),
+            Some("Start web again when the engine is back")
+        );
+        // Staying on the target store (the wizard's copy): they are hidden, nothing to offer.
+        let mut stay = req(&["nginx:1"], Classic);
+        stay.stay = true;
+        let mut p = plan_from(&report(), Containerd, &fs(100 * GB), &stay, true).unwrap();
+        p.stopping = Some(stopping);
+        assert_eq!(p.end_store(), Classic);
+        assert_eq!(p.start_again_offer(), None);
+        // No restart: nothing stops.
+        let p = plan_from(
+            &report(),
+            Classic,
+            &fs(100 * GB),
+            &req(&["alpine:3"], Containerd),
+            true,
+        )
+        .unwrap();
+        assert_eq!(
+            p.summary()[1],
+            "The engine keeps running the classic store: no restart, nothing stops."
+        );
+    }
+
+    #[test]
     fn from_the_active_store_it_restarts_twice_and_comes_back() {
         let p = plan_from(
             &report(),
