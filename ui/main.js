@@ -130,6 +130,10 @@ function onEvent(ev) {
     case "navigate":
       ctx.navigate(ev.page);
       break;
+    case "confirm_restart":
+      // The tray's Restart stops running containers: the Engine page asks with its plan.
+      ctx.navigate("engine", { restart: true });
+      return;
     case "confirm_plan":
       if (current?.id === "features") {
         current.onEvent(ev);

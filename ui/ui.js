@@ -129,14 +129,8 @@ export function rich(text) {
  */
 export function engineLabel(engine) {
   if (!engine) return "unknown engine";
-  if (engine.label) return engine.label;
-  // Only for a view that does not carry the core's label yet (the wizard's engine choices).
-  if (engine.name === "sandbox") return "Stowage's sandbox";
-  if (engine.kind === "system") return "System Docker";
-  if (engine.kind === "rootless") return "Rootless Docker (you)";
-  if (engine.kind === "desktop") return "Docker Desktop";
-  const host = String(engine.host ?? "");
-  return host.startsWith("unix://") ? host.slice("unix://".length) : host || engine.name;
+  // The core's label (every engine view carries it); the address when nothing else is known.
+  return engine.label || engine.host || engine.name;
 }
 
 /**

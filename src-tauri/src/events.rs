@@ -51,6 +51,9 @@ pub enum AppEvent {
     ConfirmPlan { plan: Box<PlanView> },
     /// Show a page (`general`, `features`, `engine`, `images`, `diagnostics`, `about`).
     Navigate { page: String },
+    /// The tray's Restart would stop running containers: the Engine page shows the restart's
+    /// plan (what stops, the offer to start it again) and waits for the user.
+    ConfirmRestart,
     /// Something the user should read (e.g. a tray action that failed): a sentence, and the
     /// technical detail one click away.
     Notice {

@@ -379,7 +379,17 @@ fn on_menu_event(app: &AppHandle, event: MenuEvent) {
         ids::RESTART => {
             let app = app.clone();
             tauri::async_runtime::spawn(async move {
-                // The tray cannot ask: the containers the restart stops are started again.
+                // A restart that stops running containers asks first, in the window, with the
+                // same plan as Engine → Restart; one that stops nothing runs at once.
+                let state = app.state::<crate::state::AppState>();
+                if let Ok(engine) = state.engine().await {
+                    let stopping = stowage_core::switch::Stopping::read(&engine).await;
+                    if !stopping.containers.is_empty() {
+                        crate::show_window(&app, None);
+                        crate::events::emit(&app, crate::events::AppEvent::ConfirmRestart);
+                        return;
+                    }
+                }
                 match crate::operations::restart(&app, "tray", true).await {
                     Ok(o) if o.outcome == stowage_core::switch::OutcomeKind::Applied => {}
                     Ok(o) => {

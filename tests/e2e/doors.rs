@@ -298,6 +298,35 @@ async fn doors(app: &App, d: &PrivateDaemon) -> Result {
     assert!(!app.shown("#restart-plan").await?, "the plan gave way");
     stowage_tests::compose::assert_shop_running(d);
 
+    // The tray's Restart cannot ask in a menu: with containers running it opens the same plan
+    // in the window instead of restarting; Cancel there leaves the engine as it runs.
+    let env = format!("STOWAGE_HOME={}", d.stowage_home.display());
+    let pid = *e2e::pids_of(&e2e::app_bin(), &env)
+        .first()
+        .ok_or("the app's process was not found")?;
+    let tray = e2e::TrayMenu::find(pid).ok_or("the app exports no tray menu")?;
+    let restart = tray
+        .entry("Restart engine")
+        .ok_or("no Restart in the tray")?
+        .id;
+    app.open("general").await?;
+    let engine_pid = d.current_pid();
+    assert!(tray.click(restart));
+    app.until(
+        "document.body.dataset.page === 'engine' && !!document.querySelector('#restart-plan-apply')",
+        Duration::from_secs(30),
+        "the tray's restart plan in the window",
+    )
+    .await?;
+    assert_eq!(
+        listed(app, "#restart-plan-stopping").await?,
+        ["shop-web-1", "shop-worker-1"]
+    );
+    app.click("#restart-plan-cancel").await?;
+    assert!(!app.shown("#restart-plan").await?);
+    assert_eq!(d.current_pid(), engine_pid, "nothing restarted");
+    stowage_tests::compose::assert_shop_running(d);
+
     // A short window (800x600): the selection bar does not cover the lists.
     app.c.set_window_size(800, 600).await?;
     app.open("images").await?;

@@ -30,6 +30,8 @@ export default {
     this.logBox = h("section", { class: "card", "aria-labelledby": "engine-log-title" }, h("h2", { id: "engine-log-title" }, "Recent daemon log"));
     replace(root, this.statusBox, h("div", { class: "actions" }, this.restartButton), this.confirmBox, this.progress.el, this.configBox, this.logBox);
     await Promise.all([this.loadStatus(), this.loadConfig(), this.loadLogs()]);
+    // The tray's Restart, when it would stop running containers: its plan, here.
+    if (ctx.takeIntent?.("engine")?.restart) this.askRestart();
   },
 
   async loadStatus() {

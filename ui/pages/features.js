@@ -20,7 +20,6 @@ export default {
     this.tab = this.tab ?? "beta";
     this.features = [];
     this.plan = null;
-    this.op = null;
     this.applying = false;
     this.shown = null;
     this.intro = h("p", { class: "lead" }, "Try the engine's features before they are final. Changing one shows what Stowage will do; nothing happens until you apply it.");

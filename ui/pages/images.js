@@ -40,7 +40,6 @@ export default {
   async mount(root, ctx) {
     this.ctx = ctx;
     this.running = false;
-    this.op = null;
     this.query = this.query ?? "";
     this.search = h("input", {
       type: "search",

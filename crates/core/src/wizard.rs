@@ -26,6 +26,9 @@ pub struct EngineChoice {
     /// Whether it is the engine Stowage manages now (offered first).
     #[serde(default)]
     pub current: bool,
+    /// The engine as a person knows it ([`crate::engine::Engine::label`]).
+    #[serde(default)]
+    pub label: String,
 }
 
 /// A check result in short, for the explain step.
@@ -421,6 +424,7 @@ pub mod drive {
             let running =
                 crate::engine::client::ping(&e.host, std::time::Duration::from_secs(2)).await;
             out.push(EngineChoice {
+                label: e.label(),
                 name: e.name,
                 kind: e.kind.as_str().into(),
                 host: e.host,
@@ -483,6 +487,7 @@ pub mod drive {
                     host: current.host.clone(),
                     running: current.answers.unwrap_or(true),
                     current: true,
+                    label: current.label(),
                 },
             ),
         }
@@ -506,19 +511,23 @@ pub mod drive {
         engine: &crate::engine::Engine,
         paths: &StowagePaths,
         settings: &Settings,
+        door: crate::text::Door,
     ) -> Result<CheckReport> {
         let min_free = settings.migration_min_free_bytes()?;
         let opts = RunOptions {
             muted: settings.muted_checks()?,
             ..Default::default()
         };
-        let now = CheckContext::gather(engine, paths, None, None, min_free).await;
+        let now = CheckContext::gather(engine, paths, None, None, min_free)
+            .await
+            .for_door(door);
         let active = now.facts.active_store.ok_or_else(|| Error::Engine {
             host: engine.host.clone(),
             message: "the engine does not answer".into(),
         })?;
-        let switched =
-            CheckContext::gather(engine, paths, Some(active.other()), None, min_free).await;
+        let switched = CheckContext::gather(engine, paths, Some(active.other()), None, min_free)
+            .await
+            .for_door(door);
         let (current, if_switching) =
             tokio::join!(run_checks(&now, &opts), run_checks(&switched, &opts));
         let listing = now.listing().await;
@@ -573,6 +582,7 @@ mod tests {
                 host: format!("unix:///e{i}.sock"),
                 running: true,
                 current: false,
+                label: format!("e{i}"),
             })
             .collect()
     }

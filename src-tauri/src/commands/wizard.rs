@@ -114,7 +114,13 @@ async fn drive_auto(app: &AppHandle, mut w: Wizard) -> Result<WizardView> {
             Step::RunChecks { engine } => {
                 let e = use_engine(&state, &engine).await?;
                 Input::Checked {
-                    report: drive::check(&e, &state.paths, &state.settings()?).await?,
+                    report: drive::check(
+                        &e,
+                        &state.paths,
+                        &state.settings()?,
+                        stowage_core::text::Door::App,
+                    )
+                    .await?,
                 }
             }
             Step::Apply {

@@ -77,7 +77,13 @@ pub async fn run(mut ctx: Context, restart: bool, json: bool) -> Result<ExitCode
                 crate::outln!("Checking `{engine}` for both image stores...");
                 let e = engine_named(&ctx, &engine).await?;
                 Input::Checked {
-                    report: drive::check(&e, &ctx.paths, &ctx.settings).await?,
+                    report: drive::check(
+                        &e,
+                        &ctx.paths,
+                        &ctx.settings,
+                        stowage_core::text::Door::Cli,
+                    )
+                    .await?,
                 }
             }
             Step::Explain { report: r, .. } => {
