@@ -51,16 +51,7 @@ mod tests {
 
     #[test]
     fn the_tally_counts_every_check_once_and_the_fold_agrees() {
-        let r = |status, muted| CheckResult {
-            id: "x".into(),
-            title: "X".into(),
-            status,
-            summary: String::new(),
-            evidence: Default::default(),
-            fixes: vec![],
-            muted,
-            ms: 0,
-        };
+        use super::super::runner::tests::r;
         let mut results = vec![r(Status::Warn, false), r(Status::Fail, true)];
         results.extend((0..13).map(|_| r(Status::Ok, false)));
         results.extend((0..2).map(|_| r(Status::Skipped, false)));

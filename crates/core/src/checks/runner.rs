@@ -89,10 +89,11 @@ pub fn exit_code(results: &[CheckResult]) -> u8 {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
 
-    fn r(status: Status, muted: bool) -> CheckResult {
+    /// A result with `status`, muted or not (shared with the other checks' tests).
+    pub(crate) fn r(status: Status, muted: bool) -> CheckResult {
         CheckResult {
             id: "x".into(),
             title: "X".into(),
