@@ -48,17 +48,7 @@ pub fn view(p: &Pending) -> PlanView {
             .flat_map(|h| &h.projects)
             .filter_map(|p| p.refusal().map(|r| (p.name.clone(), r)))
             .collect(),
-        start_again_offer: plan.start_again_offer(),
-        stopping_note: plan
-            .stopping
-            .as_ref()
-            .filter(|_| plan.restart)
-            .map(|s| s.sentence(plan.restarts())),
-        stopping_heading: plan
-            .stopping
-            .as_ref()
-            .filter(|_| plan.restart)
-            .and_then(|s| s.heading(plan.restarts())),
+        stopping_words: plan.stopping_words(),
     }
 }
 

@@ -40,12 +40,9 @@ pub struct PlanView {
     pub bring_projects_refusal: Option<String>,
     /// Why a project cannot be brought across (its files are gone), by project name.
     pub project_refusals: std::collections::BTreeMap<String, String>,
-    /// The label of the "start the stopped containers again" choice, when there is one.
-    pub start_again_offer: Option<String>,
-    /// What stops, as the plan's summary says it (the page lists the containers instead).
-    pub stopping_note: Option<String>,
-    /// The heading of the list of containers that stop.
-    pub stopping_heading: Option<String>,
+    /// What the plan says of the containers its restart stops.
+    #[serde(flatten)]
+    pub stopping_words: stowage_core::switch::StoppingWords,
 }
 
 /// One compose project's step or outcome as the page shows it: the core's event and its

@@ -102,12 +102,9 @@ pub struct RestartPlanView {
     pub summary: Vec<String>,
     /// The running containers, by name.
     pub stopping: stowage_core::switch::Stopping,
-    /// The label of the "start them again" choice, when some would stay stopped.
-    pub start_again_offer: Option<String>,
-    /// What stops, as the summary says it (the page lists the containers instead).
-    pub stopping_note: Option<String>,
-    /// The heading of the list of containers that stop.
-    pub stopping_heading: Option<String>,
+    /// What the plan says of them.
+    #[serde(flatten)]
+    pub stopping_words: stowage_core::switch::StoppingWords,
 }
 
 /// The plan of a restart (Engine → Restart asks with it first).
@@ -124,9 +121,11 @@ pub async fn engine_restart_plan(
             format!("The engine restarts: {}.", method.describe(&engine)),
             stopping.sentence(1),
         ],
-        start_again_offer: stopping.start_again_offer(),
-        stopping_note: Some(stopping.sentence(1)),
-        stopping_heading: stopping.heading(1),
+        stopping_words: stowage_core::switch::StoppingWords::of(
+            Some(&stopping),
+            1,
+            stopping.start_again_offer(),
+        ),
         stopping,
     })
 }

@@ -63,12 +63,9 @@ pub struct MigrationPlanView {
     pub via_pkexec: bool,
     /// The plan in the core's sentences (what moves, restarts, which containers stop).
     pub summary: Vec<String>,
-    /// The label of the "start the stopped containers again" choice, when there is one.
-    pub start_again_offer: Option<String>,
-    /// What stops, as the summary says it (the page lists the containers instead).
-    pub stopping_note: Option<String>,
-    /// The heading of the list of containers that stop.
-    pub stopping_heading: Option<String>,
+    /// What the plan says of the containers its restarts stop.
+    #[serde(flatten)]
+    pub stopping_words: stowage_core::switch::StoppingWords,
 }
 
 /// Images and disk usage of both stores.
@@ -129,12 +126,9 @@ pub async fn images_migration_plan(
     let req = request(&state, &input, false)?;
     let plan = mig::plan(&engine, &req).await?;
     let via_pkexec = needs_root(&state, &engine, &plan).await?;
-    let stopping = plan.stopping.as_ref();
     Ok(MigrationPlanView {
         summary: plan.summary(),
-        start_again_offer: plan.start_again_offer(),
-        stopping_note: stopping.map(|s| s.sentence(plan.restarts)),
-        stopping_heading: stopping.and_then(|s| s.heading(plan.restarts)),
+        stopping_words: plan.stopping_words(),
         plan,
         via_pkexec,
     })

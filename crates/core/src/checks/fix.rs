@@ -45,10 +45,9 @@ pub struct FixPreview {
     pub notes: Vec<String>,
     /// The running containers its restart stops (a daemon.json fix that restarts).
     pub stopping: Option<crate::switch::Stopping>,
-    /// The heading of their list ("2 running containers will stop:").
-    pub stopping_heading: Option<String>,
-    /// The label of the "start them again" choice, when some would stay stopped.
-    pub start_again_offer: Option<String>,
+    /// What the plan says of them.
+    #[serde(flatten)]
+    pub stopping_words: crate::switch::StoppingWords,
 }
 
 /// What applying did.
@@ -110,8 +109,7 @@ pub async fn plan_registry_mirrors(ctx: &CheckContext) -> Result<(FixPlan, FixPr
             .into_iter()
             .collect(),
         stopping: None,
-        stopping_heading: None,
-        start_again_offer: None,
+        stopping_words: Default::default(),
     };
     Ok((FixPlan::Files(changes), preview))
 }
@@ -197,13 +195,7 @@ async fn plan_edits(
             .stopping
             .clone()
             .filter(|_| prepared.plan.restart),
-        stopping_heading: prepared
-            .plan
-            .stopping
-            .as_ref()
-            .filter(|_| prepared.plan.restart)
-            .and_then(|s| s.heading(prepared.plan.restarts())),
-        start_again_offer: prepared.plan.start_again_offer(),
+        stopping_words: prepared.plan.stopping_words(),
     };
     Ok((FixPlan::Daemon(Box::new(prepared)), preview))
 }

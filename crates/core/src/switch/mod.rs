@@ -18,4 +18,4 @@ pub use control::{EngineControl, Live};
 pub use plan::{plan, Hidden, Plan, Request};
 pub use prepare::{prepare, Prepared};
 pub use progress::{Progress, ProgressEvent, Stage};
-pub use stopping::{StartedAgain, Stopping, StoppingContainer};
+pub use stopping::{StartedAgain, Stopping, StoppingContainer, StoppingWords};

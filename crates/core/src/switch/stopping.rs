@@ -119,6 +119,36 @@ impl Stopping {
     }
 }
 
+/// What a plan says on screen about the containers its restarts stop: the summary's sentence
+/// (which the page's list of them replaces), the list's heading, and the start-again offer. One
+/// shape for every plan that restarts (switch, migration, fix, bare restart).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct StoppingWords {
+    /// What stops, as the plan's summary says it.
+    pub stopping_note: Option<String>,
+    /// The heading of the list of containers that stop.
+    pub stopping_heading: Option<String>,
+    /// The label of the "start them again" choice, when there is one.
+    pub start_again_offer: Option<String>,
+}
+
+impl StoppingWords {
+    /// The words for `stopping` (when the plan restarts) over `restarts` restarts, with the
+    /// plan's own `start_again_offer` (each plan decides whether the containers come back on
+    /// their store).
+    pub fn of(
+        stopping: Option<&Stopping>,
+        restarts: u32,
+        start_again_offer: Option<String>,
+    ) -> StoppingWords {
+        StoppingWords {
+            stopping_note: stopping.map(|s| s.sentence(restarts)),
+            stopping_heading: stopping.and_then(|s| s.heading(restarts)),
+            start_again_offer,
+        }
+    }
+}
+
 /// "a", "a and b", "a, b and c".
 fn join(names: &[String]) -> String {
     match names {

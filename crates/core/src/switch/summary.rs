@@ -70,6 +70,15 @@ impl Plan {
         self.stopping.as_ref()?.start_again_offer()
     }
 
+    /// What the plan says on screen of the containers its restart stops.
+    pub fn stopping_words(&self) -> super::StoppingWords {
+        super::StoppingWords::of(
+            self.stopping.as_ref().filter(|_| self.restart),
+            self.restarts(),
+            self.start_again_offer(),
+        )
+    }
+
     /// The containers a store switch hides, by compose project and standalone, a sentence each.
     pub fn containers_note(&self) -> Vec<String> {
         let Some(h) = &self.hidden_containers else {

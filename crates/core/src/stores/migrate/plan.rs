@@ -119,6 +119,15 @@ impl MigrationPlan {
         }
     }
 
+    /// What the plan says on screen of the containers its restarts stop.
+    pub fn stopping_words(&self) -> crate::switch::StoppingWords {
+        crate::switch::StoppingWords::of(
+            self.stopping.as_ref(),
+            self.restarts,
+            self.start_again_offer(),
+        )
+    }
+
     /// The offer to start the stopped containers again (the label of its checkbox), when the
     /// engine restarts, ends on their store and leaves some of them stopped.
     pub fn start_again_offer(&self) -> Option<String> {
