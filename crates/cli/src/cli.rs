@@ -69,6 +69,10 @@ pub struct Global {
     /// Machine-readable JSON output (a documented contract).
     #[arg(long, global = true)]
     pub json: bool,
+    /// Speak Stowage's wire protocol on stdout (JSON lines: a hello, progress, then the result
+    /// or error; see docs/wire.md): what the app, `fleet` and the Ansible modules read. Implies --json.
+    #[arg(long, global = true)]
+    pub wire: bool,
     /// More log output on stderr (-v, -vv); RUST_LOG overrides.
     #[arg(short, long, global = true, action = clap::ArgAction::Count)]
     pub verbose: u8,

@@ -12,6 +12,7 @@ pub mod lock;
 pub mod paths;
 pub mod privilege;
 pub mod projects;
+pub mod remote;
 #[cfg(test)]
 mod reader_proptests;
 pub mod restart;
@@ -26,6 +27,7 @@ pub mod time;
 pub mod tools;
 pub mod userfile;
 pub mod watch;
+pub mod wire;
 pub mod wizard;
 
 pub use error::{Error, ErrorCode, Result};
