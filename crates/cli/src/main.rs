@@ -6,6 +6,7 @@ mod commands;
 mod context;
 mod output;
 mod privilege;
+mod remote;
 
 use std::process::ExitCode;
 

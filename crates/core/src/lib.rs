@@ -7,14 +7,15 @@ pub mod engine;
 pub mod error;
 pub mod features;
 pub mod finding;
+pub mod fleet;
 pub mod links;
 pub mod lock;
 pub mod paths;
 pub mod privilege;
 pub mod projects;
-pub mod remote;
 #[cfg(test)]
 mod reader_proptests;
+pub mod remote;
 pub mod restart;
 pub mod sandbox;
 pub mod settings;

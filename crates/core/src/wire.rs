@@ -198,12 +198,14 @@ impl Reader {
         let line = Line::parse(text);
         if self.hello.is_none() {
             return match line {
-                Some(Line::Hello(h)) if h.protocol < OLDEST_READABLE => Err(ProtocolError::TooOld {
-                    theirs: h.stowctl,
-                    protocol: h.protocol,
-                    oldest: OLDEST_READABLE,
-                    ours: env!("CARGO_PKG_VERSION").into(),
-                }),
+                Some(Line::Hello(h)) if h.protocol < OLDEST_READABLE => {
+                    Err(ProtocolError::TooOld {
+                        theirs: h.stowctl,
+                        protocol: h.protocol,
+                        oldest: OLDEST_READABLE,
+                        ours: env!("CARGO_PKG_VERSION").into(),
+                    })
+                }
                 Some(Line::Hello(h)) => {
                     self.hello = Some(h);
                     Ok(None)

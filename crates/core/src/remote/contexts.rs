@@ -88,7 +88,9 @@ pub fn list(dir: &Path) -> Vec<DockerContext> {
                     host,
                     description,
                 }),
-                None => tracing::info!(file = %meta.display(), "a docker context that cannot be read is left out"),
+                None => {
+                    tracing::info!(file = %meta.display(), "a docker context that cannot be read is left out")
+                }
             }
         }
     }

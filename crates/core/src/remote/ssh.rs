@@ -273,7 +273,11 @@ mod tests {
     fn arguments_are_quoted_for_the_remote_shell_and_host_keys_stay_checked() {
         let ssh = Ssh::new(SshTarget::parse("ssh://ops@web1:2222").unwrap());
         let a = ssh.args(
-            &["stowctl".into(), "migrate".into(), "my image; rm -rf /".into()],
+            &[
+                "stowctl".into(),
+                "migrate".into(),
+                "my image; rm -rf /".into(),
+            ],
             true,
             false,
         );
@@ -301,19 +305,28 @@ mod tests {
     async fn unreachable_missing_and_old_hosts_are_named() {
         let dir = tempfile::tempdir().unwrap();
         let cases = [
-            ("echo 'ssh: connect to host web1 port 22: Connection refused' >&2; exit 255", "host_unreachable"),
-            ("echo 'bash: line 1: stowctl: command not found' >&2; exit 127", "stowctl_missing"),
-            ("echo \"error: unexpected argument '--wire' found\" >&2; exit 2", "protocol_mismatch"),
-            ("echo '{'; echo '  \"engine\": 1'; echo '}'; exit 0", "protocol_mismatch"),
+            (
+                "echo 'ssh: connect to host web1 port 22: Connection refused' >&2; exit 255",
+                "host_unreachable",
+            ),
+            (
+                "echo 'bash: line 1: stowctl: command not found' >&2; exit 127",
+                "stowctl_missing",
+            ),
+            (
+                "echo \"error: unexpected argument '--wire' found\" >&2; exit 2",
+                "protocol_mismatch",
+            ),
+            (
+                "echo '{'; echo '  \"engine\": 1'; echo '}'; exit 0",
+                "protocol_mismatch",
+            ),
         ];
         for (i, (script, code)) in cases.iter().enumerate() {
             let fake = dir.path().join(format!("ssh{i}"));
             std::fs::write(&fake, format!("#!/bin/sh\n{script}\n")).unwrap();
-            std::fs::set_permissions(
-                &fake,
-                std::os::unix::fs::PermissionsExt::from_mode(0o755),
-            )
-            .unwrap();
+            std::fs::set_permissions(&fake, std::os::unix::fs::PermissionsExt::from_mode(0o755))
+                .unwrap();
             let err = run_with(&fake, &["status".into()]).await.unwrap_err();
             assert_eq!(
                 serde_json::to_value(err.code()).unwrap(),

@@ -41,7 +41,10 @@ impl SshTarget {
             Some(v6) => {
                 let (h, after) = v6.split_once(']').ok_or_else(|| bad("no closing ]"))?;
                 let port = match after.strip_prefix(':') {
-                    Some(p) => Some(p.parse::<u16>().map_err(|_| bad("the port is not a number"))?),
+                    Some(p) => Some(
+                        p.parse::<u16>()
+                            .map_err(|_| bad("the port is not a number"))?,
+                    ),
                     None if after.is_empty() => None,
                     None => return Err(bad("text after ]")),
                 };
@@ -50,7 +53,10 @@ impl SshTarget {
             None => match hostport.rsplit_once(':') {
                 Some((h, p)) => (
                     h.to_string(),
-                    Some(p.parse::<u16>().map_err(|_| bad("the port is not a number"))?),
+                    Some(
+                        p.parse::<u16>()
+                            .map_err(|_| bad("the port is not a number"))?,
+                    ),
                 ),
                 None => (hostport.to_string(), None),
             },
@@ -85,7 +91,10 @@ impl SshTarget {
             self.host.clone()
         };
         match self.port {
-            Some(p) => format!("ssh://{}:{p}", self.destination().replace(&self.host, &host)),
+            Some(p) => format!(
+                "ssh://{}:{p}",
+                self.destination().replace(&self.host, &host)
+            ),
             None => format!("ssh://{}", self.destination().replace(&self.host, &host)),
         }
     }
