@@ -2,6 +2,7 @@
 //! them with a canary and waves (`fleet use`), each host the same verified, rolled-back-on-failure
 //! transaction as locally (its own `stowctl` does it), plus a record of the last run.
 
+pub mod bounded;
 pub mod facts;
 pub mod hosts;
 pub mod outcome;

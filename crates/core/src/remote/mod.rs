@@ -5,6 +5,8 @@
 
 pub mod contexts;
 pub mod dial;
+pub mod documents;
+pub mod pages;
 pub mod ssh;
 pub mod target;
 
