@@ -55,6 +55,22 @@ export const generalEngines = () => call("general_engines");
 export const generalSelectEngine = (name) => call("general_select_engine", { name });
 export const generalPrefs = () => call("general_prefs");
 export const generalSetPrefs = (prefs) => call("general_set_prefs", { prefs });
+/** Shows the engine of a docker context: another host's over ssh, or one at a local address. */
+export const generalSelectContext = (name) => call("general_select_context", { name });
+
+// Another host's engine
+/** Cancels every read of another host in flight (its ssh is stopped). */
+export const remoteCancel = () => call("remote_cancel");
+/** Stops waiting for a change on another host (the change goes on there). */
+export const remoteStopWaiting = () => call("remote_stop_waiting");
+
+// Hosts
+export const hostsStatus = () => call("hosts_status");
+/** @param {"classic"|"containerd"} store */
+export const hostsPlan = (store) => call("hosts_plan", { store });
+export const hostsSwitch = (planId) => call("hosts_switch", { planId });
+/** Starts no more hosts of the running fleet switch (the running ones finish or roll back). */
+export const hostsStop = () => call("hosts_stop");
 
 // Features in development
 export const featuresList = () => call("features_list");

@@ -7,7 +7,7 @@ import { sinceText } from "./time.js";
 import { engineLabel, errorView, h, replace, setStageTitles } from "./ui.js";
 
 /** The pages, by id: ./pages/<id>.js. */
-const PAGE_IDS = ["general", "features", "engine", "images", "diagnostics", "about", "wizard"];
+const PAGE_IDS = ["general", "features", "engine", "images", "hosts", "diagnostics", "about", "wizard"];
 const DEFAULT_PAGE = "general";
 const loadedPages = new Map();
 
@@ -48,6 +48,19 @@ const ctx = {
     pendingConfirm = null;
     return p;
   },
+  /** The host whose engine the window shows ({name, address}), or null for this machine's. */
+  remote: null,
+  /** The window shows `remote`'s engine from now on (null: this machine's). */
+  setRemote(remote) {
+    ctx.remote = remote ?? null;
+    document.body.dataset.remote = ctx.remote ? ctx.remote.name : "";
+  },
+  /** A status a page read: the engine chip follows it. */
+  showStatus(st) {
+    if (st) showChip(st);
+  },
+  /** The chip while `remote` is asked (or, with `error`, when it did not answer). */
+  chipAsking: (remote, error) => chipAsking(remote, error),
 };
 
 function applyTheme(theme) {
@@ -99,8 +112,18 @@ async function show(id, focus) {
 }
 
 function chipText(st, stoppedSince) {
-  if (!st.reachable) return `${engineLabel(st.engine)} · Engine stopped ${sinceText(stoppedSince)}`.trim();
-  return `${engineLabel(st.engine)} · ${st.active_store ?? "unknown"} store`;
+  const name = engineLabel(st.engine, st.remote);
+  if (!st.reachable) return `${name} · Engine stopped ${sinceText(stoppedSince)}`.trim();
+  return `${name} · ${st.active_store ?? "unknown"} store`;
+}
+
+/** The chip while another host is asked, or when it could not be. */
+function chipAsking(remote, error) {
+  const chip = document.getElementById("engine-chip");
+  chip.textContent = error ? `${remote.name} · not answering` : `${remote.name} · asking over ssh…`;
+  chip.dataset.store = "unknown";
+  chip.dataset.reachable = error ? "false" : "unknown";
+  chip.setAttribute("aria-busy", String(!error));
 }
 
 let fresh = false;
@@ -125,7 +148,11 @@ function showChip(st, stoppedSince = st.stopped_since, cached = false) {
 function onEvent(ev) {
   switch (ev.type) {
     case "engine_changed":
-      showChip(ev.status, ev.stopped_since);
+      // This machine's engine is watched for the tray while the window shows another host's.
+      if (!ev.selected) return;
+      showChip({ ...ev.status, remote: ev.remote }, ev.stopped_since);
+      // Another host's status is read by its pages themselves: they are not told again.
+      if (ev.remote) return;
       break;
     case "navigate":
       ctx.navigate(ev.page);
@@ -135,6 +162,11 @@ function onEvent(ev) {
       ctx.navigate("engine", { restart: true });
       return;
     case "confirm_plan":
+      if (ctx.remote) {
+        // The tray switches this machine's engine; the window shows another host's.
+        notice(`The tray's switch is for this machine's engine, and the window shows the engine of ${ctx.remote.name}. Choose this machine's engine on the General page to review it.`, null, "info");
+        return;
+      }
       if (current?.id === "features") {
         current.onEvent(ev);
         return;
@@ -160,8 +192,12 @@ async function start() {
   ipc.engineStatusCached().then((st) => { if (st) showChip(st, undefined, true); }).catch(() => {});
   ipc
     .engineStatus()
-    .then((st) => showChip(st))
+    .then((st) => {
+      ctx.setRemote(st.remote);
+      showChip(st);
+    })
     .catch((error) => {
+      if (ctx.remote) return chipAsking(ctx.remote, error);
       const chip = document.getElementById("engine-chip");
       chip.textContent = "No engine";
       chip.setAttribute("aria-busy", "false");

@@ -1,6 +1,7 @@
 // The one progress view of everything that restarts the engine: a staged progress bar with the
 // list of stages (the transaction's own, or a migration's steps as they come) and the core's
 // outcome sentence. Every page follows its operation's events with it (`follow`).
+import * as ipc from "./ipc.js";
 import { capitalize, h, replace, stageName } from "./ui.js";
 
 export class ProgressPanel {
@@ -42,9 +43,43 @@ export class ProgressPanel {
     this.label.textContent = "Starting…";
     replace(this.outcome);
     delete this.outcome.dataset.outcome;
+    this.waitBox?.remove();
+    this.waitBox = null;
     replace(this.list, this.expected.map((s) => this.item(s)));
     this.projects?.remove();
     this.projects = null;
+  }
+
+  /**
+   * While a change runs on another host: it is not stopped half-way from here (the host's
+   * stowctl finishes or rolls back by itself), but the window may stop waiting for it.
+   */
+  remote(remote) {
+    this.waitBox?.remove();
+    this.waitBox = h(
+      "div",
+      { class: "remote-wait", id: `${this.prefix}-remote-wait` },
+      h("p", { class: "muted" }, `This runs on ${remote.name} and is not stopped half-way: the stowctl there finishes the change or rolls it back.`),
+      h("button", { type: "button", class: "secondary", id: `${this.prefix}-stop-waiting`, onclick: (e) => { e.target.disabled = true; ipc.remoteStopWaiting().catch(() => {}); } }, "Stop waiting"),
+    );
+    this.outcome.before(this.waitBox);
+  }
+
+  /** The window stopped waiting (`message`, the core's sentence): the change goes on there. */
+  detach(message, onReread) {
+    if (this.finished) return;
+    this.finished = true;
+    this.waitBox?.remove();
+    this.waitBox = null;
+    this.heading.textContent = this.titles.done;
+    this.outcome.dataset.outcome = "stopped_waiting";
+    this.label.textContent = "Stopped waiting";
+    replace(
+      this.outcome,
+      h("p", { class: "outcome-title" }, "Stopped waiting"),
+      h("p", { class: "outcome-message" }, message),
+      onReread ? h("div", { class: "actions" }, h("button", { type: "button", class: "secondary", id: `${this.prefix}-reread`, onclick: onReread }, "Read the status again")) : null,
+    );
   }
 
   /** Hides the panel (a new plan replaces what an earlier one did). */
@@ -157,6 +192,10 @@ export class ProgressPanel {
         if (ev.op !== this.op) return false;
         this.finish(ev.outcome);
         return true;
+      case "operation_detached":
+        if (ev.op !== this.op) return false;
+        this.detach(ev.message, this.onReread);
+        return true;
       default:
         return false;
     }
@@ -166,6 +205,8 @@ export class ProgressPanel {
   finish(o) {
     if (this.finished) return;
     this.finished = true;
+    this.waitBox?.remove();
+    this.waitBox = null;
     this.el.hidden = false;
     this.heading.textContent = this.titles.done;
     this.outcome.dataset.outcome = o.outcome;

@@ -127,10 +127,41 @@ export function rich(text) {
  * "Stowage's sandbox", …), the same words the tray and stowctl use. The core puts it in every
  * engine's JSON; the page never makes one up.
  */
-export function engineLabel(engine) {
-  if (!engine) return "unknown engine";
+export function engineLabel(engine, remote) {
   // The core's label (every engine view carries it); the address when nothing else is known.
-  return engine.label || engine.host || engine.name;
+  const label = engine ? engine.label || engine.host || engine.name : "unknown engine";
+  // Another host's engine is named by its host first ("web1: System Docker (docker.service)").
+  return remote ? `${remote.name}: ${label}` : label;
+}
+
+/**
+ * "Asking web1 over ssh…" with a Cancel button (every read of another host can be cancelled:
+ * its ssh is stopped). `what` says what is asked.
+ */
+export function remoteBusy(remote, what, id = "remote-busy") {
+  return h(
+    "div",
+    { class: "remote-busy", id, role: "status" },
+    h("span", {}, `Asking ${remote.name} over ssh for ${what}…`),
+    h("button", { type: "button", class: "secondary", id: `${id}-cancel`, onclick: () => ipc.remoteCancel().catch(() => {}) }, "Cancel"),
+  );
+}
+
+/**
+ * An error of a call; a cancelled read of another host says so (not an error) with Try again.
+ */
+export function callErrorView(error, lead, retry) {
+  if (error?.code === "cancelled") {
+    return h(
+      "div",
+      { class: "cancelled", role: "status" },
+      h("p", {}, error.message),
+      retry ? h("button", { type: "button", class: "secondary", onclick: retry }, "Try again") : null,
+    );
+  }
+  const box = errorView(error, lead);
+  if (retry) box.append(h("div", { class: "actions" }, h("button", { type: "button", class: "secondary", onclick: retry }, "Try again")));
+  return box;
 }
 
 /**

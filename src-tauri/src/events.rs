@@ -8,7 +8,8 @@ use stowage_core::engine::status::Status;
 
 use tauri::{AppHandle, Emitter, Manager};
 
-use crate::views::{OutcomeView, PlanView, ProgressView, ProjectView};
+use crate::views::{FleetRunView, OutcomeView, PlanView, ProgressView, ProjectView, RemoteView};
+use stowage_core::fleet::switch::FleetEvent;
 
 /// The channel name the page listens on.
 pub const CHANNEL: &str = "stowage:event";
@@ -46,7 +47,20 @@ pub enum AppEvent {
         config_changed: bool,
         /// Since when the engine has not answered (Unix seconds); `None` while it answers.
         stopped_since: Option<u64>,
+        /// The host, when this is the engine of another host (the tray follows only this
+        /// machine's).
+        remote: Option<RemoteView>,
+        /// Whether this is the engine the window shows (this machine's engine is watched while
+        /// the window shows another host's).
+        selected: bool,
     },
+    /// The window stopped waiting for operation `op` (a change on another host): it goes on
+    /// there; `message` says so.
+    OperationDetached { op: u64, message: String },
+    /// A step of fleet switch `op`: a wave starts, a host's stage, a host ended, no more start.
+    FleetProgress { op: u64, progress: FleetEvent },
+    /// Fleet switch `op` ended: every host's outcome.
+    FleetFinished { op: u64, run: Box<FleetRunView> },
     /// The tray asks for a confirmation: show this plan with Apply & Restart.
     ConfirmPlan { plan: Box<PlanView> },
     /// Show a page (`general`, `features`, `engine`, `images`, `diagnostics`, `about`).

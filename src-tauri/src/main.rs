@@ -14,10 +14,12 @@
 mod autostart;
 mod bundle;
 mod commands;
+mod errors;
 mod events;
 mod logging;
 mod operations;
 mod privileged;
+mod remote;
 mod state;
 mod sync;
 mod tray;
@@ -160,6 +162,13 @@ fn main() {
             commands::general::general_select_engine,
             commands::general::general_prefs,
             commands::general::general_set_prefs,
+            commands::remote::general_select_context,
+            commands::remote::remote_cancel,
+            commands::remote::remote_stop_waiting,
+            commands::hosts::hosts_status,
+            commands::hosts::hosts_plan,
+            commands::hosts::hosts_switch,
+            commands::hosts::hosts_stop,
             commands::features::features_list,
             commands::features::features_plan,
             commands::features::features_plan_snapshotter,
@@ -201,6 +210,7 @@ fn main() {
                 });
             app.manage(state::AppState::new(paths.clone(), args.selector.clone()));
             app.manage(tray::TrayState::default());
+            app.manage(remote::RemoteState::default());
             // The tray and the engine watcher follow the app's own events.
             app.manage(events::Observers::default());
             events::observe(app.handle(), std::sync::Arc::new(tray::on_event));
@@ -277,18 +287,23 @@ mod tests {
             include_str!("commands/engine.rs"),
             include_str!("commands/features.rs"),
             include_str!("commands/general.rs"),
+            include_str!("commands/hosts.rs"),
             include_str!("commands/images.rs"),
+            include_str!("commands/reclaim.rs"),
+            include_str!("commands/remote.rs"),
             include_str!("commands/wizard.rs"),
         ]
         .concat();
         let sources: Vec<(&str, &str)> = vec![
             ("bundle", include_str!("bundle.rs")),
             ("commands", &commands),
+            ("errors", include_str!("errors.rs")),
             ("events", include_str!("events.rs")),
             ("logging", include_str!("logging.rs")),
             ("operations", include_str!("operations.rs")),
             ("autostart", include_str!("autostart.rs")),
             ("privileged", include_str!("privileged.rs")),
+            ("remote", include_str!("remote.rs")),
             ("state", include_str!("state.rs")),
             ("sync", include_str!("sync.rs")),
             ("tray", include_str!("tray.rs")),
@@ -334,5 +349,6 @@ mod tests {
             assert_eq!(cycle(&graph, &mut vec![*start]), None, "{graph:?}");
         }
         assert!(graph["operations"].contains(&"events"), "{graph:?}");
+        assert!(graph["errors"].is_empty(), "{graph:?}");
     }
 }

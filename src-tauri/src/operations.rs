@@ -22,34 +22,12 @@ pub use crate::views::{OutcomeView, PlanView, ProgressView};
 /// The page's view of a pending plan.
 pub fn view(p: &Pending) -> PlanView {
     let plan = &p.prepared.plan;
-    PlanView {
-        id: p.id,
-        plan: plan.clone(),
-        via_pkexec: privileged::needed(plan.needs_root),
-        expected_stages: plan.expected_stages(Validator::for_engine(&p.engine).is_some()),
-        summary: plan.summary(),
-        hidden_note: plan.hidden_note(),
-        containers_note: plan.containers_note(),
-        standalone_heading: plan
-            .hidden_containers
-            .as_ref()
-            .is_some_and(|h| !h.standalone.is_empty())
-            .then_some(stowage_core::switch::summary::STANDALONE_STAY),
-        bring_projects_refusal: match (plan.target_store, privileged::needed(plan.needs_root)) {
-            (Some(to), true) => Some(stowage_core::projects::progress::not_through_pkexec(to)),
-            _ if plan.changes.len() > 1 => {
-                Some(stowage_core::projects::progress::ONLY_WITH_A_SWITCH_ALONE.into())
-            }
-            _ => None,
-        },
-        project_refusals: plan
-            .hidden_containers
-            .iter()
-            .flat_map(|h| &h.projects)
-            .filter_map(|p| p.refusal().map(|r| (p.name.clone(), r)))
-            .collect(),
-        stopping_words: plan.stopping_words(),
-    }
+    PlanView::of(
+        p.id,
+        plan,
+        privileged::needed(plan.needs_root),
+        Validator::for_engine(&p.engine).is_some(),
+    )
 }
 
 /// Plans `request` on the engine as it is now, and keeps it as the plan on screen.

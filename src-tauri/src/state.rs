@@ -290,6 +290,19 @@ impl AppState {
         }
     }
 
+    /// The engine at `host` from now on (a docker context naming a local or tcp address).
+    pub fn select_by_host(&self, host: &str) {
+        if let Ok(mut s) = self.selector.lock() {
+            s.engine = None;
+            s.host = Some(host.to_string());
+        }
+    }
+
+    /// The engine the selection names now, among `engines`.
+    pub fn select_from(&self, engines: &[Engine]) -> Result<Engine> {
+        discovery::select(engines, &self.selector(), &self.settings()?)
+    }
+
     /// Keeps `fix` as the fix on screen, replacing any other.
     pub fn set_pending_fix(&self, fix: Option<PendingFix>) {
         if let Ok(mut p) = self.pending_fix.lock() {

@@ -99,12 +99,18 @@ async fn refresh(app: &AppHandle, config_changed: bool) {
     let st = status(&engine, &StatusOptions::default()).await;
     state.remember_status(&st);
     let stopped_since = state.note_reachable(st.reachable);
+    // Watched for the tray also while the window shows another host's engine.
+    let selected = app
+        .try_state::<crate::remote::RemoteState>()
+        .is_none_or(|r| r.chosen().is_none());
     emit(
         app,
         AppEvent::EngineChanged {
             status: Box::new(st),
             config_changed,
             stopped_since,
+            remote: None,
+            selected,
         },
     );
 }

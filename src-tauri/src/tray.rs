@@ -254,9 +254,16 @@ fn current_model(app: &AppHandle) -> TrayModel {
 /// status line says what runs).
 pub fn on_event(app: &AppHandle, event: &AppEvent) {
     match event {
-        AppEvent::EngineChanged { status, .. } => set_status(app, status),
+        // The tray is this machine's engine's, whatever the window shows.
+        AppEvent::EngineChanged {
+            status,
+            remote: None,
+            ..
+        } => set_status(app, status),
         AppEvent::OperationStarted { .. }
         | AppEvent::OperationFinished { .. }
+        | AppEvent::OperationDetached { .. }
+        | AppEvent::FleetFinished { .. }
         | AppEvent::BusyChanged { .. } => refresh(app),
         AppEvent::Progress { progress, .. } if progress.status == StageStatus::Started => {
             refresh(app)

@@ -45,6 +45,61 @@ pub struct PlanView {
     pub stopping_words: stowage_core::switch::StoppingWords,
 }
 
+impl PlanView {
+    /// The view of `plan` on screen as plan `id` (`via_pkexec`: applying it asks for an
+    /// administrator password; `validates`: dockerd checks the new daemon.json first).
+    pub fn of(id: u64, plan: &Plan, via_pkexec: bool, validates: bool) -> Self {
+        PlanView {
+            id,
+            plan: plan.clone(),
+            via_pkexec,
+            expected_stages: plan.expected_stages(validates),
+            summary: plan.summary(),
+            hidden_note: plan.hidden_note(),
+            containers_note: plan.containers_note(),
+            standalone_heading: plan
+                .hidden_containers
+                .as_ref()
+                .is_some_and(|h| !h.standalone.is_empty())
+                .then_some(stowage_core::switch::summary::STANDALONE_STAY),
+            bring_projects_refusal: match (plan.target_store, via_pkexec) {
+                (Some(to), true) => Some(stowage_core::projects::progress::not_through_pkexec(to)),
+                _ if plan.changes.len() > 1 => {
+                    Some(stowage_core::projects::progress::ONLY_WITH_A_SWITCH_ALONE.into())
+                }
+                _ => None,
+            },
+            project_refusals: plan
+                .hidden_containers
+                .iter()
+                .flat_map(|h| &h.projects)
+                .filter_map(|p| p.refusal().map(|r| (p.name.clone(), r)))
+                .collect(),
+            stopping_words: plan.stopping_words(),
+        }
+    }
+}
+
+/// The engine on another host the window shows: the docker context that names it, its ssh
+/// address, and the stowctl that answers there (once it has).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct RemoteView {
+    /// The context's name (`web1`).
+    pub name: String,
+    /// Its ssh address (`ssh://root@web1`).
+    pub address: String,
+}
+
+/// How a fleet switch ended, as the Hosts page shows it.
+#[derive(Debug, Clone, Serialize)]
+pub struct FleetRunView {
+    /// Every host's ending.
+    #[serde(flatten)]
+    pub run: stowage_core::fleet::switch::FleetRun,
+    /// Where the record of the run was saved (`stowctl fleet last` reads it).
+    pub record: Option<PathBuf>,
+}
+
 /// One compose project's step or outcome as the page shows it: the core's event and its
 /// sentence.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

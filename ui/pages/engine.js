@@ -3,7 +3,7 @@ import * as ipc from "../ipc.js";
 import { PlanView } from "../plan-view.js";
 import { ProgressPanel } from "../progress.js";
 import { sinceText } from "../time.js";
-import { engineLabel, errorView, facts, h, pathText, replace, rich, storeText } from "../ui.js";
+import { callErrorView, engineLabel, errorView, facts, h, pathText, remoteBusy, replace, rich } from "../ui.js";
 
 function configured(st) {
   if (st.configured_store === null || st.configured_store === undefined) {
@@ -29,14 +29,27 @@ export default {
     this.configBox = h("section", { class: "card", "aria-labelledby": "engine-config-title" }, h("h2", { id: "engine-config-title" }, "daemon.json"));
     this.logBox = h("section", { class: "card", "aria-labelledby": "engine-log-title" }, h("h2", { id: "engine-log-title" }, "Recent daemon log"));
     replace(root, this.statusBox, h("div", { class: "actions" }, this.restartButton), this.confirmBox, this.progress.el, this.configBox, this.logBox);
+    if (ctx.remote) {
+      // Another host's engine: its status, through its stowctl; its files and log stay there.
+      this.restartButton.hidden = true;
+      const note = (title, id, text) => replace(title, h("h2", { id }, title.querySelector("h2").textContent), h("p", { class: "muted" }, text));
+      note(this.configBox, "engine-config-title", `daemon.json is on ${ctx.remote.name}: Stowage shows its changes in a plan before anything is written.`);
+      note(this.logBox, "engine-log-title", `The daemon's log is on ${ctx.remote.name}.`);
+      await this.loadStatus();
+      return;
+    }
     await Promise.all([this.loadStatus(), this.loadConfig(), this.loadLogs()]);
     // The tray's Restart, when it would stop running containers: its plan, here.
     if (ctx.takeIntent?.("engine")?.restart) this.askRestart();
   },
 
   async loadStatus() {
+    const remote = this.ctx.remote;
+    if (remote) replace(this.statusBox, h("h2", { id: "engine-status-title" }, "Status"), remoteBusy(remote, "its engine's status", "engine-busy"));
     try {
       const st = await ipc.engineStatus();
+      this.ctx.showStatus(st);
+      if (st.remote) return this.remoteStatus(st);
       const e = st.engine;
       this.containersRunning = st.containers_running ?? 0;
       this.bringUp = st.bring_up;
@@ -59,10 +72,35 @@ export default {
         ]),
       );
     } catch (error) {
-      replace(this.statusBox, h("h2", { id: "engine-status-title" }, "Status"), errorView(error));
+      if (remote) this.ctx.chipAsking(remote, error);
+      replace(this.statusBox, h("h2", { id: "engine-status-title" }, "Status"), callErrorView(error, null, remote ? () => this.loadStatus() : null));
     } finally {
       this.statusBox.setAttribute("aria-busy", "false");
     }
+  },
+
+  /** Another host's engine: what its stowctl says, with the host first. */
+  remoteStatus(st) {
+    const e = st.engine;
+    const r = st.remote;
+    replace(
+      this.statusBox,
+      h("h2", { id: "engine-status-title" }, "Status"),
+      h("p", { class: "muted", id: "engine-remote" }, `On ${r.name} (${r.address}), as its stowctl reports it over ssh.`),
+      st.reachable ? null : h("p", { class: "warning", id: "engine-stopped", role: "status" }, `The engine on ${r.name} does not answer${st.error ? `: ${st.error}` : "."}`),
+      st.reachable && st.in_agreement === false ? h("p", { class: "warning", id: "engine-pending", role: "status" }, `daemon.json on ${r.name} asks for the ${st.configured_store} store; the engine runs the ${st.active_store} store until it restarts.`) : null,
+      facts([
+        ["Host", r.address, "engine-host"],
+        ["Engine", `${engineLabel(e)} (${e.name}, ${e.kind})`, "engine-name"],
+        ["Version", st.engine_version ? `${st.engine_version} (API ${st.api_version})` : "not answering", "engine-version"],
+        ["Active image store", st.active_store ? `${st.active_store} (${st.driver})` : "unknown", "engine-active-store"],
+        ["Configured image store", configured(st), "engine-configured-store"],
+        ["Images / containers", st.reachable ? `${st.images} / ${st.containers} (${st.containers_running ?? 0} running)` : "—", "engine-counts"],
+        ["Socket", pathText(e.host), "engine-socket"],
+        ["Config file", pathText(e.config_file), "engine-config-file"],
+      ]),
+      h("div", { class: "actions" }, h("button", { type: "button", class: "secondary", id: "engine-reload", onclick: () => this.loadStatus() }, "Read again")),
+    );
   },
 
   /** The chosen engine stopped: it stays chosen; Start when Stowage knows how to start it. */
@@ -176,7 +214,7 @@ export default {
     if (this.progress.follow(ev, (e) => e.kind === "restart")) return;
     switch (ev.type) {
       case "engine_changed":
-        if (!this.running) {
+        if (!this.running && !this.ctx.remote) {
           this.loadStatus();
           if (ev.config_changed) this.loadConfig();
           if (ev.config_changed) this.loadLogs();

@@ -3,7 +3,7 @@
 import * as ipc from "../ipc.js";
 import { PlanView } from "../plan-view.js";
 import { ProgressPanel } from "../progress.js";
-import { docsLink, engineLabel, errorView, h, plural, replace, rich, storeText } from "../ui.js";
+import { callErrorView, docsLink, engineLabel, errorView, h, plural, remoteBusy, replace, rich, storeText } from "../ui.js";
 
 const TABS = [
   { id: "beta", title: "Beta features" },
@@ -34,6 +34,8 @@ export default {
   },
 
   async load() {
+    const remote = this.ctx.remote;
+    if (remote && !this.shown) replace(this.listBox, remoteBusy(remote, "its features", "features-busy"));
     try {
       const view = await ipc.featuresList();
       const key = JSON.stringify(view);
@@ -45,7 +47,8 @@ export default {
       this.render(view);
       if (focused) document.getElementById(focused)?.focus();
     } catch (error) {
-      replace(this.listBox, errorView(error, "Stowage could not read the features."));
+      this.shown = null;
+      replace(this.listBox, callErrorView(error, "Stowage could not read the features.", remote ? () => this.load() : null));
     } finally {
       this.listBox.setAttribute("aria-busy", "false");
     }
@@ -81,8 +84,8 @@ export default {
       );
     }
     const reach = view.reachable
-      ? h("p", { class: "muted" }, `${engineLabel(view.engine)}: ${storeText(view.active_store)} running.`)
-      : h("p", { class: "warning", id: "features-stopped" }, `Engine stopped: ${engineLabel(view.engine)} does not answer, so nothing can be applied until it runs again (start it on the Engine page). States come from daemon.json only.`);
+      ? h("p", { class: "muted", id: "features-engine" }, `${engineLabel(view.engine, view.remote)}: ${storeText(view.active_store)} running.`)
+      : h("p", { class: "warning", id: "features-stopped" }, `Engine stopped: ${engineLabel(view.engine, view.remote)} does not answer, so nothing can be applied until it runs again${view.remote ? "" : " (start it on the Engine page)"}. States come from daemon.json only.`);
     replace(this.listBox, reach, this.pendingNotice(view), tablist, panels);
     this.syncCheckboxes();
     if (this.plan) {
@@ -94,6 +97,8 @@ export default {
 
   /** daemon.json asks for another store than the one running (a hand edit): Restart to apply. */
   pendingNotice(view) {
+    // Another host's engine restarts with a change applied to it (its Engine page says more).
+    if (view.remote) return null;
     if (!view.reachable || !view.configured_store || !view.active_store || view.configured_store === view.active_store) return null;
     const button = h("button", { type: "button", id: "features-apply-pending", class: "secondary" }, "Restart to apply");
     button.onclick = async () => {
@@ -149,7 +154,7 @@ export default {
         h("p", { id: `${id}-state`, class: "state" }, f.state_text),
         f.reason ? h("p", { id: `${id}-reason`, class: "reason" }, "Not available: ", rich(f.reason)) : null,
         (f.notes ?? []).map((n) => h("p", { class: "muted" }, rich(n))),
-        f.id === "containerd-image-store" ? this.snapshotterSelector(f) : null,
+        f.id === "containerd-image-store" && !this.view?.remote ? this.snapshotterSelector(f) : null,
         f.docs
           ? h("p", { class: "docs" }, docsLink(f.docs, ["Learn more", h("span", { class: "visually-hidden" }, ` about ${f.title}`)], (error) => this.ctx.notice("The documentation could not be opened.", error?.detail ?? error?.message ?? String(error))))
           : null,
@@ -278,7 +283,7 @@ export default {
       if (JSON.stringify(changes) !== JSON.stringify(this.staged())) return; // a newer click wins
       this.showPlan(plan, {});
     } catch (error) {
-      this.planView.failed("Review the change", errorView(error, "This change cannot be made."), () => this.cancel());
+      this.planView.failed("Review the change", callErrorView(error, "This change cannot be made."), () => this.cancel());
     }
   },
 
@@ -286,6 +291,8 @@ export default {
   planning() {
     if (!this.applying) this.progress.hide();
     this.planView.busy("Review the change");
+    // Another host plans it with its own stowctl, over ssh: that can be cancelled.
+    if (this.ctx.remote) this.planView.el.append(remoteBusy(this.ctx.remote, "its plan", "plan-busy"));
   },
 
   async cancel() {
@@ -326,6 +333,11 @@ export default {
     this.planView.lock();
     // Bringing projects across runs the migration's own steps, told as they come.
     this.progress.start(projects.length ? [] : plan.expected_stages);
+    const remote = this.ctx.remote;
+    if (remote) {
+      this.progress.remote(remote);
+      this.progress.onReread = () => this.reread();
+    }
     this.progress.el.scrollIntoView({ block: "nearest" });
     try {
       const outcome = await ipc.featuresApply(plan.id, projects, startAgain);
@@ -333,9 +345,21 @@ export default {
     } catch (error) {
       this.applying = false;
       this.syncCheckboxes();
+      if (error?.code === "stopped_waiting") {
+        // The change goes on there; the window no longer follows it.
+        this.progress.detach(error.message, () => this.reread());
+        this.hidePlan();
+        return;
+      }
       replace(this.progress.outcome, errorView(error));
       this.planView.lock(false);
     }
+  },
+
+  /** After the window stopped waiting for a change on another host: its features again. */
+  async reread() {
+    this.shown = null;
+    await this.load();
   },
 
   async done(outcome) {

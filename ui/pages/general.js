@@ -22,7 +22,7 @@ export default {
       const radios = view.engines.map((e) => {
         const id = `engine-${e.name}`;
         const input = h("input", { type: "radio", name: "engine", id, value: e.name, "aria-describedby": `${id}-desc`, onchange: () => this.select(e.name) });
-        input.checked = e.name === view.current;
+        input.checked = !view.remote && e.name === view.current;
         return h(
           "div",
           { class: "choice" },
@@ -35,7 +35,13 @@ export default {
         title,
         // Why Stowage runs its own sandbox, and what becomes of it when this window closes.
         view.sandbox_notice ? h("p", { class: "warning", id: "general-sandbox", role: "note" }, rich(view.sandbox_notice)) : null,
-        h("fieldset", { class: "choices" }, h("legend", {}, "Which Docker Engine Stowage manages"), radios.length ? radios : h("p", { class: "muted" }, "No engine was found.")),
+        h(
+          "fieldset",
+          { class: "choices" },
+          h("legend", {}, "Which Docker Engine Stowage manages"),
+          radios.length ? radios : h("p", { class: "muted" }, "No engine was found."),
+          this.contexts(view),
+        ),
       );
     } catch (error) {
       replace(this.engineBox, title, errorView(error, "Stowage could not list the engines."));
@@ -44,10 +50,53 @@ export default {
     }
   },
 
+  /** The docker CLI's contexts: one over ssh is another host's engine, shown through the
+   *  stowctl there; one with a local address is an engine of this machine. */
+  contexts(view) {
+    const list = view.contexts ?? [];
+    if (!list.length) return null;
+    return h(
+      "div",
+      { class: "contexts", id: "general-contexts" },
+      h("h3", { id: "general-contexts-title" }, "Docker contexts"),
+      list.map((c) => {
+        const id = `context-${c.name}`;
+        const input = h("input", { type: "radio", name: "engine", id, value: c.name, dataset: { context: c.name }, "aria-describedby": `${id}-desc`, onchange: () => this.selectContext(c) });
+        input.checked = view.remote?.name === c.name;
+        const where = c.transport === "ssh" ? "another host, through its stowctl over ssh" : "an engine of this machine";
+        return h(
+          "div",
+          { class: "choice" },
+          input,
+          h("div", {}, h("label", { for: id }, c.name), h("p", { class: "muted", id: `${id}-desc` }, `${c.host} · ${where}${c.current ? " · the docker CLI's current context" : ""}${c.description ? ` · ${c.description}` : ""}`)),
+        );
+      }),
+    );
+  },
+
+  async selectContext(c) {
+    this.saved.textContent = `Switching to ${c.name}…`;
+    try {
+      const chosen = await ipc.generalSelectContext(c.name);
+      this.ctx.setRemote(chosen.remote);
+      if (chosen.remote) {
+        this.saved.textContent = `Stowage now shows the engine of ${chosen.remote.name} (${chosen.remote.address}).`;
+        this.ctx.chipAsking(chosen.remote);
+        ipc.engineStatus().then((st) => this.ctx.showStatus(st)).catch((error) => this.ctx.chipAsking(chosen.remote, error));
+      } else {
+        this.ctx.showStatus(chosen.status);
+        this.saved.textContent = `Stowage now manages ${chosen.status ? engineLabel(chosen.status.engine) : c.name}.`;
+      }
+    } catch (error) {
+      replace(this.saved, errorView(error, `Stowage could not switch to ${c.name}.`));
+    }
+  },
+
   async select(name) {
     this.saved.textContent = `Switching to ${name}…`;
     try {
       const st = await ipc.generalSelectEngine(name);
+      this.ctx.setRemote(null);
       this.saved.textContent = `Stowage now manages ${st?.engine ? engineLabel(st.engine) : name}.`;
     } catch (error) {
       replace(this.saved, errorView(error, `Stowage could not switch to ${name}.`));

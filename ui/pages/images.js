@@ -6,7 +6,7 @@
 import * as ipc from "../ipc.js";
 import { PlanView } from "../plan-view.js";
 import { ProgressPanel } from "../progress.js";
-import { capitalize, errorView, h, plural, replace, rich } from "../ui.js";
+import { callErrorView, capitalize, errorView, h, plural, remoteBusy, replace, rich } from "../ui.js";
 
 const STORES = ["classic", "containerd"];
 
@@ -79,12 +79,14 @@ export default {
   },
 
   async load() {
+    const remote = this.ctx.remote;
+    if (remote) replace(this.storesBox, remoteBusy(remote, "both stores' images", "images-busy"));
     try {
       const view = await ipc.imagesList();
       this.view = view;
       this.render(view);
     } catch (error) {
-      replace(this.storesBox, errorView(error, "Stowage could not list the images."));
+      replace(this.storesBox, callErrorView(error, "Stowage could not list the images.", remote ? () => this.load() : null));
     } finally {
       this.storesBox.setAttribute("aria-busy", "false");
     }
@@ -104,7 +106,8 @@ export default {
         ? h("span", { class: "badge active", id: `store-${store}-state` }, "Active")
         : h("span", { class: "badge hidden-store", id: `store-${store}-state` }, "Hidden, not lost");
       const disk = u?.disk_bytes ?? u?.bytes ?? 0;
-      const reclaimable = !active && u?.readable && view.active && (u.images > 0 || u.containers > 0);
+      // Freeing a store and migrating are this machine's engine's only.
+      const reclaimable = !view.remote && !active && u?.readable && view.active && (u.images > 0 || u.containers > 0);
       const body = !u || !u.readable
         ? errorView({ message: `Stowage could not read the ${store} store.`, detail: u?.error ?? "no details" })
         : [
@@ -254,7 +257,7 @@ export default {
     return h(
       "li",
       { class: "image", dataset: { ref, store, search: `${img.references.join(" ")} ${img.platforms.join(" ")} ${img.id}`.toLowerCase(), hidden: String(!active) } },
-      h("input", { type: "checkbox", id, dataset: { ref, store }, "aria-describedby": `${id}-meta`, disabled: this.running, onchange: () => this.selectionChanged() }),
+      h("input", { type: "checkbox", id, dataset: { ref, store }, "aria-describedby": `${id}-meta`, disabled: this.running || !!this.view?.remote, onchange: () => this.selectionChanged() }),
       h(
         "div",
         {},
@@ -300,7 +303,10 @@ export default {
   selectionChanged() {
     const sel = this.selected();
     const stores = new Set(sel.map((s) => s.store));
-    if (!sel.length) {
+    if (this.view?.remote) {
+      this.migrateButton.disabled = true;
+      this.selectionText.textContent = `These are ${this.view.remote.name}'s images. Migrating images works on this machine's engine.`;
+    } else if (!sel.length) {
       this.migrateButton.disabled = true;
       this.selectionText.textContent = "Select images to migrate them to the other store.";
     } else if (stores.size > 1) {

@@ -85,11 +85,13 @@ pub(crate) async fn gather(
 /// Runs every check (muted ones are reported as muted), for the running store or, with
 /// `if_switching`, as if switched to the other one.
 #[tauri::command]
-#[tracing::instrument(skip(state))]
+#[tracing::instrument(skip(state, remote))]
 pub async fn diagnostics_run(
     state: tauri::State<'_, AppState>,
+    remote: tauri::State<'_, crate::remote::RemoteState>,
     if_switching: bool,
 ) -> Result<DiagnosticsView, CommandError> {
+    crate::remote::local_only(&remote, "Diagnostics")?;
     let engine = state.refresh_engine().await?;
     let (cc, results) = run_all(&state, &engine, if_switching).await?;
     let tally = Tally::of(&results);
@@ -164,12 +166,14 @@ fn plan_needs_root(plan: &FixPlan) -> bool {
 
 /// Plans check `id`'s automatic fix and shows what it would change (nothing is written).
 #[tauri::command]
-#[tracing::instrument(skip(state))]
+#[tracing::instrument(skip(state, remote))]
 pub async fn diagnostics_fix_preview(
     state: tauri::State<'_, AppState>,
+    remote: tauri::State<'_, crate::remote::RemoteState>,
     id: String,
     if_switching: bool,
 ) -> Result<FixPreviewView, CommandError> {
+    crate::remote::local_only(&remote, "Diagnostics")?;
     let engine = state.refresh_engine().await?;
     let cc = gather(&state, &engine, if_switching).await?;
     let (plan, preview) = fix::plan_fix(&cc, &id).await?;
@@ -193,13 +197,15 @@ pub async fn diagnostics_fix_preview(
 
 /// Applies the previewed fix `fix_id`: progress arrives as events; returns the outcome.
 #[tauri::command]
-#[tracing::instrument(skip(app, state))]
+#[tracing::instrument(skip(app, state, remote))]
 pub async fn diagnostics_fix_apply(
     app: AppHandle,
     state: tauri::State<'_, AppState>,
+    remote: tauri::State<'_, crate::remote::RemoteState>,
     fix_id: u64,
     start_again: Option<bool>,
 ) -> Result<OutcomeView, CommandError> {
+    crate::remote::local_only(&remote, "Diagnostics")?;
     let mut pending = state.take_pending_fix(fix_id).ok_or_else(|| {
         Error::InvalidRequest("this fix is no longer current: preview it again".into())
     })?;

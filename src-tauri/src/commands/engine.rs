@@ -11,7 +11,9 @@ use tauri::AppHandle;
 
 use super::CommandError;
 use crate::operations::{self, OutcomeView};
+use crate::remote::{local_only, RemoteState};
 use crate::state::AppState;
+use crate::views::RemoteView;
 
 /// Status of the managed engine (same contract as `stowctl status --json`), with how it restarts.
 #[derive(Debug, Clone, Serialize)]
@@ -29,6 +31,8 @@ pub struct EngineView {
     /// When the engine is Stowage's sandbox: why it runs and what happens to it when the
     /// window closes (the core's sentences).
     pub sandbox_notice: Option<String>,
+    /// The host, when the engine is another host's (its stowctl answered over ssh).
+    pub remote: Option<RemoteView>,
 }
 
 /// A restart of a running engine or a start of a stopped one.
@@ -48,15 +52,51 @@ pub struct BringUpView {
 /// Status of the managed engine.
 #[tauri::command]
 #[tracing::instrument(skip_all)]
-pub async fn engine_status(state: tauri::State<'_, AppState>) -> Result<EngineView, CommandError> {
+pub async fn engine_status(
+    state: tauri::State<'_, AppState>,
+    remote: tauri::State<'_, RemoteState>,
+) -> Result<EngineView, CommandError> {
+    if let Some(host) = remote.chosen() {
+        return remote_engine_view(&remote, &host).await;
+    }
     Ok(engine_view(&state).await?)
+}
+
+/// The Engine page's view of the engine of `host` (its stowctl's status, over ssh).
+pub async fn remote_engine_view(
+    remote: &RemoteState,
+    host: &stowage_core::fleet::Host,
+) -> Result<EngineView, CommandError> {
+    let ssh = crate::remote::ssh(host);
+    let status = crate::remote::read(
+        remote,
+        &host.name,
+        stowage_core::remote::pages::status(&ssh, None),
+    )
+    .await?;
+    Ok(EngineView {
+        status,
+        restart_method: None,
+        stopped_since: None,
+        can_start: false,
+        bring_up: None,
+        sandbox_notice: None,
+        remote: Some(crate::remote::view_of(host)),
+    })
 }
 
 /// The status the last launch saw (same engine selection), for the first paint; `None` on a
 /// first launch. The page shows it as being checked until the engine answers.
 #[tauri::command]
-pub fn engine_status_cached(state: tauri::State<'_, AppState>) -> Option<serde_json::Value> {
-    state.last_status()
+pub fn engine_status_cached(
+    state: tauri::State<'_, AppState>,
+    remote: tauri::State<'_, RemoteState>,
+) -> Option<serde_json::Value> {
+    remote
+        .chosen()
+        .is_none()
+        .then(|| state.last_status())
+        .flatten()
 }
 
 /// The Engine page's status of the engine the app manages.
@@ -87,6 +127,7 @@ pub async fn engine_view(state: &AppState) -> stowage_core::Result<EngineView> {
     Ok(EngineView {
         sandbox_notice: state.sandbox_notice(&engine),
         status,
+        remote: None,
         restart_method,
         stopped_since,
         can_start,
@@ -112,7 +153,9 @@ pub struct RestartPlanView {
 #[tracing::instrument(skip_all)]
 pub async fn engine_restart_plan(
     state: tauri::State<'_, AppState>,
+    remote: tauri::State<'_, RemoteState>,
 ) -> Result<RestartPlanView, CommandError> {
+    local_only(&remote, "Restart")?;
     let engine = state.refresh_engine().await?;
     let method = stowage_core::restart::RestartMethod::for_engine(&engine, None, &state.paths)?;
     let stopping = stowage_core::switch::Stopping::read(&engine).await;
@@ -136,8 +179,10 @@ pub async fn engine_restart_plan(
 #[tracing::instrument(skip_all)]
 pub async fn engine_restart(
     app: AppHandle,
+    remote: tauri::State<'_, RemoteState>,
     start_again: Option<bool>,
 ) -> Result<OutcomeView, CommandError> {
+    local_only(&remote, "Restart")?;
     Ok(operations::restart(&app, "window", start_again.unwrap_or(true)).await?)
 }
 
@@ -153,7 +198,11 @@ pub struct ConfigView {
 /// The engine's daemon.json (read-only preview).
 #[tauri::command]
 #[tracing::instrument(skip_all)]
-pub async fn engine_config(state: tauri::State<'_, AppState>) -> Result<ConfigView, CommandError> {
+pub async fn engine_config(
+    state: tauri::State<'_, AppState>,
+    remote: tauri::State<'_, RemoteState>,
+) -> Result<ConfigView, CommandError> {
+    local_only(&remote, "The daemon.json preview")?;
     let engine = state.engine().await?;
     let path = engine.config_file.clone();
     Ok(match tokio::fs::read_to_string(&path).await {
@@ -189,7 +238,11 @@ pub struct LogsView {
 /// restarted, else the file the running dockerd writes its stderr to.
 #[tauri::command]
 #[tracing::instrument(skip_all)]
-pub async fn engine_logs(state: tauri::State<'_, AppState>) -> Result<LogsView, CommandError> {
+pub async fn engine_logs(
+    state: tauri::State<'_, AppState>,
+    remote: tauri::State<'_, RemoteState>,
+) -> Result<LogsView, CommandError> {
+    local_only(&remote, "The daemon log")?;
     let engine = state.engine().await?;
     Ok(recent_log(&engine, &state.paths, 80).await)
 }

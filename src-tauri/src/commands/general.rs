@@ -8,7 +8,10 @@ use tauri::AppHandle;
 
 use super::CommandError;
 use crate::autostart;
+use crate::remote::RemoteState;
 use crate::state::AppState;
+use crate::views::RemoteView;
+use stowage_core::remote::{contexts, DockerContext};
 use stowage_core::settings::AppPrefs as Prefs;
 
 /// One engine of the picker.
@@ -45,11 +48,25 @@ impl From<&Engine> for EngineEntry {
     }
 }
 
+/// One docker context of the picker (`docker context ls`): a context over ssh is another
+/// host's engine, shown through its own stowctl.
+#[derive(Debug, Clone, Serialize)]
+pub struct ContextEntry {
+    #[serde(flatten)]
+    pub context: DockerContext,
+    /// `ssh`, `tcp`, `unix` or `other`.
+    pub transport: &'static str,
+}
+
 /// The picker: every engine found, and the managed one.
 #[derive(Debug, Clone, Serialize)]
 pub struct EnginesView {
     pub current: Option<String>,
     pub engines: Vec<EngineEntry>,
+    /// The docker CLI's contexts besides `default` (which is this machine's engine).
+    pub contexts: Vec<ContextEntry>,
+    /// The context whose engine the window shows, when it is another host's.
+    pub remote: Option<RemoteView>,
     /// When the managed engine is Stowage's sandbox: why, and what happens to it when the
     /// window closes (the core's sentences).
     pub sandbox_notice: Option<String>,
@@ -60,6 +77,7 @@ pub struct EnginesView {
 #[tracing::instrument(skip_all)]
 pub async fn general_engines(
     state: tauri::State<'_, AppState>,
+    remote: tauri::State<'_, RemoteState>,
 ) -> Result<EnginesView, CommandError> {
     let current = state.engine().await.ok();
     let mut engines: Vec<EngineEntry> = state
@@ -74,19 +92,30 @@ pub async fn general_engines(
             engines.insert(0, EngineEntry::from(c));
         }
     }
+    let contexts = contexts::list(&contexts::config_dir())
+        .into_iter()
+        .filter(|c| c.name != "default")
+        .map(|c| ContextEntry {
+            transport: c.transport(),
+            context: c,
+        })
+        .collect();
     Ok(EnginesView {
         sandbox_notice: current.as_ref().and_then(|e| state.sandbox_notice(e)),
         current: current.map(|e| e.name),
         engines,
+        contexts,
+        remote: remote.view(),
     })
 }
 
 /// Manages the engine named `name` from now on, and makes it the default in the settings.
 #[tauri::command]
-#[tracing::instrument(skip(app, state))]
+#[tracing::instrument(skip(app, state, remote))]
 pub async fn general_select_engine(
     app: AppHandle,
     state: tauri::State<'_, AppState>,
+    remote: tauri::State<'_, RemoteState>,
     name: String,
 ) -> Result<Status, CommandError> {
     let engine = state
@@ -100,6 +129,7 @@ pub async fn general_select_engine(
         Ok(())
     })?;
     state.select_by_name(&name);
+    remote.choose(None);
     state.set_pending(None);
     state.set_engine(engine.clone()).await;
     let st = status(&engine, &StatusOptions::default()).await;

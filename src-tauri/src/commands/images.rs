@@ -38,6 +38,8 @@ pub struct ImagesView {
     pub in_both: Vec<String>,
     /// What each size on the page counts, a term and its meaning each.
     pub size_terms: &'static [(&'static str, &'static str)],
+    /// The host, when the engine is another host's.
+    pub remote: Option<crate::views::RemoteView>,
 }
 
 /// What to migrate.
@@ -71,7 +73,13 @@ pub struct MigrationPlanView {
 /// Images and disk usage of both stores.
 #[tauri::command]
 #[tracing::instrument(skip_all)]
-pub async fn images_list(state: tauri::State<'_, AppState>) -> Result<ImagesView, CommandError> {
+pub async fn images_list(
+    state: tauri::State<'_, AppState>,
+    remote: tauri::State<'_, crate::remote::RemoteState>,
+) -> Result<ImagesView, CommandError> {
+    if let Some(host) = remote.chosen() {
+        return remote_images(&remote, &host).await;
+    }
     let engine = state.engine().await?;
     let listing = stores::list(&engine, Selection::All).await;
     let usage = usage::disk_usage(&engine, &listing).await;
@@ -89,6 +97,33 @@ pub async fn images_list(state: tauri::State<'_, AppState>) -> Result<ImagesView
             .collect(),
         images: listing.report.images,
         size_terms: usage::SIZE_TERMS,
+        remote: None,
+    })
+}
+
+/// Both stores of `host`'s engine: its `images` and `du`, asked at once over ssh. Migrating and
+/// freeing a store are this machine's only.
+async fn remote_images(
+    remote: &crate::remote::RemoteState,
+    host: &stowage_core::fleet::Host,
+) -> Result<ImagesView, CommandError> {
+    let ssh = crate::remote::ssh(host);
+    let (report, du) = crate::remote::read(
+        remote,
+        &host.name,
+        stowage_core::remote::pages::images(&ssh, None),
+    )
+    .await?;
+    Ok(ImagesView {
+        engine: host.name.clone(),
+        active: report.stores.iter().find(|s| s.active).map(|s| s.store),
+        stores: du.stores,
+        shared: du.shared,
+        free_bytes: du.free_bytes,
+        in_both: report.in_both().into_iter().map(str::to_string).collect(),
+        images: report.images,
+        size_terms: usage::SIZE_TERMS,
+        remote: Some(crate::remote::view_of(host)),
     })
 }
 
@@ -117,11 +152,13 @@ async fn needs_root(state: &AppState, engine: &Engine, plan: &mig::MigrationPlan
 
 /// Plans copying `references` to the `to` store: nothing is written.
 #[tauri::command]
-#[tracing::instrument(skip(state))]
+#[tracing::instrument(skip(state, remote))]
 pub async fn images_migration_plan(
     state: tauri::State<'_, AppState>,
+    remote: tauri::State<'_, crate::remote::RemoteState>,
     input: MigrateInput,
 ) -> Result<MigrationPlanView, CommandError> {
+    crate::remote::local_only(&remote, "Migrating images")?;
     let engine = state.refresh_engine().await?;
     let req = request(&state, &input, false)?;
     let plan = mig::plan(&engine, &req).await?;
@@ -137,11 +174,13 @@ pub async fn images_migration_plan(
 /// Copies `references` to the `to` store (the engine ends on the store it runs now): steps and
 /// byte counts arrive as `migration_progress` events; returns the outcome in a sentence.
 #[tauri::command]
-#[tracing::instrument(skip(app))]
+#[tracing::instrument(skip(app, remote))]
 pub async fn images_migrate(
     app: AppHandle,
+    remote: tauri::State<'_, crate::remote::RemoteState>,
     input: MigrateInput,
 ) -> Result<OutcomeView, CommandError> {
+    crate::remote::local_only(&remote, "Migrating images")?;
     Ok(run_migration(
         &app,
         &input.references,

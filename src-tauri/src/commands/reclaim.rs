@@ -46,11 +46,13 @@ pub struct ReclaimPlanView {
 
 /// Plans emptying the hidden `store`: nothing is written.
 #[tauri::command]
-#[tracing::instrument(skip(state))]
+#[tracing::instrument(skip(state, remote))]
 pub async fn images_reclaim_plan(
     state: tauri::State<'_, AppState>,
+    remote: tauri::State<'_, crate::remote::RemoteState>,
     input: ReclaimInput,
 ) -> Result<ReclaimPlanView, CommandError> {
+    crate::remote::local_only(&remote, "Freeing a store")?;
     let engine = state.refresh_engine().await?;
     let plan = reclaim::plan(&engine, &input.request()).await?;
     let via_pkexec = privileged::needed(plan.needs_root);
@@ -60,11 +62,13 @@ pub async fn images_reclaim_plan(
 /// Empties the hidden `store` once `confirmation` is its name; steps arrive as
 /// `reclaim_progress` events.
 #[tauri::command]
-#[tracing::instrument(skip(app))]
+#[tracing::instrument(skip(app, remote))]
 pub async fn images_reclaim(
     app: AppHandle,
+    remote: tauri::State<'_, crate::remote::RemoteState>,
     input: ReclaimInput,
 ) -> Result<OutcomeView, CommandError> {
+    crate::remote::local_only(&remote, "Freeing a store")?;
     Ok(run(&app, &input).await?)
 }
 

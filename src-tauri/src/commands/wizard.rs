@@ -53,14 +53,23 @@ fn state_file(state: &AppState) -> PathBuf {
 /// Whether the wizard should greet the user (it has never been finished).
 #[tauri::command]
 #[tracing::instrument(skip_all)]
-pub async fn wizard_pending(state: tauri::State<'_, AppState>) -> Result<bool, CommandError> {
-    Ok(!state.settings()?.first_run_done()?)
+pub async fn wizard_pending(
+    state: tauri::State<'_, AppState>,
+    remote: tauri::State<'_, crate::remote::RemoteState>,
+) -> Result<bool, CommandError> {
+    // It greets the user on this machine's engine, not on another host's.
+    Ok(remote.chosen().is_none() && !state.settings()?.first_run_done()?)
 }
 
 /// The wizard where the user left it (or a new one), with its automatic steps run.
 #[tauri::command]
 #[tracing::instrument(skip_all)]
-pub async fn wizard_state(app: AppHandle, restart: bool) -> Result<WizardView, CommandError> {
+pub async fn wizard_state(
+    app: AppHandle,
+    remote: tauri::State<'_, crate::remote::RemoteState>,
+    restart: bool,
+) -> Result<WizardView, CommandError> {
+    crate::remote::local_only(&remote, "The setup wizard")?;
     let state = app.state::<AppState>();
     let _one = state.wizard.lock().await;
     let file = state_file(&state);
@@ -78,8 +87,13 @@ pub async fn wizard_state(app: AppHandle, restart: bool) -> Result<WizardView, C
 /// Answers the step on screen (`{input: "picked", name}`, `{input: "continue"}`,
 /// `{input: "chose", store}`, `{input: "migrate", references}`, `{input: "back"}`).
 #[tauri::command]
-#[tracing::instrument(skip(app))]
-pub async fn wizard_advance(app: AppHandle, input: Input) -> Result<WizardView, CommandError> {
+#[tracing::instrument(skip(app, remote))]
+pub async fn wizard_advance(
+    app: AppHandle,
+    remote: tauri::State<'_, crate::remote::RemoteState>,
+    input: Input,
+) -> Result<WizardView, CommandError> {
+    crate::remote::local_only(&remote, "The setup wizard")?;
     let state = app.state::<AppState>();
     let _one = state.wizard.lock().await;
     let file = state_file(&state);
@@ -92,11 +106,13 @@ pub async fn wizard_advance(app: AppHandle, input: Input) -> Result<WizardView, 
 /// The plan of the wizard's switch to `store` (the review step shows it as the Features page
 /// does: what stops, what is hidden, what can come along). Nothing is written.
 #[tauri::command]
-#[tracing::instrument(skip(state))]
+#[tracing::instrument(skip(state, remote))]
 pub async fn wizard_plan(
     state: tauri::State<'_, AppState>,
+    remote: tauri::State<'_, crate::remote::RemoteState>,
     store: ImageStore,
 ) -> Result<operations::PlanView, CommandError> {
+    crate::remote::local_only(&remote, "The setup wizard")?;
     let pending = operations::plan(&state, Request::Store(store)).await?;
     Ok(operations::view(&pending))
 }
