@@ -5,6 +5,7 @@
 
 pub mod contexts;
 pub mod dial;
+pub mod probe;
 pub mod ssh;
 pub mod target;
 
