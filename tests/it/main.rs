@@ -10,6 +10,7 @@ mod engine_versions;
 mod faults;
 mod faults_inputs;
 mod grammar;
+mod hosts;
 mod images;
 mod package;
 mod projects;
