@@ -9,6 +9,7 @@ mod disk;
 mod engine_versions;
 mod faults;
 mod faults_inputs;
+mod fleet;
 mod grammar;
 mod hosts;
 mod images;
