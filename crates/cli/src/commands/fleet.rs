@@ -277,15 +277,17 @@ async fn fleet_use(
     }
     if json {
         // After the progress lines, the summary is one line too.
-        out_line(&serde_json::json!({
-            "store": req.store,
-            "results": run.results,
-            "interrupted": run.interrupted,
-            "stopped_because": run.stopped_because,
-            "exit_code": run.exit_code,
-            "record": saved.ok(),
-        })
-        .to_string());
+        out_line(
+            &serde_json::json!({
+                "store": req.store,
+                "results": run.results,
+                "interrupted": run.interrupted,
+                "stopped_because": run.stopped_because,
+                "exit_code": run.exit_code,
+                "record": saved.ok(),
+            })
+            .to_string(),
+        );
     } else {
         print_results(&run.results);
         if let Some(why) = &run.stopped_because {
