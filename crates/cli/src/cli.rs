@@ -63,12 +63,21 @@ pub struct Global {
     /// Engine API address, like the docker CLI's -H (default: $DOCKER_HOST).
     #[arg(short = 'H', long = "host", global = true)]
     pub host: Option<String>,
+    /// A docker context by name (`docker context ls`): its engine; an ssh context is managed on
+    /// its host, by the stowctl there (default: DOCKER_CONTEXT, then the docker CLI's current
+    /// one). `fleet` commands take several: `A,B`.
+    #[arg(long, global = true, value_name = "NAME")]
+    pub context: Option<String>,
     /// The engine's daemon.json, when it is not where the engine's command line says.
     #[arg(long, global = true)]
     pub config_file: Option<PathBuf>,
     /// Machine-readable JSON output (a documented contract).
     #[arg(long, global = true)]
     pub json: bool,
+    /// Speak Stowage's wire protocol on stdout (JSON lines: a hello, progress, then the result
+    /// or error; see docs/wire.md): what the app, `fleet` and the Ansible modules read. Implies --json.
+    #[arg(long, global = true)]
+    pub wire: bool,
     /// More log output on stderr (-v, -vv); RUST_LOG overrides.
     #[arg(short, long, global = true, action = clap::ArgAction::Count)]
     pub verbose: u8,
@@ -125,6 +134,14 @@ pub enum Command {
         #[command(flatten)]
         apply: ApplyArgs,
     },
+    /// This host's facts in one document (engine, store, snapshotter, images per store,
+    /// containers, checks needing action): what `fleet status` and Ansible read.
+    Facts,
+    /// Many hosts over ssh: their status, a store switch with a canary and waves, the last run.
+    Fleet {
+        #[command(subcommand)]
+        action: FleetAction,
+    },
     /// Run a private engine under Stowage's data directory, to try things safely.
     Sandbox {
         #[command(subcommand)]
@@ -136,6 +153,66 @@ pub enum Command {
         /// Directory to write `man/stowctl.1` and `completions/{stowctl.bash,_stowctl,stowctl.fish}` in.
         dir: PathBuf,
     },
+}
+
+/// Which hosts a fleet command takes.
+#[derive(Debug, Args, Clone)]
+pub struct HostsArgs {
+    // The contexts come from the global `--context A,B` (comma-separated for fleet commands).
+    /// Every docker context that reaches its engine over ssh.
+    #[arg(long, conflicts_with = "hosts")]
+    pub all_contexts: bool,
+    /// A file of hosts, one a line: `[NAME] ssh://[user@]host[:port]` or an ssh alias.
+    #[arg(long, value_name = "FILE")]
+    pub hosts: Option<PathBuf>,
+    /// Hosts asked at once.
+    #[arg(long, default_value_t = 8, value_name = "N")]
+    pub parallel: usize,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum FleetAction {
+    /// One row per host: engine version, store, snapshotter, images per store, containers,
+    /// checks needing action, or why it cannot be reached.
+    Status {
+        #[command(flatten)]
+        hosts: HostsArgs,
+    },
+    /// Switch every host's image store: all plans first, then the canary host(s) alone, then
+    /// waves; no new host once more than --max-failures failed. Exit code: the worst host's.
+    Use {
+        /// `classic` or `containerd`.
+        #[arg(value_enum)]
+        store: StoreArg,
+        #[command(flatten)]
+        hosts: HostsArgs,
+        /// Take the hosts of the last run (`fleet last`) that did not end as asked.
+        #[arg(long, conflicts_with_all = ["all_contexts", "hosts"])]
+        from_last: bool,
+        /// Hosts switched alone first.
+        #[arg(long, default_value_t = 1, value_name = "N")]
+        canary: usize,
+        /// Failures tolerated before no new host is started.
+        #[arg(long, default_value_t = 0, value_name = "K")]
+        max_failures: usize,
+        /// The containerd store's snapshotter on every host.
+        #[arg(long, value_name = "NAME")]
+        snapshotter: Option<String>,
+        /// Compose projects to bring across on each host (`all`, or `P,Q`).
+        #[arg(long, value_name = "all|P,Q")]
+        bring_projects: Option<String>,
+        /// Leave the containers a restart stops stopped.
+        #[arg(long)]
+        leave_stopped: bool,
+        /// Show every host's plan and change nothing.
+        #[arg(long)]
+        dry_run: bool,
+        /// Do not ask for confirmation.
+        #[arg(long, short = 'y')]
+        yes: bool,
+    },
+    /// The last fleet switch: every host's outcome.
+    Last,
 }
 
 #[derive(Debug, Subcommand)]

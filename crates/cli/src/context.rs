@@ -27,12 +27,22 @@ impl Context {
         let paths = StowagePaths::from_env()?;
         let settings = Settings::load(&paths.settings_file())?;
         client::set_api_timeout(std::time::Duration::from_secs(settings.timeouts()?.api));
+        // A docker context that is not an ssh one is its address (an ssh one never gets here,
+        // and fleet commands read their contexts themselves).
+        let context_host = match (&global.host, &global.context) {
+            (None, Some(name)) if !name.contains(',') => stowage_core::remote::contexts::find(
+                &stowage_core::remote::contexts::config_dir(),
+                name,
+            )
+            .map(|c| c.host),
+            _ => None,
+        };
         Ok(Context {
             paths,
             settings,
             selector: Selector {
                 engine: global.engine.clone(),
-                host: global.host.clone(),
+                host: global.host.clone().or(context_host),
                 config_file: global.config_file.clone(),
             },
             no_wait: global.no_wait,

@@ -6,6 +6,7 @@ mod commands;
 mod context;
 mod output;
 mod privilege;
+mod remote;
 
 use std::process::ExitCode;
 
@@ -17,10 +18,14 @@ fn main() -> ExitCode {
     if stowage_core::privilege::caller().is_some() {
         stowage_core::privilege::environment::apply_clean_environment();
     }
-    let args = match cli::Cli::try_parse() {
+    let mut args = match cli::Cli::try_parse() {
         Ok(a) => a,
         Err(e) => return output::report_usage_error(e),
     };
+    if args.global.wire {
+        args.global.json = true;
+        output::start_wire();
+    }
     init_logging(args.global.verbose);
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)

@@ -12,6 +12,21 @@ pub fn out_line(line: &str) {
     use std::io::Write;
     use std::sync::atomic::{AtomicBool, Ordering};
     static GONE: AtomicBool = AtomicBool::new(false);
+    let wired;
+    let line = if WIRE.load(Ordering::Relaxed) {
+        match serde_json::from_str::<serde_json::Value>(line) {
+            Ok(v) => {
+                wired = stowage_core::wire::Line::classify(v).to_line();
+                wired.as_str()
+            }
+            Err(_) => {
+                tracing::info!(line, "not a JSON document: not on the wire");
+                return;
+            }
+        }
+    } else {
+        line
+    };
     if GONE.load(Ordering::Relaxed) {
         tracing::info!(line, "stdout is closed; logged instead");
         return;
@@ -22,6 +37,15 @@ pub fn out_line(line: &str) {
         tracing::warn!(error = %e, "cannot write to stdout (the reader went away); going on, output goes to the log");
         tracing::info!(line, "stdout is closed; logged instead");
     }
+}
+
+static WIRE: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+/// `--wire`: from now on every line on stdout is a line of the core's wire protocol
+/// (`stowage_core::wire`), starting with the hello written here.
+pub fn start_wire() {
+    out_line(&stowage_core::wire::Line::Hello(stowage_core::wire::Hello::ours()).to_line());
+    WIRE.store(true, std::sync::atomic::Ordering::Relaxed);
 }
 
 /// `println!` for stdout that never panics when the reader has gone (see [`out_line`]).
@@ -115,10 +139,18 @@ pub fn report_usage_error(err: clap::Error) -> ExitCode {
         let _ = err.print();
         return ExitCode::SUCCESS;
     }
-    let json = std::env::args_os()
+    let wire = std::env::args_os()
         .skip(1)
         .take_while(|a| a != "--")
-        .any(|a| a == "--json");
+        .any(|a| a == stowage_core::wire::FLAG);
+    let json = wire
+        || std::env::args_os()
+            .skip(1)
+            .take_while(|a| a != "--")
+            .any(|a| a == "--json");
+    if wire {
+        start_wire();
+    }
     let code = stowage_core::ErrorCode::InvalidRequest;
     if json {
         let text = err.render().to_string();

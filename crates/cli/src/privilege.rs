@@ -99,6 +99,8 @@ pub fn invocation(cli: &Cli) -> Invocation {
         Command::Projects => other("projects"),
         Command::Wizard { .. } => other("wizard"),
         Command::Sandbox { .. } => other("sandbox"),
+        Command::Facts => other("facts"),
+        Command::Fleet { .. } => other("fleet"),
         Command::GenerateAssets { .. } => other("generate-assets"),
     };
     Invocation {

@@ -40,6 +40,12 @@ pub enum ErrorCode {
     /// Something failed inside Stowage itself (a background task panicked or was cancelled); not
     /// the request's fault.
     Internal,
+    /// A host could not be reached over ssh (refused, unknown host key, no route, timeout).
+    HostUnreachable,
+    /// The host answers over ssh but has no `stowctl` to run.
+    StowctlMissing,
+    /// The host's `stowctl` does not speak this build's wire protocol (it is older).
+    ProtocolMismatch,
 }
 
 impl ErrorCode {
@@ -49,11 +55,13 @@ impl ErrorCode {
             ErrorCode::InvalidRequest => 64,
             ErrorCode::InvalidConfig => 65,
             ErrorCode::EngineNotFound | ErrorCode::EngineNotDeclared => 66,
-            ErrorCode::EngineUnreachable => 69,
+            ErrorCode::EngineUnreachable
+            | ErrorCode::HostUnreachable
+            | ErrorCode::StowctlMissing => 69,
             ErrorCode::CommandFailed | ErrorCode::Internal => 70,
             ErrorCode::Io => 74,
             ErrorCode::ConcurrentModification | ErrorCode::Busy => 75,
-            ErrorCode::ValidationFailed => 76,
+            ErrorCode::ValidationFailed | ErrorCode::ProtocolMismatch => 76,
             ErrorCode::PermissionDenied | ErrorCode::PrivilegeRefused => 77,
             ErrorCode::Timeout => 79,
         }
@@ -131,6 +139,27 @@ pub enum Error {
     /// An error the root side (`pkexec stowctl`) reported: its code and its sentence, as is.
     #[error("{message}")]
     Elevated { code: ErrorCode, message: String },
+    /// An error the command reported on a remote host (`ssh HOST stowctl …`): its code and
+    /// sentence, as is.
+    #[error("{host}: {message}")]
+    Remote {
+        host: String,
+        code: ErrorCode,
+        message: String,
+    },
+    /// ssh could not reach the host; nothing was run there.
+    #[error("{host}: not reachable over ssh: {message}")]
+    HostUnreachable { host: String, message: String },
+    /// The host has no `stowctl`; nothing was changed there.
+    #[error("{host}: stowctl is not installed there (or not on the ssh session's PATH): install Stowage's .deb on it (`apt install ./stowage_VERSION_amd64.deb`); until then only a read-only status comes from its Engine API (`docker system dial-stdio`)")]
+    StowctlMissing { host: String },
+    /// The host's `stowctl` does not speak this build's wire protocol.
+    #[error("{host}: {source}")]
+    Protocol {
+        host: String,
+        #[source]
+        source: crate::wire::ProtocolError,
+    },
     /// A failure inside Stowage itself (a background task that panicked or was cancelled), kept
     /// apart from the user's errors; `context` says what it was doing.
     #[error("internal error while {context}: {source}")]
@@ -159,6 +188,10 @@ impl Error {
             Error::PrivilegeRefused { .. } => ErrorCode::PrivilegeRefused,
             Error::EngineNotDeclared { .. } => ErrorCode::EngineNotDeclared,
             Error::Elevated { code, .. } => *code,
+            Error::Remote { code, .. } => *code,
+            Error::HostUnreachable { .. } => ErrorCode::HostUnreachable,
+            Error::StowctlMissing { .. } => ErrorCode::StowctlMissing,
+            Error::Protocol { .. } => ErrorCode::ProtocolMismatch,
             Error::Internal { .. } => ErrorCode::Internal,
         }
     }
@@ -251,6 +284,9 @@ mod tests {
             (ErrorCode::InvalidRequest, "invalid_request", 64),
             (ErrorCode::Busy, "busy", 75),
             (ErrorCode::Internal, "internal", 70),
+            (ErrorCode::HostUnreachable, "host_unreachable", 69),
+            (ErrorCode::StowctlMissing, "stowctl_missing", 69),
+            (ErrorCode::ProtocolMismatch, "protocol_mismatch", 76),
         ];
         for (code, text, exit) in all {
             assert_eq!(serde_json::to_value(code).unwrap(), serde_json::json!(text));

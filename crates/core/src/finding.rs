@@ -5,10 +5,10 @@
 //! ahead (`Error` blocks unless the plan handles it); a check's finding is the verdict of a live
 //! probe (ok, warn, fail, skipped, error) with the evidence it saw and the fixes it offers.
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 /// How serious a finding is.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Severity {
     /// Worth knowing.

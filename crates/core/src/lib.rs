@@ -7,6 +7,7 @@ pub mod engine;
 pub mod error;
 pub mod features;
 pub mod finding;
+pub mod fleet;
 pub mod links;
 pub mod lock;
 pub mod paths;
@@ -14,6 +15,7 @@ pub mod privilege;
 pub mod projects;
 #[cfg(test)]
 mod reader_proptests;
+pub mod remote;
 pub mod restart;
 pub mod sandbox;
 pub mod settings;
@@ -26,6 +28,7 @@ pub mod time;
 pub mod tools;
 pub mod userfile;
 pub mod watch;
+pub mod wire;
 pub mod wizard;
 
 pub use error::{Error, ErrorCode, Result};

@@ -14,11 +14,16 @@ pub fn rfc3339(secs: i64) -> String {
 
 /// `YYYYMMDDTHHMMSSZ` for now, used to name backups so they sort by time.
 pub fn compact_stamp_now() -> String {
+    now_rfc3339().replace(['-', ':'], "")
+}
+
+/// `YYYY-MM-DDTHH:MM:SSZ` for now.
+pub fn now_rfc3339() -> String {
     let secs = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map(|d| d.as_secs() as i64)
         .unwrap_or(0);
-    rfc3339(secs).replace(['-', ':'], "")
+    rfc3339(secs)
 }
 
 /// Days since 1970-01-01 to (year, month, day), proleptic Gregorian (H. Hinnant's algorithm).

@@ -49,6 +49,9 @@ fn lead(code: ErrorCode) -> Option<&'static str> {
             "Only engines the administrator declared can be changed with administrator rights."
         }
         ErrorCode::Internal => "Something went wrong inside Stowage.",
+        ErrorCode::HostUnreachable => "The host cannot be reached over ssh.",
+        ErrorCode::StowctlMissing => "Stowage is not installed on that host.",
+        ErrorCode::ProtocolMismatch => "The Stowage on that host is too old for this one.",
         ErrorCode::InvalidRequest => return None,
     })
 }

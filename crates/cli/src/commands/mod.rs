@@ -5,7 +5,9 @@ mod change;
 mod check;
 mod config;
 mod engines;
+mod facts;
 mod feature;
+mod fleet;
 mod images;
 mod projects;
 mod reclaim;
@@ -27,6 +29,12 @@ pub async fn run(cli: Cli) -> Result<ExitCode> {
     if let Command::GenerateAssets { dir } = &cli.command {
         if stowage_core::privilege::caller().is_none() {
             return assets::generate(dir);
+        }
+    }
+    // An engine on another host: its own stowctl runs the command there.
+    if stowage_core::privilege::caller().is_none() {
+        if let Some(target) = crate::remote::target(&cli)? {
+            return crate::remote::run(&cli, target).await;
         }
     }
     // As root through pkexec: only what the core's root-side rules allow, checked before
@@ -53,6 +61,10 @@ pub async fn run(cli: Cli) -> Result<ExitCode> {
         Command::Projects => projects::list(&ctx, json).await,
         Command::Check(args) => check::run(ctx, args, json).await,
         Command::Wizard { restart } => wizard::run(ctx, restart, json).await,
+        Command::Facts => facts::run(&ctx, json).await,
+        Command::Fleet { action } => {
+            fleet::run(&ctx, action, cli.global.context.as_deref(), json).await
+        }
         // Handled above (it needs no engine); as root through pkexec it was refused.
         Command::GenerateAssets { .. } => Ok(ExitCode::from(64)),
     }

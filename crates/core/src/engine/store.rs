@@ -15,7 +15,7 @@ pub const SNAPSHOTTER_FEATURE: &str = "containerd-snapshotter";
 pub const SNAPSHOTTER_DRIVER_TYPE: &str = "io.containerd.snapshotter.v1";
 
 /// The two image stores of Docker Engine.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum ImageStore {
     /// The graphdriver store (overlay2, ...).
