@@ -18,6 +18,8 @@ description:
     each store holds, how many containers there are, and which of Stowage's known-issue checks
     need action.
   - Changes nothing; runs in check mode as well.
+  - An engine that does not answer does not fail the task. I(facts.reachable) is then false and
+    I(facts.error) says why.
   - Needs C(stowctl) >= 0.1.0 on the managed host (Stowage's C(.deb)). An older one is named
     as such.
 author:
@@ -69,9 +71,17 @@ facts:
   type: dict
   contains:
     engine:
-      description: The engine's name, as C(stowctl engines) lists it.
+      description: The engine's name, as C(stowctl engines) lists it on the host.
       type: str
       sample: system
+    stowctl:
+      description: The version of the C(stowctl) that gathered them.
+      type: str
+      sample: 0.1.0
+    reachable:
+      description: Whether the engine answers. When it does not, the task still succeeds and I(error) says why.
+      type: bool
+      sample: true
     engine_version:
       description: Docker Engine's version.
       type: str
@@ -81,7 +91,11 @@ facts:
       type: str
       sample: classic
     snapshotter:
-      description: The containerd store's snapshotter or the classic store's graph driver.
+      description: The containerd store's snapshotter, when the engine runs that store.
+      type: str
+      sample: overlayfs
+    graphdriver:
+      description: The classic store's graph driver, when the engine runs that store.
       type: str
       sample: overlay2
     images:
@@ -92,11 +106,18 @@ facts:
       description: Containers of the engine (all states).
       type: int
       sample: 3
+    containers_running:
+      description: Containers running.
+      type: int
+      sample: 1
     checks_needing_action:
-      description: Ids of Stowage's known-issue checks that need action.
+      description: Ids of Stowage's known-issue checks that need action (warnings and failures).
       type: list
       elements: str
       sample: []
+    error:
+      description: Why something is missing (the engine does not answer, ...).
+      type: str
 stowctl_version:
   description: The version of C(stowctl) on the host.
   returned: always
@@ -122,9 +143,10 @@ def main():
     )
     run = run_wire(module, module.params["stowctl"], module.params["engine"], ["facts"])
     fail_on_protocol(module, run, "facts")
-    if run.error is not None or run.result is None or run.rc != 0:
+    if run.error is not None or run.result is None:
         fail_on_error(module, run, "reading the engine's facts")
-        module.fail_json(msg="stowctl facts exited %d" % run.rc, **run.summary())
+    # An engine that does not answer is a fact too (stowctl exits 69 with the document):
+    # reachable=false and the reason, for the play to decide.
     module.exit_json(changed=False, facts=run.result, stowctl_version=run.version)
 
 
