@@ -1,6 +1,7 @@
 //! Integration tests on real private dockerd instances (one test binary).
 
 mod admin_path;
+mod ansible;
 mod checks;
 mod config_cli;
 mod desktop;

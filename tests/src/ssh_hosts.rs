@@ -456,6 +456,13 @@ fn host_block(alias: &str, leader: u32, port: u16, dir: &Path) -> String {
     )
 }
 
+/// Runs `cmd` (stdin closed) and collects its output; kills its process group and panics
+/// after `timeout` (ansible-playbook, the docker CLI over ssh, ...).
+pub fn output_within(cmd: Command, timeout: Duration) -> Output {
+    let what = format!("{:?}", cmd.get_program());
+    run_with_timeout(cmd, None, timeout, &[&what])
+}
+
 /// `arg` as one word for a POSIX shell (as is when it has nothing the shell would interpret).
 pub fn shell_quote(arg: &str) -> String {
     let plain = !arg.is_empty()
