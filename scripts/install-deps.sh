@@ -13,6 +13,12 @@
 #     pkexec for the administrator path's test (a non-root user runs `pkexec stowctl` in the rig,
 #     polkitd answering on the rig's system bus) and for the .deb's install test (it depends on pkexec),
 #   - dpkg-dev: dpkg-shlibdeps, which scripts/package.sh's cargo-deb uses for the .deb's Depends.
+#   - what the tests of many hosts need (tests/src/ssh_hosts.rs, tests/it/hosts.rs and ansible.rs):
+#     openssh-server (sshd inside each systemd rig: the rig boots this root), the OpenSSH client,
+#     netcat-openbsd (the client's ProxyCommand into a rig's network namespace) and ansible-core
+#     (Debian's: 2.14 on bookworm, the oldest the collection supports). This machine's PID 1 may
+#     not be systemd: the install must not start an sshd on the machine itself, so a policy-rc.d
+#     that refuses every start is in place for it (and the one it replaces put back after).
 # A rerun with everything present does not touch apt and takes well under a second.
 set -euo pipefail
 
@@ -84,6 +90,50 @@ registry_service_off() {
     $SUDO systemctl disable docker-registry.service >/dev/null 2>&1 || $SUDO rm -f "$wants"
   fi
 }
+
+# ---- Many hosts: sshd in the rigs, the OpenSSH client, nc, ansible-core. ----
+# ansible-core from Debian rather than PyPI: bookworm's 2.14 is the `requires_ansible` floor of the
+# collection (ansible/), it runs on the system python3 the rigs also have, and it needs no venv.
+HOSTS_PKGS=(openssh-server openssh-client netcat-openbsd ansible-core)
+POLICY_RC=/usr/sbin/policy-rc.d
+# Where a policy-rc.d that was there before is kept during the install; a run that was killed
+# hard leaves it here, and the next run puts it back first.
+POLICY_RC_SAVED=/usr/sbin/policy-rc.d.stowage-saved
+
+hosts_ok() {
+  for p in "${HOSTS_PKGS[@]}"; do installed "$p" || return 1; done
+}
+
+policy_rc_restore() {
+  if [ -e "$POLICY_RC_SAVED" ]; then
+    $SUDO mv -f "$POLICY_RC_SAVED" "$POLICY_RC"
+  else
+    $SUDO rm -f "$POLICY_RC"
+  fi
+}
+
+install_hosts_pkgs() {
+  # Left over from a run killed before its trap: that file is the machine's own policy.
+  if [ -e "$POLICY_RC_SAVED" ]; then policy_rc_restore; fi
+  if [ -e "$POLICY_RC" ]; then $SUDO mv -f "$POLICY_RC" "$POLICY_RC_SAVED"; fi
+  trap policy_rc_restore EXIT
+  trap 'exit 130' INT
+  trap 'exit 143' TERM
+  # 101: "action forbidden by policy": invoke-rc.d/deb-systemd-invoke start nothing (no sshd
+  # on this machine, whose PID 1 is not systemd). The package still enables ssh.service for
+  # systemd: the links under /etc/systemd/system are what the rigs boot.
+  printf '#!/bin/sh\n# install-deps.sh (Stowage): no service starts during this install.\nexit 101\n' \
+    | $SUDO tee "$POLICY_RC" >/dev/null
+  $SUDO chmod 0755 "$POLICY_RC"
+  $SUDO env DEBIAN_FRONTEND=noninteractive apt-get update -qq
+  $SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends "${HOSTS_PKGS[@]}"
+  policy_rc_restore
+  trap - EXIT INT TERM
+}
+
+if [ "$want_engine" = 1 ] && ! hosts_ok; then
+  install_hosts_pkgs
+fi
 
 need=0
 [ "$want_engine" = 1 ] && ! engine_ok && need=1

@@ -1,6 +1,7 @@
 //! Integration tests on real private dockerd instances (one test binary).
 
 mod admin_path;
+mod ansible;
 mod checks;
 mod config_cli;
 mod desktop;
@@ -9,7 +10,9 @@ mod disk;
 mod engine_versions;
 mod faults;
 mod faults_inputs;
+mod fleet;
 mod grammar;
+mod hosts;
 mod images;
 mod package;
 mod projects;

@@ -690,3 +690,4 @@ pub mod e2e;
 pub mod registry;
 pub mod rig;
 pub mod rootless;
+pub mod ssh_hosts;

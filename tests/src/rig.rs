@@ -112,37 +112,78 @@ fn cgroup_roots() -> Option<Vec<PathBuf>> {
 
 // ---- At most a few rigs at once (each is ~105 MiB PSS and boots a whole systemd). ----
 
-static RIGS: (Mutex<usize>, Condvar) = (Mutex::new(0), Condvar::new());
+/// Rigs running in this test process, and the queue of those waiting to boot.
+struct Permits {
+    held: usize,
+    next_ticket: u64,
+    serving: u64,
+}
 
+static RIGS: (Mutex<Permits>, Condvar) = (
+    Mutex::new(Permits {
+        held: 0,
+        next_ticket: 0,
+        serving: 0,
+    }),
+    Condvar::new(),
+);
+
+/// How many rigs may run at once (`STOWAGE_MAX_RIGS`, default 4). Memory is not what limits it
+/// (~105 MiB PSS per rig); the 2 cores are: a boot takes 0.7-1.3 s idle and 3.8 s on a quarter
+/// core. 4 lets a fleet of hosts (tests/src/ssh_hosts.rs) run as a fleet.
 fn max_rigs() -> usize {
     std::env::var("STOWAGE_MAX_RIGS")
         .ok()
         .and_then(|v| v.parse().ok())
         .filter(|n| *n > 0)
-        .unwrap_or(2)
+        .unwrap_or(4)
 }
 
-struct RigPermit;
+/// One rig's share of [`max_rigs`]; freed when the rig is gone.
+pub(crate) struct RigPermit;
 
 impl RigPermit {
     fn acquire() -> Self {
+        Self::acquire_many(1).pop().expect("one permit")
+    }
+
+    /// `n` permits at once, first come first served. All at once: a fleet holding part of
+    /// what it needs while waiting for the rest could wait forever on another fleet doing the
+    /// same. In turn: a fleet waiting is not overtaken by single rigs. A fleet larger than the
+    /// limit waits until no rig runs, then runs alone.
+    pub(crate) fn acquire_many(n: usize) -> Vec<Self> {
         let (lock, cv) = &RIGS;
-        let mut n = lock.lock().unwrap_or_else(|e| e.into_inner());
-        while *n >= max_rigs() {
-            n = cv.wait(n).unwrap_or_else(|e| e.into_inner());
+        let mut p = lock.lock().unwrap_or_else(|e| e.into_inner());
+        let ticket = p.next_ticket;
+        p.next_ticket += 1;
+        while p.serving != ticket || (p.held > 0 && p.held + n > max_rigs()) {
+            p = cv.wait(p).unwrap_or_else(|e| e.into_inner());
         }
-        *n += 1;
-        RigPermit
+        p.held += n;
+        p.serving += 1;
+        cv.notify_all();
+        (0..n).map(|_| RigPermit).collect()
     }
 }
 
 impl Drop for RigPermit {
     fn drop(&mut self) {
         let (lock, cv) = &RIGS;
-        let mut n = lock.lock().unwrap_or_else(|e| e.into_inner());
-        *n = n.saturating_sub(1);
-        cv.notify_one();
+        let mut p = lock.lock().unwrap_or_else(|e| e.into_inner());
+        p.held = p.held.saturating_sub(1);
+        cv.notify_all();
     }
+}
+
+/// How a rig is booted: [`SystemdRig::boot_opts`].
+#[derive(Debug, Clone, Copy, Default)]
+pub struct RigOptions<'a> {
+    /// More host binaries put inside: `(host file, path inside)`, as in
+    /// [`SystemdRig::boot_with`].
+    pub binaries: &'a [(&'a Path, &'a str)],
+    /// No `stowctl` inside: a host Stowage is not installed on (a shell there says
+    /// `stowctl: command not found`).
+    pub without_stowctl: bool,
 }
 
 /// A user made inside the rig.
@@ -177,7 +218,15 @@ pub struct SystemdRig {
 /// Units enabled on the host that must also run inside; every other unit enabled under
 /// `/etc/systemd/system/*.wants` is masked in the overlay (postgresql, timers, timesyncd, getty,
 /// ... would boot too: the note's "host's enabled units boot too").
-const KEEP_UNITS: &[&str] = &["docker.service", "docker.socket", "containerd.service"];
+/// `ssh.service` (when openssh-server is installed here): sshd on port 22 of the rig's private
+/// network namespace, with a host key of the rig's own (see [`SETUP_SCRIPT`]), for the tests of
+/// many hosts (tests/src/ssh_hosts.rs); ~1.5 MiB and a few ms of boot in every rig.
+const KEEP_UNITS: &[&str] = &[
+    "docker.service",
+    "docker.socket",
+    "containerd.service",
+    "ssh.service",
+];
 
 /// Runs inside `setsid unshare --mount --propagation private`, i.e. in the rig's own mount
 /// namespace: everything mounted here vanishes with it.
@@ -199,6 +248,19 @@ rm -f "$D/root/etc/docker/daemon.json" "$D/root/usr/local/bin/docker"
 # Same machine id as the host: journald refuses to link journals.
 systemd-id128 new > "$D/root/etc/machine-id"
 echo "$NAME" > "$D/root/etc/hostname"
+# sshd: every rig would otherwise present the machine's own host keys, and one known_hosts line
+# would vouch for all of them. One ed25519 key per rig (ms; no RSA key to generate), the only
+# HostKey sshd loads.
+if [ -f "$D/root/etc/ssh/sshd_config" ] && command -v ssh-keygen >/dev/null; then
+  rm -f "$D/root"/etc/ssh/ssh_host_*
+  ssh-keygen -q -t ed25519 -N '' -C "root@$NAME" -f "$D/root/etc/ssh/ssh_host_ed25519_key"
+  mkdir -p "$D/root/etc/ssh/sshd_config.d"
+  echo 'HostKey /etc/ssh/ssh_host_ed25519_key' > "$D/root/etc/ssh/sshd_config.d/stowage-rig.conf"
+fi
+# A host without Stowage: no stowctl from the machine either.
+if [ -n "${RIG_NO_STOWCTL:-}" ]; then
+  rm -f "$D/root/usr/local/bin/stowctl" "$D/root/usr/bin/stowctl"
+fi
 # /run is a plain directory on / here: nspawn would leave /run/systemd/nspawn/* behind.
 mount -t tmpfs -o mode=0755 "$NAME-run" /run
 echo $$ > "$D/nspawn.pid"
@@ -218,10 +280,39 @@ impl SystemdRig {
         Self::try_boot(binaries).unwrap_or_else(|e| panic!("the systemd rig did not boot: {e}"))
     }
 
+    /// Boots a rig without `stowctl` inside (a host Stowage is not installed on).
+    pub fn boot_without_stowctl() -> Self {
+        Self::boot_opts(RigOptions {
+            without_stowctl: true,
+            ..RigOptions::default()
+        })
+    }
+
+    /// Boots a rig as `opts` says; panics (after tearing down what was started) when it cannot.
+    pub fn boot_opts(opts: RigOptions<'_>) -> Self {
+        Self::try_boot_opts(opts).unwrap_or_else(|e| panic!("the systemd rig did not boot: {e}"))
+    }
+
     /// Boots a rig; on failure everything started is torn down and the reason returned.
     pub fn try_boot(binaries: &[(&Path, &str)]) -> Result<Self, String> {
+        Self::try_boot_opts(RigOptions {
+            binaries,
+            ..RigOptions::default()
+        })
+    }
+
+    /// Like [`try_boot`](Self::try_boot), as `opts` says.
+    pub fn try_boot_opts(opts: RigOptions<'_>) -> Result<Self, String> {
         reap_stale_rigs();
-        let permit = RigPermit::acquire();
+        Self::try_boot_permitted(opts, RigPermit::acquire())
+    }
+
+    /// Boots a rig under a permit already taken (a fleet takes all of its permits at once).
+    pub(crate) fn try_boot_permitted(
+        opts: RigOptions<'_>,
+        permit: RigPermit,
+    ) -> Result<Self, String> {
+        reap_stale_rigs();
         let roots = cgroup_roots().ok_or("no cgroup hierarchy for the rig")?;
         let dir = tempfile::Builder::new()
             .prefix("stwrig")
@@ -245,11 +336,11 @@ impl SystemdRig {
             dir,
             _permit: permit,
         };
-        rig.start(binaries)?;
+        rig.start(opts)?;
         Ok(rig)
     }
 
-    fn start(&mut self, binaries: &[(&Path, &str)]) -> Result<(), String> {
+    fn start(&mut self, opts: RigOptions<'_>) -> Result<(), String> {
         let started = Instant::now();
         let d = self.dir.path().to_path_buf();
         for sub in ["rw", "root", "data/docker", "data/containerd", "data/home"] {
@@ -260,10 +351,13 @@ impl SystemdRig {
         // Copies of the freshly built stowctl (and any other binaries), bound read-only: a
         // rebuilt binary bound directly would keep its old inode inside, and a copy on the tmpfs
         // upper would cost its size in RAM (stowctl: ~40 MiB).
-        let stowctl = crate::stowctl_bin();
+        let stowctl = (!opts.without_stowctl).then(crate::stowctl_bin);
         let mut binds = Vec::new();
-        for (i, (host, inside)) in std::iter::once((stowctl.as_path(), "/usr/local/bin/stowctl"))
-            .chain(binaries.iter().copied())
+        for (i, (host, inside)) in stowctl
+            .as_deref()
+            .map(|s| (s, "/usr/local/bin/stowctl"))
+            .into_iter()
+            .chain(opts.binaries.iter().copied())
             .enumerate()
         {
             let copy = d.join(format!("bin{i}"));
@@ -326,6 +420,10 @@ impl SystemdRig {
             .env("RIG_DIR", &d)
             .env("RIG_NAME", &self.name)
             .env("RIG_MASK", host_units_to_mask().join(" "))
+            .env(
+                "RIG_NO_STOWCTL",
+                if opts.without_stowctl { "1" } else { "" },
+            )
             // cgroup v2 only inside: with the hybrid layout the v1 controllers are read-only and
             // `docker run` fails (`mkdir /sys/fs/cgroup/cpuset/docker: read-only file system`).
             .env("SYSTEMD_NSPAWN_UNIFIED_HIERARCHY", "1")
@@ -1190,7 +1288,7 @@ fn remove_cgroup_tree(cg: &Path) {
 
 /// Runs `cmd` in its own process group, feeding `input`, collecting both streams; kills the
 /// group and panics after `timeout` (a hung command inside is a harness failure).
-fn run_with_timeout(
+pub(crate) fn run_with_timeout(
     mut cmd: Command,
     input: Option<&[u8]>,
     timeout: Duration,
@@ -1207,7 +1305,7 @@ fn run_with_timeout(
     .process_group(0);
     let mut child = cmd
         .spawn()
-        .unwrap_or_else(|e| panic!("cannot run nsenter for {what:?}: {e}"));
+        .unwrap_or_else(|e| panic!("cannot run {:?} for {what:?}: {e}", cmd.get_program()));
     let writer = input.map(|bytes| {
         let mut stdin = child.stdin.take().expect("stdin");
         let bytes = bytes.to_vec();
@@ -1235,7 +1333,10 @@ fn run_with_timeout(
         if Instant::now() > deadline {
             let _ = kill(Pid::from_raw(-(child.id() as i32)), Signal::SIGKILL);
             let _ = child.wait();
-            panic!("{what:?} in the rig did not finish within {timeout:?}");
+            panic!(
+                "{what:?} (through {:?}) did not finish within {timeout:?}",
+                cmd.get_program()
+            );
         }
         std::thread::sleep(Duration::from_millis(10));
     };
@@ -1246,5 +1347,51 @@ fn run_with_timeout(
         status,
         stdout: out_reader.join().unwrap_or_default(),
         stderr: err_reader.join().unwrap_or_default(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn state() -> (usize, u64, u64) {
+        let p = RIGS.0.lock().unwrap_or_else(|e| e.into_inner());
+        (p.held, p.next_ticket, p.serving)
+    }
+
+    fn wait_until(what: &str, f: impl Fn() -> bool) {
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while !f() {
+            assert!(Instant::now() < deadline, "timed out waiting until {what}");
+            std::thread::sleep(Duration::from_millis(5));
+        }
+    }
+
+    /// Permits are taken all at once and in turn: a fleet waiting for the whole limit is not
+    /// overtaken by a single rig asking after it, and a fleet larger than the limit runs alone.
+    #[test]
+    fn rig_permits_are_taken_at_once_and_in_turn() {
+        let m = max_rigs();
+        let a = RigPermit::acquire_many(m);
+        let (_, ticket, _) = state();
+        let b = std::thread::spawn(move || RigPermit::acquire_many(m));
+        wait_until("the fleet queued", || state().1 == ticket + 1);
+        let c = std::thread::spawn(RigPermit::acquire);
+        wait_until("the single rig queued", || state().1 == ticket + 2);
+        drop(a);
+        // The fleet gets the whole limit; the single rig waits behind it.
+        let b = b.join().expect("fleet");
+        assert_eq!(b.len(), m);
+        wait_until("the fleet holds its permits", || state().0 == m);
+        std::thread::sleep(Duration::from_millis(50));
+        assert!(!c.is_finished(), "a single rig overtook a fleet");
+        drop(b);
+        drop(c.join().expect("single rig"));
+        assert_eq!(state().0, 0);
+        // Larger than the limit: alone, at once.
+        let big = RigPermit::acquire_many(m + 1);
+        assert_eq!(state().0, m + 1);
+        drop(big);
+        assert_eq!(state().0, 0);
     }
 }

@@ -45,10 +45,19 @@ pub async fn run(cli: &Cli, target: SshTarget) -> Result<ExitCode> {
             Err(e) => Err(e.into()),
         };
     }
+    // A command that streams prints one line per object, as locally; a single document is
+    // printed pretty, as locally.
+    let mut streamed = false;
     let ran = ssh
         .run_wire(&args, |line| match line {
-            Line::Progress(p) => out_line(&serde_json::json!({ "progress": p }).to_string()),
-            Line::Waiting(w) => out_line(&serde_json::json!({ "waiting": w }).to_string()),
+            Line::Progress(p) => {
+                streamed = true;
+                out_line(&serde_json::json!({ "progress": p }).to_string())
+            }
+            Line::Waiting(w) => {
+                streamed = true;
+                out_line(&serde_json::json!({ "waiting": w }).to_string())
+            }
             _ => {}
         })
         .await;
@@ -56,7 +65,11 @@ pub async fn run(cli: &Cli, target: SshTarget) -> Result<ExitCode> {
         Ok(run) => {
             let host = ssh.target.url();
             let (value, exit) = run.into_result(&host)?;
-            print_json(&value)?;
+            if streamed {
+                out_line(&value.to_string());
+            } else {
+                print_json(&value)?;
+            }
             Ok(ExitCode::from(exit.clamp(0, 255) as u8))
         }
         Err(stowage_core::Error::StowctlMissing { host }) if status_cmd => {

@@ -31,7 +31,7 @@ pub async fn plan_and_apply(
     let engine = ctx.engine().await?;
     // One change per engine at a time: take its lock before reading daemon.json for the plan,
     // so the plan is made from what the previous holder left.
-    let _lock = if args.dry_run {
+    let lock = if args.dry_run {
         None
     } else {
         lock_engine(ctx, &engine, json).await?
@@ -72,6 +72,15 @@ pub async fn plan_and_apply(
             out_line("Nothing to change: the engine already runs as asked.");
         }
         return Ok(ExitCode::SUCCESS);
+    }
+    if plan.needs_root && !nix_is_root() && json {
+        // Nobody can type a password here (ssh, fleet, Ansible): sudo only when it lets
+        // this user in without one; the root side takes the lock itself.
+        drop(lock);
+        return match sudo_again().await? {
+            Some(code) => Ok(code),
+            None => Err(stowage_core::privilege::sudo::needs_password(&plan.config_file).into()),
+        };
     }
     if plan.needs_root && !nix_is_root() {
         return Err(stowage_core::Error::PermissionDenied {
@@ -321,6 +330,25 @@ fn confirm(plan: &Plan) -> Result<bool> {
     let mut answer = String::new();
     std::io::stdin().read_line(&mut answer)?;
     Ok(matches!(answer.trim(), "y" | "Y" | "yes" | "Yes"))
+}
+
+/// This command line again as root through `sudo -n`, its output this process's; `None` when
+/// sudo would ask for a password.
+async fn sudo_again() -> Result<Option<ExitCode>> {
+    if !stowage_core::privilege::sudo::passwordless().await {
+        return Ok(None);
+    }
+    let exe = std::env::current_exe()?;
+    let status = tokio::process::Command::new("sudo")
+        .arg("-n")
+        .arg("--")
+        .arg(exe)
+        .args(std::env::args_os().skip(1))
+        .status()
+        .await?;
+    Ok(Some(ExitCode::from(
+        status.code().unwrap_or(1).clamp(0, 255) as u8,
+    )))
 }
 
 fn nix_is_root() -> bool {

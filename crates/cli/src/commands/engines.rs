@@ -5,6 +5,8 @@ use std::process::ExitCode;
 use anyhow::Result;
 
 use stowage_core::engine::discovery;
+use stowage_core::remote::contexts;
+use stowage_core::remote::probe::{probe, ContextState};
 
 use crate::context::Context;
 use crate::output::{or_dash, print_json, print_table};
@@ -13,15 +15,23 @@ pub async fn run(ctx: &Context, json: bool) -> Result<ExitCode> {
     let engines = ctx.engines().await?;
     let default = ctx.settings.default_engine()?;
     let chosen = discovery::select_with_reason(&engines, &ctx.selector, &ctx.settings).ok();
+    let contexts = probe(
+        contexts::list(&contexts::config_dir()),
+        8,
+        std::time::Duration::from_secs(ctx.settings.timeouts()?.api.max(1)),
+    )
+    .await;
     if json {
         print_json(&serde_json::json!({
             "default": default,
             "chosen": chosen.as_ref().map(|(e, _)| &e.name),
             "chosen_because": chosen.as_ref().map(|(_, why)| why.describe()),
             "engines": engines,
+            "contexts": contexts,
         }))?;
         return Ok(ExitCode::SUCCESS);
     }
+    print_contexts(&contexts);
     if engines.is_empty() {
         crate::outln!("No Docker Engine found. Start one, or try `stowctl sandbox start`.");
         return Ok(ExitCode::SUCCESS);
@@ -81,4 +91,38 @@ pub async fn run(ctx: &Context, json: bool) -> Result<ExitCode> {
         crate::outln!("\n* {}: {}", e.name, why.describe());
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// The docker contexts, when there are more than the built-in `default`.
+fn print_contexts(contexts: &[ContextState]) {
+    if contexts.len() <= 1 {
+        return;
+    }
+    let yes_no = |b: Option<bool>| match b {
+        Some(true) => "yes",
+        Some(false) => "no",
+        None => "-",
+    };
+    let rows: Vec<Vec<String>> = contexts
+        .iter()
+        .map(|c| {
+            vec![
+                format!(
+                    "{}{}",
+                    c.context.name,
+                    if c.context.current { "*" } else { "" }
+                ),
+                c.transport.to_string(),
+                c.context.host.clone(),
+                yes_no(c.answers).into(),
+                if c.managed { "yes".into() } else { "no".into() },
+                c.why.clone().unwrap_or_default(),
+            ]
+        })
+        .collect();
+    print_table(
+        &["CONTEXT", "TRANSPORT", "HOST", "ANSWERS", "MANAGED", "WHY"],
+        &rows,
+    );
+    crate::outln!();
 }

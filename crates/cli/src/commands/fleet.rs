@@ -276,14 +276,18 @@ async fn fleet_use(
         tracing::warn!(error = %e, "the fleet record could not be saved");
     }
     if json {
-        print_json(&serde_json::json!({
-            "store": req.store,
-            "results": run.results,
-            "interrupted": run.interrupted,
-            "stopped_because": run.stopped_because,
-            "exit_code": run.exit_code,
-            "record": saved.ok(),
-        }))?;
+        // After the progress lines, the summary is one line too.
+        out_line(
+            &serde_json::json!({
+                "store": req.store,
+                "results": run.results,
+                "interrupted": run.interrupted,
+                "stopped_because": run.stopped_because,
+                "exit_code": run.exit_code,
+                "record": saved.ok(),
+            })
+            .to_string(),
+        );
     } else {
         print_results(&run.results);
         if let Some(why) = &run.stopped_because {

@@ -14,6 +14,7 @@ pub mod argv;
 pub mod engines_file;
 pub mod environment;
 pub mod request;
+pub mod sudo;
 
 pub use engines_file::ENGINES_FILE;
 pub use request::{Action, Invocation};

@@ -7,6 +7,7 @@ pub mod contexts;
 pub mod dial;
 pub mod documents;
 pub mod pages;
+pub mod probe;
 pub mod ssh;
 pub mod target;
 
