@@ -17,6 +17,7 @@ use stowage_tests::e2e::{self, TauriDriver};
 use stowage_tests::{require_e2e, PrivateDaemon, REALISTIC_DAEMON_JSON};
 
 mod doors;
+mod remote;
 
 type Result<T = ()> = std::result::Result<T, Box<dyn std::error::Error>>;
 

@@ -39,12 +39,13 @@ export default {
     await this.load();
   },
 
-  busy(text) {
+  /** "Asking …" with Cancel (every read of the hosts can be cancelled: their ssh stop). */
+  busy(text, id = "hosts-busy") {
     return h(
       "div",
-      { class: "remote-busy", id: "hosts-busy", role: "status" },
+      { class: "remote-busy", id, role: "status" },
       h("span", {}, text),
-      h("button", { type: "button", class: "secondary", id: "hosts-busy-cancel", onclick: () => ipc.remoteCancel().catch(() => {}) }, "Cancel"),
+      h("button", { type: "button", class: "secondary", id: `${id}-cancel`, onclick: () => ipc.remoteCancel().catch(() => {}) }, "Cancel"),
     );
   },
 
@@ -70,10 +71,11 @@ export default {
   },
 
   table(view) {
-    const head = ["Host", "Answers", "Engine", "Image store", "Images (classic / containerd)", "Containers", "Needs attention"];
+    const head = ["Host", "Engine", "Image store", "Images", "Containers", "Needs attention"];
     return h(
       "div",
-      { class: "table-scroll" },
+      // Scrolls sideways on a narrow window: reachable by keyboard, named for screen readers.
+      { class: "table-scroll", tabindex: "0", role: "region", "aria-label": "Hosts" },
       h(
         "table",
         { id: "hosts-table", class: "hosts-table" },
@@ -88,26 +90,36 @@ export default {
     const f = r.facts;
     const ro = r.read_only;
     let cells;
+    let why = null;
     if (f) {
       const driver = f.snapshotter ?? f.graphdriver;
+      if (!f.reachable) why = "its engine does not answer";
       cells = [
-        f.reachable ? "yes" : "engine down",
         f.engine_version ? `Docker ${f.engine_version}` : "—",
         f.active_store ? `${f.active_store}${driver ? ` (${driver})` : ""}` : "—",
-        `${or(f.images?.classic)} / ${or(f.images?.containerd)}`,
+        `${or(f.images?.classic)} classic, ${or(f.images?.containerd)} containerd`,
         f.containers === null || f.containers === undefined ? "—" : `${f.containers} (${f.containers_running ?? 0} running)`,
         f.checks_needing_action?.length ? f.checks_needing_action.join(", ") : "nothing",
       ];
     } else if (ro) {
-      cells = ["read-only: no stowctl there", ro.engine_version ? `Docker ${ro.engine_version}` : "—", `${ro.active_store}${ro.driver ? ` (${ro.driver})` : ""}`, `${or(ro.images)} (active store)`, or(ro.containers), "install Stowage there"];
+      why = "read-only: Stowage is not installed there";
+      cells = [ro.engine_version ? `Docker ${ro.engine_version}` : "—", `${ro.active_store}${ro.driver ? ` (${ro.driver})` : ""}`, `${or(ro.images)} in its active store`, or(ro.containers), "install Stowage there"];
     } else {
-      cells = [`no: ${r.error?.code?.replaceAll("_", " ") ?? "unknown"}`, "—", "—", "—", "—", "—"];
+      why = `does not answer (${r.error?.code?.replaceAll("_", " ") ?? "unknown"})`;
+      cells = ["—", "—", "—", "—", "—"];
     }
     const store = f?.active_store ?? ro?.active_store ?? "";
     return h(
       "tr",
-      { dataset: { host: r.host, store, reachable: String(r.reachable) } },
-      h("th", { scope: "row" }, h("span", { class: "host-name" }, r.host), shown === r.host ? h("span", { class: "badge active" }, "shown") : null, h("span", { class: "muted host-address" }, r.address)),
+      { dataset: { host: r.host, store, reachable: String(r.reachable && !!f?.reachable) } },
+      h(
+        "th",
+        { scope: "row" },
+        h("span", { class: "host-name" }, r.host),
+        shown === r.host ? h("span", { class: "badge active" }, "shown") : null,
+        h("span", { class: "muted host-address" }, r.address),
+        why ? h("span", { class: "host-why" }, why) : null,
+      ),
       cells.map((c, i) => h("td", { dataset: { col: String(i + 1) } }, c)),
     );
   },
@@ -148,7 +160,7 @@ export default {
     this.runBox.hidden = true;
     this.planBox.hidden = false;
     this.planButton.disabled = true;
-    replace(this.planBox, h("h3", { id: "fleet-plans-title", tabindex: "-1" }, "Every host's plan"), this.busy("Asking every host for its plan over ssh…"));
+    replace(this.planBox, h("h3", { id: "fleet-plans-title", tabindex: "-1" }, "Every host's plan"), this.busy("Asking every host for its plan over ssh…", "fleet-busy"));
     try {
       this.showPlans(await ipc.hostsPlan(this.store()));
     } catch (error) {
