@@ -45,6 +45,7 @@ export class ProgressPanel {
     delete this.outcome.dataset.outcome;
     this.waitBox?.remove();
     this.waitBox = null;
+    this.waitButton = null;
     replace(this.list, this.expected.map((s) => this.item(s)));
     this.projects?.remove();
     this.projects = null;
@@ -56,13 +57,35 @@ export class ProgressPanel {
    */
   remote(remote) {
     this.waitBox?.remove();
+    // Possible once the host's stowctl has the change (its first stage): stopped earlier, the
+    // change might never reach the host.
+    this.waitButton = h(
+      "button",
+      {
+        type: "button",
+        class: "secondary",
+        id: `${this.prefix}-stop-waiting`,
+        disabled: true,
+        "aria-describedby": `${this.prefix}-remote-wait-text`,
+        onclick: (e) => {
+          e.target.disabled = true;
+          ipc.remoteStopWaiting().then((stopped) => { if (!stopped) e.target.disabled = false; }).catch(() => {});
+        },
+      },
+      "Stop waiting",
+    );
     this.waitBox = h(
       "div",
       { class: "remote-wait", id: `${this.prefix}-remote-wait` },
-      h("p", { class: "muted" }, `This runs on ${remote.name} and is not stopped half-way: the stowctl there finishes the change or rolls it back.`),
-      h("button", { type: "button", class: "secondary", id: `${this.prefix}-stop-waiting`, onclick: (e) => { e.target.disabled = true; ipc.remoteStopWaiting().catch(() => {}); } }, "Stop waiting"),
+      h("p", { class: "muted", id: `${this.prefix}-remote-wait-text` }, `This runs on ${remote.name} and is not stopped half-way: the stowctl there finishes the change or rolls it back. Once it has the change, Stowage can stop waiting for it.`),
+      this.waitButton,
     );
     this.outcome.before(this.waitBox);
+  }
+
+  /** The host's stowctl has the change (a stage or a wait came): the window may stop waiting. */
+  taken() {
+    if (this.waitButton && !this.finished) this.waitButton.disabled = false;
   }
 
   /** The window stopped waiting (`message`, the core's sentence): the change goes on there. */
@@ -71,6 +94,7 @@ export class ProgressPanel {
     this.finished = true;
     this.waitBox?.remove();
     this.waitBox = null;
+    this.waitButton = null;
     this.heading.textContent = this.titles.done;
     this.outcome.dataset.outcome = "stopped_waiting";
     this.label.textContent = "Stopped waiting";
@@ -179,7 +203,12 @@ export class ProgressPanel {
       case "progress":
         if (ev.op !== this.op) return false;
         this.update(ev.progress);
+        this.taken();
         return true;
+      case "busy_changed":
+        // A change on another host waits for its engine's lock there: it has the change.
+        if (this.waitButton && !this.finished && this.op) this.taken();
+        return false;
       case "migration_progress":
         if (ev.op !== this.op) return false;
         this.migration(ev.progress);
@@ -207,6 +236,7 @@ export class ProgressPanel {
     this.finished = true;
     this.waitBox?.remove();
     this.waitBox = null;
+    this.waitButton = null;
     this.el.hidden = false;
     this.heading.textContent = this.titles.done;
     this.outcome.dataset.outcome = o.outcome;

@@ -1,10 +1,13 @@
 //! An engine on another host in the window: which one is chosen (a docker context over ssh), its
 //! pages read through the core's `remote::pages` (each read bounded there and cancellable here:
 //! Cancel drops the call, and so kills its ssh), and a change on it, which the window may stop
-//! waiting for but never stops half-way: the host's stowctl finishes or rolls back by itself.
+//! waiting for once the host's stowctl has it (seen: an ssh killed after that leaves the change
+//! going on there; killed before the host answered, the change never started) but never stops
+//! half-way: the host's stowctl finishes or rolls back by itself.
 
 use std::future::Future;
-use std::sync::Mutex;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use stowage_core::engine::status::Status;
@@ -55,13 +58,23 @@ pub struct PendingFleet {
     pub planned: Vec<PlannedHost>,
 }
 
+/// A change on another host the window waits for.
+#[derive(Debug, Clone)]
+struct Waited {
+    op: u64,
+    stop: CancellationToken,
+    /// Whether the host's stowctl has it (its first stage or waiting line came): only then
+    /// does it go on whatever the connection does; before, stopping could leave it unsent.
+    taken: Arc<AtomicBool>,
+}
+
 /// What the window keeps about engines on other hosts (managed by Tauri beside `AppState`).
 #[derive(Default)]
 pub struct RemoteState {
     chosen: Mutex<Option<Host>>,
     reads: Mutex<CancellationToken>,
     pending: Mutex<Option<PendingRemote>>,
-    waiting: Mutex<Option<(u64, CancellationToken)>>,
+    waiting: Mutex<Option<Waited>>,
     fleet: Mutex<Option<PendingFleet>>,
     fleet_stop: Mutex<Option<CancellationToken>>,
 }
@@ -160,33 +173,42 @@ impl RemoteState {
         }
     }
 
-    /// Operation `op` (a change on another host, or a fleet switch) is waited for: the token
-    /// [`stop_waiting`](Self::stop_waiting) cancels.
-    pub fn wait_for(&self, op: u64) -> CancellationToken {
-        let t = CancellationToken::new();
-        if let Ok(mut w) = self.waiting.lock() {
-            *w = Some((op, t.clone()));
+    /// Change `op` on another host is waited for: the token [`stop_waiting`](Self::stop_waiting)
+    /// cancels, once the flag returned (set when the host's stowctl has the change) is set.
+    pub fn wait_for(&self, op: u64) -> (CancellationToken, Arc<AtomicBool>) {
+        let w = Waited {
+            op,
+            stop: CancellationToken::new(),
+            taken: Arc::new(AtomicBool::new(false)),
+        };
+        let out = (w.stop.clone(), w.taken.clone());
+        if let Ok(mut x) = self.waiting.lock() {
+            *x = Some(w);
         }
-        t
+        out
     }
 
-    /// Operation `op` ended (or is no longer waited for).
+    /// Change `op` ended (or is no longer waited for).
     pub fn waited(&self, op: u64) {
         if let Ok(mut w) = self.waiting.lock() {
-            if w.as_ref().is_some_and(|(o, _)| *o == op) {
+            if w.as_ref().is_some_and(|x| x.op == op) {
                 *w = None;
             }
         }
     }
 
-    /// Stops waiting for the operation waited for; whether there was one.
+    /// Stops waiting for the change waited for, once the host's stowctl has it (before, the
+    /// change might never reach the host: the window waits on, bounded by the core's limit);
+    /// whether it stopped.
     pub fn stop_waiting(&self) -> bool {
-        self.waiting
-            .lock()
-            .ok()
-            .and_then(|w| w.as_ref().map(|(_, t)| t.clone()))
-            .map(|t| t.cancel())
-            .is_some()
+        let Some(w) = self.waiting.lock().ok().and_then(|w| w.clone()) else {
+            return false;
+        };
+        if !w.taken.load(Ordering::SeqCst) {
+            return false;
+        }
+        w.stop.cancel();
+        true
     }
 }
 
@@ -273,16 +295,18 @@ pub async fn apply(
         "window",
         Some(Box::new(pending.view.clone())),
     )?;
-    let stop = remote.wait_for(op);
+    let (stop, taken) = remote.wait_for(op);
     let sink = crate::operations::progress_sink(app, op);
     let app2 = app.clone();
     let on_line = move |line: &Line| match line {
         Line::Progress(_) => {
+            taken.store(true, Ordering::SeqCst);
             if let Some(ev) = line.progress_as::<ProgressEvent>() {
                 sink(ev);
             }
         }
         Line::Waiting(w) => {
+            taken.store(true, Ordering::SeqCst);
             app2.state::<AppState>().set_busy_detail(&w.message);
             emit(
                 &app2,
@@ -414,7 +438,10 @@ mod tests {
             .unwrap_err()
             .message
             .contains("web1"));
-        let t = remote.wait_for(7);
+        let (t, taken) = remote.wait_for(7);
+        // Not before the host's stowctl has the change: it might never reach it.
+        assert!(!remote.stop_waiting() && !t.is_cancelled());
+        taken.store(true, Ordering::SeqCst);
         assert!(remote.stop_waiting() && t.is_cancelled());
         remote.waited(7);
         assert!(!remote.stop_waiting());

@@ -3,7 +3,8 @@
 //! the real OpenSSH client. The engine chooser lists the contexts; choosing `web1` shows its
 //! engine's version and store; its Features page turns the containerd store on with Apply &
 //! Restart, its progress and the core's sentence; the Hosts page lists both hosts with their
-//! stores, a read there is cancelled, and the same switch runs on every host from there.
+//! stores, a read there is cancelled, and the same switch runs on every host from there. A
+//! change the window stops waiting for goes on there to its end.
 
 use stowage_tests::ssh_hosts::SshHosts;
 use stowage_tests::{require_ssh_hosts, OutputExt};
@@ -20,6 +21,18 @@ fn store_of(hosts: &SshHosts, i: usize) -> &'static str {
     } else {
         "classic"
     }
+}
+
+/// Makes host `i`'s docker.service take a few seconds more to start (a drop-in with a sleep
+/// before it starts, then `daemon-reload`).
+fn slow_start(hosts: &SshHosts, i: usize) {
+    let rig = hosts.rig(i);
+    rig.write_file(
+        "/etc/systemd/system/docker.service.d/60-stowage-e2e-slow.conf",
+        "[Service]\nExecStartPre=/bin/sleep 4\n",
+    );
+    let out = rig.systemctl(&["daemon-reload"]);
+    assert!(out.status.success(), "daemon-reload: {}", out.stderr_text());
 }
 
 /// A JS expression: the text a person reads in `css` (empty when it is not there).
@@ -368,6 +381,86 @@ async fn walk(
     )
     .await?;
     app.shot("hosts-switched").await?;
+
+    // A change the window stops waiting for goes on there: web2's docker.service is made slow
+    // to start, web2 chosen, its containerd store turned off, and Stop waiting clicked.
+    slow_start(hosts, 1);
+    app.open("general").await?;
+    app.until(
+        &visible("#context-web2"),
+        Duration::from_secs(20),
+        "the chooser",
+    )
+    .await?;
+    app.click("#context-web2").await?;
+    app.until(
+        &format!(
+            "{}.includes('web2') && {}.includes('containerd store')",
+            text_of("#engine-chip"),
+            text_of("#engine-chip")
+        ),
+        Duration::from_secs(60),
+        "web2's engine in the chip",
+    )
+    .await?;
+    app.open("features").await?;
+    app.until(
+        &visible(FEATURE),
+        Duration::from_secs(60),
+        "web2's features",
+    )
+    .await?;
+    assert!(
+        app.checked(FEATURE).await?,
+        "web2 runs the containerd store"
+    );
+    app.click(FEATURE).await?;
+    app.until(
+        &visible("#plan-apply"),
+        Duration::from_secs(60),
+        "web2's plan",
+    )
+    .await?;
+    app.click("#plan-apply").await?;
+    // Possible once web2's stowctl has the change (its first stage came).
+    app.until(
+        "document.querySelector('#change-stop-waiting')?.disabled === false",
+        Duration::from_secs(30),
+        "Stop waiting, once web2 has the change",
+    )
+    .await?;
+    app.click("#change-stop-waiting").await?;
+    app.until(
+        "document.querySelector('#change-outcome')?.dataset.outcome === 'stopped_waiting'",
+        Duration::from_secs(20),
+        "the window no longer waiting",
+    )
+    .await?;
+    let said = app.text("#change-outcome").await?;
+    assert!(
+        said.contains("Stopped waiting")
+            && said.contains("The change on ssh://root@web2 was not stopped"),
+        "{said}"
+    );
+    // It went on there, to its end.
+    let t0 = Instant::now();
+    while store_of(hosts, 1) != "classic" {
+        if t0.elapsed() > Duration::from_secs(120) {
+            return Err("web2's switch did not go on after the window stopped waiting".into());
+        }
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+    app.shot("remote-stopped-waiting").await?;
+    app.click("#change-reread").await?;
+    app.until(
+        &format!(
+            "{}.includes('classic image store')",
+            text_of("#features-engine")
+        ),
+        Duration::from_secs(60),
+        "web2's features read again",
+    )
+    .await?;
 
     // Dark, at 800x600: the Hosts page reads, and nothing spills sideways off the page.
     app.open("general").await?;

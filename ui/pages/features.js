@@ -359,6 +359,8 @@ export default {
   /** After the window stopped waiting for a change on another host: its features again. */
   async reread() {
     this.shown = null;
+    // The engine chip too: how the change ended there shows in its store.
+    ipc.engineStatus().then((st) => this.ctx.showStatus(st)).catch(() => {});
     await this.load();
   },
 

@@ -68,8 +68,9 @@ pub fn remote_cancel(remote: tauri::State<'_, RemoteState>) {
     remote.cancel_reads();
 }
 
-/// Stops waiting for the change running on another host; whether one was waited for. The
-/// change is not stopped: the host's stowctl finishes or rolls back by itself.
+/// Stops waiting for the change running on another host, once its stowctl has it; whether the
+/// window stopped waiting. The change is not stopped: the host's stowctl finishes or rolls back
+/// by itself.
 #[tauri::command]
 #[tracing::instrument(skip_all)]
 pub fn remote_stop_waiting(remote: tauri::State<'_, RemoteState>) -> bool {
