@@ -2,9 +2,9 @@
 //! docker.service (tests/src/ssh_hosts.rs), named by docker contexts and reached by the app with
 //! the real OpenSSH client. The engine chooser lists the contexts; choosing `web1` shows its
 //! engine's version and store; its Features page turns the containerd store on with Apply &
-//! Restart, its progress and the core's sentence; the Hosts page lists both hosts with their
-//! stores, a read there is cancelled, and the same switch runs on every host from there. A
-//! change the window stops waiting for goes on there to its end.
+//! Restart, its progress and the core's sentence; its Images page shows both stores; the Hosts
+//! page lists both hosts with their stores, a read there is cancelled, and the same switch runs
+//! on every host from there. A change the window stops waiting for goes on there to its end.
 
 use stowage_tests::ssh_hosts::SshHosts;
 use stowage_tests::{require_ssh_hosts, OutputExt};
@@ -290,6 +290,20 @@ async fn walk(
     )
     .await?;
     app.shot("remote-features-applied").await?;
+
+    // Its images: both stores, the containerd one active now; migrating is this machine's.
+    app.open("images").await?;
+    app.until(
+        &visible("#store-containerd-state"),
+        Duration::from_secs(90),
+        "web1's stores",
+    )
+    .await?;
+    assert_eq!(app.text("#store-containerd-state").await?, "Active");
+    assert_eq!(app.text("#store-classic-state").await?, "Hidden, not lost");
+    let note = app.text("#images-selection").await?;
+    assert!(note.contains("web1's images"), "{note}");
+    app.audit("Images of web1").await?;
 
     // Hosts: a read cancelled on screen (a host whose ssh never answers keeps it waiting),
     // then both hosts with their store.

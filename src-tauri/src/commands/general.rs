@@ -52,6 +52,7 @@ impl From<&Engine> for EngineEntry {
 /// host's engine, shown through its own stowctl.
 #[derive(Debug, Clone, Serialize)]
 pub struct ContextEntry {
+    /// The context (name, address, description, whether it is the current one).
     #[serde(flatten)]
     pub context: DockerContext,
     /// `ssh`, `tcp`, `unix` or `other`.
