@@ -8,7 +8,7 @@ use std::io::{BufRead, BufReader};
 use std::path::PathBuf;
 use std::process::{Command, Output, Stdio};
 
-use stowage_tests::ssh_hosts::{HostKind, SshHosts, UNREACHABLE_ALIAS};
+use stowage_tests::ssh_hosts::{stop_ssh_masters, HostKind, SshHosts, UNREACHABLE_ALIAS};
 use stowage_tests::{require_ssh_hosts, stowctl_bin, OutputExt};
 
 /// A local `stowctl` whose `ssh` is the fleet's, with its own Stowage home and docker config
@@ -70,6 +70,12 @@ impl Local {
         let p = self.dir.path().join("hosts");
         std::fs::write(&p, lines.join("\n") + "\n").expect("hosts file");
         p
+    }
+}
+
+impl Drop for Local {
+    fn drop(&mut self) {
+        stop_ssh_masters(&self.home().join("state"));
     }
 }
 

@@ -138,10 +138,7 @@ pub async fn plan(
         .map(|host| {
             let args = args.clone();
             async move {
-                let ssh = Ssh {
-                    target: host.target.clone(),
-                    connect_timeout,
-                };
+                let ssh = Ssh::with_timeout(host.target.clone(), connect_timeout);
                 let asked = ssh
                     .run_wire(&args, |_| {})
                     .await
@@ -326,10 +323,7 @@ pub async fn run(
             let args = args.clone();
             async move {
                 let started = Instant::now();
-                let ssh = Ssh {
-                    target: host.target.clone(),
-                    connect_timeout,
-                };
+                let ssh = Ssh::with_timeout(host.target.clone(), connect_timeout);
                 let name = host.name.clone();
                 let run = ssh
                     .run_wire(&args, |line| {
