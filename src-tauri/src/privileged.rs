@@ -3,7 +3,6 @@
 //! `stowctl` runs only the one narrow subcommand the user asked for.
 
 use std::path::{Path, PathBuf};
-use std::process::Stdio;
 
 use serde::Deserialize;
 use stowage_core::engine::{Engine, ImageStore};
@@ -11,7 +10,6 @@ use stowage_core::privilege::argv;
 use stowage_core::switch::Request;
 use stowage_core::wire;
 use stowage_core::{Error, Result};
-use tokio::io::{AsyncBufReadExt, BufReader};
 
 use crate::views::OutcomeView;
 use crate::views::ProgressView;
@@ -87,52 +85,22 @@ pub async fn run_json(
         args.join(" ")
     );
     tracing::info!(command = %shown, "running a privileged command");
-    let mut child = tokio::process::Command::new(pkexec)
-        .args(argv::PKEXEC_OPTIONS)
-        .arg(stowctl)
-        .args(args)
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .kill_on_drop(true)
-        .spawn()
-        .map_err(|e| Error::Command {
-            command: shown.clone(),
-            message: e.to_string(),
-        })?;
-    let stdout = child.stdout.take().expect("piped");
-    let mut stderr = child.stderr.take().expect("piped");
-    let err_task = tokio::spawn(async move {
-        let mut s = String::new();
-        let _ = tokio::io::AsyncReadExt::read_to_string(&mut stderr, &mut s).await;
-        s
-    });
+    let mut command = tokio::process::Command::new(pkexec);
+    command.args(argv::PKEXEC_OPTIONS).arg(stowctl).args(args);
     // The root side speaks the core's wire protocol (`stowctl --wire`): a hello, live progress,
     // then the result or error.
-    let mut reader = wire::Reader::new();
-    let mut protocol = None;
-    let mut lines = BufReader::new(stdout).lines();
-    while let Ok(Some(line)) = lines.next_line().await {
-        if protocol.is_some() {
-            continue;
+    let t = wire::child::run(command, &shown, |line| match line {
+        wire::Line::Progress(p) => on_progress(p),
+        // stowctl waits for the engine's lock (another change runs); not a result.
+        wire::Line::Waiting(w) => {
+            tracing::info!(holder = %w.holder, "stowctl waits for the engine's lock")
         }
-        match reader.feed(&line) {
-            Ok(Some(wire::Line::Progress(p))) => on_progress(&p),
-            Ok(Some(wire::Line::Waiting(w))) => {
-                // stowctl waits for the engine's lock (another change runs); not a result.
-                tracing::info!(holder = %w.holder, "stowctl waits for the engine's lock");
-            }
-            Ok(_) => {}
-            Err(e) => protocol = Some(e),
-        }
-    }
-    let status = child.wait().await.map_err(|e| Error::Command {
-        command: shown.clone(),
-        message: e.to_string(),
-    })?;
-    let stderr = err_task.await.unwrap_or_default();
-    let said_hello = reader.hello().is_some();
-    match reader.finish() {
+        _ => {}
+    })
+    .await?;
+    let (status, stderr) = (t.status, t.stderr);
+    let (said_hello, protocol) = (t.hello.is_some(), t.protocol);
+    match t.ended {
         // An outcome says how it ended itself (a rollback exits 3); anything else counts only
         // with a successful exit.
         wire::Ended::Result(v) if status.success() || v.get("outcome").is_some() => return Ok(v),

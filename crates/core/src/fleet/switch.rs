@@ -254,15 +254,8 @@ pub async fn run(
     on_event: impl Fn(FleetEvent) + Send + Sync,
 ) -> FleetRun {
     let mut results: Vec<Option<HostResult>> = vec![None; planned.len()];
-    let not_run = |p: &PlannedHost, outcome, message: Option<String>| HostResult {
-        host: p.host.name.clone(),
-        outcome,
-        active_store: None,
-        message,
-        daemon_log: Vec::new(),
-        wave: None,
-        ms: None,
-    };
+    let not_run =
+        |p: &PlannedHost, outcome, message| HostResult::new(&p.host.name, outcome, message);
     let mut to_change = Vec::new();
     for (i, p) in planned.iter().enumerate() {
         match &p.plan {

@@ -2,14 +2,11 @@
 //! and `known_hosts` apply; Stowage adds only `BatchMode=yes` (never a prompt it cannot show)
 //! and a connect timeout, and never turns host key checking off.
 
-use std::process::Stdio;
 use std::time::Duration;
-
-use tokio::io::{AsyncBufReadExt, AsyncReadExt, BufReader};
 
 use super::target::SshTarget;
 use crate::error::{Error, Result};
-use crate::wire::{self, Ended, Hello, Line, Reader};
+use crate::wire::{self, Ended, Hello, Line};
 
 /// Environment variable naming the `ssh` program (default: `ssh` on PATH).
 pub const SSH_ENV: &str = "STOWAGE_SSH";
@@ -167,47 +164,13 @@ impl Ssh {
         remote.extend(args.iter().cloned());
         let argv = self.args(&remote, true, false);
         let shown = format!("{program} {}", argv.join(" "));
-        let mut child = tokio::process::Command::new(program)
-            .args(&argv)
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .process_group(0)
-            .kill_on_drop(true)
-            .spawn()
-            .map_err(|e| Error::Command {
-                command: shown.clone(),
-                message: e.to_string(),
-            })?;
-        let stdout = child.stdout.take().expect("piped");
-        let mut stderr = child.stderr.take().expect("piped");
-        let err_task = tokio::spawn(async move {
-            let mut s = String::new();
-            let _ = stderr.read_to_string(&mut s).await;
-            s
-        });
-        let mut reader = Reader::new();
-        let mut lines = BufReader::new(stdout).lines();
-        let mut protocol = None;
-        while let Ok(Some(text)) = lines.next_line().await {
-            if protocol.is_some() {
-                continue;
-            }
-            match reader.feed(&text) {
-                Ok(Some(line)) => on_line(&line),
-                Ok(None) => {}
-                Err(e) => protocol = Some(e),
-            }
-        }
-        let status = child.wait().await.map_err(|e| Error::Command {
-            command: shown.clone(),
-            message: e.to_string(),
-        })?;
-        let stderr = err_task.await.unwrap_or_default();
-        let exit = status.code().unwrap_or(-1);
-        tracing::debug!(exit, stderr = %stderr.trim(), "ssh ended");
-        let last = last_line(&stderr);
-        if reader.hello().is_none() {
+        let mut command = tokio::process::Command::new(program);
+        command.args(&argv).process_group(0);
+        let t = wire::child::run(command, &shown, &mut on_line).await?;
+        let exit = t.status.code().unwrap_or(-1);
+        tracing::debug!(exit, stderr = %t.stderr.trim(), "ssh ended");
+        let last = t.last_stderr_line();
+        let Some(hello) = t.hello else {
             if exit == SSH_FAILED {
                 return Err(Error::HostUnreachable {
                     host,
@@ -217,11 +180,11 @@ impl Ssh {
             if exit == NOT_FOUND {
                 return Err(Error::StowctlMissing { host });
             }
-            if let Some(source) = protocol {
+            if let Some(source) = t.protocol {
                 return Err(Error::Protocol { host, source });
             }
             // An old stowctl refuses `--wire` as an unknown argument before printing anything.
-            if stderr.contains("--wire") {
+            if t.stderr.contains("--wire") {
                 return Err(Error::Protocol {
                     host,
                     source: wire::ProtocolError::NoHello {
@@ -237,9 +200,8 @@ impl Ssh {
                     last.unwrap_or_else(|| "no output".into())
                 ),
             });
-        }
-        let hello = reader.hello().cloned().expect("checked");
-        let mut ended = reader.finish();
+        };
+        let mut ended = t.ended;
         if matches!(ended, Ended::Nothing | Ended::Silent) && exit == SSH_FAILED {
             // The connection broke after the command started.
             ended = Ended::Error(wire::WireError {
@@ -300,14 +262,6 @@ fn default_control_dir() -> Option<std::path::PathBuf> {
         .ok()?;
     // ssh refuses a ControlPath longer than a socket address (108 bytes): `%C` is 40.
     (dir.as_os_str().len() + 41 < 100).then_some(dir)
-}
-
-fn last_line(stderr: &str) -> Option<String> {
-    stderr
-        .lines()
-        .map(str::trim)
-        .rfind(|l| !l.is_empty())
-        .map(str::to_string)
 }
 
 #[cfg(test)]
