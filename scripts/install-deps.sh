@@ -94,7 +94,8 @@ registry_service_off() {
 # ---- Many hosts: sshd in the rigs, the OpenSSH client, nc, ansible-core. ----
 # ansible-core from Debian rather than PyPI: bookworm's 2.14 is the `requires_ansible` floor of the
 # collection (ansible/), it runs on the system python3 the rigs also have, and it needs no venv.
-HOSTS_PKGS=(openssh-server openssh-client netcat-openbsd ansible-core)
+# sudo: a user who is not root switching over ssh (stowctl runs again through `sudo -n`).
+HOSTS_PKGS=(openssh-server openssh-client netcat-openbsd ansible-core sudo)
 POLICY_RC=/usr/sbin/policy-rc.d
 # Where a policy-rc.d that was there before is kept during the install; a run that was killed
 # hard leaves it here, and the next run puts it back first.

@@ -59,12 +59,12 @@ cargo test -p stowage-tests --locked --test it --no-fail-fast -- --include-ignor
 log "real-engine integration tests again on Docker Engine 28.5 (Debian sid, unpacked under a prefix)"
 sid_prefix=$(bash scripts/install-sid-engine.sh | tail -n 1)
 [ -x "$sid_prefix/usr/sbin/dockerd" ] || { echo "test.sh: no dockerd under '$sid_prefix'" >&2; exit 1; }
-# The systemd-unit, rootless, administrator-path and package tests, and the snapshotter tests in
-# the systemd rig, run the machine's packaged engine, not the prefix, and the desktop test is about
-# the app: not again.
+# The systemd-unit, rootless, administrator-path and package tests, the snapshotter tests in the
+# systemd rig, and the many-hosts tests (ssh hosts, fleet, Ansible: rigs too) run the machine's
+# packaged engine, not the prefix, and the desktop test is about the app: not again.
 STOWAGE_TEST_ENGINE_PREFIX="$sid_prefix" cargo test -p stowage-tests --locked --test it --no-fail-fast \
   -- --include-ignored --skip systemd_unit:: --skip rootless:: --skip admin_path:: --skip package:: \
-  --skip desktop:: --skip snapshotters::in_the_rig_
+  --skip desktop:: --skip snapshotters::in_the_rig_ --skip hosts:: --skip fleet:: --skip ansible::
 
 log "end to end: the desktop app in a real webview (tauri-driver + WebKitWebDriver, Xvfb)"
 xvfb-run -a -s '-screen 0 1024x768x24' dbus-run-session -- \

@@ -3,14 +3,13 @@
 //! `stowctl` runs only the one narrow subcommand the user asked for.
 
 use std::path::{Path, PathBuf};
-use std::process::Stdio;
 
 use serde::Deserialize;
 use stowage_core::engine::{Engine, ImageStore};
 use stowage_core::privilege::argv;
 use stowage_core::switch::Request;
-use stowage_core::{Error, ErrorCode, Result};
-use tokio::io::{AsyncBufReadExt, BufReader};
+use stowage_core::wire;
+use stowage_core::{Error, Result};
 
 use crate::views::OutcomeView;
 use crate::views::ProgressView;
@@ -86,68 +85,41 @@ pub async fn run_json(
         args.join(" ")
     );
     tracing::info!(command = %shown, "running a privileged command");
-    let mut child = tokio::process::Command::new(pkexec)
-        .args(argv::PKEXEC_OPTIONS)
-        .arg(stowctl)
-        .args(args)
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .kill_on_drop(true)
-        .spawn()
-        .map_err(|e| Error::Command {
-            command: shown.clone(),
-            message: e.to_string(),
-        })?;
-    let stdout = child.stdout.take().expect("piped");
-    let mut stderr = child.stderr.take().expect("piped");
-    let err_task = tokio::spawn(async move {
-        let mut s = String::new();
-        let _ = tokio::io::AsyncReadExt::read_to_string(&mut stderr, &mut s).await;
-        s
-    });
-    let mut lines = BufReader::new(stdout).lines();
-    let (mut result, mut error) = (None, None);
-    while let Ok(Some(line)) = lines.next_line().await {
-        let Ok(v) = serde_json::from_str::<serde_json::Value>(line.trim()) else {
-            continue;
-        };
-        if let Some(p) = v.get("progress") {
-            on_progress(p);
-        } else if v.get("waiting").is_some() {
-            // stowctl waits for the engine's lock (another change runs); not a result.
-            tracing::info!(line = %line.trim(), "stowctl waits for the engine's lock");
-        } else if let Some(e) = v.get("error").filter(|e| e.is_object()) {
-            if let Ok(e) = serde_json::from_value::<ErrorLine>(e.clone()) {
-                error = Some((e.code, e.message));
-            }
-        } else if v.is_object() {
-            result = Some(v);
+    let mut command = tokio::process::Command::new(pkexec);
+    command.args(argv::PKEXEC_OPTIONS).arg(stowctl).args(args);
+    // The root side speaks the core's wire protocol (`stowctl --wire`): a hello, live progress,
+    // then the result or error.
+    let t = wire::child::run(command, &shown, |line| match line {
+        wire::Line::Progress(p) => on_progress(p),
+        // stowctl waits for the engine's lock (another change runs); not a result.
+        wire::Line::Waiting(w) => {
+            tracing::info!(holder = %w.holder, "stowctl waits for the engine's lock")
         }
-    }
-    let status = child.wait().await.map_err(|e| Error::Command {
-        command: shown.clone(),
-        message: e.to_string(),
-    })?;
-    let stderr = err_task.await.unwrap_or_default();
-    if let (Some(v), None) = (&result, &error) {
+        _ => {}
+    })
+    .await?;
+    let (status, stderr) = (t.status, t.stderr);
+    let (said_hello, protocol) = (t.hello.is_some(), t.protocol);
+    match t.ended {
         // An outcome says how it ended itself (a rollback exits 3); anything else counts only
         // with a successful exit.
-        if status.success() || v.get("outcome").is_some() {
-            return Ok(v.clone());
-        }
-    }
-    if let Some((code, message)) = error {
+        wire::Ended::Result(v) if status.success() || v.get("outcome").is_some() => return Ok(v),
         // The root side's error keeps its code (and sentence) for the window, whatever it is.
-        return Err(
-            match serde_json::from_value::<ErrorCode>(serde_json::Value::String(code.clone())) {
-                Ok(code) => Error::Elevated { code, message },
-                Err(_) => Error::Command {
-                    command: shown,
-                    message: format!("{message} (code `{code}`)"),
-                },
-            },
-        );
+        wire::Ended::Error(e) => {
+            return Err(Error::Elevated {
+                code: e.error_code(),
+                message: e.message,
+            })
+        }
+        _ => {}
+    }
+    if let (Some(source), false) = (protocol, said_hello) {
+        if status.success() {
+            return Err(Error::Protocol {
+                host: stowctl.display().to_string(),
+                source,
+            });
+        }
     }
     match status.code() {
         Some(126) | Some(127) => Err(Error::PermissionDenied {
@@ -313,7 +285,7 @@ mod tests {
         let stowctl = dir.path().join("stowctl");
         std::fs::write(
             &stowctl,
-            "#!/bin/sh\necho \"args: $*\" >&2\necho '{\"progress\":{\"stage\":\"stopping\",\"status\":\"started\",\"ms\":null,\"message\":null}}'\necho '{\"progress\":{\"stage\":\"stopping\",\"status\":\"finished\",\"ms\":5,\"message\":null}}'\necho '{\"outcome\":\"applied\",\"active_store\":\"containerd\",\"stages\":[{\"name\":\"stopping\",\"ms\":5}],\"error\":null,\"daemon_log\":[],\"backup\":\"/etc/docker/daemon.json.bak\"}'\n",
+            "#!/bin/sh\necho \"args: $*\" >&2\necho '{\"hello\":{\"protocol\":1,\"stowctl\":\"0.1.0\"}}'\necho '{\"progress\":{\"stage\":\"stopping\",\"status\":\"started\",\"ms\":null,\"message\":null}}'\necho '{\"progress\":{\"stage\":\"stopping\",\"status\":\"finished\",\"ms\":5,\"message\":null}}'\necho '{\"result\":{\"outcome\":\"applied\",\"active_store\":\"containerd\",\"stages\":[{\"name\":\"stopping\",\"ms\":5}],\"error\":null,\"daemon_log\":[],\"backup\":\"/etc/docker/daemon.json.bak\"}}'\n",
         )
         .unwrap();
         let denied = dir.path().join("denied");
@@ -354,12 +326,26 @@ mod tests {
         let timeout = dir.path().join("timeout");
         std::fs::write(
             &timeout,
-            "#!/bin/sh\necho '{\"error\":{\"code\":\"timeout\",\"message\":\"the engine did not answer within 60 s\"}}'\nexit 75\n",
+            "#!/bin/sh\necho '{\"hello\":{\"protocol\":1,\"stowctl\":\"0.1.0\"}}'\necho '{\"error\":{\"code\":\"timeout\",\"message\":\"the engine did not answer within 60 s\"}}'\nexit 75\n",
         )
         .unwrap();
-        // A line that is not an outcome, then a failed exit: a failure, not a success.
+        // A result that is not an outcome, then a failed exit: a failure, not a success.
         let broken = dir.path().join("broken");
-        std::fs::write(&broken, "#!/bin/sh\necho '{\"something\": 1}'\nexit 1\n").unwrap();
+        std::fs::write(
+            &broken,
+            "#!/bin/sh\necho '{\"hello\":{\"protocol\":1,\"stowctl\":\"0.1.0\"}}'\necho '{\"result\":{\"something\": 1}}'\nexit 1\n",
+        )
+        .unwrap();
+        // A stowctl from before the wire protocol (a document, no hello) is named, not misread.
+        let old = dir.path().join("old");
+        std::fs::write(&old, "#!/bin/sh\necho '{\"outcome\":\"applied\"}'\n").unwrap();
+        std::fs::set_permissions(&old, std::fs::Permissions::from_mode(0o755)).unwrap();
+        let err = run(&pkexec, &old, &args, |_| {}).await.unwrap_err();
+        assert_eq!(
+            err.code(),
+            stowage_core::ErrorCode::ProtocolMismatch,
+            "{err}"
+        );
         for f in [&timeout, &broken] {
             std::fs::set_permissions(f, std::fs::Permissions::from_mode(0o755)).unwrap();
         }

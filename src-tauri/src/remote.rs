@@ -220,12 +220,9 @@ pub fn view_of(host: &Host) -> RemoteView {
     }
 }
 
-/// How to reach `host`.
+/// How to reach `host` (connections to it shared, as the core does by default).
 pub fn ssh(host: &Host) -> Ssh {
-    Ssh {
-        target: host.target.clone(),
-        connect_timeout: CONNECT_TIMEOUT,
-    }
+    Ssh::with_timeout(host.target.clone(), CONNECT_TIMEOUT)
 }
 
 /// A read of another host (`what`: whom it asks, for the sentence): `fut`, unless the user

@@ -12,7 +12,7 @@ use std::process::Stdio;
 use std::time::{Duration, Instant};
 
 use stowage_tests::bench::{median, ms};
-use stowage_tests::ssh_hosts::{ssh_hosts_unavailable, SshHosts};
+use stowage_tests::ssh_hosts::{ssh_hosts_unavailable, stop_ssh_masters, SshHosts};
 use stowage_tests::{rig::rig_unavailable, stowctl_bin, OutputExt};
 
 const HOSTS: usize = 4;
@@ -101,6 +101,7 @@ fn main() {
         "ms",
         1.5,
     );
+    stop_ssh_masters(&home.path().join("stowage/state"));
 }
 
 fn local(hosts: &SshHosts, home: &std::path::Path) -> std::process::Command {

@@ -95,8 +95,19 @@ fn a_user_allowed_by_polkit_switches_the_system_engine_through_pkexec() {
         out.stdout_text(),
         out.stderr_text()
     );
-    let last: serde_json::Value =
-        serde_json::from_str(out.stdout_text().lines().last().unwrap_or_default()).unwrap();
+    // The app reads the root side's lines with the core's wire protocol: a hello, then the result.
+    let mut reader = stowage_core::wire::Reader::new();
+    for line in out.stdout_text().lines() {
+        reader.feed(line).expect("wire protocol");
+    }
+    assert_eq!(
+        reader.hello().map(|h| h.protocol),
+        Some(stowage_core::wire::PROTOCOL)
+    );
+    let last = match reader.finish() {
+        stowage_core::wire::Ended::Result(v) => v,
+        other => panic!("no result: {other:?}"),
+    };
     assert_eq!(last["outcome"], "applied", "{last:#}");
     assert_eq!(active_store(&rig), "containerd");
     let driver = rig.docker_ok(&["info", "--format", "{{.DriverStatus}}"]);

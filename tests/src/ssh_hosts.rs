@@ -475,3 +475,22 @@ pub fn shell_quote(arg: &str) -> String {
         format!("'{}'", arg.replace('\'', r"'\''"))
     }
 }
+
+/// Ends the shared ssh connections (OpenSSH `ControlMaster`s) stowctl left under `state_dir/ssh`
+/// (it shares connections for 30 s after their last use): `ssh -O exit` on each socket, the way
+/// OpenSSH stops its own masters.
+pub fn stop_ssh_masters(state_dir: &Path) {
+    let Ok(entries) = std::fs::read_dir(state_dir.join("ssh")) else {
+        return;
+    };
+    for e in entries.flatten() {
+        let _ = Command::new(SSH)
+            .arg("-o")
+            .arg(format!("ControlPath={}", e.path().display()))
+            .args(["-O", "exit", "stowage-master"])
+            .stdin(std::process::Stdio::null())
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .status();
+    }
+}

@@ -335,10 +335,10 @@ fn confirm(plan: &Plan) -> Result<bool> {
 /// This command line again as root through `sudo -n`, its output this process's; `None` when
 /// sudo would ask for a password.
 async fn sudo_again() -> Result<Option<ExitCode>> {
-    if !stowage_core::privilege::sudo::passwordless().await {
+    let exe = std::env::current_exe()?;
+    if !stowage_core::privilege::sudo::passwordless(&exe).await {
         return Ok(None);
     }
-    let exe = std::env::current_exe()?;
     let status = tokio::process::Command::new("sudo")
         .arg("-n")
         .arg("--")

@@ -48,17 +48,8 @@ pub async fn gather(engine: &Engine, paths: &StowagePaths, settings: &Settings) 
         timeout: Some(crate::engine::client::api_timeout()),
         ..Default::default()
     };
-    let (st, listing) = tokio::join!(
-        status(engine, &opts),
-        crate::stores::list(engine, crate::stores::Selection::All)
-    );
-    let mut images = BTreeMap::new();
-    for s in &listing.report.stores {
-        images.insert(s.store, s.readable.then_some(s.images));
-    }
-    let mut checks_needing_action = Vec::new();
-    let error = st.error.clone();
-    if st.reachable {
+    // Status, both stores' listings and the checks are independent: asked at once.
+    let checks = async {
         let cc = CheckContext::gather(
             engine,
             paths,
@@ -72,12 +63,28 @@ pub async fn gather(engine: &Engine, paths: &StowagePaths, settings: &Settings) 
             muted: settings.muted_checks().unwrap_or_default(),
             timeout: None,
         };
-        for r in checks::run_checks(&cc, &run).await {
-            if !r.muted && matches!(r.status, Status::Warn | Status::Fail) {
-                checks_needing_action.push(r.id.clone());
-            }
-        }
+        checks::run_checks(&cc, &run).await
+    };
+    let (st, listing, results) = tokio::join!(
+        status(engine, &opts),
+        crate::stores::list(engine, crate::stores::Selection::All),
+        checks
+    );
+    let mut images = BTreeMap::new();
+    for s in &listing.report.stores {
+        images.insert(s.store, s.readable.then_some(s.images));
     }
+    // An engine that does not answer has no checks worth listing: its status says why.
+    let checks_needing_action = if st.reachable {
+        results
+            .iter()
+            .filter(|r| !r.muted && matches!(r.status, Status::Warn | Status::Fail))
+            .map(|r| r.id.clone())
+            .collect()
+    } else {
+        Vec::new()
+    };
+    let error = st.error.clone();
     let containerd = st.active_store == Some(ImageStore::Containerd);
     HostFacts {
         engine: engine.name.clone(),

@@ -91,6 +91,21 @@ pub struct HostResult {
     pub ms: Option<u64>,
 }
 
+impl HostResult {
+    /// A host's ending with nothing more known than why.
+    pub fn new(host: &str, outcome: HostOutcome, message: Option<String>) -> Self {
+        HostResult {
+            host: host.to_string(),
+            outcome,
+            active_store: None,
+            message,
+            daemon_log: Vec::new(),
+            wave: None,
+            ms: None,
+        }
+    }
+}
+
 /// What a remote `store use --yes` printed, as much as the fleet reads of it.
 #[derive(Debug, Clone, Deserialize)]
 struct RemoteOutcome {
@@ -104,15 +119,7 @@ struct RemoteOutcome {
 
 /// Reads a remote `store use --yes` result (`exit`: its exit status).
 pub fn from_remote(host: &str, value: &serde_json::Value, exit: i32) -> HostResult {
-    let base = |outcome, message: Option<String>| HostResult {
-        host: host.to_string(),
-        outcome,
-        active_store: None,
-        message,
-        daemon_log: Vec::new(),
-        wave: None,
-        ms: None,
-    };
+    let base = |outcome, message| HostResult::new(host, outcome, message);
     match serde_json::from_value::<RemoteOutcome>(value.clone()) {
         Ok(o) => {
             use crate::switch::OutcomeKind;
@@ -148,15 +155,7 @@ pub fn from_error(host: &str, err: &Error) -> HostResult {
         }
         _ => HostOutcome::Failed,
     };
-    HostResult {
-        host: host.to_string(),
-        outcome,
-        active_store: None,
-        message: Some(err.to_string()),
-        daemon_log: Vec::new(),
-        wave: None,
-        ms: None,
-    }
+    HostResult::new(host, outcome, Some(err.to_string()))
 }
 
 /// The fleet's exit code: the worst host's (130 when interrupted and otherwise fine).

@@ -80,10 +80,7 @@ pub async fn status(
 /// One host's row.
 pub async fn row(host: Host, engine_args: &[String], connect_timeout: Duration) -> HostRow {
     let started = Instant::now();
-    let ssh = Ssh {
-        target: host.target.clone(),
-        connect_timeout,
-    };
+    let ssh = Ssh::with_timeout(host.target.clone(), connect_timeout);
     let mut args = engine_args.to_vec();
     args.push("facts".into());
     let asked = ssh

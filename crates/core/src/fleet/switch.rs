@@ -138,10 +138,7 @@ pub async fn plan(
         .map(|host| {
             let args = args.clone();
             async move {
-                let ssh = Ssh {
-                    target: host.target.clone(),
-                    connect_timeout,
-                };
+                let ssh = Ssh::with_timeout(host.target.clone(), connect_timeout);
                 let asked = ssh
                     .run_wire(&args, |_| {})
                     .await
@@ -257,15 +254,8 @@ pub async fn run(
     on_event: impl Fn(FleetEvent) + Send + Sync,
 ) -> FleetRun {
     let mut results: Vec<Option<HostResult>> = vec![None; planned.len()];
-    let not_run = |p: &PlannedHost, outcome, message: Option<String>| HostResult {
-        host: p.host.name.clone(),
-        outcome,
-        active_store: None,
-        message,
-        daemon_log: Vec::new(),
-        wave: None,
-        ms: None,
-    };
+    let not_run =
+        |p: &PlannedHost, outcome, message| HostResult::new(&p.host.name, outcome, message);
     let mut to_change = Vec::new();
     for (i, p) in planned.iter().enumerate() {
         match &p.plan {
@@ -326,10 +316,7 @@ pub async fn run(
             let args = args.clone();
             async move {
                 let started = Instant::now();
-                let ssh = Ssh {
-                    target: host.target.clone(),
-                    connect_timeout,
-                };
+                let ssh = Ssh::with_timeout(host.target.clone(), connect_timeout);
                 let name = host.name.clone();
                 let run = ssh
                     .run_wire(&args, |line| {

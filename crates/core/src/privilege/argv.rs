@@ -1,5 +1,5 @@
 //! The command line the desktop app runs through pkexec: `pkexec /usr/bin/stowctl --engine NAME
-//! <subcommand> … --yes --json`. The engine is always named, never described: root finds it on
+//! <subcommand> … --yes --wire` (the wire protocol, [`crate::wire`]). The engine is always named, never described: root finds it on
 //! its own (see [`super::request`]), so an engine only the user declared is refused there.
 
 use crate::engine::{Engine, ImageStore};
@@ -56,7 +56,7 @@ pub fn change_args(engine: &Engine, request: &Request, start_again: bool) -> Res
         }
     }
     args.extend(leave_stopped(start_again));
-    args.extend(["--yes".into(), "--json".into()]);
+    args.extend(["--yes".into(), crate::wire::FLAG.into()]);
     Ok(args)
 }
 
@@ -67,7 +67,7 @@ pub fn fix_args(engine: &Engine, check: &str, if_switching_to: Option<ImageStore
     if let Some(s) = if_switching_to {
         args.extend(["--if-switching-to".into(), s.as_str().into()]);
     }
-    args.extend(["--yes".into(), "--json".into()]);
+    args.extend(["--yes".into(), crate::wire::FLAG.into()]);
     args
 }
 
@@ -79,7 +79,7 @@ pub fn reclaim_args(engine: &Engine, store: ImageStore, include_containers: bool
     if include_containers {
         args.push("--include-containers".into());
     }
-    args.extend(["--yes".into(), "--json".into()]);
+    args.extend(["--yes".into(), crate::wire::FLAG.into()]);
     args
 }
 
@@ -99,7 +99,7 @@ pub fn migrate_args(
         "--to".into(),
         to.as_str().into(),
         "--yes".into(),
-        "--json".into(),
+        crate::wire::FLAG.into(),
     ]);
     if stay {
         args.push("--stay".into());
@@ -112,7 +112,7 @@ pub fn restart_args(engine: &Engine, start_again: bool) -> Vec<String> {
     let mut args = engine_args(engine);
     args.push("restart".into());
     args.extend(leave_stopped(start_again));
-    args.push("--json".into());
+    args.push(crate::wire::FLAG.into());
     args
 }
 
@@ -148,7 +148,7 @@ mod tests {
                 "--to",
                 "containerd",
                 "--yes",
-                "--json"
+                "--wire"
             ]
         );
         assert_eq!(
@@ -169,7 +169,7 @@ mod tests {
                 "--if-switching-to",
                 "containerd",
                 "--yes",
-                "--json"
+                "--wire"
             ]
         );
     }
@@ -188,7 +188,7 @@ mod tests {
                 "--snapshotter",
                 "native",
                 "--yes",
-                "--json"
+                "--wire"
             ]
         );
         assert_eq!(
@@ -200,12 +200,12 @@ mod tests {
                 "use",
                 "containerd",
                 "--yes",
-                "--json"
+                "--wire"
             ]
         );
         assert_eq!(
             change_args(&e, &Request::Features(vec![("cdi".into(), false)]), true).unwrap(),
-            ["--engine", "system", "feature", "disable", "cdi", "--yes", "--json"]
+            ["--engine", "system", "feature", "disable", "cdi", "--yes", "--wire"]
         );
         assert!(change_args(
             &e,
@@ -215,11 +215,11 @@ mod tests {
         .is_err());
         assert_eq!(
             restart_args(&e, true),
-            ["--engine", "system", "restart", "--json"]
+            ["--engine", "system", "restart", "--wire"]
         );
         assert_eq!(
             restart_args(&e, false),
-            ["--engine", "system", "restart", "--leave-stopped", "--json"]
+            ["--engine", "system", "restart", "--leave-stopped", "--wire"]
         );
     }
 
@@ -235,7 +235,7 @@ mod tests {
         let args = change_args(&lab, &Request::Store(ImageStore::Classic), true).unwrap();
         assert_eq!(
             args,
-            ["--engine", "lab", "store", "use", "classic", "--yes", "--json"]
+            ["--engine", "lab", "store", "use", "classic", "--yes", "--wire"]
         );
         for args in [
             args,

@@ -6,13 +6,15 @@ use std::path::Path;
 
 use crate::error::Error;
 
-/// Whether `sudo -n` runs a command for this user without asking for a password.
-pub async fn passwordless() -> bool {
+/// Whether `sudo -n` runs `program` for this user without asking for a password (`sudo -n -l
+/// PROGRAM`: a rule may allow just that program, e.g. `ops ALL=(root) NOPASSWD: /usr/bin/stowctl`).
+pub async fn passwordless(program: &Path) -> bool {
     let Some(sudo) = crate::tools::which("sudo") else {
         return false;
     };
     tokio::process::Command::new(sudo)
-        .args(["-n", "true"])
+        .args(["-n", "-l"])
+        .arg(program)
         .stdin(std::process::Stdio::null())
         .stdout(std::process::Stdio::null())
         .stderr(std::process::Stdio::null())

@@ -59,10 +59,7 @@ async fn probe_one(context: DockerContext, limit: Duration) -> ContextState {
                     return state;
                 }
             };
-            let ssh = Ssh {
-                target,
-                connect_timeout: limit,
-            };
+            let ssh = Ssh::with_timeout(target, limit);
             let asked =
                 tokio::time::timeout(limit * 2, ssh.run_wire(&["status".into()], |_| {})).await;
             match asked {

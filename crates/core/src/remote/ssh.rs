@@ -2,19 +2,20 @@
 //! and `known_hosts` apply; Stowage adds only `BatchMode=yes` (never a prompt it cannot show)
 //! and a connect timeout, and never turns host key checking off.
 
-use std::process::Stdio;
 use std::time::Duration;
-
-use tokio::io::{AsyncBufReadExt, AsyncReadExt, BufReader};
 
 use super::target::SshTarget;
 use crate::error::{Error, Result};
-use crate::wire::{self, Ended, Hello, Line, Reader};
+use crate::wire::{self, Ended, Hello, Line};
 
 /// Environment variable naming the `ssh` program (default: `ssh` on PATH).
 pub const SSH_ENV: &str = "STOWAGE_SSH";
 /// Environment variable naming `stowctl` on the hosts (default: `stowctl` on the session's PATH).
 pub const REMOTE_STOWCTL_ENV: &str = "STOWAGE_REMOTE_STOWCTL";
+/// Environment variable: `0` turns off ssh connection sharing (on by default).
+pub const MULTIPLEX_ENV: &str = "STOWAGE_SSH_MULTIPLEX";
+/// How long a shared ssh connection stays open after its last use.
+pub const CONTROL_PERSIST: &str = "30s";
 /// Exit status ssh gives for its own failures (not the remote command's).
 pub const SSH_FAILED: i32 = 255;
 /// Exit status a POSIX shell gives for a command it cannot find.
@@ -27,6 +28,10 @@ pub struct Ssh {
     pub target: SshTarget,
     /// `ConnectTimeout` (the whole TCP + key exchange).
     pub connect_timeout: Duration,
+    /// Where shared connections' sockets live (OpenSSH's `ControlPath`), when connections are
+    /// shared: the plan and the switch of a host, and the next `fleet status`, then skip the
+    /// key exchange, as Ansible's ssh connection does.
+    pub control_dir: Option<std::path::PathBuf>,
 }
 
 /// A finished `ssh HOST stowctl --wire …`.
@@ -60,11 +65,18 @@ impl RemoteRun {
 }
 
 impl Ssh {
-    /// A host with the default connect timeout (10 s).
+    /// A host with the default connect timeout (10 s), sharing connections under Stowage's
+    /// state folder (`ssh/`, mode 0700) unless `STOWAGE_SSH_MULTIPLEX=0`.
     pub fn new(target: SshTarget) -> Self {
+        Self::with_timeout(target, Duration::from_secs(10))
+    }
+
+    /// [`new`](Self::new) with another connect timeout.
+    pub fn with_timeout(target: SshTarget, connect_timeout: Duration) -> Self {
         Ssh {
             target,
-            connect_timeout: Duration::from_secs(10),
+            connect_timeout,
+            control_dir: default_control_dir(),
         }
     }
 
@@ -99,6 +111,16 @@ impl Ssh {
             "-o".into(),
             format!("ConnectTimeout={}", self.connect_timeout.as_secs().max(1)),
         ]);
+        if let Some(dir) = &self.control_dir {
+            a.extend([
+                "-o".into(),
+                "ControlMaster=auto".into(),
+                "-o".into(),
+                format!("ControlPath={}/%C", dir.display()),
+                "-o".into(),
+                format!("ControlPersist={CONTROL_PERSIST}"),
+            ]);
+        }
         a.push(if tty { "-t".into() } else { "-T".into() });
         a.push("--".into());
         a.push(self.target.destination());
@@ -142,47 +164,13 @@ impl Ssh {
         remote.extend(args.iter().cloned());
         let argv = self.args(&remote, true, false);
         let shown = format!("{program} {}", argv.join(" "));
-        let mut child = tokio::process::Command::new(program)
-            .args(&argv)
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .process_group(0)
-            .kill_on_drop(true)
-            .spawn()
-            .map_err(|e| Error::Command {
-                command: shown.clone(),
-                message: e.to_string(),
-            })?;
-        let stdout = child.stdout.take().expect("piped");
-        let mut stderr = child.stderr.take().expect("piped");
-        let err_task = tokio::spawn(async move {
-            let mut s = String::new();
-            let _ = stderr.read_to_string(&mut s).await;
-            s
-        });
-        let mut reader = Reader::new();
-        let mut lines = BufReader::new(stdout).lines();
-        let mut protocol = None;
-        while let Ok(Some(text)) = lines.next_line().await {
-            if protocol.is_some() {
-                continue;
-            }
-            match reader.feed(&text) {
-                Ok(Some(line)) => on_line(&line),
-                Ok(None) => {}
-                Err(e) => protocol = Some(e),
-            }
-        }
-        let status = child.wait().await.map_err(|e| Error::Command {
-            command: shown.clone(),
-            message: e.to_string(),
-        })?;
-        let stderr = err_task.await.unwrap_or_default();
-        let exit = status.code().unwrap_or(-1);
-        tracing::debug!(exit, stderr = %stderr.trim(), "ssh ended");
-        let last = last_line(&stderr);
-        if reader.hello().is_none() {
+        let mut command = tokio::process::Command::new(program);
+        command.args(&argv).process_group(0);
+        let t = wire::child::run(command, &shown, &mut on_line).await?;
+        let exit = t.status.code().unwrap_or(-1);
+        tracing::debug!(exit, stderr = %t.stderr.trim(), "ssh ended");
+        let last = t.last_stderr_line();
+        let Some(hello) = t.hello else {
             if exit == SSH_FAILED {
                 return Err(Error::HostUnreachable {
                     host,
@@ -192,11 +180,11 @@ impl Ssh {
             if exit == NOT_FOUND {
                 return Err(Error::StowctlMissing { host });
             }
-            if let Some(source) = protocol {
+            if let Some(source) = t.protocol {
                 return Err(Error::Protocol { host, source });
             }
             // An old stowctl refuses `--wire` as an unknown argument before printing anything.
-            if stderr.contains("--wire") {
+            if t.stderr.contains("--wire") {
                 return Err(Error::Protocol {
                     host,
                     source: wire::ProtocolError::NoHello {
@@ -212,9 +200,8 @@ impl Ssh {
                     last.unwrap_or_else(|| "no output".into())
                 ),
             });
-        }
-        let hello = reader.hello().cloned().expect("checked");
-        let mut ended = reader.finish();
+        };
+        let mut ended = t.ended;
         if matches!(ended, Ended::Nothing | Ended::Silent) && exit == SSH_FAILED {
             // The connection broke after the command started.
             ended = Ended::Error(wire::WireError {
@@ -257,12 +244,24 @@ impl Ssh {
     }
 }
 
-fn last_line(stderr: &str) -> Option<String> {
-    stderr
-        .lines()
-        .map(str::trim)
-        .rfind(|l| !l.is_empty())
-        .map(str::to_string)
+/// `<state>/ssh`, made private to the user; `None` when sharing is off or the folder cannot be
+/// made (ssh then connects each time, which only costs time).
+fn default_control_dir() -> Option<std::path::PathBuf> {
+    if std::env::var(MULTIPLEX_ENV).is_ok_and(|v| v == "0" || v == "false") {
+        return None;
+    }
+    let dir = crate::paths::StowagePaths::from_env()
+        .ok()?
+        .state_dir
+        .join("ssh");
+    use std::os::unix::fs::DirBuilderExt;
+    std::fs::DirBuilder::new()
+        .recursive(true)
+        .mode(0o700)
+        .create(&dir)
+        .ok()?;
+    // ssh refuses a ControlPath longer than a socket address (108 bytes): `%C` is 40.
+    (dir.as_os_str().len() + 41 < 100).then_some(dir)
 }
 
 #[cfg(test)]
@@ -271,7 +270,8 @@ mod tests {
 
     #[test]
     fn arguments_are_quoted_for_the_remote_shell_and_host_keys_stay_checked() {
-        let ssh = Ssh::new(SshTarget::parse("ssh://ops@web1:2222").unwrap());
+        let mut ssh = Ssh::new(SshTarget::parse("ssh://ops@web1:2222").unwrap());
+        ssh.control_dir = None;
         let a = ssh.args(
             &[
                 "stowctl".into(),
@@ -297,6 +297,13 @@ mod tests {
             ]
         );
         assert!(!a.iter().any(|x| x.contains("StrictHostKeyChecking")));
+        ssh.control_dir = Some("/run/user/1000/stowage-ssh".into());
+        let a = ssh.args(&["stowctl".into()], true, false);
+        assert!(
+            a.contains(&"ControlPath=/run/user/1000/stowage-ssh/%C".to_string()),
+            "{a:?}"
+        );
+        assert!(a.contains(&"ControlMaster=auto".to_string()), "{a:?}");
     }
 
     /// A stand-in `ssh` (a shell script given as STOWAGE_SSH would be a global change in a

@@ -13,6 +13,8 @@
 //! and exits with the code it would exit with locally. A reader that meets no `hello` first is
 //! talking to a `stowctl` older than this protocol, and says so instead of guessing.
 
+pub mod child;
+
 use serde::{Deserialize, Serialize};
 
 use crate::error::{ErrorCode, ErrorReport};
