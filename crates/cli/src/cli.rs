@@ -165,8 +165,8 @@ pub struct HostsArgs {
     /// A file of hosts, one a line: `[NAME] ssh://[user@]host[:port]` or an ssh alias.
     #[arg(long, value_name = "FILE")]
     pub hosts: Option<PathBuf>,
-    /// Hosts asked at once.
-    #[arg(long, default_value_t = 8, value_name = "N")]
+    /// Hosts asked (or switched, after the canary) at once.
+    #[arg(long, default_value_t = stowage_core::fleet::bounded::PARALLEL, value_name = "N")]
     pub parallel: usize,
 }
 
@@ -190,10 +190,10 @@ pub enum FleetAction {
         #[arg(long, conflicts_with_all = ["all_contexts", "hosts"])]
         from_last: bool,
         /// Hosts switched alone first.
-        #[arg(long, default_value_t = 1, value_name = "N")]
+        #[arg(long, default_value_t = stowage_core::fleet::bounded::CANARY, value_name = "N")]
         canary: usize,
         /// Failures tolerated before no new host is started.
-        #[arg(long, default_value_t = 0, value_name = "K")]
+        #[arg(long, default_value_t = stowage_core::fleet::bounded::MAX_FAILURES, value_name = "K")]
         max_failures: usize,
         /// The containerd store's snapshotter on every host.
         #[arg(long, value_name = "NAME")]

@@ -60,7 +60,7 @@ pub struct ProcessInfo {
     /// The full command line.
     pub argv: Vec<String>,
     /// The environment, when readable (empty otherwise).
-    #[serde(skip_serializing)]
+    #[serde(skip_serializing, default)]
     pub env: BTreeMap<String, String>,
     /// The working directory, when readable.
     pub cwd: Option<PathBuf>,
