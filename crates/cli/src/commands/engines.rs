@@ -17,6 +17,7 @@ pub async fn run(ctx: &Context, json: bool) -> Result<ExitCode> {
     let chosen = discovery::select_with_reason(&engines, &ctx.selector, &ctx.settings).ok();
     let contexts = probe(
         contexts::list(&contexts::config_dir()),
+        &engines,
         8,
         std::time::Duration::from_secs(ctx.settings.timeouts()?.api.max(1)),
     )

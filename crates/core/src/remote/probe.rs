@@ -9,6 +9,8 @@ use serde::Serialize;
 
 use super::contexts::DockerContext;
 use super::{Ssh, SshTarget};
+use crate::engine::discovery::normalize_host;
+use crate::engine::Engine;
 use crate::error::Error;
 
 /// A context with what was found about it.
@@ -28,20 +30,23 @@ pub struct ContextState {
     pub why: Option<String>,
 }
 
-/// Probes every context, at most `parallel` at once, each bounded by `limit`.
+/// Probes every context, at most `parallel` at once, each bounded by `limit`. A context on
+/// this machine (`unix://`) is never knocked on (a socket-activated engine would start): it is
+/// what discovery found serving that address (`engines`), answering or not as found.
 pub async fn probe(
     contexts: Vec<DockerContext>,
+    engines: &[Engine],
     parallel: usize,
     limit: Duration,
 ) -> Vec<ContextState> {
     futures_util::stream::iter(contexts)
-        .map(|c| async move { probe_one(c, limit).await })
+        .map(|c| async move { probe_one(c, engines, limit).await })
         .buffered(parallel.max(1))
         .collect()
         .await
 }
 
-async fn probe_one(context: DockerContext, limit: Duration) -> ContextState {
+async fn probe_one(context: DockerContext, engines: &[Engine], limit: Duration) -> ContextState {
     let transport = context.transport();
     let mut state = ContextState {
         transport,
@@ -91,7 +96,19 @@ async fn probe_one(context: DockerContext, limit: Duration) -> ContextState {
                 }
             }
         }
-        "unix" | "tcp" => {
+        "unix" => {
+            let host = normalize_host(&state.context.host);
+            match engines.iter().find(|e| normalize_host(&e.host) == host) {
+                Some(e) => {
+                    state.answers = e.answers;
+                    state.managed = true;
+                }
+                None => {
+                    state.why = Some("no engine found on this machine serves this address".into())
+                }
+            }
+        }
+        "tcp" => {
             let host = state.context.host.clone();
             let answers = tokio::task::spawn_blocking(move || {
                 crate::engine::client::ping_blocking(&host, limit)
@@ -99,11 +116,7 @@ async fn probe_one(context: DockerContext, limit: Duration) -> ContextState {
             .await
             .unwrap_or(false);
             state.answers = Some(answers);
-            // An address here is managed through the engine found serving it (`--context`).
-            state.managed = transport == "unix";
-            if transport == "tcp" {
-                state.why = Some("a tcp engine is managed on its host: reach that host over ssh (a docker context with host=ssh://…) where Stowage is installed".into());
-            }
+            state.why = Some("a tcp engine is managed on its host: reach that host over ssh (a docker context with host=ssh://…) where Stowage is installed".into());
         }
         _ => {
             state.why = Some(format!(

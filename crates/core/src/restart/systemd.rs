@@ -165,6 +165,12 @@ pub(super) async fn service_stop_start(
 }
 
 pub(super) async fn journal_tail(unit: &str, user: bool, n: usize) -> Vec<String> {
+    // Read right after a failed start, journald may not have written the unit's last lines yet
+    // (seen under load: the tail ended at "Starting docker.service…", without the start's own
+    // failure): ask it to write what it has received first (root only; best effort).
+    if !user {
+        let _ = capture("journalctl", &["--sync"]).await;
+    }
     let n = n.to_string();
     let mut args = vec!["-u", unit, "-n", &n, "--no-pager", "-o", "cat"];
     if user {
