@@ -340,11 +340,14 @@ pub fn kill_leftover_shims(dir: &Path) {
     }
 }
 
-/// The `--network` a Wasm container gets in the tests: `none` on Engine 26; `host` on Engine 28+,
-/// where dockerd sets up a container's own network namespace from the task's PID right after
-/// the task is created, and runwasi's shim library (containerd-shimkit 0.1.2) answers 0 for that
-/// PID until the task starts: `bind-mount /proc/0/ns/net ...: no such file or directory`, and
-/// dockerd's clean-up of the failed start then hangs.
+/// The `--network` a Wasm container gets in the tests: `none` on Engine 26; `host` on Engine 28+.
+/// containerd-shimkit 0.1.2 (under runwasi's library) never reports the container's init PID:
+/// OCI prestart hooks get the shim's own PID and `Connect` answers task PID 0 until the task
+/// starts. Engine 26 sets the network up from the prestart hook, so the namespace it configures
+/// is the shim's (the daemon's): `none` works, but on a bridge network the container's veth stays
+/// in the daemon's namespace and the container has only `lo` (seen in a throwaway namespace).
+/// Engine 28 sets it up from the task's PID right after create: `bind-mount /proc/0/ns/net ...:
+/// no such file or directory`, and dockerd's clean-up of that failed start hangs.
 pub fn network_mode() -> &'static str {
     if crate::expected_engine_major() >= 28 {
         "host"
