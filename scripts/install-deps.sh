@@ -37,10 +37,12 @@ GUI_PKGS=(libwebkit2gtk-4.1-dev libgtk-3-dev libayatana-appindicator3-dev librsv
 ENGINE_PKGS=(docker.io containerd docker-cli docker-buildx docker-registry stargz-snapshotter
   docker-compose)
 # protobuf-compiler: containerd-client generates its gRPC bindings at build time.
+# libseccomp-dev: the Wasm shim (crates/wasm-shim) links libseccomp through youki's libcontainer.
+# wabt: wat2wasm, which makes the Wasm test images' modules from WAT text (tests/src/wasm.rs).
 # uidmap, slirp4netns, rootlesskit: the rootless engine of the tests.
 # apache2-utils: htpasswd -B for the registry with a login.
 BASE_PKGS=(runc busybox-static ca-certificates protobuf-compiler uidmap slirp4netns rootlesskit
-  apache2-utils)
+  apache2-utils libseccomp-dev wabt)
 # The systemd rig (systemd-container is handled apart: its version must equal systemd's).
 # polkitd, pkexec: the administrator path (tests/it/admin_path.rs); dpkg-dev: scripts/package.sh.
 RIG_PKGS=(dbus curl dbus-user-session polkitd pkexec dpkg-dev)

@@ -23,4 +23,5 @@ mod snapshotters;
 mod store_status;
 mod switch;
 mod systemd_unit;
+mod wasm;
 mod watch;

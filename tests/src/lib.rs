@@ -691,3 +691,4 @@ pub mod registry;
 pub mod rig;
 pub mod rootless;
 pub mod ssh_hosts;
+pub mod wasm;
