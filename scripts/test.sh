@@ -53,6 +53,12 @@ log "tests: core, CLI, desktop app (unit tests)"
 cargo test --workspace --locked --no-fail-fast --exclude stowage-tests
 cargo test -p stowage-tests --locked --lib
 
+log "the Wasm shim (containerd-shim-wasmtime-v1, wasmtime) for the Wasm integration tests"
+# A debug build: its dependencies were just built for the unit tests above (a release build of
+# wasmtime would cost ~9 min more on 2 cores).
+cargo build -p stowage-wasm-shim --locked
+export STOWAGE_WASM_SHIM="$PWD/target/debug/containerd-shim-wasmtime-v1"
+
 log "real-engine integration tests (private engines, packaged systemd units, rootless)"
 cargo test -p stowage-tests --locked --test it --no-fail-fast -- --include-ignored
 
