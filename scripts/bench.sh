@@ -6,6 +6,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/install-deps.sh --engine-only
 cargo build --release -p stowctl --locked
+# benches/wasm.rs runs Wasm containers with the shim this workspace builds.
+cargo build --release -p stowage-wasm-shim --locked
 log=$(mktemp /tmp/stowage-bench.XXXXXX)
 trap 'rm -f "$log"' EXIT
 cargo bench -p stowage-tests --locked 2>&1 | tee "$log"
