@@ -21,40 +21,45 @@ fn leave_stopped(start_again: bool) -> Option<String> {
     (!start_again).then(|| "--leave-stopped".to_string())
 }
 
-/// `stowctl` arguments for a change: `store use X` or `feature enable|disable ID`
-/// (`start_again`: false adds `--leave-stopped`).
-pub fn change_args(engine: &Engine, request: &Request, start_again: bool) -> Result<Vec<String>> {
-    let mut args = engine_args(engine);
-    match request {
-        Request::Store(store) => {
-            args.extend(["store".into(), "use".into(), store.as_str().into()]);
-        }
-        Request::Snapshotter(name) => args.extend([
+/// The subcommand that makes `request`: `store use X [--snapshotter NAME]` or `feature
+/// enable|disable ID`; `None` for what no one subcommand does (several features at once, a
+/// daemon.json edit). The pkexec path and another host's engine both run it.
+pub fn subcommand(request: &Request) -> Option<Vec<String>> {
+    Some(match request {
+        Request::Store(store) => vec!["store".into(), "use".into(), store.as_str().into()],
+        Request::Snapshotter(name) => vec![
             "store".into(),
             "use".into(),
             ImageStore::Containerd.as_str().into(),
             "--snapshotter".into(),
             name.clone(),
-        ]),
+        ],
         Request::Features(list) => match list.as_slice() {
-            [(id, on)] => args.extend([
+            [(id, on)] => vec![
                 "feature".into(),
                 if *on { "enable" } else { "disable" }.into(),
                 id.clone(),
-            ]),
-            _ => {
-                return Err(Error::InvalidRequest(
-                    "this change needs administrator rights: change one feature at a time".into(),
-                ))
-            }
+            ],
+            _ => return None,
         },
-        // Check fixes go through their own subcommand (`fix_args`), named by check id.
-        Request::Edits(_) => {
-            return Err(Error::InvalidRequest(
-                "a daemon.json edit runs as root only as a check's fix (`check fix ID`)".into(),
-            ))
-        }
-    }
+        Request::Edits(_) => return None,
+    })
+}
+
+/// `stowctl` arguments for a change: `store use X` or `feature enable|disable ID`
+/// (`start_again`: false adds `--leave-stopped`).
+pub fn change_args(engine: &Engine, request: &Request, start_again: bool) -> Result<Vec<String>> {
+    let mut args = engine_args(engine);
+    let sub = subcommand(request).ok_or_else(|| {
+        Error::InvalidRequest(match request {
+            // Check fixes go through their own subcommand (`fix_args`), named by check id.
+            Request::Edits(_) => {
+                "a daemon.json edit runs as root only as a check's fix (`check fix ID`)".into()
+            }
+            _ => "this change needs administrator rights: change one feature at a time".into(),
+        })
+    })?;
+    args.extend(sub);
     args.extend(leave_stopped(start_again));
     args.extend(["--yes".into(), crate::wire::FLAG.into()]);
     Ok(args)

@@ -12,7 +12,6 @@ use std::time::Duration;
 use super::documents;
 use super::ssh::Ssh;
 use crate::engine::status::Status;
-use crate::engine::ImageStore;
 use crate::error::{Error, Result};
 use crate::features::FeatureState;
 use crate::finding::{PlanFinding, Severity};
@@ -110,33 +109,15 @@ pub fn change_args(
     dry_run: bool,
 ) -> Result<Vec<String>> {
     let mut a = engine_args(engine);
-    match request {
-        Request::Store(store) => a.extend(["store".into(), "use".into(), store.as_str().into()]),
-        Request::Snapshotter(name) => a.extend([
-            "store".into(),
-            "use".into(),
-            ImageStore::Containerd.as_str().into(),
-            "--snapshotter".into(),
-            name.clone(),
-        ]),
-        Request::Features(list) => match list.as_slice() {
-            [(id, on)] => a.extend([
-                "feature".into(),
-                if *on { "enable" } else { "disable" }.into(),
-                id.clone(),
-            ]),
-            _ => {
-                return Err(Error::InvalidRequest(
-                    "on an engine of another host, change one feature at a time".into(),
-                ))
+    let sub = crate::privilege::argv::subcommand(request).ok_or_else(|| {
+        Error::InvalidRequest(match request {
+            Request::Edits(_) => {
+                "a check's fix is not applied to an engine of another host from here".into()
             }
-        },
-        Request::Edits(_) => {
-            return Err(Error::InvalidRequest(
-                "a check's fix is not applied to an engine of another host from here".into(),
-            ))
-        }
-    }
+            _ => "on an engine of another host, change one feature at a time".into(),
+        })
+    })?;
+    a.extend(sub);
     if dry_run {
         a.push("--dry-run".into());
     } else {
@@ -221,6 +202,7 @@ pub fn stopped_waiting(host: &str, seconds: Option<u64>) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::engine::ImageStore;
     use crate::remote::SshTarget;
 
     #[test]
