@@ -115,6 +115,8 @@ fn the_app_shows_and_switches_an_engine_of_another_host_over_ssh() {
         &format!("STOWAGE_HOME={home}"),
         Duration::from_secs(10),
     );
+    // The app's shared ssh connections (ControlPersist) would outlive it by 30 s: ended here.
+    stowage_tests::ssh_hosts::stop_ssh_masters(&d.stowage_home.join("state"));
     if let Err(e) = result {
         let log = std::fs::read_to_string(&driver.log_file).unwrap_or_default();
         let _ = std::fs::write(
