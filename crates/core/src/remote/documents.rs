@@ -165,7 +165,7 @@ struct PlanBody {
     #[serde(default)]
     findings: Vec<FindingDoc>,
     restart: bool,
-    restart_method: MethodDoc,
+    restart_method: RestartMethod,
     #[serde(default)]
     restart_description: String,
     current_store: Option<ImageStore>,
@@ -206,47 +206,6 @@ struct HiddenDoc {
     containers: Option<u64>,
 }
 
-/// [`RestartMethod`]'s JSON (`{"method": "systemd", "unit": …}`).
-#[derive(Deserialize)]
-#[serde(tag = "method", rename_all = "snake_case")]
-enum MethodDoc {
-    Systemd {
-        unit: String,
-        socket: Option<String>,
-    },
-    UserSystemd {
-        unit: String,
-        socket: Option<String>,
-    },
-    Rootlesskit {
-        log_file: PathBuf,
-    },
-    Service {
-        name: String,
-    },
-    Desktop,
-    Command {
-        command: String,
-    },
-    Process {
-        log_file: PathBuf,
-    },
-}
-
-impl From<MethodDoc> for RestartMethod {
-    fn from(m: MethodDoc) -> Self {
-        match m {
-            MethodDoc::Systemd { unit, socket } => RestartMethod::Systemd { unit, socket },
-            MethodDoc::UserSystemd { unit, socket } => RestartMethod::UserSystemd { unit, socket },
-            MethodDoc::Rootlesskit { log_file } => RestartMethod::Rootlesskit { log_file },
-            MethodDoc::Service { name } => RestartMethod::Service { name },
-            MethodDoc::Desktop => RestartMethod::Desktop,
-            MethodDoc::Command { command } => RestartMethod::Command { command },
-            MethodDoc::Process { log_file } => RestartMethod::Process { log_file },
-        }
-    }
-}
-
 /// `stowctl store use|feature enable|disable … --dry-run` (`{"plan": …}`): the host's plan as
 /// the core's [`Plan`]. What it does not carry over the wire is left out: the disk space of a
 /// store switch and the compose projects it hides (a remote switch brings none across).
@@ -283,7 +242,7 @@ pub fn plan(host: &str, value: serde_json::Value) -> Result<Plan> {
             })
             .collect(),
         restart: p.restart,
-        restart_method: p.restart_method.into(),
+        restart_method: p.restart_method,
         restart_description: p.restart_description,
         current_store: p.current_store,
         target_store: p.target_store,

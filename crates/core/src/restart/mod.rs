@@ -19,8 +19,8 @@ use crate::paths::StowagePaths;
 use crate::settings::Timeouts;
 use crate::switch::progress::{Progress, Stage};
 
-/// How an engine is restarted.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+/// How an engine is restarted (read back too: another host's plan carries it).
+#[derive(Debug, Clone, PartialEq, Serialize, serde::Deserialize)]
 #[serde(tag = "method", rename_all = "snake_case")]
 pub enum RestartMethod {
     /// `systemctl restart <unit>` (the unit its cgroup names), aware of the socket unit that
