@@ -443,6 +443,13 @@ fn the_collection_documents_its_modules() {
         let doc = out.json();
         let d = &doc[module];
         assert!(d["doc"]["options"].is_object(), "{module}: {d:#}");
+        // The options every module shares come from the collection's doc fragment.
+        for option in ["engine", "stowctl"] {
+            assert!(
+                d["doc"]["options"][option].is_object(),
+                "{module}: no {option}: {d:#}"
+            );
+        }
         assert!(
             d["examples"].as_str().is_some_and(|e| e.contains(module)),
             "{module}"

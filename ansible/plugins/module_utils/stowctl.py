@@ -25,6 +25,12 @@ __metaclass__ = type
 import json
 import os
 
+# The options every module has (documented in plugins/doc_fragments/stowctl.py).
+COMMON_ARGUMENTS = dict(
+    engine=dict(type="str"),
+    stowctl=dict(type="path", default="stowctl"),
+)
+
 # The first stowctl that speaks the wire protocol (and has `facts`).
 MIN_STOWCTL_VERSION = "0.1.0"
 # The protocol this collection reads; a newer writer's unknown kinds of lines are skipped.

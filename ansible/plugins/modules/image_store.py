@@ -60,17 +60,8 @@ options:
         once the engine is back on their store (unless the engine restarts them itself).
     type: bool
     default: false
-  engine:
-    description:
-      - The engine to act on, by name (see C(stowctl engines) on the host); passed as
-        C(--engine). By default the engine Stowage finds (the system engine).
-    type: str
-  stowctl:
-    description:
-      - The C(stowctl) to run on the managed host, a path or a name looked up on C(PATH),
-        C(/usr/local/bin) and C(/usr/bin).
-    type: path
-    default: stowctl
+extends_documentation_fragment:
+  - stowage.docker.stowctl
 attributes:
   check_mode:
     support: full
@@ -192,6 +183,7 @@ rc:
 
 from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.stowage.docker.plugins.module_utils.stowctl import (
+    COMMON_ARGUMENTS,
     fail_on_error,
     fail_on_protocol,
     run_wire,
@@ -218,8 +210,7 @@ def main():
             snapshotter=dict(type="str"),
             bring_projects=dict(type="list", elements="str"),
             leave_stopped=dict(type="bool", default=False),
-            engine=dict(type="str"),
-            stowctl=dict(type="path", default="stowctl"),
+            **COMMON_ARGUMENTS,
         ),
         supports_check_mode=True,
     )

@@ -27,18 +27,8 @@ author:
 requirements:
   - Python 3 on the managed host (standard library only).
   - Stowage's C(stowctl) >= 0.1.0 on the managed host.
-options:
-  engine:
-    description:
-      - The engine to read, by name (see C(stowctl engines) on the host); passed as
-        C(--engine). By default the engine Stowage finds (the system engine).
-    type: str
-  stowctl:
-    description:
-      - The C(stowctl) to run on the managed host, a path or a name looked up on C(PATH),
-        C(/usr/local/bin) and C(/usr/bin).
-    type: path
-    default: stowctl
+extends_documentation_fragment:
+  - stowage.docker.stowctl
 attributes:
   check_mode:
     support: full
@@ -127,6 +117,7 @@ stowctl_version:
 
 from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.stowage.docker.plugins.module_utils.stowctl import (
+    COMMON_ARGUMENTS,
     fail_on_error,
     fail_on_protocol,
     run_wire,
@@ -135,10 +126,7 @@ from ansible_collections.stowage.docker.plugins.module_utils.stowctl import (
 
 def main():
     module = AnsibleModule(
-        argument_spec=dict(
-            engine=dict(type="str"),
-            stowctl=dict(type="path", default="stowctl"),
-        ),
+        argument_spec=dict(COMMON_ARGUMENTS),
         supports_check_mode=True,
     )
     run = run_wire(module, module.params["stowctl"], module.params["engine"], ["facts"])
